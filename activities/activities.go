@@ -1,0 +1,216 @@
+// Package activities does every Postgres and Graph API call the workflows need.
+// Each activity is safe to retry: writes are keyed on ids the workflow supplies,
+// and a send checks whether it already happened before calling Facebook.
+//
+// Permanent failures are non-retryable application errors whose type is a stable
+// reason (window_closed, user_unavailable, token_invalid, ...) and whose message is
+// a sentence the agent can read.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"fbchannel/graph"
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+// Activities holds the clients the activities use; the worker registers one value.
+type Activities struct {
+	Store     *store.Store
+	Graph     *graph.Client
+	Temporal  client.Client
+	TaskQueue string
+}
+
+// inboundMissingAttempts is about ten minutes of retries at the database policy's pace.
+const inboundMissingAttempts = 25
+
+// profileFreshFor is how long a fetched profile is trusted; profile_pic URLs expire.
+const profileFreshFor = 24 * time.Hour
+
+// Reasons for permanent failures that are not Facebook's.
+const (
+	ReasonNotFound    = "not_found"
+	ReasonNotAssigned = "not_assigned"
+)
+
+func permanent(reason, message string) error {
+	return temporal.NewNonRetryableApplicationError(message, reason, nil)
+}
+
+// fromStore makes a missing row permanent: retrying will not create it.
+func fromStore(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return permanent(ReasonNotFound, err.Error())
+	}
+	return err
+}
+
+// fromGraph classifies a Graph API failure: permanent reasons stop the retries and
+// carry a readable sentence; transient ones keep their reason for the final report.
+func fromGraph(err error) error {
+	gerr, ok := graph.AsError(err)
+	if !ok {
+		return temporal.NewApplicationError("Facebook could not be reached; please try again.", string(graph.ReasonTemporary), err)
+	}
+	if gerr.Temporary() {
+		return temporal.NewApplicationError(gerr.Readable(), string(gerr.Reason()), nil)
+	}
+	return permanent(string(gerr.Reason()), gerr.Readable())
+}
+
+func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
+	served, customerID, queueID, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
+	return workflows.OpenConversationResult{Served: served, CustomerID: customerID, QueueID: queueID}, err
+}
+
+func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
+	recorded, at, err := a.Store.RecordInbound(ctx, in.ConversationID, in.Event.PageID, in.Event.EventKey)
+	if errors.Is(err, store.ErrNotFound) {
+		// The webhook stores the event and signals in one transaction that commits
+		// after the signal, so a fast worker may look before the commit: retry. An
+		// event that never appears belonged to a delivery that was not acknowledged
+		// (Facebook redelivers it); after a while, give up on this copy.
+		if activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
+			return workflows.RecordInboundResult{}, err
+		}
+		return workflows.RecordInboundResult{}, permanent(workflows.ReasonInboundMissing, err.Error())
+	}
+	return workflows.RecordInboundResult{Recorded: recorded, CustomerMessageAt: at}, err
+}
+
+// WakeQueues signals each queue's workflow, starting it if it is not running, so a
+// queue workflow that was never started or was terminated cannot strand work.
+func (a *Activities) WakeQueues(ctx context.Context, in workflows.WakeQueuesInput) error {
+	for _, id := range in.QueueIDs {
+		_, err := a.Temporal.SignalWithStartWorkflow(ctx, workflows.QueueWorkflowID(id), workflows.SignalQueueWake, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: id})
+		if err != nil {
+			return fmt.Errorf("wake queue %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (a *Activities) AssignWaiting(ctx context.Context, in workflows.AssignWaitingInput) ([]workflows.Assignment, error) {
+	done, err := a.Store.AssignWaiting(ctx, in.QueueID, in.Max)
+	out := make([]workflows.Assignment, len(done))
+	for i, d := range done {
+		out[i] = workflows.Assignment{ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID}
+	}
+	// Assignments already committed are returned even when a later one failed, so
+	// the workflow tells those conversations; the retry picks up the rest.
+	if err != nil && len(out) > 0 {
+		return out, nil
+	}
+	return out, err
+}
+
+// SendMessage sends an agent's reply. The message id goes to Facebook as metadata
+// (it comes back on the echo), and a reply already sent is not sent again.
+func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
+	if err != nil {
+		return workflows.SendOutcome{}, fromStore(err)
+	}
+	if o.AlreadySentMID != "" {
+		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: o.AlreadySentMID}, nil
+	}
+	if !o.StillAssigned {
+		return workflows.SendOutcome{}, permanent(ReasonNotAssigned, "This conversation is no longer assigned to you.")
+	}
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
+	if err != nil {
+		return workflows.SendOutcome{}, fromStore(err)
+	}
+	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
+		PSID: o.PSID, MessagingType: in.MessagingType, Tag: in.Tag, Text: o.Message.Text, Metadata: in.MessageID,
+	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	if err != nil {
+		return workflows.SendOutcome{}, fromGraph(err)
+	}
+	if err := a.Store.MarkSent(ctx, in.MessageID, res.MessageID); err != nil {
+		return workflows.SendOutcome{}, err
+	}
+	return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: res.MessageID}, nil
+}
+
+func (a *Activities) MarkMessageFailed(ctx context.Context, in workflows.MarkMessageFailedInput) error {
+	return a.Store.MarkFailed(ctx, in.MessageID, in.Reason, in.Error)
+}
+
+func (a *Activities) CloseConversation(ctx context.Context, in workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
+	queues, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason)
+	return workflows.CloseConversationResult{QueueIDs: queues}, fromStore(err)
+}
+
+func (a *Activities) ReopenConversation(ctx context.Context, in workflows.ReopenRequest) (workflows.ConversationState, error) {
+	conv, lastCustomer, err := a.Store.ReopenConversation(ctx, in.ConversationID, in.AgentID)
+	if err != nil {
+		return workflows.ConversationState{}, fromStore(err)
+	}
+	st := workflows.ConversationState{
+		ConversationID: conv.ID, CustomerID: conv.Customer.ID, PageUUID: conv.PageUUID, PageID: conv.PageID,
+		PSID: conv.Customer.PSID, AgentID: in.AgentID, Status: conv.Status, LastCustomerMessageAt: lastCustomer,
+	}
+	if conv.QueueID != nil {
+		st.QueueID = *conv.QueueID
+	}
+	return st, nil
+}
+
+// FetchCustomerProfile stores the customer's name and picture. When Facebook will
+// not give a profile the customer gets a readable stand-in, never a made-up person.
+func (a *Activities) FetchCustomerProfile(ctx context.Context, in workflows.FetchCustomerProfileInput) error {
+	psid, fresh, err := a.Store.CustomerForProfile(ctx, in.CustomerID, profileFreshFor)
+	if err != nil || fresh {
+		return fromStore(err)
+	}
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
+	if err != nil {
+		return fromStore(err)
+	}
+	p, err := a.Graph.UserProfile(ctx, psid, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	if err != nil {
+		if gerr, ok := graph.AsError(err); ok && !gerr.Temporary() {
+			return a.Store.SaveProfile(ctx, in.CustomerID, FallbackName(psid), "", "")
+		}
+		return fromGraph(err)
+	}
+	name := p.Name
+	if name == "" {
+		name = joinName(p.FirstName, p.LastName)
+	}
+	if name == "" {
+		name = FallbackName(psid)
+	}
+	return a.Store.SaveProfile(ctx, in.CustomerID, name, p.ProfilePic, p.Locale)
+}
+
+// FallbackName is how a customer without a profile is shown: honest and still
+// distinguishable from other customers.
+func FallbackName(psid string) string {
+	tail := psid
+	if len(tail) > 4 {
+		tail = tail[len(tail)-4:]
+	}
+	return "Facebook user ·" + tail
+}
+
+func joinName(first, last string) string {
+	switch {
+	case first == "":
+		return last
+	case last == "":
+		return first
+	}
+	return first + " " + last
+}

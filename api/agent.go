@@ -1,0 +1,246 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+// maxTextRunes is Messenger's limit: text must be under 2000 characters.
+const maxTextRunes = 1999
+
+var presences = map[string]bool{"available": true, "busy": true, "away": true, "offline": true}
+
+func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	var in struct {
+		Status string `json:"status"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if !presences[in.Status] {
+		writeError(w, http.StatusBadRequest, "invalid_request", "status must be one of available, busy, away, offline.")
+		return
+	}
+	queues, err := s.Store.SetPresence(r.Context(), me.ID, in.Status)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if in.Status == "available" {
+		// Waiting conversations are assigned now, without a new customer message.
+		for _, q := range queues {
+			_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), workflows.QueueWorkflowID(q), workflows.SignalQueueWake, struct{}{},
+				client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: q})
+			if err != nil {
+				s.internalError(w, r, err)
+				return
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": in.Status})
+}
+
+func (s *Server) myConversations(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	list, err := s.Store.AgentConversations(r.Context(), me.ID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// ownConversation loads a conversation the agent may act on; anything else is 404,
+// so an agent cannot learn which other conversations exist.
+func (s *Server) ownConversation(w http.ResponseWriter, r *http.Request, me store.Agent) (store.Conversation, bool) {
+	c, err := s.Store.GetConversation(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.AgentID == nil || *c.AgentID != me.ID)) {
+		writeError(w, http.StatusNotFound, "not_found", "No conversation of yours has this id.")
+		return c, false
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return c, false
+	}
+	return c, true
+}
+
+func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	if c, ok := s.ownConversation(w, r, me); ok {
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+// sendMessage stores the reply, then asks the conversation workflow to send it
+// and answers with the real outcome of the Graph call.
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	c, ok := s.ownConversation(w, r, me)
+	if !ok {
+		return
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "text is required.")
+		return
+	}
+	if !utf8.ValidString(in.Text) || utf8.RuneCountInString(in.Text) > maxTextRunes {
+		writeError(w, http.StatusBadRequest, "invalid_request", "text must be valid UTF-8 and under 2000 characters.")
+		return
+	}
+	if c.Status != workflows.StatusAssigned {
+		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is "+c.Status+"; reopen it to reply.")
+		return
+	}
+	id, err := s.Store.InsertAgentReply(r.Context(), c.ID, c.PageID, me.ID, in.Text)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateID:     id,
+		UpdateName:   workflows.UpdateSendMessage,
+		Args:         []any{workflows.SendMessageRequest{ConversationID: c.ID, MessageID: id, AgentID: me.ID}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out workflows.SendOutcome
+	if err == nil {
+		err = handle.Get(r.Context(), &out)
+	}
+	if err != nil {
+		_ = s.Store.DeleteUnsentReply(context.WithoutCancel(r.Context()), id)
+		s.workflowError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// workflowError maps Temporal's answers: a workflow that is gone or refused the
+// request is a conflict the agent can understand; anything else is retryable.
+func (s *Server) workflowError(w http.ResponseWriter, r *http.Request, err error) {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is no longer open.")
+		return
+	}
+	var applicationErr interface{ Type() string }
+	if errors.As(err, &applicationErr) || strings.Contains(err.Error(), "is not open") {
+		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is no longer open.")
+		return
+	}
+	s.internalError(w, r, err)
+}
+
+func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	c, ok := s.ownConversation(w, r, me)
+	if !ok {
+		return
+	}
+	if c.Status == workflows.StatusClosed {
+		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
+		return
+	}
+	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateName:   workflows.UpdateClose,
+		Args:         []any{workflows.CloseRequest{ConversationID: c.ID, AgentID: me.ID}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(r.Context(), nil)
+	}
+	if err != nil {
+		s.workflowError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": workflows.StatusClosed})
+}
+
+// reopenWait bounds how long reopen waits for the closing run to finish and the
+// reopened one to take the conversation back.
+const reopenWait = 10 * time.Second
+
+// reopenConversation starts a run of the customer's workflow for the same
+// conversation. It is refused when the customer has opened a newer conversation.
+func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	c, ok := s.ownConversation(w, r, me)
+	if !ok {
+		return
+	}
+	if c.Status != workflows.StatusClosed {
+		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
+		return
+	}
+	workflowID := workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID)
+	ctx, cancel := context.WithTimeout(r.Context(), reopenWait)
+	defer cancel()
+	for {
+		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:                       workflowID,
+			TaskQueue:                s.TaskQueue,
+			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			TypedSearchAttributes:    temporalSearchAttributes(c.PageID, c.Customer.PSID, workflows.StatusAssigned),
+		}, workflows.ConversationWorkflow, workflows.ConversationInput{
+			PageID: c.PageID, PSID: c.Customer.PSID,
+			Reopen: &workflows.ReopenRequest{ConversationID: c.ID, AgentID: me.ID},
+		})
+		if err == nil {
+			break
+		}
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if !errors.As(err, &started) {
+			s.internalError(w, r, err)
+			return
+		}
+		// Either this conversation's run is still finishing its close, or the
+		// customer has a newer conversation. Ask the running one which it is.
+		var state workflows.ConversationState
+		if v, qerr := s.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState); qerr == nil && v.Get(&state) == nil &&
+			state.ConversationID != "" && state.ConversationID != c.ID {
+			writeError(w, http.StatusConflict, "newer_conversation", "The customer has a newer open conversation; continue there.")
+			return
+		}
+		if !sleep(ctx, 200*time.Millisecond) {
+			writeError(w, http.StatusConflict, "conversation_busy", "The conversation is still closing; try again in a moment.")
+			return
+		}
+	}
+	for {
+		got, err := s.Store.GetConversation(ctx, c.ID)
+		if err == nil && got.Status != workflows.StatusClosed {
+			writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": got.Status})
+			return
+		}
+		if !sleep(ctx, 100*time.Millisecond) {
+			writeJSON(w, http.StatusAccepted, map[string]string{"id": c.ID, "status": "reopening"})
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

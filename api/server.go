@@ -1,0 +1,120 @@
+// Package api is the starter's HTTP surface: Facebook webhooks, the admin API, the
+// agent API and its event stream. It reads and writes Postgres for configuration
+// and starts, signals and updates workflows; it never runs workflow code.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"fbchannel/store"
+)
+
+// Server holds the starter's dependencies.
+type Server struct {
+	Store           *store.Store
+	Temporal        client.Client
+	TaskQueue       string
+	PublicBaseURL   string
+	AdminToken      string
+	WebhookMaxBytes int64
+	Log             *slog.Logger
+}
+
+// Handler routes every endpoint of CONTRACT.md.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /webhooks/facebook/{page}", s.verifyWebhook)
+	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
+
+	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
+	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
+	mux.HandleFunc("POST /api/v1/accounts/{id}/pages", s.admin(s.createPage))
+	mux.HandleFunc("GET /api/v1/pages/{id}", s.admin(s.getPage))
+	mux.HandleFunc("PUT /api/v1/pages/{id}/token", s.admin(s.replacePageToken))
+	mux.HandleFunc("POST /api/v1/agents", s.admin(s.createAgent))
+
+	mux.HandleFunc("PUT /api/v1/me/presence", s.agent(s.setPresence))
+	mux.HandleFunc("GET /api/v1/me/events", s.agent(s.events))
+	mux.HandleFunc("GET /api/v1/me/conversations", s.agent(s.myConversations))
+	mux.HandleFunc("GET /api/v1/conversations/{id}", s.agent(s.getConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/messages", s.agent(s.sendMessage))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/close", s.agent(s.closeConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/reopen", s.agent(s.reopenConversation))
+	return mux
+}
+
+// writeJSON answers with a JSON body.
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeError answers with the contract's error shape.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+// internalError logs the cause and answers 503 when the database is the problem,
+// so clients (and Facebook) retry.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; please retry.")
+}
+
+// decode reads a JSON body into v, refusing unknown shapes with a clear 400.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", "The request body must be a JSON object: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) != 1 {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required.")
+			return
+		}
+		next(w, r)
+	}
+}
+
+type agentKey struct{}
+
+func (s *Server) agent(next func(http.ResponseWriter, *http.Request, store.Agent)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid agent bearer token is required.")
+			return
+		}
+		a, err := s.Store.AgentByToken(r.Context(), token)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid agent bearer token is required.")
+			return
+		}
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		next(w, r, a)
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	return token, ok && token != ""
+}

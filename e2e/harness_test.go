@@ -1,0 +1,368 @@
+// Package e2e drives the whole channel the way its users do: over HTTP, against
+// real Postgres, a real Temporal dev server (./bin/temporal) and the Graph API
+// simulator. Each test gets its own database, task queue and worker.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"fbchannel/activities"
+	"fbchannel/api"
+	"fbchannel/graph"
+	"fbchannel/schema"
+	"fbchannel/secrets"
+	"fbchannel/simulator"
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+var temporalClient client.Client
+
+const namespace = "default"
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		cli, _ = filepath.Abs("../bin/temporal")
+	}
+	if _, err := os.Stat(cli); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: the Temporal CLI is missing at %s: run `make test` (it builds it)\n", cli)
+		return 1
+	}
+	ctx := context.Background()
+	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		ClientOptions: &client.Options{Namespace: namespace, Logger: quietLogger()},
+		LogLevel:      "error",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start Temporal dev server:", err)
+		return 1
+	}
+	defer server.Stop()
+	temporalClient = server.Client()
+	if err := workflows.EnsureSearchAttributes(ctx, temporalClient, namespace); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func quietLogger() *slogLogger { return &slogLogger{slog.New(slog.NewTextHandler(io.Discard, nil))} }
+
+type slogLogger struct{ *slog.Logger }
+
+func (l *slogLogger) Debug(msg string, kv ...any) {}
+func (l *slogLogger) Info(msg string, kv ...any)  {}
+func (l *slogLogger) Warn(msg string, kv ...any)  {}
+func (l *slogLogger) Error(msg string, kv ...any) {}
+
+func databaseURL(name string) string {
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
+	}
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// stack is one isolated channel: its own database, task queue, worker, starter
+// (httptest) and simulator.
+type stack struct {
+	t          *testing.T
+	db         *sql.DB
+	store      *store.Store
+	sim        *simulator.Simulator
+	api        *httptest.Server
+	taskQueue  string
+	adminToken string
+	dbName     string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := context.Background()
+	st := &stack{t: t, taskQueue: "fbchannel-test-" + randomHex(6), adminToken: "admin-" + randomHex(8), dbName: "fbchannel_test_" + randomHex(6)}
+	dsn := databaseURL(st.dbName)
+	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	st.db = db
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.store = &store.Store{DB: db, Box: box}
+
+	st.sim = simulator.New()
+	simServer := httptest.NewServer(st.sim)
+
+	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{
+		Store: st.store, Graph: graph.New(simServer.URL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue,
+	})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	st.api = httptest.NewServer(nil)
+	st.api.Config.Handler = st.server(temporalClient).Handler()
+	t.Cleanup(func() {
+		st.api.Close()
+		w.Stop()
+		simServer.Close()
+		db.Close()
+	})
+	return st
+}
+
+// server builds a starter handler over this stack's database with a given client.
+func (st *stack) server(c client.Client) *api.Server {
+	return &api.Server{
+		Store: st.store, Temporal: c, TaskQueue: st.taskQueue, PublicBaseURL: st.api.URL,
+		AdminToken: st.adminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// call sends a JSON request and decodes a JSON answer into out (if non-nil).
+func (st *stack) call(method, path, token string, body any, out any) int {
+	st.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, st.api.URL+path, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		st.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			st.t.Fatalf("%s %s: answer %d is not JSON: %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// channel is one account with one active page, registered in the simulator.
+type channel struct {
+	AccountID   string
+	AppID       string
+	AppSecret   string
+	PageUUID    string
+	PageID      string
+	PageToken   string
+	CallbackURL string
+	VerifyToken string
+	QueueID     string
+}
+
+func (st *stack) connectPage() channel {
+	st.t.Helper()
+	ch := channel{AppID: "app-" + randomHex(4), AppSecret: "secret-" + randomHex(16), PageID: fmt.Sprint(100000000000000 + time.Now().UnixNano()%899999999999), PageToken: "EAAB" + randomHex(20)}
+	st.sim.RegisterApp(ch.AppID, ch.AppSecret)
+	st.sim.RegisterPage(simulator.Page{PageID: ch.PageID, Name: "Test Page", AccessToken: ch.PageToken, AppID: ch.AppID})
+	var acct struct{ ID string }
+	if code := st.call("POST", "/api/v1/accounts", st.adminToken, map[string]string{"name": "Acme", "app_id": ch.AppID, "app_secret": ch.AppSecret}, &acct); code != 201 {
+		st.t.Fatalf("create account: %d", code)
+	}
+	ch.AccountID = acct.ID
+	var page struct {
+		ID, CallbackURL, VerifyToken, ProvisioningStatus, DefaultQueueID string
+	}
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/accounts/"+acct.ID+"/pages", st.adminToken, map[string]string{"name": "Acme Support", "page_id": ch.PageID, "access_token": ch.PageToken}, &raw); code != 201 {
+		st.t.Fatalf("create page: %d %v", code, raw)
+	}
+	page.ID, _ = raw["id"].(string)
+	page.CallbackURL, _ = raw["callback_url"].(string)
+	page.VerifyToken, _ = raw["verify_token"].(string)
+	page.ProvisioningStatus, _ = raw["provisioning_status"].(string)
+	page.DefaultQueueID, _ = raw["default_queue_id"].(string)
+	if page.ProvisioningStatus != "pending" || !strings.HasSuffix(page.CallbackURL, "/webhooks/facebook/"+page.ID) || len(page.VerifyToken) < 16 {
+		st.t.Fatalf("page answer: %v", raw)
+	}
+	ch.PageUUID, ch.CallbackURL, ch.VerifyToken, ch.QueueID = page.ID, page.CallbackURL, page.VerifyToken, page.DefaultQueueID
+	st.eventually("page becomes active", 30*time.Second, func() bool {
+		var p struct {
+			ProvisioningStatus string `json:"provisioning_status"`
+			LastError          string `json:"last_error"`
+		}
+		st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &p)
+		if p.ProvisioningStatus == "failed" {
+			st.t.Fatalf("provisioning failed: %s", p.LastError)
+		}
+		return p.ProvisioningStatus == "active"
+	})
+	return ch
+}
+
+type agent struct {
+	ID    string
+	Token string
+}
+
+func (st *stack) createAgent(name string, capacity int) agent {
+	st.t.Helper()
+	var a agent
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/agents", st.adminToken, map[string]any{"name": name, "email": name + "-" + randomHex(3) + "@example.com", "capacity": capacity}, &raw); code != 201 {
+		st.t.Fatalf("create agent: %d %v", code, raw)
+	}
+	a.ID, _ = raw["id"].(string)
+	a.Token, _ = raw["token"].(string)
+	return a
+}
+
+func (st *stack) setPresence(a agent, status string) {
+	st.t.Helper()
+	if code := st.call("PUT", "/api/v1/me/presence", a.Token, map[string]string{"status": status}, nil); code != 200 {
+		st.t.Fatalf("presence: %d", code)
+	}
+}
+
+func (st *stack) eventually(what string, timeout time.Duration, ok func() bool) {
+	st.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			st.t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (st *stack) customerSays(ch channel, psid, text, mid string) {
+	st.t.Helper()
+	status, body, err := st.sim.PostCustomerMessage(context.Background(), ch.CallbackURL, ch.AppSecret, ch.PageID, psid, text, mid)
+	if err != nil || status != 200 {
+		st.t.Fatalf("customer message: %d %s %v", status, body, err)
+	}
+}
+
+func (st *stack) count(table, where string, args ...any) int {
+	st.t.Helper()
+	var n int
+	if err := st.db.QueryRow("SELECT count(*) FROM "+table+" WHERE "+where, args...).Scan(&n); err != nil {
+		st.t.Fatal(err)
+	}
+	return n
+}
+
+// sse is an agent's open event stream.
+type sse struct {
+	events chan sseEvent
+	cancel context.CancelFunc
+}
+
+type sseEvent struct {
+	ID   string
+	Name string
+	Data map[string]any
+}
+
+func (st *stack) openEvents(a agent, lastEventID string) *sse {
+	st.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", st.api.URL+"/api/v1/me/events", nil)
+	req.Header.Set("Authorization", "Bearer "+a.Token)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		cancel()
+		st.t.Fatalf("open events: %v %v", err, resp)
+	}
+	s := &sse{events: make(chan sseEvent, 100), cancel: cancel}
+	var once sync.Once
+	st.t.Cleanup(func() { once.Do(cancel) })
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				ev.Name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data)
+			case line == "" && ev.Name != "":
+				s.events <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return s
+}
+
+// next waits for the next event with the given name, skipping others.
+func (s *sse) next(t *testing.T, name string, timeout time.Duration) sseEvent {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-s.events:
+			if ev.Name == name {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within %s", name, timeout)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error is an error answer from the Graph API, or a non-2xx answer without a
+// readable error body (Code 0).
+type Error struct {
+	HTTPStatus  int
+	Code        int
+	Subcode     int
+	Type        string
+	Message     string
+	FBTraceID   string
+	UserTitle   string
+	UserMessage string
+	IsTransient bool
+}
+
+// Error includes the code and subcode, which is what support and Facebook's
+// docs key on. Tokens never appear: the client scrubs them from Message.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("graph: error")
+	if e.Code != 0 {
+		fmt.Fprintf(&b, " %s", e.codes())
+	}
+	if e.HTTPStatus != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.FBTraceID != "" {
+		fmt.Fprintf(&b, " [fbtrace_id %s]", e.FBTraceID)
+	}
+	return b.String()
+}
+
+func (e *Error) codes() string {
+	if e.Subcode != 0 {
+		return fmt.Sprintf("%d/%d", e.Code, e.Subcode)
+	}
+	return fmt.Sprintf("%d", e.Code)
+}
+
+// Reason is a stable classification of an Error that callers branch on and
+// that the agent API reports.
+type Reason string
+
+const (
+	ReasonWindowClosed     Reason = "window_closed"
+	ReasonUserUnavailable  Reason = "user_unavailable"
+	ReasonTokenInvalid     Reason = "token_invalid"
+	ReasonRateLimited      Reason = "rate_limited"
+	ReasonPermissionDenied Reason = "permission_denied"
+	ReasonInvalidRequest   Reason = "invalid_request"
+	ReasonTemporary        Reason = "temporary"
+	ReasonThreadOwned      Reason = "thread_owned_by_other_app"
+)
+
+// Subcodes of code 10 that the Send API uses to say why a message was refused.
+const (
+	SubcodeOutsideWindow   = 2018278
+	SubcodeNotReceiving    = 2018108
+	SubcodeThreadOwned     = 2018300
+	SubcodeNoProfile       = 2018218
+	SubcodeNoMatchingUser  = 2018001
+	SubcodeAttachmentSize  = 2018109
+	SubcodeAttachmentFetch = 2018008
+	SubcodeAttachmentType  = 2018047
+)
+
+// Reason classifies the error. The code decides; the HTTP status only
+// matters for codes this table does not know.
+func (e *Error) Reason() Reason {
+	switch c := e.Code; {
+	case c == 190 || c == 102:
+		return ReasonTokenInvalid
+	case c == 10:
+		switch e.Subcode {
+		case SubcodeOutsideWindow:
+			return ReasonWindowClosed
+		case SubcodeNotReceiving:
+			return ReasonUserUnavailable
+		case SubcodeThreadOwned:
+			return ReasonThreadOwned
+		}
+		return ReasonPermissionDenied
+	case c == 551:
+		return ReasonUserUnavailable
+	case c == 3 || c == 368 || (c >= 200 && c <= 299):
+		return ReasonPermissionDenied
+	case c == 100:
+		return ReasonInvalidRequest
+	case c == 4 || c == 17 || c == 32 || c == 613 || (c >= 80000 && c <= 80014):
+		return ReasonRateLimited
+	case c == 1 || c == 2 || c == 1200:
+		return ReasonTemporary
+	case e.HTTPStatus >= 500 || e.IsTransient:
+		return ReasonTemporary
+	case c == 0 && e.HTTPStatus == 429:
+		return ReasonTemporary
+	}
+	return ReasonInvalidRequest
+}
+
+// Temporary reports whether repeating the same call later may succeed.
+// Everything else needs a person (re-authorisation, a new customer message,
+// a fixed request) first.
+func (e *Error) Temporary() bool {
+	r := e.Reason()
+	return r == ReasonRateLimited || r == ReasonTemporary || e.IsTransient
+}
+
+// Readable says in one sentence, for an agent or admin, what went wrong and
+// what (if anything) they can do.
+func (e *Error) Readable() string {
+	ref := "Facebook error " + e.codes()
+	if e.Code == 0 {
+		ref = fmt.Sprintf("HTTP %d from Facebook", e.HTTPStatus)
+	}
+	switch e.Reason() {
+	case ReasonWindowClosed:
+		return "Messenger's 24-hour window has closed (and the 7-day human agent window, where it applies), so Facebook won't deliver this message until the customer writes again (" + ref + ")."
+	case ReasonUserUnavailable:
+		return "The customer can't receive messages right now (" + ref + ")."
+	case ReasonThreadOwned:
+		return "Another app, such as the Page Inbox, currently controls this conversation, so this reply can't be sent (" + ref + ")."
+	case ReasonTokenInvalid:
+		return "This page's access token is no longer valid" + tokenCause(e.Subcode) + "; an admin must re-authorise the page (" + ref + ")."
+	case ReasonRateLimited:
+		return "Facebook is rate-limiting this page; the message will go out once the limit resets (" + ref + ")."
+	case ReasonPermissionDenied:
+		return "The app is missing a permission Facebook requires for this; an admin must check the app's permissions for this page (" + ref + ")."
+	case ReasonTemporary:
+		return "Facebook had a temporary problem; trying again later should work (" + ref + ")."
+	}
+	switch e.Subcode {
+	case SubcodeAttachmentSize:
+		return "The attachment is too large for Messenger (" + ref + ")."
+	case SubcodeAttachmentFetch:
+		return "Facebook could not download the attachment from its URL (" + ref + ")."
+	case SubcodeAttachmentType:
+		return "The attachment's content does not match its declared type (" + ref + ")."
+	case SubcodeNoMatchingUser:
+		return "Facebook doesn't know this customer on this page (" + ref + ")."
+	case SubcodeNoProfile:
+		return "Facebook has no profile for this customer (" + ref + ")."
+	}
+	return "Facebook rejected the request as invalid (" + ref + ")."
+}
+
+func tokenCause(subcode int) string {
+	switch subcode {
+	case 458:
+		return " (the app was removed from the account)"
+	case 459:
+		return " (the account is checkpointed)"
+	case 460:
+		return " (the password was changed)"
+	case 463:
+		return " (it expired)"
+	case 464:
+		return " (the account is unconfirmed)"
+	}
+	return ""
+}
+
+// AsError finds a *Error in err's chain.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

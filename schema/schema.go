@@ -1,0 +1,119 @@
+// Package schema holds the Postgres migrations and applies them.
+//
+// Migrations are files named NNNN_description.sql, applied in name order, each in
+// its own transaction, and recorded in schema_migrations. An applied migration is
+// never edited: a change is a new file.
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/huandu/go-sqlbuilder"
+	"github.com/lib/pq"
+)
+
+//go:embed *.sql
+var migrations embed.FS
+
+// lockKey is an arbitrary constant shared by every worker: two workers starting
+// together serialise on it instead of racing to create the same tables.
+const lockKey = 7_246_001
+
+// Migrate applies every migration not yet recorded, under a session advisory lock.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockKey); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockKey) //nolint:errcheck
+
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(name, ".sql")
+		sb := sqlbuilder.PostgreSQL.NewSelectBuilder()
+		sb.Select("count(*)").From("schema_migrations").Where(sb.Equal("version", version))
+		q, args := sb.Build()
+		var n int
+		if err := conn.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: read schema_migrations: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return fmt.Errorf("migrate: %s: %w", name, err)
+		}
+		ib := sqlbuilder.PostgreSQL.NewInsertBuilder()
+		ib.InsertInto("schema_migrations").Cols("version").Values(version)
+		q, args = ib.Build()
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return fmt.Errorf("migrate: record %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate: commit %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// EnsureDatabase creates the database named in dsn when it does not exist, by
+// connecting to the server's maintenance database "postgres".
+func EnsureDatabase(ctx context.Context, dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("DATABASE_URL must be a postgres:// URL")
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return fmt.Errorf("DATABASE_URL names no database")
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	db, err := sql.Open("postgres", admin.String())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot reach Postgres at %s: %w", u.Redacted(), err)
+	}
+	if exists {
+		return nil
+	}
+	// CREATE DATABASE takes no bind parameters; the name is quoted as an identifier.
+	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	if pqErr, ok := err.(*pq.Error); ok && pqErr.Code == "42P04" { // created by a concurrent starter
+		return nil
+	}
+	return err
+}

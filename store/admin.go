@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/huandu/go-sqlbuilder"
+	"github.com/lib/pq"
+
+	"fbchannel/secrets"
+)
+
+type Account struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	AppID  string `json:"app_id"`
+	Status string `json:"status"`
+	Pages  []Page `json:"pages,omitempty"`
+}
+
+type Page struct {
+	ID                 string     `json:"id"`
+	AccountID          string     `json:"account_id"`
+	PageID             string     `json:"page_id"`
+	Name               string     `json:"name"`
+	CallbackURL        string     `json:"callback_url"`
+	VerifyToken        string     `json:"verify_token"`
+	ProvisioningStatus string     `json:"provisioning_status"`
+	LastError          string     `json:"last_error"`
+	WorkstreamID       string     `json:"workstream_id"`
+	DefaultQueueID     string     `json:"default_queue_id"`
+	TokenExpiresAt     *time.Time `json:"token_expires_at"`
+	LastHealthCheckAt  *time.Time `json:"last_health_check_at"`
+}
+
+type Agent struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Capacity int    `json:"capacity"`
+	Presence string `json:"presence"`
+}
+
+func accountAD(id string) string { return "account:" + id }
+func pageAD(id string) string    { return "page:" + id }
+
+// CreateAccount stores a Messenger app; the secret is sealed before it is written.
+func (s *Store) CreateAccount(ctx context.Context, name, appID, appSecret string) (Account, error) {
+	a := Account{ID: uuid.NewString(), Name: name, AppID: appID, Status: "active"}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("accounts").Cols("id", "name", "app_id", "app_secret_enc").
+		Values(a.ID, name, appID, s.Box.Seal(appSecret, accountAD(a.ID)))
+	_, err := exec(ctx, s.DB, ib)
+	return a, err
+}
+
+// GetAccount returns the account with its pages.
+func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Account, error) {
+	if !validUUID(id) {
+		return Account{}, ErrNotFound
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("id", "name", "app_id", "status").From("accounts").Where(sb.Equal("id", id))
+	var a Account
+	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status); err != nil {
+		return Account{}, notFound(err, "account")
+	}
+	pages, err := s.pages(ctx, "account_id", id, publicBaseURL)
+	a.Pages = pages
+	return a, err
+}
+
+const pageColumns = "p.id, p.account_id, p.page_id, p.name, p.verify_token, p.provisioning_status, p.last_error, " +
+	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at"
+
+func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) ([]Page, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select(pageColumns).From("pages p").JoinWithOption("LEFT", "workstreams w", "w.id = p.workstream_id").
+		Where(sb.Equal("p."+column, value)).OrderBy("p.created_at")
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pages := []Page{}
+	for rows.Next() {
+		var p Page
+		if err := rows.Scan(&p.ID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
+			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt); err != nil {
+			return nil, err
+		}
+		p.CallbackURL = CallbackURL(publicBaseURL, p.ID)
+		pages = append(pages, p)
+	}
+	return pages, rows.Err()
+}
+
+// CallbackURL is the webhook address an admin pastes into the Facebook app.
+func CallbackURL(publicBaseURL, pageUUID string) string {
+	return strings.TrimRight(publicBaseURL, "/") + "/webhooks/facebook/" + pageUUID
+}
+
+// GetPage returns one page by our id.
+func (s *Store) GetPage(ctx context.Context, id, publicBaseURL string) (Page, error) {
+	if !validUUID(id) {
+		return Page{}, ErrNotFound
+	}
+	pages, err := s.pages(ctx, "id", id, publicBaseURL)
+	if err != nil {
+		return Page{}, err
+	}
+	if len(pages) == 0 {
+		return Page{}, ErrNotFound
+	}
+	return pages[0], nil
+}
+
+// CreatePage stores a page with a fresh verify token, and gives it a default queue
+// and workstream so one account, one page and one agent make a working channel.
+// Agents that exist already join the new default queue.
+func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessToken, publicBaseURL string) (Page, error) {
+	if !validUUID(accountID) {
+		return Page{}, ErrNotFound
+	}
+	p := Page{ID: uuid.NewString(), AccountID: accountID, PageID: pageID, Name: name,
+		VerifyToken: secrets.RandomHex(24), ProvisioningStatus: "pending"}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("status").From("accounts").Where(sb.Equal("id", accountID)).ForUpdate()
+		var status string
+		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil {
+			return notFound(err, "account")
+		}
+		if status != "active" {
+			return ErrNotFound
+		}
+		queueID, workstreamID := uuid.NewString(), uuid.NewString()
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("queues").Cols("id", "account_id", "name", "is_default").Values(queueID, accountID, name+" default queue", true)
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		ib = pg.NewInsertBuilder()
+		ib.InsertInto("workstreams").Cols("id", "account_id", "name", "default_queue_id").Values(workstreamID, accountID, name+" workstream", queueID)
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		ib = pg.NewInsertBuilder()
+		ib.InsertInto("pages").Cols("id", "account_id", "page_id", "name", "access_token_enc", "verify_token", "workstream_id").
+			Values(p.ID, accountID, pageID, name, s.Box.Seal(accessToken, pageAD(p.ID)), p.VerifyToken, workstreamID)
+		if _, err := exec(ctx, tx, ib); err != nil {
+			if isUniqueViolation(err) {
+				return ErrConflict
+			}
+			return err
+		}
+		// Every existing agent joins the new default queue.
+		if _, err := exec(ctx, tx, sqlbuilder.Buildf(
+			"INSERT INTO queue_members (queue_id, agent_id) SELECT %v::uuid, id FROM agents ON CONFLICT DO NOTHING", queueID)); err != nil {
+			return err
+		}
+		p.WorkstreamID, p.DefaultQueueID = workstreamID, queueID
+		return nil
+	})
+	p.CallbackURL = CallbackURL(publicBaseURL, p.ID)
+	return p, err
+}
+
+// ReplacePageToken seals a new token and moves the page back to pending.
+func (s *Store) ReplacePageToken(ctx context.Context, pageUUID, accessToken string) error {
+	if !validUUID(pageUUID) {
+		return ErrNotFound
+	}
+	ub := pg.NewUpdateBuilder()
+	ub.Update("pages").Set(
+		ub.Assign("access_token_enc", s.Box.Seal(accessToken, pageAD(pageUUID))),
+		ub.Assign("provisioning_status", "pending"),
+		ub.Assign("last_error", ""),
+		"updated_at = now()",
+	).Where(ub.Equal("id", pageUUID), ub.NotIn("provisioning_status", "deleting", "deleted"))
+	res, err := exec(ctx, s.DB, ub)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// PageCredentials are what a Graph call on a page needs. Never log them.
+type PageCredentials struct {
+	PageUUID    string
+	PageID      string
+	AppID       string
+	AppSecret   string
+	AccessToken string
+}
+
+// PageCredentials opens the page's token and its app's secret.
+func (s *Store) PageCredentials(ctx context.Context, q querier, pageUUID string) (PageCredentials, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("p.page_id", "a.id", "a.app_id", "a.app_secret_enc", "p.access_token_enc").
+		From("pages p").Join("accounts a", "a.id = p.account_id").Where(sb.Equal("p.id", pageUUID))
+	var c PageCredentials
+	var accountID string
+	var secretEnc, tokenEnc []byte
+	if err := queryRow(ctx, q, sb).Scan(&c.PageID, &accountID, &c.AppID, &secretEnc, &tokenEnc); err != nil {
+		return c, notFound(err, "page")
+	}
+	if secretEnc == nil || tokenEnc == nil {
+		return c, ErrNotFound // the channel was deleted and its secrets erased
+	}
+	var err error
+	if c.AppSecret, err = s.Box.Open(secretEnc, accountAD(accountID)); err != nil {
+		return c, err
+	}
+	if c.AccessToken, err = s.Box.Open(tokenEnc, pageAD(pageUUID)); err != nil {
+		return c, err
+	}
+	c.PageUUID = pageUUID
+	return c, nil
+}
+
+// SetPageStatus records the page's provisioning status.
+func (s *Store) SetPageStatus(ctx context.Context, pageUUID, status, lastError string, name string, tokenExpiresAt *time.Time) error {
+	ub := pg.NewUpdateBuilder()
+	assignments := []string{
+		ub.Assign("provisioning_status", status),
+		ub.Assign("last_error", lastError),
+		"updated_at = now()",
+		"last_health_check_at = now()",
+	}
+	if name != "" {
+		assignments = append(assignments, ub.Assign("name", name))
+	}
+	if tokenExpiresAt != nil {
+		assignments = append(assignments, ub.Assign("token_expires_at", *tokenExpiresAt))
+	}
+	ub.Update("pages").Set(assignments...).Where(ub.Equal("id", pageUUID), ub.NotIn("provisioning_status", "deleting", "deleted"))
+	_, err := exec(ctx, s.DB, ub)
+	return err
+}
+
+// WebhookAccount is what the webhook needs to check a delivery and route its entries.
+type WebhookAccount struct {
+	AccountID   string
+	AppSecret   string
+	VerifyToken string            // of the page in the callback URL
+	Pages       map[string]string // Facebook page id -> our page id, for the account's live pages
+}
+
+// WebhookAccount loads the account behind a callback URL's page.
+func (s *Store) WebhookAccount(ctx context.Context, pageUUID string) (WebhookAccount, error) {
+	var w WebhookAccount
+	if !validUUID(pageUUID) {
+		return w, ErrNotFound
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("a.id", "a.app_secret_enc", "p.verify_token").From("pages p").Join("accounts a", "a.id = p.account_id").
+		Where(sb.Equal("p.id", pageUUID), sb.NotEqual("p.provisioning_status", "deleted"))
+	var secretEnc []byte
+	if err := queryRow(ctx, s.DB, sb).Scan(&w.AccountID, &secretEnc, &w.VerifyToken); err != nil {
+		return w, notFound(err, "page")
+	}
+	if secretEnc == nil {
+		return w, ErrNotFound
+	}
+	var err error
+	if w.AppSecret, err = s.Box.Open(secretEnc, accountAD(w.AccountID)); err != nil {
+		return w, err
+	}
+	sb = pg.NewSelectBuilder()
+	sb.Select("page_id", "id").From("pages").Where(sb.Equal("account_id", w.AccountID), sb.NotIn("provisioning_status", "deleting", "deleted"))
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return w, err
+	}
+	defer rows.Close()
+	w.Pages = map[string]string{}
+	for rows.Next() {
+		var fbID, id string
+		if err := rows.Scan(&fbID, &id); err != nil {
+			return w, err
+		}
+		w.Pages[fbID] = id
+	}
+	return w, rows.Err()
+}
+
+// CreateAgent stores an agent with a hashed token and puts it in every default
+// queue; the token is returned once and never stored.
+func (s *Store) CreateAgent(ctx context.Context, name, email string, capacity int) (Agent, string, error) {
+	a := Agent{ID: uuid.NewString(), Name: name, Email: email, Capacity: capacity, Presence: "offline"}
+	token := secrets.NewToken("agt_")
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("agents").Cols("id", "name", "email", "token_hash", "capacity").
+			Values(a.ID, name, email, secrets.HashToken(token), capacity)
+		if _, err := exec(ctx, tx, ib); err != nil {
+			if isUniqueViolation(err) {
+				return ErrConflict
+			}
+			return err
+		}
+		_, err := exec(ctx, tx, sqlbuilder.Buildf(
+			"INSERT INTO queue_members (queue_id, agent_id) SELECT id, %v::uuid FROM queues WHERE is_default", a.ID))
+		return err
+	})
+	return a, token, err
+}
+
+// AgentByToken authenticates a bearer token.
+func (s *Store) AgentByToken(ctx context.Context, token string) (Agent, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("id", "name", "email", "capacity", "presence").From("agents").Where(sb.Equal("token_hash", secrets.HashToken(token)))
+	var a Agent
+	err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.Email, &a.Capacity, &a.Presence)
+	return a, notFound(err, "agent")
+}
+
+// SetPresence records an agent's presence and returns its queues, whose workflows
+// must be woken when the agent became available.
+func (s *Store) SetPresence(ctx context.Context, agentID, presence string) ([]string, error) {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("agents").Set(ub.Assign("presence", presence), "presence_changed_at = now()").Where(ub.Equal("id", agentID))
+	if _, err := exec(ctx, s.DB, ub); err != nil {
+		return nil, err
+	}
+	return s.AgentQueues(ctx, s.DB, agentID)
+}
+
+// AgentQueues lists the queues an agent belongs to.
+func (s *Store) AgentQueues(ctx context.Context, q querier, agentID string) ([]string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("queue_id").From("queue_members").Where(sb.Equal("agent_id", agentID)).OrderBy("queue_id")
+	rows, err := query(ctx, q, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}

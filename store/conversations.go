@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/huandu/go-sqlbuilder"
+)
+
+// Customer, Conversation and Message are the shapes of CONTRACT.md.
+type Customer struct {
+	ID         string `json:"id"`
+	PSID       string `json:"psid"`
+	Name       string `json:"name"`
+	ProfilePic string `json:"profile_pic"`
+	Locale     string `json:"locale,omitempty"`
+}
+
+type Window struct {
+	ExpiresAt       *time.Time `json:"expires_at"`
+	HumanAgentUntil *time.Time `json:"human_agent_until"`
+}
+
+type Conversation struct {
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	PageID      string     `json:"page_id"`
+	PageUUID    string     `json:"page_uuid"`
+	Customer    Customer   `json:"customer"`
+	AgentID     *string    `json:"agent_id"`
+	QueueID     *string    `json:"queue_id"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	ClosedAt    *time.Time `json:"closed_at"`
+	CloseReason string     `json:"close_reason,omitempty"`
+	Window      Window     `json:"window"`
+	Messages    []Message  `json:"messages,omitempty"`
+}
+
+type Attachment struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+type Message struct {
+	ID                string       `json:"id"`
+	ConversationID    string       `json:"conversation_id"`
+	Direction         string       `json:"direction"`
+	Sender            string       `json:"sender"`
+	Kind              string       `json:"kind"`
+	Text              string       `json:"text"`
+	Attachments       []Attachment `json:"attachments"`
+	Status            string       `json:"status"`
+	Error             string       `json:"error"`
+	Reason            string       `json:"reason,omitempty"`
+	FacebookMessageID *string      `json:"facebook_message_id"`
+	AgentID           *string      `json:"agent_id,omitempty"`
+	CreatedAt         time.Time    `json:"created_at"`
+}
+
+// StandardMessagingWindow mirrors workflows.StandardMessagingWindow for the views;
+// the workflow is the one that enforces it.
+const StandardMessagingWindow = 24 * time.Hour
+const humanAgentWindow = 7 * 24 * time.Hour
+
+const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
+	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.last_customer_message_at, w.human_agent_tag"
+
+func conversationSelect() *sqlbuilder.SelectBuilder {
+	sb := pg.NewSelectBuilder()
+	sb.Select(conversationColumns).From("conversations c").
+		Join("customers cu", "cu.id = c.customer_id").
+		Join("pages p", "p.id = c.page_uuid").
+		JoinWithOption("LEFT", "workstreams w", "w.id = p.workstream_id")
+	return sb
+}
+
+func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
+	var c Conversation
+	var lastCustomer *time.Time
+	var humanAgent sql.NullBool
+	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
+		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
+		&lastCustomer, &humanAgent)
+	if err != nil {
+		return c, err
+	}
+	if lastCustomer != nil {
+		expires := lastCustomer.Add(StandardMessagingWindow)
+		c.Window.ExpiresAt = &expires
+		if humanAgent.Bool {
+			until := lastCustomer.Add(humanAgentWindow)
+			c.Window.HumanAgentUntil = &until
+		}
+	}
+	return c, nil
+}
+
+// GetConversation returns one conversation with its messages, oldest first.
+func (s *Store) GetConversation(ctx context.Context, id string) (Conversation, error) {
+	if !validUUID(id) {
+		return Conversation{}, ErrNotFound
+	}
+	c, err := s.conversation(ctx, s.DB, id)
+	if err != nil {
+		return c, err
+	}
+	c.Messages, err = s.messages(ctx, s.DB, id)
+	return c, err
+}
+
+func (s *Store) conversation(ctx context.Context, q querier, id string) (Conversation, error) {
+	sb := conversationSelect()
+	sb.Where(sb.Equal("c.id", id))
+	c, err := scanConversation(queryRow(ctx, q, sb))
+	return c, notFound(err, "conversation")
+}
+
+// AgentConversations lists an agent's conversations, open ones first, newest first.
+func (s *Store) AgentConversations(ctx context.Context, agentID string) ([]Conversation, error) {
+	sb := conversationSelect()
+	sb.Where(sb.Equal("c.agent_id", agentID)).
+		OrderBy("(c.status = 'closed')", "c.opened_at DESC").Limit(200)
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Conversation{}
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at"
+
+func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var attachments []byte
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Sender, &m.Kind, &m.Text, &attachments, &m.Status,
+		&m.Error, &m.Reason, &m.FacebookMessageID, &m.AgentID, &m.CreatedAt); err != nil {
+		return m, err
+	}
+	m.Attachments = []Attachment{}
+	if err := json.Unmarshal(attachments, &m.Attachments); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+func (s *Store) messages(ctx context.Context, q querier, conversationID string) ([]Message, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select(messageColumns).From("messages").Where(sb.Equal("conversation_id", conversationID)).OrderBy("created_at", "id")
+	rows, err := query(ctx, q, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, m)
+	}
+	return list, rows.Err()
+}
+
+// GetMessage reads one message.
+func (s *Store) GetMessage(ctx context.Context, q querier, id string) (Message, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select(messageColumns).From("messages").Where(sb.Equal("id", id))
+	m, err := scanMessage(queryRow(ctx, q, sb))
+	return m, notFound(err, "message")
+}
+
+// InsertAgentReply stores an agent's reply as "sending" before the workflow sends it,
+// so the text lives in Postgres and the workflow carries only the id.
+func (s *Store) InsertAgentReply(ctx context.Context, conversationID, pageID, agentID, text string) (string, error) {
+	id := uuid.NewString()
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
+		Values(id, conversationID, pageID, "outbound", "agent", "text", text, "sending", agentID)
+	_, err := exec(ctx, s.DB, ib)
+	return id, err
+}
+
+// DeleteUnsentReply removes a reply the workflow refused to take.
+func (s *Store) DeleteUnsentReply(ctx context.Context, id string) error {
+	db := pg.NewDeleteBuilder()
+	db.DeleteFrom("messages").Where(db.Equal("id", id), db.Equal("status", "sending"))
+	_, err := exec(ctx, s.DB, db)
+	return err
+}
+
+// Event is one entry of an agent's SSE stream.
+type Event struct {
+	ID   int64           `json:"id"`
+	Name string          `json:"name"`
+	Data json.RawMessage `json:"data"`
+}
+
+// insertEvent appends to an agent's event log; dedupKey makes a retried writer harmless.
+func insertEvent(ctx context.Context, tx querier, agentID, name, conversationID, dedupKey string, data map[string]any) error {
+	data["conversation_id"] = conversationID
+	body, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("agent_events").Cols("agent_id", "name", "conversation_id", "dedup_key", "data").
+		Values(agentID, name, conversationID, dedupKey, string(body))
+	ib.SQL("ON CONFLICT (dedup_key) DO NOTHING")
+	_, err = exec(ctx, tx, ib)
+	return err
+}
+
+// EventsSince returns an agent's events after afterID, oldest first.
+func (s *Store) EventsSince(ctx context.Context, agentID string, afterID int64, limit int) ([]Event, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("id", "name", "data").From("agent_events").
+		Where(sb.Equal("agent_id", agentID), sb.GreaterThan("id", afterID)).OrderBy("id").Limit(limit)
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var events []Event
+	for rows.Next() {
+		var e Event
+		var data []byte
+		if err := rows.Scan(&e.ID, &e.Name, &data); err != nil {
+			return nil, err
+		}
+		e.Data = data
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+// LatestEventID is where a fresh SSE stream (no Last-Event-ID) starts.
+func (s *Store) LatestEventID(ctx context.Context, agentID string) (int64, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(max(id), 0)").From("agent_events").Where(sb.Equal("agent_id", agentID))
+	var id int64
+	err := queryRow(ctx, s.DB, sb).Scan(&id)
+	return id, err
+}

@@ -1,0 +1,87 @@
+// Package store is the Postgres side of the channel: accounts, pages, agents,
+// queues, conversations, messages and the agents' event log. Every statement is
+// built with go-sqlbuilder's PostgreSQL flavor.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/huandu/go-sqlbuilder"
+	_ "github.com/lib/pq" // registers the "postgres" driver
+
+	"fbchannel/secrets"
+)
+
+// ErrNotFound is returned when a row does not exist (or is not the caller's to see).
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write would break a uniqueness rule users can see.
+var ErrConflict = errors.New("conflict")
+
+// Store wraps the database and the box that seals secrets at rest.
+type Store struct {
+	DB  *sql.DB
+	Box *secrets.Box
+}
+
+// Open connects and checks the connection.
+func Open(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+var pg = sqlbuilder.PostgreSQL
+
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func exec(ctx context.Context, q querier, b sqlbuilder.Builder) (sql.Result, error) {
+	query, args := b.BuildWithFlavor(sqlbuilder.PostgreSQL)
+	return q.ExecContext(ctx, query, args...)
+}
+
+func queryRow(ctx context.Context, q querier, b sqlbuilder.Builder) *sql.Row {
+	query, args := b.BuildWithFlavor(sqlbuilder.PostgreSQL)
+	return q.QueryRowContext(ctx, query, args...)
+}
+
+func query(ctx context.Context, q querier, b sqlbuilder.Builder) (*sql.Rows, error) {
+	query, args := b.BuildWithFlavor(sqlbuilder.PostgreSQL)
+	return q.QueryContext(ctx, query, args...)
+}
+
+// InTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback() //nolint:errcheck
+		return err
+	}
+	return tx.Commit()
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

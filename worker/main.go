@@ -1,0 +1,104 @@
+// Command worker runs the Temporal worker of the Facebook channel: it applies the
+// database migrations, registers the search attributes, and runs every workflow
+// and activity.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"fbchannel/activities"
+	"fbchannel/graph"
+	"fbchannel/schema"
+	"fbchannel/secrets"
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+type config struct {
+	DatabaseURL       string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"`
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"facebook-channel"`
+	GraphAPIURL       string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
+	GraphAPIVersion   string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
+	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg config
+	if err := env.Parse(&cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	box, err := secrets.NewBox(cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := schema.EnsureDatabase(setupCtx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	db, err := store.Open(setupCtx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer db.Close()
+	if err := schema.Migrate(setupCtx, db); err != nil {
+		return err
+	}
+	c, err := client.Dial(client.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: slogAdapter(log),
+	})
+	if err != nil {
+		return fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	defer c.Close()
+	if err := workflows.EnsureSearchAttributes(setupCtx, c, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		// Running activities get this long to finish when the worker is stopped.
+		WorkerStopTimeout: 20 * time.Second,
+	})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{
+		Store:     &store.Store{DB: db, Box: box},
+		Graph:     graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil),
+		Temporal:  c,
+		TaskQueue: cfg.TaskQueue,
+	})
+	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
+	return w.Run(interruptOn(ctx))
+}
+
+// interruptOn adapts a context to the worker's interrupt channel.
+func interruptOn(ctx context.Context) <-chan interface{} {
+	ch := make(chan interface{})
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}

@@ -1,0 +1,100 @@
+package workflows
+
+import "time"
+
+// Activity names. Activities live in package activities and are registered under
+// their method names; the workflows refer to them by these names so the two
+// packages do not import each other.
+const (
+	ActivityOpenConversation     = "OpenConversation"
+	ActivityFetchCustomerProfile = "FetchCustomerProfile"
+	ActivityRecordInbound        = "RecordInbound"
+	ActivityWakeQueues           = "WakeQueues"
+	ActivityAssignWaiting        = "AssignWaiting"
+	ActivitySendMessage          = "SendMessage"
+	ActivityMarkMessageFailed    = "MarkMessageFailed"
+	ActivityCloseConversation    = "CloseConversation"
+	ActivityReopenConversation   = "ReopenConversation"
+	ActivityProvisionPage        = "ProvisionPage"
+	ActivitySetPageStatus        = "SetPageStatus"
+)
+
+// ActivityNames lists every activity a workflow calls; a test checks each is registered.
+var ActivityNames = []string{
+	ActivityOpenConversation, ActivityFetchCustomerProfile, ActivityRecordInbound,
+	ActivityWakeQueues, ActivityAssignWaiting,
+	ActivitySendMessage, ActivityMarkMessageFailed, ActivityCloseConversation,
+	ActivityReopenConversation, ActivityProvisionPage, ActivitySetPageStatus,
+}
+
+type OpenConversationInput struct {
+	ConversationID string
+	PageUUID       string
+	PageID         string
+	PSID           string
+}
+
+type OpenConversationResult struct {
+	// Served is false when the page is gone (deleted, unknown): the run ends quietly.
+	Served     bool
+	CustomerID string
+	QueueID    string
+}
+
+type FetchCustomerProfileInput struct {
+	CustomerID string
+	PageUUID   string
+}
+
+type RecordInboundInput struct {
+	ConversationID string
+	Event          InboundEvent
+}
+
+// ReasonInboundMissing: the referenced webhook event was never stored (its delivery
+// was not acknowledged, so Facebook sends it again); the workflow skips this copy.
+const ReasonInboundMissing = "inbound_missing"
+
+type RecordInboundResult struct {
+	Recorded bool
+	// CustomerMessageAt is set when the event opens or restarts the messaging window.
+	CustomerMessageAt time.Time
+}
+
+type WakeQueuesInput struct {
+	QueueIDs []string
+}
+
+type AssignWaitingInput struct {
+	QueueID string
+	// Max bounds one activity call; the queue workflow calls again while it is reached.
+	Max int
+}
+
+type SendMessageInput struct {
+	MessageID     string
+	MessagingType string // RESPONSE | MESSAGE_TAG
+	Tag           string // HUMAN_AGENT with MESSAGE_TAG
+}
+
+type MarkMessageFailedInput struct {
+	MessageID string
+	Reason    string
+	Error     string
+}
+
+type CloseConversationInput struct {
+	ConversationID string
+	Reason         string
+}
+
+type CloseConversationResult struct {
+	// QueueIDs of the freed agent: their queue workflows are woken to use the capacity.
+	QueueIDs []string
+}
+
+type SetPageStatusInput struct {
+	PageUUID           string
+	ProvisioningStatus string
+	LastError          string
+}

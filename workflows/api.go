@@ -1,0 +1,142 @@
+// Package workflows holds the Temporal workflows of the Facebook channel: one
+// ConversationWorkflow run per conversation, one PageWorkflow per connected page and
+// one QueueWorkflow per queue that makes every assignment decision of that queue.
+//
+// Workflows carry ids, never secrets and never message text: activities read those
+// from Postgres, so history stays small and a customer's words can be erased.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Workflow IDs are deterministic so the webhook can signal-with-start without a lookup.
+func ConversationWorkflowID(pageID, psid string) string {
+	return "conversation:" + pageID + ":" + psid
+}
+
+func PageWorkflowID(pageUUID string) string { return "page:" + pageUUID }
+
+func QueueWorkflowID(queueID string) string { return "queue:" + queueID }
+
+// Signal, update and query names.
+const (
+	SignalInbound     = "inbound"     // InboundEvent, from the webhook
+	SignalAssigned    = "assigned"    // Assignment, from the queue workflow
+	SignalQueueWake   = "wake"        // struct{}: capacity or work may have appeared
+	SignalReprovision = "reprovision" // struct{}: the page's token was replaced
+	UpdateSendMessage = "send-message"
+	UpdateClose       = "close"
+	QueryState        = "state"
+)
+
+// Conversation statuses, as in CONTRACT.md.
+const (
+	StatusWaiting  = "waiting"
+	StatusBot      = "bot"
+	StatusAssigned = "assigned"
+	StatusClosed   = "closed"
+)
+
+// Messenger's messaging windows (FACEBOOK.md).
+const (
+	StandardMessagingWindow = 24 * time.Hour
+	HumanAgentWindow        = 7 * 24 * time.Hour
+)
+
+// Search attributes shown in the Temporal UI; the worker registers them when missing.
+var (
+	ConversationStatusKey = temporal.NewSearchAttributeKeyKeyword("ConversationStatus")
+	FacebookPageIDKey     = temporal.NewSearchAttributeKeyKeyword("FacebookPageID")
+	CustomerPSIDKey       = temporal.NewSearchAttributeKeyKeyword("CustomerPSID")
+	AgentIDKey            = temporal.NewSearchAttributeKeyKeyword("AgentID")
+)
+
+// InboundEvent references one webhook event stored in inbound_events.
+type InboundEvent struct {
+	PageUUID  string
+	PageID    string
+	PSID      string
+	EventKey  string
+	Kind      string
+	Timestamp int64 // Facebook's, in milliseconds
+}
+
+// ConversationInput starts a run: a brand-new conversation (Pending holds the
+// events that opened it), a reopened one (Reopen), or a continued one (State).
+type ConversationInput struct {
+	PageID  string
+	PSID    string
+	Pending []InboundEvent
+	Reopen  *ReopenRequest
+	State   *ConversationState
+}
+
+type ReopenRequest struct {
+	ConversationID string
+	AgentID        string
+}
+
+// ConversationState is everything a run needs to go on after continue-as-new.
+type ConversationState struct {
+	ConversationID        string
+	CustomerID            string
+	PageUUID              string
+	PageID                string
+	PSID                  string
+	QueueID               string
+	AgentID               string
+	Status                string
+	LastCustomerMessageAt time.Time
+	// Recent event keys, so a redelivered webhook adds nothing even before the
+	// database is asked; bounded by maxSeenKeys.
+	SeenKeys []string
+}
+
+// SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
+type SendMessageRequest struct {
+	ConversationID string
+	MessageID      string
+	AgentID        string
+}
+
+// SendOutcome is the real result of a send, as the agent API returns it.
+type SendOutcome struct {
+	MessageID         string `json:"id"`
+	Status            string `json:"status"`
+	Error             string `json:"error"`
+	Reason            string `json:"reason,omitempty"`
+	FacebookMessageID string `json:"facebook_message_id"`
+}
+
+type CloseRequest struct {
+	ConversationID string
+	AgentID        string
+	Reason         string
+}
+
+// Assignment is one decision of a queue workflow.
+type Assignment struct {
+	ConversationID string
+	PageID         string
+	PSID           string
+	AgentID        string
+	QueueID        string
+}
+
+type QueueInput struct {
+	QueueID string
+}
+
+type PageInput struct {
+	PageUUID string
+}
+
+// PageStatus is what the page workflow's query answers.
+type PageStatus struct {
+	PageUUID           string
+	ProvisioningStatus string
+	LastError          string
+}

@@ -1,0 +1,305 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// maxSeenKeys bounds the in-memory de-duplication list; the database's unique
+// (page_id, facebook_message_id) index is the final word.
+const maxSeenKeys = 500
+
+// ConversationWorkflow is one conversation between a customer (PSID) and a page:
+// it records what the customer sends, queues the conversation, learns its agent from
+// the queue workflow, sends the agent's replies through the update handler and ends
+// when the conversation closes. Its workflow ID is per customer and page; each run is
+// one conversation.
+func ConversationWorkflow(ctx workflow.Context, in ConversationInput) error {
+	c := &conversation{pending: in.Pending}
+	c.PageID, c.PSID = in.PageID, in.PSID
+	c.lock = workflow.NewMutex(ctx)
+	if err := c.setup(ctx); err != nil {
+		return err
+	}
+	return c.run(ctx, in)
+}
+
+type conversation struct {
+	ConversationState
+	pending  []InboundEvent
+	closed   bool
+	inbound  workflow.ReceiveChannel
+	assigned workflow.ReceiveChannel
+	// lock keeps recording a message and closing apart, so a message is either in
+	// this conversation or, if it arrived during the close, in the next one.
+	lock workflow.Mutex
+}
+
+func (c *conversation) setup(ctx workflow.Context) error {
+	c.inbound = workflow.GetSignalChannel(ctx, SignalInbound)
+	c.assigned = workflow.GetSignalChannel(ctx, SignalAssigned)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ev InboundEvent
+			c.inbound.Receive(ctx, &ev)
+			c.pending = append(c.pending, ev)
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var a Assignment
+			c.assigned.Receive(ctx, &a)
+			c.onAssigned(ctx, a)
+		}
+	})
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ConversationState, error) {
+		return c.ConversationState, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSendMessage, c.sendMessage,
+		workflow.UpdateHandlerOptions{Validator: c.validateSend}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateClose, c.close,
+		workflow.UpdateHandlerOptions{Validator: c.validateClose})
+}
+
+func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
+	dbCtx := withDatabaseActivity(ctx)
+	switch {
+	case in.State != nil:
+		c.ConversationState = *in.State
+	case in.Reopen != nil:
+		if err := workflow.ExecuteActivity(dbCtx, ActivityReopenConversation, *in.Reopen).Get(ctx, &c.ConversationState); err != nil {
+			return err
+		}
+	default:
+		served, err := c.open(ctx)
+		if err != nil || !served {
+			return err
+		}
+	}
+	c.upsertSearchAttributes(ctx)
+
+	for !c.closed {
+		if err := workflow.Await(ctx, func() bool {
+			return len(c.pending) > 0 || c.closed || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		}); err != nil {
+			return err
+		}
+		if len(c.pending) > 0 {
+			if err := c.record(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.closed && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return c.continueAsNew(ctx, ConversationInput{PageID: c.PageID, PSID: c.PSID, State: &c.ConversationState})
+		}
+	}
+	// A message that arrived while the conversation closed opens the next one.
+	return c.continueAsNew(ctx, ConversationInput{PageID: c.PageID, PSID: c.PSID})
+}
+
+// open creates the conversation (its id is this run's id), records the events that
+// started it and puts it in its queue.
+func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
+	if len(c.pending) == 0 {
+		// Started without an event (e.g. by hand from the UI): nothing to talk about.
+		return false, nil
+	}
+	first := c.pending[0]
+	c.ConversationID = workflow.GetInfo(ctx).WorkflowExecution.RunID
+	c.PageUUID = first.PageUUID
+	c.Status = StatusWaiting
+	var res OpenConversationResult
+	err = workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityOpenConversation, OpenConversationInput{
+		ConversationID: c.ConversationID, PageUUID: c.PageUUID, PageID: c.PageID, PSID: c.PSID,
+	}).Get(ctx, &res)
+	if err != nil || !res.Served {
+		return false, err
+	}
+	c.CustomerID, c.QueueID = res.CustomerID, res.QueueID
+	if err := c.record(ctx); err != nil {
+		return false, err
+	}
+	if err := c.wakeQueues(ctx, []string{c.QueueID}); err != nil {
+		return false, err
+	}
+	// The profile is a nicety: a conversation never fails over it.
+	_ = workflow.ExecuteActivity(withGraphActivity(ctx), ActivityFetchCustomerProfile, FetchCustomerProfileInput{
+		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
+	}).Get(ctx, nil)
+	return true, nil
+}
+
+// record stores every pending event, oldest first.
+func (c *conversation) record(ctx workflow.Context) error {
+	if err := c.lock.Lock(ctx); err != nil {
+		return err
+	}
+	defer c.lock.Unlock()
+	for len(c.pending) > 0 && !c.closed {
+		ev := c.pending[0]
+		if c.seen(ev.EventKey) {
+			c.pending = c.pending[1:]
+			continue
+		}
+		var res RecordInboundResult
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRecordInbound, RecordInboundInput{
+			ConversationID: c.ConversationID, Event: ev,
+		}).Get(ctx, &res); err != nil {
+			if reason, _ := failureOf(err); reason != ReasonInboundMissing {
+				return err
+			}
+		}
+		c.pending = c.pending[1:]
+		c.remember(ev.EventKey)
+		if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
+			c.LastCustomerMessageAt = res.CustomerMessageAt
+		}
+	}
+	return nil
+}
+
+func (c *conversation) seen(key string) bool {
+	for _, k := range c.SeenKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conversation) remember(key string) {
+	c.SeenKeys = append(c.SeenKeys, key)
+	if len(c.SeenKeys) > maxSeenKeys {
+		c.SeenKeys = c.SeenKeys[len(c.SeenKeys)-maxSeenKeys:]
+	}
+}
+
+func (c *conversation) onAssigned(ctx workflow.Context, a Assignment) {
+	if c.closed || a.ConversationID != c.ConversationID {
+		return // a decision about an earlier conversation of this customer
+	}
+	c.AgentID, c.QueueID, c.Status = a.AgentID, a.QueueID, StatusAssigned
+	c.upsertSearchAttributes(ctx)
+}
+
+// The starter checks the agent against Postgres before it asks; the workflow only
+// refuses what it knows to be wrong. SendMessage re-checks ownership in the database.
+func (c *conversation) validateSend(req SendMessageRequest) error {
+	if req.ConversationID != c.ConversationID || c.closed {
+		return fmt.Errorf("conversation %s is not open", req.ConversationID)
+	}
+	if req.MessageID == "" {
+		return fmt.Errorf("message id is required")
+	}
+	return nil
+}
+
+func (c *conversation) sendMessage(ctx workflow.Context, req SendMessageRequest) (SendOutcome, error) {
+	now := workflow.Now(ctx)
+	if since := c.LastCustomerMessageAt; now.Sub(since) > StandardMessagingWindow {
+		return c.failSend(ctx, req.MessageID, "window_closed", fmt.Sprintf(
+			"Messenger's 24-hour window closed at %s (the customer's last message was at %s); the customer must write again before you can reply.",
+			since.Add(StandardMessagingWindow).UTC().Format("2006-01-02 15:04 MST"), since.UTC().Format("2006-01-02 15:04 MST")))
+	}
+	var out SendOutcome
+	err := workflow.ExecuteActivity(withSendActivity(ctx), ActivitySendMessage, SendMessageInput{
+		MessageID: req.MessageID, MessagingType: "RESPONSE",
+	}).Get(ctx, &out)
+	if err != nil {
+		reason, message := failureOf(err)
+		return c.failSend(ctx, req.MessageID, reason, message)
+	}
+	return out, nil
+}
+
+func (c *conversation) failSend(ctx workflow.Context, messageID, reason, message string) (SendOutcome, error) {
+	err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityMarkMessageFailed, MarkMessageFailedInput{
+		MessageID: messageID, Reason: reason, Error: message,
+	}).Get(ctx, nil)
+	if err != nil {
+		return SendOutcome{}, err
+	}
+	return SendOutcome{MessageID: messageID, Status: "failed", Reason: reason, Error: message}, nil
+}
+
+func (c *conversation) validateClose(req CloseRequest) error {
+	if req.ConversationID != c.ConversationID || c.closed {
+		return fmt.Errorf("conversation %s is not open", req.ConversationID)
+	}
+	return nil
+}
+
+func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
+	if err := c.lock.Lock(ctx); err != nil {
+		return err
+	}
+	defer c.lock.Unlock()
+	if c.closed {
+		return nil
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "agent_closed"
+	}
+	var res CloseConversationResult
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityCloseConversation, CloseConversationInput{
+		ConversationID: c.ConversationID, Reason: reason,
+	}).Get(ctx, &res); err != nil {
+		return err
+	}
+	c.closed, c.Status = true, StatusClosed
+	c.upsertSearchAttributes(ctx)
+	// The agent's capacity is free: let its queues hand it the next conversation.
+	return c.wakeQueues(ctx, res.QueueIDs)
+}
+
+func (c *conversation) wakeQueues(ctx workflow.Context, queueIDs []string) error {
+	if len(queueIDs) == 0 {
+		return nil
+	}
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityWakeQueues, WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
+}
+
+func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
+	// Search attributes are for operators; a failure to set them must not stop a conversation.
+	_ = workflow.UpsertTypedSearchAttributes(ctx,
+		ConversationStatusKey.ValueSet(c.Status),
+		FacebookPageIDKey.ValueSet(c.PageID),
+		CustomerPSIDKey.ValueSet(c.PSID),
+		AgentIDKey.ValueSet(c.AgentID),
+	)
+}
+
+// continueAsNew waits for running handlers, drains every signal so none is lost, and
+// either ends the run (closed, nothing pending) or continues: with State for a long
+// conversation, or as a fresh conversation with the messages that arrived meanwhile.
+func (c *conversation) continueAsNew(ctx workflow.Context, next ConversationInput) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	for {
+		var ev InboundEvent
+		if !c.inbound.ReceiveAsync(&ev) {
+			break
+		}
+		c.pending = append(c.pending, ev)
+	}
+	for {
+		var a Assignment
+		if !c.assigned.ReceiveAsync(&a) {
+			break
+		}
+		c.onAssigned(ctx, a)
+	}
+	next.Pending = c.pending
+	if next.State == nil && len(next.Pending) == 0 {
+		return nil
+	}
+	return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, next)
+}

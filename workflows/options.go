@@ -1,0 +1,67 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Postgres calls are retried until the database is back: a conversation must not
+// lose a customer's message because the database restarted. Only typed permanent
+// failures (see activities) stop the retries.
+func withDatabaseActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	})
+}
+
+// A send is retried a few times for Facebook's transient errors, then reported to
+// the agent: an agent waits on the answer, so retrying for ever is worse than a
+// clear failure they can act on.
+func withSendActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+			MaximumAttempts:    4,
+		},
+	})
+}
+
+// Profile lookups and provisioning calls to the Graph API: a few tries, then the
+// workflow falls back or records a readable failure.
+func withGraphActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			MaximumAttempts:    5,
+		},
+	})
+}
+
+// failureOf turns an activity error into the stable reason and readable sentence
+// the agent sees. Activities fail permanently with an ApplicationError whose type is
+// the reason (window_closed, user_unavailable, ...) and whose message is the sentence.
+func failureOf(err error) (reason, message string) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() != "" {
+		return appErr.Type(), appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "temporary", "Facebook did not answer in time; please try again."
+	}
+	return "temporary", "The message could not be sent because of a temporary problem; please try again."
+}
