@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// assertHistoriesFree reads the full history of every workflow run of this stack's
+// task queue and fails if any of the given strings (secrets, message text) occurs.
+// mustContain proves the scan sees inside payloads: it must be found somewhere.
+func (st *stack) assertHistoriesFree(mustContain string, forbidden ...string) {
+	st.t.Helper()
+	ctx := context.Background()
+	resp, err := temporalClient.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: namespace, Query: "TaskQueue = '" + st.taskQueue + "'", PageSize: 1000,
+	})
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	if len(resp.Executions) < 3 {
+		st.t.Fatalf("only %d workflow runs found for the task queue", len(resp.Executions))
+	}
+	for _, ex := range resp.Executions {
+		it := temporalClient.GetWorkflowHistory(ctx, ex.Execution.WorkflowId, ex.Execution.RunId, false, 0)
+		var events int
+		found := false
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				st.t.Fatal(err)
+			}
+			events++
+			// Payload data is raw bytes in the wire form and base64 in protojson: check both.
+			wire, err := proto.Marshal(ev)
+			if err != nil {
+				st.t.Fatal(err)
+			}
+			raw := protojson.Format(ev) + string(wire)
+			found = found || strings.Contains(raw, mustContain)
+			for _, f := range forbidden {
+				if strings.Contains(raw, f) {
+					st.t.Fatalf("history of %s (run %s) contains %q", ex.Execution.WorkflowId, ex.Execution.RunId, f)
+				}
+			}
+		}
+		if events == 0 {
+			st.t.Fatalf("empty history for %s", ex.Execution.WorkflowId)
+		}
+		if strings.HasPrefix(ex.Execution.WorkflowId, "conversation:") && !found {
+			st.t.Fatalf("the scan did not find %q in %s: it does not see payloads", mustContain, ex.Execution.WorkflowId)
+		}
+	}
+}
+
+func TestWorkflowHistoriesHoldNoSecretsOrMessageText(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	a := st.createAgent("erin", 2)
+	st.setPresence(a, "available")
+	events := st.openEvents(a, "")
+	st.customerSays(ch, "2900000000000020", "my card number is 4111 1111", "")
+	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	var out map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "please never share card numbers"}, &out); code != 201 || out["status"] != "sent" {
+		t.Fatalf("send: %d %v", code, out)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
+		t.Fatalf("close: %d", code)
+	}
+	events.next(t, "conversation.closed", 10*time.Second)
+	st.assertHistoriesFree("2900000000000020", ch.AppSecret, ch.PageToken, a.Token, st.adminToken, "4111 1111", "never share card numbers")
+}

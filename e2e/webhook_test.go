@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"fbchannel/messenger"
+)
+
+func customerBatch(pageID, psid, mid, text string) []byte {
+	ms := time.Now().UnixMilli()
+	b, _ := json.Marshal(map[string]any{"object": "page", "entry": []any{map[string]any{
+		"id": pageID, "time": ms, "messaging": []any{map[string]any{
+			"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": pageID}, "timestamp": ms,
+			"message": map[string]string{"mid": mid, "text": text},
+		}},
+	}}})
+	return b
+}
+
+func post(t *testing.T, url string, body []byte, signature string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// rowCounts is what a refused delivery must leave untouched.
+func (st *stack) rowCounts() string {
+	var parts []string
+	for _, table := range []string{"inbound_events", "customers", "conversations", "messages", "agent_events"} {
+		parts = append(parts, fmt.Sprintf("%s=%d", table, st.count(table, "true")))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	before := st.rowCounts()
+	good := customerBatch(ch.PageID, "2900000000000010", "m_bad_1", "hello")
+
+	// Handshake: the right verify token echoes the challenge; a wrong one is 403.
+	resp, err := http.Get(ch.CallbackURL + "?hub.mode=subscribe&hub.verify_token=" + ch.VerifyToken + "&hub.challenge=1158201444")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "1158201444" {
+		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
+	}
+	resp, _ = http.Get(ch.CallbackURL + "?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("wrong verify token: %d, want 403", resp.StatusCode)
+	}
+
+	cases := []struct {
+		name      string
+		body      []byte
+		signature string
+		want      int
+	}{
+		{"missing signature", good, "", 403},
+		{"signature with another secret", good, messenger.Sign("not-the-secret", good), 403},
+		{"signature of other bytes", good, messenger.Sign(ch.AppSecret, append([]byte(" "), good...)), 403},
+		{"malformed JSON", []byte(`{"object":"page","entry":[`), messenger.Sign(ch.AppSecret, []byte(`{"object":"page","entry":[`)), 400},
+		{"oversized body", bytes.Repeat([]byte("x"), 65<<10), messenger.Sign(ch.AppSecret, bytes.Repeat([]byte("x"), 65<<10)), 413},
+	}
+	for _, c := range cases {
+		if code, body := post(t, ch.CallbackURL, c.body, c.signature); code != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, code, body, c.want)
+		}
+	}
+	if after := st.rowCounts(); after != before {
+		t.Fatalf("refused deliveries changed the database: %s -> %s", before, after)
+	}
+
+	// Events for a page this account does not serve are acknowledged and ignored.
+	other := customerBatch("999999999999", "2900000000000011", "m_other", "hi")
+	if code, _ := post(t, ch.CallbackURL, other, messenger.Sign(ch.AppSecret, other)); code != 200 {
+		t.Fatalf("unknown page's entry: %d, want 200", code)
+	}
+	if after := st.rowCounts(); after != before {
+		t.Fatalf("an unserved page's event changed the database: %s -> %s", before, after)
+	}
+}
+
+func TestWebhookAnswers503WhenTemporalIsDown(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	before := st.rowCounts()
+
+	// A port nobody listens on stands for a stopped Temporal server.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	down, err := client.NewLazyClient(client.Options{HostPort: dead, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	srv := httptest.NewServer(st.server(down).Handler())
+	defer srv.Close()
+
+	body := customerBatch(ch.PageID, "2900000000000012", "m_down_1", "are you there?")
+	url := srv.URL + "/webhooks/facebook/" + ch.PageUUID
+	start := time.Now()
+	if code, resp := post(t, url, body, messenger.Sign(ch.AppSecret, body)); code != 503 {
+		t.Fatalf("Temporal down: %d %s, want 503", code, resp)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("503 took %s; Facebook gives up after 5 s", time.Since(start))
+	}
+	if after := st.rowCounts(); after != before {
+		t.Fatalf("a delivery Temporal did not accept changed the database: %s -> %s", before, after)
+	}
+
+	// Facebook's redelivery, once Temporal is back, is accepted and recorded.
+	if code, _ := post(t, ch.CallbackURL, body, messenger.Sign(ch.AppSecret, body)); code != 200 {
+		t.Fatalf("redelivery: %d", code)
+	}
+	st.eventually("redelivered message recorded", 30*time.Second, func() bool {
+		return st.count("messages", "facebook_message_id = 'm_down_1'") == 1
+	})
+}
