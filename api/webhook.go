@@ -164,7 +164,7 @@ func (s *Server) signalAll(ctx context.Context, events []workflows.InboundEvent)
 func (s *Server) signalInbound(ctx context.Context, workflowID string, ev workflows.InboundEvent) error {
 	_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflowID, workflows.SignalInbound, ev,
 		client.StartWorkflowOptions{
-			TaskQueue: s.TaskQueue,
+			TaskQueue:             s.TaskQueue,
 			TypedSearchAttributes: temporalSearchAttributes(ev.PageID, ev.PSID, workflows.StatusWaiting),
 		},
 		workflows.ConversationWorkflow, workflows.ConversationInput{PageID: ev.PageID, PSID: ev.PSID})

@@ -135,7 +135,7 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 		}
 		if !customerAt.IsZero() {
 			ub := pg.NewUpdateBuilder()
-			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, "+ub.Var(customerAt)+")").
+			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
 				Where(ub.Equal("id", conversationID))
 			if _, err := exec(ctx, tx, ub); err != nil {
 				return err
