@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -127,6 +128,14 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 	if !o.StillAssigned {
 		return workflows.SendOutcome{}, permanent(ReasonNotAssigned, "This conversation is no longer assigned to you.")
 	}
+	status, err := a.Store.PageStatus(ctx, o.PageUUID)
+	if err != nil {
+		return workflows.SendOutcome{}, fromStore(err)
+	}
+	if status == "needs_reauth" {
+		// Known bad token: do not call Facebook, let the workflow park the reply.
+		return workflows.SendOutcome{}, permanent(workflows.ReasonPageNeedsReauth, "The page needs re-authorisation.")
+	}
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
 	if err != nil {
 		return workflows.SendOutcome{}, fromStore(err)
@@ -135,6 +144,7 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 		PSID: o.PSID, MessagingType: in.MessagingType, Tag: in.Tag, Text: o.Message.Text, Metadata: in.MessageID,
 	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
+		a.reportTokenInvalid(ctx, o.PageUUID, err)
 		return workflows.SendOutcome{}, fromGraph(err)
 	}
 	if err := a.Store.MarkSent(ctx, in.MessageID, res.MessageID); err != nil {
@@ -143,12 +153,49 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 	return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: res.MessageID}, nil
 }
 
+// reportTokenInvalid moves the page to needs_reauth the moment any Graph call
+// answers 190, and tells its workflow, so admins see it before customers notice.
+func (a *Activities) reportTokenInvalid(ctx context.Context, pageUUID string, err error) {
+	gerr, ok := graph.AsError(err)
+	if !ok || gerr.Reason() != graph.ReasonTokenInvalid {
+		return
+	}
+	lastError := gerr.Readable()
+	if serr := a.Store.SetPageStatus(ctx, pageUUID, "needs_reauth", lastError, "", nil); serr != nil {
+		activity.GetLogger(ctx).Warn("could not record needs_reauth", "page_uuid", pageUUID, "err", serr)
+	}
+	// The page workflow may not run (e.g. during a deploy); Postgres already says it.
+	_ = a.Temporal.SignalWorkflow(ctx, workflows.PageWorkflowID(pageUUID), "", workflows.SignalTokenInvalid,
+		workflows.TokenInvalid{LastError: lastError})
+}
+
+func (a *Activities) MarkMessageQueued(ctx context.Context, messageID string) error {
+	return a.Store.MarkQueued(ctx, messageID)
+}
+
+// ResumeParkedSends tells every conversation of the page holding parked replies
+// that the page is active again.
+func (a *Activities) ResumeParkedSends(ctx context.Context, in workflows.PageInput) error {
+	convs, err := a.Store.ConversationsWithParkedReplies(ctx, in.PageUUID)
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		err := a.Temporal.SignalWorkflow(ctx, workflows.ConversationWorkflowID(c[0], c[1]), "", workflows.SignalPageActive, struct{}{})
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return err
+		}
+	}
+	return nil
+}
+
 func (a *Activities) MarkMessageFailed(ctx context.Context, in workflows.MarkMessageFailedInput) error {
 	return a.Store.MarkFailed(ctx, in.MessageID, in.Reason, in.Error)
 }
 
 func (a *Activities) CloseConversation(ctx context.Context, in workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
-	queues, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason)
+	queues, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
 	return workflows.CloseConversationResult{QueueIDs: queues}, fromStore(err)
 }
 
@@ -180,6 +227,7 @@ func (a *Activities) FetchCustomerProfile(ctx context.Context, in workflows.Fetc
 	}
 	p, err := a.Graph.UserProfile(ctx, psid, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
+		a.reportTokenInvalid(ctx, in.PageUUID, err)
 		if gerr, ok := graph.AsError(err); ok && !gerr.Temporary() {
 			return a.Store.SaveProfile(ctx, in.CustomerID, FallbackName(psid), "", "")
 		}

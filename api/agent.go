@@ -112,10 +112,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		return
 	}
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateID:     id,
-		UpdateName:   workflows.UpdateSendMessage,
-		Args:         []any{workflows.SendMessageRequest{ConversationID: c.ID, MessageID: id, AgentID: me.ID}},
+		WorkflowID: workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateID:   id,
+		UpdateName: workflows.UpdateSendMessage,
+		Args: []any{workflows.SendMessageRequest{
+			ConversationID: c.ID, MessageID: id, AgentID: me.ID, HumanAgentAllowed: c.HumanAgentTag,
+		}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var out workflows.SendOutcome
@@ -127,7 +129,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		s.workflowError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out)
+	status := http.StatusCreated
+	if out.Status == "queued" {
+		status = http.StatusAccepted // parked until the page is re-authorised
+	}
+	writeJSON(w, status, out)
 }
 
 // workflowError maps Temporal's answers: a workflow that is gone or refused the
@@ -151,14 +157,27 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 	if !ok {
 		return
 	}
+	// The body is optional: {"disposition": "resolved"}.
+	var in struct {
+		Disposition string `json:"disposition"`
+	}
+	if r.ContentLength != 0 && !decode(w, r, &in) {
+		return
+	}
+	if utf8.RuneCountInString(in.Disposition) > 200 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "disposition must be at most 200 characters.")
+		return
+	}
 	if c.Status == workflows.StatusClosed {
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateName:   workflows.UpdateClose,
-		Args:         []any{workflows.CloseRequest{ConversationID: c.ID, AgentID: me.ID}},
+		WorkflowID: workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateName: workflows.UpdateClose,
+		Args: []any{workflows.CloseRequest{
+			ConversationID: c.ID, AgentID: me.ID, Reason: workflows.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
+		}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {

@@ -35,8 +35,11 @@ type Conversation struct {
 	OpenedAt    time.Time  `json:"opened_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
 	CloseReason string     `json:"close_reason,omitempty"`
-	Window      Window     `json:"window"`
-	Messages    []Message  `json:"messages,omitempty"`
+	Disposition string     `json:"disposition,omitempty"`
+	// HumanAgentTag is the workstream's setting; the window shows what it allows.
+	HumanAgentTag bool      `json:"-"`
+	Window        Window    `json:"window"`
+	Messages      []Message `json:"messages,omitempty"`
 }
 
 type Attachment struct {
@@ -66,7 +69,7 @@ const StandardMessagingWindow = 24 * time.Hour
 const humanAgentWindow = 7 * 24 * time.Hour
 
 const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
-	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.last_customer_message_at, w.human_agent_tag"
+	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.last_customer_message_at, w.human_agent_tag"
 
 func conversationSelect() *sqlbuilder.SelectBuilder {
 	sb := pg.NewSelectBuilder()
@@ -83,10 +86,11 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var humanAgent sql.NullBool
 	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
 		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
-		&lastCustomer, &humanAgent)
+		&c.Disposition, &lastCustomer, &humanAgent)
 	if err != nil {
 		return c, err
 	}
+	c.HumanAgentTag = humanAgent.Bool
 	if lastCustomer != nil {
 		expires := lastCustomer.Add(StandardMessagingWindow)
 		c.Window.ExpiresAt = &expires

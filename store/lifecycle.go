@@ -468,7 +468,7 @@ func (s *Store) OutboundToSend(ctx context.Context, messageID string) (OutboundT
 
 // CloseConversation closes and tells the agent; it returns the agent's queues so
 // their workflows can use the freed capacity. Closing twice is harmless.
-func (s *Store) CloseConversation(ctx context.Context, conversationID, reason string) ([]string, error) {
+func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, disposition string) ([]string, error) {
 	var queues []string
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		status, agentID, err := lockConversation(ctx, tx, conversationID)
@@ -484,7 +484,8 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason st
 			return nil
 		}
 		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set(ub.Assign("status", "closed"), ub.Assign("close_reason", reason), "closed_at = now()").
+		ub.Update("conversations").Set(ub.Assign("status", "closed"), ub.Assign("close_reason", reason),
+			ub.Assign("disposition", disposition), "closed_at = now()").
 			Where(ub.Equal("id", conversationID))
 		if _, err := exec(ctx, tx, ub); err != nil {
 			return err
@@ -493,7 +494,7 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason st
 			return nil
 		}
 		return insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID,
-			map[string]any{"reason": reason})
+			map[string]any{"reason": reason, "disposition": disposition})
 	})
 	return queues, err
 }
@@ -546,4 +547,50 @@ func (s *Store) CustomerForProfile(ctx context.Context, customerID string, fresh
 		return "", false, notFound(err, "customer")
 	}
 	return psid, fetched.Valid && time.Since(fetched.Time) < freshFor, nil
+}
+
+// MarkQueued records that a reply waits for its page to be re-authorised.
+func (s *Store) MarkQueued(ctx context.Context, messageID string) error {
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		ub := pg.NewUpdateBuilder()
+		ub.Update("messages").Set(ub.Assign("status", "queued"), ub.Assign("reason", "page_needs_reauth"),
+			ub.Assign("error", "The page needs re-authorisation; this reply will be sent once it is."), "updated_at = now()").
+			Where(ub.Equal("id", messageID), ub.In("status", "sending", "queued"))
+		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		return s.notifyMessage(ctx, tx, messageID)
+	})
+}
+
+// ConversationsWithParkedReplies lists (page id, PSID) of open conversations of a
+// page that hold replies waiting for re-authorisation.
+func (s *Store) ConversationsWithParkedReplies(ctx context.Context, pageUUID string) ([][2]string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("DISTINCT c.page_id", "cu.psid").From("messages m").
+		Join("conversations c", "c.id = m.conversation_id").Join("customers cu", "cu.id = c.customer_id").
+		Where(sb.Equal("c.page_uuid", pageUUID), sb.Equal("m.status", "queued"), sb.NotEqual("c.status", "closed"))
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var pageID, psid string
+		if err := rows.Scan(&pageID, &psid); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{pageID, psid})
+	}
+	return out, rows.Err()
+}
+
+// PageStatus reads a page's provisioning status.
+func (s *Store) PageStatus(ctx context.Context, pageUUID string) (string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("provisioning_status").From("pages").Where(sb.Equal("id", pageUUID))
+	var status string
+	err := queryRow(ctx, s.DB, sb).Scan(&status)
+	return status, notFound(err, "page")
 }

@@ -17,6 +17,8 @@ const (
 	ActivityReopenConversation   = "ReopenConversation"
 	ActivityProvisionPage        = "ProvisionPage"
 	ActivitySetPageStatus        = "SetPageStatus"
+	ActivityMarkMessageQueued    = "MarkMessageQueued"
+	ActivityResumeParkedSends    = "ResumeParkedSends"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -25,6 +27,7 @@ var ActivityNames = []string{
 	ActivityWakeQueues, ActivityAssignWaiting,
 	ActivitySendMessage, ActivityMarkMessageFailed, ActivityCloseConversation,
 	ActivityReopenConversation, ActivityProvisionPage, ActivitySetPageStatus,
+	ActivityMarkMessageQueued, ActivityResumeParkedSends,
 }
 
 type OpenConversationInput struct {
@@ -50,6 +53,16 @@ type RecordInboundInput struct {
 	ConversationID string
 	Event          InboundEvent
 }
+
+// ReasonWindowClosed: Messenger's windows do not allow this send.
+const ReasonWindowClosed = "window_closed"
+
+// ReasonPageNeedsReauth and ReasonTokenInvalid make a send wait (parked) until
+// the page is re-authorised, instead of failing.
+const (
+	ReasonPageNeedsReauth = "page_needs_reauth"
+	ReasonTokenInvalid    = "token_invalid"
+)
 
 // ReasonInboundMissing: the referenced webhook event was never stored (its delivery
 // was not acknowledged, so Facebook sends it again); the workflow skips this copy.
@@ -86,6 +99,7 @@ type MarkMessageFailedInput struct {
 type CloseConversationInput struct {
 	ConversationID string
 	Reason         string
+	Disposition    string
 }
 
 type CloseConversationResult struct {

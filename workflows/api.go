@@ -23,13 +23,15 @@ func QueueWorkflowID(queueID string) string { return "queue:" + queueID }
 
 // Signal, update and query names.
 const (
-	SignalInbound     = "inbound"     // InboundEvent, from the webhook
-	SignalAssigned    = "assigned"    // Assignment, from the queue workflow
-	SignalQueueWake   = "wake"        // struct{}: capacity or work may have appeared
-	SignalReprovision = "reprovision" // struct{}: the page's token was replaced
-	UpdateSendMessage = "send-message"
-	UpdateClose       = "close"
-	QueryState        = "state"
+	SignalInbound      = "inbound"       // InboundEvent, from the webhook
+	SignalAssigned     = "assigned"      // Assignment, from the queue workflow
+	SignalQueueWake    = "wake"          // struct{}: capacity or work may have appeared
+	SignalReprovision  = "reprovision"   // struct{}: the page's token was replaced
+	SignalTokenInvalid = "token-invalid" // TokenInvalid: a Graph call answered 190
+	SignalPageActive   = "page-active"   // struct{}: the page is active again; send parked replies
+	UpdateSendMessage  = "send-message"
+	UpdateClose        = "close"
+	QueryState         = "state"
 )
 
 // Conversation statuses, as in CONTRACT.md.
@@ -93,6 +95,9 @@ type ConversationState struct {
 	// Recent event keys, so a redelivered webhook adds nothing even before the
 	// database is asked; bounded by maxSeenKeys.
 	SeenKeys []string
+	// Parked holds replies accepted while the page needs re-authorisation, in
+	// the order the agents sent them.
+	Parked []SendMessageRequest
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -100,6 +105,9 @@ type SendMessageRequest struct {
 	ConversationID string
 	MessageID      string
 	AgentID        string
+	// HumanAgentAllowed is the workstream's HUMAN_AGENT setting at the time of the
+	// send, so enabling it applies to open conversations at once.
+	HumanAgentAllowed bool
 }
 
 // SendOutcome is the real result of a send, as the agent API returns it.
@@ -115,7 +123,14 @@ type CloseRequest struct {
 	ConversationID string
 	AgentID        string
 	Reason         string
+	Disposition    string
 }
+
+// Close reasons.
+const (
+	CloseReasonAgent         = "agent_closed"
+	CloseReasonWindowExpired = "window_expired"
+)
 
 // Assignment is one decision of a queue workflow.
 type Assignment struct {
@@ -129,6 +144,14 @@ type Assignment struct {
 type QueueInput struct {
 	QueueID string
 }
+
+// TokenInvalid is what an activity that got error 190 tells the page workflow.
+type TokenInvalid struct {
+	LastError string
+}
+
+// ParkedReason is the answer for a reply accepted while its page needs re-authorisation.
+const ParkedReason = "page needs re-authorisation"
 
 type PageInput struct {
 	PageUUID string

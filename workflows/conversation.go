@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 )
@@ -27,8 +28,17 @@ func ConversationWorkflow(ctx workflow.Context, in ConversationInput) error {
 
 type conversation struct {
 	ConversationState
-	pending  []InboundEvent
-	closed   bool
+	pending []InboundEvent
+	closed  bool
+	// expired is set when the HUMAN_AGENT window (7 days after the customer's last
+	// message) has passed: nobody can write to the customer any more.
+	expired bool
+	// resume is set when the page is active again and parked replies may go.
+	resume bool
+	// ready is set once the run knows its conversation: opened with its first
+	// events recorded, reopened, or restored. Updates wait for it, because the
+	// agent may hear of the assignment before this run has finished opening.
+	ready    bool
 	inbound  workflow.ReceiveChannel
 	assigned workflow.ReceiveChannel
 	// lock keeps recording a message and closing apart, so a message is either in
@@ -53,6 +63,13 @@ func (c *conversation) setup(ctx workflow.Context) error {
 			c.onAssigned(ctx, a)
 		}
 	})
+	pageActive := workflow.GetSignalChannel(ctx, SignalPageActive)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			pageActive.Receive(ctx, nil)
+			c.resume = true
+		}
+	})
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ConversationState, error) {
 		return c.ConversationState, nil
 	}); err != nil {
@@ -72,6 +89,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	case in.State != nil:
 		c.ConversationState = *in.State
 	case in.Reopen != nil:
+		c.ConversationID = in.Reopen.ConversationID // known before the activity, for the update validators
 		if err := workflow.ExecuteActivity(dbCtx, ActivityReopenConversation, *in.Reopen).Get(ctx, &c.ConversationState); err != nil {
 			return err
 		}
@@ -81,16 +99,31 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			return err
 		}
 	}
+	c.ready = true
 	c.upsertSearchAttributes(ctx)
+	c.watchWindow(ctx)
 
 	for !c.closed {
 		if err := workflow.Await(ctx, func() bool {
-			return len(c.pending) > 0 || c.closed || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+			return len(c.pending) > 0 || c.closed || c.expired || (c.resume && len(c.Parked) > 0) ||
+				workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {
 			return err
 		}
+		if c.resume && len(c.Parked) > 0 && !c.closed {
+			if err := c.sendParked(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(c.pending) > 0 {
 			if err := c.record(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.expired && !c.closed {
+			if err := c.close(ctx, CloseRequest{ConversationID: c.ConversationID, Reason: CloseReasonWindowExpired}); err != nil {
 				return err
 			}
 			continue
@@ -200,22 +233,116 @@ func (c *conversation) validateSend(req SendMessageRequest) error {
 	return nil
 }
 
+// watchWindow sets expired once the customer's last message is older than the
+// HUMAN_AGENT window. It sleeps until the deadline known when it went to sleep and
+// then looks again, so a busy conversation costs one timer per window, not one per
+// message (the updatable-timer pattern, without cancelling on every message).
+func (c *conversation) watchWindow(ctx workflow.Context) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for !c.closed {
+			if c.LastCustomerMessageAt.IsZero() {
+				if err := workflow.Await(ctx, func() bool { return c.closed || !c.LastCustomerMessageAt.IsZero() }); err != nil {
+					return
+				}
+				continue
+			}
+			remaining := c.LastCustomerMessageAt.Add(HumanAgentWindow).Sub(workflow.Now(ctx))
+			if remaining <= 0 {
+				c.expired = true
+				return
+			}
+			if err := workflow.Sleep(ctx, remaining); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// messagingType decides how a human agent's reply may go out now: inside the
+// 24-hour window as RESPONSE; after it, with the workstream's HUMAN_AGENT tag, as
+// MESSAGE_TAG until 7 days after the customer's last message; otherwise not at all,
+// with a sentence saying since when and what would allow it.
+func messagingType(now, lastCustomer time.Time, humanAgentAllowed bool) (messagingType, tag, refusal string) {
+	const layout = "2006-01-02 15:04 MST"
+	standardEnd := lastCustomer.Add(StandardMessagingWindow)
+	humanAgentEnd := lastCustomer.Add(HumanAgentWindow)
+	switch {
+	case !now.After(standardEnd):
+		return "RESPONSE", "", ""
+	case humanAgentAllowed && !now.After(humanAgentEnd):
+		return "MESSAGE_TAG", "HUMAN_AGENT", ""
+	case !now.After(humanAgentEnd):
+		return "", "", fmt.Sprintf("Messenger's 24-hour window closed at %s. Enable the HUMAN_AGENT tag on this workstream to reply until %s, or wait for the customer to write again.",
+			standardEnd.UTC().Format(layout), humanAgentEnd.UTC().Format(layout))
+	default:
+		return "", "", fmt.Sprintf("Messenger's window closed at %s and HUMAN_AGENT replies were possible only until %s; the customer must write again before you can reply.",
+			standardEnd.UTC().Format(layout), humanAgentEnd.UTC().Format(layout))
+	}
+}
+
 func (c *conversation) sendMessage(ctx workflow.Context, req SendMessageRequest) (SendOutcome, error) {
-	now := workflow.Now(ctx)
-	if since := c.LastCustomerMessageAt; now.Sub(since) > StandardMessagingWindow {
-		return c.failSend(ctx, req.MessageID, "window_closed", fmt.Sprintf(
-			"Messenger's 24-hour window closed at %s (the customer's last message was at %s); the customer must write again before you can reply.",
-			since.Add(StandardMessagingWindow).UTC().Format("2006-01-02 15:04 MST"), since.UTC().Format("2006-01-02 15:04 MST")))
+	if err := workflow.Await(ctx, func() bool { return c.ready || c.closed }); err != nil {
+		return SendOutcome{}, err
 	}
-	var out SendOutcome
-	err := workflow.ExecuteActivity(withSendActivity(ctx), ActivitySendMessage, SendMessageInput{
-		MessageID: req.MessageID, MessagingType: "RESPONSE",
+	if len(c.Parked) > 0 {
+		// Earlier replies are waiting for the page: this one goes after them.
+		return c.park(ctx, req)
+	}
+	out, parked, err := c.trySend(ctx, req)
+	if err != nil || !parked {
+		return out, err
+	}
+	return c.park(ctx, req)
+}
+
+// trySend sends one reply now, or reports that it must wait for the page.
+func (c *conversation) trySend(ctx workflow.Context, req SendMessageRequest) (out SendOutcome, parked bool, err error) {
+	kind, tag, refusal := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, req.HumanAgentAllowed)
+	if refusal != "" {
+		out, err = c.failSend(ctx, req.MessageID, ReasonWindowClosed, refusal)
+		return out, false, err
+	}
+	err = workflow.ExecuteActivity(withSendActivity(ctx), ActivitySendMessage, SendMessageInput{
+		MessageID: req.MessageID, MessagingType: kind, Tag: tag,
 	}).Get(ctx, &out)
-	if err != nil {
-		reason, message := failureOf(err)
-		return c.failSend(ctx, req.MessageID, reason, message)
+	if err == nil {
+		return out, false, nil
 	}
-	return out, nil
+	reason, message := failureOf(err)
+	if reason == ReasonTokenInvalid || reason == ReasonPageNeedsReauth {
+		return SendOutcome{}, true, nil
+	}
+	out, err = c.failSend(ctx, req.MessageID, reason, message)
+	return out, false, err
+}
+
+// park accepts a reply while the page needs re-authorisation: nothing is lost and
+// nothing fails; it is sent, in order, once the page is active again.
+func (c *conversation) park(ctx workflow.Context, req SendMessageRequest) (SendOutcome, error) {
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityMarkMessageQueued, req.MessageID).Get(ctx, nil); err != nil {
+		return SendOutcome{}, err
+	}
+	c.Parked = append(c.Parked, req)
+	c.resume = false
+	return SendOutcome{MessageID: req.MessageID, Status: "queued", Reason: ParkedReason}, nil
+}
+
+// sendParked sends the parked replies in order; if the page turns out to need
+// re-authorisation again, the rest keep waiting.
+func (c *conversation) sendParked(ctx workflow.Context) error {
+	for len(c.Parked) > 0 {
+		req := c.Parked[0]
+		_, parked, err := c.trySend(ctx, req)
+		if err != nil {
+			return err
+		}
+		if parked {
+			c.resume = false
+			return nil
+		}
+		c.Parked = c.Parked[1:]
+	}
+	return nil
 }
 
 func (c *conversation) failSend(ctx workflow.Context, messageID, reason, message string) (SendOutcome, error) {
@@ -236,6 +363,9 @@ func (c *conversation) validateClose(req CloseRequest) error {
 }
 
 func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
+	if err := workflow.Await(ctx, func() bool { return c.ready }); err != nil {
+		return err
+	}
 	if err := c.lock.Lock(ctx); err != nil {
 		return err
 	}
@@ -245,16 +375,23 @@ func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
 	}
 	reason := req.Reason
 	if reason == "" {
-		reason = "agent_closed"
+		reason = CloseReasonAgent
 	}
 	var res CloseConversationResult
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityCloseConversation, CloseConversationInput{
-		ConversationID: c.ConversationID, Reason: reason,
+		ConversationID: c.ConversationID, Reason: reason, Disposition: req.Disposition,
 	}).Get(ctx, &res); err != nil {
 		return err
 	}
 	c.closed, c.Status = true, StatusClosed
 	c.upsertSearchAttributes(ctx)
+	// Replies still waiting for the page can no longer be sent in this conversation.
+	for _, req := range c.Parked {
+		if _, err := c.failSend(ctx, req.MessageID, "conversation_closed", "The conversation closed before the page was re-authorised; this reply was not sent."); err != nil {
+			return err
+		}
+	}
+	c.Parked = nil
 	// The agent's capacity is free: let its queues hand it the next conversation.
 	return c.wakeQueues(ctx, res.QueueIDs)
 }

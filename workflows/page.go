@@ -7,33 +7,71 @@ import (
 // PageWorkflow provisions one connected page and keeps its status: it validates the
 // token, subscribes the app to the page's webhooks and records `active`, or `failed`
 // / `needs_reauth` with a last_error an admin can act on. A replaced token
-// (reprovision signal) provisions again.
+// (reprovision signal) provisions again, and once the page is active the replies
+// parked while it was not are sent. An activity that meets error 190 tells it at
+// once (token-invalid signal).
 func PageWorkflow(ctx workflow.Context, in PageInput) error {
-	status := PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "pending"}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (PageStatus, error) { return status, nil }); err != nil {
+	p := &page{PageStatus: PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "pending"}}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (PageStatus, error) { return p.PageStatus, nil }); err != nil {
 		return err
 	}
 	reprovision := workflow.GetSignalChannel(ctx, SignalReprovision)
+	tokenInvalid := workflow.GetSignalChannel(ctx, SignalTokenInvalid)
+	provision := true // every run starts by provisioning: the signal that asked for it may be why it continued-as-new
 	for {
-		var got PageStatus
-		err := workflow.ExecuteActivity(withGraphActivity(ctx), ActivityProvisionPage, in).Get(ctx, &got)
-		if err != nil {
-			// Facebook stayed unreachable through every retry: say so instead of
-			// leaving the page pending.
-			_, message := failureOf(err)
-			got = PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "failed", LastError: "Provisioning failed: " + message}
-			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivitySetPageStatus, SetPageStatusInput{
-				PageUUID: in.PageUUID, ProvisioningStatus: got.ProvisioningStatus, LastError: got.LastError,
-			}).Get(ctx, nil); err != nil {
+		if provision {
+			if err := p.provision(ctx); err != nil {
 				return err
 			}
-		}
-		status = got
-		reprovision.Receive(ctx, nil)
-		for reprovision.ReceiveAsync(nil) {
+			provision = false
 		}
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Undrained signals would be lost. A token-invalid is already in Postgres
+			// and the next run provisions first, which covers a reprovision too.
+			for reprovision.ReceiveAsync(nil) {
+			}
+			for tokenInvalid.ReceiveAsync(nil) {
+			}
 			return workflow.NewContinueAsNewError(ctx, PageWorkflow, in)
 		}
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(reprovision, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			for ch.ReceiveAsync(nil) {
+			}
+			provision = true
+		})
+		sel.AddReceive(tokenInvalid, func(ch workflow.ReceiveChannel, _ bool) {
+			var t TokenInvalid
+			ch.Receive(ctx, &t)
+			// The activity that met error 190 already recorded it in Postgres.
+			p.ProvisioningStatus, p.LastError = "needs_reauth", t.LastError
+		})
+		sel.Select(ctx)
 	}
+}
+
+type page struct {
+	PageStatus
+}
+
+func (p *page) provision(ctx workflow.Context) error {
+	var got PageStatus
+	err := workflow.ExecuteActivity(withGraphActivity(ctx), ActivityProvisionPage, PageInput{PageUUID: p.PageUUID}).Get(ctx, &got)
+	if err != nil {
+		// Facebook stayed unreachable through every retry: say so instead of
+		// leaving the page pending.
+		_, message := failureOf(err)
+		got = PageStatus{PageUUID: p.PageUUID, ProvisioningStatus: "failed", LastError: "Provisioning failed: " + message}
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivitySetPageStatus, SetPageStatusInput{
+			PageUUID: p.PageUUID, ProvisioningStatus: got.ProvisioningStatus, LastError: got.LastError,
+		}).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	p.PageStatus = got
+	if got.ProvisioningStatus != "active" {
+		return nil
+	}
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityResumeParkedSends, PageInput{PageUUID: p.PageUUID}).Get(ctx, nil)
 }

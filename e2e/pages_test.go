@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"fbchannel/simulator"
+)
+
+// While a page's token is invalid, replies are parked, not failed and not lost;
+// a new token re-provisions the page and the parked replies go out in order.
+func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	a := st.createAgent("fay", 1)
+	st.setPresence(a, "available")
+	events := st.openEvents(a, "")
+	psid := "2900000000000030"
+	st.customerSays(ch, psid, "Where is my parcel?", "")
+	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+
+	st.sim.RevokeToken(ch.PageToken, 460)
+	texts := []string{"First reply", "Second reply"}
+	for _, text := range texts {
+		var out map[string]any
+		if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": text}, &out); code != 202 {
+			t.Fatalf("send while token invalid: %d %v, want 202", code, out)
+		}
+		if out["status"] != "queued" || out["reason"] != "page needs re-authorisation" {
+			t.Fatalf("parked answer: %v", out)
+		}
+	}
+	var page map[string]any
+	st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &page)
+	if page["provisioning_status"] != "needs_reauth" || page["last_error"] == "" {
+		t.Fatalf("page after a 190: %v", page)
+	}
+	if n := st.count("messages", "status = 'queued'"); n != 2 {
+		t.Fatalf("%d parked messages, want 2", n)
+	}
+	sendsBefore := len(st.sim.Requests("/messages"))
+
+	newToken := "EAAB" + randomHex(20)
+	st.sim.RegisterPage(simulator.Page{PageID: ch.PageID, Name: "Test Page", AccessToken: newToken, AppID: ch.AppID})
+	if code := st.call("PUT", "/api/v1/pages/"+ch.PageUUID+"/token", st.adminToken, map[string]string{"access_token": newToken}, nil); code != 200 {
+		t.Fatalf("replace token: %d", code)
+	}
+	for range texts {
+		ev := events.next(t, "message.status", 30*time.Second)
+		for ev.Data["status"] == "queued" {
+			ev = events.next(t, "message.status", 30*time.Second)
+		}
+		if ev.Data["status"] != "sent" {
+			t.Fatalf("parked reply outcome: %v", ev.Data)
+		}
+	}
+	sends := st.sim.Requests("/messages")[sendsBefore:]
+	if len(sends) != 2 {
+		t.Fatalf("%d sends after re-authorisation, want 2", len(sends))
+	}
+	for i, text := range texts {
+		msg := sends[i].Body["message"].(map[string]any)
+		if msg["text"] != text || sends[i].Query["access_token"] != newToken {
+			t.Fatalf("send %d: %v (token %q)", i, sends[i].Body, sends[i].Query["access_token"])
+		}
+	}
+	st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &page)
+	if page["provisioning_status"] != "active" {
+		t.Fatalf("page after new token: %v", page)
+	}
+}
+
+// Facebook's own window refusal (10/2018278) reaches the agent as window_closed;
+// enabling HUMAN_AGENT on the workstream shows in open conversations at once.
+func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	a := st.createAgent("gus", 1)
+	st.setPresence(a, "available")
+	events := st.openEvents(a, "")
+	st.customerSays(ch, "2900000000000031", "hi", "")
+	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+
+	var conv map[string]any
+	st.call("GET", "/api/v1/conversations/"+convID, a.Token, nil, &conv)
+	if w := conv["window"].(map[string]any); w["expires_at"] == nil || w["human_agent_until"] != nil {
+		t.Fatalf("window without HUMAN_AGENT: %v", w)
+	}
+	var acct map[string]any
+	st.call("GET", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, &acct)
+	workstreamID := acct["pages"].([]any)[0].(map[string]any)["workstream_id"].(string)
+	var ws map[string]any
+	if code := st.call("PATCH", "/api/v1/workstreams/"+workstreamID, st.adminToken, map[string]any{"human_agent_tag": true}, &ws); code != 200 || ws["human_agent_tag"] != true {
+		t.Fatalf("enable HUMAN_AGENT: %d %v", code, ws)
+	}
+	if code := st.call("PATCH", "/api/v1/workstreams/"+workstreamID, st.adminToken, map[string]any{"human_agent_tags": true}, nil); code != 400 {
+		t.Fatalf("misspelt field: %d, want 400", code)
+	}
+	st.call("GET", "/api/v1/conversations/"+convID, a.Token, nil, &conv)
+	w := conv["window"].(map[string]any)
+	until, err := time.Parse(time.RFC3339, w["human_agent_until"].(string))
+	expires, _ := time.Parse(time.RFC3339, w["expires_at"].(string))
+	if err != nil || until.Sub(expires) != 6*24*time.Hour {
+		t.Fatalf("window with HUMAN_AGENT: %v", w)
+	}
+
+	st.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 10, Subcode: 2018278,
+		Message: "(#10) This message is sent outside of allowed window.", Times: 1})
+	var out map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "late"}, &out); code != 201 {
+		t.Fatalf("send: %d %v", code, out)
+	}
+	if out["status"] != "failed" || out["reason"] != "window_closed" || out["error"] == "" {
+		t.Fatalf("Facebook's window refusal: %v", out)
+	}
+}
