@@ -36,7 +36,11 @@ func (a *Activities) ProvisionPage(ctx context.Context, in workflows.PageInput) 
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, name, expires); err != nil {
 		return workflows.PageStatus{}, err
 	}
-	return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: status, LastError: lastError}, nil
+	out := workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
+	if expires != nil {
+		out.TokenExpiresAt = *expires
+	}
+	return out, nil
 }
 
 func (a *Activities) provision(ctx context.Context, pageID, appID string, cred graph.Credentials) (status, lastError, name string, expires *time.Time, err error) {
@@ -83,4 +87,90 @@ func (a *Activities) provision(ctx context.Context, pageID, appID string, cred g
 
 func (a *Activities) SetPageStatus(ctx context.Context, in workflows.SetPageStatusInput) error {
 	return a.Store.SetPageStatus(ctx, in.PageUUID, in.ProvisioningStatus, in.LastError, "", nil)
+}
+
+// CheckPageHealth is the scheduled check of an active page: the token is still
+// valid, a token that expires is refreshed before it does (where it was derived
+// from a user token, by fb_exchange_token), and the app is still subscribed to the
+// page — Facebook silently unsubscribes an app after an hour of failed deliveries.
+func (a *Activities) CheckPageHealth(ctx context.Context, in workflows.PageInput) (workflows.PageStatus, error) {
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
+	if err != nil {
+		return workflows.PageStatus{}, fromStore(err)
+	}
+	gcred := graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret}
+	status, lastError, expires, err := a.checkHealth(ctx, in.PageUUID, cred.PageID, cred.AppID, gcred)
+	if err != nil {
+		gerr, ok := graph.AsError(err)
+		if !ok || gerr.Temporary() {
+			return workflows.PageStatus{}, fromGraph(err)
+		}
+		status, lastError = "failed", gerr.Readable()
+		if gerr.Reason() == graph.ReasonTokenInvalid {
+			status = "needs_reauth"
+		}
+	}
+	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, "", expires); err != nil {
+		return workflows.PageStatus{}, err
+	}
+	out := workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
+	if expires != nil {
+		out.TokenExpiresAt = *expires
+	}
+	return out, nil
+}
+
+func (a *Activities) checkHealth(ctx context.Context, pageUUID, pageID, appID string, cred graph.Credentials) (status, lastError string, expires *time.Time, err error) {
+	info, err := a.Graph.DebugToken(ctx, appID, cred.AppSecret, cred.AccessToken)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if !info.IsValid {
+		why := "it has expired or was revoked"
+		if info.Error != nil && info.Error.Message != "" {
+			why = info.Error.Message
+		}
+		return "needs_reauth", "The page access token is no longer valid (" + why + "); paste a new Page access token.", nil, nil
+	}
+	if info.ExpiresAt > 0 {
+		t := time.Unix(info.ExpiresAt, 0).UTC()
+		expires = &t
+		if time.Until(t) < workflows.TokenRefreshBefore {
+			if info.UserID == "" {
+				lastError = fmt.Sprintf("The page token expires on %s and cannot be refreshed automatically; paste a new one before then.", t.Format("2006-01-02"))
+			} else if fresh, err := a.Graph.ExchangeToken(ctx, appID, cred.AppSecret, cred.AccessToken); err != nil {
+				lastError = fmt.Sprintf("The page token expires on %s and refreshing it failed; paste a new one before then.", t.Format("2006-01-02"))
+			} else {
+				if err := a.Store.RotatePageToken(ctx, pageUUID, fresh.AccessToken); err != nil {
+					return "", "", nil, err
+				}
+				cred.AccessToken = fresh.AccessToken
+				refreshed := time.Now().Add(time.Duration(fresh.ExpiresIn) * time.Second).UTC()
+				expires = &refreshed
+			}
+		}
+	}
+	apps, err := a.Graph.SubscribedApps(ctx, pageID, cred)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if !subscribed(apps, appID) {
+		if err := a.Graph.SubscribeApp(ctx, pageID, graph.SubscribedFields, cred); err != nil {
+			return "", "", nil, err
+		}
+	}
+	return "active", lastError, expires, nil
+}
+
+func subscribed(apps []graph.SubscribedApp, appID string) bool {
+	for _, app := range apps {
+		if app.ID == appID {
+			for _, f := range app.SubscribedFields {
+				if f == "messages" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

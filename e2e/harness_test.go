@@ -107,6 +107,7 @@ type stack struct {
 	db         *sql.DB
 	store      *store.Store
 	sim        *simulator.Simulator
+	simURL     string
 	api        *httptest.Server
 	taskQueue  string
 	adminToken string
@@ -139,6 +140,7 @@ func newStack(t *testing.T) *stack {
 
 	st.sim = simulator.New()
 	simServer := httptest.NewServer(st.sim)
+	st.simURL = simServer.URL
 
 	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
 	workflows.Register(w)

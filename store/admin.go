@@ -35,7 +35,14 @@ type Page struct {
 	DefaultQueueID     string     `json:"default_queue_id"`
 	TokenExpiresAt     *time.Time `json:"token_expires_at"`
 	LastHealthCheckAt  *time.Time `json:"last_health_check_at"`
+	// ParkedReplies counts agents' replies waiting for the page to be re-authorised.
+	ParkedReplies int `json:"parked_replies"`
+	// Warning tells the admin what needs doing soon (a token close to its expiry).
+	Warning string `json:"warning,omitempty"`
 }
+
+// tokenWarningBefore is how early an expiring token shows a warning.
+const tokenWarningBefore = 7 * 24 * time.Hour
 
 type Agent struct {
 	ID       string `json:"id"`
@@ -75,7 +82,8 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 }
 
 const pageColumns = "p.id, p.account_id, p.page_id, p.name, p.verify_token, p.provisioning_status, p.last_error, " +
-	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at"
+	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at, " +
+	"(SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.page_uuid = p.id AND m.status = 'queued')"
 
 func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) ([]Page, error) {
 	sb := pg.NewSelectBuilder()
@@ -90,8 +98,11 @@ func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) 
 	for rows.Next() {
 		var p Page
 		if err := rows.Scan(&p.ID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
-			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt); err != nil {
+			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt, &p.ParkedReplies); err != nil {
 			return nil, err
+		}
+		if p.TokenExpiresAt != nil && time.Until(*p.TokenExpiresAt) < tokenWarningBefore && p.ProvisioningStatus == "active" {
+			p.Warning = "The page token expires on " + p.TokenExpiresAt.UTC().Format("2006-01-02 15:04 MST") + "; it is refreshed automatically where Facebook allows it, otherwise paste a new one."
 		}
 		p.CallbackURL = CallbackURL(publicBaseURL, p.ID)
 		pages = append(pages, p)
@@ -362,4 +373,13 @@ func isUniqueViolation(err error) bool {
 func validUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil
+}
+
+// RotatePageToken stores a refreshed token without touching the page's status.
+func (s *Store) RotatePageToken(ctx context.Context, pageUUID, accessToken string) error {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("pages").Set(ub.Assign("access_token_enc", s.Box.Seal(accessToken, pageAD(pageUUID))), "updated_at = now()").
+		Where(ub.Equal("id", pageUUID))
+	_, err := exec(ctx, s.DB, ub)
+	return err
 }

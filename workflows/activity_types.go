@@ -19,6 +19,7 @@ const (
 	ActivitySetPageStatus        = "SetPageStatus"
 	ActivityMarkMessageQueued    = "MarkMessageQueued"
 	ActivityResumeParkedSends    = "ResumeParkedSends"
+	ActivityCheckPageHealth      = "CheckPageHealth"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -27,7 +28,7 @@ var ActivityNames = []string{
 	ActivityWakeQueues, ActivityAssignWaiting,
 	ActivitySendMessage, ActivityMarkMessageFailed, ActivityCloseConversation,
 	ActivityReopenConversation, ActivityProvisionPage, ActivitySetPageStatus,
-	ActivityMarkMessageQueued, ActivityResumeParkedSends,
+	ActivityMarkMessageQueued, ActivityResumeParkedSends, ActivityCheckPageHealth,
 }
 
 type OpenConversationInput struct {

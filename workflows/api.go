@@ -157,9 +157,19 @@ type PageInput struct {
 	PageUUID string
 }
 
-// PageStatus is what the page workflow's query answers.
+// PageStatus is what the page workflow's query answers (and the Temporal UI shows).
 type PageStatus struct {
 	PageUUID           string
 	ProvisioningStatus string
 	LastError          string
+	// TokenExpiresAt is zero for tokens that do not expire by date.
+	TokenExpiresAt    time.Time
+	LastHealthCheckAt time.Time
 }
+
+// Page health timing: every token is checked daily, and sooner when it is close to
+// its expiry, so that a refresh (or a warning to the admin) comes in time.
+const (
+	PageHealthCheckInterval = 24 * time.Hour
+	TokenRefreshBefore      = 10 * 24 * time.Hour
+)

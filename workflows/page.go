@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -35,6 +37,12 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 			return workflow.NewContinueAsNewError(ctx, PageWorkflow, in)
 		}
 		sel := workflow.NewSelector(ctx)
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		sel.AddFuture(workflow.NewTimer(timerCtx, p.nextHealthCheck(workflow.Now(ctx))), func(f workflow.Future) {
+			if f.Get(ctx, nil) == nil {
+				p.checkHealth(ctx)
+			}
+		})
 		sel.AddReceive(reprovision, func(ch workflow.ReceiveChannel, _ bool) {
 			ch.Receive(ctx, nil)
 			for ch.ReceiveAsync(nil) {
@@ -48,6 +56,33 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 			p.ProvisioningStatus, p.LastError = "needs_reauth", t.LastError
 		})
 		sel.Select(ctx)
+		cancelTimer()
+	}
+}
+
+// nextHealthCheck is daily, or earlier when the token must be refreshed sooner.
+func (p *page) nextHealthCheck(now time.Time) time.Duration {
+	next := PageHealthCheckInterval
+	if !p.TokenExpiresAt.IsZero() {
+		if untilRefresh := p.TokenExpiresAt.Add(-TokenRefreshBefore).Sub(now); untilRefresh < next {
+			next = untilRefresh
+		}
+	}
+	if next < time.Hour {
+		next = time.Hour // a refresh that keeps failing is retried hourly, not in a loop
+	}
+	return next
+}
+
+// checkHealth runs the scheduled token and subscription check on an active page.
+// A check that cannot reach Facebook is simply tried again at the next one.
+func (p *page) checkHealth(ctx workflow.Context) {
+	if p.ProvisioningStatus != "active" {
+		return // pending/failed/needs_reauth pages wait for an admin's new token
+	}
+	var got PageStatus
+	if err := workflow.ExecuteActivity(withGraphActivity(ctx), ActivityCheckPageHealth, PageInput{PageUUID: p.PageUUID}).Get(ctx, &got); err == nil {
+		p.PageStatus = got
 	}
 }
 
