@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -190,4 +191,53 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "email": a.Email, "capacity": a.Capacity, "token": token})
+}
+
+// deletePage starts the page's deletion saga (202); calling it again is harmless.
+func (s *Server) deletePage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	status, err := s.Store.MarkPageDeleting(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "No page has this id.")
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if status == "deleting" {
+		_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), workflows.PageWorkflowID(id), workflows.SignalDeletePage, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, workflows.PageInput{PageUUID: id})
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "provisioning_status": status})
+}
+
+// deleteAccount deletes a configured channel: every page's saga, then the secret.
+func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	status, err := s.Store.MarkAccountDeleting(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "No account has this id.")
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if status == "deleting" {
+		_, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+			ID: workflows.AccountDeletionWorkflowID(id), TaskQueue: s.TaskQueue,
+			// A second DELETE joins the deletion already under way.
+			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, workflows.AccountDeletionWorkflow, workflows.AccountInput{AccountID: id})
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": status})
 }

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"fbchannel/messenger"
+	"fbchannel/ops"
 	"fbchannel/store"
 	"fbchannel/workflows"
 )
@@ -26,7 +27,7 @@ const maxParallelSignals = 16
 // verifyWebhook answers Facebook's subscription handshake.
 func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	acct, err := s.Store.WebhookAccount(r.Context(), r.PathValue("page"))
+	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
 		return
@@ -36,7 +37,7 @@ func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.Get("hub.mode") != "subscribe" ||
-		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(acct.VerifyToken)) != 1 {
+		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(accts[0].VerifyToken)) != 1 {
 		writeError(w, http.StatusForbidden, "forbidden", "The verify token does not match this page's.")
 		return
 	}
@@ -52,29 +53,36 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			s.Metrics.WebhookRequest(ops.WebhookTooLarge)
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "The delivery is larger than this service accepts.")
 			return
 		}
+		s.Metrics.WebhookRequest(ops.WebhookMalformed)
 		writeError(w, http.StatusBadRequest, "bad_request", "The delivery could not be read.")
 		return
 	}
-	acct, err := s.Store.WebhookAccount(r.Context(), r.PathValue("page"))
+	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
 	if errors.Is(err, store.ErrNotFound) {
+		s.Metrics.WebhookRequest(ops.WebhookNotFound)
 		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
 		return
 	}
 	if err != nil {
+		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
 		s.internalError(w, r, err)
 		return
 	}
-	if !messenger.VerifySignature(acct.AppSecret, body, r.Header.Get("X-Hub-Signature-256")) {
+	acct, signed := signedBy(accts, body, r.Header.Get("X-Hub-Signature-256"))
+	if !signed {
 		// Persistent 403s make Facebook disable the page: say so where admins look.
-		s.Log.Warn("webhook signature mismatch", "page_uuid", r.PathValue("page"), "account_id", acct.AccountID)
+		s.Log.Warn("webhook signature mismatch", "webhook_id", r.PathValue("page"), "account_id", accts[0].AccountID)
+		s.Metrics.WebhookRequest(ops.WebhookBadSignature)
 		writeError(w, http.StatusForbidden, "bad_signature", "X-Hub-Signature-256 does not match the app secret.")
 		return
 	}
 	batch, err := messenger.ParseBatch(body)
 	if err != nil {
+		s.Metrics.WebhookRequest(ops.WebhookMalformed)
 		writeError(w, http.StatusBadRequest, "malformed", "The delivery is not a Messenger webhook batch: "+err.Error())
 		return
 	}
@@ -90,10 +98,23 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.Log.Error("webhook not accepted", "page_uuid", r.PathValue("page"), "events", len(rows), "err", err)
+		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The delivery could not be stored; Facebook will retry it.")
 		return
 	}
+	s.Metrics.WebhookRequest(ops.WebhookAccepted)
+	s.Metrics.WebhookEventsIngested(len(rows))
 	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(rows)})
+}
+
+// signedBy finds the account whose app secret signed the delivery.
+func signedBy(accts []store.WebhookAccount, body []byte, signature string) (store.WebhookAccount, bool) {
+	for _, a := range accts {
+		if messenger.VerifySignature(a.AppSecret, body, signature) {
+			return a, true
+		}
+	}
+	return store.WebhookAccount{}, false
 }
 
 // route picks the events we serve: entries of the account's live pages, events
@@ -162,6 +183,7 @@ func (s *Server) signalAll(ctx context.Context, events []workflows.InboundEvent)
 }
 
 func (s *Server) signalInbound(ctx context.Context, workflowID string, ev workflows.InboundEvent) error {
+	defer func(start time.Time) { s.Metrics.ObserveSignal(time.Since(start)) }(time.Now())
 	_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflowID, workflows.SignalInbound, ev,
 		client.StartWorkflowOptions{
 			TaskQueue:             s.TaskQueue,

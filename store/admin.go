@@ -25,6 +25,7 @@ type Account struct {
 type Page struct {
 	ID                 string     `json:"id"`
 	AccountID          string     `json:"account_id"`
+	WebhookID          string     `json:"-"`
 	PageID             string     `json:"page_id"`
 	Name               string     `json:"name"`
 	CallbackURL        string     `json:"callback_url"`
@@ -81,7 +82,7 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 	return a, err
 }
 
-const pageColumns = "p.id, p.account_id, p.page_id, p.name, p.verify_token, p.provisioning_status, p.last_error, " +
+const pageColumns = "p.id, p.webhook_id, p.account_id, p.page_id, p.name, p.verify_token, p.provisioning_status, p.last_error, " +
 	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at, " +
 	"(SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.page_uuid = p.id AND m.status = 'queued')"
 
@@ -97,22 +98,24 @@ func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) 
 	pages := []Page{}
 	for rows.Next() {
 		var p Page
-		if err := rows.Scan(&p.ID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
+		if err := rows.Scan(&p.ID, &p.WebhookID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
 			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt, &p.ParkedReplies); err != nil {
 			return nil, err
 		}
 		if p.TokenExpiresAt != nil && time.Until(*p.TokenExpiresAt) < tokenWarningBefore && p.ProvisioningStatus == "active" {
 			p.Warning = "The page token expires on " + p.TokenExpiresAt.UTC().Format("2006-01-02 15:04 MST") + "; it is refreshed automatically where Facebook allows it, otherwise paste a new one."
 		}
-		p.CallbackURL = CallbackURL(publicBaseURL, p.ID)
+		p.CallbackURL = CallbackURL(publicBaseURL, p.WebhookID)
 		pages = append(pages, p)
 	}
 	return pages, rows.Err()
 }
 
-// CallbackURL is the webhook address an admin pastes into the Facebook app.
-func CallbackURL(publicBaseURL, pageUUID string) string {
-	return strings.TrimRight(publicBaseURL, "/") + "/webhooks/facebook/" + pageUUID
+// CallbackURL is the webhook address an admin pastes into the Facebook app. It names
+// the page's webhook id: the page's own id, or that of the first row of the same
+// Facebook page when the page was connected before.
+func CallbackURL(publicBaseURL, webhookID string) string {
+	return strings.TrimRight(publicBaseURL, "/") + "/webhooks/facebook/" + webhookID
 }
 
 // GetPage returns one page by our id.
@@ -139,7 +142,14 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 	}
 	p := Page{ID: uuid.NewString(), AccountID: accountID, PageID: pageID, Name: name,
 		VerifyToken: secrets.RandomHex(24), ProvisioningStatus: "pending"}
+	p.WebhookID = p.ID
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		// The same Facebook page seen before keeps its callback URL and verify token.
+		prior := pg.NewSelectBuilder()
+		prior.Select("webhook_id", "verify_token").From("pages").Where(prior.Equal("page_id", pageID)).OrderBy("created_at").Limit(1)
+		if err := queryRow(ctx, tx, prior).Scan(&p.WebhookID, &p.VerifyToken); err != nil && err != sql.ErrNoRows {
+			return err
+		}
 		sb := pg.NewSelectBuilder()
 		sb.Select("status").From("accounts").Where(sb.Equal("id", accountID)).ForUpdate()
 		var status string
@@ -161,8 +171,8 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 			return err
 		}
 		ib = pg.NewInsertBuilder()
-		ib.InsertInto("pages").Cols("id", "account_id", "page_id", "name", "access_token_enc", "verify_token", "workstream_id").
-			Values(p.ID, accountID, pageID, name, s.Box.Seal(accessToken, pageAD(p.ID)), p.VerifyToken, workstreamID)
+		ib.InsertInto("pages").Cols("id", "account_id", "page_id", "name", "access_token_enc", "verify_token", "workstream_id", "webhook_id").
+			Values(p.ID, accountID, pageID, name, s.Box.Seal(accessToken, pageAD(p.ID)), p.VerifyToken, workstreamID, p.WebhookID)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			if isUniqueViolation(err) {
 				return ErrConflict
@@ -177,7 +187,7 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 		p.WorkstreamID, p.DefaultQueueID = workstreamID, queueID
 		return nil
 	})
-	p.CallbackURL = CallbackURL(publicBaseURL, p.ID)
+	p.CallbackURL = CallbackURL(publicBaseURL, p.WebhookID)
 	return p, err
 }
 
@@ -261,46 +271,71 @@ func (s *Store) SetPageStatus(ctx context.Context, pageUUID, status, lastError s
 type WebhookAccount struct {
 	AccountID   string
 	AppSecret   string
-	VerifyToken string            // of the page in the callback URL
+	VerifyToken string            // shared by every page row of the Facebook page
 	Pages       map[string]string // Facebook page id -> our page id, for the account's live pages
 }
 
-// WebhookAccount loads the account behind a callback URL's page.
-func (s *Store) WebhookAccount(ctx context.Context, pageUUID string) (WebhookAccount, error) {
-	var w WebhookAccount
-	if !validUUID(pageUUID) {
-		return w, ErrNotFound
+// WebhookAccounts loads the accounts behind a callback URL: every live page row of
+// the Facebook page it names, one per account. Usually one; the signature tells
+// which app (and so which account) a delivery is from.
+func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]WebhookAccount, error) {
+	if !validUUID(webhookID) {
+		return nil, ErrNotFound
 	}
 	sb := pg.NewSelectBuilder()
 	sb.Select("a.id", "a.app_secret_enc", "p.verify_token").From("pages p").Join("accounts a", "a.id = p.account_id").
-		Where(sb.Equal("p.id", pageUUID), sb.NotEqual("p.provisioning_status", "deleted"))
-	var secretEnc []byte
-	if err := queryRow(ctx, s.DB, sb).Scan(&w.AccountID, &secretEnc, &w.VerifyToken); err != nil {
-		return w, notFound(err, "page")
-	}
-	if secretEnc == nil {
-		return w, ErrNotFound
-	}
-	var err error
-	if w.AppSecret, err = s.Box.Open(secretEnc, accountAD(w.AccountID)); err != nil {
-		return w, err
-	}
-	sb = pg.NewSelectBuilder()
-	sb.Select("page_id", "id").From("pages").Where(sb.Equal("account_id", w.AccountID), sb.NotIn("provisioning_status", "deleting", "deleted"))
+		Where(sb.Equal("p.webhook_id", webhookID), sb.NotIn("p.provisioning_status", "deleting", "deleted"),
+			"a.app_secret_enc IS NOT NULL").OrderBy("p.created_at")
 	rows, err := query(ctx, s.DB, sb)
 	if err != nil {
-		return w, err
+		return nil, err
+	}
+	var accts []WebhookAccount
+	for rows.Next() {
+		var w WebhookAccount
+		var secretEnc []byte
+		if err := rows.Scan(&w.AccountID, &secretEnc, &w.VerifyToken); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if w.AppSecret, err = s.Box.Open(secretEnc, accountAD(w.AccountID)); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		accts = append(accts, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(accts) == 0 {
+		return nil, ErrNotFound
+	}
+	for i := range accts {
+		if accts[i].Pages, err = s.livePages(ctx, accts[i].AccountID); err != nil {
+			return nil, err
+		}
+	}
+	return accts, nil
+}
+
+func (s *Store) livePages(ctx context.Context, accountID string) (map[string]string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("page_id", "id").From("pages").Where(sb.Equal("account_id", accountID), sb.NotIn("provisioning_status", "deleting", "deleted"))
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
-	w.Pages = map[string]string{}
+	pages := map[string]string{}
 	for rows.Next() {
 		var fbID, id string
 		if err := rows.Scan(&fbID, &id); err != nil {
-			return w, err
+			return nil, err
 		}
-		w.Pages[fbID] = id
+		pages[fbID] = id
 	}
-	return w, rows.Err()
+	return pages, rows.Err()
 }
 
 // CreateAgent stores an agent with a hashed token and puts it in every default

@@ -594,3 +594,17 @@ func (s *Store) PageStatus(ctx context.Context, pageUUID string) (string, error)
 	err := queryRow(ctx, s.DB, sb).Scan(&status)
 	return status, notFound(err, "page")
 }
+
+// InsertSystemMessage stores an automated message of the service; idempotent on id.
+func (s *Store) InsertSystemMessage(ctx context.Context, id, conversationID, text string) error {
+	conv, err := s.conversation(ctx, s.DB, conversationID)
+	if err != nil {
+		return err
+	}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
+		Values(id, conversationID, conv.PageID, "outbound", "system", "text", text, "sending", conv.AgentID)
+	ib.SQL("ON CONFLICT (id) DO NOTHING")
+	_, err = exec(ctx, s.DB, ib)
+	return err
+}

@@ -6,20 +6,28 @@ import "time"
 // their method names; the workflows refer to them by these names so the two
 // packages do not import each other.
 const (
-	ActivityOpenConversation     = "OpenConversation"
-	ActivityFetchCustomerProfile = "FetchCustomerProfile"
-	ActivityRecordInbound        = "RecordInbound"
-	ActivityWakeQueues           = "WakeQueues"
-	ActivityAssignWaiting        = "AssignWaiting"
-	ActivitySendMessage          = "SendMessage"
-	ActivityMarkMessageFailed    = "MarkMessageFailed"
-	ActivityCloseConversation    = "CloseConversation"
-	ActivityReopenConversation   = "ReopenConversation"
-	ActivityProvisionPage        = "ProvisionPage"
-	ActivitySetPageStatus        = "SetPageStatus"
-	ActivityMarkMessageQueued    = "MarkMessageQueued"
-	ActivityResumeParkedSends    = "ResumeParkedSends"
-	ActivityCheckPageHealth      = "CheckPageHealth"
+	ActivityOpenConversation         = "OpenConversation"
+	ActivityFetchCustomerProfile     = "FetchCustomerProfile"
+	ActivityRecordInbound            = "RecordInbound"
+	ActivityWakeQueues               = "WakeQueues"
+	ActivityAssignWaiting            = "AssignWaiting"
+	ActivitySendMessage              = "SendMessage"
+	ActivityMarkMessageFailed        = "MarkMessageFailed"
+	ActivityCloseConversation        = "CloseConversation"
+	ActivityReopenConversation       = "ReopenConversation"
+	ActivityProvisionPage            = "ProvisionPage"
+	ActivitySetPageStatus            = "SetPageStatus"
+	ActivityMarkMessageQueued        = "MarkMessageQueued"
+	ActivityResumeParkedSends        = "ResumeParkedSends"
+	ActivityCheckPageHealth          = "CheckPageHealth"
+	ActivityUnsubscribePage          = "UnsubscribePage"
+	ActivityCloseConversationsOfPage = "CloseConversationsOfPage"
+	ActivityAwaitConversationsClosed = "AwaitConversationsClosed"
+	ActivityErasePage                = "ErasePage"
+	ActivitySendAutomatedMessage     = "SendAutomatedMessage"
+	ActivityRequestPageDeletions     = "RequestPageDeletions"
+	ActivityAwaitPagesDeleted        = "AwaitPagesDeleted"
+	ActivityEraseAccount             = "EraseAccount"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -29,6 +37,16 @@ var ActivityNames = []string{
 	ActivitySendMessage, ActivityMarkMessageFailed, ActivityCloseConversation,
 	ActivityReopenConversation, ActivityProvisionPage, ActivitySetPageStatus,
 	ActivityMarkMessageQueued, ActivityResumeParkedSends, ActivityCheckPageHealth,
+	ActivityUnsubscribePage, ActivityCloseConversationsOfPage, ActivityAwaitConversationsClosed,
+	ActivityErasePage, ActivitySendAutomatedMessage, ActivityRequestPageDeletions,
+	ActivityAwaitPagesDeleted, ActivityEraseAccount,
+}
+
+type SendAutomatedMessageInput struct {
+	ConversationID string
+	// MessageID is chosen by the workflow, so a retried activity sends once.
+	MessageID string
+	Text      string
 }
 
 type OpenConversationInput struct {

@@ -19,6 +19,8 @@ func ConversationWorkflowID(pageID, psid string) string {
 
 func PageWorkflowID(pageUUID string) string { return "page:" + pageUUID }
 
+func AccountDeletionWorkflowID(accountID string) string { return "account-deletion:" + accountID }
+
 func QueueWorkflowID(queueID string) string { return "queue:" + queueID }
 
 // Signal, update and query names.
@@ -29,9 +31,12 @@ const (
 	SignalReprovision  = "reprovision"   // struct{}: the page's token was replaced
 	SignalTokenInvalid = "token-invalid" // TokenInvalid: a Graph call answered 190
 	SignalPageActive   = "page-active"   // struct{}: the page is active again; send parked replies
-	UpdateSendMessage  = "send-message"
-	UpdateClose        = "close"
-	QueryState         = "state"
+	SignalDeletePage   = "delete"        // struct{}: the admin deleted the page (or its account)
+	// SignalCloseRequested carries a CloseRequest: the service closes a conversation.
+	SignalCloseRequested = "close-requested"
+	UpdateSendMessage    = "send-message"
+	UpdateClose          = "close"
+	QueryState           = "state"
 )
 
 // Conversation statuses, as in CONTRACT.md.
@@ -124,12 +129,20 @@ type CloseRequest struct {
 	AgentID        string
 	Reason         string
 	Disposition    string
+	// NotifyCustomer sends the customer an automated message first, when
+	// Messenger's standard window allows it (automated messages never use tags).
+	NotifyCustomer string
+}
+
+type AccountInput struct {
+	AccountID string
 }
 
 // Close reasons.
 const (
-	CloseReasonAgent         = "agent_closed"
-	CloseReasonWindowExpired = "window_expired"
+	CloseReasonAgent          = "agent_closed"
+	CloseReasonWindowExpired  = "window_expired"
+	CloseReasonChannelDeleted = "channel_deleted"
 )
 
 // Assignment is one decision of a queue workflow.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -38,9 +39,11 @@ type conversation struct {
 	// ready is set once the run knows its conversation: opened with its first
 	// events recorded, reopened, or restored. Updates wait for it, because the
 	// agent may hear of the assignment before this run has finished opening.
-	ready    bool
-	inbound  workflow.ReceiveChannel
-	assigned workflow.ReceiveChannel
+	ready bool
+	// closeRequest is the service's own request to close (e.g. the channel is deleted).
+	closeRequest *CloseRequest
+	inbound      workflow.ReceiveChannel
+	assigned     workflow.ReceiveChannel
 	// lock keeps recording a message and closing apart, so a message is either in
 	// this conversation or, if it arrived during the close, in the next one.
 	lock workflow.Mutex
@@ -61,6 +64,14 @@ func (c *conversation) setup(ctx workflow.Context) error {
 			var a Assignment
 			c.assigned.Receive(ctx, &a)
 			c.onAssigned(ctx, a)
+		}
+	})
+	closeRequested := workflow.GetSignalChannel(ctx, SignalCloseRequested)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var req CloseRequest
+			closeRequested.Receive(ctx, &req)
+			c.closeRequest = &req
 		}
 	})
 	pageActive := workflow.GetSignalChannel(ctx, SignalPageActive)
@@ -105,7 +116,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 
 	for !c.closed {
 		if err := workflow.Await(ctx, func() bool {
-			return len(c.pending) > 0 || c.closed || c.expired || (c.resume && len(c.Parked) > 0) ||
+			return len(c.pending) > 0 || c.closed || c.expired || c.closeRequest != nil || (c.resume && len(c.Parked) > 0) ||
 				workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {
 			return err
@@ -118,6 +129,12 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 		}
 		if len(c.pending) > 0 {
 			if err := c.record(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.closeRequest != nil && !c.closed {
+			if err := c.closeOnRequest(ctx, *c.closeRequest); err != nil {
 				return err
 			}
 			continue
@@ -394,6 +411,24 @@ func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
 	c.Parked = nil
 	// The agent's capacity is free: let its queues hand it the next conversation.
 	return c.wakeQueues(ctx, res.QueueIDs)
+}
+
+// closeOnRequest closes at the service's request, first telling the customer when
+// the standard window allows an automated message (never with a tag).
+func (c *conversation) closeOnRequest(ctx workflow.Context, req CloseRequest) error {
+	req.ConversationID = c.ConversationID
+	kind, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false)
+	if req.NotifyCustomer != "" && kind == "RESPONSE" {
+		var messageID string
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any { return uuid.NewString() }).Get(&messageID); err != nil {
+			return err
+		}
+		// A notice that cannot be sent does not keep the conversation open.
+		_ = workflow.ExecuteActivity(withSendActivity(ctx), ActivitySendAutomatedMessage, SendAutomatedMessageInput{
+			ConversationID: c.ConversationID, MessageID: messageID, Text: req.NotifyCustomer,
+		}).Get(ctx, nil)
+	}
+	return c.close(ctx, req)
 }
 
 func (c *conversation) wakeQueues(ctx workflow.Context, queueIDs []string) error {

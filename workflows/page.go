@@ -19,8 +19,14 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 	}
 	reprovision := workflow.GetSignalChannel(ctx, SignalReprovision)
 	tokenInvalid := workflow.GetSignalChannel(ctx, SignalTokenInvalid)
+	deletion := workflow.GetSignalChannel(ctx, SignalDeletePage)
 	provision := true // every run starts by provisioning: the signal that asked for it may be why it continued-as-new
+	deleting := false
 	for {
+		if deleting || deletion.ReceiveAsync(nil) {
+			// Signals that arrive during the saga have nothing left to act on.
+			return p.deletePage(ctx)
+		}
 		if provision {
 			if err := p.provision(ctx); err != nil {
 				return err
@@ -33,6 +39,9 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 			for reprovision.ReceiveAsync(nil) {
 			}
 			for tokenInvalid.ReceiveAsync(nil) {
+			}
+			if deletion.ReceiveAsync(nil) {
+				return p.deletePage(ctx)
 			}
 			return workflow.NewContinueAsNewError(ctx, PageWorkflow, in)
 		}
@@ -48,6 +57,10 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 			for ch.ReceiveAsync(nil) {
 			}
 			provision = true
+		})
+		sel.AddReceive(deletion, func(ch workflow.ReceiveChannel, _ bool) {
+			ch.Receive(ctx, nil)
+			deleting = true
 		})
 		sel.AddReceive(tokenInvalid, func(ch workflow.ReceiveChannel, _ bool) {
 			var t TokenInvalid

@@ -15,6 +15,7 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(ConversationWorkflow)
 	w.RegisterWorkflow(PageWorkflow)
 	w.RegisterWorkflow(QueueWorkflow)
+	w.RegisterWorkflow(AccountDeletionWorkflow)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

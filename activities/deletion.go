@@ -1,0 +1,135 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"fbchannel/graph"
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+// UnsubscribePage stops Facebook's deliveries for the page. A token that no longer
+// works cannot unsubscribe anything, and is not a reason to stop the deletion.
+func (a *Activities) UnsubscribePage(ctx context.Context, in workflows.PageInput) error {
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // already erased
+	}
+	if err != nil {
+		return err
+	}
+	err = a.Graph.UnsubscribeApp(ctx, cred.PageID, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	if gerr, ok := graph.AsError(err); ok && !gerr.Temporary() {
+		return nil
+	}
+	if err != nil {
+		return fromGraph(err)
+	}
+	return nil
+}
+
+// CloseConversationsOfPage asks each open conversation of the page to close,
+// telling its customer where the window allows.
+func (a *Activities) CloseConversationsOfPage(ctx context.Context, in workflows.PageInput) error {
+	open, err := a.Store.OpenConversationsOfPage(ctx, in.PageUUID)
+	if err != nil {
+		return err
+	}
+	for _, c := range open {
+		err := a.Temporal.SignalWorkflow(ctx, workflows.ConversationWorkflowID(c.PageID, c.PSID), "", workflows.SignalCloseRequested,
+			workflows.CloseRequest{ConversationID: c.ID, Reason: workflows.CloseReasonChannelDeleted, NotifyCustomer: workflows.ChannelDeletedNotice})
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// AwaitConversationsClosed fails (and so is retried) while conversations of the
+// page are still open.
+func (a *Activities) AwaitConversationsClosed(ctx context.Context, in workflows.PageInput) error {
+	open, err := a.Store.OpenConversationsOfPage(ctx, in.PageUUID)
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("%d conversations of the page are still open", len(open))
+	}
+	return nil
+}
+
+func (a *Activities) ErasePage(ctx context.Context, in workflows.PageInput) error {
+	return a.Store.ErasePage(ctx, in.PageUUID, workflows.CloseReasonChannelDeleted)
+}
+
+// SendAutomatedMessage sends a message of the service itself (never tagged: tags
+// are for human agents). Keyed on the workflow's message id, so a retry sends once.
+func (a *Activities) SendAutomatedMessage(ctx context.Context, in workflows.SendAutomatedMessageInput) error {
+	if err := a.Store.InsertSystemMessage(ctx, in.MessageID, in.ConversationID, in.Text); err != nil {
+		return err
+	}
+	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
+	if err != nil {
+		return fromStore(err)
+	}
+	if o.AlreadySentMID != "" {
+		return nil
+	}
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
+	if err != nil {
+		return fromStore(err)
+	}
+	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
+		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: in.Text, Metadata: in.MessageID,
+	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	if err != nil {
+		gerr := fromGraph(err)
+		reason, message := "temporary", err.Error()
+		if g, ok := graph.AsError(err); ok {
+			reason, message = string(g.Reason()), g.Readable()
+		}
+		_ = a.Store.MarkFailed(ctx, in.MessageID, reason, message)
+		return gerr
+	}
+	return a.Store.MarkSent(ctx, in.MessageID, res.MessageID)
+}
+
+// RequestPageDeletions starts the deletion saga of every page of the account.
+func (a *Activities) RequestPageDeletions(ctx context.Context, in workflows.AccountInput) error {
+	if err := a.Store.MarkPagesDeleting(ctx, in.AccountID); err != nil {
+		return err
+	}
+	pages, err := a.Store.PagesNotDeleted(ctx, in.AccountID)
+	if err != nil {
+		return err
+	}
+	for _, id := range pages {
+		if _, err := a.Temporal.SignalWithStartWorkflow(ctx, workflows.PageWorkflowID(id), workflows.SignalDeletePage, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, workflows.PageWorkflow, workflows.PageInput{PageUUID: id}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AwaitPagesDeleted fails (and so is retried) until every page's saga finished.
+func (a *Activities) AwaitPagesDeleted(ctx context.Context, in workflows.AccountInput) error {
+	pages, err := a.Store.PagesNotDeleted(ctx, in.AccountID)
+	if err != nil {
+		return err
+	}
+	if len(pages) > 0 {
+		return fmt.Errorf("%d pages of the account are still being deleted", len(pages))
+	}
+	return nil
+}
+
+func (a *Activities) EraseAccount(ctx context.Context, in workflows.AccountInput) error {
+	return a.Store.EraseAccount(ctx, in.AccountID)
+}

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// Deleting a page unsubscribes the app, closes its open conversations (telling the
+// customer while the window allows), erases the token and ends in `deleted`;
+// DELETE twice is harmless; the same page added again keeps its callback URL and
+// verify token, and cannot be connected twice.
+func TestDeletePageAndReuseIt(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	a := st.createAgent("hal", 2)
+	st.setPresence(a, "available")
+	events := st.openEvents(a, "")
+	psid := "2900000000000040"
+	st.customerSays(ch, psid, "hello", "")
+	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/pages", st.adminToken,
+		map[string]string{"name": "Again", "page_id": ch.PageID, "access_token": ch.PageToken}, &raw); code != 409 {
+		t.Fatalf("same page twice in one account: %d %v, want 409", code, raw)
+	}
+
+	for i := 0; i < 2; i++ {
+		var out map[string]any
+		if code := st.call("DELETE", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &out); code != 202 {
+			t.Fatalf("delete #%d: %d %v", i+1, code, out)
+		}
+		if s := out["provisioning_status"]; s != "deleting" && s != "deleted" {
+			t.Fatalf("delete answer: %v", out)
+		}
+	}
+	st.eventually("page deleted", 60*time.Second, func() bool {
+		var p map[string]any
+		st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &p)
+		return p["provisioning_status"] == "deleted"
+	})
+	closed := events.next(t, "conversation.closed", 10*time.Second)
+	if closed.Data["conversation_id"] != convID || closed.Data["reason"] != "channel_deleted" {
+		t.Fatalf("closed event: %v", closed.Data)
+	}
+	var unsubscribed, notified bool
+	for _, r := range st.sim.Requests("/subscribed_apps") {
+		unsubscribed = unsubscribed || r.Method == "DELETE"
+	}
+	for _, r := range st.sim.Requests("/messages") {
+		recipient, _ := r.Body["recipient"].(map[string]any)
+		notified = notified || (recipient["id"] == psid && r.Body["messaging_type"] == "RESPONSE" && r.Body["tag"] == nil)
+	}
+	if !unsubscribed || !notified {
+		t.Fatalf("unsubscribed %v, customer notified %v", unsubscribed, notified)
+	}
+	if n := st.count("pages", "id = $1 AND access_token_enc IS NULL", ch.PageUUID); n != 1 {
+		t.Fatalf("page token not erased")
+	}
+	// Deliveries for the deleted page are not accepted under its callback URL any more.
+	status, _, _ := st.sim.PostCustomerMessage(t.Context(), ch.CallbackURL, ch.AppSecret, ch.PageID, psid, "still there?", "")
+	if status != 404 {
+		t.Fatalf("delivery to a deleted page: %d, want 404", status)
+	}
+
+	// Added again: the same callback URL and verify token.
+	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/pages", st.adminToken,
+		map[string]string{"name": "Acme again", "page_id": ch.PageID, "access_token": ch.PageToken}, &raw); code != 201 {
+		t.Fatalf("re-add: %d %v", code, raw)
+	}
+	if raw["callback_url"] != ch.CallbackURL || raw["verify_token"] != ch.VerifyToken || raw["id"] == ch.PageUUID {
+		t.Fatalf("re-added page: %v (callback %s, verify %s)", raw, ch.CallbackURL, ch.VerifyToken)
+	}
+	newUUID := raw["id"].(string)
+	st.eventually("re-added page active", 30*time.Second, func() bool {
+		var p map[string]any
+		st.call("GET", "/api/v1/pages/"+newUUID, st.adminToken, nil, &p)
+		return p["provisioning_status"] == "active"
+	})
+	st.customerSays(ch, psid, "back again", "")
+	next := events.next(t, "conversation.assigned", 30*time.Second)
+	if next.Data["conversation_id"] == convID {
+		t.Fatalf("a message to the re-added page reused the deleted conversation")
+	}
+}
+
+// Deleting an account deletes each page and erases the app secret.
+func TestDeleteAccount(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	for i := 0; i < 2; i++ {
+		if code := st.call("DELETE", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, nil); code != 202 {
+			t.Fatalf("delete account #%d: %d", i+1, code)
+		}
+	}
+	st.eventually("account deleted", 60*time.Second, func() bool {
+		var acct map[string]any
+		st.call("GET", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, &acct)
+		return acct["status"] == "deleted"
+	})
+	if n := st.count("accounts", "id = $1 AND app_secret_enc IS NULL", ch.AccountID); n != 1 {
+		t.Fatalf("app secret not erased")
+	}
+	if n := st.count("pages", "account_id = $1 AND provisioning_status = 'deleted' AND access_token_enc IS NULL", ch.AccountID); n != 1 {
+		t.Fatalf("page not deleted with its account")
+	}
+	if code := st.call("DELETE", "/api/v1/accounts/00000000-0000-0000-0000-000000000000", st.adminToken, nil, nil); code != 404 {
+		t.Fatalf("unknown account: %d, want 404", code)
+	}
+}
