@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/huandu/go-sqlbuilder"
+
+	"fbchannel/messenger"
+)
+
+// InboundEvent is one webhook event as stored in inbound_events.
+type InboundEvent struct {
+	PageID   string
+	EventKey string
+	PSID     string
+	Kind     string
+	Payload  []byte
+}
+
+// SaveInboundEvents stores webhook events before their workflows are signalled, so
+// history carries references only. A redelivered event changes nothing.
+func SaveInboundEvents(ctx context.Context, q querier, events []InboundEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("inbound_events").Cols("page_id", "event_key", "psid", "kind", "payload")
+	for _, e := range events {
+		ib.Values(e.PageID, e.EventKey, e.PSID, e.Kind, string(e.Payload))
+	}
+	ib.SQL("ON CONFLICT (page_id, event_key) DO NOTHING")
+	_, err := exec(ctx, q, ib)
+	return err
+}
+
+// RecordInbound turns one stored webhook event into the transcript. It returns
+// whether something new was recorded and, for events that open or restart
+// Messenger's window, the customer's time.
+func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, eventKey string) (recorded bool, customerAt time.Time, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("payload").From("inbound_events").Where(sb.Equal("page_id", pageID), sb.Equal("event_key", eventKey))
+		var payload []byte
+		if err := queryRow(ctx, tx, sb).Scan(&payload); err != nil {
+			return notFound(err, "inbound event")
+		}
+		var ev messenger.Event
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return err
+		}
+		_, agentID, err := lockConversation(ctx, tx, conversationID)
+		if err != nil {
+			return err
+		}
+		at := time.UnixMilli(ev.Timestamp).UTC()
+		if ev.Timestamp == 0 {
+			at = time.Now().UTC()
+		}
+		switch ev.Kind() {
+		case "message", "postback":
+			m := inboundMessage(ev)
+			m.ConversationID = conversationID
+			recorded, err = insertMessage(ctx, tx, pageID, m, at)
+			if err != nil {
+				return err
+			}
+			customerAt = at
+			if recorded && agentID != nil {
+				if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
+					map[string]any{"message": m}); err != nil {
+					return err
+				}
+			}
+		case "reaction", "referral":
+			customerAt = at // these restart the window but add no message
+		case "echo":
+			recorded, err = s.recordEcho(ctx, tx, conversationID, pageID, ev, at)
+			if err != nil {
+				return err
+			}
+		case "delivery":
+			if err := markDelivered(ctx, tx, conversationID, agentID, ev.Delivery); err != nil {
+				return err
+			}
+		case "read":
+			if err := markRead(ctx, tx, conversationID, agentID, ev.Read.Watermark); err != nil {
+				return err
+			}
+		}
+		if !customerAt.IsZero() {
+			ub := pg.NewUpdateBuilder()
+			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
+				Where(ub.Equal("id", conversationID))
+			if _, err := exec(ctx, tx, ub); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return recorded, customerAt, err
+}
+
+func inboundMessage(ev messenger.Event) Message {
+	m := Message{ID: uuid.NewString(), Direction: "inbound", Sender: "customer", Kind: "text", Status: "received", Attachments: []Attachment{}}
+	switch {
+	case ev.Postback != nil:
+		m.Kind, m.Text = "postback", ev.Postback.Title
+		if ev.Postback.MID != "" {
+			mid := ev.Postback.MID
+			m.FacebookMessageID = &mid
+		}
+	case ev.Message != nil:
+		mid := ev.Message.MID
+		m.FacebookMessageID = &mid
+		m.Text = ev.Message.Text
+		for _, a := range ev.Message.Attachments {
+			url := a.Payload.URL
+			if url == "" {
+				url = a.URL
+			}
+			m.Attachments = append(m.Attachments, Attachment{Type: a.Type, URL: url})
+		}
+		switch {
+		case ev.Message.QuickReply != nil:
+			m.Kind = "quick_reply"
+		case len(m.Attachments) > 0:
+			m.Kind = "attachment"
+		}
+	}
+	return m
+}
+
+func insertMessage(ctx context.Context, tx *sql.Tx, pageID string, m Message, at time.Time) (bool, error) {
+	attachments, err := json.Marshal(m.Attachments)
+	if err != nil {
+		return false, err
+	}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "attachments",
+		"status", "facebook_message_id", "sent_at").
+		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status, m.FacebookMessageID, at)
+	ib.SQL("ON CONFLICT (page_id, facebook_message_id) WHERE facebook_message_id IS NOT NULL DO NOTHING")
+	res, err := exec(ctx, tx, ib)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// recordEcho keeps our own sends from being recorded twice (they carry our message
+// id as metadata) and records what the page sent from elsewhere.
+func (s *Store) recordEcho(ctx context.Context, tx *sql.Tx, conversationID, pageID string, ev messenger.Event, at time.Time) (bool, error) {
+	if validUUID(ev.Message.Metadata) {
+		ub := pg.NewUpdateBuilder()
+		ub.Update("messages").Set(ub.Assign("facebook_message_id", ev.Message.MID), "updated_at = now()").
+			Where(ub.Equal("id", ev.Message.Metadata), ub.IsNull("facebook_message_id"))
+		_, err := exec(ctx, tx, ub)
+		return false, err
+	}
+	m := inboundMessage(ev)
+	m.ConversationID, m.Direction, m.Sender, m.Status = conversationID, "outbound", "page", "sent"
+	m.Error = "sent outside the desk"
+	return insertMessage(ctx, tx, pageID, m, at)
+}
+
+func markDelivered(ctx context.Context, tx *sql.Tx, conversationID string, agentID *string, d *messenger.Delivery) error {
+	ub := pg.NewUpdateBuilder()
+	where := []string{ub.Equal("conversation_id", conversationID), ub.Equal("direction", "outbound"), ub.Equal("status", "sent")}
+	if len(d.MIDs) > 0 {
+		mids := make([]any, len(d.MIDs))
+		for i, mid := range d.MIDs {
+			mids[i] = mid
+		}
+		where = append(where, ub.In("facebook_message_id", mids...))
+	} else {
+		where = append(where, ub.LessEqualThan("sent_at", time.UnixMilli(d.Watermark).UTC()))
+	}
+	ub.Update("messages").Set(ub.Assign("status", "delivered"), "updated_at = now()").Where(where...).Returning("id")
+	return notifyStatus(ctx, tx, ub, conversationID, agentID, "delivered")
+}
+
+func markRead(ctx context.Context, tx *sql.Tx, conversationID string, agentID *string, watermark int64) error {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("messages").Set(ub.Assign("status", "read"), "updated_at = now()").Where(
+		ub.Equal("conversation_id", conversationID), ub.Equal("direction", "outbound"),
+		ub.In("status", "sent", "delivered"), ub.LessEqualThan("sent_at", time.UnixMilli(watermark).UTC()),
+	).Returning("id")
+	return notifyStatus(ctx, tx, ub, conversationID, agentID, "read")
+}
+
+func notifyStatus(ctx context.Context, tx *sql.Tx, ub *sqlbuilder.UpdateBuilder, conversationID string, agentID *string, status string) error {
+	rows, err := query(ctx, tx, ub)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if agentID == nil {
+		return rows.Err()
+	}
+	for _, id := range ids {
+		if err := insertEvent(ctx, tx, *agentID, "message.status", conversationID, "status:"+id+":"+status,
+			map[string]any{"message_id": id, "status": status, "error": ""}); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
