@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"fbchannel/desk"
+	"fbchannel/ops"
 	"fbchannel/store"
 )
 
@@ -25,20 +27,32 @@ type Server struct {
 	AdminToken      string
 	WebhookMaxBytes int64
 	Log             *slog.Logger
+	// Metrics records webhook and HTTP metrics and is served at /metrics; when
+	// nil, Handler gives the server a fresh ops.NewStarter().
+	Metrics *ops.Metrics
 }
 
-// Handler routes every endpoint of CONTRACT.md.
+// Handler routes every endpoint of CONTRACT.md, plus /healthz, /readyz (Postgres
+// and Temporal) and /metrics.
 func (s *Server) Handler() http.Handler {
+	if s.Metrics == nil {
+		s.Metrics = ops.NewStarter()
+	}
 	mux := http.NewServeMux()
+	ops.Mount(mux, s.Metrics, ops.PostgresCheck(s.Store.DB), ops.TemporalCheck(s.Temporal))
 	mux.HandleFunc("GET /webhooks/facebook/{page}", s.verifyWebhook)
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 
 	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
 	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
+	mux.HandleFunc("DELETE /api/v1/accounts/{id}", s.admin(s.deleteAccount))
+	mux.HandleFunc("DELETE /api/v1/pages/{id}", s.admin(s.deletePage))
 	mux.HandleFunc("POST /api/v1/accounts/{id}/pages", s.admin(s.createPage))
 	mux.HandleFunc("GET /api/v1/pages/{id}", s.admin(s.getPage))
 	mux.HandleFunc("PUT /api/v1/pages/{id}/token", s.admin(s.replacePageToken))
 	mux.HandleFunc("POST /api/v1/agents", s.admin(s.createAgent))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}", s.admin(s.getWorkstream))
+	mux.HandleFunc("PATCH /api/v1/workstreams/{id}", s.admin(s.patchWorkstream))
 
 	mux.HandleFunc("PUT /api/v1/me/presence", s.agent(s.setPresence))
 	mux.HandleFunc("GET /api/v1/me/events", s.agent(s.events))
@@ -47,7 +61,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages", s.agent(s.sendMessage))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/close", s.agent(s.closeConversation))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/reopen", s.agent(s.reopenConversation))
-	return mux
+
+	// The agent desk and admin console (desk/) and desk sign-in (session.go).
+	desk.Register(mux)
+	mux.HandleFunc("POST /desk/session", s.createSession)
+	mux.HandleFunc("GET /desk/session", s.agent(s.getSession))
+	mux.HandleFunc("DELETE /desk/session", s.deleteSession)
+	return s.Metrics.Instrument(mux)
 }
 
 // writeJSON answers with a JSON body.
@@ -73,6 +93,8 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	dec := json.NewDecoder(r.Body)
+	// A misspelt field is refused, not silently ignored.
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_json", "The request body must be a JSON object: "+err.Error())
 		return false
@@ -97,7 +119,10 @@ func (s *Server) agent(next func(http.ResponseWriter, *http.Request, store.Agent
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid agent bearer token is required.")
+			// No bearer token: the desk's session cookie (session.go), with CSRF checks.
+			if a, ok := s.sessionAgent(w, r); ok {
+				next(w, r, a)
+			}
 			return
 		}
 		a, err := s.Store.AgentByToken(r.Context(), token)

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"fbchannel/api"
+	"fbchannel/ops"
 	"fbchannel/secrets"
 	"fbchannel/store"
 )
@@ -65,9 +66,11 @@ func run() error {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer db.Close()
+	metrics := ops.NewStarter()
 	// Lazy: the starter serves (and answers 503 to webhooks) while Temporal is down.
 	c, err := client.NewLazyClient(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log.NewStructuredLogger(logger),
+		MetricsHandler: metrics.TemporalHandler(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
@@ -79,6 +82,7 @@ func run() error {
 		Handler: (&api.Server{
 			Store: &store.Store{DB: db, Box: box}, Temporal: c, TaskQueue: cfg.TaskQueue,
 			PublicBaseURL: cfg.PublicBaseURL, AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: logger,
+			Metrics: metrics,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

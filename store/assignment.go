@@ -5,11 +5,12 @@ import (
 	"database/sql"
 
 	"github.com/google/uuid"
-	"github.com/huandu/go-sqlbuilder"
 )
 
 // OpenConversation creates the customer (once per page and PSID) and the
-// conversation, waiting in the page's default queue. Idempotent on conversationID.
+// conversation, waiting but not yet in a queue: RouteConversation puts it in one
+// once its first messages and the customer's profile are known. Idempotent on
+// conversationID. The returned queue is the page's default, for reference.
 func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (served bool, customerID, queueID string, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
@@ -29,8 +30,8 @@ func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, 
 			return err
 		}
 		ib = pg.NewInsertBuilder()
-		ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status", "queue_id", "enqueued_at").
-			Values(conversationID, pageUUID, pageID, customerID, "waiting", queueID, sqlbuilder.Raw("now()"))
+		ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status").
+			Values(conversationID, pageUUID, pageID, customerID, "waiting")
 		ib.SQL("ON CONFLICT (id) DO NOTHING")
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err

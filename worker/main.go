@@ -18,6 +18,7 @@ import (
 
 	"fbchannel/activities"
 	"fbchannel/graph"
+	"fbchannel/ops"
 	"fbchannel/schema"
 	"fbchannel/secrets"
 	"fbchannel/store"
@@ -32,6 +33,8 @@ type config struct {
 	GraphAPIURL       string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
 	GraphAPIVersion   string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
+	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
+	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
 }
 
 func main() {
@@ -67,8 +70,11 @@ func run() error {
 	if err := schema.Migrate(setupCtx, db); err != nil {
 		return err
 	}
+	metrics := ops.NewWorker()
+	metrics.Registry.MustRegister(ops.NewPostgresCollector(db, log))
 	c, err := client.Dial(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: slogAdapter(log),
+		MetricsHandler: metrics.TemporalHandler(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, err)
@@ -77,6 +83,22 @@ func run() error {
 	if err := workflows.EnsureSearchAttributes(setupCtx, c, cfg.TemporalNamespace); err != nil {
 		return err
 	}
+
+	opsSrv, err := ops.Listen(cfg.OpsAddr, ops.Handler(metrics, ops.PostgresCheck(db), ops.TemporalCheck(c)))
+	if err != nil {
+		return fmt.Errorf("ops server at %s: %w", cfg.OpsAddr, err)
+	}
+	go func() {
+		if err := opsSrv.Serve(); err != nil {
+			log.Error("ops server stopped", "addr", cfg.OpsAddr, "err", err)
+		}
+	}()
+	// Runs when the worker has stopped: probes and scrapes are answered until then.
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = opsSrv.Shutdown(shutdownCtx)
+	}()
 
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		// Running activities get this long to finish when the worker is stopped.
@@ -89,7 +111,7 @@ func run() error {
 		Temporal:  c,
 		TaskQueue: cfg.TaskQueue,
 	})
-	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
+	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr())
 	return w.Run(interruptOn(ctx))
 }
 

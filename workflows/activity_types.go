@@ -28,6 +28,7 @@ const (
 	ActivityRequestPageDeletions     = "RequestPageDeletions"
 	ActivityAwaitPagesDeleted        = "AwaitPagesDeleted"
 	ActivityEraseAccount             = "EraseAccount"
+	ActivityRouteConversation        = "RouteConversation"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -39,7 +40,15 @@ var ActivityNames = []string{
 	ActivityMarkMessageQueued, ActivityResumeParkedSends, ActivityCheckPageHealth,
 	ActivityUnsubscribePage, ActivityCloseConversationsOfPage, ActivityAwaitConversationsClosed,
 	ActivityErasePage, ActivitySendAutomatedMessage, ActivityRequestPageDeletions,
-	ActivityAwaitPagesDeleted, ActivityEraseAccount,
+	ActivityAwaitPagesDeleted, ActivityEraseAccount, ActivityRouteConversation,
+}
+
+type RouteConversationInput struct {
+	ConversationID string
+}
+
+type RouteConversationResult struct {
+	QueueID string
 }
 
 type SendAutomatedMessageInput struct {

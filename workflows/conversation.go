@@ -171,17 +171,25 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	if err != nil || !res.Served {
 		return false, err
 	}
-	c.CustomerID, c.QueueID = res.CustomerID, res.QueueID
+	c.CustomerID = res.CustomerID
 	if err := c.record(ctx); err != nil {
 		return false, err
 	}
+	// The profile is a nicety: a conversation never fails over it. It comes
+	// before routing, which may look at the customer's locale.
+	_ = workflow.ExecuteActivity(withProfileActivity(ctx), ActivityFetchCustomerProfile, FetchCustomerProfileInput{
+		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
+	}).Get(ctx, nil)
+	var routed RouteConversationResult
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRouteConversation, RouteConversationInput{
+		ConversationID: c.ConversationID,
+	}).Get(ctx, &routed); err != nil {
+		return false, err
+	}
+	c.QueueID = routed.QueueID
 	if err := c.wakeQueues(ctx, []string{c.QueueID}); err != nil {
 		return false, err
 	}
-	// The profile is a nicety: a conversation never fails over it.
-	_ = workflow.ExecuteActivity(withGraphActivity(ctx), ActivityFetchCustomerProfile, FetchCustomerProfileInput{
-		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
-	}).Get(ctx, nil)
 	return true, nil
 }
 

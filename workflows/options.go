@@ -65,3 +65,15 @@ func failureOf(err error) (reason, message string) {
 	}
 	return "temporary", "The message could not be sent because of a temporary problem; please try again."
 }
+
+// The profile delays routing (which may use the customer's locale), so it gets two
+// quick tries: a customer without a profile is better than a customer kept waiting.
+func withProfileActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second,
+			MaximumAttempts: 2,
+		},
+	})
+}

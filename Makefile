@@ -1,0 +1,39 @@
+# fbchannel: the two commands are `make run` and `make test`.
+# The logic lives in scripts/dev.sh; these targets only name it.
+
+SHELL := /bin/bash
+DEV := scripts/dev.sh
+
+# How long each fuzz target runs under `make fuzz` (make test runs each for 15s).
+FUZZTIME ?= 20s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run stop test fuzz build lint bench tools
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-7s %s\n", $$1, $$2 }'
+
+run: ## Postgres, Temporal dev server, simulator, worker, starter and demo data; Ctrl-C stops all
+	@$(DEV) run
+
+stop: ## stop everything `make run` started (and the private Postgres)
+	@$(DEV) stop
+
+test: ## vet, workflowcheck, the whole test suite (integration included), bounded fuzzing
+	@$(DEV) test
+
+fuzz: ## run each fuzz target for FUZZTIME (default 20s)
+	@FUZZTIME=$(FUZZTIME) $(DEV) fuzz
+
+build: ## build worker, starter, graphsim and devseed into ./bin
+	@$(DEV) build
+
+lint: ## gofmt (must list nothing), go vet, workflowcheck
+	@$(DEV) lint
+
+bench: ## go run ./bench/ingest, with Postgres and the Temporal CLI ready
+	@$(DEV) bench
+
+tools: ## build the pinned Temporal CLI and workflowcheck into ./bin
+	@$(DEV) tools

@@ -1,0 +1,394 @@
+// The admin console: accounts, pages (with provisioning status), agents.
+//
+// The admin token is kept in sessionStorage and sent as a bearer token. The
+// trade-off: script on this page could read it (an HttpOnly cookie could not be
+// read), but the token never rides along with requests on its own, so no CSRF
+// defence is needed, it is scoped to this tab and forgotten when the tab
+// closes, and the page runs only its own scripts (CSP script-src 'self') and
+// never renders data as HTML.
+"use strict";
+
+(() => {
+  const { h, clear, $, request, APIError, fmtDateTime, copyField, statusPill } = FBC;
+
+  const TOKEN_KEY = "fbc.admin.token";
+  const ACCOUNTS_KEY = "fbc.admin.accounts";
+  const AGENTS_KEY = "fbc.admin.agents";
+  const polls = new Map(); // page id -> timer
+
+  let token = "";
+  let current = null; // the shown account
+
+  // ---------- storage ----------
+
+  function load(key) {
+    try {
+      return JSON.parse(localStorage.getItem(key) || "[]") || [];
+    } catch {
+      return [];
+    }
+  }
+
+  function save(key, list) {
+    try {
+      localStorage.setItem(key, JSON.stringify(list));
+    } catch {
+      // storage disabled: the list lives for this page only
+    }
+  }
+
+  function remember(key, item) {
+    const list = load(key).filter((x) => x.id !== item.id);
+    list.unshift(item);
+    save(key, list.slice(0, 50));
+  }
+
+  // ---------- API ----------
+
+  async function api(method, path, body) {
+    try {
+      return await request(method, path, body, { bearer: token });
+    } catch (e) {
+      if (e instanceof APIError && e.status === 401) {
+        signOut("The admin token was refused. Sign in again.");
+      }
+      throw e;
+    }
+  }
+
+  // ---------- sign-in ----------
+
+  async function signIn(ev) {
+    ev.preventDefault();
+    const value = $("#token").value.trim();
+    const err = $("#signin-error");
+    err.hidden = true;
+    if (!value) {
+      err.hidden = false;
+      err.textContent = "Enter the admin token.";
+      return;
+    }
+    const btn = $("#signin-button");
+    btn.disabled = true;
+    try {
+      await check(value);
+      token = value;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $("#token").value = "";
+      showApp();
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e instanceof APIError && e.status === 401 ? "This admin token is not valid." : e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // check validates a token. There is no "who am I" endpoint for admins: an
+  // account that cannot exist answers 404 to a valid token and 401 otherwise.
+  async function check(value) {
+    try {
+      await request("GET", "/api/v1/accounts/00000000-0000-0000-0000-000000000000", undefined, { bearer: value });
+    } catch (e) {
+      if (e instanceof APIError && e.status === 404) return;
+      throw e;
+    }
+  }
+
+  function signOut(message) {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    for (const t of polls.values()) clearTimeout(t);
+    polls.clear();
+    $("#app").hidden = true;
+    $("#signin").hidden = false;
+    const err = $("#signin-error");
+    err.hidden = !message;
+    err.textContent = message || "";
+  }
+
+  function showApp() {
+    $("#signin").hidden = true;
+    $("#app").hidden = false;
+    renderAccountList();
+    renderAgentList();
+  }
+
+  // ---------- accounts ----------
+
+  function renderAccountList() {
+    const ul = clear($("#account-list"));
+    const list = load(ACCOUNTS_KEY);
+    if (list.length === 0) ul.appendChild(h("li", { class: "empty-note" }, "None yet."));
+    for (const a of list) {
+      const li = h(
+        "li",
+        { class: current && current.id === a.id ? "selected" : "", tabindex: "0", role: "button" },
+        h("div", { class: "grow" }, h("div", { class: "title" }, a.name || "Account"), h("div", { class: "sub mono" }, a.id))
+      );
+      const forget = h("button", { type: "button", class: "btn ghost small", title: "Forget in this browser" }, "Forget");
+      forget.addEventListener("click", (e) => {
+        e.stopPropagation();
+        save(ACCOUNTS_KEY, load(ACCOUNTS_KEY).filter((x) => x.id !== a.id));
+        renderAccountList();
+      });
+      li.appendChild(forget);
+      li.addEventListener("click", () => openAccount(a.id));
+      li.addEventListener("keydown", (e) => {
+        if (e.key === "Enter") openAccount(a.id);
+      });
+      ul.appendChild(li);
+    }
+  }
+
+  async function createAccount(ev) {
+    ev.preventDefault();
+    const err = $("#account-error");
+    err.hidden = true;
+    try {
+      const a = await api("POST", "/api/v1/accounts", {
+        name: $("#acc-name").value.trim(),
+        app_id: $("#acc-app-id").value.trim(),
+        app_secret: $("#acc-app-secret").value,
+      });
+      remember(ACCOUNTS_KEY, { id: a.id, name: a.name });
+      $("#account-form").reset();
+      toast("Account " + a.name + " created.");
+      await openAccount(a.id);
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+    }
+  }
+
+  async function openAccount(id) {
+    id = String(id || "").trim();
+    if (!id) return;
+    let a;
+    try {
+      a = await api("GET", "/api/v1/accounts/" + encodeURIComponent(id));
+    } catch (e) {
+      if (!(e instanceof APIError && e.status === 401)) toast(e.status === 404 ? "No account has this id." : e.message, "error");
+      return;
+    }
+    current = a;
+    remember(ACCOUNTS_KEY, { id: a.id, name: a.name });
+    renderAccountList();
+    renderAccount();
+  }
+
+  function renderAccount() {
+    const a = current;
+    $("#account-view").hidden = !a;
+    $("#account-none").hidden = !!a;
+    if (!a) return;
+    $("#account-name").textContent = a.name;
+    clear($("#account-status")).appendChild(statusPill(a.status || "active"));
+    const dl = clear($("#account-details"));
+    for (const [k, v] of [
+      ["Account id", a.id],
+      ["App id", a.app_id],
+      ["Pages", String((a.pages || []).length)],
+    ])
+      dl.append(h("dt", {}, k), h("dd", { class: k.endsWith("id") ? "mono" : "" }, v));
+    const box = clear($("#pages"));
+    const pages = a.pages || [];
+    if (pages.length === 0) box.appendChild(h("p", { class: "empty-note" }, "No pages yet. Add the first one below."));
+    for (const p of pages) {
+      box.appendChild(pageCard(p));
+      if (p.provisioning_status === "pending") poll(p.id);
+    }
+  }
+
+  // ---------- pages ----------
+
+  function pageCard(p) {
+    const card = h("div", { class: "page-card", dataset: { page: p.id } });
+    const pending = p.provisioning_status === "pending";
+    card.appendChild(
+      h(
+        "div",
+        { class: "page-head" },
+        h("h3", {}, p.name || "Page " + p.page_id),
+        statusPill(p.provisioning_status),
+        pending ? h("span", { class: "provisioning" }, h("span", { class: "spinner" }), "Provisioning…") : null,
+        h("div", { class: "spacer" }),
+        replaceButton(card, p)
+      )
+    );
+    const kv = h("dl", { class: "kv" });
+    for (const [k, v, mono] of [
+      ["Facebook page id", p.page_id, true],
+      ["Page uuid", p.id, true],
+      ["Token expires", p.token_expires_at ? fmtDateTime(p.token_expires_at) : "never / unknown"],
+      ["Last check", p.last_health_check_at ? fmtDateTime(p.last_health_check_at) : "—"],
+    ])
+      kv.append(h("dt", {}, k), h("dd", { class: mono ? "mono" : "" }, v));
+    card.appendChild(kv);
+    if (p.last_error) card.appendChild(h("div", { class: "last-error", role: "alert" }, p.last_error));
+    card.appendChild(h("p", { class: "muted small-text hint" }, "Paste these into your app's Messenger webhook settings (Callback URL and Verify Token)."));
+    card.appendChild(copyField("Callback URL", p.callback_url));
+    card.appendChild(copyField("Verify token", p.verify_token));
+    return card;
+  }
+
+  function replaceButton(card, p) {
+    const btn = h("button", { type: "button", class: "btn small" }, "Replace token");
+    btn.addEventListener("click", () => {
+      if (card.querySelector(".replace-form")) return;
+      const input = h("input", { type: "password", autocomplete: "off", "aria-label": "New page access token", placeholder: "New page access token" });
+      const err = h("p", { class: "form-error", role: "alert", hidden: true });
+      const save = h("button", { type: "submit", class: "btn primary small" }, "Save and re-provision");
+      const cancel = h("button", { type: "button", class: "btn small" }, "Cancel");
+      const form = h("form", { class: "inline-form replace-form", novalidate: true }, h("label", {}, "New page access token"), input, err, h("div", { class: "form-actions" }, save, cancel));
+      cancel.addEventListener("click", () => form.remove());
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        save.disabled = true;
+        try {
+          await api("PUT", "/api/v1/pages/" + encodeURIComponent(p.id) + "/token", { access_token: input.value.trim() });
+          toast("Token saved; provisioning again.");
+          p.provisioning_status = "pending";
+          p.last_error = "";
+          replacePage(p);
+          poll(p.id);
+        } catch (ex) {
+          err.hidden = false;
+          err.textContent = ex.message;
+          save.disabled = false;
+        }
+      });
+      card.appendChild(form);
+      input.focus();
+    });
+    return btn;
+  }
+
+  function replacePage(p) {
+    if (!current) return;
+    const pages = current.pages || (current.pages = []);
+    const i = pages.findIndex((x) => x.id === p.id);
+    if (i >= 0) pages[i] = Object.assign({}, pages[i], p);
+    else pages.push(p);
+    const old = document.querySelector('.page-card[data-page="' + CSS.escape(p.id) + '"]');
+    const card = pageCard(pages[i >= 0 ? i : pages.length - 1]);
+    if (old) old.replaceWith(card);
+    else renderAccount();
+  }
+
+  // poll follows a page's provisioning until it is no longer pending.
+  function poll(id, delay) {
+    if (polls.has(id)) return;
+    delay = delay || 1000;
+    polls.set(
+      id,
+      setTimeout(async () => {
+        polls.delete(id);
+        if (!token) return;
+        let p;
+        try {
+          p = await api("GET", "/api/v1/pages/" + encodeURIComponent(id));
+        } catch (e) {
+          if (!(e instanceof APIError && e.status === 401)) poll(id, Math.min(delay * 2, 10000));
+          return;
+        }
+        if (current && (current.pages || []).some((x) => x.id === id)) replacePage(p);
+        if (p.provisioning_status === "pending") poll(id, Math.min(delay * 1.5, 5000));
+        else toast("Page " + (p.name || p.page_id) + " is " + p.provisioning_status.replace(/_/g, " ") + ".", p.provisioning_status === "active" ? "info" : "error");
+      }, delay)
+    );
+  }
+
+  async function createPage(ev) {
+    ev.preventDefault();
+    if (!current) return;
+    const err = $("#page-error");
+    err.hidden = true;
+    try {
+      const p = await api("POST", "/api/v1/accounts/" + encodeURIComponent(current.id) + "/pages", {
+        name: $("#page-name").value.trim(),
+        page_id: $("#page-id").value.trim(),
+        access_token: $("#page-token").value.trim(),
+      });
+      $("#page-form").reset();
+      replacePage(p);
+      renderAccount();
+      poll(p.id);
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+    }
+  }
+
+  // ---------- agents ----------
+
+  function renderAgentList() {
+    const ul = clear($("#agent-list"));
+    for (const a of load(AGENTS_KEY)) {
+      ul.appendChild(
+        h("li", {}, FBC.avatar(a.name, "", "small"), h("div", { class: "grow" }, h("div", { class: "title" }, a.name), h("div", { class: "sub" }, a.email + " · capacity " + a.capacity)))
+      );
+    }
+  }
+
+  async function createAgent(ev) {
+    ev.preventDefault();
+    const err = $("#agent-error");
+    err.hidden = true;
+    const capacity = $("#agent-capacity").value === "" ? undefined : Number($("#agent-capacity").value);
+    try {
+      const a = await api("POST", "/api/v1/agents", { name: $("#agent-name").value.trim(), email: $("#agent-email").value.trim(), capacity });
+      remember(AGENTS_KEY, { id: a.id, name: a.name, email: a.email, capacity: a.capacity });
+      $("#agent-name").value = "";
+      $("#agent-email").value = "";
+      const box = clear($("#agent-token"));
+      box.hidden = false;
+      box.className = "secret-box";
+      box.append(
+        h("p", {}, h("b", {}, a.name), " can now sign in to the agent desk with this token. Copy it now: it is shown only once."),
+        copyField("Agent token", a.token, { secret: true })
+      );
+      renderAgentList();
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+    }
+  }
+
+  // ---------- toasts ----------
+
+  function toast(text, kind) {
+    const el = h("div", { class: "toast toast-" + (kind || "info"), role: kind === "error" ? "alert" : "status" }, text);
+    $("#toasts").appendChild(el);
+    setTimeout(() => el.remove(), 4000);
+  }
+
+  // ---------- wiring ----------
+
+  async function boot() {
+    $("#signin-form").addEventListener("submit", signIn);
+    $("#signout").addEventListener("click", () => signOut("You are signed out."));
+    $("#account-form").addEventListener("submit", createAccount);
+    $("#open-account").addEventListener("submit", (e) => {
+      e.preventDefault();
+      openAccount($("#open-id").value);
+      $("#open-id").value = "";
+    });
+    $("#refresh-account").addEventListener("click", () => current && openAccount(current.id));
+    $("#page-form").addEventListener("submit", createPage);
+    $("#agent-form").addEventListener("submit", createAgent);
+    token = sessionStorage.getItem(TOKEN_KEY) || "";
+    if (!token) {
+      signOut("");
+      return;
+    }
+    try {
+      await check(token);
+      showApp();
+    } catch (e) {
+      signOut(e instanceof APIError && e.status === 401 ? "" : e.message);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", boot);
+})();

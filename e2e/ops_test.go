@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"fbchannel/messenger"
+	"fbchannel/ops"
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+// opsGet answers a GET with its status and body.
+func opsGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// opsError decodes the contract's error shape.
+func opsError(t *testing.T, body string) (code, message string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("not the error shape: %s", body)
+	}
+	return e.Error.Code, e.Error.Message
+}
+
+// opsParse parses a /metrics answer with the Prometheus text parser.
+func opsParse(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text format: %v", err)
+	}
+	return mfs
+}
+
+// opsScrape fetches and parses base+"/metrics".
+func opsScrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Accept", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return opsParse(t, resp.Body)
+}
+
+// opsSample finds the series of a family whose labels include want; ok is false when absent.
+func opsSample(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (*dto.Metric, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return nil, false
+	}
+	for _, m := range mf.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			if labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// opsValue is a counter's or gauge's value (0 when absent).
+func opsValue(mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	m, ok := opsSample(mfs, name, want)
+	switch {
+	case !ok:
+		return 0
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return 0
+}
+
+// opsDeadTemporal is a lazy client pointed at a port nobody listens on.
+func opsDeadTemporal(t *testing.T) client.Client {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	down, err := client.NewLazyClient(client.Options{HostPort: dead, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(down.Close)
+	return down
+}
+
+func TestOpsStarterProbes(t *testing.T) {
+	st := newStack(t)
+
+	if code, body := opsGet(t, st.api.URL+"/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if code, body := opsGet(t, st.api.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+		t.Fatalf("/readyz with Postgres and Temporal up: %d %s", code, body)
+	}
+
+	// The same starter with Temporal stopped: alive, not ready, and it says why.
+	srv := httptest.NewServer(st.server(opsDeadTemporal(t)).Handler())
+	defer srv.Close()
+	if code, body := opsGet(t, srv.URL+"/healthz"); code != 200 {
+		t.Fatalf("/healthz with Temporal down: %d %s", code, body)
+	}
+	start := time.Now()
+	code, body := opsGet(t, srv.URL+"/readyz")
+	if took := time.Since(start); took > ops.CheckTimeout+2*time.Second {
+		t.Fatalf("/readyz took %s with Temporal down", took)
+	}
+	errCode, msg := opsError(t, body)
+	if code != 503 || errCode != "not_ready" || !strings.Contains(msg, "temporal") || strings.Contains(msg, "postgres") {
+		t.Fatalf("/readyz with Temporal down: %d %s", code, body)
+	}
+}
+
+func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	accepted := map[string]string{"outcome": "accepted"}
+
+	before := opsScrape(t, st.api.URL)
+	if _, ok := opsSample(before, "fbchannel_webhook_requests_total", map[string]string{"outcome": "bad_signature"}); !ok {
+		t.Fatal("webhook outcomes are not exported from the start")
+	}
+	st.customerSays(ch, "2900000000000201", "counting", "m_ops_1")
+	body := customerBatch(ch.PageID, "2900000000000201", "m_ops_2", "forged")
+	if code, _ := post(t, ch.CallbackURL, body, messenger.Sign("not-the-secret", body)); code != 403 {
+		t.Fatalf("forged delivery: %d", code)
+	}
+	after := opsScrape(t, st.api.URL)
+
+	if d := opsValue(after, "fbchannel_webhook_requests_total", accepted) - opsValue(before, "fbchannel_webhook_requests_total", accepted); d != 1 {
+		t.Errorf("fbchannel_webhook_requests_total{outcome=accepted} rose by %v, want 1", d)
+	}
+	bad := map[string]string{"outcome": "bad_signature"}
+	if d := opsValue(after, "fbchannel_webhook_requests_total", bad) - opsValue(before, "fbchannel_webhook_requests_total", bad); d != 1 {
+		t.Errorf("fbchannel_webhook_requests_total{outcome=bad_signature} rose by %v, want 1", d)
+	}
+	if d := opsValue(after, "fbchannel_webhook_events_total", nil) - opsValue(before, "fbchannel_webhook_events_total", nil); d != 1 {
+		t.Errorf("fbchannel_webhook_events_total rose by %v, want 1", d)
+	}
+	sig, ok := opsSample(after, "fbchannel_signal_duration_seconds", nil)
+	if !ok || sig.Histogram == nil || sig.Histogram.GetSampleCount() < 1 || sig.Histogram.GetSampleSum() <= 0 {
+		t.Errorf("fbchannel_signal_duration_seconds: %v", sig)
+	}
+	if v := opsValue(after, "fbchannel_http_requests_total", map[string]string{"route": "POST /webhooks/facebook/{page}", "code": "200"}); v < 1 {
+		t.Errorf("fbchannel_http_requests_total for the webhook route: %v", v)
+	}
+	if _, ok := after["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
+}
+
+func TestOpsWorkerEndpoints(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	// No agent: the conversation waits in the page's default queue.
+	st.customerSays(ch, "2900000000000301", "anyone?", "m_ops_w1")
+	st.eventually("conversation waiting", 30*time.Second, func() bool {
+		return st.count("conversations", "status = 'waiting' AND queue_id = $1", ch.QueueID) == 1
+	})
+	if _, err := st.db.Exec(`UPDATE pages SET token_expires_at = now() + interval '10 days' WHERE id = $1`, ch.PageUUID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker's wiring: its metrics, the Postgres collector and the SDK's
+	// metrics through a client that shares the dev server's connection.
+	m := ops.NewWorker()
+	m.Registry.MustRegister(ops.NewPostgresCollector(st.db, nil))
+	sdk, err := client.NewClientFromExisting(temporalClient, client.Options{Namespace: namespace, Logger: quietLogger(), MetricsHandler: m.TemporalHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdk.Close()
+	w := worker.New(sdk, "fbchannel-ops-"+randomHex(6), worker.Options{})
+	workflows.Register(w)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	srv, err := ops.Listen("127.0.0.1:0", ops.Handler(m, ops.PostgresCheck(st.db), ops.TemporalCheck(sdk)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	base := "http://" + srv.Addr()
+
+	if code, body := opsGet(t, base+"/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if code, body := opsGet(t, base+"/readyz"); code != 200 {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	var mfs map[string]*dto.MetricFamily
+	st.eventually("SDK metrics", 10*time.Second, func() bool {
+		mfs = opsScrape(t, base)
+		return mfs["temporal_worker_start_total"] != nil && mfs["temporal_num_pollers"] != nil
+	})
+	checks := []struct {
+		name   string
+		labels map[string]string
+		ok     func(float64) bool
+		want   string
+	}{
+		{"fbchannel_scrape_collector_success", map[string]string{"collector": "postgres"}, func(v float64) bool { return v == 1 }, "1"},
+		{"fbchannel_pages", map[string]string{"status": "active"}, func(v float64) bool { return v == 1 }, "1"},
+		{"fbchannel_pages", map[string]string{"status": "needs_reauth"}, func(v float64) bool { return v == 0 }, "0"},
+		{"fbchannel_queue_length", map[string]string{"queue": ch.QueueID}, func(v float64) bool { return v == 1 }, "1"},
+		{"fbchannel_queue_oldest_wait_seconds", map[string]string{"queue": ch.QueueID}, func(v float64) bool { return v > 0 && v < 300 }, "in (0, 300)"},
+		{"fbchannel_token_days_to_expiry", map[string]string{"page": ch.PageUUID, "facebook_page_id": ch.PageID}, func(v float64) bool { return v > 9.9 && v <= 10 }, "in (9.9, 10]"},
+		{"fbchannel_sends_total", map[string]string{"outcome": "sent", "reason": ""}, func(v float64) bool { return v == 0 }, "0"},
+	}
+	for _, c := range checks {
+		if _, ok := opsSample(mfs, c.name, c.labels); !ok {
+			t.Errorf("%s%v is missing", c.name, c.labels)
+			continue
+		}
+		if v := opsValue(mfs, c.name, c.labels); !c.ok(v) {
+			t.Errorf("%s%v = %v, want %s", c.name, c.labels, v, c.want)
+		}
+	}
+	if _, ok := opsSample(mfs, "temporal_num_pollers", map[string]string{"namespace": namespace}); !ok {
+		t.Errorf("temporal_num_pollers has no namespace label: %v", mfs["temporal_num_pollers"])
+	}
+
+	// Graceful stop: Serve returns cleanly and the port stops answering.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("the ops server still answers after Shutdown")
+	}
+}
+
+func TestOpsWorkerReadyzWhenItsDatabaseIsClosed(t *testing.T) {
+	st := newStack(t)
+	db, err := store.Open(context.Background(), databaseURL(st.dbName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	m := ops.NewWorker()
+	m.Registry.MustRegister(ops.NewPostgresCollector(db, nil))
+	h := ops.Handler(m, ops.PostgresCheck(db), ops.TemporalCheck(temporalClient))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != 200 {
+		t.Fatalf("/healthz: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	code, msg := opsError(t, rec.Body.String())
+	if rec.Code != 503 || code != "not_ready" || !strings.Contains(msg, "postgres") || strings.Contains(msg, "temporal") {
+		t.Fatalf("/readyz with the database closed: %d %s", rec.Code, rec.Body)
+	}
+
+	// /metrics still answers; the database's gauges are left out and say so.
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept", "text/plain")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("/metrics with the database closed: %d %s", rec.Code, rec.Body)
+	}
+	mfs := opsParse(t, rec.Body)
+	if v, ok := opsSample(mfs, "fbchannel_scrape_collector_success", map[string]string{"collector": "postgres"}); !ok || v.Gauge.GetValue() != 0 {
+		t.Fatalf("fbchannel_scrape_collector_success{collector=postgres}: %v", v)
+	}
+	if _, ok := mfs["fbchannel_pages"]; ok {
+		t.Fatal("fbchannel_pages reported without a database")
+	}
+}

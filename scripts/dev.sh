@@ -1,0 +1,658 @@
+#!/usr/bin/env bash
+# Local stack and test driver for fbchannel; the Makefile's targets call it.
+#
+#   scripts/dev.sh run     Postgres (system or private), Temporal dev server, Graph API
+#                          simulator, worker and starter; demo data; Ctrl-C stops it all
+#   scripts/dev.sh stop    stop what a `run` started (also leftovers of a killed run)
+#   scripts/dev.sh test    vet, workflowcheck, the whole test suite, bounded fuzzing
+#   scripts/dev.sh lint    gofmt, vet, workflowcheck
+#   scripts/dev.sh fuzz    the fuzz targets (FUZZTIME, default 20s each)
+#   scripts/dev.sh build   go build the programs into ./bin
+#   scripts/dev.sh bench   go run ./bench/ingest with Postgres and the Temporal CLI ready
+#   scripts/dev.sh tools   build the pinned Go tools into ./bin
+#
+# Everything it keeps lives in .data/ (git-ignored): logs, pids, the private Postgres,
+# the Temporal dev server's SQLite file, the dev SECRETS_KEY and the demo credentials.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DATA=$ROOT/.data
+BIN=$ROOT/bin
+LOGS=$DATA/logs
+PIDS=$DATA/pids
+
+# Pinned tools. Newer Temporal CLIs do not build with this toolchain; workflowcheck
+# v0.6.0 is the newest the module proxy serves and builds with Go 1.26.
+TEMPORAL_CLI_VERSION=v1.5.1
+TEMPORAL_CLI_PKG=github.com/temporalio/cli/cmd/temporal
+WORKFLOWCHECK_VERSION=v0.6.0
+WORKFLOWCHECK_PKG=go.temporal.io/sdk/contrib/tools/workflowcheck
+
+DEFAULT_DATABASE_URL='postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable'
+PRIVATE_PG_PORT=55432
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+STARTER_PORT=8080
+SIM_PORT=8090
+
+# Programs `run` starts, in start order; they are stopped in reverse.
+SERVICES=(temporal graphsim worker starter)
+FUZZ_TARGETS=(FuzzParseBatch FuzzVerifySignature)
+FUZZ_PKG=./messenger/
+
+PG_STARTED=0 # set to 1 when this invocation started the private Postgres
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() {
+	printf 'ERROR: %s\n' "$*" >&2
+	exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------------------------------
+# Small helpers
+
+port_open() { # host port
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+http_answers() { # url: any HTTP status counts, a refused connection does not
+	local code
+	code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null) || true
+	[[ -n $code && $code != 000 ]]
+}
+
+wait_until() { # seconds command...: polls every half second
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 2; i++)); do
+		if "$@"; then return 0; fi
+		sleep 0.5
+	done
+	return 1
+}
+
+# The module version a Go binary was built from ("" when unknown).
+go_bin_version() {
+	go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+redact_url() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
+url_dbname() { # the path of a postgres URL, without the query
+	local db
+	db=$(sed -E 's#^[a-zA-Z]+://[^/?]*/?([^?]*).*$#\1#' <<<"$1")
+	printf '%s' "${db:-fbchannel}"
+}
+url_with_db() { # url db: the same URL pointing at another database
+	sed -E "s#^([a-zA-Z]+://[^/?]*)(/[^?]*)?#\\1/$2#" <<<"$1"
+}
+
+# ---------------------------------------------------------------------------------------
+# Go tools, cached in ./bin
+
+# A `go install` of the CLI running elsewhere (the [g] keeps pgrep from matching a
+# command line that merely contains this pattern).
+cli_build_running() {
+	have pgrep && pgrep -f "go install [g]ithub.com/temporalio/cli/cmd/temporal" >/dev/null
+}
+
+ensure_temporal_cli() {
+	local v i
+	mkdir -p "$BIN"
+	if [[ -x $BIN/temporal && $(go_bin_version "$BIN/temporal") == "$TEMPORAL_CLI_VERSION" ]]; then
+		return 0
+	fi
+	# Someone (another make in this tree) may be building it already: wait for them
+	# rather than compiling the same few hundred packages twice on two cores.
+	if cli_build_running; then
+		say "Another build of the Temporal CLI is running; waiting for it..."
+		for ((i = 0; i < 360; i++)); do
+			cli_build_running || break
+			sleep 5
+		done
+		if [[ -x $BIN/temporal && $(go_bin_version "$BIN/temporal") == "$TEMPORAL_CLI_VERSION" ]]; then
+			return 0
+		fi
+	fi
+	v=$(go_bin_version "$BIN/temporal" 2>/dev/null || true)
+	say "Building the Temporal CLI $TEMPORAL_CLI_VERSION into ./bin${v:+ (found $v)}; the first time takes a few minutes..."
+	GOBIN=$BIN go install "$TEMPORAL_CLI_PKG@$TEMPORAL_CLI_VERSION" ||
+		die "could not build the Temporal CLI ($TEMPORAL_CLI_PKG@$TEMPORAL_CLI_VERSION)"
+}
+
+ensure_workflowcheck() {
+	mkdir -p "$BIN"
+	if [[ -x $BIN/workflowcheck && $(go_bin_version "$BIN/workflowcheck") == "$WORKFLOWCHECK_VERSION" ]]; then
+		return 0
+	fi
+	say "Building workflowcheck $WORKFLOWCHECK_VERSION into ./bin..."
+	GOBIN=$BIN go install "$WORKFLOWCHECK_PKG@$WORKFLOWCHECK_VERSION" ||
+		die "could not build workflowcheck ($WORKFLOWCHECK_PKG@$WORKFLOWCHECK_VERSION)"
+}
+
+# ---------------------------------------------------------------------------------------
+# Postgres: the one at DATABASE_URL, else a private one under .data/postgres
+
+pg_tool() { # name: a Postgres program from PATH or the server's bin directory
+	local d
+	if have "$1"; then
+		command -v "$1"
+		return 0
+	fi
+	d=$(pg_bindir 2>/dev/null) || return 1
+	[[ -x $d/$1 ]] && printf '%s\n' "$d/$1"
+}
+
+pg_bindir() { # the directory holding initdb and pg_ctl
+	local p d
+	if p=$(command -v initdb 2>/dev/null); then
+		d=$(dirname "$(readlink -f "$p")")
+		[[ -x $d/pg_ctl ]] && {
+			printf '%s\n' "$d"
+			return 0
+		}
+	fi
+	# shellcheck disable=SC2012 # version-sorted, and these paths have no spaces
+	for d in $(ls -d /usr/lib/postgresql/*/bin /usr/pgsql-*/bin 2>/dev/null | sort -V -r); do
+		if [[ -x $d/initdb && -x $d/pg_ctl ]]; then
+			printf '%s\n' "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+pg_answers() { # url
+	local isready psql hostport
+	if isready=$(pg_tool pg_isready); then
+		"$isready" -q -t 3 -d "$1"
+		return
+	fi
+	if psql=$(pg_tool psql); then
+		PGCONNECT_TIMEOUT=3 "$psql" "$(url_with_db "$1" postgres)" -tAc 'select 1' >/dev/null 2>&1
+		return
+	fi
+	hostport=$(sed -E 's#^[a-zA-Z]+://([^@/]*@)?([^/?]*).*$#\2#' <<<"$1")
+	port_open "${hostport%%:*}" "$(sed -nE 's#.*:([0-9]+)$#\1#p' <<<"$hostport" | grep . || echo 5432)"
+}
+
+# Where the private cluster lives. As root it runs as the `postgres` user (initdb refuses
+# root), which must be able to reach the directory; and a unix socket path has a length
+# limit. Either problem moves it to /tmp.
+private_pg_layout() {
+	local base=$DATA
+	PG_RUN_AS=
+	if [[ $EUID -eq 0 ]]; then
+		id postgres >/dev/null 2>&1 ||
+			die "initdb refuses to run as root and there is no 'postgres' user to run it as (useradd --system postgres)"
+		PG_RUN_AS=postgres
+		mkdir -p "$DATA"
+		if ! runuser -u postgres -- test -x "$DATA"; then
+			base=/tmp/fbchannel-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+		fi
+	fi
+	if ((${#base} > 80)); then
+		base=/tmp/fbchannel-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+	fi
+	PG_DATA=$base/postgres
+	PG_SOCK=$base/pgsock
+	PG_LOG=$base/logs/postgres.log
+}
+
+as_pg() {
+	if [[ -n ${PG_RUN_AS:-} ]]; then
+		(cd / && runuser -u "$PG_RUN_AS" -- "$@")
+	else
+		"$@"
+	fi
+}
+
+private_pg_url() { # db
+	printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$PRIVATE_PG_PORT" "$1"
+}
+
+start_private_postgres() {
+	local bindir
+	bindir=$(pg_bindir) || die "no Postgres answers at $(redact_url "$DATABASE_URL") and initdb is not installed: start Postgres, point DATABASE_URL at one, or install the server (apt-get install postgresql)"
+	private_pg_layout
+	mkdir -p "$PIDS"
+	if pg_answers "$(private_pg_url postgres)"; then
+		say "The private Postgres is already running on 127.0.0.1:$PRIVATE_PG_PORT"
+		[[ -f $PIDS/postgres ]] || printf '%s\n' "$PG_DATA" >"$PIDS/postgres"
+		return 0
+	fi
+	if port_open 127.0.0.1 "$PRIVATE_PG_PORT"; then
+		die "port $PRIVATE_PG_PORT is taken by something that is not a Postgres answering; free it (ss -ltnp 'sport = :$PRIVATE_PG_PORT')"
+	fi
+	mkdir -p "$PG_DATA" "$PG_SOCK" "$(dirname "$PG_LOG")"
+	touch "$PG_LOG"
+	if [[ -n $PG_RUN_AS ]]; then
+		chown "$PG_RUN_AS:" "$PG_DATA" "$PG_SOCK" "$PG_LOG"
+	fi
+	chmod 700 "$PG_DATA"
+	if [[ ! -s $PG_DATA/PG_VERSION ]]; then
+		say "Creating a private Postgres cluster in ${PG_DATA#"$ROOT"/} ($bindir)"
+		as_pg "$bindir/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C >>"$PG_LOG" 2>&1 || {
+			tail -n 20 "$PG_LOG" >&2
+			die "initdb failed (log: $PG_LOG)"
+		}
+		# A throwaway development cluster: durability traded for speed.
+		as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null <<-EOF
+
+			# added by scripts/dev.sh
+			listen_addresses = '127.0.0.1'
+			port = $PRIVATE_PG_PORT
+			unix_socket_directories = '$PG_SOCK'
+			max_connections = 200
+			fsync = off
+			synchronous_commit = off
+			full_page_writes = off
+		EOF
+	fi
+	say "Starting the private Postgres on 127.0.0.1:$PRIVATE_PG_PORT (log: $PG_LOG)"
+	# pg_ctl puts the postmaster in its own session, so a Ctrl-C does not reach it.
+	as_pg "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null || {
+		tail -n 20 "$PG_LOG" >&2
+		die "the private Postgres did not start (log: $PG_LOG)"
+	}
+	printf '%s\n' "$PG_DATA" >"$PIDS/postgres"
+	PG_STARTED=1
+	wait_until 30 pg_answers "$(private_pg_url postgres)" ||
+		die "the private Postgres started but does not answer on 127.0.0.1:$PRIVATE_PG_PORT"
+}
+
+stop_private_postgres() {
+	local pgdata bindir
+	[[ -f $PIDS/postgres ]] || return 0
+	pgdata=$(<"$PIDS/postgres")
+	if [[ -f $pgdata/postmaster.pid ]] && bindir=$(pg_bindir); then
+		private_pg_layout
+		say "Stopping the private Postgres"
+		as_pg "$bindir/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+			warn "pg_ctl stop failed for $pgdata"
+	fi
+	rm -f "$PIDS/postgres"
+}
+
+create_database() { # url: create its database when missing (the worker would too)
+	local psql db maint
+	psql=$(pg_tool psql) || return 0
+	db=$(url_dbname "$1")
+	[[ $db =~ ^[A-Za-z0-9_]+$ ]] || return 0
+	maint=$(url_with_db "$1" postgres)
+	if [[ $("$psql" "$maint" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" 2>/dev/null) != 1 ]]; then
+		say "Creating database $db"
+		"$psql" "$maint" -qc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 ||
+			warn "could not create database $db (the worker will try)"
+	fi
+}
+
+# Sets and exports DATABASE_URL to a Postgres that answers.
+ensure_postgres() {
+	DATABASE_URL=${DATABASE_URL:-$DEFAULT_DATABASE_URL}
+	if pg_answers "$DATABASE_URL"; then
+		say "Postgres answers at $(redact_url "$DATABASE_URL")"
+	else
+		warn "no Postgres answers at $(redact_url "$DATABASE_URL"); using a private one on port $PRIVATE_PG_PORT"
+		start_private_postgres
+		DATABASE_URL=$(private_pg_url "$(url_dbname "$DATABASE_URL")")
+		say "DATABASE_URL=$DATABASE_URL"
+	fi
+	export DATABASE_URL
+	create_database "$DATABASE_URL"
+}
+
+# ---------------------------------------------------------------------------------------
+# Background processes (run / stop)
+
+# The command line of a live process; nothing for a dead one or a zombie.
+proc_args() {
+	local line stat args
+	line=$(ps -o stat=,args= -p "$1" 2>/dev/null) || return 0
+	read -r stat args <<<"$line"
+	[[ -z $stat || $stat == Z* ]] && return 0
+	printf '%s\n' "$args"
+}
+
+# Stops the process recorded in $PIDS/<name>.pid if it is still the program we started.
+stop_service() { # name
+	local f=$PIDS/$1.pid pid i
+	[[ -f $f ]] || return 0
+	pid=$(<"$f")
+	if [[ $pid =~ ^[0-9]+$ ]] && [[ $(proc_args "$pid") == "$BIN/$1"* ]]; then
+		say "Stopping $1 (pid $pid)"
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		# The worker gives running activities up to 20s to finish.
+		for ((i = 0; i < 120; i++)); do
+			[[ -n $(proc_args "$pid") ]] || break
+			sleep 0.25
+		done
+		if [[ -n $(proc_args "$pid") ]]; then
+			warn "$1 did not stop within 30s; killing it"
+			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$f"
+}
+
+stop_services() {
+	local i
+	for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+		stop_service "${SERVICES[i]}"
+	done
+}
+
+# Starts bin/<name> in its own session (so Ctrl-C reaches only this script, which then
+# stops everything in order), logging to .data/logs/<name>.log.
+start_service() { # name args...
+	local name=$1
+	shift
+	: >"$LOGS/$name.log"
+	setsid "$BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+	printf '%s\n' "$!" >"$PIDS/$name.pid"
+}
+
+service_alive() { # name
+	local pid
+	[[ -f $PIDS/$1.pid ]] || return 1
+	pid=$(<"$PIDS/$1.pid")
+	[[ $(proc_args "$pid") == "$BIN/$1"* ]]
+}
+
+service_failed() { # name what
+	printf '\nERROR: %s %s. Last lines of .data/logs/%s.log:\n' "$1" "$2" "$1" >&2
+	tail -n 25 "$LOGS/$1.log" | sed 's/^/    /' >&2
+	exit 1
+}
+
+wait_service() { # name seconds check...: waits for check, failing if the process dies
+	local name=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs * 2; i++)); do
+		if "$@"; then return 0; fi
+		service_alive "$name" || service_failed "$name" "exited during start-up"
+		sleep 0.5
+	done
+	service_failed "$name" "was not ready after ${secs}s"
+}
+
+temporal_healthy() {
+	"$BIN/temporal" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1
+}
+
+# Stops a foreground `run` elsewhere and every program a run started, but not the
+# private Postgres (a `make test` may be using it).
+stop_leftovers() {
+	local pid i
+	mkdir -p "$PIDS"
+	# A `run` still in the foreground somewhere: let it stop its own stack in order.
+	if [[ -f $PIDS/dev.pid ]]; then
+		pid=$(<"$PIDS/dev.pid")
+		if [[ $pid != "$$" && $(proc_args "$pid") == *scripts/dev.sh* ]]; then
+			say "Stopping the running 'make run' (pid $pid)"
+			kill -TERM "$pid" 2>/dev/null || true
+			for ((i = 0; i < 240; i++)); do
+				[[ -n $(proc_args "$pid") ]] || break
+				sleep 0.25
+			done
+		fi
+		rm -f "$PIDS/dev.pid"
+	fi
+	stop_services
+}
+
+cmd_stop() {
+	stop_leftovers
+	stop_private_postgres
+}
+
+RUN_CLEANED=0
+run_cleanup() {
+	local rc=$?
+	((RUN_CLEANED)) && return 0
+	RUN_CLEANED=1
+	set +e
+	trap '' INT TERM
+	printf '\n'
+	stop_services
+	if ((PG_STARTED)); then stop_private_postgres; fi
+	rm -f "$PIDS/dev.pid"
+	say "Stopped."
+	return "$rc"
+}
+
+check_ports_free() {
+	local p
+	for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$SIM_PORT" "$STARTER_PORT"; do
+		if port_open 127.0.0.1 "$p"; then
+			die "port $p is already in use by a program this script did not start; stop it first (ss -ltnp 'sport = :$p')"
+		fi
+	done
+}
+
+dev_secrets_key() {
+	local f=$DATA/secrets_key
+	if [[ ! -s $f ]]; then
+		(umask 077 && head -c32 /dev/urandom | base64 >"$f")
+	fi
+	tr -d '[:space:]' <"$f"
+}
+
+build_programs() {
+	say "Building worker, starter, graphsim and devseed into ./bin"
+	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/devseed ||
+		die "go build failed (above); nothing was started"
+}
+
+cmd_run() {
+	local i attempt
+	have curl || die "curl is needed (apt-get install curl)"
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+
+	# Leftovers of a previous run (killed terminal, crash) would hold the ports.
+	stop_leftovers
+	printf '%s\n' "$$" >"$PIDS/dev.pid"
+	trap run_cleanup EXIT
+	trap 'exit 0' INT # a requested stop is not a failure
+	trap 'exit 0' TERM
+
+	ensure_postgres
+	ensure_temporal_cli
+	build_programs
+	check_ports_free
+
+	export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
+	export TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
+	export TEMPORAL_TASK_QUEUE=${TEMPORAL_TASK_QUEUE:-facebook-channel}
+	export GRAPH_API_URL=http://127.0.0.1:$SIM_PORT
+	export GRAPH_API_VERSION=${GRAPH_API_VERSION:-v23.0}
+	export SIM_ADDR=:$SIM_PORT
+	export HTTP_ADDR=:$STARTER_PORT
+	export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://localhost:$STARTER_PORT}
+	export ADMIN_TOKEN=${ADMIN_TOKEN:-dev-admin-token}
+	SECRETS_KEY=$(dev_secrets_key)
+	export SECRETS_KEY
+
+	say "Starting the Temporal dev server (log: .data/logs/temporal.log)"
+	start_service temporal server start-dev \
+		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+		--db-filename "$DATA/temporal.db" --log-level warn \
+		--search-attribute ConversationStatus=Keyword \
+		--search-attribute FacebookPageID=Keyword \
+		--search-attribute CustomerPSID=Keyword \
+		--search-attribute AgentID=Keyword
+	wait_service temporal 90 temporal_healthy
+
+	say "Starting the Graph API simulator (log: .data/logs/graphsim.log)"
+	start_service graphsim
+	wait_service graphsim 30 http_answers "http://127.0.0.1:$SIM_PORT/_sim/requests"
+
+	say "Starting the worker (log: .data/logs/worker.log)"
+	start_service worker
+	# The worker migrates the database; give it a moment before the starter uses it.
+	for ((i = 0; i < 6; i++)); do
+		service_alive worker || service_failed worker "exited during start-up"
+		sleep 0.5
+	done
+
+	say "Starting the starter (log: .data/logs/starter.log)"
+	for attempt in 1 2 3; do
+		start_service starter
+		for ((i = 0; i < 60; i++)); do
+			http_answers "http://127.0.0.1:$STARTER_PORT/" && break 2
+			service_alive starter || break
+			sleep 0.5
+		done
+		service_alive starter && service_failed starter "was not answering HTTP after 30s"
+		# It may have raced the worker's migrations: try again while the worker lives.
+		if ((attempt == 3)) || ! service_alive worker; then
+			service_failed starter "exited during start-up"
+		fi
+		warn "starter exited during start-up (attempt $attempt); retrying in 2s"
+		cp "$LOGS/starter.log" "$LOGS/starter.attempt$attempt.log"
+		sleep 2
+	done
+
+	say "Creating demo data (cmd/devseed, through the HTTP APIs)"
+	local seeded=1
+	STARTER_URL=http://localhost:$STARTER_PORT SIM_URL=http://localhost:$SIM_PORT \
+		DEVSEED_ENV_FILE=$DATA/demo.env "$BIN/devseed" 2>&1 | tee "$LOGS/devseed.log" || seeded=0
+
+	cat <<-EOF
+
+		fbchannel is running. Ctrl-C (or \`make stop\` in another terminal) stops everything.
+
+		  starter (admin + agent API)  http://localhost:$STARTER_PORT      agent desk: http://localhost:$STARTER_PORT/desk
+		  Temporal UI                  http://localhost:$TEMPORAL_UI_PORT
+		  Graph API simulator          http://localhost:$SIM_PORT      (control API under /_sim/)
+		  admin token                  $ADMIN_TOKEN
+		  Postgres                     $(redact_url "$DATABASE_URL")
+		  logs                         .data/logs/{temporal,graphsim,worker,starter}.log
+		  demo credentials             .data/demo.env
+
+		A customer writes to the demo page (the simulator signs and posts the webhook):
+		  . .data/demo.env && curl -sS -XPOST localhost:$SIM_PORT/_sim/customer/messages \\
+		    -d "{\\"callback_url\\":\\"\$CALLBACK_URL\\",\\"app_secret\\":\\"\$APP_SECRET\\",\\"page_id\\":\\"\$PAGE_ID\\",\\"psid\\":\\"\$PSID\\",\\"text\\":\\"Hello\\"}"
+	EOF
+	if ((!seeded)); then
+		printf '\nWARNING: devseed failed (above, and .data/logs/devseed.log); the stack stays up for debugging.\n' >&2
+	fi
+
+	# Stay in the foreground; a program that dies takes the stack down with it.
+	while true; do
+		for i in "${SERVICES[@]}"; do
+			service_alive "$i" || service_failed "$i" "exited"
+		done
+		sleep 1
+	done
+}
+
+# ---------------------------------------------------------------------------------------
+# Checks and tests
+
+run_vet() {
+	say "go vet ./..."
+	go vet ./...
+}
+
+run_workflowcheck() {
+	ensure_workflowcheck
+	if [[ ! -d workflows ]]; then
+		warn "no ./workflows directory yet; workflowcheck skipped"
+		return 0
+	fi
+	say "workflowcheck $WORKFLOWCHECK_VERSION ./workflows/..."
+	"$BIN/workflowcheck" ./workflows/... || die "workflowcheck found non-deterministic workflow code (above)"
+}
+
+run_gofmt() {
+	local out
+	say "gofmt -l"
+	out=$(find . -name '*.go' -not -path './.*' -not -path './bin/*' -not -path '*/testdata/*' -print0 |
+		xargs -0 -r gofmt -l)
+	if [[ -n $out ]]; then
+		printf '%s\n' "$out" >&2
+		die "these files need gofmt -w"
+	fi
+}
+
+run_fuzz() { # fuzztime
+	local t
+	for t in "${FUZZ_TARGETS[@]}"; do
+		# go test passes silently when no target matches; a missing target is an error.
+		grep -qs "^func $t(" "$FUZZ_PKG"*_test.go || die "fuzz target $t not found in $FUZZ_PKG"
+		say "fuzz $t for $1"
+		go test -run='^$' -fuzz="^$t\$" -fuzztime="$1" "$FUZZ_PKG"
+	done
+}
+
+test_cleanup() {
+	local rc=$?
+	if ((PG_STARTED)); then stop_private_postgres; fi
+	return "$rc"
+}
+
+cmd_test() {
+	local started=$SECONDS
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+	trap test_cleanup EXIT
+	ensure_temporal_cli
+	ensure_postgres
+	export TEMPORAL_CLI=$BIN/temporal
+	run_vet
+	run_workflowcheck
+	say "go test -count=1 -timeout 15m ./...  (TEMPORAL_CLI=$TEMPORAL_CLI)"
+	go test -count=1 -timeout 15m ./...
+	run_fuzz "${FUZZTIME:-15s}"
+	say "make test: vet, workflowcheck, tests and fuzzing passed in $((SECONDS - started))s"
+}
+
+cmd_lint() {
+	run_gofmt
+	run_vet
+	run_workflowcheck
+}
+
+cmd_bench() {
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+	trap test_cleanup EXIT
+	ensure_temporal_cli
+	ensure_postgres
+	export TEMPORAL_CLI=$BIN/temporal
+	go run ./bench/ingest "$@"
+}
+
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+main() {
+	local cmd=${1:-help}
+	[[ $# -gt 0 ]] && shift
+	case $cmd in
+	run) cmd_run ;;
+	stop) cmd_stop ;;
+	test) cmd_test ;;
+	lint) cmd_lint ;;
+	fuzz) run_fuzz "${FUZZTIME:-20s}" ;;
+	build) build_programs ;;
+	bench) cmd_bench "$@" ;;
+	tools)
+		ensure_temporal_cli
+		ensure_workflowcheck
+		;;
+	postgres) # start (or find) Postgres and print DATABASE_URL; `make stop` stops a private one
+		ensure_postgres >&2
+		printf '%s\n' "$DATABASE_URL"
+		;;
+	help | -h | --help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"
