@@ -19,12 +19,14 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"fbchannel/graph"
+	"fbchannel/ops"
 	"fbchannel/store"
 	"fbchannel/workflows"
 )
 
 // Activities holds the clients the activities use; the worker registers one value.
 type Activities struct {
+	Metrics   *ops.Metrics // nil-safe
 	Store     *store.Store
 	Graph     *graph.Client
 	Temporal  client.Client
@@ -117,7 +119,8 @@ func (a *Activities) AssignWaiting(ctx context.Context, in workflows.AssignWaiti
 
 // SendMessage sends an agent's reply. The message id goes to Facebook as metadata
 // (it comes back on the echo), and a reply already sent is not sent again.
-func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageInput) (out workflows.SendOutcome, err error) {
+	defer func() { a.Metrics.ObserveSend(err) }()
 	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
 	if err != nil {
 		return workflows.SendOutcome{}, fromStore(err)

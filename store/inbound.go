@@ -63,7 +63,7 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 		switch ev.Kind() {
 		case "message", "postback":
 			m := inboundMessage(ev)
-			m.ConversationID = conversationID
+			m.ConversationID, m.CreatedAt = conversationID, at
 			recorded, err = insertMessage(ctx, tx, pageID, m, at)
 			if err != nil {
 				return err

@@ -106,6 +106,7 @@ func run() error {
 	})
 	workflows.Register(w)
 	w.RegisterActivity(&activities.Activities{
+		Metrics:   metrics,
 		Store:     &store.Store{DB: db, Box: box},
 		Graph:     graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil),
 		Temporal:  c,
