@@ -75,19 +75,33 @@ func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConv
 	return workflows.OpenConversationResult{Served: served, CustomerID: customerID, QueueID: queueID}, err
 }
 
+// RecordInbound records a batch of one conversation's webhook events, in order.
+// Each event is its own idempotent transaction, so a retry redoes nothing twice.
 func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
-	recorded, at, err := a.Store.RecordInbound(ctx, in.ConversationID, in.Event.PageID, in.Event.EventKey)
-	if errors.Is(err, store.ErrNotFound) {
-		// The webhook stores the event and signals in one transaction that commits
-		// after the signal, so a fast worker may look before the commit: retry. An
-		// event that never appears belonged to a delivery that was not acknowledged
-		// (Facebook redelivers it); after a while, give up on this copy.
-		if activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
-			return workflows.RecordInboundResult{}, err
+	var res workflows.RecordInboundResult
+	for _, ev := range in.Events {
+		recorded, at, err := a.Store.RecordInbound(ctx, in.ConversationID, ev.PageID, ev.EventKey)
+		if errors.Is(err, store.ErrNotFound) {
+			res.Missing = append(res.Missing, ev.EventKey)
+			continue
 		}
-		return workflows.RecordInboundResult{}, permanent(workflows.ReasonInboundMissing, err.Error())
+		if err != nil {
+			return res, err
+		}
+		if recorded {
+			res.Recorded++
+		}
+		if at.After(res.CustomerMessageAt) {
+			res.CustomerMessageAt = at
+		}
 	}
-	return workflows.RecordInboundResult{Recorded: recorded, CustomerMessageAt: at}, err
+	// An event missing now is one whose delivery failed after it was signalled
+	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a
+	// while for it, then give up on this copy.
+	if len(res.Missing) > 0 && activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
+		return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+	}
+	return res, nil
 }
 
 // WakeQueues signals each queue's workflow, starting it if it is not running, so a

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -90,12 +89,16 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), webhookDeadline)
 	defer cancel()
-	err = s.Store.InTx(ctx, func(tx *sql.Tx) error {
-		if err := store.SaveInboundEvents(ctx, tx, rows); err != nil {
-			return err
+	// Stored (and committed) before the signals, so a worker never looks for an
+	// event that is not there yet; taken back if the signals fail.
+	inserted, err := s.Store.SaveInboundEvents(ctx, rows)
+	if err == nil {
+		if err = s.signalAll(ctx, signals); err != nil {
+			if derr := s.Store.DeleteInboundEvents(context.WithoutCancel(ctx), inserted); derr != nil {
+				s.Log.Error("could not take back unsignalled events", "events", len(inserted), "err", derr)
+			}
 		}
-		return s.signalAll(ctx, signals)
-	})
+	}
 	if err != nil {
 		s.Log.Error("webhook not accepted", "page_uuid", r.PathValue("page"), "events", len(rows), "err", err)
 		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
