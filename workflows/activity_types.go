@@ -77,29 +77,26 @@ type FetchCustomerProfileInput struct {
 	PageUUID   string
 }
 
+// maxRecordBatch bounds how many pending events one RecordInbound call takes: a
+// burst of messages costs one activity, not one each.
+const maxRecordBatch = 100
+
 type RecordInboundInput struct {
 	ConversationID string
-	Event          InboundEvent
+	Events         []InboundEvent
 }
 
-// ReasonWindowClosed: Messenger's windows do not allow this send.
-const ReasonWindowClosed = "window_closed"
-
-// ReasonPageNeedsReauth and ReasonTokenInvalid make a send wait (parked) until
-// the page is re-authorised, instead of failing.
-const (
-	ReasonPageNeedsReauth = "page_needs_reauth"
-	ReasonTokenInvalid    = "token_invalid"
-)
-
-// ReasonInboundMissing: the referenced webhook event was never stored (its delivery
+// ReasonInboundMissing: a referenced webhook event was never stored (its delivery
 // was not acknowledged, so Facebook sends it again); the workflow skips this copy.
 const ReasonInboundMissing = "inbound_missing"
 
 type RecordInboundResult struct {
-	Recorded bool
-	// CustomerMessageAt is set when the event opens or restarts the messaging window.
+	Recorded int
+	// CustomerMessageAt is the latest time among the events that open or restart
+	// the messaging window (zero if none did).
 	CustomerMessageAt time.Time
+	// Missing lists event keys that never appeared in inbound_events.
+	Missing []string
 }
 
 type WakeQueuesInput struct {
@@ -140,3 +137,13 @@ type SetPageStatusInput struct {
 	ProvisioningStatus string
 	LastError          string
 }
+
+// ReasonWindowClosed: Messenger's windows do not allow this send.
+const ReasonWindowClosed = "window_closed"
+
+// ReasonPageNeedsReauth and ReasonTokenInvalid make a send wait (parked) until
+// the page is re-authorised, instead of failing.
+const (
+	ReasonPageNeedsReauth = "page_needs_reauth"
+	ReasonTokenInvalid    = "token_invalid"
+)

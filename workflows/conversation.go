@@ -193,33 +193,51 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	return true, nil
 }
 
-// record stores every pending event, oldest first.
+// record stores every pending event, oldest first, in batches.
 func (c *conversation) record(ctx workflow.Context) error {
 	if err := c.lock.Lock(ctx); err != nil {
 		return err
 	}
 	defer c.lock.Unlock()
 	for len(c.pending) > 0 && !c.closed {
-		ev := c.pending[0]
-		if c.seen(ev.EventKey) {
-			c.pending = c.pending[1:]
-			continue
-		}
-		var res RecordInboundResult
-		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRecordInbound, RecordInboundInput{
-			ConversationID: c.ConversationID, Event: ev,
-		}).Get(ctx, &res); err != nil {
-			if reason, _ := failureOf(err); reason != ReasonInboundMissing {
-				return err
+		taken := 0
+		var batch []InboundEvent
+		for _, ev := range c.pending {
+			if len(batch) == maxRecordBatch {
+				break
+			}
+			taken++
+			if !c.seen(ev.EventKey) && !containsKey(batch, ev.EventKey) {
+				batch = append(batch, ev)
 			}
 		}
-		c.pending = c.pending[1:]
-		c.remember(ev.EventKey)
-		if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
-			c.LastCustomerMessageAt = res.CustomerMessageAt
+		if len(batch) > 0 {
+			var res RecordInboundResult
+			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRecordInbound, RecordInboundInput{
+				ConversationID: c.ConversationID, Events: batch,
+			}).Get(ctx, &res); err != nil {
+				return err
+			}
+			if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
+				c.LastCustomerMessageAt = res.CustomerMessageAt
+			}
+		}
+		// Signals that arrived during the activity were appended after these.
+		c.pending = c.pending[taken:]
+		for _, ev := range batch {
+			c.remember(ev.EventKey)
 		}
 	}
 	return nil
+}
+
+func containsKey(events []InboundEvent, key string) bool {
+	for _, ev := range events {
+		if ev.EventKey == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conversation) seen(key string) bool {
