@@ -275,6 +275,9 @@ func (e Event) CustomerPSID() string {
 func (e Event) Key() string {
 	switch e.Kind() {
 	case KindMessage, KindEcho:
+		if e.Message.MID != "" && e.Message.IsDeleted {
+			return e.Message.MID + ":deleted" // the unsend is an event of its own
+		}
 		if e.Message.MID != "" {
 			return e.Message.MID
 		}
@@ -288,7 +291,9 @@ func (e Event) Key() string {
 		}
 	case KindReaction:
 		if e.Reaction.MID != "" {
-			return e.Reaction.MID + ":" + e.Reaction.Action + ":" + e.Reaction.Reaction
+			// The timestamp keeps react, unreact, react again three events, while a
+			// redelivery (same timestamp) stays one.
+			return e.Reaction.MID + ":" + e.Reaction.Action + ":" + e.Reaction.Reaction + ":" + strconv.FormatInt(e.Timestamp, 10)
 		}
 	}
 	// Marshalling these plain structs cannot fail.

@@ -122,7 +122,7 @@ func TestEventKindPSIDAndKey(t *testing.T) {
 		{
 			name:  "reaction",
 			event: `{"sender":{"id":"PSID"},"recipient":{"id":"PAGE"},"timestamp":8,"reaction":{"reaction":"love","emoji":"\u2764\ufe0f","action":"react","mid":"m_1"}}`,
-			kind:  KindReaction, psid: "PSID", key: "m_1:react:love",
+			kind:  KindReaction, psid: "PSID", key: "m_1:react:love:8",
 		},
 		{
 			name:  "referral",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,24 +87,27 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 			at = time.Now().UTC()
 		}
 		switch ev.Kind() {
-		case "message", "postback":
+		case "message", "postback", "reaction", "referral":
+			if ev.Message != nil && ev.Message.IsDeleted {
+				return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.Message.MID, "", "deleted")
+			}
 			m := inboundMessage(ev)
 			m.ConversationID, m.CreatedAt = conversationID, at
-			recorded, err = insertMessage(ctx, tx, pageID, m, at)
+			recorded, err = insertMessage(ctx, tx, pageID, eventKey, m, at)
 			if err != nil {
 				return err
 			}
-			customerAt = at
+			customerAt = at // each of these opens or restarts Messenger's window
 			if recorded && agentID != nil {
 				if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
 					map[string]any{"message": m}); err != nil {
 					return err
 				}
 			}
-		case "reaction", "referral":
-			customerAt = at // these restart the window but add no message
+		case "message_edit":
+			return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.MessageEdit.MID, ev.MessageEdit.Text, "")
 		case "echo":
-			recorded, err = s.recordEcho(ctx, tx, conversationID, pageID, ev, at)
+			recorded, err = s.recordEcho(ctx, tx, conversationID, pageID, eventKey, ev, at)
 			if err != nil {
 				return err
 			}
@@ -129,6 +133,9 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 	return recorded, customerAt, err
 }
 
+// likeStickerID is the sticker Messenger sends for the thumbs-up ("like") button.
+const likeStickerID = 369239263222822
+
 func inboundMessage(ev messenger.Event) Message {
 	m := Message{ID: uuid.NewString(), Direction: "inbound", Sender: "customer", Kind: "text", Status: "received", Attachments: []Attachment{}}
 	switch {
@@ -138,6 +145,17 @@ func inboundMessage(ev messenger.Event) Message {
 			mid := ev.Postback.MID
 			m.FacebookMessageID = &mid
 		}
+	case ev.Reaction != nil:
+		m.Kind, m.Text = "reaction", ev.Reaction.Emoji
+		if m.Text == "" {
+			m.Text = ev.Reaction.Reaction
+		}
+		if ev.Reaction.Action == "unreact" {
+			m.Text = "removed reaction " + m.Text
+		}
+	case ev.Referral != nil:
+		m.Kind = "referral"
+		m.Text = strings.TrimSpace("Came from " + strings.ToLower(ev.Referral.Source) + " " + ev.Referral.Ref)
 	case ev.Message != nil:
 		mid := ev.Message.MID
 		m.FacebookMessageID = &mid
@@ -147,11 +165,20 @@ func inboundMessage(ev messenger.Event) Message {
 			if url == "" {
 				url = a.URL
 			}
-			m.Attachments = append(m.Attachments, Attachment{Type: a.Type, URL: url})
+			kind := a.Type
+			if a.Payload.StickerID != 0 {
+				kind = "sticker"
+				if a.Payload.StickerID == likeStickerID {
+					m.Text = "👍"
+				}
+			}
+			m.Attachments = append(m.Attachments, Attachment{Type: kind, URL: url})
 		}
 		switch {
 		case ev.Message.QuickReply != nil:
 			m.Kind = "quick_reply"
+		case len(m.Attachments) > 0 && m.Attachments[0].Type == "sticker":
+			m.Kind = "sticker"
 		case len(m.Attachments) > 0:
 			m.Kind = "attachment"
 		}
@@ -159,16 +186,48 @@ func inboundMessage(ev messenger.Event) Message {
 	return m
 }
 
-func insertMessage(ctx context.Context, tx *sql.Tx, pageID string, m Message, at time.Time) (bool, error) {
+// updateMessage applies an edit (new text) or an unsend (kind "deleted") to a
+// message the customer sent, and tells the agent.
+func updateMessage(ctx context.Context, tx *sql.Tx, pageID string, agentID *string, conversationID, mid, text, kind string) error {
+	ub := pg.NewUpdateBuilder()
+	set := []string{"updated_at = now()"}
+	if kind == "deleted" {
+		set = append(set, ub.Assign("kind", "deleted"), ub.Assign("text", ""), "attachments = '[]'")
+	} else {
+		set = append(set, ub.Assign("text", text), "edited_at = now()")
+	}
+	ub.Update("messages").Set(set...).Where(ub.Equal("page_id", pageID), ub.Equal("facebook_message_id", mid)).Returning("id")
+	var id string
+	if err := queryRow(ctx, tx, ub).Scan(&id); err != nil {
+		if err == sql.ErrNoRows {
+			return nil // an edit of a message we never had
+		}
+		return err
+	}
+	if agentID == nil {
+		return nil
+	}
+	s := &Store{}
+	m, err := s.GetMessage(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, *agentID, "message.updated", conversationID, "updated:"+id+":"+uuid.NewString(),
+		map[string]any{"message": m})
+}
+
+func insertMessage(ctx context.Context, tx *sql.Tx, pageID, eventKey string, m Message, at time.Time) (bool, error) {
 	attachments, err := json.Marshal(m.Attachments)
 	if err != nil {
 		return false, err
 	}
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "attachments",
-		"status", "facebook_message_id", "sent_at").
-		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status, m.FacebookMessageID, at)
-	ib.SQL("ON CONFLICT (page_id, facebook_message_id) WHERE facebook_message_id IS NOT NULL DO NOTHING")
+		"status", "facebook_message_id", "sent_at", "event_key").
+		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status, m.FacebookMessageID, at, eventKey)
+	// Either unique index (Facebook message id, or webhook event key) makes a
+	// redelivered event a no-op.
+	ib.SQL("ON CONFLICT DO NOTHING")
 	res, err := exec(ctx, tx, ib)
 	if err != nil {
 		return false, err
@@ -179,7 +238,7 @@ func insertMessage(ctx context.Context, tx *sql.Tx, pageID string, m Message, at
 
 // recordEcho keeps our own sends from being recorded twice (they carry our message
 // id as metadata) and records what the page sent from elsewhere.
-func (s *Store) recordEcho(ctx context.Context, tx *sql.Tx, conversationID, pageID string, ev messenger.Event, at time.Time) (bool, error) {
+func (s *Store) recordEcho(ctx context.Context, tx *sql.Tx, conversationID, pageID, eventKey string, ev messenger.Event, at time.Time) (bool, error) {
 	if validUUID(ev.Message.Metadata) {
 		ub := pg.NewUpdateBuilder()
 		ub.Update("messages").Set(ub.Assign("facebook_message_id", ev.Message.MID), "updated_at = now()").
@@ -188,9 +247,9 @@ func (s *Store) recordEcho(ctx context.Context, tx *sql.Tx, conversationID, page
 		return false, err
 	}
 	m := inboundMessage(ev)
+	// Sender "page" is how the transcript says "sent outside the desk".
 	m.ConversationID, m.Direction, m.Sender, m.Status = conversationID, "outbound", "page", "sent"
-	m.Error = "sent outside the desk"
-	return insertMessage(ctx, tx, pageID, m, at)
+	return insertMessage(ctx, tx, pageID, eventKey, m, at)
 }
 
 func markDelivered(ctx context.Context, tx *sql.Tx, conversationID string, agentID *string, d *messenger.Delivery) error {
