@@ -223,7 +223,10 @@ func (a *Activities) ReopenConversation(ctx context.Context, in workflows.Reopen
 	}
 	st := workflows.ConversationState{
 		ConversationID: conv.ID, CustomerID: conv.Customer.ID, PageUUID: conv.PageUUID, PageID: conv.PageID,
-		PSID: conv.Customer.PSID, AgentID: in.AgentID, Status: conv.Status, LastCustomerMessageAt: lastCustomer,
+		PSID: conv.Customer.PSID, Status: conv.Status, LastCustomerMessageAt: lastCustomer,
+	}
+	if conv.AgentID != nil {
+		st.AgentID = *conv.AgentID
 	}
 	if conv.QueueID != nil {
 		st.QueueID = *conv.QueueID

@@ -205,16 +205,22 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
+	if !replyPossible(c, time.Now()) {
+		writeError(w, http.StatusConflict, "window_closed",
+			"Messenger's window for this customer has closed, so the conversation cannot be reopened; it reopens by itself when the customer writes.")
+		return
+	}
 	workflowID := workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID)
 	ctx, cancel := context.WithTimeout(r.Context(), reopenWait)
 	defer cancel()
 	for {
 		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                       workflowID,
-			TaskQueue:                s.TaskQueue,
-			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			TypedSearchAttributes:    temporalSearchAttributes(c.PageID, c.Customer.PSID, workflows.StatusAssigned),
+			ID:                                       workflowID,
+			TaskQueue:                                s.TaskQueue,
+			WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			TypedSearchAttributes:                    temporalSearchAttributes(c.PageID, c.Customer.PSID, workflows.StatusAssigned),
 		}, workflows.ConversationWorkflow, workflows.ConversationInput{
 			PageID: c.PageID, PSID: c.Customer.PSID,
 			Reopen: &workflows.ReopenRequest{ConversationID: c.ID, AgentID: me.ID},
@@ -251,6 +257,15 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 			return
 		}
 	}
+}
+
+// replyPossible says whether an agent could still write to the customer: inside the
+// 24-hour window, or the HUMAN_AGENT window where the workstream enables it.
+func replyPossible(c store.Conversation, now time.Time) bool {
+	if c.Window.HumanAgentUntil != nil && now.Before(*c.Window.HumanAgentUntil) {
+		return true
+	}
+	return c.Window.ExpiresAt != nil && now.Before(*c.Window.ExpiresAt)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

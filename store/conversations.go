@@ -40,6 +40,8 @@ type Conversation struct {
 	HumanAgentTag bool      `json:"-"`
 	Window        Window    `json:"window"`
 	Messages      []Message `json:"messages,omitempty"`
+	// Previous lists the customer's earlier conversations on this page, newest first.
+	Previous []PreviousConversation `json:"previous_conversations,omitempty"`
 }
 
 type Attachment struct {
@@ -111,8 +113,45 @@ func (s *Store) GetConversation(ctx context.Context, id string) (Conversation, e
 	if err != nil {
 		return c, err
 	}
-	c.Messages, err = s.messages(ctx, s.DB, id)
+	if c.Messages, err = s.messages(ctx, s.DB, id); err != nil {
+		return c, err
+	}
+	c.Previous, err = s.previousConversations(ctx, c.Customer.ID, c.ID, c.OpenedAt)
 	return c, err
+}
+
+// PreviousConversation summarises an earlier conversation with the same customer.
+type PreviousConversation struct {
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	ClosedAt    *time.Time `json:"closed_at"`
+	CloseReason string     `json:"close_reason,omitempty"`
+	Disposition string     `json:"disposition,omitempty"`
+	LastMessage string     `json:"last_message"`
+}
+
+func (s *Store) previousConversations(ctx context.Context, customerID, exceptID string, before time.Time) ([]PreviousConversation, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("c.id", "c.status", "c.opened_at", "c.closed_at", "c.close_reason", "c.disposition",
+		"coalesce((SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '')").
+		From("conversations c").
+		Where(sb.Equal("c.customer_id", customerID), sb.NotEqual("c.id", exceptID), sb.LessEqualThan("c.opened_at", before)).
+		OrderBy("c.opened_at DESC").Limit(20)
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []PreviousConversation
+	for rows.Next() {
+		var p PreviousConversation
+		if err := rows.Scan(&p.ID, &p.Status, &p.OpenedAt, &p.ClosedAt, &p.CloseReason, &p.Disposition, &p.LastMessage); err != nil {
+			return nil, err
+		}
+		list = append(list, p)
+	}
+	return list, rows.Err()
 }
 
 func (s *Store) conversation(ctx context.Context, q querier, id string) (Conversation, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // lockConversation takes the conversation's row lock: recording, assigning and
@@ -109,7 +111,7 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 		if agentID == nil {
 			return nil
 		}
-		return insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID,
+		return insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
 			map[string]any{"reason": reason, "disposition": disposition})
 	})
 	return queues, err
@@ -125,14 +127,29 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 			return err
 		}
 		if status == "closed" {
+			// The same agent takes it back while available; otherwise it waits in
+			// its queue for the next agent, like a new conversation.
+			presence := pg.NewSelectBuilder()
+			presence.Select("presence").From("agents").Where(presence.Equal("id", agentID)).ForUpdate()
+			var p string
+			if err := queryRow(ctx, tx, presence).Scan(&p); err != nil {
+				return notFound(err, "agent")
+			}
 			ub := pg.NewUpdateBuilder()
-			ub.Update("conversations").Set(ub.Assign("status", "assigned"), ub.Assign("agent_id", agentID),
-				"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
+			if p == "available" {
+				ub.Update("conversations").Set(ub.Assign("status", "assigned"), ub.Assign("agent_id", agentID),
+					"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
+			} else {
+				ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", "enqueued_at = now()",
+					"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
+			}
 			if _, err := exec(ctx, tx, ub); err != nil {
 				return err
 			}
-			if err := announceAssignment(ctx, tx, conversationID, agentID); err != nil {
-				return err
+			if p == "available" {
+				if err := announceAssignment(ctx, tx, conversationID, agentID); err != nil {
+					return err
+				}
 			}
 		}
 		if conv, err = s.conversation(ctx, tx, conversationID); err != nil {

@@ -104,6 +104,12 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 		if err := workflow.ExecuteActivity(dbCtx, ActivityReopenConversation, *in.Reopen).Get(ctx, &c.ConversationState); err != nil {
 			return err
 		}
+		if c.Status == StatusWaiting {
+			// The agent was not available: the conversation waits for the next one.
+			if err := c.wakeQueues(ctx, []string{c.QueueID}); err != nil {
+				return err
+			}
+		}
 	default:
 		served, err := c.open(ctx)
 		if err != nil || !served {
