@@ -72,7 +72,24 @@ func fromGraph(err error) error {
 
 func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
 	served, customerID, queueID, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
-	return workflows.OpenConversationResult{Served: served, CustomerID: customerID, QueueID: queueID}, err
+	if err != nil || !served {
+		return workflows.OpenConversationResult{}, err
+	}
+	res := workflows.OpenConversationResult{Served: true, CustomerID: customerID, QueueID: queueID}
+	hours, err := a.Store.ConversationAutoClose(ctx, in.ConversationID)
+	if err != nil {
+		return res, err
+	}
+	res.AutoCloseAfter = time.Duration(hours) * time.Hour
+	bot, err := a.Store.ConversationBotURL(ctx, in.ConversationID)
+	if err != nil {
+		return res, err
+	}
+	if bot != "" {
+		res.HasBot = true
+		err = a.Store.StartBot(ctx, in.ConversationID)
+	}
+	return res, err
 }
 
 // RecordInbound records a batch of one conversation's webhook events, in order.
@@ -228,6 +245,11 @@ func (a *Activities) ReopenConversation(ctx context.Context, in workflows.Reopen
 	if conv.AgentID != nil {
 		st.AgentID = *conv.AgentID
 	}
+	hours, err := a.Store.ConversationAutoClose(ctx, conv.ID)
+	if err != nil {
+		return st, err
+	}
+	st.AutoCloseAfter = time.Duration(hours) * time.Hour
 	if conv.QueueID != nil {
 		st.QueueID = *conv.QueueID
 	}

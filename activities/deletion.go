@@ -71,33 +71,7 @@ func (a *Activities) ErasePage(ctx context.Context, in workflows.PageInput) erro
 // SendAutomatedMessage sends a message of the service itself (never tagged: tags
 // are for human agents). Keyed on the workflow's message id, so a retry sends once.
 func (a *Activities) SendAutomatedMessage(ctx context.Context, in workflows.SendAutomatedMessageInput) error {
-	if err := a.Store.InsertSystemMessage(ctx, in.MessageID, in.ConversationID, in.Text); err != nil {
-		return err
-	}
-	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
-	if err != nil {
-		return fromStore(err)
-	}
-	if o.AlreadySentMID != "" {
-		return nil
-	}
-	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
-	if err != nil {
-		return fromStore(err)
-	}
-	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
-		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: in.Text, Metadata: in.MessageID,
-	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
-	if err != nil {
-		gerr := fromGraph(err)
-		reason, message := "temporary", err.Error()
-		if g, ok := graph.AsError(err); ok {
-			reason, message = string(g.Reason()), g.Readable()
-		}
-		_ = a.Store.MarkFailed(ctx, in.MessageID, reason, message)
-		return gerr
-	}
-	return a.Store.MarkSent(ctx, in.MessageID, res.MessageID)
+	return a.sendAutomated(ctx, in.MessageID, in.ConversationID, "system", in.Text)
 }
 
 // RequestPageDeletions starts the deletion saga of every page of the account.

@@ -65,6 +65,10 @@ func New() *Simulator {
 // ServeHTTP serves the control API under /_sim/ and the Graph API under
 // /{version}/ for any version.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_sim/bot" {
+		serveDemoBot(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
 		s.serveControl(w, r)
 		return

@@ -36,6 +36,9 @@ type Conversation struct {
 	ClosedAt    *time.Time `json:"closed_at"`
 	CloseReason string     `json:"close_reason,omitempty"`
 	Disposition string     `json:"disposition,omitempty"`
+	// What the workstream's bot handed over with, when it had the conversation first.
+	BotHandoffReason string `json:"bot_handoff_reason,omitempty"`
+	BotSummary       string `json:"bot_summary,omitempty"`
 	// HumanAgentTag is the workstream's setting; the window shows what it allows.
 	HumanAgentTag bool      `json:"-"`
 	Window        Window    `json:"window"`
@@ -71,7 +74,7 @@ const StandardMessagingWindow = 24 * time.Hour
 const humanAgentWindow = 7 * 24 * time.Hour
 
 const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
-	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.last_customer_message_at, w.human_agent_tag"
+	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.last_customer_message_at, w.human_agent_tag"
 
 func conversationSelect() *sqlbuilder.SelectBuilder {
 	sb := pg.NewSelectBuilder()
@@ -88,7 +91,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var humanAgent sql.NullBool
 	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
 		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
-		&c.Disposition, &lastCustomer, &humanAgent)
+		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &lastCustomer, &humanAgent)
 	if err != nil {
 		return c, err
 	}

@@ -228,15 +228,16 @@ func (s *Store) PageStatus(ctx context.Context, pageUUID string) (string, error)
 	return status, notFound(err, "page")
 }
 
-// InsertSystemMessage stores an automated message of the service; idempotent on id.
-func (s *Store) InsertSystemMessage(ctx context.Context, id, conversationID, text string) error {
+// InsertAutomatedMessage stores a message of the service ("system") or of the bot
+// ("bot"); idempotent on id.
+func (s *Store) InsertAutomatedMessage(ctx context.Context, id, conversationID, sender, text string) error {
 	conv, err := s.conversation(ctx, s.DB, conversationID)
 	if err != nil {
 		return err
 	}
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
-		Values(id, conversationID, conv.PageID, "outbound", "system", "text", text, "sending", conv.AgentID)
+		Values(id, conversationID, conv.PageID, "outbound", sender, "text", text, "sending", conv.AgentID)
 	ib.SQL("ON CONFLICT (id) DO NOTHING")
 	_, err = exec(ctx, s.DB, ib)
 	return err

@@ -29,6 +29,10 @@ const (
 	ActivityAwaitPagesDeleted        = "AwaitPagesDeleted"
 	ActivityEraseAccount             = "EraseAccount"
 	ActivityRouteConversation        = "RouteConversation"
+	ActivityAssignQueue              = "AssignQueue"
+	ActivityOverflowWaiting          = "OverflowWaiting"
+	ActivityAskBot                   = "AskBot"
+	ActivityHandOffFromBot           = "HandOffFromBot"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -41,6 +45,9 @@ var ActivityNames = []string{
 	ActivityUnsubscribePage, ActivityCloseConversationsOfPage, ActivityAwaitConversationsClosed,
 	ActivityErasePage, ActivitySendAutomatedMessage, ActivityRequestPageDeletions,
 	ActivityAwaitPagesDeleted, ActivityEraseAccount, ActivityRouteConversation,
+	ActivityAssignQueue,
+	ActivityOverflowWaiting,
+	ActivityAskBot, ActivityHandOffFromBot,
 }
 
 type RouteConversationInput struct {
@@ -70,6 +77,10 @@ type OpenConversationResult struct {
 	Served     bool
 	CustomerID string
 	QueueID    string
+	// HasBot: the page's workstream has a bot, which gets the conversation first.
+	HasBot bool
+	// AutoCloseAfter is the workstream's inactivity limit (0: none).
+	AutoCloseAfter time.Duration
 }
 
 type FetchCustomerProfileInput struct {
@@ -147,3 +158,45 @@ const (
 	ReasonPageNeedsReauth = "page_needs_reauth"
 	ReasonTokenInvalid    = "token_invalid"
 )
+
+type AskBotInput struct {
+	ConversationID string
+}
+
+// AskBotResult says whether the bot handed the conversation over to people.
+type AskBotResult struct {
+	Handoff bool
+}
+
+type HandOffFromBotInput struct {
+	ConversationID string
+	Reason         string
+}
+
+type AssignQueueInput struct {
+	QueueID string
+	// Max bounds one activity call; the queue workflow calls again while it is reached.
+	Max int
+}
+
+// AssignQueueResult is one assignment pass of a queue.
+type AssignQueueResult struct {
+	Assignments []Assignment
+	// NextOverflowAt is when the first waiting conversation reaches its
+	// workstream's maximum wait; zero when none can overflow.
+	NextOverflowAt time.Time
+	// DeferredTo lists higher-priority queues an available agent with room was
+	// left to; the queue looks again shortly in case they gave their work to others.
+	DeferredTo []string
+	// Incomplete: the pass stopped on an error after some assignments; pass again.
+	Incomplete bool
+}
+
+type OverflowWaitingInput struct {
+	QueueID string
+}
+
+type OverflowWaitingResult struct {
+	// QueueIDs hold conversations that overflowed from the queue and still wait: wake them.
+	QueueIDs []string
+}

@@ -103,6 +103,9 @@ type ConversationState struct {
 	// Parked holds replies accepted while the page needs re-authorisation, in
 	// the order the agents sent them.
 	Parked []SendMessageRequest
+	// AutoCloseAfter is the workstream's inactivity limit when the conversation
+	// opened (0: none): it closes that long after the customer's last message.
+	AutoCloseAfter time.Duration
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -143,6 +146,7 @@ const (
 	CloseReasonAgent          = "agent_closed"
 	CloseReasonWindowExpired  = "window_expired"
 	CloseReasonChannelDeleted = "channel_deleted"
+	CloseReasonInactive       = "inactive"
 )
 
 // Assignment is one decision of a queue workflow.

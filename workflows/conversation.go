@@ -31,15 +31,19 @@ type conversation struct {
 	ConversationState
 	pending []InboundEvent
 	closed  bool
-	// expired is set when the HUMAN_AGENT window (7 days after the customer's last
-	// message) has passed: nobody can write to the customer any more.
-	expired bool
+	// expired is set when the conversation must close by itself: the HUMAN_AGENT
+	// window (7 days after the customer's last message) has passed, or the
+	// workstream's inactivity limit; expiryReason says which.
+	expired      bool
+	expiryReason string
 	// resume is set when the page is active again and parked replies may go.
 	resume bool
 	// ready is set once the run knows its conversation: opened with its first
 	// events recorded, reopened, or restored. Updates wait for it, because the
 	// agent may hear of the assignment before this run has finished opening.
 	ready bool
+	// botTurnDue: the customer wrote while the bot has the conversation.
+	botTurnDue bool
 	// closeRequest is the service's own request to close (e.g. the channel is deleted).
 	closeRequest *CloseRequest
 	inbound      workflow.ReceiveChannel
@@ -137,6 +141,11 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			if err := c.record(ctx); err != nil {
 				return err
 			}
+			if c.Status == StatusBot && c.botTurnDue && !c.closed {
+				if err := c.botTurn(ctx); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if c.closeRequest != nil && !c.closed {
@@ -146,7 +155,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			continue
 		}
 		if c.expired && !c.closed {
-			if err := c.close(ctx, CloseRequest{ConversationID: c.ConversationID, Reason: CloseReasonWindowExpired}); err != nil {
+			if err := c.close(ctx, CloseRequest{ConversationID: c.ConversationID, Reason: c.expiryReason}); err != nil {
 				return err
 			}
 			continue
@@ -177,7 +186,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	if err != nil || !res.Served {
 		return false, err
 	}
-	c.CustomerID = res.CustomerID
+	c.CustomerID, c.AutoCloseAfter = res.CustomerID, res.AutoCloseAfter
 	if err := c.record(ctx); err != nil {
 		return false, err
 	}
@@ -186,17 +195,47 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	_ = workflow.ExecuteActivity(withProfileActivity(ctx), ActivityFetchCustomerProfile, FetchCustomerProfileInput{
 		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
 	}).Get(ctx, nil)
+	if res.HasBot {
+		c.Status = StatusBot
+		return true, c.botTurn(ctx)
+	}
+	return true, c.route(ctx)
+}
+
+// route puts the conversation in its queue (the routing rules decide which) and
+// wakes that queue's workflow.
+func (c *conversation) route(ctx workflow.Context) error {
+	c.Status = StatusWaiting
 	var routed RouteConversationResult
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRouteConversation, RouteConversationInput{
 		ConversationID: c.ConversationID,
 	}).Get(ctx, &routed); err != nil {
-		return false, err
+		return err
 	}
 	c.QueueID = routed.QueueID
-	if err := c.wakeQueues(ctx, []string{c.QueueID}); err != nil {
-		return false, err
+	c.upsertSearchAttributes(ctx)
+	return c.wakeQueues(ctx, []string{c.QueueID})
+}
+
+// botTurn gives the latest customer message to the workstream's bot. When the bot
+// hands over, fails or does not answer in time, the conversation goes to routing
+// with the bot's transcript (and summary, if it gave one) for the agent.
+func (c *conversation) botTurn(ctx workflow.Context) error {
+	c.botTurnDue = false
+	var res AskBotResult
+	if err := workflow.ExecuteActivity(withBotActivity(ctx), ActivityAskBot, AskBotInput{ConversationID: c.ConversationID}).Get(ctx, &res); err != nil {
+		_, message := failureOf(err)
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityHandOffFromBot, HandOffFromBotInput{
+			ConversationID: c.ConversationID, Reason: "The bot did not answer: " + message,
+		}).Get(ctx, nil); err != nil {
+			return err
+		}
+		res.Handoff = true
 	}
-	return true, nil
+	if !res.Handoff {
+		return nil
+	}
+	return c.route(ctx)
 }
 
 // record stores every pending event, oldest first, in batches.
@@ -226,6 +265,9 @@ func (c *conversation) record(ctx workflow.Context) error {
 			}
 			if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
 				c.LastCustomerMessageAt = res.CustomerMessageAt
+			}
+			if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
+				c.botTurnDue = true
 			}
 		}
 		// Signals that arrived during the activity were appended after these.
@@ -282,10 +324,12 @@ func (c *conversation) validateSend(req SendMessageRequest) error {
 	return nil
 }
 
-// watchWindow sets expired once the customer's last message is older than the
-// HUMAN_AGENT window. It sleeps until the deadline known when it went to sleep and
-// then looks again, so a busy conversation costs one timer per window, not one per
-// message (the updatable-timer pattern, without cancelling on every message).
+// watchWindow sets expired once the conversation's deadline passes: the
+// workstream's inactivity limit or, at the latest, the end of the HUMAN_AGENT window
+// (nobody can write to the customer after it). It sleeps until the deadline known
+// when it went to sleep and then looks again, so a busy conversation costs one
+// timer per deadline, not one per message (the updatable-timer pattern, without
+// cancelling on every message).
 func (c *conversation) watchWindow(ctx workflow.Context) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for !c.closed {
@@ -295,9 +339,10 @@ func (c *conversation) watchWindow(ctx workflow.Context) {
 				}
 				continue
 			}
-			remaining := c.LastCustomerMessageAt.Add(HumanAgentWindow).Sub(workflow.Now(ctx))
+			deadline, reason := c.deadline()
+			remaining := deadline.Sub(workflow.Now(ctx))
 			if remaining <= 0 {
-				c.expired = true
+				c.expired, c.expiryReason = true, reason
 				return
 			}
 			if err := workflow.Sleep(ctx, remaining); err != nil {
@@ -305,6 +350,17 @@ func (c *conversation) watchWindow(ctx workflow.Context) {
 			}
 		}
 	})
+}
+
+// deadline is when the conversation closes by itself, and why.
+func (c *conversation) deadline() (time.Time, string) {
+	deadline, reason := c.LastCustomerMessageAt.Add(HumanAgentWindow), CloseReasonWindowExpired
+	if c.AutoCloseAfter > 0 {
+		if inactive := c.LastCustomerMessageAt.Add(c.AutoCloseAfter); inactive.Before(deadline) {
+			deadline, reason = inactive, CloseReasonInactive
+		}
+	}
+	return deadline, reason
 }
 
 // messagingType decides how a human agent's reply may go out now: inside the

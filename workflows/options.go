@@ -77,3 +77,14 @@ func withProfileActivity(ctx workflow.Context) workflow.Context {
 		},
 	})
 }
+
+// A bot is asked a few times quickly; after that a person takes over.
+func withBotActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 20 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second,
+			MaximumAttempts: 3,
+		},
+	})
+}

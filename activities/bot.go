@@ -1,0 +1,131 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"fbchannel/graph"
+	"fbchannel/workflows"
+)
+
+// botTimeout bounds one call to a workstream's bot; a bot that does not answer in
+// time hands the conversation to a person.
+const botTimeout = 8 * time.Second
+
+// botReplyNamespace makes bot reply ids deterministic per turn, so a retried turn
+// stores and sends each reply once.
+var botReplyNamespace = uuid.MustParse("5b0c6f0e-6c1d-4b59-9d0f-6a3f8d1f7c21")
+
+type botResponse struct {
+	Replies []struct {
+		Text string `json:"text"`
+	} `json:"replies"`
+	Handoff *struct {
+		Reason  string `json:"reason"`
+		Summary string `json:"summary"`
+		QueueID string `json:"queue_id"`
+	} `json:"handoff"`
+}
+
+// AskBot gives the conversation's latest customer message to the workstream's bot,
+// sends its replies as the page (RESPONSE only: bots never use message tags), and
+// hands the conversation over when the bot asks to.
+func (a *Activities) AskBot(ctx context.Context, in workflows.AskBotInput) (workflows.AskBotResult, error) {
+	url, err := a.Store.ConversationBotURL(ctx, in.ConversationID)
+	if err != nil {
+		return workflows.AskBotResult{}, fromStore(err)
+	}
+	if url == "" {
+		return a.handOff(ctx, in.ConversationID, "the workstream has no bot any more", "", "")
+	}
+	turn, err := a.Store.BotTurnFor(ctx, in.ConversationID)
+	if err != nil {
+		return workflows.AskBotResult{}, fromStore(err)
+	}
+	body, _ := json.Marshal(turn)
+	callCtx, cancel := context.WithTimeout(ctx, botTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return workflows.AskBotResult{}, permanent("bot_misconfigured", "The workstream's bot URL is not valid.")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return workflows.AskBotResult{}, fmt.Errorf("bot did not answer: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode/100 != 2 {
+		return workflows.AskBotResult{}, fmt.Errorf("bot answered HTTP %d", resp.StatusCode)
+	}
+	var answer botResponse
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		return workflows.AskBotResult{}, fmt.Errorf("bot answer is not JSON: %w", err)
+	}
+	for i, reply := range answer.Replies {
+		if reply.Text == "" {
+			continue
+		}
+		id := uuid.NewSHA1(botReplyNamespace, []byte(in.ConversationID+"/"+turn.Message.ID+"/"+strconv.Itoa(i))).String()
+		if err := a.sendAutomated(ctx, id, in.ConversationID, "bot", reply.Text); err != nil {
+			return workflows.AskBotResult{}, err
+		}
+	}
+	if answer.Handoff == nil {
+		return workflows.AskBotResult{}, nil
+	}
+	return a.handOff(ctx, in.ConversationID, answer.Handoff.Reason, answer.Handoff.Summary, answer.Handoff.QueueID)
+}
+
+// HandOffFromBot routes a conversation whose bot failed or timed out.
+func (a *Activities) HandOffFromBot(ctx context.Context, in workflows.HandOffFromBotInput) error {
+	_, err := a.handOff(ctx, in.ConversationID, in.Reason, "", "")
+	return err
+}
+
+func (a *Activities) handOff(ctx context.Context, conversationID, reason, summary, queueID string) (workflows.AskBotResult, error) {
+	if err := a.Store.HandOffFromBot(ctx, conversationID, reason, summary, queueID); err != nil {
+		return workflows.AskBotResult{}, fromStore(err)
+	}
+	return workflows.AskBotResult{Handoff: true}, nil
+}
+
+// sendAutomated stores and sends a message of the service or its bot, once per id.
+// Automated messages go as RESPONSE only: message tags are for human agents.
+func (a *Activities) sendAutomated(ctx context.Context, id, conversationID, sender, text string) error {
+	if err := a.Store.InsertAutomatedMessage(ctx, id, conversationID, sender, text); err != nil {
+		return err
+	}
+	o, err := a.Store.OutboundToSend(ctx, id)
+	if err != nil {
+		return fromStore(err)
+	}
+	if o.AlreadySentMID != "" || o.Message.Status == "failed" {
+		return nil
+	}
+	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
+	if err != nil {
+		return fromStore(err)
+	}
+	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
+		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: text, Metadata: id,
+	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	if err != nil {
+		a.reportTokenInvalid(ctx, o.PageUUID, err)
+		if g, ok := graph.AsError(err); ok && !g.Temporary() {
+			// A permanent refusal is recorded on the message, not retried.
+			return a.Store.MarkFailed(ctx, id, string(g.Reason()), g.Readable())
+		}
+		return fromGraph(err)
+	}
+	return a.Store.MarkSent(ctx, id, res.MessageID)
+}

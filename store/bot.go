@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// ConversationBotURL is the bot of the conversation's workstream ("" for none).
+func (s *Store) ConversationBotURL(ctx context.Context, conversationID string) (string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("w.bot_url").From("conversations c").Join("pages p", "p.id = c.page_uuid").
+		Join("workstreams w", "w.id = p.workstream_id").Where(sb.Equal("c.id", conversationID))
+	var url string
+	err := queryRow(ctx, s.DB, sb).Scan(&url)
+	return url, notFound(err, "conversation")
+}
+
+// ConversationAutoClose is the inactivity limit of the conversation's workstream,
+// in hours (0: none).
+func (s *Store) ConversationAutoClose(ctx context.Context, conversationID string) (int, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(w.auto_close_after_hours, 0)").From("conversations c").Join("pages p", "p.id = c.page_uuid").
+		Join("workstreams w", "w.id = p.workstream_id").Where(sb.Equal("c.id", conversationID))
+	var hours int
+	err := queryRow(ctx, s.DB, sb).Scan(&hours)
+	return hours, notFound(err, "conversation")
+}
+
+// StartBot gives a new conversation to its workstream's bot before any queue.
+func (s *Store) StartBot(ctx context.Context, conversationID string) error {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("conversations").Set(ub.Assign("status", "bot")).
+		Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"), ub.IsNull("queue_id"))
+	_, err := exec(ctx, s.DB, ub)
+	return err
+}
+
+// BotTurn is what the bot is told about a conversation: its latest customer
+// message and the transcript so far.
+type BotTurn struct {
+	ConversationID string       `json:"conversation_id"`
+	Customer       BotCustomer  `json:"customer"`
+	Message        BotMessage   `json:"message"`
+	Transcript     []BotMessage `json:"transcript"`
+}
+
+type BotCustomer struct {
+	PSID   string `json:"psid"`
+	Name   string `json:"name"`
+	Locale string `json:"locale"`
+}
+
+type BotMessage struct {
+	ID     string `json:"id,omitempty"`
+	Sender string `json:"sender,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	Text   string `json:"text"`
+}
+
+// maxBotTranscript bounds what a bot is sent.
+const maxBotTranscript = 50
+
+// BotTurnFor loads the bot's view of a conversation.
+func (s *Store) BotTurnFor(ctx context.Context, conversationID string) (BotTurn, error) {
+	conv, err := s.conversation(ctx, s.DB, conversationID)
+	if err != nil {
+		return BotTurn{}, err
+	}
+	turn := BotTurn{ConversationID: conversationID, Customer: BotCustomer{PSID: conv.Customer.PSID, Name: conv.Customer.Name, Locale: conv.Customer.Locale}}
+	messages, err := s.messages(ctx, s.DB, conversationID)
+	if err != nil {
+		return BotTurn{}, err
+	}
+	if len(messages) > maxBotTranscript {
+		messages = messages[len(messages)-maxBotTranscript:]
+	}
+	for _, m := range messages {
+		turn.Transcript = append(turn.Transcript, BotMessage{Sender: m.Sender, Kind: m.Kind, Text: m.Text})
+		if m.Sender == "customer" {
+			turn.Message = BotMessage{ID: m.ID, Kind: m.Kind, Text: m.Text}
+		}
+	}
+	return turn, nil
+}
+
+// HandOffFromBot takes the conversation from the bot to routing, keeping the
+// bot's reason and summary for the agent. A queue the bot names is used when it
+// belongs to the conversation's account.
+func (s *Store) HandOffFromBot(ctx context.Context, conversationID, reason, summary, queueID string) error {
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		status, _, err := lockConversation(ctx, tx, conversationID)
+		if err != nil || status != "bot" {
+			return err
+		}
+		ub := pg.NewUpdateBuilder()
+		set := []string{ub.Assign("status", "waiting"), ub.Assign("bot_handoff_reason", reason), ub.Assign("bot_summary", summary)}
+		if validUUID(queueID) {
+			q := pg.NewSelectBuilder()
+			q.Select("count(*)").From("queues q").Join("pages p", "p.account_id = q.account_id").
+				Join("conversations c", "c.page_uuid = p.id").Where(q.Equal("q.id", queueID), q.Equal("c.id", conversationID))
+			var n int
+			if err := queryRow(ctx, tx, q).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				set = append(set, ub.Assign("queue_id", queueID), "enqueued_at = now()")
+			}
+		}
+		ub.Update("conversations").Set(set...).Where(ub.Equal("id", conversationID))
+		_, err = exec(ctx, tx, ub)
+		return err
+	})
+}
