@@ -196,7 +196,9 @@ func updateMessage(ctx context.Context, tx *sql.Tx, pageID string, agentID *stri
 	} else {
 		set = append(set, ub.Assign("text", text), "edited_at = now()")
 	}
-	ub.Update("messages").Set(set...).Where(ub.Equal("page_id", pageID), ub.Equal("facebook_message_id", mid)).Returning("id")
+	// An erased message stays erased, whatever the customer edits later.
+	ub.Update("messages").Set(set...).Where(ub.Equal("page_id", pageID), ub.Equal("facebook_message_id", mid), ub.IsNull("erased_at")).
+		Returning("id")
 	var id string
 	if err := queryRow(ctx, tx, ub).Scan(&id); err != nil {
 		if err == sql.ErrNoRows {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,14 @@ const maxSeenKeys = 500
 // one conversation.
 func ConversationWorkflow(ctx workflow.Context, in ConversationInput) error {
 	c := &conversation{pending: in.Pending}
+	// Known before the handlers are registered: an update may be validated in the
+	// run's very first workflow task.
+	switch {
+	case in.State != nil:
+		c.ConversationState = *in.State
+	case in.Reopen != nil:
+		c.ConversationID = in.Reopen.ConversationID
+	}
 	c.PageID, c.PSID = in.PageID, in.PSID
 	c.lock = workflow.NewMutex(ctx)
 	if err := c.setup(ctx); err != nil {
@@ -54,15 +63,11 @@ type conversation struct {
 }
 
 func (c *conversation) setup(ctx workflow.Context) error {
+	// Inbound events stay in their channel until the main loop takes them
+	// (takeInbound): a goroutine blocked in Receive would be handed a signal that
+	// arrives as the run completes, and it would be lost with the run.
 	c.inbound = workflow.GetSignalChannel(ctx, SignalInbound)
 	c.assigned = workflow.GetSignalChannel(ctx, SignalAssigned)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ev InboundEvent
-			c.inbound.Receive(ctx, &ev)
-			c.pending = append(c.pending, ev)
-		}
-	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var a Assignment
@@ -102,9 +107,8 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	dbCtx := withDatabaseActivity(ctx)
 	switch {
 	case in.State != nil:
-		c.ConversationState = *in.State
+		// Restored before setup.
 	case in.Reopen != nil:
-		c.ConversationID = in.Reopen.ConversationID // known before the activity, for the update validators
 		if err := workflow.ExecuteActivity(dbCtx, ActivityReopenConversation, *in.Reopen).Get(ctx, &c.ConversationState); err != nil {
 			return err
 		}
@@ -126,7 +130,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 
 	for !c.closed {
 		if err := workflow.Await(ctx, func() bool {
-			return len(c.pending) > 0 || c.closed || c.expired || c.closeRequest != nil || (c.resume && len(c.Parked) > 0) ||
+			return len(c.pending) > 0 || c.inbound.Len() > 0 || c.closed || c.expired || c.closeRequest != nil || (c.resume && len(c.Parked) > 0) ||
 				workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {
 			return err
@@ -137,6 +141,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			}
 			continue
 		}
+		c.takeInbound()
 		if len(c.pending) > 0 {
 			if err := c.record(ctx); err != nil {
 				return err
@@ -171,6 +176,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 // open creates the conversation (its id is this run's id), records the events that
 // started it and puts it in its queue.
 func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
+	c.takeInbound() // the signal of the signal-with-start that began this run
 	if len(c.pending) == 0 {
 		// Started without an event (e.g. by hand from the UI): nothing to talk about.
 		return false, nil
@@ -256,8 +262,8 @@ func (c *conversation) record(ctx workflow.Context) error {
 				batch = append(batch, ev)
 			}
 		}
+		var res RecordInboundResult
 		if len(batch) > 0 {
-			var res RecordInboundResult
 			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRecordInbound, RecordInboundInput{
 				ConversationID: c.ConversationID, Events: batch,
 			}).Get(ctx, &res); err != nil {
@@ -270,13 +276,27 @@ func (c *conversation) record(ctx workflow.Context) error {
 				c.botTurnDue = true
 			}
 		}
-		// Signals that arrived during the activity were appended after these.
 		c.pending = c.pending[taken:]
 		for _, ev := range batch {
-			c.remember(ev.EventKey)
+			// A key that never appeared is not remembered: Facebook's redelivery
+			// of it must still be recorded.
+			if !slices.Contains(res.Missing, ev.EventKey) {
+				c.remember(ev.EventKey)
+			}
 		}
 	}
 	return nil
+}
+
+// takeInbound moves the inbound events waiting in their channel to pending.
+func (c *conversation) takeInbound() {
+	for {
+		var ev InboundEvent
+		if !c.inbound.ReceiveAsync(&ev) {
+			return
+		}
+		c.pending = append(c.pending, ev)
+	}
 }
 
 func containsKey(events []InboundEvent, key string) bool {
@@ -543,13 +563,7 @@ func (c *conversation) continueAsNew(ctx workflow.Context, next ConversationInpu
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
-	for {
-		var ev InboundEvent
-		if !c.inbound.ReceiveAsync(&ev) {
-			break
-		}
-		c.pending = append(c.pending, ev)
-	}
+	c.takeInbound()
 	for {
 		var a Assignment
 		if !c.assigned.ReceiveAsync(&a) {

@@ -22,6 +22,13 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 	deletion := workflow.GetSignalChannel(ctx, SignalDeletePage)
 	provision := true // every run starts by provisioning: the signal that asked for it may be why it continued-as-new
 	deleting := false
+	// The signal-with-start that began this run asked for the provisioning that
+	// follows anyway: consume it, or the page would be provisioned twice. Runs
+	// started before this change keep their recorded behaviour.
+	if workflow.GetVersion(ctx, "provision-once-at-start", workflow.DefaultVersion, 1) >= 1 {
+		for reprovision.ReceiveAsync(nil) {
+		}
+	}
 	for {
 		if deleting || deletion.ReceiveAsync(nil) {
 			// Signals that arrive during the saga have nothing left to act on.
