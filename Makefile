@@ -35,5 +35,8 @@ lint: ## gofmt (must list nothing), go vet, workflowcheck
 bench: ## go run ./bench/ingest, with Postgres and the Temporal CLI ready
 	@$(DEV) bench
 
+soak: ## fault-injection soak on its own stack (SOAK_FLAGS="-messages 2000 -conversations 100" for a quick run)
+	@$(DEV) soak $(SOAK_FLAGS)
+
 tools: ## build the pinned Temporal CLI and workflowcheck into ./bin
 	@$(DEV) tools

@@ -11,3 +11,31 @@ func (a *Activities) RouteConversation(ctx context.Context, in workflows.RouteCo
 	queueID, err := a.Store.RouteConversation(ctx, in.ConversationID)
 	return workflows.RouteConversationResult{QueueID: queueID}, fromStore(err)
 }
+
+// AssignQueue is one assignment pass of a queue workflow (store.AssignQueue).
+func (a *Activities) AssignQueue(ctx context.Context, in workflows.AssignQueueInput) (workflows.AssignQueueResult, error) {
+	pass, err := a.Store.AssignQueue(ctx, in.QueueID, in.Max)
+	out := workflows.AssignQueueResult{DeferredTo: pass.DeferredTo}
+	for _, d := range pass.Assigned {
+		out.Assignments = append(out.Assignments, workflows.Assignment{
+			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID,
+		})
+	}
+	if pass.NextOverflowAt != nil {
+		out.NextOverflowAt = pass.NextOverflowAt.UTC()
+	}
+	if err != nil && len(out.Assignments) > 0 {
+		// Assignments already committed are returned, so the workflow tells those
+		// conversations; Incomplete makes it pass again at once for the rest.
+		out.Incomplete = true
+		return out, nil
+	}
+	return out, err
+}
+
+// OverflowWaiting moves the queue's conversations that waited their workstream's
+// maximum wait to its overflow queue, and answers the queues to wake.
+func (a *Activities) OverflowWaiting(ctx context.Context, in workflows.OverflowWaitingInput) (workflows.OverflowWaitingResult, error) {
+	queues, err := a.Store.OverflowWaiting(ctx, in.QueueID)
+	return workflows.OverflowWaitingResult{QueueIDs: queues}, err
+}

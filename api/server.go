@@ -44,7 +44,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 
 	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
-	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
+	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.withPrivacyNotice(s.getAccount)))
+	mux.HandleFunc("PATCH /api/v1/accounts/{id}", s.admin(s.patchAccount))
+	mux.HandleFunc("DELETE /api/v1/customers/{id}", s.admin(s.eraseCustomer))
 	mux.HandleFunc("DELETE /api/v1/accounts/{id}", s.admin(s.deleteAccount))
 	mux.HandleFunc("DELETE /api/v1/pages/{id}", s.admin(s.deletePage))
 	mux.HandleFunc("POST /api/v1/accounts/{id}/pages", s.admin(s.createPage))
@@ -53,6 +55,23 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/agents", s.admin(s.createAgent))
 	mux.HandleFunc("GET /api/v1/workstreams/{id}", s.admin(s.getWorkstream))
 	mux.HandleFunc("PATCH /api/v1/workstreams/{id}", s.admin(s.patchWorkstream))
+	// Workstreams, routing rules, queues, membership and the supervisor view (issue 4).
+	mux.HandleFunc("POST /api/v1/workstreams", s.admin(s.createWorkstream))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/workstreams", s.admin(s.listWorkstreams))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/routing-rules", s.admin(s.getRoutingRules))
+	mux.HandleFunc("PUT /api/v1/workstreams/{id}/routing-rules", s.admin(s.putRoutingRules))
+	mux.HandleFunc("POST /api/v1/queues", s.admin(s.createQueue))
+	mux.HandleFunc("GET /api/v1/queues", s.admin(s.listQueues))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/queues", s.admin(s.listAccountQueues))
+	mux.HandleFunc("GET /api/v1/queues/{id}", s.admin(s.getQueue))
+	mux.HandleFunc("PATCH /api/v1/queues/{id}", s.admin(s.patchQueue))
+	mux.HandleFunc("PUT /api/v1/queues/{id}/members/{agent_id}", s.admin(s.putQueueMember))
+	mux.HandleFunc("DELETE /api/v1/queues/{id}/members/{agent_id}", s.admin(s.deleteQueueMember))
+	mux.HandleFunc("GET /api/v1/queues/{id}/conversations", s.adminOrAgent(s.queueConversations))
+	mux.HandleFunc("GET /api/v1/agents/{id}", s.adminOrAgent(s.getAgent))
+	mux.HandleFunc("PATCH /api/v1/agents/{id}", s.admin(s.patchAgent))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/pick", s.agent(s.pickConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/transfer", s.agent(s.transferConversation))
 
 	mux.HandleFunc("PUT /api/v1/me/presence", s.agent(s.setPresence))
 	mux.HandleFunc("GET /api/v1/me/events", s.agent(s.events))
@@ -61,6 +80,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages", s.agent(s.sendMessage))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/close", s.agent(s.closeConversation))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/reopen", s.agent(s.reopenConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/contact", s.agent(s.linkContact))
+	mux.HandleFunc("DELETE /api/v1/conversations/{id}/contact", s.agent(s.unlinkContact))
+
+	// Contacts: admins and agents alike (contacts.go); linking is the agent's, above.
+	mux.HandleFunc("GET /api/v1/contacts", s.adminOrAgent(s.searchContacts))
+	mux.HandleFunc("POST /api/v1/contacts", s.adminOrAgent(s.createContact))
+	mux.HandleFunc("GET /api/v1/contacts/{id}", s.adminOrAgent(s.getContact))
+	mux.HandleFunc("PATCH /api/v1/contacts/{id}", s.adminOrAgent(s.patchContact))
 
 	// The agent desk and admin console (desk/) and desk sign-in (session.go).
 	desk.Register(mux)
@@ -85,7 +112,7 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 // internalError logs the cause and answers 503 when the database is the problem,
 // so clients (and Facebook) retry.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; please retry.")
 }
 

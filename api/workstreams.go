@@ -1,46 +1,100 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
-	"strings"
+
+	"go.temporal.io/sdk/client"
 
 	"fbchannel/store"
+	"fbchannel/workflows"
 )
+
+// storeError answers the store's typed refusals (400 with what to change, 409
+// with a stable code, 404) and anything else as retryable. It reports whether err
+// was nil.
+func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
+	var invalid *store.InvalidInput
+	var refused *store.Refused
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.As(err, &refused):
+		writeError(w, http.StatusConflict, refused.Code, refused.Message)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+	default:
+		s.internalError(w, r, err)
+	}
+	return false
+}
+
+// wakeQueues signals each queue's workflow, starting it when it is not running,
+// after a change that may make an assignment possible.
+func (s *Server) wakeQueues(ctx context.Context, queueIDs []string) error {
+	seen := map[string]bool{}
+	for _, q := range queueIDs {
+		if q == "" || seen[q] {
+			continue
+		}
+		seen[q] = true
+		_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflows.QueueWorkflowID(q), workflows.SignalQueueWake, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: q})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
+	var in store.WorkstreamInput
+	if !decode(w, r, &in) {
+		return
+	}
+	ws, err := s.Store.CreateWorkstream(r.Context(), in)
+	if !s.storeError(w, r, err, "No account has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusCreated, ws)
+}
+
+func (s *Server) listWorkstreams(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Store.ListWorkstreams(r.Context(), r.PathValue("id"))
+	if !s.storeError(w, r, err, "No account has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
 
 func (s *Server) getWorkstream(w http.ResponseWriter, r *http.Request) {
 	ws, err := s.Store.GetWorkstream(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No workstream has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if !s.storeError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, ws)
 }
 
-// patchWorkstream changes a workstream's settings; absent fields stay as they are.
+// patchWorkstream changes a workstream's settings; absent fields stay as they are,
+// and a request with any invalid value changes nothing (400). The queues holding
+// the workstream's waiting conversations are woken: a change of distribution
+// mode, capacity units or maximum wait applies to them at once.
 func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Name          *string `json:"name"`
-		HumanAgentTag *bool   `json:"human_agent_tag"`
-	}
+	var in store.WorkstreamInput
 	if !decode(w, r, &in) {
 		return
 	}
-	if in.Name != nil {
-		trimmed := strings.TrimSpace(*in.Name)
-		if !required(w, map[string]string{"name": trimmed}) {
-			return
-		}
-		in.Name = &trimmed
-	}
-	ws, err := s.Store.UpdateWorkstream(r.Context(), r.PathValue("id"), store.WorkstreamChanges{Name: in.Name, HumanAgentTag: in.HumanAgentTag})
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No workstream has this id.")
+	id := r.PathValue("id")
+	ws, err := s.Store.UpdateWorkstream(r.Context(), id, in)
+	if !s.storeError(w, r, err, "No workstream has this id.") {
 		return
+	}
+	queues, err := s.Store.WorkstreamQueues(r.Context(), id)
+	if err == nil {
+		err = s.wakeQueues(r.Context(), queues)
 	}
 	if err != nil {
 		s.internalError(w, r, err)

@@ -18,6 +18,11 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultTimeout bounds a call when New is given no http.Client. It is well
@@ -34,6 +39,10 @@ type Client struct {
 	BaseURL string
 	Version string
 	HTTP    *http.Client
+	// TracerProvider makes a client span per call (nil: otel's global provider,
+	// a no-op unless tracing is set up). The span names the method and path
+	// template only: the query holds the access token, so it is never recorded.
+	TracerProvider trace.TracerProvider
 }
 
 // New returns a client for baseURL (e.g. https://graph.facebook.com) pinned
@@ -83,7 +92,41 @@ type call struct {
 	secrets []string
 }
 
-func (c *Client) do(ctx context.Context, cl call, out any) error {
+func (c *Client) do(ctx context.Context, cl call, out any) (err error) {
+	tp := c.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	route := pathTemplate(cl.path)
+	ctx, span := tp.Tracer("fbchannel/graph").Start(ctx, cl.method+" "+route, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", cl.method), attribute.String("url.template", route),
+			attribute.String("graph.api.version", c.Version)))
+	defer func() {
+		if gerr, ok := AsError(err); ok {
+			span.SetAttributes(attribute.Int("http.response.status_code", gerr.HTTPStatus),
+				attribute.String("graph.error.reason", string(gerr.Reason())), attribute.Int("graph.error.code", gerr.Code))
+		}
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error()) // scrubbed of tokens and secrets
+		}
+		span.End()
+	}()
+	return c.send(ctx, cl, out)
+}
+
+// pathTemplate replaces the ids in a Graph path (numeric page ids, PSIDs) with
+// {id}, for low-cardinality span names: "/{id}/subscribed_apps".
+func pathTemplate(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if strings.ContainsAny(s, "0123456789") {
+			segs[i] = "{id}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func (c *Client) send(ctx context.Context, cl call, out any) error {
 	what := cl.method + " " + cl.path // safe to show: ids only, no query
 	endpoint := strings.TrimRight(c.BaseURL, "/")
 	if v := strings.Trim(c.Version, "/"); v != "" {

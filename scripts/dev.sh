@@ -10,6 +10,7 @@
 #   scripts/dev.sh build   go build the programs into ./bin
 #   scripts/dev.sh bench   go run ./bench/ingest with Postgres and the Temporal CLI ready
 #   scripts/dev.sh tools   build the pinned Go tools into ./bin
+#   scripts/dev.sh soak    the fault-injection soak (cmd/soak) on its own stack; flags pass on
 #
 # Everything it keeps lives in .data/ (git-ignored): logs, pids, the private Postgres,
 # the Temporal dev server's SQLite file, the dev SECRETS_KEY and the demo credentials.
@@ -626,7 +627,42 @@ cmd_bench() {
 	go run ./bench/ingest "$@"
 }
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# ---------------------------------------------------------------------------------------
+# Soak (make soak): cmd/soak on a stack of its own (docs/RELIABILITY.md)
+
+SOAK_PG_PORT=55442
+
+# The soak starts and stops its own Temporal dev server, simulator, worker and starter
+# (kill -9 and restarts included); this gives it a private Postgres it may restart, on
+# its own port and under .data/soak, so `make run`, `make test` and the machine's
+# Postgres are not disturbed, and stops that Postgres again.
+cmd_soak() {
+	ensure_temporal_cli
+	say "Building worker, starter, graphsim and soak into ./bin"
+	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/soak || die "go build failed (above)"
+	DATA=$ROOT/.data/soak LOGS=$ROOT/.data/soak/logs PIDS=$ROOT/.data/soak/pids PRIVATE_PG_PORT=$SOAK_PG_PORT
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+	pg_bindir >/dev/null || die "the soak needs a Postgres server it can restart (initdb, pg_ctl): apt-get install postgresql"
+	private_pg_layout
+	[[ $PG_DATA == "$DATA"/* ]] || die "the soak's Postgres would live in $PG_DATA, outside .data/soak (shared with make run's); run from a shorter path the postgres user can reach"
+	trap soak_cleanup EXIT
+	trap 'exit 130' INT TERM
+	stop_services # leftovers of a killed soak
+	start_private_postgres
+	"$BIN/soak" -bin "$BIN" -data "$DATA" -database-url "$(private_pg_url fbchannel_soak)" \
+		-pg-bindir "$(pg_bindir)" -pg-data "$PG_DATA" -pg-run-as "$PG_RUN_AS" -pg-log "$PG_LOG" "$@"
+}
+
+soak_cleanup() {
+	local rc=$?
+	set +e
+	trap '' INT TERM
+	stop_services # what the soak could not stop itself (it was killed)
+	stop_private_postgres
+	return "$rc"
+}
+
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 main() {
 	local cmd=${1:-help}
@@ -639,6 +675,7 @@ main() {
 	fuzz) run_fuzz "${FUZZTIME:-20s}" ;;
 	build) build_programs ;;
 	bench) cmd_bench "$@" ;;
+	soak) cmd_soak "$@" ;;
 	tools)
 		ensure_temporal_cli
 		ensure_workflowcheck

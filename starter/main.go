@@ -18,9 +18,11 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"fbchannel/api"
+	"fbchannel/codec"
 	"fbchannel/ops"
 	"fbchannel/secrets"
 	"fbchannel/store"
+	"fbchannel/tracing"
 )
 
 type config struct {
@@ -34,6 +36,14 @@ type config struct {
 	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
 	// WebhookMaxBytes extends CONTRACT.md: deliveries above it answer 413.
 	WebhookMaxBytes int64 `env:"WEBHOOK_MAX_BYTES" envDefault:"1048576"`
+	// Tracing (off unless an endpoint is set) and payload encryption with its
+	// codec endpoint (off unless a key is set) extend CONTRACT.md; see README "Operations".
+	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTelSDKDisabled    bool   `env:"OTEL_SDK_DISABLED"`
+	PayloadKey         string `env:"PAYLOAD_ENCRYPTION_KEY"`
+	PayloadOldKeys     string `env:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
+	CodecCORSOrigin    string `env:"CODEC_CORS_ORIGIN"`
 }
 
 func main() {
@@ -55,9 +65,34 @@ func run() error {
 	if cfg.WebhookMaxBytes <= 0 {
 		return errors.New("configuration: WEBHOOK_MAX_BYTES must be positive")
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	payloadCodec, err := codec.Parse(cfg.PayloadKey, cfg.PayloadOldKeys)
+	if err != nil {
+		return err
+	}
+	corsOrigins, err := codec.ParseOrigins(cfg.CodecCORSOrigin)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
+	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tr, err := tracing.Start(ctx, tracing.Config{ServiceName: tracing.StarterService,
+		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled})
+	if err != nil {
+		return err
+	}
+	tr.SetGlobal(logger)
+	// Runs last: the spans of the last requests are exported.
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(shutdownCtx)
+	}()
+	interceptors, err := tr.ClientInterceptors()
+	if err != nil {
+		return err
+	}
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -71,24 +106,32 @@ func run() error {
 	c, err := client.NewLazyClient(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log.NewStructuredLogger(logger),
 		MetricsHandler: metrics.TemporalHandler(),
+		// The client carries each request's span into the workflows it signals.
+		Interceptors: interceptors, DataConverter: payloadCodec.DataConverter(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
 	}
 	defer c.Close()
 
+	handler := (&api.Server{
+		Store: &store.Store{DB: db, Box: box}, Temporal: c, TaskQueue: cfg.TaskQueue,
+		PublicBaseURL: cfg.PublicBaseURL, AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: logger,
+		Metrics: metrics,
+	}).Handler()
+	if payloadCodec != nil {
+		// /codec/encode and /codec/decode for the Temporal UI and CLI.
+		handler = codec.Mount(handler, payloadCodec.Handler(codec.ServerOptions{AdminToken: cfg.AdminToken, CORSOrigins: corsOrigins}))
+	}
+
 	srv := &http.Server{
-		Addr: cfg.HTTPAddr,
-		Handler: (&api.Server{
-			Store: &store.Store{DB: db, Box: box}, Temporal: c, TaskQueue: cfg.TaskQueue,
-			PublicBaseURL: cfg.PublicBaseURL, AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: logger,
-			Metrics: metrics,
-		}).Handler(),
+		Addr:              cfg.HTTPAddr,
+		Handler:           tr.Handler(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	errs := make(chan error, 1)
 	go func() { errs <- srv.ListenAndServe() }()
-	logger.Info("starter listening", "addr", cfg.HTTPAddr)
+	logger.Info("starter listening", "addr", cfg.HTTPAddr, "tracing", tr.Enabled(), "payload_encryption", payloadCodec != nil)
 	select {
 	case err := <-errs:
 		return err

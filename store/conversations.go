@@ -39,12 +39,19 @@ type Conversation struct {
 	// What the workstream's bot handed over with, when it had the conversation first.
 	BotHandoffReason string `json:"bot_handoff_reason,omitempty"`
 	BotSummary       string `json:"bot_summary,omitempty"`
+	// TransferNote is the note of the last transfer, for the agent it went to.
+	TransferNote string `json:"transfer_note,omitempty"`
 	// HumanAgentTag is the workstream's setting; the window shows what it allows.
 	HumanAgentTag bool      `json:"-"`
 	Window        Window    `json:"window"`
 	Messages      []Message `json:"messages,omitempty"`
 	// Previous lists the customer's earlier conversations on this page, newest first.
 	Previous []PreviousConversation `json:"previous_conversations,omitempty"`
+	// Contact is the contact the customer is linked to (null when none); only
+	// GetConversation loads it (store/contacts.go).
+	Contact ContactField `json:"contact,omitzero"`
+	// PrivacyNoticeURL is the account's privacy notice, for the desk to show.
+	PrivacyNoticeURL string `json:"privacy_notice_url,omitempty"`
 }
 
 type Attachment struct {
@@ -66,6 +73,9 @@ type Message struct {
 	FacebookMessageID *string      `json:"facebook_message_id"`
 	AgentID           *string      `json:"agent_id,omitempty"`
 	CreatedAt         time.Time    `json:"created_at"`
+	// ErasedAt is set when the customer's data was erased: text and attachments
+	// are gone, and the transcript shows a "deleted" marker (store/privacy.go).
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // StandardMessagingWindow mirrors workflows.StandardMessagingWindow for the views;
@@ -74,7 +84,7 @@ const StandardMessagingWindow = 24 * time.Hour
 const humanAgentWindow = 7 * 24 * time.Hour
 
 const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
-	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.last_customer_message_at, w.human_agent_tag"
+	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.transfer_note, c.last_customer_message_at, w.human_agent_tag"
 
 func conversationSelect() *sqlbuilder.SelectBuilder {
 	sb := pg.NewSelectBuilder()
@@ -91,7 +101,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var humanAgent sql.NullBool
 	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
 		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
-		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &lastCustomer, &humanAgent)
+		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &c.TransferNote, &lastCustomer, &humanAgent)
 	if err != nil {
 		return c, err
 	}
@@ -119,7 +129,13 @@ func (s *Store) GetConversation(ctx context.Context, id string) (Conversation, e
 	if c.Messages, err = s.messages(ctx, s.DB, id); err != nil {
 		return c, err
 	}
-	c.Previous, err = s.previousConversations(ctx, c.Customer.ID, c.ID, c.OpenedAt)
+	if c.Previous, err = s.previousConversations(ctx, c.Customer.ID, c.ID, c.OpenedAt); err != nil {
+		return c, err
+	}
+	if c.Contact, err = customerContact(ctx, s.DB, c.Customer.ID); err != nil {
+		return c, err
+	}
+	c.PrivacyNoticeURL, err = pagePrivacyNoticeURL(ctx, s.DB, c.PageUUID)
 	return c, err
 }
 
@@ -135,26 +151,7 @@ type PreviousConversation struct {
 }
 
 func (s *Store) previousConversations(ctx context.Context, customerID, exceptID string, before time.Time) ([]PreviousConversation, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("c.id", "c.status", "c.opened_at", "c.closed_at", "c.close_reason", "c.disposition",
-		"coalesce((SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '')").
-		From("conversations c").
-		Where(sb.Equal("c.customer_id", customerID), sb.NotEqual("c.id", exceptID), sb.LessEqualThan("c.opened_at", before)).
-		OrderBy("c.opened_at DESC").Limit(20)
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var list []PreviousConversation
-	for rows.Next() {
-		var p PreviousConversation
-		if err := rows.Scan(&p.ID, &p.Status, &p.OpenedAt, &p.ClosedAt, &p.CloseReason, &p.Disposition, &p.LastMessage); err != nil {
-			return nil, err
-		}
-		list = append(list, p)
-	}
-	return list, rows.Err()
+	return customerConversations(ctx, s.DB, customerID, exceptID, before, "")
 }
 
 func (s *Store) conversation(ctx context.Context, q querier, id string) (Conversation, error) {
@@ -185,13 +182,13 @@ func (s *Store) AgentConversations(ctx context.Context, agentID string) ([]Conve
 	return list, rows.Err()
 }
 
-const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at"
+const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at, erased_at"
 
 func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 	var m Message
 	var attachments []byte
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Sender, &m.Kind, &m.Text, &attachments, &m.Status,
-		&m.Error, &m.Reason, &m.FacebookMessageID, &m.AgentID, &m.CreatedAt); err != nil {
+		&m.Error, &m.Reason, &m.FacebookMessageID, &m.AgentID, &m.CreatedAt, &m.ErasedAt); err != nil {
 		return m, err
 	}
 	m.Attachments = []Attachment{}

@@ -1,16 +1,261 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/huandu/go-sqlbuilder"
+	"golang.org/x/text/language"
 )
 
-// Workstream is how a page's conversations are handled (CONTRACT style, extended).
+// Workstream is how a page's conversations are handled: where they wait, how they
+// are distributed and what they cost an agent. A page belongs to one workstream.
 type Workstream struct {
-	ID             string `json:"id"`
-	AccountID      string `json:"account_id"`
-	Name           string `json:"name"`
-	DefaultQueueID string `json:"default_queue_id"`
-	HumanAgentTag  bool   `json:"human_agent_tag"`
+	ID             string   `json:"id"`
+	AccountID      string   `json:"account_id"`
+	Name           string   `json:"name"`
+	PageIDs        []string `json:"page_ids"`
+	DefaultQueueID string   `json:"default_queue_id"`
+	// Language is a BCP 47 tag (e.g. nl-NL), or "" when not set.
+	Language string `json:"language"`
+	// DistributionMode is push (queue workflows assign) or pick (agents pick).
+	DistributionMode string `json:"distribution_mode"`
+	// CapacityUnits is what one conversation takes of its agent's capacity.
+	CapacityUnits int `json:"capacity_units"`
+	// MaxWaitSeconds: after waiting this long in a queue, a conversation moves to
+	// OverflowQueueID (once). Both nil when overflow is off.
+	MaxWaitSeconds  *int    `json:"max_wait_seconds"`
+	OverflowQueueID *string `json:"overflow_queue_id"`
+	// AutoCloseAfterHours closes a conversation after that long without a customer message.
+	AutoCloseAfterHours *int    `json:"auto_close_after_hours"`
+	CustomerAttachments bool    `json:"customer_attachments"`
+	AgentAttachments    bool    `json:"agent_attachments"`
+	HumanAgentTag       bool    `json:"human_agent_tag"`
+	BotURL              *string `json:"bot_url"`
+}
+
+// Distribution modes.
+const (
+	DistributionPush = "push"
+	DistributionPick = "pick"
+)
+
+// Limits of workstream settings.
+const (
+	maxCapacityUnits  = 100
+	maxWaitLimit      = 7 * 24 * 3600 // a week, in seconds
+	maxAutoCloseLimit = 365 * 24      // a year, in hours
+	maxNameRunes      = 200
+)
+
+// Optional is a JSON field that may be absent (Set false), null (Null) or a value.
+type Optional[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// WorkstreamInput is the body of POST (every field may be given) and PATCH (absent
+// fields stay as they are; null clears the fields that may be empty).
+type WorkstreamInput struct {
+	AccountID           Optional[string]   `json:"account_id"`
+	Name                Optional[string]   `json:"name"`
+	PageIDs             Optional[[]string] `json:"page_ids"`
+	DefaultQueueID      Optional[string]   `json:"default_queue_id"`
+	Language            Optional[string]   `json:"language"`
+	DistributionMode    Optional[string]   `json:"distribution_mode"`
+	CapacityUnits       Optional[int]      `json:"capacity_units"`
+	MaxWaitSeconds      Optional[int]      `json:"max_wait_seconds"`
+	OverflowQueueID     Optional[string]   `json:"overflow_queue_id"`
+	AutoCloseAfterHours Optional[int]      `json:"auto_close_after_hours"`
+	CustomerAttachments Optional[bool]     `json:"customer_attachments"`
+	AgentAttachments    Optional[bool]     `json:"agent_attachments"`
+	HumanAgentTag       Optional[bool]     `json:"human_agent_tag"`
+	BotURL              Optional[string]   `json:"bot_url"`
+}
+
+func notNull[T any](name string, o Optional[T]) error {
+	if o.Set && o.Null {
+		return invalidf("%s cannot be null.", name)
+	}
+	return nil
+}
+
+// apply merges in into w and checks every value that needs no database.
+func (in WorkstreamInput) apply(w *Workstream) error {
+	for _, err := range []error{
+		notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("page_ids", in.PageIDs),
+		notNull("default_queue_id", in.DefaultQueueID), notNull("distribution_mode", in.DistributionMode),
+		notNull("capacity_units", in.CapacityUnits), notNull("customer_attachments", in.CustomerAttachments),
+		notNull("agent_attachments", in.AgentAttachments), notNull("human_agent_tag", in.HumanAgentTag),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if in.Name.Set {
+		name := strings.TrimSpace(in.Name.Value)
+		if name == "" || utf8.RuneCountInString(name) > maxNameRunes {
+			return invalidf("name is required (at most %d characters).", maxNameRunes)
+		}
+		w.Name = name
+	}
+	if in.PageIDs.Set {
+		seen := map[string]bool{}
+		w.PageIDs = []string{}
+		for _, id := range in.PageIDs.Value {
+			if !validUUID(id) {
+				return invalidf("page_ids: %q is not a page id.", id)
+			}
+			if !seen[id] {
+				seen[id] = true
+				w.PageIDs = append(w.PageIDs, id)
+			}
+		}
+	}
+	if in.DefaultQueueID.Set {
+		if !validUUID(in.DefaultQueueID.Value) {
+			return invalidf("default_queue_id: %q is not a queue id.", in.DefaultQueueID.Value)
+		}
+		w.DefaultQueueID = in.DefaultQueueID.Value
+	}
+	if in.Language.Set {
+		w.Language = ""
+		if raw := strings.TrimSpace(in.Language.Value); !in.Language.Null && raw != "" {
+			tag, err := ParseLanguage(raw)
+			if err != nil {
+				return invalidf("language: %v", err)
+			}
+			w.Language = tag
+		}
+	}
+	if in.DistributionMode.Set {
+		if in.DistributionMode.Value != DistributionPush && in.DistributionMode.Value != DistributionPick {
+			return invalidf("distribution_mode must be push (conversations are assigned) or pick (agents pick them).")
+		}
+		w.DistributionMode = in.DistributionMode.Value
+	}
+	if in.CapacityUnits.Set {
+		if in.CapacityUnits.Value < 1 || in.CapacityUnits.Value > maxCapacityUnits {
+			return invalidf("capacity_units must be between 1 and %d.", maxCapacityUnits)
+		}
+		w.CapacityUnits = in.CapacityUnits.Value
+	}
+	if in.MaxWaitSeconds.Set {
+		w.MaxWaitSeconds = nil
+		if !in.MaxWaitSeconds.Null {
+			if v := in.MaxWaitSeconds.Value; v < 1 || v > maxWaitLimit {
+				return invalidf("max_wait_seconds must be between 1 and %d (a week), or null for no overflow.", maxWaitLimit)
+			}
+			v := in.MaxWaitSeconds.Value
+			w.MaxWaitSeconds = &v
+		}
+	}
+	if in.OverflowQueueID.Set {
+		w.OverflowQueueID = nil
+		if !in.OverflowQueueID.Null {
+			if !validUUID(in.OverflowQueueID.Value) {
+				return invalidf("overflow_queue_id: %q is not a queue id.", in.OverflowQueueID.Value)
+			}
+			v := in.OverflowQueueID.Value
+			w.OverflowQueueID = &v
+		}
+	}
+	if (w.MaxWaitSeconds == nil) != (w.OverflowQueueID == nil) {
+		return invalidf("max_wait_seconds and overflow_queue_id go together: set both to overflow, or neither.")
+	}
+	if in.AutoCloseAfterHours.Set {
+		w.AutoCloseAfterHours = nil
+		if !in.AutoCloseAfterHours.Null {
+			if v := in.AutoCloseAfterHours.Value; v < 1 || v > maxAutoCloseLimit {
+				return invalidf("auto_close_after_hours must be between 1 and %d, or null to never close automatically.", maxAutoCloseLimit)
+			}
+			v := in.AutoCloseAfterHours.Value
+			w.AutoCloseAfterHours = &v
+		}
+	}
+	if in.CustomerAttachments.Set {
+		w.CustomerAttachments = in.CustomerAttachments.Value
+	}
+	if in.AgentAttachments.Set {
+		w.AgentAttachments = in.AgentAttachments.Value
+	}
+	if in.HumanAgentTag.Set {
+		w.HumanAgentTag = in.HumanAgentTag.Value
+	}
+	if in.BotURL.Set {
+		w.BotURL = nil
+		if raw := strings.TrimSpace(in.BotURL.Value); !in.BotURL.Null && raw != "" {
+			u, err := url.Parse(raw)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 {
+				return invalidf("bot_url must be an absolute http(s) URL, or null for no bot.")
+			}
+			w.BotURL = &raw
+		}
+	}
+	return nil
+}
+
+// ParseLanguage checks a BCP 47 tag and returns its canonical form (nl_NL → nl-NL).
+func ParseLanguage(raw string) (string, error) {
+	tag, err := language.Parse(raw)
+	if err != nil || tag == language.Und {
+		return "", fmt.Errorf("%q is not a BCP 47 language tag (for example nl, nl-NL, en-GB)", raw)
+	}
+	return tag.String(), nil
+}
+
+const workstreamColumns = "w.id, w.account_id, w.name, w.default_queue_id, w.language, w.distribution_mode, w.capacity_units, " +
+	"w.max_wait_seconds, w.overflow_queue_id, w.auto_close_after_hours, w.customer_attachments, w.agent_attachments, " +
+	"w.human_agent_tag, w.bot_url"
+
+func scanWorkstream(row interface{ Scan(...any) error }) (Workstream, error) {
+	var w Workstream
+	var bot string
+	err := row.Scan(&w.ID, &w.AccountID, &w.Name, &w.DefaultQueueID, &w.Language, &w.DistributionMode, &w.CapacityUnits,
+		&w.MaxWaitSeconds, &w.OverflowQueueID, &w.AutoCloseAfterHours, &w.CustomerAttachments, &w.AgentAttachments,
+		&w.HumanAgentTag, &bot)
+	if bot != "" {
+		w.BotURL = &bot
+	}
+	return w, err
+}
+
+func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool) (Workstream, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select(workstreamColumns).From("workstreams w").Where(sb.Equal("w.id", id))
+	if lock {
+		sb.ForUpdate()
+	}
+	w, err := scanWorkstream(queryRow(ctx, q, sb))
+	if err != nil {
+		return w, notFound(err, "workstream")
+	}
+	w.PageIDs, err = workstreamPages(ctx, q, id)
+	return w, err
+}
+
+func workstreamPages(ctx context.Context, q querier, workstreamID string) ([]string, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("id").From("pages").Where(sb.Equal("workstream_id", workstreamID), sb.NotEqual("provisioning_status", "deleted")).
+		OrderBy("created_at", "id")
+	return queryIDs(ctx, q, sb)
 }
 
 // GetWorkstream reads one workstream.
@@ -18,42 +263,260 @@ func (s *Store) GetWorkstream(ctx context.Context, id string) (Workstream, error
 	if !validUUID(id) {
 		return Workstream{}, ErrNotFound
 	}
+	return s.workstream(ctx, s.DB, id, false)
+}
+
+// ListWorkstreams lists an account's workstreams, oldest first.
+func (s *Store) ListWorkstreams(ctx context.Context, accountID string) ([]Workstream, error) {
+	if !validUUID(accountID) {
+		return nil, ErrNotFound
+	}
+	if err := accountExists(ctx, s.DB, accountID); err != nil {
+		return nil, err
+	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "account_id", "name", "default_queue_id", "human_agent_tag").From("workstreams").Where(sb.Equal("id", id))
-	var w Workstream
-	err := queryRow(ctx, s.DB, sb).Scan(&w.ID, &w.AccountID, &w.Name, &w.DefaultQueueID, &w.HumanAgentTag)
-	return w, notFound(err, "workstream")
+	sb.Select("id").From("workstreams").Where(sb.Equal("account_id", accountID)).OrderBy("created_at", "id")
+	ids, err := queryIDs(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	list := []Workstream{}
+	for _, id := range ids {
+		w, err := s.workstream(ctx, s.DB, id, false)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, w)
+	}
+	return list, nil
 }
 
-// WorkstreamChanges are the fields a PATCH may set; nil leaves a field as it is.
-type WorkstreamChanges struct {
-	Name          *string
-	HumanAgentTag *bool
+func accountExists(ctx context.Context, q querier, accountID string) error {
+	sb := pg.NewSelectBuilder()
+	sb.Select("status").From("accounts").Where(sb.Equal("id", accountID))
+	var status string
+	return notFound(queryRow(ctx, q, sb).Scan(&status), "account")
 }
 
-// UpdateWorkstream applies changes. The HUMAN_AGENT setting is read at each send,
-// so a change applies to open conversations at once.
-func (s *Store) UpdateWorkstream(ctx context.Context, id string, ch WorkstreamChanges) (Workstream, error) {
+// CreateWorkstream stores a workstream. Without default_queue_id it gets a queue of
+// its own that every agent joins (as a page's default workstream does); pages named
+// in page_ids move to it.
+func (s *Store) CreateWorkstream(ctx context.Context, in WorkstreamInput) (Workstream, error) {
+	if !in.AccountID.Set || !validUUID(in.AccountID.Value) {
+		return Workstream{}, invalidf("account_id is required.")
+	}
+	if !in.Name.Set {
+		return Workstream{}, invalidf("name is required.")
+	}
+	w := Workstream{ID: uuid.NewString(), AccountID: in.AccountID.Value, PageIDs: []string{},
+		DistributionMode: DistributionPush, CapacityUnits: 1, CustomerAttachments: true, AgentAttachments: true}
+	if err := in.apply(&w); err != nil {
+		return Workstream{}, err
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("status").From("accounts").Where(sb.Equal("id", w.AccountID)).ForUpdate()
+		var status string
+		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			return invalidf("account_id: no active account has id %s.", w.AccountID)
+		}
+		if w.DefaultQueueID == "" {
+			w.DefaultQueueID = uuid.NewString()
+			ib := pg.NewInsertBuilder()
+			ib.InsertInto("queues").Cols("id", "account_id", "name", "is_default").Values(w.DefaultQueueID, w.AccountID, w.Name+" queue", true)
+			if _, err := exec(ctx, tx, ib); err != nil {
+				return err
+			}
+			if _, err := exec(ctx, tx, sqlbuilder.Buildf(
+				"INSERT INTO queue_members (queue_id, agent_id) SELECT %v::uuid, id FROM agents ON CONFLICT DO NOTHING", w.DefaultQueueID)); err != nil {
+				return err
+			}
+		}
+		if err := checkWorkstreamRefs(ctx, tx, w, nil); err != nil {
+			return err
+		}
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("workstreams").Cols("id", "account_id", "name", "default_queue_id", "language", "distribution_mode",
+			"capacity_units", "max_wait_seconds", "overflow_queue_id", "auto_close_after_hours", "customer_attachments",
+			"agent_attachments", "human_agent_tag", "bot_url").
+			Values(w.ID, w.AccountID, w.Name, w.DefaultQueueID, w.Language, w.DistributionMode, w.CapacityUnits,
+				w.MaxWaitSeconds, w.OverflowQueueID, w.AutoCloseAfterHours, w.CustomerAttachments, w.AgentAttachments,
+				w.HumanAgentTag, stringOrEmpty(w.BotURL))
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		return movePages(ctx, tx, w)
+	})
+	if err != nil {
+		return Workstream{}, err
+	}
+	return s.GetWorkstream(ctx, w.ID)
+}
+
+// UpdateWorkstream applies a PATCH: every value is checked before anything is
+// written, so a refused request changes nothing. Settings are read when they
+// apply (HUMAN_AGENT at each send, distribution at each assignment pass), so a
+// change reaches open conversations at once; the caller wakes the queues that
+// hold the workstream's waiting conversations (WorkstreamQueues).
+func (s *Store) UpdateWorkstream(ctx context.Context, id string, in WorkstreamInput) (Workstream, error) {
 	if !validUUID(id) {
 		return Workstream{}, ErrNotFound
 	}
-	ub := pg.NewUpdateBuilder()
-	var set []string
-	if ch.Name != nil {
-		set = append(set, ub.Assign("name", *ch.Name))
+	if in.AccountID.Set {
+		return Workstream{}, invalidf("account_id cannot be changed.")
 	}
-	if ch.HumanAgentTag != nil {
-		set = append(set, ub.Assign("human_agent_tag", *ch.HumanAgentTag))
-	}
-	if len(set) > 0 {
-		ub.Update("workstreams").Set(set...).Where(ub.Equal("id", id))
-		res, err := exec(ctx, s.DB, ub)
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		w, err := s.workstream(ctx, tx, id, true)
 		if err != nil {
-			return Workstream{}, err
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return Workstream{}, ErrNotFound
+		before := w.PageIDs
+		if err := in.apply(&w); err != nil {
+			return err
 		}
+		if err := checkWorkstreamRefs(ctx, tx, w, before); err != nil {
+			return err
+		}
+		ub := pg.NewUpdateBuilder()
+		ub.Update("workstreams").Set(
+			ub.Assign("name", w.Name), ub.Assign("default_queue_id", w.DefaultQueueID), ub.Assign("language", w.Language),
+			ub.Assign("distribution_mode", w.DistributionMode), ub.Assign("capacity_units", w.CapacityUnits),
+			ub.Assign("max_wait_seconds", w.MaxWaitSeconds), ub.Assign("overflow_queue_id", w.OverflowQueueID),
+			ub.Assign("auto_close_after_hours", w.AutoCloseAfterHours), ub.Assign("customer_attachments", w.CustomerAttachments),
+			ub.Assign("agent_attachments", w.AgentAttachments), ub.Assign("human_agent_tag", w.HumanAgentTag),
+			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
+		).Where(ub.Equal("id", id))
+		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		return movePages(ctx, tx, w)
+	})
+	if err != nil {
+		return Workstream{}, err
 	}
 	return s.GetWorkstream(ctx, id)
+}
+
+// checkWorkstreamRefs checks that the queues and pages a workstream names are the
+// account's, and that no page is left without a workstream.
+func checkWorkstreamRefs(ctx context.Context, tx *sql.Tx, w Workstream, pagesBefore []string) error {
+	if err := queueOfAccount(ctx, tx, w.DefaultQueueID, w.AccountID); err != nil {
+		return fmt.Errorf("default_queue_id: %w", err)
+	}
+	if w.OverflowQueueID != nil {
+		if err := queueOfAccount(ctx, tx, *w.OverflowQueueID, w.AccountID); err != nil {
+			return fmt.Errorf("overflow_queue_id: %w", err)
+		}
+	}
+	in := map[string]bool{}
+	for _, id := range w.PageIDs {
+		in[id] = true
+		sb := pg.NewSelectBuilder()
+		sb.Select("count(*)").From("pages").Where(sb.Equal("id", id), sb.Equal("account_id", w.AccountID),
+			sb.NotIn("provisioning_status", "deleting", "deleted"))
+		var n int
+		if err := queryRow(ctx, tx, sb).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return invalidf("page_ids: the account has no connected page with id %s.", id)
+		}
+	}
+	for _, id := range pagesBefore {
+		if !in[id] {
+			return invalidf("page_ids: page %s would be left without a workstream; add it to another workstream instead of removing it here.", id)
+		}
+	}
+	return nil
+}
+
+// queueOfAccount answers an *InvalidInput when the queue is not the account's.
+func queueOfAccount(ctx context.Context, q querier, queueID, accountID string) error {
+	if !validUUID(queueID) {
+		return invalidf("%q is not a queue id.", queueID)
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("count(*)").From("queues").Where(sb.Equal("id", queueID), sb.Equal("account_id", accountID))
+	var n int
+	if err := queryRow(ctx, q, sb).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return invalidf("the account has no queue with id %s.", queueID)
+	}
+	return nil
+}
+
+func movePages(ctx context.Context, tx *sql.Tx, w Workstream) error {
+	if len(w.PageIDs) == 0 {
+		return nil
+	}
+	ids := make([]any, len(w.PageIDs))
+	for i, id := range w.PageIDs {
+		ids[i] = id
+	}
+	ub := pg.NewUpdateBuilder()
+	ub.Update("pages").Set(ub.Assign("workstream_id", w.ID), "updated_at = now()").Where(ub.In("id", ids...))
+	_, err := exec(ctx, tx, ub)
+	return err
+}
+
+// WorkstreamQueues lists the queues to wake after a workstream changed: those
+// holding its waiting conversations, its default and its overflow queue.
+func (s *Store) WorkstreamQueues(ctx context.Context, id string) ([]string, error) {
+	w, err := s.GetWorkstream(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("DISTINCT queue_id::text").From("conversations").
+		Where(sb.Equal("workstream_id", id), sb.Equal("status", "waiting"), sb.IsNotNull("queue_id"))
+	ids, err := queryIDs(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	ids = append(ids, w.DefaultQueueID)
+	if w.OverflowQueueID != nil {
+		ids = append(ids, *w.OverflowQueueID)
+	}
+	return uniqueIDs(ids), nil
+}
+
+func stringOrEmpty(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func uniqueIDs(ids []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func queryIDs(ctx context.Context, q querier, b sqlbuilder.Builder) ([]string, error) {
+	rows, err := query(ctx, q, b)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

@@ -17,11 +17,13 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/activities"
+	"fbchannel/codec"
 	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/schema"
 	"fbchannel/secrets"
 	"fbchannel/store"
+	"fbchannel/tracing"
 	"fbchannel/workflows"
 )
 
@@ -35,6 +37,13 @@ type config struct {
 	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
+	// Tracing (off unless an endpoint is set) and payload encryption (off unless
+	// a key is set) extend CONTRACT.md; see README "Operations".
+	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTelSDKDisabled    bool   `env:"OTEL_SDK_DISABLED"`
+	PayloadKey         string `env:"PAYLOAD_ENCRYPTION_KEY"`
+	PayloadOldKeys     string `env:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
 }
 
 func main() {
@@ -53,9 +62,30 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	payloadCodec, err := codec.Parse(cfg.PayloadKey, cfg.PayloadOldKeys)
+	if err != nil {
+		return err
+	}
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tr, err := tracing.Start(ctx, tracing.Config{ServiceName: tracing.WorkerService,
+		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled})
+	if err != nil {
+		return err
+	}
+	tr.SetGlobal(log)
+	// Runs last: the spans of the worker's last tasks are exported.
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(shutdownCtx)
+	}()
+	interceptors, err := tr.ClientInterceptors()
+	if err != nil {
+		return err
+	}
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -75,6 +105,8 @@ func run() error {
 	c, err := client.Dial(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: slogAdapter(log),
 		MetricsHandler: metrics.TemporalHandler(),
+		// Worker interceptors come from the client: workflows and activities run in spans.
+		Interceptors: interceptors, DataConverter: payloadCodec.DataConverter(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, err)
@@ -105,14 +137,17 @@ func run() error {
 		WorkerStopTimeout: 20 * time.Second,
 	})
 	workflows.Register(w)
+	graphClient := graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil)
+	graphClient.TracerProvider = tr.TracerProvider()
 	w.RegisterActivity(&activities.Activities{
 		Metrics:   metrics,
 		Store:     &store.Store{DB: db, Box: box},
-		Graph:     graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil),
+		Graph:     graphClient,
 		Temporal:  c,
 		TaskQueue: cfg.TaskQueue,
 	})
-	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr())
+	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
+		"tracing", tr.Enabled(), "payload_encryption", payloadCodec != nil)
 	return w.Run(interruptOn(ctx))
 }
 

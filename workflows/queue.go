@@ -1,20 +1,142 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 )
 
-// assignBatch bounds one AssignWaiting call so a long queue is worked in steps
-// that each finish well inside the activity timeout.
+// assignBatch bounds one assignment activity call so a long queue is worked in
+// steps that each finish well inside the activity timeout.
 const assignBatch = 50
 
-// QueueWorkflow makes every assignment decision of one queue. Anything that may
+// deferredRecheck is how soon a queue looks again after leaving an available
+// agent to a higher-priority queue: that queue may give its work to someone else,
+// and then this queue's conversation should have the agent.
+const deferredRecheck = time.Second
+
+// overflowRetryAfter spaces out overflow attempts whose deadline has passed but
+// moved nothing (the database's clock a little behind the workflow's).
+const overflowRetryAfter = time.Second
+
+// queueVersionPriorityOverflow is the change that brought priorities across
+// queues and overflow timers; older runs replay the loop of queueWorkflowV0.
+const queueVersionPriorityOverflow = "queue-priority-overflow"
+
+// QueueWorkflow makes the assignment decisions of one queue. Anything that may
 // make an assignment possible (a conversation enqueued, an agent available, capacity
-// freed) sends it a wake signal; wakes that arrive together are handled by one pass.
-// The decision itself is one Postgres transaction per conversation, which locks the
-// conversation and the agent rows: a conversation can be assigned once and an agent
-// never beyond capacity, even with several queues sharing an agent.
+// freed, an agent joining) sends it a wake signal; wakes that arrive together are
+// handled by one pass. The decision itself is one Postgres transaction per
+// conversation, which locks the conversation and the agent rows: a conversation can
+// be assigned once and an agent never beyond capacity, even with several queues
+// sharing an agent (see store.AssignQueue, which also holds the priority rule).
+//
+// Between passes the workflow sleeps on a durable timer until the oldest waiting
+// conversation reaches its workstream's maximum wait, and then moves it (and any
+// other due one) to the overflow queue and wakes that queue.
 func QueueWorkflow(ctx workflow.Context, in QueueInput) error {
+	if workflow.GetVersion(ctx, queueVersionPriorityOverflow, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return queueWorkflowV0(ctx, in)
+	}
+	wake := workflow.GetSignalChannel(ctx, SignalQueueWake)
+	dbCtx := withDatabaseActivity(ctx)
+	var lastOverflow time.Time
+	for {
+		var res AssignQueueResult
+		if err := workflow.ExecuteActivity(dbCtx, ActivityAssignQueue, AssignQueueInput{
+			QueueID: in.QueueID, Max: assignBatch,
+		}).Get(ctx, &res); err != nil {
+			return err
+		}
+		tellAssigned(ctx, res.Assignments)
+		if len(res.Assignments) == assignBatch || res.Incomplete {
+			continue
+		}
+		now := workflow.Now(ctx)
+		if !res.NextOverflowAt.IsZero() && !now.Before(res.NextOverflowAt) && now.Sub(lastOverflow) >= overflowRetryAfter {
+			lastOverflow = now
+			var moved OverflowWaitingResult
+			if err := workflow.ExecuteActivity(dbCtx, ActivityOverflowWaiting, OverflowWaitingInput{QueueID: in.QueueID}).Get(ctx, &moved); err != nil {
+				return err
+			}
+			if err := wakeQueues(ctx, moved.QueueIDs); err != nil {
+				return err
+			}
+			continue // the next pass finds the next deadline
+		}
+		if len(res.DeferredTo) > 0 {
+			// Make sure the queues the agents were left to are running their passes.
+			if err := wakeQueues(ctx, res.DeferredTo); err != nil {
+				return err
+			}
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Wakes received so far are covered by the pass just made; any later
+			// one reaches the next run, which starts with a pass of its own.
+			for wake.ReceiveAsync(nil) {
+			}
+			return workflow.NewContinueAsNewError(ctx, QueueWorkflow, in)
+		}
+		wait := nextLook(workflow.Now(ctx), res, lastOverflow)
+		if err := awaitWakeOrTimer(ctx, wake, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// nextLook is how long the queue may sleep without a wake: until the next overflow
+// deadline, or a short recheck after deferring agents; 0 means until woken.
+func nextLook(now time.Time, res AssignQueueResult, lastOverflow time.Time) time.Duration {
+	var wait time.Duration
+	if !res.NextOverflowAt.IsZero() {
+		at := res.NextOverflowAt
+		if earliest := lastOverflow.Add(overflowRetryAfter); at.Before(earliest) {
+			at = earliest
+		}
+		wait = max(at.Sub(now), time.Millisecond)
+	}
+	if len(res.DeferredTo) > 0 && (wait == 0 || wait > deferredRecheck) {
+		wait = deferredRecheck
+	}
+	return wait
+}
+
+// awaitWakeOrTimer blocks until a wake signal arrives or, when wait > 0, the
+// durable timer fires; the wakes that arrived meanwhile are all consumed.
+func awaitWakeOrTimer(ctx workflow.Context, wake workflow.ReceiveChannel, wait time.Duration) error {
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	cancelTimer := func() {}
+	if wait > 0 {
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		cancelTimer = cancel
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
+	}
+	sel.Select(ctx)
+	cancelTimer()
+	for wake.ReceiveAsync(nil) {
+	}
+	return ctx.Err()
+}
+
+// tellAssigned signals each assigned conversation's workflow. The assignment is
+// already committed; the signal only tells the conversation's run, which may have
+// ended (then there is nobody to tell).
+func tellAssigned(ctx workflow.Context, assignments []Assignment) {
+	for _, a := range assignments {
+		_ = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a).Get(ctx, nil)
+	}
+}
+
+func wakeQueues(ctx workflow.Context, queueIDs []string) error {
+	if len(queueIDs) == 0 {
+		return nil
+	}
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityWakeQueues, WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
+}
+
+// queueWorkflowV0 is the loop of runs started before queueVersionPriorityOverflow.
+func queueWorkflowV0(ctx workflow.Context, in QueueInput) error {
 	wake := workflow.GetSignalChannel(ctx, SignalQueueWake)
 	dbCtx := withDatabaseActivity(ctx)
 	for {
@@ -24,17 +146,11 @@ func QueueWorkflow(ctx workflow.Context, in QueueInput) error {
 		}).Get(ctx, &assignments); err != nil {
 			return err
 		}
-		for _, a := range assignments {
-			// The assignment is already committed; the signal only tells the
-			// conversation's run, which may have ended (then there is nobody to tell).
-			_ = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a).Get(ctx, nil)
-		}
+		tellAssigned(ctx, assignments)
 		if len(assignments) == assignBatch {
 			continue
 		}
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// Wakes received so far are covered by the pass just made; any later
-			// one reaches the next run, which starts with a pass of its own.
 			for wake.ReceiveAsync(nil) {
 			}
 			return workflow.NewContinueAsNewError(ctx, QueueWorkflow, in)

@@ -191,6 +191,7 @@
       ["Pages", String((a.pages || []).length)],
     ])
       dl.append(h("dt", {}, k), h("dd", { class: k.endsWith("id") ? "mono" : "" }, v));
+    privacyForm(a, dl);
     const box = clear($("#pages"));
     const pages = a.pages || [];
     if (pages.length === 0) box.appendChild(h("p", { class: "empty-note" }, "No pages yet. Add the first one below."));
@@ -198,6 +199,34 @@
       box.appendChild(pageCard(p));
       if (p.provisioning_status === "pending") poll(p.id);
     }
+  }
+
+  // The account's privacy notice: agents see a link to it in the desk's customer panel.
+  function privacyForm(a, after) {
+    const old = $("#account-privacy");
+    if (old) old.remove();
+    const input = h("input", { type: "text", id: "privacy-url", placeholder: "https://example.com/privacy", spellcheck: "false", autocomplete: "off" });
+    input.value = a.privacy_notice_url || "";
+    const err = h("p", { class: "form-error", role: "alert", hidden: true });
+    const form = h(
+      "form",
+      { id: "account-privacy", class: "inline-form", novalidate: true },
+      h("label", { for: "privacy-url" }, "Privacy notice URL (shown to agents on the desk)"),
+      h("div", { class: "copy-row" }, input, h("button", { type: "submit", class: "btn small" }, "Save")),
+      err
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        current = await api("PATCH", "/api/v1/accounts/" + encodeURIComponent(a.id), { privacy_notice_url: input.value.trim() });
+        renderAccount();
+        toast("Privacy notice saved.", "info");
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    });
+    after.after(form);
   }
 
   // ---------- pages ----------

@@ -397,6 +397,7 @@
     const grouped = prev && prev.direction === m.direction && prev.sender === m.sender && new Date(m.created_at) - new Date(prev.created_at) < 5 * 60000;
     const body = [];
     if (m.kind && m.kind !== "text") body.push(h("span", { class: "kind" }, m.kind.replace(/_/g, " ")));
+    if (m.erased_at) body.push(h("span", { class: "text muted erased" }, "🗑 Deleted: the customer's data was erased"));
     if (m.text) body.push(h("span", { class: "text" }, m.text));
     for (const a of m.attachments || []) {
       const url = FBC.safeURL(a.url);
@@ -502,6 +503,8 @@
       ...row("ID", conv.id, true),
     ])
       cd.appendChild(n);
+    // Contact, earlier conversations and privacy notice (contacts.js).
+    if (typeof FBCContacts !== "undefined") FBCContacts.render(conv, { api, reload: () => loadConversation(conv.id) });
   }
 
   // ---------- sending ----------

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"crypto/subtle"
+	"net/http"
+
+	"fbchannel/store"
+)
+
+// adminOrAgent lets the admin token through (agent nil) and otherwise
+// authenticates an agent as the agent API does.
+func (s *Server) adminOrAgent(next func(http.ResponseWriter, *http.Request, *store.Agent)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if token, ok := bearer(r); ok && subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) == 1 {
+			next(w, r, nil)
+			return
+		}
+		s.agent(func(w http.ResponseWriter, r *http.Request, a store.Agent) { next(w, r, &a) })(w, r)
+	}
+}
+
+func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
+	var in store.QueueInput
+	if !decode(w, r, &in) {
+		return
+	}
+	q, err := s.Store.CreateQueue(r.Context(), in)
+	if !s.storeError(w, r, err, "No account has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusCreated, q)
+}
+
+// listQueues is the supervisor view: every queue (or ?account_id=) with its length,
+// oldest wait, available agents and each member's load.
+func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
+	views, err := s.Store.QueueViews(r.Context(), r.URL.Query().Get("account_id"))
+	if !s.storeError(w, r, err, "No account has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, views)
+}
+
+func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
+	views, err := s.Store.QueueViews(r.Context(), r.PathValue("id"))
+	if !s.storeError(w, r, err, "No account has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, views)
+}
+
+func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Store.QueueView(r.Context(), r.PathValue("id"))
+	if !s.storeError(w, r, err, "No queue has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// patchQueue renames a queue or changes its priority; the queue is woken, since a
+// new priority changes which agents it may use.
+func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
+	var in store.QueueInput
+	if !decode(w, r, &in) {
+		return
+	}
+	q, err := s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in)
+	if !s.storeError(w, r, err, "No queue has this id.") {
+		return
+	}
+	if err := s.wakeQueues(r.Context(), []string{q.ID}); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
+}
+
+// putQueueMember adds an agent to a queue and wakes the queue: the agent may take
+// its waiting conversations now.
+func (s *Server) putQueueMember(w http.ResponseWriter, r *http.Request) {
+	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
+	err := s.Store.AddQueueMember(r.Context(), queueID, agentID)
+	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+		return
+	}
+	if err := s.wakeQueues(r.Context(), []string{queueID}); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"queue_id": queueID, "agent_id": agentID})
+}
+
+// deleteQueueMember takes an agent out of a queue; its conversations stay with it.
+// The agent's other queues are woken: work it was leaving to this queue (a higher
+// priority) may be theirs now.
+func (s *Server) deleteQueueMember(w http.ResponseWriter, r *http.Request) {
+	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
+	err := s.Store.RemoveQueueMember(r.Context(), queueID, agentID)
+	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+		return
+	}
+	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, agentID)
+	if err == nil {
+		err = s.wakeQueues(r.Context(), queues)
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"queue_id": queueID, "agent_id": agentID})
+}
+
+// queueConversations lists a queue's waiting conversations, oldest first, for the
+// admin and the queue's members (to pick from).
+func (s *Server) queueConversations(w http.ResponseWriter, r *http.Request, me *store.Agent) {
+	queueID := r.PathValue("id")
+	if me != nil {
+		member, err := s.Store.IsQueueMember(r.Context(), queueID, me.ID)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		if !member {
+			writeError(w, http.StatusNotFound, "not_found", "You are not a member of a queue with this id.")
+			return
+		}
+	}
+	list, err := s.Store.QueueConversations(r.Context(), queueID, 500)
+	if !s.storeError(w, r, err, "No queue has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// getAgent shows an agent's presence, capacity, load, remaining capacity, queues
+// and open conversations, to the admin or to the agent itself.
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, me *store.Agent) {
+	id := r.PathValue("id")
+	if me != nil && me.ID != id {
+		writeError(w, http.StatusNotFound, "not_found", "You can only see yourself.")
+		return
+	}
+	v, err := s.Store.AgentView(r.Context(), id)
+	if !s.storeError(w, r, err, "No agent has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// patchAgent changes an agent's capacity (units, 0–100). The agent's queues are
+// woken: a larger capacity is room for waiting conversations now.
+func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Capacity *int `json:"capacity"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if in.Capacity == nil || *in.Capacity < 0 || *in.Capacity > 100 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "capacity must be between 0 and 100.")
+		return
+	}
+	id := r.PathValue("id")
+	err := s.Store.UpdateAgentCapacity(r.Context(), id, *in.Capacity)
+	if !s.storeError(w, r, err, "No agent has this id.") {
+		return
+	}
+	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, id)
+	if err == nil {
+		err = s.wakeQueues(r.Context(), queues)
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	v, err := s.Store.AgentView(r.Context(), id)
+	if !s.storeError(w, r, err, "No agent has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"go.temporal.io/api/serviceerror"
+
+	"fbchannel/store"
+	"fbchannel/workflows"
+)
+
+type routingRules struct {
+	Rules []store.RoutingRule `json:"rules"`
+}
+
+func (s *Server) getRoutingRules(w http.ResponseWriter, r *http.Request) {
+	rules, err := s.Store.RoutingRules(r.Context(), r.PathValue("id"))
+	if !s.storeError(w, r, err, "No workstream has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
+}
+
+// putRoutingRules replaces a workstream's ordered rule set. The whole set is
+// checked before anything is saved: an unknown field or operator, a regular
+// expression that does not compile, a locale that is not BCP 47 or a queue or
+// page of another account is a 400 naming the rule and condition.
+func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
+	var in routingRules
+	if !decode(w, r, &in) {
+		return
+	}
+	rules, err := s.Store.SaveRoutingRules(r.Context(), r.PathValue("id"), in.Rules)
+	if !s.storeError(w, r, err, "No workstream has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
+}
+
+// pickConversation gives a waiting conversation of one of the agent's queues to
+// the agent. Of two agents picking at once exactly one gets 200; the other 409.
+func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	a, err := s.Store.Pick(r.Context(), r.PathValue("id"), me.ID)
+	if errors.Is(err, store.ErrNotWaiting) {
+		writeError(w, http.StatusConflict, "already_assigned", "Someone else took this conversation first (or it closed); pick another one.")
+		return
+	}
+	if !s.storeError(w, r, err, "No conversation waiting in your queues has this id.") {
+		return
+	}
+	s.tellConversation(r, a)
+	s.writeConversation(w, r, a.ConversationID)
+}
+
+// tellConversation lets the conversation's workflow know its agent. The assignment
+// is committed and the agent already has its event; a workflow that is gone or a
+// Temporal hiccup only leaves the workflow's search attributes behind, so it is
+// logged, not reported.
+func (s *Server) tellConversation(r *http.Request, a store.Assigned) {
+	err := s.Temporal.SignalWorkflow(r.Context(), workflows.ConversationWorkflowID(a.PageID, a.PSID), "", workflows.SignalAssigned,
+		workflows.Assignment{ConversationID: a.ConversationID, PageID: a.PageID, PSID: a.PSID, AgentID: a.AgentID, QueueID: a.QueueID})
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		s.Log.Warn("could not signal the assignment to the conversation workflow", "conversation_id", a.ConversationID, "err", err)
+	}
+}
+
+func (s *Server) writeConversation(w http.ResponseWriter, r *http.Request, id string) {
+	c, err := s.Store.GetConversation(r.Context(), id)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// transferConversation hands the agent's conversation to another agent
+// ({"agent_id"}) or a queue ({"queue_id"}), with an optional note for the next
+// agent. The first agent's capacity is released and its queues woken; a target
+// agent without room is a 409.
+func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	var in struct {
+		AgentID string `json:"agent_id"`
+		QueueID string `json:"queue_id"`
+		Note    string `json:"note"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	id := r.PathValue("id")
+	out, err := s.Store.Transfer(r.Context(), store.TransferRequest{
+		ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note,
+	})
+	if !s.storeError(w, r, err, "No conversation of yours has this id.") {
+		return
+	}
+	if out.Assignment != nil {
+		s.tellConversation(r, *out.Assignment)
+	}
+	if err := s.wakeQueues(r.Context(), out.WakeQueues); err != nil {
+		// The transfer is saved; the queues are woken by the next event anyway.
+		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
+	}
+	s.writeConversation(w, r, id)
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// injector crashes and restarts the stack's pieces at random moments of the load,
+// one fault at a time; every kind comes round once before any comes again.
+type injector struct {
+	s     *soak
+	rng   *lockedRand
+	kinds []string
+
+	mu      sync.Mutex
+	records []faultRecord
+	skipped []string
+}
+
+type faultRecord struct {
+	kind     string
+	at       time.Duration // since the load started
+	downtime time.Duration // until the piece answered again
+	note     string
+	err      error
+}
+
+func newInjector(s *soak, _ any) *injector {
+	in := &injector{s: s, rng: newRand(s.cfg.seed, 4)}
+	for _, k := range strings.Split(s.cfg.faults, ",") {
+		k = strings.TrimSpace(k)
+		switch k {
+		case "":
+		case "worker", "starter", "temporal":
+			in.kinds = append(in.kinds, k)
+		case "postgres":
+			if s.pg.canRestart() {
+				in.kinds = append(in.kinds, k)
+			} else {
+				in.skipped = append(in.skipped, "postgres (no -pg-bindir/-pg-data: the soak restarts only a private cluster)")
+			}
+		default:
+			in.skipped = append(in.skipped, k+" (unknown)")
+		}
+	}
+	return in
+}
+
+func (in *injector) run(ctx context.Context, loadStart time.Time) {
+	if len(in.kinds) == 0 {
+		return
+	}
+	if !sleepCtx(ctx, in.s.cfg.warmup) {
+		return
+	}
+	var deck []string
+	for {
+		if len(deck) == 0 {
+			deck = append([]string(nil), in.kinds...)
+			for i := len(deck) - 1; i > 0; i-- {
+				j := in.rng.IntN(i + 1)
+				deck[i], deck[j] = deck[j], deck[i]
+			}
+		}
+		kind := deck[0]
+		deck = deck[1:]
+		rec := faultRecord{kind: kind, at: time.Since(loadStart)}
+		t0 := time.Now()
+		// A fault, once begun, is seen through: the stack is whole again afterwards.
+		rec.note, rec.err = in.inject(context.WithoutCancel(ctx), kind)
+		rec.downtime = time.Since(t0)
+		if rec.err != nil {
+			logf("FAULT %s at %s failed: %v", kind, rec.at.Round(time.Second), rec.err)
+		} else {
+			logf("fault %s at %s: %s; back after %s", kind, rec.at.Round(time.Second), rec.note, rec.downtime.Round(100*time.Millisecond))
+		}
+		in.mu.Lock()
+		in.records = append(in.records, rec)
+		in.mu.Unlock()
+		every := in.s.cfg.faultEvery
+		if !sleepCtx(ctx, in.rng.between(every/2, every+every/2)) {
+			return
+		}
+	}
+}
+
+func (in *injector) inject(ctx context.Context, kind string) (string, error) {
+	s := in.s
+	switch kind {
+	case "worker", "starter":
+		p := s.worker
+		if kind == "starter" {
+			p = s.starter
+		}
+		p.op.Lock()
+		defer p.op.Unlock()
+		pid := p.pid()
+		p.kill9()
+		// Sometimes it comes back at once, sometimes after a few seconds.
+		pause := in.rng.between(0, 3*time.Second)
+		time.Sleep(pause)
+		if err := p.restart(ctx, "after kill -9"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("kill -9 (pid %d), restarted after %s", pid, pause.Round(100*time.Millisecond)), nil
+	case "postgres":
+		mode := "fast"
+		if in.rng.IntN(2) == 0 {
+			mode = "immediate" // a crash: the cluster recovers from its WAL
+		}
+		if err := s.pg.restart(mode); err != nil {
+			return "", err
+		}
+		if err := s.pg.waitReady(ctx, 60*time.Second); err != nil {
+			return "", err
+		}
+		return "pg_ctl restart -m " + mode, nil
+	case "temporal":
+		s.temporal.op.Lock()
+		defer s.temporal.op.Unlock()
+		pid := s.temporal.pid()
+		s.temporal.expectExit()
+		if !s.temporal.signal(syscall.SIGTERM, 30*time.Second) {
+			s.temporal.kill9()
+		}
+		if err := s.temporal.restart(ctx, "restart, same --db-filename"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("SIGTERM (pid %d), started again on the same database file", pid), nil
+	}
+	return "", fmt.Errorf("unknown fault %q", kind)
+}
+
+func (p *proc) expectExit() {
+	p.mu.Lock()
+	p.expected = true
+	p.mu.Unlock()
+}

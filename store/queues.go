@@ -1,0 +1,634 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// InvalidInput is a request the caller must change (HTTP 400); nothing was written.
+type InvalidInput struct{ Message string }
+
+func (e *InvalidInput) Error() string { return e.Message }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidInput{Message: fmt.Sprintf(format, args...)}
+}
+
+// Refused is a request that is valid but cannot be done in the current state
+// (HTTP 409), with a stable code and a sentence for people.
+type Refused struct{ Code, Message string }
+
+func (e *Refused) Error() string { return e.Message }
+
+// Queue priorities: a larger number is served first.
+const (
+	minPriority = -1000
+	maxPriority = 1000
+)
+
+// Queue is a queue as the admin API shows it.
+type Queue struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	Priority  int    `json:"priority"`
+	IsDefault bool   `json:"is_default"`
+}
+
+// QueueInput is the body of POST /queues and PATCH /queues/{id}.
+type QueueInput struct {
+	AccountID Optional[string] `json:"account_id"`
+	Name      Optional[string] `json:"name"`
+	Priority  Optional[int]    `json:"priority"`
+}
+
+func (in QueueInput) apply(q *Queue) error {
+	for _, err := range []error{notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)} {
+		if err != nil {
+			return err
+		}
+	}
+	if in.Name.Set {
+		name := strings.TrimSpace(in.Name.Value)
+		if name == "" || utf8.RuneCountInString(name) > maxNameRunes {
+			return invalidf("name is required (at most %d characters).", maxNameRunes)
+		}
+		q.Name = name
+	}
+	if in.Priority.Set {
+		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
+			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
+		}
+		q.Priority = in.Priority.Value
+	}
+	return nil
+}
+
+// CreateQueue stores a queue of an account.
+func (s *Store) CreateQueue(ctx context.Context, in QueueInput) (Queue, error) {
+	if !in.AccountID.Set || !validUUID(in.AccountID.Value) {
+		return Queue{}, invalidf("account_id is required.")
+	}
+	if !in.Name.Set {
+		return Queue{}, invalidf("name is required.")
+	}
+	q := Queue{ID: uuid.NewString(), AccountID: in.AccountID.Value}
+	if err := in.apply(&q); err != nil {
+		return Queue{}, err
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("status").From("accounts").Where(sb.Equal("id", q.AccountID)).ForUpdate()
+		var status string
+		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			return invalidf("account_id: no active account has id %s.", q.AccountID)
+		}
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("queues").Cols("id", "account_id", "name", "priority").Values(q.ID, q.AccountID, q.Name, q.Priority)
+		_, err := exec(ctx, tx, ib)
+		return err
+	})
+	return q, err
+}
+
+func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) {
+	if !validUUID(id) {
+		return Queue{}, ErrNotFound
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("id", "coalesce(account_id::text, '')", "name", "priority", "is_default").From("queues").Where(sb.Equal("id", id))
+	var out Queue
+	err := queryRow(ctx, q, sb).Scan(&out.ID, &out.AccountID, &out.Name, &out.Priority, &out.IsDefault)
+	return out, notFound(err, "queue")
+}
+
+// UpdateQueue renames a queue or changes its priority.
+func (s *Store) UpdateQueue(ctx context.Context, id string, in QueueInput) (Queue, error) {
+	if in.AccountID.Set {
+		return Queue{}, invalidf("account_id cannot be changed.")
+	}
+	q, err := s.queue(ctx, s.DB, id)
+	if err != nil {
+		return q, err
+	}
+	if err := in.apply(&q); err != nil {
+		return Queue{}, err
+	}
+	ub := pg.NewUpdateBuilder()
+	ub.Update("queues").Set(ub.Assign("name", q.Name), ub.Assign("priority", q.Priority)).Where(ub.Equal("id", id))
+	_, err = exec(ctx, s.DB, ub)
+	return q, err
+}
+
+// AddQueueMember puts an agent in a queue (again: no change).
+func (s *Store) AddQueueMember(ctx context.Context, queueID, agentID string) error {
+	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
+		return err
+	}
+	if err := s.agentExists(ctx, agentID); err != nil {
+		return err
+	}
+	ib := pg.NewInsertBuilder()
+	ib.InsertInto("queue_members").Cols("queue_id", "agent_id").Values(queueID, agentID).SQL("ON CONFLICT DO NOTHING")
+	_, err := exec(ctx, s.DB, ib)
+	return err
+}
+
+// RemoveQueueMember takes an agent out of a queue; its conversations stay its own.
+func (s *Store) RemoveQueueMember(ctx context.Context, queueID, agentID string) error {
+	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
+		return err
+	}
+	if err := s.agentExists(ctx, agentID); err != nil {
+		return err
+	}
+	db := pg.NewDeleteBuilder()
+	db.DeleteFrom("queue_members").Where(db.Equal("queue_id", queueID), db.Equal("agent_id", agentID))
+	_, err := exec(ctx, s.DB, db)
+	return err
+}
+
+func (s *Store) agentExists(ctx context.Context, agentID string) error {
+	if !validUUID(agentID) {
+		return fmt.Errorf("agent: %w", ErrNotFound)
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("id").From("agents").Where(sb.Equal("id", agentID))
+	var id string
+	return notFound(queryRow(ctx, s.DB, sb).Scan(&id), "agent")
+}
+
+// IsQueueMember says whether the agent is in the queue.
+func (s *Store) IsQueueMember(ctx context.Context, queueID, agentID string) (bool, error) {
+	if !validUUID(queueID) {
+		return false, nil
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("count(*)").From("queue_members").Where(sb.Equal("queue_id", queueID), sb.Equal("agent_id", agentID))
+	var n int
+	err := queryRow(ctx, s.DB, sb).Scan(&n)
+	return n > 0, err
+}
+
+// UpdateAgentCapacity sets an agent's capacity (units). Lowering it below the
+// agent's load takes nothing away: the agent only gets no new work until under it.
+func (s *Store) UpdateAgentCapacity(ctx context.Context, agentID string, capacity int) error {
+	if !validUUID(agentID) {
+		return fmt.Errorf("agent: %w", ErrNotFound)
+	}
+	ub := pg.NewUpdateBuilder()
+	ub.Update("agents").Set(ub.Assign("capacity", capacity)).Where(ub.Equal("id", agentID))
+	res, err := exec(ctx, s.DB, ub)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("agent: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// AgentLoad is an agent as the supervisor sees it in a queue.
+type AgentLoad struct {
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	Presence          string `json:"presence"`
+	Capacity          int    `json:"capacity"`
+	Load              int    `json:"load"` // capacity units taken by open conversations
+	OpenConversations int    `json:"open_conversations"`
+	RemainingCapacity int    `json:"remaining_capacity"`
+}
+
+// QueueView is the supervisor's view of a queue.
+type QueueView struct {
+	Queue
+	// Length is the number of conversations waiting in the queue.
+	Length             int         `json:"length"`
+	OldestWaitingSince *time.Time  `json:"oldest_waiting_since"`
+	OldestWaitSeconds  int         `json:"oldest_wait_seconds"`
+	AgentsAvailable    int         `json:"agents_available"`
+	Agents             []AgentLoad `json:"agents"`
+}
+
+// agentLoadSelect reads agents with their load; the caller adds the FROM's joins.
+const agentLoadColumns = "a.id, a.name, a.presence, a.capacity, " +
+	"coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0), " +
+	"(SELECT count(*) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned')"
+
+func scanAgentLoad(row interface{ Scan(...any) error }) (AgentLoad, error) {
+	var a AgentLoad
+	err := row.Scan(&a.ID, &a.Name, &a.Presence, &a.Capacity, &a.Load, &a.OpenConversations)
+	a.RemainingCapacity = max(0, a.Capacity-a.Load)
+	return a, err
+}
+
+// QueueViews is the supervisor view of the account's queues (every queue when
+// accountID is ""), highest priority first.
+func (s *Store) QueueViews(ctx context.Context, accountID string) ([]QueueView, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("id").From("queues")
+	if accountID != "" {
+		if !validUUID(accountID) {
+			return nil, ErrNotFound
+		}
+		if err := accountExists(ctx, s.DB, accountID); err != nil {
+			return nil, err
+		}
+		sb.Where(sb.Equal("account_id", accountID))
+	}
+	sb.OrderBy("priority DESC", "name", "id")
+	ids, err := queryIDs(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	views := []QueueView{}
+	for _, id := range ids {
+		v, err := s.QueueView(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// QueueView is one queue with its length, oldest wait, available agents and
+// each member's load, read in one snapshot.
+func (s *Store) QueueView(ctx context.Context, id string) (QueueView, error) {
+	var v QueueView
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		q, err := s.queue(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		v.Queue = q
+		sb := pg.NewSelectBuilder()
+		sb.Select("count(*)", "min(enqueued_at)", "coalesce(extract(epoch FROM now() - min(enqueued_at))::int, 0)").
+			From("conversations").Where(sb.Equal("queue_id", id), sb.Equal("status", "waiting"))
+		if err := queryRow(ctx, tx, sb).Scan(&v.Length, &v.OldestWaitingSince, &v.OldestWaitSeconds); err != nil {
+			return err
+		}
+		members := pg.NewSelectBuilder()
+		members.Select(agentLoadColumns).From("agents a").Join("queue_members m", "m.agent_id = a.id").
+			Where(members.Equal("m.queue_id", id)).OrderBy("a.name", "a.id")
+		rows, err := query(ctx, tx, members)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		v.Agents = []AgentLoad{}
+		for rows.Next() {
+			a, err := scanAgentLoad(rows)
+			if err != nil {
+				return err
+			}
+			if a.Presence == "available" {
+				v.AgentsAvailable++
+			}
+			v.Agents = append(v.Agents, a)
+		}
+		return rows.Err()
+	})
+	return v, err
+}
+
+// inReadTx runs fn in a read-only REPEATABLE READ transaction: one snapshot.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AgentView is one agent with its open conversations and remaining capacity.
+type AgentView struct {
+	AgentLoad
+	Email         string         `json:"email"`
+	Queues        []Queue        `json:"queues"`
+	Conversations []Conversation `json:"conversations"`
+}
+
+// AgentView reads an agent for the supervisor (or the agent itself).
+func (s *Store) AgentView(ctx context.Context, agentID string) (AgentView, error) {
+	var v AgentView
+	if !validUUID(agentID) {
+		return v, fmt.Errorf("agent: %w", ErrNotFound)
+	}
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select(agentLoadColumns, "a.email").From("agents a").Where(sb.Equal("a.id", agentID))
+		row := queryRow(ctx, tx, sb)
+		if err := row.Scan(&v.ID, &v.Name, &v.Presence, &v.Capacity, &v.Load, &v.OpenConversations, &v.Email); err != nil {
+			return notFound(err, "agent")
+		}
+		v.RemainingCapacity = max(0, v.Capacity-v.Load)
+		qs := pg.NewSelectBuilder()
+		qs.Select("q.id").From("queues q").Join("queue_members m", "m.queue_id = q.id").
+			Where(qs.Equal("m.agent_id", agentID)).OrderBy("q.priority DESC", "q.name", "q.id")
+		ids, err := queryIDs(ctx, tx, qs)
+		if err != nil {
+			return err
+		}
+		v.Queues = []Queue{}
+		for _, id := range ids {
+			q, err := s.queue(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			v.Queues = append(v.Queues, q)
+		}
+		cs := conversationSelect()
+		cs.Where(cs.Equal("c.agent_id", agentID), cs.Equal("c.status", "assigned")).OrderBy("c.opened_at")
+		rows, err := query(ctx, tx, cs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		v.Conversations = []Conversation{}
+		for rows.Next() {
+			c, err := scanConversation(rows)
+			if err != nil {
+				return err
+			}
+			v.Conversations = append(v.Conversations, c)
+		}
+		return rows.Err()
+	})
+	return v, err
+}
+
+// WaitingConversation is a conversation waiting in a queue, as members see it to pick.
+type WaitingConversation struct {
+	Conversation
+	EnqueuedAt       time.Time `json:"enqueued_at"`
+	WaitSeconds      int       `json:"wait_seconds"`
+	DistributionMode string    `json:"distribution_mode"`
+	// Preview is the customer's first message, so an agent knows what it picks.
+	Preview string `json:"preview"`
+}
+
+// QueueConversations lists a queue's waiting conversations, oldest first (the
+// order the queue serves them).
+func (s *Store) QueueConversations(ctx context.Context, queueID string, limit int) ([]WaitingConversation, error) {
+	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
+		return nil, err
+	}
+	sb := conversationSelect()
+	sb.Select(conversationColumns, "c.enqueued_at", "coalesce(extract(epoch FROM now() - c.enqueued_at)::int, 0)",
+		"coalesce(cw.distribution_mode, 'push')", "coalesce(("+firstTextSQL+"), '')").
+		JoinWithOption("LEFT", "workstreams cw", "cw.id = c.workstream_id").
+		Where(sb.Equal("c.queue_id", queueID), sb.Equal("c.status", "waiting")).
+		OrderBy("c.enqueued_at", "c.id").Limit(limit)
+	rows, err := query(ctx, s.DB, sb)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []WaitingConversation{}
+	for rows.Next() {
+		var w WaitingConversation
+		var conv Conversation
+		var enqueued sql.NullTime
+		extra := []any{&enqueued, &w.WaitSeconds, &w.DistributionMode, &w.Preview}
+		if conv, err = scanConversation(scanExtra{rows, extra}); err != nil {
+			return nil, err
+		}
+		w.Conversation, w.EnqueuedAt = conv, enqueued.Time
+		list = append(list, w)
+	}
+	return list, rows.Err()
+}
+
+// scanExtra lets scanConversation read a row with more columns after its own.
+type scanExtra struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (s scanExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
+
+// firstTextSQL is the text of the conversation's first inbound message with text.
+const firstTextSQL = "SELECT fm.text FROM messages fm WHERE fm.conversation_id = c.id AND fm.direction = 'inbound' AND fm.text <> '' " +
+	"ORDER BY fm.sent_at NULLS LAST, fm.created_at, fm.id LIMIT 1"
+
+// Picked is a conversation an agent took from a queue.
+type Picked = Assigned
+
+// ErrNotWaiting: the conversation was assigned (or closed) by someone else first.
+var ErrNotWaiting = errors.New("conversation is not waiting")
+
+// Pick gives a waiting conversation to an agent who is a member of its queue. Two
+// agents picking at once serialise on the conversation's row lock and the second
+// finds it no longer waiting (ErrNotWaiting); capacity is counted under the
+// agent's row lock, as for every assignment.
+func (s *Store) Pick(ctx context.Context, conversationID, agentID string) (Picked, error) {
+	var a Picked
+	if !validUUID(conversationID) {
+		return a, fmt.Errorf("conversation: %w", ErrNotFound)
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("c.status", "coalesce(c.queue_id::text, '')", "c.page_id", "cu.psid", "coalesce(w.capacity_units, 1)").
+			From("conversations c").Join("customers cu", "cu.id = c.customer_id").
+			JoinWithOption("LEFT", "workstreams w", "w.id = c.workstream_id").
+			Where(sb.Equal("c.id", conversationID)).ForUpdate()
+		sb.SQL("OF c")
+		var status string
+		var units int
+		if err := queryRow(ctx, tx, sb).Scan(&status, &a.QueueID, &a.PageID, &a.PSID, &units); err != nil {
+			return notFound(err, "conversation")
+		}
+		member := pg.NewSelectBuilder()
+		member.Select("count(*)").From("queue_members").Where(member.Equal("queue_id", a.QueueID), member.Equal("agent_id", agentID))
+		var n int
+		if a.QueueID != "" {
+			if err := queryRow(ctx, tx, member).Scan(&n); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("conversation: %w", ErrNotFound) // not in a queue of this agent
+		}
+		if status != "waiting" {
+			return ErrNotWaiting
+		}
+		free, err := lockAgentFree(ctx, tx, agentID, false)
+		if err != nil {
+			return err
+		}
+		if free < units {
+			return &Refused{Code: "capacity_exceeded", Message: fmt.Sprintf(
+				"You have %d capacity units free and this conversation needs %d; close a conversation first.", max(free, 0), units)}
+		}
+		a.ConversationID, a.AgentID = conversationID, agentID
+		return assignTo(ctx, tx, a, units, "")
+	})
+	return a, err
+}
+
+// lockAgentFree takes the agent's row lock and answers its free capacity units,
+// counted after the lock so that concurrent decisions about the agent see each
+// other. With availableOnly, an agent that is not available answers sql.ErrNoRows.
+func lockAgentFree(ctx context.Context, tx *sql.Tx, agentID string, availableOnly bool) (int, error) {
+	lock := pg.NewSelectBuilder()
+	lock.Select("capacity").From("agents").Where(lock.Equal("id", agentID))
+	if availableOnly {
+		lock.Where(lock.Equal("presence", "available"))
+	}
+	lock.ForUpdate()
+	var capacity int
+	if err := queryRow(ctx, tx, lock).Scan(&capacity); err != nil {
+		if err == sql.ErrNoRows && !availableOnly {
+			return 0, fmt.Errorf("agent: %w", ErrNotFound)
+		}
+		return 0, err
+	}
+	load := pg.NewSelectBuilder()
+	load.Select("coalesce(sum(units), 0)").From("conversations").Where(load.Equal("agent_id", agentID), load.Equal("status", "assigned"))
+	var used int
+	if err := queryRow(ctx, tx, load).Scan(&used); err != nil {
+		return 0, err
+	}
+	return capacity - used, nil
+}
+
+// TransferRequest moves an agent's conversation to another agent or to a queue.
+type TransferRequest struct {
+	ConversationID string
+	FromAgentID    string
+	ToAgentID      string
+	ToQueueID      string
+	Note           string
+}
+
+// Transferred is what the caller tells Temporal after a transfer: the new
+// assignment (to an agent) and the queues to wake: the first agent's (its
+// capacity is free) and the target queue.
+type Transferred struct {
+	Assignment *Assigned
+	WakeQueues []string
+}
+
+// maxNoteRunes bounds a transfer note.
+const maxNoteRunes = 1000
+
+// Transfer hands the conversation over in one transaction holding its row lock
+// (and the target agent's): the first agent's capacity is released, the target
+// agent's taken (refused when it has no room), or the conversation waits in the
+// target queue behind those already waiting there.
+func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred, error) {
+	var out Transferred
+	req.Note = strings.TrimSpace(req.Note)
+	switch {
+	case (req.ToAgentID == "") == (req.ToQueueID == ""):
+		return out, invalidf("Give exactly one of agent_id and queue_id.")
+	case utf8.RuneCountInString(req.Note) > maxNoteRunes:
+		return out, invalidf("note must be at most %d characters.", maxNoteRunes)
+	case req.ToAgentID == req.FromAgentID:
+		return out, invalidf("The conversation is already yours; choose another agent.")
+	case req.ToAgentID != "" && !validUUID(req.ToAgentID):
+		return out, invalidf("agent_id: no agent has id %q.", req.ToAgentID)
+	case req.ToQueueID != "" && !validUUID(req.ToQueueID):
+		return out, invalidf("queue_id: no queue has id %q.", req.ToQueueID)
+	case !validUUID(req.ConversationID):
+		return out, fmt.Errorf("conversation: %w", ErrNotFound)
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("c.status", "coalesce(c.agent_id::text, '')", "coalesce(c.queue_id::text, '')", "c.page_id", "cu.psid", "c.units", "p.account_id").
+			From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
+			Where(sb.Equal("c.id", req.ConversationID)).ForUpdate()
+		sb.SQL("OF c")
+		var status, agentID, queueID, pageID, psid, accountID string
+		var units int
+		if err := queryRow(ctx, tx, sb).Scan(&status, &agentID, &queueID, &pageID, &psid, &units, &accountID); err != nil {
+			return notFound(err, "conversation")
+		}
+		if agentID != req.FromAgentID {
+			return fmt.Errorf("conversation: %w", ErrNotFound)
+		}
+		if status != "assigned" {
+			return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can be transferred."}
+		}
+		freed, err := s.AgentQueues(ctx, tx, req.FromAgentID)
+		if err != nil {
+			return err
+		}
+		event := map[string]any{"note": req.Note}
+		if req.ToAgentID != "" {
+			var presence, name string
+			ps := pg.NewSelectBuilder()
+			ps.Select("presence", "name").From("agents").Where(ps.Equal("id", req.ToAgentID))
+			if err := queryRow(ctx, tx, ps).Scan(&presence, &name); err != nil {
+				if err == sql.ErrNoRows {
+					return invalidf("agent_id: no agent has id %s.", req.ToAgentID)
+				}
+				return err
+			}
+			free, err := lockAgentFree(ctx, tx, req.ToAgentID, false)
+			if err != nil {
+				return err
+			}
+			if presence == "offline" {
+				return &Refused{Code: "agent_offline", Message: name + " is offline; transfer to an agent who is signed in, or to a queue."}
+			}
+			if free < units {
+				return &Refused{Code: "agent_at_capacity", Message: fmt.Sprintf(
+					"%s has %d capacity units free and this conversation needs %d; transfer to another agent or to a queue.", name, max(free, 0), units)}
+			}
+			a := Assigned{ConversationID: req.ConversationID, PageID: pageID, PSID: psid, AgentID: req.ToAgentID, QueueID: queueID}
+			if err := setTransferNote(ctx, tx, req); err != nil {
+				return err
+			}
+			if err := assignTo(ctx, tx, a, units, req.FromAgentID); err != nil {
+				return err
+			}
+			out.Assignment = &a
+			event["to_agent_id"] = req.ToAgentID
+		} else {
+			if err := queueOfAccount(ctx, tx, req.ToQueueID, accountID); err != nil {
+				return fmt.Errorf("queue_id: %w", err)
+			}
+			if err := setTransferNote(ctx, tx, req); err != nil {
+				return err
+			}
+			// Behind everyone already waiting in the target queue; it may overflow
+			// from there after the workstream's maximum wait, like any arrival.
+			ub := pg.NewUpdateBuilder()
+			ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", ub.Assign("queue_id", req.ToQueueID),
+				"enqueued_at = now()", "overflow_from = NULL", "overflowed_at = NULL", "assigned_at = NULL").
+				Where(ub.Equal("id", req.ConversationID))
+			if _, err := exec(ctx, tx, ub); err != nil {
+				return err
+			}
+			event["to_queue_id"] = req.ToQueueID
+			freed = append(freed, req.ToQueueID)
+		}
+		out.WakeQueues = uniqueIDs(freed)
+		return insertEvent(ctx, tx, req.FromAgentID, "conversation.transferred", req.ConversationID,
+			"transferred:"+req.ConversationID+":"+uuid.NewString(), event)
+	})
+	return out, err
+}
+
+func setTransferNote(ctx context.Context, tx *sql.Tx, req TransferRequest) error {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("conversations").Set(ub.Assign("transfer_note", req.Note), "transferred_at = now()").Where(ub.Equal("id", req.ConversationID))
+	_, err := exec(ctx, tx, ub)
+	return err
+}

@@ -1,0 +1,291 @@
+package workflows_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"fbchannel/workflows"
+)
+
+// TestMessageArrivingAsCloseFinishesIsNotLost needs a real Temporal dev server: it
+// runs when TEMPORAL_CLI names the CLI (make test sets it) and is skipped otherwise.
+// The time-skipping environment hands every event to the workflow in a task of its
+// own, so it cannot put a customer's message and the completion of the close's last
+// activity into one workflow task — which is what a busy or restarting worker sees.
+//
+// The story: the conversation closes (by the agent, or because the HUMAN_AGENT window
+// expired); while its last activity (WakeQueues) runs, no workflow worker is up and
+// the customer writes. The next workflow task holds both events. The message must
+// reach the next conversation (continue-as-new with it pending), not vanish.
+func TestMessageArrivingAsCloseFinishesIsNotLost(t *testing.T) {
+	c := devServerClient(t)
+	for _, tc := range []struct {
+		name, id string
+		// lastCustomerMessage decides the close: an old one makes the workflow close
+		// itself at once (window_expired); otherwise the agent closes by update.
+		lastCustomerMessage time.Duration
+	}{
+		{"agent closes", "agent", time.Hour},
+		{"HUMAN_AGENT window expires", "expiry", workflows.HumanAgentWindow + time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closeRaceStory(t, c, tc.id, tc.lastCustomerMessage)
+		})
+	}
+}
+
+func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerMessage time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id += "-" + strconv.FormatInt(time.Now().UnixNano(), 36) // a fresh workflow on every run of the test
+	taskQueue := "close-race-" + id
+	psid := "psid-" + id
+	workflowID := workflows.ConversationWorkflowID("1001", psid)
+
+	// Activities run on a worker of their own, which stays up throughout.
+	var closing atomic.Bool
+	wakeStarted, wakeRelease := make(chan struct{}, 1), make(chan struct{})
+	acts := worker.New(c, taskQueue, worker.Options{DisableWorkflowWorker: true})
+	register := func(name string, fn any) { acts.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	register(workflows.ActivityCloseConversation, func(context.Context, workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
+		closing.Store(true)
+		return workflows.CloseConversationResult{QueueIDs: []string{testQueueID}}, nil
+	})
+	register(workflows.ActivityWakeQueues, func(context.Context, workflows.WakeQueuesInput) error {
+		if closing.Load() {
+			wakeStarted <- struct{}{}
+			<-wakeRelease
+		}
+		return nil
+	})
+	register(workflows.ActivityRecordInbound, func(_ context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
+		return workflows.RecordInboundResult{Recorded: len(in.Events)}, nil
+	})
+	// The next run opens no conversation here: it only has to exist.
+	register(workflows.ActivityOpenConversation, func(context.Context, workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
+		return workflows.OpenConversationResult{Served: false}, nil
+	})
+	if err := acts.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer acts.Stop()
+	workflowWorker := func() worker.Worker {
+		w := worker.New(c, taskQueue, worker.Options{LocalActivityWorkerOnly: true})
+		workflows.Register(w)
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+
+	first := workflowWorker()
+	state := workflows.ConversationState{
+		ConversationID: "conversation-1", CustomerID: "customer-1", PageUUID: testPageUUID, PageID: "1001", PSID: psid,
+		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned,
+		LastCustomerMessageAt: time.Now().Add(-sinceLastCustomerMessage), SeenKeys: []string{"m_1"},
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflowID, TaskQueue: taskQueue}, workflows.ConversationWorkflow,
+		workflows.ConversationInput{PageID: state.PageID, PSID: state.PSID, State: &state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntilStarted(ctx, t, c, workflowID, run.GetRunID())
+	if sinceLastCustomerMessage < workflows.HumanAgentWindow {
+		if _, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: workflowID, RunID: run.GetRunID(), UpdateName: workflows.UpdateClose,
+			Args:         []any{workflows.CloseRequest{ConversationID: state.ConversationID, AgentID: testAgentID}},
+			WaitForStage: client.WorkflowUpdateStageAccepted,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-wakeStarted:
+	case <-ctx.Done():
+		t.Fatal("the close never reached WakeQueues")
+	}
+
+	// No workflow worker while the message arrives and the close's last activity ends.
+	first.Stop()
+	late := workflows.InboundEvent{PageUUID: testPageUUID, PageID: state.PageID, PSID: state.PSID, EventKey: "m_late", Kind: "message", Timestamp: time.Now().UnixMilli()}
+	if err := c.SignalWorkflow(ctx, workflowID, run.GetRunID(), workflows.SignalInbound, late); err != nil {
+		t.Fatal(err)
+	}
+	close(wakeRelease)
+	waitForHistory(ctx, t, c, workflowID, run.GetRunID(), func(events []*historypb.HistoryEvent) bool {
+		return countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) == 1 &&
+			countEvents(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) == countEvents(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+	})
+
+	second := workflowWorker()
+	defer second.Stop()
+	_ = run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	events := history(ctx, t, c, workflowID, run.GetRunID())
+	last := events[len(events)-1]
+	can := last.GetWorkflowExecutionContinuedAsNewEventAttributes()
+	if can == nil {
+		t.Fatalf("the run ended with %v: the customer's message that arrived as the conversation closed is lost", last.GetEventType())
+	}
+	var next workflows.ConversationInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.GetInput(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(next.Pending, []workflows.InboundEvent{late}) || next.State != nil {
+		t.Errorf("next run's input %+v, want a new conversation opened by the late message", next)
+	}
+}
+
+// TestReplyInFirstTaskOfContinuedRunIsAccepted (real dev server, see above): after
+// continue-as-new, an agent's reply that reaches the new run before its first
+// workflow task is validated in that task. It must be judged against the state the
+// run carries over, not refused as "not open".
+func TestReplyInFirstTaskOfContinuedRunIsAccepted(t *testing.T) {
+	c := devServerClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := "first-task-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	taskQueue, psid := id, "psid-"+id
+	workflowID := workflows.ConversationWorkflowID("1001", psid)
+	state := workflows.ConversationState{
+		ConversationID: "conversation-2", CustomerID: "customer-1", PageUUID: testPageUUID, PageID: "1001", PSID: psid,
+		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned, LastCustomerMessageAt: time.Now(), SeenKeys: []string{"m_1"},
+	}
+	// The continued run exists, and no worker has run its first task yet.
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflowID, TaskQueue: taskQueue}, workflows.ConversationWorkflow,
+		workflows.ConversationInput{PageID: state.PageID, PSID: psid, State: &state}); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		out workflows.SendOutcome
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: workflowID, UpdateName: workflows.UpdateSendMessage, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{workflows.SendMessageRequest{ConversationID: state.ConversationID, MessageID: "msg-1", AgentID: testAgentID}},
+		})
+		var a answer
+		if a.err = err; err == nil {
+			a.err = h.Get(ctx, &a.out)
+		}
+		answered <- a
+	}()
+	// Admitted updates are not visible in the history; give the call time to arrive.
+	time.Sleep(time.Second)
+
+	w := worker.New(c, taskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivityWithOptions(func(_ context.Context, in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent"}, nil
+	}, activity.RegisterOptions{Name: workflows.ActivitySendMessage})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	a := <-answered
+	if a.err != nil || a.out.Status != "sent" {
+		t.Fatalf("reply in the continued run's first task: %+v, %v; want it sent", a.out, a.err)
+	}
+}
+
+var devServer struct {
+	once   sync.Once
+	server *testsuite.DevServer
+	err    error
+}
+
+// devServerClient starts one dev server for the tests that need it (TestMain stops
+// it), or skips the test when TEMPORAL_CLI is not set.
+func devServerClient(t *testing.T) client.Client {
+	t.Helper()
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		t.Skip("needs a Temporal dev server: set TEMPORAL_CLI to ./bin/temporal (make test does)")
+	}
+	devServer.once.Do(func() {
+		ctx := context.Background()
+		quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		devServer.server, devServer.err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+			ExistingPath: cli, LogLevel: "error", ClientOptions: &client.Options{Logger: quiet},
+		})
+		if devServer.err == nil {
+			devServer.err = workflows.EnsureSearchAttributes(ctx, devServer.server.Client(), "default")
+		}
+	})
+	if devServer.err != nil {
+		t.Fatal(devServer.err)
+	}
+	return devServer.server.Client()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if devServer.server != nil {
+		_ = devServer.server.Stop()
+	}
+	os.Exit(code)
+}
+
+// waitUntilStarted waits for the run's first workflow task, after which its update
+// handlers know the conversation.
+func waitUntilStarted(ctx context.Context, t *testing.T, c client.Client, workflowID, runID string) {
+	t.Helper()
+	waitForHistory(ctx, t, c, workflowID, runID, func(events []*historypb.HistoryEvent) bool {
+		return countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) > 0
+	})
+}
+
+func history(ctx context.Context, t *testing.T, c client.Client, workflowID, runID string) []*historypb.HistoryEvent {
+	t.Helper()
+	var events []*historypb.HistoryEvent
+	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// waitForHistory polls until the run's history satisfies ok (the server records
+// events asynchronously to the calls that cause them).
+func waitForHistory(ctx context.Context, t *testing.T, c client.Client, workflowID, runID string, ok func([]*historypb.HistoryEvent) bool) {
+	t.Helper()
+	for !ok(history(ctx, t, c, workflowID, runID)) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for the history")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func countEvents(events []*historypb.HistoryEvent, typ enumspb.EventType) int {
+	n := 0
+	for _, ev := range events {
+		if ev.GetEventType() == typ {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,214 @@
+package workflows_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"fbchannel/workflows"
+)
+
+// pageFixture is a PageWorkflow with its activities stubbed.
+type pageFixture struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	log *activityLog
+
+	provisionPage     func(workflows.PageInput) (workflows.PageStatus, error)
+	setPageStatus     func(workflows.SetPageStatusInput) error
+	resumeParkedSends func(workflows.PageInput) error
+	checkPageHealth   func(workflows.PageInput) (workflows.PageStatus, error)
+}
+
+func newPage(t *testing.T) *pageFixture {
+	f := &pageFixture{t: t, env: newTestEnv(t), log: &activityLog{}}
+	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+	}
+	f.setPageStatus = func(workflows.SetPageStatusInput) error { return nil }
+	f.resumeParkedSends = func(workflows.PageInput) error { return nil }
+	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", LastHealthCheckAt: f.env.Now()}, nil
+	}
+	stub(f.env, f.log, workflows.ActivityProvisionPage, &f.provisionPage)
+	stub(f.env, f.log, workflows.ActivityCheckPageHealth, &f.checkPageHealth)
+	stubErr(f.env, f.log, workflows.ActivitySetPageStatus, &f.setPageStatus)
+	stubErr(f.env, f.log, workflows.ActivityResumeParkedSends, &f.resumeParkedSends)
+	return f
+}
+
+func (f *pageFixture) at(d time.Duration, fn func()) { f.env.RegisterDelayedCallback(fn, d) }
+
+func (f *pageFixture) state() workflows.PageStatus {
+	f.t.Helper()
+	v, err := f.env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		f.t.Fatalf("query %s: %v", workflows.QueryState, err)
+	}
+	var st workflows.PageStatus
+	if err := v.Get(&st); err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// run starts the page workflow and ends it at endAt the way Temporal would: by
+// suggesting continue-as-new, which the workflow acts on at its next signal.
+func (f *pageFixture) run(endAt time.Duration) {
+	f.t.Helper()
+	f.at(endAt, func() {
+		f.env.SetContinueAsNewSuggested(true)
+		f.env.SignalWorkflow(workflows.SignalTokenInvalid, workflows.TokenInvalid{LastError: "ending the test"})
+	})
+	f.env.ExecuteWorkflow(workflows.PageWorkflow, workflows.PageInput{PageUUID: testPageUUID})
+	var can *workflow.ContinueAsNewError
+	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
+		f.t.Fatalf("page workflow ended with %v, want continue-as-new", err)
+	}
+}
+
+func TestPageProvisioningFailureIsRecordedAndReprovisionTriesAgain(t *testing.T) {
+	f := newPage(t)
+	facebookDown := true
+	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		if facebookDown {
+			return workflows.PageStatus{}, temporal.NewApplicationError("Facebook could not be reached; please try again.", "temporary", nil)
+		}
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+	}
+	var failed, active workflows.PageStatus
+	var attemptsWhileDown int
+	f.at(time.Hour, func() {
+		failed = f.state()
+		attemptsWhileDown = count(f.log.names(), workflows.ActivityProvisionPage)
+		facebookDown = false
+		f.env.SignalWorkflow(workflows.SignalReprovision, struct{}{})
+	})
+	f.at(2*time.Hour, func() { active = f.state() })
+	f.run(3 * time.Hour)
+
+	if attemptsWhileDown < 2 {
+		t.Errorf("ProvisionPage tried %d times before giving up, want retries", attemptsWhileDown)
+	}
+	wantLastError := "Provisioning failed: Facebook could not be reached; please try again."
+	statuses := inputsOf[workflows.SetPageStatusInput](f.log, workflows.ActivitySetPageStatus)
+	if want := []workflows.SetPageStatusInput{{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}}; !reflect.DeepEqual(statuses, want) {
+		t.Errorf("SetPageStatus inputs %+v, want %+v", statuses, want)
+	}
+	if want := (workflows.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}); failed != want {
+		t.Errorf("state after the failure %+v, want %+v", failed, want)
+	}
+	if active.ProvisioningStatus != "active" || active.LastError != "" {
+		t.Errorf("state after reprovisioning %+v, want active", active)
+	}
+	if n := count(f.log.names(), workflows.ActivityProvisionPage); n != attemptsWhileDown+1 {
+		t.Errorf("ProvisionPage called %d times, want the reprovision to call it once more", n)
+	}
+	for _, in := range inputsOf[workflows.PageInput](f.log, workflows.ActivityProvisionPage) {
+		if in != (workflows.PageInput{PageUUID: testPageUUID}) {
+			t.Errorf("ProvisionPage input %+v", in)
+		}
+	}
+	// Replies parked while the page was down go out once it is active, not before.
+	if resumes := inputsOf[workflows.PageInput](f.log, workflows.ActivityResumeParkedSends); !reflect.DeepEqual(resumes, []workflows.PageInput{{PageUUID: testPageUUID}}) {
+		t.Errorf("ResumeParkedSends inputs %+v, want one call after the successful provisioning", resumes)
+	}
+}
+
+// ProvisionPage itself decides needs_reauth (a bad token): nothing to add to the
+// database, and no parked reply can go out.
+func TestPageNeedingReauthIsNotResumed(t *testing.T) {
+	f := newPage(t)
+	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "needs_reauth", LastError: "The page's token is invalid."}, nil
+	}
+	var st workflows.PageStatus
+	f.at(time.Hour, func() { st = f.state() })
+	f.run(2 * time.Hour)
+
+	if st.ProvisioningStatus != "needs_reauth" || st.LastError != "The page's token is invalid." {
+		t.Errorf("state %+v", st)
+	}
+	names := f.log.names()
+	if count(names, workflows.ActivitySetPageStatus) != 0 || count(names, workflows.ActivityResumeParkedSends) != 0 {
+		t.Errorf("activities %v, want only ProvisionPage", names)
+	}
+}
+
+func TestPageTokenInvalidSignalShowsNeedsReauth(t *testing.T) {
+	f := newPage(t)
+	var st workflows.PageStatus
+	f.at(time.Hour, func() {
+		f.env.SignalWorkflow(workflows.SignalTokenInvalid, workflows.TokenInvalid{LastError: "Error validating access token (190/460)."})
+	})
+	f.at(2*time.Hour, func() { st = f.state() })
+	f.run(3 * time.Hour)
+
+	if want := (workflows.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "needs_reauth", LastError: "Error validating access token (190/460)."}); st != want {
+		t.Errorf("state %+v, want %+v", st, want)
+	}
+	if n := count(f.log.names(), workflows.ActivityProvisionPage); n != 1 {
+		t.Errorf("ProvisionPage called %d times, want 1: a token-invalid signal does not provision", n)
+	}
+}
+
+// Reprovision signals that arrive together (in one workflow task) provision once.
+func TestPageReprovisionSignalsTogetherProvisionOnce(t *testing.T) {
+	f := newPage(t)
+	f.at(time.Hour, func() {
+		f.env.SignalWorkflowSkippingWorkflowTask(workflows.SignalReprovision, struct{}{})
+		f.env.SignalWorkflow(workflows.SignalReprovision, struct{}{})
+	})
+	var n int
+	f.at(2*time.Hour, func() { n = count(f.log.names(), workflows.ActivityProvisionPage) })
+	f.run(3 * time.Hour)
+
+	if n != 2 {
+		t.Errorf("ProvisionPage called %d times, want 2 (start + one for both signals)", n)
+	}
+}
+
+// An active page's token and subscription are checked daily; a failed page waits
+// for an admin instead.
+func TestPageHealthIsCheckedDailyWhileActive(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		checks int
+	}{{"active", 3}, {"failed", 0}} {
+		t.Run(tc.status, func(t *testing.T) {
+			f := newPage(t)
+			f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+				return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: tc.status}, nil
+			}
+			f.run(3*24*time.Hour + time.Hour)
+
+			if n := count(f.log.names(), workflows.ActivityCheckPageHealth); n != tc.checks {
+				t.Errorf("CheckPageHealth called %d times in 3 days, want %d", n, tc.checks)
+			}
+		})
+	}
+}
+
+// A token that expires is checked (and refreshed) before it does, not a day late.
+func TestPageHealthCheckComesBeforeTokenRefreshDeadline(t *testing.T) {
+	f := newPage(t)
+	expires := testStart.Add(workflows.TokenRefreshBefore + 6*time.Hour)
+	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
+	}
+	var checkedAt []time.Time
+	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		checkedAt = append(checkedAt, f.env.Now())
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+	}
+	f.run(12 * time.Hour)
+
+	if want := testStart.Add(6 * time.Hour); len(checkedAt) != 1 || !checkedAt[0].Equal(want) {
+		t.Errorf("health checked at %v, want once at %v (when the token is due for refresh)", checkedAt, want)
+	}
+}
