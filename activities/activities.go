@@ -138,7 +138,7 @@ func (a *Activities) AssignWaiting(ctx context.Context, in workflows.AssignWaiti
 	done, err := a.Store.AssignWaiting(ctx, in.QueueID, in.Max)
 	out := make([]workflows.Assignment, len(done))
 	for i, d := range done {
-		out[i] = workflows.Assignment{ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID}
+		out[i] = workflows.Assignment{ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt}
 	}
 	// Assignments already committed are returned even when a later one failed, so
 	// the workflow tells those conversations; the retry picks up the rest.

@@ -18,7 +18,7 @@ func (a *Activities) AssignQueue(ctx context.Context, in workflows.AssignQueueIn
 	out := workflows.AssignQueueResult{DeferredTo: pass.DeferredTo}
 	for _, d := range pass.Assigned {
 		out.Assignments = append(out.Assignments, workflows.Assignment{
-			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID,
+			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt,
 		})
 	}
 	if pass.NextOverflowAt != nil {

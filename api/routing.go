@@ -59,7 +59,7 @@ func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me sto
 // logged, not reported.
 func (s *Server) tellConversation(r *http.Request, a store.Assigned) {
 	err := s.Temporal.SignalWorkflow(r.Context(), workflows.ConversationWorkflowID(a.PageID, a.PSID), "", workflows.SignalAssigned,
-		workflows.Assignment{ConversationID: a.ConversationID, PageID: a.PageID, PSID: a.PSID, AgentID: a.AgentID, QueueID: a.QueueID})
+		workflows.Assignment{ConversationID: a.ConversationID, PageID: a.PageID, PSID: a.PSID, AgentID: a.AgentID, QueueID: a.QueueID, AssignedAt: a.AssignedAt})
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
 		s.Log.Warn("could not signal the assignment to the conversation workflow", "conversation_id", a.ConversationID, "err", err)

@@ -55,6 +55,9 @@ type Assigned struct {
 	PSID           string
 	AgentID        string
 	QueueID        string
+	// AssignedAt orders decisions about one conversation: its workflow ignores a
+	// signal about an older one that arrives late.
+	AssignedAt time.Time
 }
 
 // QueuePass is the outcome of one assignment pass over a queue.
@@ -181,7 +184,7 @@ func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, de
 			continue
 		}
 		a.AgentID = id
-		return &a, assignTo(ctx, tx, a, units, "")
+		return &a, assignTo(ctx, tx, &a, units, "")
 	}
 	return nil, nil
 }
@@ -243,14 +246,14 @@ func (s *Store) OverflowWaiting(ctx context.Context, queueID string) ([]string, 
 
 // assignTo records an assignment decided under the conversation's and the
 // agent's row locks, and tells the agent in the same transaction.
-func assignTo(ctx context.Context, tx *sql.Tx, a Assigned, units int, transferredBy string) error {
+func assignTo(ctx context.Context, tx *sql.Tx, a *Assigned, units int, transferredBy string) error {
 	ub := pg.NewUpdateBuilder()
-	set := []string{ub.Assign("status", "assigned"), ub.Assign("agent_id", a.AgentID), ub.Assign("units", units), "assigned_at = now()"}
+	set := []string{ub.Assign("status", "assigned"), ub.Assign("agent_id", a.AgentID), ub.Assign("units", units), "assigned_at = clock_timestamp()"}
 	if a.QueueID != "" {
 		set = append(set, ub.Assign("queue_id", a.QueueID))
 	}
-	ub.Update("conversations").Set(set...).Where(ub.Equal("id", a.ConversationID))
-	if _, err := exec(ctx, tx, ub); err != nil {
+	ub.Update("conversations").Set(set...).Where(ub.Equal("id", a.ConversationID)).Returning("assigned_at")
+	if err := queryRow(ctx, tx, ub).Scan(&a.AssignedAt); err != nil {
 		return err
 	}
 	ub = pg.NewUpdateBuilder()

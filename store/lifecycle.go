@@ -127,16 +127,22 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 			return err
 		}
 		if status == "closed" {
-			// The same agent takes it back while available; otherwise it waits in
-			// its queue for the next agent, like a new conversation.
-			presence := pg.NewSelectBuilder()
-			presence.Select("presence").From("agents").Where(presence.Equal("id", agentID)).ForUpdate()
-			var p string
-			if err := queryRow(ctx, tx, presence).Scan(&p); err != nil {
-				return notFound(err, "agent")
+			// The same agent takes it back while available and with room for it
+			// (counted under the agent's row lock, like every assignment);
+			// otherwise it waits in its queue for the next agent.
+			free, lockErr := lockAgentFree(ctx, tx, agentID, true)
+			if lockErr != nil && lockErr != sql.ErrNoRows {
+				return lockErr
 			}
+			units := pg.NewSelectBuilder()
+			units.Select("units").From("conversations").Where(units.Equal("id", conversationID))
+			var need int
+			if err := queryRow(ctx, tx, units).Scan(&need); err != nil {
+				return err
+			}
+			takeBack := lockErr == nil && free >= need // ErrNoRows: the agent is not available
 			ub := pg.NewUpdateBuilder()
-			if p == "available" {
+			if takeBack {
 				ub.Update("conversations").Set(ub.Assign("status", "assigned"), ub.Assign("agent_id", agentID),
 					"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
 			} else {
@@ -146,7 +152,7 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 			if _, err := exec(ctx, tx, ub); err != nil {
 				return err
 			}
-			if p == "available" {
+			if takeBack {
 				if err := announceAssignment(ctx, tx, conversationID, agentID); err != nil {
 					return err
 				}

@@ -476,7 +476,7 @@ func (s *Store) Pick(ctx context.Context, conversationID, agentID string) (Picke
 				"You have %d capacity units free and this conversation needs %d; close a conversation first.", max(free, 0), units)}
 		}
 		a.ConversationID, a.AgentID = conversationID, agentID
-		return assignTo(ctx, tx, a, units, "")
+		return assignTo(ctx, tx, &a, units, "")
 	})
 	return a, err
 }
@@ -595,7 +595,7 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			if err := setTransferNote(ctx, tx, req); err != nil {
 				return err
 			}
-			if err := assignTo(ctx, tx, a, units, req.FromAgentID); err != nil {
+			if err := assignTo(ctx, tx, &a, units, req.FromAgentID); err != nil {
 				return err
 			}
 			out.Assignment = &a

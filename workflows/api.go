@@ -103,6 +103,8 @@ type ConversationState struct {
 	// Parked holds replies accepted while the page needs re-authorisation, in
 	// the order the agents sent them.
 	Parked []SendMessageRequest
+	// AssignedAt is the time of the assignment AgentID comes from.
+	AssignedAt time.Time
 	// AutoCloseAfter is the workstream's inactivity limit when the conversation
 	// opened (0: none): it closes that long after the customer's last message.
 	AutoCloseAfter time.Duration
@@ -156,6 +158,9 @@ type Assignment struct {
 	PSID           string
 	AgentID        string
 	QueueID        string
+	// AssignedAt is the database's time of the decision: a signal about an older
+	// decision that arrives after a newer one (a transfer) is ignored.
+	AssignedAt time.Time
 }
 
 type QueueInput struct {

@@ -328,7 +328,10 @@ func (c *conversation) onAssigned(ctx workflow.Context, a Assignment) {
 	if c.closed || a.ConversationID != c.ConversationID {
 		return // a decision about an earlier conversation of this customer
 	}
-	c.AgentID, c.QueueID, c.Status = a.AgentID, a.QueueID, StatusAssigned
+	if a.AssignedAt.Before(c.AssignedAt) {
+		return // overtaken by a later decision (e.g. a transfer) that arrived first
+	}
+	c.AgentID, c.QueueID, c.Status, c.AssignedAt = a.AgentID, a.QueueID, StatusAssigned, a.AssignedAt
 	c.upsertSearchAttributes(ctx)
 }
 

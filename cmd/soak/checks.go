@@ -332,14 +332,18 @@ func (s *soak) check(ctx context.Context, r *result) {
 	unexpected := append([]string(nil), s.monitor.unexpected...)
 	s.monitor.mu.Unlock()
 	r.add(invariant{name: "programs that exited without being stopped", value: len(unexpected), mustBeZero: true, extra: true, detail: unexpected})
-	notSettled := 0
-	var why []string
-	if !r.settled {
-		notSettled = 1
-		var waiting, sending int
-		_ = db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM conversations WHERE page_id = $1 AND status IN ('waiting', 'bot')),
-			(SELECT count(*) FROM messages WHERE page_id = $1 AND status = 'sending')`, s.pageID).Scan(&waiting, &sending)
-		why = append(why, fmt.Sprintf("%d conversations still waiting, %d replies sending, %d/%d acknowledged messages recorded", waiting, sending, r.recorded, r.acked))
+	var stranded []string
+	if rows, err := db.QueryContext(ctx, `SELECT c.id, cu.psid, c.status, coalesce(c.enqueued_at, c.opened_at) FROM conversations c
+		JOIN customers cu ON cu.id = c.customer_id WHERE c.page_id = $1 AND c.status IN ('waiting', 'bot') ORDER BY 4`, s.pageID); err == nil {
+		for rows.Next() {
+			var id, psid, st string
+			var since time.Time
+			if rows.Scan(&id, &psid, &st, &since) == nil {
+				stranded = append(stranded, fmt.Sprintf("conversation %s (%s since %s into the load, workflow %s)", id, st, since.Sub(s.customers.start).Round(time.Second), wfID(psid)))
+				r.workflows[wfID(psid)] = "conversation " + id + " left " + st
+			}
+		}
+		rows.Close()
 	}
-	r.add(invariant{name: "did not settle within the bound", value: notSettled, mustBeZero: true, extra: true, detail: why})
+	r.add(invariant{name: "conversations left waiting in the queue after settling (agents had room)", value: len(stranded), mustBeZero: true, extra: true, detail: clip(stranded)})
 }

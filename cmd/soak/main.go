@@ -80,7 +80,7 @@ func parseFlags() config {
 	var c config
 	flag.IntVar(&c.messages, "messages", 10000, "customer messages to send")
 	flag.IntVar(&c.conversations, "conversations", 500, "customers (PSIDs), each its own conversation thread")
-	flag.IntVar(&c.agents, "agents", 12, "agents")
+	flag.IntVar(&c.agents, "agents", 20, "agents")
 	flag.IntVar(&c.capacity, "capacity", 5, "capacity of each agent")
 	flag.Float64Var(&c.rate, "rate", 12, "customer messages per second offered to the webhook")
 	flag.IntVar(&c.concurrency, "concurrency", 16, "webhook deliveries in flight at most")
