@@ -158,6 +158,9 @@ func (a *Activities) checkHealth(ctx context.Context, pageUUID, pageID, appID st
 		if err := a.Graph.SubscribeApp(ctx, pageID, graph.SubscribedFields, cred); err != nil {
 			return "", "", nil, err
 		}
+		if err := a.Store.MarkResubscribed(ctx, pageUUID); err != nil {
+			return "", "", nil, err
+		}
 	}
 	return "active", lastError, expires, nil
 }

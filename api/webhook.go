@@ -27,7 +27,7 @@ const maxParallelSignals = 16
 func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
 		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
 		return
 	}
@@ -61,6 +61,13 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
+	if errors.Is(err, store.ErrGone) {
+		// A deleted channel: Facebook may deliver for a while (or retry old
+		// deliveries); acknowledge and ignore, so it neither retries nor alerts.
+		s.Metrics.WebhookRequest(ops.WebhookIgnored)
+		writeJSON(w, http.StatusOK, map[string]any{"accepted": 0})
+		return
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		s.Metrics.WebhookRequest(ops.WebhookNotFound)
 		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")

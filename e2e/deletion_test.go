@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"fbchannel/simulator"
 )
 
 // Deleting a page unsubscribes the app, closes its open conversations (telling the
@@ -57,10 +61,14 @@ func TestDeletePageAndReuseIt(t *testing.T) {
 	if n := st.count("pages", "id = $1 AND access_token_enc IS NULL", ch.PageUUID); n != 1 {
 		t.Fatalf("page token not erased")
 	}
-	// Deliveries for the deleted page are not accepted under its callback URL any more.
+	// Deliveries for the deleted page are acknowledged and ignored.
+	before := st.rowCounts()
 	status, _, _ := st.sim.PostCustomerMessage(t.Context(), ch.CallbackURL, ch.AppSecret, ch.PageID, psid, "still there?", "")
-	if status != 404 {
-		t.Fatalf("delivery to a deleted page: %d, want 404", status)
+	if status != 200 {
+		t.Fatalf("delivery to a deleted page: %d, want 200", status)
+	}
+	if after := st.rowCounts(); after != before {
+		t.Fatalf("a delivery to a deleted page changed the database: %s -> %s", before, after)
 	}
 
 	// Added again: the same callback URL and verify token.
@@ -106,5 +114,59 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	if code := st.call("DELETE", "/api/v1/accounts/00000000-0000-0000-0000-000000000000", st.adminToken, nil, nil); code != 404 {
 		t.Fatalf("unknown account: %d, want 404", code)
+	}
+}
+
+// The deletion saga survives its worker dying midway: stopped after the first page
+// is deleted and started again, it completes; every page is unsubscribed once and
+// no token or secret is left.
+func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	second := "EAAB" + randomHex(20)
+	secondID := fmt.Sprint(200000000000000 + time.Now().UnixNano()%99999999999)
+	st.sim.RegisterPage(simulator.Page{PageID: secondID, Name: "Second", AccessToken: second, AppID: ch.AppID})
+	var p map[string]any
+	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/pages", st.adminToken, map[string]string{"name": "Second", "page_id": secondID, "access_token": second}, &p); code != 201 {
+		t.Fatalf("second page: %d %v", code, p)
+	}
+	st.eventually("second page active", 30*time.Second, func() bool {
+		var got map[string]any
+		st.call("GET", "/api/v1/pages/"+p["id"].(string), st.adminToken, nil, &got)
+		return got["provisioning_status"] == "active"
+	})
+
+	if code := st.call("DELETE", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, nil); code != 202 {
+		t.Fatalf("delete: %d", code)
+	}
+	st.eventually("a first page deleted", 60*time.Second, func() bool {
+		return st.count("pages", "account_id = $1 AND provisioning_status = 'deleted'", ch.AccountID) >= 1
+	})
+	st.stopWorker()
+	time.Sleep(500 * time.Millisecond) // the saga is now stranded mid-way, as after a crash
+	st.startWorker()
+	st.eventually("account deleted", 90*time.Second, func() bool {
+		var acct map[string]any
+		st.call("GET", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, &acct)
+		return acct["status"] == "deleted"
+	})
+	unsubscribed := map[string]int{}
+	for _, r := range st.sim.Requests("/subscribed_apps") {
+		if r.Method == "DELETE" {
+			unsubscribed[strings.Split(strings.TrimPrefix(r.Path, "/v23.0/"), "/")[0]]++
+		}
+	}
+	if unsubscribed[ch.PageID] != 1 || unsubscribed[secondID] != 1 {
+		t.Fatalf("unsubscribe calls per page: %v", unsubscribed)
+	}
+	if n := st.count("pages", "account_id = $1 AND access_token_enc IS NOT NULL", ch.AccountID); n != 0 {
+		t.Fatalf("%d page tokens left", n)
+	}
+	if n := st.count("accounts", "id = $1 AND app_secret_enc IS NOT NULL", ch.AccountID); n != 0 {
+		t.Fatalf("app secret left")
+	}
+	status, _, _ := st.sim.PostCustomerMessage(t.Context(), ch.CallbackURL, ch.AppSecret, ch.PageID, "2900000000000099", "hello?", "")
+	if status != 200 {
+		t.Fatalf("webhook for a deleted page: %d, want 200 (acknowledged and ignored)", status)
 	}
 }

@@ -108,6 +108,7 @@ type stack struct {
 	store      *store.Store
 	sim        *simulator.Simulator
 	simURL     string
+	worker     worker.Worker
 	api        *httptest.Server
 	taskQueue  string
 	adminToken string
@@ -142,24 +143,40 @@ func newStack(t *testing.T) *stack {
 	simServer := httptest.NewServer(st.sim)
 	st.simURL = simServer.URL
 
-	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{
-		Store: st.store, Graph: graph.New(simServer.URL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue,
-	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
+	st.startWorker()
 
 	st.api = httptest.NewServer(nil)
 	st.api.Config.Handler = st.server(temporalClient).Handler()
 	t.Cleanup(func() {
 		st.api.Close()
-		w.Stop()
+		st.stopWorker()
 		simServer.Close()
 		db.Close()
 	})
 	return st
+}
+
+// startWorker runs this stack's worker (as the worker process does).
+func (st *stack) startWorker() {
+	st.t.Helper()
+	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{
+		Store: st.store, Graph: graph.New(st.simURL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue,
+	})
+	if err := w.Start(); err != nil {
+		st.t.Fatal(err)
+	}
+	st.worker = w
+}
+
+// stopWorker stops the worker, as a crash or a deploy would (running activities
+// are abandoned and retried by the next worker).
+func (st *stack) stopWorker() {
+	if st.worker != nil {
+		st.worker.Stop()
+		st.worker = nil
+	}
 }
 
 // server builds a starter handler over this stack's database with a given client.

@@ -38,6 +38,11 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 	if !resubscribed {
 		t.Fatalf("the app was not subscribed again: %+v", st.sim.Requests("/subscribed_apps"))
 	}
+	var shown map[string]any
+	st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &shown)
+	if shown["resubscribed_at"] == nil {
+		t.Fatalf("the page does not show the re-subscription: %v", shown)
+	}
 
 	// A user-derived token 5 days from expiry is exchanged for a fresh one, which
 	// the next send uses.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
 
 	st.sim.RevokeToken(ch.PageToken, 460)
-	texts := []string{"First reply", "Second reply"}
+	texts := []string{"First reply", "Second reply", "Third reply", "Fourth reply"}
 	for _, text := range texts {
 		var out map[string]any
 		if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": text}, &out); code != 202 {
@@ -35,8 +36,11 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 	if page["provisioning_status"] != "needs_reauth" || page["last_error"] == "" {
 		t.Fatalf("page after a 190: %v", page)
 	}
-	if n := st.count("messages", "status = 'queued'"); n != 2 {
-		t.Fatalf("%d parked messages, want 2", n)
+	if n := st.count("messages", "status = 'queued'"); n != len(texts) {
+		t.Fatalf("%d parked messages, want %d", n, len(texts))
+	}
+	if page["parked_replies"] != float64(len(texts)) {
+		t.Fatalf("page shows %v parked replies", page["parked_replies"])
 	}
 	sendsBefore := len(st.sim.Requests("/messages"))
 
@@ -55,8 +59,8 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 		}
 	}
 	sends := st.sim.Requests("/messages")[sendsBefore:]
-	if len(sends) != 2 {
-		t.Fatalf("%d sends after re-authorisation, want 2", len(sends))
+	if len(sends) != len(texts) {
+		t.Fatalf("%d sends after re-authorisation, want %d (none twice)", len(sends), len(texts))
 	}
 	for i, text := range texts {
 		msg := sends[i].Body["message"].(map[string]any)
@@ -112,5 +116,53 @@ func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
 	}
 	if out["status"] != "failed" || out["reason"] != "window_closed" || out["error"] == "" {
 		t.Fatalf("Facebook's window refusal: %v", out)
+	}
+}
+
+// Provisioning names what is wrong with a token: a missing permission, or a token
+// of another page.
+func TestProvisioningFailuresNameTheProblem(t *testing.T) {
+	st := newStack(t)
+	appID, secret := "app-"+randomHex(4), "secret-"+randomHex(8)
+	st.sim.RegisterApp(appID, secret)
+	var acct struct{ ID string }
+	st.call("POST", "/api/v1/accounts", st.adminToken, map[string]string{"name": "Acme", "app_id": appID, "app_secret": secret}, &acct)
+
+	addPage := func(pageID, token string) string {
+		var p map[string]any
+		if code := st.call("POST", "/api/v1/accounts/"+acct.ID+"/pages", st.adminToken, map[string]string{"name": "P", "page_id": pageID, "access_token": token}, &p); code != 201 {
+			t.Fatalf("add page: %d %v", code, p)
+		}
+		var got map[string]any
+		st.eventually("provisioning ends", 30*time.Second, func() bool {
+			st.call("GET", "/api/v1/pages/"+p["id"].(string), st.adminToken, nil, &got)
+			return got["provisioning_status"] != "pending"
+		})
+		if got["provisioning_status"] != "failed" {
+			t.Fatalf("page %s: %v", pageID, got)
+		}
+		return got["last_error"].(string)
+	}
+
+	noMessaging := "EAAB" + randomHex(20)
+	st.sim.RegisterPage(simulator.Page{PageID: "300000000000001", Name: "No messaging", AccessToken: noMessaging, AppID: appID,
+		Scopes: []string{"pages_manage_metadata", "pages_show_list"}})
+	if e := addPage("300000000000001", noMessaging); !strings.Contains(e, "pages_messaging") {
+		t.Fatalf("missing scope not named: %q", e)
+	}
+
+	otherPages := "EAAB" + randomHex(20)
+	st.sim.RegisterPage(simulator.Page{PageID: "300000000000002", Name: "Other", AccessToken: otherPages, AppID: appID})
+	if e := addPage("300000000000003", otherPages); !strings.Contains(e, "300000000000002") || !strings.Contains(e, "300000000000003") {
+		t.Fatalf("page mismatch not named: %q", e)
+	}
+	var subscribed int
+	for _, r := range st.sim.Requests("/subscribed_apps") {
+		if r.Method == "POST" {
+			subscribed++
+		}
+	}
+	if subscribed != 0 {
+		t.Fatalf("a page with a bad token was subscribed")
 	}
 }

@@ -20,6 +20,7 @@ const (
 	WebhookTooLarge     = "too_large"
 	WebhookUnavailable  = "unavailable"
 	WebhookNotFound     = "not_found"
+	WebhookIgnored      = "ignored" // for a deleted channel
 )
 
 // Send outcomes, the values of fbchannel_sends_total{outcome}.
@@ -87,7 +88,7 @@ func NewStarter() *Metrics {
 	}, []string{"route", "code"})
 	m.Registry.MustRegister(m.WebhookRequests, m.WebhookEvents, m.SignalDuration, m.HTTPRequests)
 	// Outcomes appear at zero from the start, so rate() and alerts see them.
-	for _, o := range []string{WebhookAccepted, WebhookBadSignature, WebhookMalformed, WebhookTooLarge, WebhookUnavailable, WebhookNotFound} {
+	for _, o := range []string{WebhookAccepted, WebhookBadSignature, WebhookMalformed, WebhookTooLarge, WebhookUnavailable, WebhookNotFound, WebhookIgnored} {
 		m.WebhookRequests.WithLabelValues(o)
 	}
 	return m

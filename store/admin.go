@@ -36,6 +36,9 @@ type Page struct {
 	DefaultQueueID     string     `json:"default_queue_id"`
 	TokenExpiresAt     *time.Time `json:"token_expires_at"`
 	LastHealthCheckAt  *time.Time `json:"last_health_check_at"`
+	// ResubscribedAt is when the health check last found the app unsubscribed
+	// and subscribed it again.
+	ResubscribedAt *time.Time `json:"resubscribed_at"`
 	// ParkedReplies counts agents' replies waiting for the page to be re-authorised.
 	ParkedReplies int `json:"parked_replies"`
 	// Warning tells the admin what needs doing soon (a token close to its expiry).
@@ -83,7 +86,7 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 }
 
 const pageColumns = "p.id, p.webhook_id, p.account_id, p.page_id, p.name, p.verify_token, p.provisioning_status, p.last_error, " +
-	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at, " +
+	"coalesce(p.workstream_id::text, ''), coalesce(w.default_queue_id::text, ''), p.token_expires_at, p.last_health_check_at, p.resubscribed_at, " +
 	"(SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.page_uuid = p.id AND m.status = 'queued')"
 
 func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) ([]Page, error) {
@@ -99,7 +102,7 @@ func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) 
 	for rows.Next() {
 		var p Page
 		if err := rows.Scan(&p.ID, &p.WebhookID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
-			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt, &p.ParkedReplies); err != nil {
+			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt, &p.ResubscribedAt, &p.ParkedReplies); err != nil {
 			return nil, err
 		}
 		if p.TokenExpiresAt != nil && time.Until(*p.TokenExpiresAt) < tokenWarningBefore && p.ProvisioningStatus == "active" {
@@ -309,6 +312,15 @@ func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]Webhoo
 		return nil, err
 	}
 	if len(accts) == 0 {
+		any := pg.NewSelectBuilder()
+		any.Select("count(*)").From("pages").Where(any.Equal("webhook_id", webhookID))
+		var n int
+		if err := queryRow(ctx, s.DB, any).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, ErrGone
+		}
 		return nil, ErrNotFound
 	}
 	for i := range accts {
@@ -415,6 +427,14 @@ func (s *Store) RotatePageToken(ctx context.Context, pageUUID, accessToken strin
 	ub := pg.NewUpdateBuilder()
 	ub.Update("pages").Set(ub.Assign("access_token_enc", s.Box.Seal(accessToken, pageAD(pageUUID))), "updated_at = now()").
 		Where(ub.Equal("id", pageUUID))
+	_, err := exec(ctx, s.DB, ub)
+	return err
+}
+
+// MarkResubscribed records that the app was found unsubscribed and subscribed again.
+func (s *Store) MarkResubscribed(ctx context.Context, pageUUID string) error {
+	ub := pg.NewUpdateBuilder()
+	ub.Update("pages").Set("resubscribed_at = now()", "updated_at = now()").Where(ub.Equal("id", pageUUID))
 	_, err := exec(ctx, s.DB, ub)
 	return err
 }

@@ -18,6 +18,9 @@ import (
 // ErrNotFound is returned when a row does not exist (or is not the caller's to see).
 var ErrNotFound = errors.New("not found")
 
+// ErrGone is returned for something that existed and was deleted.
+var ErrGone = errors.New("deleted")
+
 // ErrConflict is returned when a write would break a uniqueness rule users can see.
 var ErrConflict = errors.New("conflict")
 
