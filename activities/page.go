@@ -36,11 +36,7 @@ func (a *Activities) ProvisionPage(ctx context.Context, in workflows.PageInput) 
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, name, expires); err != nil {
 		return workflows.PageStatus{}, err
 	}
-	out := workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
-	if expires != nil {
-		out.TokenExpiresAt = *expires
-	}
-	return out, nil
+	return a.pageStatus(ctx, in.PageUUID, status, lastError, expires)
 }
 
 func (a *Activities) provision(ctx context.Context, pageID, appID string, cred graph.Credentials) (status, lastError, name string, expires *time.Time, err error) {
@@ -113,11 +109,7 @@ func (a *Activities) CheckPageHealth(ctx context.Context, in workflows.PageInput
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, "", expires); err != nil {
 		return workflows.PageStatus{}, err
 	}
-	out := workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
-	if expires != nil {
-		out.TokenExpiresAt = *expires
-	}
-	return out, nil
+	return a.pageStatus(ctx, in.PageUUID, status, lastError, expires)
 }
 
 func (a *Activities) checkHealth(ctx context.Context, pageUUID, pageID, appID string, cred graph.Credentials) (status, lastError string, expires *time.Time, err error) {
@@ -176,4 +168,18 @@ func subscribed(apps []graph.SubscribedApp, appID string) bool {
 		}
 	}
 	return false
+}
+
+// pageStatus is what the page workflow keeps (and its query shows).
+func (a *Activities) pageStatus(ctx context.Context, pageUUID, status, lastError string, expires *time.Time) (workflows.PageStatus, error) {
+	out := workflows.PageStatus{PageUUID: pageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
+	if expires != nil {
+		out.TokenExpiresAt = *expires
+	}
+	p, err := a.Store.GetPage(ctx, pageUUID, "")
+	if err != nil {
+		return out, fromStore(err)
+	}
+	out.ParkedReplies = p.ParkedReplies
+	return out, nil
 }

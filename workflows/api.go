@@ -187,6 +187,9 @@ type PageStatus struct {
 	// TokenExpiresAt is zero for tokens that do not expire by date.
 	TokenExpiresAt    time.Time
 	LastHealthCheckAt time.Time
+	// ParkedReplies is how many agents' replies waited for this page when it was
+	// last provisioned or checked.
+	ParkedReplies int
 }
 
 // Page health timing: every token is checked daily, and sooner when it is close to

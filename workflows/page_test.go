@@ -212,3 +212,47 @@ func TestPageHealthCheckComesBeforeTokenRefreshDeadline(t *testing.T) {
 		t.Errorf("health checked at %v, want once at %v (when the token is due for refresh)", checkedAt, want)
 	}
 }
+
+// Sixty days of a page whose user-derived token lasts 60 days: it is checked at
+// least daily, refreshed before it expires every time (the activity refreshes once
+// the token is within TokenRefreshBefore of expiry), and never lapses.
+func TestPageTokenIsRefreshedOverSixtyDays(t *testing.T) {
+	f := newPage(t)
+	const lifetime = 60 * 24 * time.Hour
+	expires := testStart.Add(20 * 24 * time.Hour)
+	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
+	}
+	var checks []time.Time
+	refreshes := 0
+	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
+		now := f.env.Now()
+		if now.After(expires) {
+			t.Errorf("the token lapsed at %v before the check at %v", expires, now)
+		}
+		checks = append(checks, now)
+		if expires.Sub(now) < workflows.TokenRefreshBefore {
+			expires = now.Add(lifetime) // what fb_exchange_token gives
+			refreshes++
+		}
+		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires, LastHealthCheckAt: now}, nil
+	}
+	f.run(lifetime)
+
+	if refreshes < 1 {
+		t.Fatalf("the token was never refreshed in 60 days")
+	}
+	last := testStart
+	for _, at := range checks {
+		if gap := at.Sub(last); gap > workflows.PageHealthCheckInterval {
+			t.Fatalf("%v between health checks (at %v), more than a day", gap, at)
+		}
+		last = at
+	}
+	if len(checks) < 59 {
+		t.Fatalf("%d health checks in 60 days", len(checks))
+	}
+	if st := f.state(); !st.TokenExpiresAt.Equal(expires) || st.LastHealthCheckAt.IsZero() {
+		t.Fatalf("page state after 60 days: %+v", st)
+	}
+}
