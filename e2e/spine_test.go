@@ -184,3 +184,31 @@ func simFault551() simulator.Fault {
 	return simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 551, Subcode: 1545041,
 		Message: "This person isn't available right now.", Times: 1}
 }
+
+// Facebook's rate limit (613) twice, then success: the reply is sent once, and the
+// agent's answer is the real outcome.
+func TestRateLimitedSendIsRetriedThenSent(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	a := st.createAgent("max", 1)
+	st.setPresence(a, "available")
+	events := st.openEvents(a, "")
+	st.customerSays(ch, "2900000000000090", "hello", "")
+	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+
+	st.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 613,
+		Message: "Calls to this api have exceeded the rate limit.", Times: 2})
+	var out map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "Sorry for the wait"}, &out); code != 201 {
+		t.Fatalf("send: %d %v", code, out)
+	}
+	if out["status"] != "sent" || out["facebook_message_id"] == nil {
+		t.Fatalf("outcome after two rate limits: %v", out)
+	}
+	if n := len(st.sim.Requests("/messages")); n != 3 {
+		t.Fatalf("%d Send API calls, want 3 (two refused, one sent)", n)
+	}
+	if n := st.count("messages", "text = 'Sorry for the wait' AND status = 'sent'"); n != 1 {
+		t.Fatalf("%d sent rows", n)
+	}
+}
