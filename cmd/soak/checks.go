@@ -208,6 +208,20 @@ func (s *soak) check(ctx context.Context, r *result) {
 		}
 	}
 	r.add(invariant{name: "replies answered `sent` that never reached the Send API", value: len(missingAtFB), mustBeZero: true, extra: true, detail: clip(missingAtFB)})
+	answeredSent := map[string]bool{}
+	for _, rp := range replies {
+		if strings.HasSuffix(rp.outcome, " sent") {
+			answeredSent[rp.messageID] = true
+		}
+	}
+	var unseen []string
+	for meta := range byMeta {
+		if !answeredSent[meta] {
+			unseen = append(unseen, fmt.Sprintf("%s (%s)", meta, outWhere[meta]))
+		}
+	}
+	sort.Strings(unseen)
+	r.add(invariant{name: "replies that reached the customer although the agent's request failed (no answer, 5xx)", value: len(unseen), extra: true, detail: clip(unseen)})
 
 	var stuck []string
 	for id, st := range outStatus {

@@ -13,7 +13,7 @@ import (
 
 // saveEvidence keeps what a broken invariant needs for its diagnosis, before the
 // stack stops: the Temporal histories (every run) of the conversations involved,
-// and the agents' reply log. It goes to <data>/evidence-<run>/.
+// the agents' reply log and the logs. It goes to <data>/evidence-<run>/.
 func (s *soak) saveEvidence(ctx context.Context, r *result) {
 	dir := filepath.Join(s.cfg.data, "evidence-"+s.runID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -28,6 +28,15 @@ func (s *soak) saveEvidence(ctx context.Context, r *result) {
 	}
 	s.desk.mu.Unlock()
 	_ = os.WriteFile(filepath.Join(dir, "replies.tsv"), []byte(b.String()), 0o644)
+	// The logs as they are now (the next run starts them afresh).
+	if logs, err := filepath.Glob(filepath.Join(s.cfg.data, "logs", "*.log")); err == nil {
+		_ = os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, "logs", filepath.Base(l)), b, 0o644)
+			}
+		}
+	}
 
 	if len(r.workflows) == 0 {
 		return

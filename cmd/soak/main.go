@@ -82,7 +82,7 @@ func parseFlags() config {
 	flag.IntVar(&c.conversations, "conversations", 500, "customers (PSIDs), each its own conversation thread")
 	flag.IntVar(&c.agents, "agents", 20, "agents")
 	flag.IntVar(&c.capacity, "capacity", 5, "capacity of each agent")
-	flag.Float64Var(&c.rate, "rate", 12, "customer messages per second offered to the webhook")
+	flag.Float64Var(&c.rate, "rate", 13, "customer messages per second offered to the webhook")
 	flag.IntVar(&c.concurrency, "concurrency", 16, "webhook deliveries in flight at most")
 	flag.DurationVar(&c.duration, "duration", 14*time.Minute, "bound of the load phase; what is not sent by then is not sent")
 	flag.DurationVar(&c.quiesce, "quiesce", 4*time.Minute, "bound of the wait for the system to settle after the load")

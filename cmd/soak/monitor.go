@@ -190,7 +190,7 @@ func (m *monitor) waitQuiet(ctx context.Context) bool {
 	want := len(acked)
 	stableSince := time.Time{}
 	lastLog := time.Time{}
-	lastRecorded, progressAt := -1, time.Now()
+	last, progressAt := [3]int{-1, -1, -1}, time.Now()
 	for {
 		var recorded, sending, waiting int
 		err := m.db.QueryRowContext(ctx, `SELECT
@@ -199,13 +199,14 @@ func (m *monitor) waitQuiet(ctx context.Context) bool {
 			(SELECT count(*) FROM conversations WHERE page_id = $1 AND status IN ('waiting', 'bot'))`,
 			m.s.pageID, "m_soak_"+m.s.runID+"_%").Scan(&recorded, &sending, &waiting)
 		quiet := err == nil && recorded >= want && sending == 0 && waiting == 0
-		if err == nil && recorded != lastRecorded {
-			lastRecorded, progressAt = recorded, time.Now()
+		if now := [3]int{recorded, sending, waiting}; err == nil && now != last {
+			last, progressAt = now, time.Now()
 		}
-		// Messages still missing while nothing else moves will not come: a minute
-		// without a new one is the end of the wait.
-		if err == nil && !quiet && sending == 0 && waiting == 0 && time.Since(progressAt) > time.Minute {
-			logf("stalled: %d/%d acknowledged messages recorded and none for a minute; no reply sending, no conversation waiting", recorded, want)
+		// What has not moved for a minute while nothing else moves will not: the
+		// checks say what is missing.
+		if err == nil && !quiet && time.Since(progressAt) > time.Minute {
+			logf("stalled: nothing moved for a minute: %d/%d acknowledged messages recorded, %d replies sending, %d conversations waiting",
+				recorded, want, sending, waiting)
 			return false
 		}
 		if time.Since(lastLog) > 15*time.Second {

@@ -129,7 +129,8 @@ func (s *soak) report(r *result) string {
 	}
 	s.monitor.mu.Unlock()
 	p("- Highest sampled load per agent (capacity %d): %s.\n", cfg.capacity, strings.Join(loads, ", "))
-	p("\nLogs: %s/logs/{temporal,graphsim,worker,starter}.log; database %s (kept until the next run).\n", cfg.data, databaseName(cfg.databaseURL))
+	p("\nLogs: %s/logs/{temporal,graphsim,worker,starter,postgres}.log; histories of the conversations involved in broken invariants and the reply log: %s/evidence-%s/; database %s (kept until the next run).\n",
+		cfg.data, cfg.data, s.runID, databaseName(cfg.databaseURL))
 	return b.String()
 }
 
