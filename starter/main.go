@@ -77,22 +77,12 @@ func run() error {
 	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tr, err := tracing.Start(ctx, tracing.Config{ServiceName: tracing.StarterService,
-		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled})
+	tr, interceptors, stopTracing, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: tracing.StarterService,
+		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled}, logger)
 	if err != nil {
 		return err
 	}
-	tr.SetGlobal(logger)
-	// Runs last: the spans of the last requests are exported.
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tr.Shutdown(shutdownCtx)
-	}()
-	interceptors, err := tr.ClientInterceptors()
-	if err != nil {
-		return err
-	}
+	defer stopTracing() // runs last: the last requests spans are exported
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -70,22 +70,12 @@ func run() error {
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tr, err := tracing.Start(ctx, tracing.Config{ServiceName: tracing.WorkerService,
-		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled})
+	tr, interceptors, stopTracing, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: tracing.WorkerService,
+		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled}, log)
 	if err != nil {
 		return err
 	}
-	tr.SetGlobal(log)
-	// Runs last: the spans of the worker's last tasks are exported.
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tr.Shutdown(shutdownCtx)
-	}()
-	interceptors, err := tr.ClientInterceptors()
-	if err != nil {
-		return err
-	}
+	defer stopTracing() // runs last: the worker's last tasks spans are exported
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
