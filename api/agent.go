@@ -125,7 +125,16 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		err = handle.Get(r.Context(), &out)
 	}
 	if err != nil {
-		_ = s.Store.DeleteUnsentReply(context.WithoutCancel(r.Context()), id)
+		if workflowRefused(err) {
+			// The workflow never took the reply: it does not exist.
+			_ = s.Store.DeleteUnsentReply(context.WithoutCancel(r.Context()), id)
+		} else {
+			// The update may still run (its outcome then arrives as message.status):
+			// the reply stays for the workflow, never deleted under its feet.
+			writeError(w, http.StatusServiceUnavailable, "outcome_unknown",
+				"The reply was accepted but its outcome is not known yet; watch its status before sending it again.")
+			return
+		}
 		s.workflowError(w, r, err)
 		return
 	}
@@ -138,6 +147,14 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 
 // workflowError maps Temporal's answers: a workflow that is gone or refused the
 // request is a conflict the agent can understand; anything else is retryable.
+// workflowRefused says the workflow is gone or its validator refused the request,
+// so nothing of it will run later.
+func workflowRefused(err error) bool {
+	var notFound *serviceerror.NotFound
+	var applicationErr interface{ Type() string }
+	return errors.As(err, &notFound) || errors.As(err, &applicationErr) || strings.Contains(err.Error(), "is not open")
+}
+
 func (s *Server) workflowError(w http.ResponseWriter, r *http.Request, err error) {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +46,9 @@ func (s *Store) MarkFailed(ctx context.Context, messageID, reason, message strin
 
 func (s *Store) notifyMessage(ctx context.Context, tx *sql.Tx, messageID string) error {
 	m, err := s.GetMessage(ctx, tx, messageID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // a row that is gone has nothing to announce; retrying would never end
+	}
 	if err != nil || m.AgentID == nil {
 		return err
 	}
