@@ -110,7 +110,6 @@ type driver struct {
 	start    time.Time
 
 	stats ackStats
-	seq   atomic.Int64
 }
 
 func newDriver(s *soak, rng *rand.Rand) *driver {

@@ -66,7 +66,7 @@ type aconv struct {
 	lastCustomer time.Time
 }
 
-func newDesk(s *soak, _ any) *desk {
+func newDesk(s *soak) *desk {
 	return &desk{s: s, rng: newRand(s.cfg.seed, 3), stats: deskStats{
 		outcomes: map[string]int{}, closes: map[string]int{}, reopens: map[string]int{}, events: map[string]int{},
 	}}
@@ -254,6 +254,9 @@ func (a *agent) close(ctx context.Context, c *aconv) {
 	if d.s.cfg.reopenProb > 0 && d.rng.Float64() < d.s.cfg.reopenProb {
 		sleepCtx(ctx, d.rng.between(500*time.Millisecond, 3*time.Second))
 		status, body, err := call(ctx, http.MethodPost, a.url("/api/v1/conversations/"+c.id+"/reopen"), a.token, nil)
+		if ctx.Err() != nil {
+			return // the soak is over
+		}
 		switch {
 		case err != nil:
 			d.count(d.stats.reopens, "no answer ("+classify(err)+")")

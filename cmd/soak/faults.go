@@ -29,7 +29,7 @@ type faultRecord struct {
 	err      error
 }
 
-func newInjector(s *soak, _ any) *injector {
+func newInjector(s *soak) *injector {
 	in := &injector{s: s, rng: newRand(s.cfg.seed, 4)}
 	for _, k := range strings.Split(s.cfg.faults, ",") {
 		k = strings.TrimSpace(k)

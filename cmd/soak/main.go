@@ -86,7 +86,8 @@ func parseFlags() config {
 	flag.IntVar(&c.concurrency, "concurrency", 16, "webhook deliveries in flight at most")
 	flag.DurationVar(&c.duration, "duration", 14*time.Minute, "bound of the load phase; what is not sent by then is not sent")
 	flag.DurationVar(&c.quiesce, "quiesce", 4*time.Minute, "bound of the wait for the system to settle after the load")
-	flag.DurationVar(&c.faultEvery, "fault-every", 40*time.Second, "mean time between faults (each interval uniform in [0.5, 1.5] times this)")
+	flag.DurationVar(&c.faultEvery, "fault-every", 40*time.Second, "mean time between faults (each interval uniform in [0.5, 1.5] times this); "+
+		"unless given, a shorter load gets them more often (a sixth of its expected length, at least 15s), so every kind comes round")
 	flag.DurationVar(&c.warmup, "warmup", 20*time.Second, "load before the first fault")
 	flag.StringVar(&c.faults, "faults", "worker,starter,postgres,temporal", "faults to inject (comma-separated; empty for none)")
 	flag.Float64Var(&c.replyProb, "reply", 0.6, "probability that an agent answers a new customer message")
@@ -113,6 +114,12 @@ func parseFlags() config {
 	flag.IntVar(&c.starterPort, "starter-port", 18080, "starter port")
 	flag.IntVar(&c.opsPort, "ops-port", 19090, "worker ops port (/readyz, /metrics)")
 	flag.Parse()
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["fault-every"] && c.rate > 0 {
+		expected := time.Duration(float64(c.messages) / c.rate * float64(time.Second))
+		c.faultEvery = min(c.faultEvery, max(15*time.Second, expected/6))
+	}
 	if c.seed == 0 {
 		c.seed = time.Now().UnixNano()
 	}

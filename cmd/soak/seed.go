@@ -159,7 +159,7 @@ func (s *soak) seed(ctx context.Context) error {
 	}
 	logf("account %s, page %s (Facebook page %s) active; callback %s", s.accountID, s.pageUUID, s.pageID, s.callbackURL)
 
-	s.desk = newDesk(s, rng)
+	s.desk = newDesk(s)
 	for i := 0; i < cfg.agents; i++ {
 		var a struct {
 			ID    string `json:"id"`
@@ -172,7 +172,7 @@ func (s *soak) seed(ctx context.Context) error {
 		}
 		s.desk.add(a.ID, a.Token, cfg.capacity)
 	}
-	s.faults = newInjector(s, rng)
+	s.faults = newInjector(s)
 	logf("%d agents created (capacity %d each); %d customers", cfg.agents, cfg.capacity, len(s.customers.all))
 	return nil
 }

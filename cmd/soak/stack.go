@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -325,13 +324,9 @@ func withDatabase(url, db string) string {
 
 func portFree(port int) error {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("port %d is in use (ss -ltnp 'sport = :%d'); choose another with the -*-port flags", port, port)
+	if err != nil {
+		return nil // nothing answers there
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return nil
-	}
-	return nil
+	c.Close()
+	return fmt.Errorf("port %d is in use (ss -ltnp 'sport = :%d'); choose another with the -*-port flags", port, port)
 }
