@@ -79,7 +79,7 @@ say "2. no workflow worker runs (SIGSTOP); the agent replies and its client give
 kill -STOP "$WORKER"
 j -XPOST "localhost:18080/api/v1/conversations/$CONV/messages" "${AG[@]}" -d '{"text":"Hi, how can I help?"}' --max-time 5 || echo "(the client gave up)"
 sleep 1
-echo "outbound rows now (the starter deleted the reply): [$(sql "select id||' '||status from messages where direction='outbound'")]"
+echo "outbound rows now (before 4d3a69b the starter had deleted the reply): [$(sql "select id||' '||status from messages where direction='outbound'")]"
 
 say "3. the worker is back: the admitted update reaches the workflow"
 kill -CONT "$WORKER"
@@ -96,7 +96,7 @@ sleep 10
 say "5. result"
 echo "inbound_events: $(sql "select string_agg(event_key, ' ' order by received_at) from inbound_events")"
 echo "recorded:       $(sql "select string_agg(facebook_message_id, ' ' order by created_at) from messages where direction='inbound'")"
-echo "runs of conversation:$PAGE:$PSID (the closed one never ends):"
+echo "runs of conversation:$PAGE:$PSID (before 4d3a69b the closed run never ended):"
 "$BIN/temporal" workflow list --address 127.0.0.1:17233 -q "WorkflowId='conversation:$PAGE:$PSID'" 2>/dev/null || true
 echo "MarkMessageFailed attempts so far: $(grep -c '"ActivityType":"MarkMessageFailed"' "$W/worker.log" || true)"
 if [[ $(sql "select count(*) from messages where facebook_message_id = 'm_repro_2'") == 0 ]]; then
