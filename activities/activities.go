@@ -97,7 +97,7 @@ func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConv
 func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
 	var res workflows.RecordInboundResult
 	for _, ev := range in.Events {
-		recorded, at, err := a.Store.RecordInbound(ctx, in.ConversationID, ev.PageID, ev.EventKey)
+		rec, err := a.Store.RecordInbound(ctx, in.ConversationID, ev.PageID, ev.EventKey)
 		if errors.Is(err, store.ErrNotFound) {
 			res.Missing = append(res.Missing, ev.EventKey)
 			continue
@@ -105,11 +105,14 @@ func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInbou
 		if err != nil {
 			return res, err
 		}
-		if recorded {
+		if rec.Recorded {
 			res.Recorded++
 		}
-		if at.After(res.CustomerMessageAt) {
-			res.CustomerMessageAt = at
+		if rec.AttachmentRefused {
+			res.AttachmentsRefused++
+		}
+		if rec.CustomerAt.After(res.CustomerMessageAt) {
+			res.CustomerMessageAt = rec.CustomerAt
 		}
 	}
 	// An event missing now is one whose delivery failed after it was signalled
@@ -174,9 +177,12 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 	if err != nil {
 		return workflows.SendOutcome{}, fromStore(err)
 	}
-	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
-		PSID: o.PSID, MessagingType: in.MessagingType, Tag: in.Tag, Text: o.Message.Text, Metadata: in.MessageID,
-	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
+	req := graph.SendRequest{PSID: o.PSID, MessagingType: in.MessagingType, Tag: in.Tag, Text: o.Message.Text, Metadata: in.MessageID}
+	if len(o.Message.Attachments) > 0 {
+		// Facebook fetches the file from its URL; one attachment per message.
+		req.Attachment = &graph.OutboundAttachment{Type: o.Message.Attachments[0].Type, URL: o.Message.Attachments[0].URL}
+	}
+	res, err := a.Graph.SendMessage(ctx, cred.PageID, req, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
 		a.reportTokenInvalid(ctx, o.PageUUID, err)
 		return workflows.SendOutcome{}, fromGraph(err)

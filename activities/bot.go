@@ -117,7 +117,8 @@ func (a *Activities) sendAutomated(ctx context.Context, id, conversationID, send
 		return fromStore(err)
 	}
 	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
-		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: text, Metadata: id,
+		// The stored text: a retry sends what the first attempt stored.
+		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: o.Message.Text, Metadata: id,
 	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
 		a.reportTokenInvalid(ctx, o.PageUUID, err)
@@ -128,4 +129,14 @@ func (a *Activities) sendAutomated(ctx context.Context, id, conversationID, send
 		return fromGraph(err)
 	}
 	return a.Store.MarkSent(ctx, id, res.MessageID)
+}
+
+// SendNotice sends one automated message of the service, in the workstream's
+// language, when the workstream has that kind switched on.
+func (a *Activities) SendNotice(ctx context.Context, in workflows.SendNoticeInput) error {
+	notice, err := a.Store.AutomatedNoticeFor(ctx, in.ConversationID, in.Kind)
+	if err != nil || !notice.Enabled {
+		return fromStore(err)
+	}
+	return a.sendAutomated(ctx, in.MessageID, in.ConversationID, "system", notice.Text)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -89,24 +90,27 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		return
 	}
 	var in struct {
-		Text string `json:"text"`
+		Text        string             `json:"text"`
+		Attachments []store.Attachment `json:"attachments"`
 	}
 	if !decode(w, r, &in) {
 		return
 	}
-	if strings.TrimSpace(in.Text) == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "text is required.")
+	if problem := replyProblem(in.Text, in.Attachments); problem != "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", problem)
 		return
 	}
-	if !utf8.ValidString(in.Text) || utf8.RuneCountInString(in.Text) > maxTextRunes {
-		writeError(w, http.StatusBadRequest, "invalid_request", "text must be valid UTF-8 and under 2000 characters.")
+	if len(in.Attachments) > 0 && !c.AgentAttachments {
+		// Nothing is stored or sent: the workstream's policy forbids it.
+		writeError(w, http.StatusUnprocessableEntity, "attachments_disabled",
+			"This workstream does not let agents send attachments; send the information as text, or ask an admin to allow agent attachments.")
 		return
 	}
 	if c.Status != workflows.StatusAssigned {
 		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is "+c.Status+"; reopen it to reply.")
 		return
 	}
-	id, err := s.Store.InsertAgentReply(r.Context(), c.ID, c.PageID, me.ID, in.Text)
+	id, err := s.Store.InsertAgentReply(r.Context(), c.ID, c.PageID, me.ID, in.Text, in.Attachments)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -143,6 +147,35 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		status = http.StatusAccepted // parked until the page is re-authorised
 	}
 	writeJSON(w, status, out)
+}
+
+// attachmentTypes are the files the Send API takes by URL.
+var attachmentTypes = map[string]bool{"image": true, "audio": true, "video": true, "file": true}
+
+// replyProblem says what is wrong with a reply, or "" when it can be sent. A
+// Messenger message carries text or one attachment, never both.
+func replyProblem(text string, attachments []store.Attachment) string {
+	switch {
+	case len(attachments) > 1:
+		return "Send one attachment per message: Messenger carries one file in each."
+	case len(attachments) == 1 && strings.TrimSpace(text) != "":
+		return "Send the text and the attachment as two messages: a Messenger message carries one or the other."
+	case len(attachments) == 1:
+		a := attachments[0]
+		if !attachmentTypes[a.Type] {
+			return "attachments[0].type must be image, audio, video or file."
+		}
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(a.URL) > 2000 {
+			return "attachments[0].url must be an absolute http(s) address Facebook can fetch the file from."
+		}
+		return ""
+	case strings.TrimSpace(text) == "":
+		return "text is required (or one attachment)."
+	case !utf8.ValidString(text) || utf8.RuneCountInString(text) > maxTextRunes:
+		return "text must be valid UTF-8 and under 2000 characters."
+	}
+	return ""
 }
 
 // workflowError maps Temporal's answers: a workflow that is gone or refused the

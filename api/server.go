@@ -60,6 +60,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/accounts/{id}/workstreams", s.admin(s.listWorkstreams))
 	mux.HandleFunc("GET /api/v1/workstreams/{id}/routing-rules", s.admin(s.getRoutingRules))
 	mux.HandleFunc("PUT /api/v1/workstreams/{id}/routing-rules", s.admin(s.putRoutingRules))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/automated-messages", s.admin(s.listAutomatedMessages))
+	mux.HandleFunc("PUT /api/v1/workstreams/{id}/automated-messages/{kind}", s.admin(s.putAutomatedMessage))
 	mux.HandleFunc("POST /api/v1/queues", s.admin(s.createQueue))
 	mux.HandleFunc("GET /api/v1/queues", s.admin(s.listQueues))
 	mux.HandleFunc("GET /api/v1/accounts/{id}/queues", s.admin(s.listAccountQueues))

@@ -102,3 +102,27 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, ws)
 }
+
+// listAutomatedMessages shows every kind of automated message of a workstream: on
+// or off, its text in the workstream's language, and whether the text is its own.
+func (s *Server) listAutomatedMessages(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Store.AutomatedMessages(r.Context(), r.PathValue("id"))
+	if !s.storeError(w, r, err, "No workstream has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// putAutomatedMessage switches one kind on or off and sets (or, with null, resets)
+// its text; it applies to open conversations from their next notice on.
+func (s *Server) putAutomatedMessage(w http.ResponseWriter, r *http.Request) {
+	var in store.AutomatedMessageInput
+	if !decode(w, r, &in) {
+		return
+	}
+	m, err := s.Store.SetAutomatedMessage(r.Context(), r.PathValue("id"), r.PathValue("kind"), in)
+	if !s.storeError(w, r, err, "No workstream has this id.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}

@@ -42,9 +42,11 @@ type Conversation struct {
 	// TransferNote is the note of the last transfer, for the agent it went to.
 	TransferNote string `json:"transfer_note,omitempty"`
 	// HumanAgentTag is the workstream's setting; the window shows what it allows.
-	HumanAgentTag bool      `json:"-"`
-	Window        Window    `json:"window"`
-	Messages      []Message `json:"messages,omitempty"`
+	HumanAgentTag bool `json:"-"`
+	// AgentAttachments: the workstream lets agents send files (by URL).
+	AgentAttachments bool      `json:"agent_attachments"`
+	Window           Window    `json:"window"`
+	Messages         []Message `json:"messages,omitempty"`
 	// Previous lists the customer's earlier conversations on this page, newest first.
 	Previous []PreviousConversation `json:"previous_conversations,omitempty"`
 	// Contact is the contact the customer is linked to (null when none); only
@@ -84,7 +86,8 @@ const StandardMessagingWindow = 24 * time.Hour
 const humanAgentWindow = 7 * 24 * time.Hour
 
 const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
-	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.transfer_note, c.last_customer_message_at, w.human_agent_tag"
+	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.transfer_note, c.last_customer_message_at, w.human_agent_tag, " +
+	"coalesce(w.agent_attachments, true)"
 
 func conversationSelect() *sqlbuilder.SelectBuilder {
 	sb := pg.NewSelectBuilder()
@@ -101,7 +104,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var humanAgent sql.NullBool
 	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
 		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
-		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &c.TransferNote, &lastCustomer, &humanAgent)
+		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &c.TransferNote, &lastCustomer, &humanAgent, &c.AgentAttachments)
 	if err != nil {
 		return c, err
 	}
@@ -227,12 +230,22 @@ func (s *Store) GetMessage(ctx context.Context, q querier, id string) (Message, 
 
 // InsertAgentReply stores an agent's reply as "sending" before the workflow sends it,
 // so the text lives in Postgres and the workflow carries only the id.
-func (s *Store) InsertAgentReply(ctx context.Context, conversationID, pageID, agentID, text string) (string, error) {
+func (s *Store) InsertAgentReply(ctx context.Context, conversationID, pageID, agentID, text string, attachments []Attachment) (string, error) {
 	id := uuid.NewString()
+	kind := "text"
+	if len(attachments) > 0 {
+		kind = "attachment"
+	} else {
+		attachments = []Attachment{}
+	}
+	body, err := json.Marshal(attachments)
+	if err != nil {
+		return "", err
+	}
 	ib := pg.NewInsertBuilder()
-	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
-		Values(id, conversationID, pageID, "outbound", "agent", "text", text, "sending", agentID)
-	_, err := exec(ctx, s.DB, ib)
+	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "attachments", "status", "agent_id").
+		Values(id, conversationID, pageID, "outbound", "agent", kind, text, string(body), "sending", agentID)
+	_, err = exec(ctx, s.DB, ib)
 	return id, err
 }
 

@@ -63,11 +63,21 @@ func (s *Store) DeleteInboundEvents(ctx context.Context, events []InboundEvent) 
 	return nil
 }
 
-// RecordInbound turns one stored webhook event into the transcript. It returns
-// whether something new was recorded and, for events that open or restart
-// Messenger's window, the customer's time.
-func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, eventKey string) (recorded bool, customerAt time.Time, err error) {
-	err = s.InTx(ctx, func(tx *sql.Tx) error {
+// InboundRecord is what recording one webhook event did.
+type InboundRecord struct {
+	// Recorded: something new entered the transcript.
+	Recorded bool
+	// CustomerAt is the customer's time for events that open or restart
+	// Messenger's window (zero for the others).
+	CustomerAt time.Time
+	// AttachmentRefused: the customer sent a file the workstream does not take.
+	AttachmentRefused bool
+}
+
+// RecordInbound turns one stored webhook event into the transcript.
+func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, eventKey string) (InboundRecord, error) {
+	var out InboundRecord
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
 		sb.Select("payload").From("inbound_events").Where(sb.Equal("page_id", pageID), sb.Equal("event_key", eventKey))
 		var payload []byte
@@ -93,11 +103,20 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 			}
 			m := inboundMessage(ev)
 			m.ConversationID, m.CreatedAt = conversationID, at
-			recorded, err = insertMessage(ctx, tx, pageID, eventKey, m, at)
+			if m.Kind == "attachment" {
+				refused, err := refuseCustomerAttachments(ctx, tx, conversationID, &m)
+				if err != nil {
+					return err
+				}
+				out.AttachmentRefused = refused
+			}
+			recorded, err := insertMessage(ctx, tx, pageID, eventKey, m, at)
 			if err != nil {
 				return err
 			}
-			customerAt = at // each of these opens or restarts Messenger's window
+			out.Recorded = recorded
+			out.AttachmentRefused = out.AttachmentRefused && recorded
+			out.CustomerAt = at // each of these opens or restarts Messenger's window
 			if recorded && agentID != nil {
 				if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
 					map[string]any{"message": m}); err != nil {
@@ -107,10 +126,11 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 		case "message_edit":
 			return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.MessageEdit.MID, ev.MessageEdit.Text, "")
 		case "echo":
-			recorded, err = s.recordEcho(ctx, tx, conversationID, pageID, eventKey, ev, at)
+			recorded, err := s.recordEcho(ctx, tx, conversationID, pageID, eventKey, ev, at)
 			if err != nil {
 				return err
 			}
+			out.Recorded = recorded
 		case "delivery":
 			if err := markDelivered(ctx, tx, conversationID, agentID, ev.Delivery); err != nil {
 				return err
@@ -120,9 +140,9 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 				return err
 			}
 		}
-		if !customerAt.IsZero() {
+		if !out.CustomerAt.IsZero() {
 			ub := pg.NewUpdateBuilder()
-			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
+			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(out.CustomerAt) + ")").
 				Where(ub.Equal("id", conversationID))
 			if _, err := exec(ctx, tx, ub); err != nil {
 				return err
@@ -130,8 +150,38 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 		}
 		return nil
 	})
-	return recorded, customerAt, err
+	return out, err
 }
+
+// refuseCustomerAttachments applies the workstream's attachment policy: when it
+// does not take customer attachments, the files are not kept (no URL is stored)
+// and the message says what was refused, so the agent knows the customer tried.
+func refuseCustomerAttachments(ctx context.Context, tx *sql.Tx, conversationID string, m *Message) (bool, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(w.customer_attachments, true)").From("conversations c").
+		Join("pages p", "p.id = c.page_uuid").
+		JoinWithOption("LEFT", "workstreams w", "w.id = coalesce(p.workstream_id, c.workstream_id)").
+		Where(sb.Equal("c.id", conversationID))
+	var allowed bool
+	if err := queryRow(ctx, tx, sb).Scan(&allowed); err != nil {
+		return false, notFound(err, "conversation")
+	}
+	if allowed {
+		return false, nil
+	}
+	types := make([]string, 0, len(m.Attachments))
+	for _, a := range m.Attachments {
+		types = append(types, a.Type)
+	}
+	m.Attachments = []Attachment{}
+	m.Reason = ReasonAttachmentRefused
+	m.Error = "The customer sent an attachment (" + strings.Join(types, ", ") +
+		"); this workstream does not accept customer attachments, so it was not kept."
+	return true, nil
+}
+
+// ReasonAttachmentRefused marks an inbound message whose files the workstream refused.
+const ReasonAttachmentRefused = "attachment_refused"
 
 // likeStickerID is the sticker Messenger sends for the thumbs-up ("like") button.
 const likeStickerID = 369239263222822
@@ -225,8 +275,9 @@ func insertMessage(ctx context.Context, tx *sql.Tx, pageID, eventKey string, m M
 	}
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "attachments",
-		"status", "facebook_message_id", "sent_at", "event_key").
-		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status, m.FacebookMessageID, at, eventKey)
+		"status", "error", "reason", "facebook_message_id", "sent_at", "event_key").
+		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status,
+			m.Error, m.Reason, m.FacebookMessageID, at, eventKey)
 	// Either unique index (Facebook message id, or webhook event key) makes a
 	// redelivered event a no-op.
 	ib.SQL("ON CONFLICT DO NOTHING")

@@ -33,6 +33,7 @@ const (
 	ActivityOverflowWaiting          = "OverflowWaiting"
 	ActivityAskBot                   = "AskBot"
 	ActivityHandOffFromBot           = "HandOffFromBot"
+	ActivitySendNotice               = "SendNotice"
 )
 
 // ActivityNames lists every activity a workflow calls; a test checks each is registered.
@@ -47,7 +48,27 @@ var ActivityNames = []string{
 	ActivityAwaitPagesDeleted, ActivityEraseAccount, ActivityRouteConversation,
 	ActivityAssignQueue,
 	ActivityOverflowWaiting,
-	ActivityAskBot, ActivityHandOffFromBot,
+	ActivityAskBot, ActivityHandOffFromBot, ActivitySendNotice,
+}
+
+// Kinds of automated notice (store.AutomatedKinds has their texts and settings).
+const (
+	NoticeGreeting          = "greeting"
+	NoticeAgentJoined       = "agent_joined"
+	NoticeAgentEnded        = "agent_ended"
+	NoticeInactiveClosed    = "inactive_closed"
+	NoticeSurvey            = "survey"
+	NoticeAttachmentRefused = "attachment_refused"
+)
+
+// SendNoticeInput asks for one automated message; the activity sends nothing when
+// the workstream has this kind switched off.
+type SendNoticeInput struct {
+	ConversationID string
+	// MessageID is derived from the conversation and the notice's sequence number,
+	// so a retried activity or a replayed workflow sends it once.
+	MessageID string
+	Kind      string
 }
 
 type RouteConversationInput struct {
@@ -108,6 +129,8 @@ type RecordInboundResult struct {
 	CustomerMessageAt time.Time
 	// Missing lists event keys that never appeared in inbound_events.
 	Missing []string
+	// AttachmentsRefused counts customer messages whose files the workstream refused.
+	AttachmentsRefused int
 }
 
 type WakeQueuesInput struct {

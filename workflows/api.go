@@ -108,6 +108,11 @@ type ConversationState struct {
 	// AutoCloseAfter is the workstream's inactivity limit when the conversation
 	// opened (0: none): it closes that long after the customer's last message.
 	AutoCloseAfter time.Duration
+	// NoticeSeq numbers the automated notices of this conversation: each one's
+	// message id derives from it, so none is sent twice.
+	NoticeSeq int
+	// AnnounceAgent: an agent was assigned and the customer has not been told yet.
+	AnnounceAgent bool
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,6 +54,11 @@ type conversation struct {
 	ready bool
 	// botTurnDue: the customer wrote while the bot has the conversation.
 	botTurnDue bool
+	// notices: this run sends automated notices (versionAutomatedNotices).
+	notices bool
+	// attachmentRefused: the customer sent files the workstream refused, and has
+	// not been told yet.
+	attachmentRefused bool
 	// closeRequest is the service's own request to close (e.g. the channel is deleted).
 	closeRequest *CloseRequest
 	inbound      workflow.ReceiveChannel
@@ -103,7 +109,13 @@ func (c *conversation) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: c.validateClose})
 }
 
+// versionAutomatedNotices: runs from this version on send the workstream's
+// automated messages (greeting, agent joined, ended, inactivity, survey, attachment
+// refused); runs recorded before it replay without them.
+const versionAutomatedNotices = "automated-notices"
+
 func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
+	c.notices = workflow.GetVersion(ctx, versionAutomatedNotices, workflow.DefaultVersion, 1) >= 1
 	dbCtx := withDatabaseActivity(ctx)
 	switch {
 	case in.State != nil:
@@ -131,7 +143,7 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	for !c.closed {
 		if err := workflow.Await(ctx, func() bool {
 			return len(c.pending) > 0 || c.inbound.Len() > 0 || c.closed || c.expired || c.closeRequest != nil || (c.resume && len(c.Parked) > 0) ||
-				workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+				c.AnnounceAgent || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {
 			return err
 		}
@@ -146,11 +158,17 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			if err := c.record(ctx); err != nil {
 				return err
 			}
+			c.tellAttachmentRefused(ctx)
 			if c.Status == StatusBot && c.botTurnDue && !c.closed {
 				if err := c.botTurn(ctx); err != nil {
 					return err
 				}
 			}
+			continue
+		}
+		if c.AnnounceAgent && !c.closed {
+			c.AnnounceAgent = false
+			c.notify(ctx, NoticeAgentJoined)
 			continue
 		}
 		if c.closeRequest != nil && !c.closed {
@@ -196,6 +214,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	if err := c.record(ctx); err != nil {
 		return false, err
 	}
+	c.tellAttachmentRefused(ctx)
 	// The profile is a nicety: a conversation never fails over it. It comes
 	// before routing, which may look at the customer's locale.
 	_ = workflow.ExecuteActivity(withProfileActivity(ctx), ActivityFetchCustomerProfile, FetchCustomerProfileInput{
@@ -220,7 +239,42 @@ func (c *conversation) route(ctx workflow.Context) error {
 	}
 	c.QueueID = routed.QueueID
 	c.upsertSearchAttributes(ctx)
-	return c.wakeQueues(ctx, []string{c.QueueID})
+	if err := c.wakeQueues(ctx, []string{c.QueueID}); err != nil {
+		return err
+	}
+	// After the wake-up, so the greeting never delays the assignment; the
+	// agent-joined notice comes from the main loop, after this returns.
+	c.notify(ctx, NoticeGreeting)
+	return nil
+}
+
+// notify sends an automated notice of the given kind when Messenger's standard
+// window allows it (automated messages never use tags); the activity sends nothing
+// when the workstream has the kind switched off. A notice that cannot be sent never
+// holds the conversation up.
+func (c *conversation) notify(ctx workflow.Context, kind string) {
+	if !c.notices {
+		return
+	}
+	if how, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false); how != "RESPONSE" {
+		return
+	}
+	c.NoticeSeq++
+	id := uuid.NewSHA1(noticeNamespace, []byte(c.ConversationID+"/"+strconv.Itoa(c.NoticeSeq))).String()
+	_ = workflow.ExecuteActivity(withSendActivity(ctx), ActivitySendNotice, SendNoticeInput{
+		ConversationID: c.ConversationID, MessageID: id, Kind: kind,
+	}).Get(ctx, nil)
+}
+
+// noticeNamespace makes the notices' message ids (UUIDv5) distinct from other ids.
+var noticeNamespace = uuid.MustParse("6f0c56d2-53a4-4c1e-9a53-3b7f8f2d0c11")
+
+// tellAttachmentRefused answers files the workstream refused, once per batch.
+func (c *conversation) tellAttachmentRefused(ctx workflow.Context) {
+	if c.attachmentRefused && !c.closed {
+		c.attachmentRefused = false
+		c.notify(ctx, NoticeAttachmentRefused)
+	}
 }
 
 // botTurn gives the latest customer message to the workstream's bot. When the bot
@@ -274,6 +328,9 @@ func (c *conversation) record(ctx workflow.Context) error {
 			}
 			if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
 				c.botTurnDue = true
+			}
+			if res.AttachmentsRefused > 0 {
+				c.attachmentRefused = true
 			}
 		}
 		c.pending = c.pending[taken:]
@@ -332,6 +389,7 @@ func (c *conversation) onAssigned(ctx workflow.Context, a Assignment) {
 		return // overtaken by a later decision (e.g. a transfer) that arrived first
 	}
 	c.AgentID, c.QueueID, c.Status, c.AssignedAt = a.AgentID, a.QueueID, StatusAssigned, a.AssignedAt
+	c.AnnounceAgent = c.notices
 	c.upsertSearchAttributes(ctx)
 }
 
@@ -504,6 +562,16 @@ func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
 	reason := req.Reason
 	if reason == "" {
 		reason = CloseReasonAgent
+	}
+	// The farewell and the survey go before the conversation closes, so the
+	// transcript ends with them.
+	switch reason {
+	case CloseReasonAgent:
+		c.notify(ctx, NoticeAgentEnded)
+		c.notify(ctx, NoticeSurvey)
+	case CloseReasonInactive:
+		c.notify(ctx, NoticeInactiveClosed)
+		c.notify(ctx, NoticeSurvey)
 	}
 	var res CloseConversationResult
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityCloseConversation, CloseConversationInput{

@@ -41,6 +41,8 @@ type conversationFixture struct {
 	askBot             func(workflows.AskBotInput) (workflows.AskBotResult, error)
 	handOffFromBot     func(workflows.HandOffFromBotInput) error
 	sendAutomated      func(workflows.SendAutomatedMessageInput) error
+	sendNotice         func(workflows.SendNoticeInput) error
+	notices            []string // the kinds of notice asked for, in order
 	sendMessage        func(workflows.SendMessageInput) (workflows.SendOutcome, error)
 	markMessageFailed  func(workflows.MarkMessageFailedInput) error
 	closeConversation  func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error)
@@ -74,6 +76,10 @@ func newConversation(t *testing.T) *conversationFixture {
 	f.askBot = func(workflows.AskBotInput) (workflows.AskBotResult, error) { return workflows.AskBotResult{}, nil }
 	f.handOffFromBot = func(workflows.HandOffFromBotInput) error { return nil }
 	f.sendAutomated = func(workflows.SendAutomatedMessageInput) error { return nil }
+	f.sendNotice = func(in workflows.SendNoticeInput) error {
+		f.notices = append(f.notices, in.Kind)
+		return nil
+	}
 	f.sendMessage = func(in workflows.SendMessageInput) (workflows.SendOutcome, error) {
 		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
 	}
@@ -92,6 +98,7 @@ func newConversation(t *testing.T) *conversationFixture {
 	stub(f.env, f.log, workflows.ActivityAskBot, &f.askBot)
 	stubErr(f.env, f.log, workflows.ActivityHandOffFromBot, &f.handOffFromBot)
 	stubErr(f.env, f.log, workflows.ActivitySendAutomatedMessage, &f.sendAutomated)
+	stubErr(f.env, f.log, workflows.ActivitySendNotice, &f.sendNotice)
 	stub(f.env, f.log, workflows.ActivitySendMessage, &f.sendMessage)
 	stubErr(f.env, f.log, workflows.ActivityMarkMessageFailed, &f.markMessageFailed)
 	f.closeCall = stub(f.env, f.log, workflows.ActivityCloseConversation, &f.closeConversation)
@@ -251,7 +258,7 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 		}
 	}
 	wantOrder := []string{workflows.ActivityOpenConversation, workflows.ActivityRecordInbound, workflows.ActivityFetchCustomerProfile,
-		workflows.ActivityRouteConversation, workflows.ActivityWakeQueues}
+		workflows.ActivityRouteConversation, workflows.ActivityWakeQueues, workflows.ActivitySendNotice}
 	if !reflect.DeepEqual(order, wantOrder) {
 		t.Errorf("activities ran as %v, want %v", order, wantOrder)
 	}
@@ -260,6 +267,7 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 	want := workflows.ConversationState{
 		ConversationID: convID, CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
 		QueueID: testQueueID, Status: workflows.StatusWaiting, LastCustomerMessageAt: testStart, SeenKeys: []string{"m_1"},
+		NoticeSeq: 1, // the greeting
 	}
 	if !reflect.DeepEqual(afterOpen, want) {
 		t.Errorf("state after opening\n got %+v\nwant %+v", afterOpen, want)
@@ -554,6 +562,7 @@ func TestLongConversationContinuesAsNewWithItsState(t *testing.T) {
 		ConversationID: convID, CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
 		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned,
 		LastCustomerMessageAt: testStart.Add(time.Hour), SeenKeys: []string{"m_1", "m_2"},
+		NoticeSeq: 2, // the greeting and the agent's arrival
 	}
 	if !reflect.DeepEqual(*next.State, want) || len(next.Pending) != 0 {
 		t.Errorf("next input\n got %+v pending %v\nwant %+v", *next.State, next.Pending, want)
@@ -779,5 +788,71 @@ func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
 	}
 	if want := testStart.Add(48 * time.Hour); !f.env.Now().Equal(want) {
 		t.Errorf("closed at %v, want %v", f.env.Now(), want)
+	}
+}
+
+// The workstream's automated notices come at their moments, in order: greeting when
+// queued, the agent's arrival, and at the agent's close the farewell and the survey.
+func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
+	f := newConversation(t)
+	var ids []string
+	f.sendNotice = func(in workflows.SendNoticeInput) error {
+		f.notices = append(f.notices, in.Kind)
+		ids = append(ids, in.MessageID)
+		return nil
+	}
+	f.recordInbound = func(in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
+		res := workflows.RecordInboundResult{Recorded: len(in.Events), CustomerMessageAt: time.UnixMilli(in.Events[0].Timestamp).UTC()}
+		if in.Events[0].EventKey == "m_photo" {
+			res.AttachmentsRefused = 1
+		}
+		return res, nil
+	}
+	f.at(time.Minute, f.assign)
+	f.at(10*time.Minute, func() {
+		f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_photo", testStart.Add(10*time.Minute)))
+	})
+	f.at(time.Hour, func() { f.closeNow() })
+	f.startNew(inbound("m_1", testStart))
+
+	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined, workflows.NoticeAttachmentRefused,
+		workflows.NoticeAgentEnded, workflows.NoticeSurvey}
+	if !reflect.DeepEqual(f.notices, want) {
+		t.Fatalf("notices %v, want %v", f.notices, want)
+	}
+	if distinct := slices.Compact(slices.Sorted(slices.Values(ids))); len(distinct) != len(want) {
+		t.Errorf("notice message ids %v are not distinct", ids)
+	}
+}
+
+// Inactivity closes with its own notice, when Messenger's 24-hour window still
+// allows an automated message.
+func TestInactiveCloseTellsTheCustomer(t *testing.T) {
+	f := newConversation(t)
+	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
+		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour}, nil
+	}
+	f.at(time.Minute, f.assign)
+	f.startNew(inbound("m_1", testStart))
+
+	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined, workflows.NoticeInactiveClosed, workflows.NoticeSurvey}
+	if !reflect.DeepEqual(f.notices, want) {
+		t.Fatalf("notices %v, want %v", f.notices, want)
+	}
+}
+
+// Automated messages never use a tag: after the 24-hour window the close says nothing.
+func TestNoNoticeOutsideTheStandardWindow(t *testing.T) {
+	f := newConversation(t)
+	f.at(time.Minute, f.assign)
+	f.at(25*time.Hour, func() { f.closeNow() })
+	f.startNew(inbound("m_1", testStart))
+
+	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined}
+	if !reflect.DeepEqual(f.notices, want) {
+		t.Fatalf("notices %v, want %v (nothing after the window closed)", f.notices, want)
+	}
+	if closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation); len(closes) != 1 {
+		t.Fatalf("CloseConversation inputs %+v, want the close to happen anyway", closes)
 	}
 }

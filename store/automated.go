@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kinds of automated message: what the service itself says to the customer.
+const (
+	AutomatedGreeting          = "greeting"           // the conversation waits in a queue
+	AutomatedAgentJoined       = "agent_joined"       // an agent was assigned; {agent_name}
+	AutomatedAgentEnded        = "agent_ended"        // the agent closed the conversation
+	AutomatedInactiveClosed    = "inactive_closed"    // closed after the workstream's inactivity limit
+	AutomatedSurvey            = "survey"             // at close; {survey_url} from url_template
+	AutomatedAttachmentRefused = "attachment_refused" // the workstream does not take customer attachments
+)
+
+// AutomatedKinds lists every kind, in the order a conversation meets them.
+var AutomatedKinds = []string{
+	AutomatedGreeting, AutomatedAgentJoined, AutomatedAgentEnded, AutomatedInactiveClosed,
+	AutomatedSurvey, AutomatedAttachmentRefused,
+}
+
+// enabledByDefault: nothing is said in the page's name until an admin chooses it,
+// except the refusal of an attachment, without which the customer's file would
+// vanish without a word.
+func enabledByDefault(kind string) bool { return kind == AutomatedAttachmentRefused }
+
+// fallbackLanguage is used when the workstream's language has no texts.
+const fallbackLanguage = "en"
+
+// AutomatedMessage is one kind's setting for a workstream, as the admin API shows it.
+type AutomatedMessage struct {
+	Kind    string `json:"kind"`
+	Enabled bool   `json:"enabled"`
+	// Text is what is sent (placeholders still in it); DefaultText is the
+	// language's default, which Text equals unless Overridden.
+	Text        string `json:"text"`
+	DefaultText string `json:"default_text"`
+	Overridden  bool   `json:"overridden"`
+	Language    string `json:"language"`
+	// URLTemplate is the survey's address; {conversation_id} is filled in.
+	URLTemplate string `json:"url_template,omitempty"`
+}
+
+// AutomatedMessageInput changes one kind; absent fields stay, text null goes back
+// to the default text.
+type AutomatedMessageInput struct {
+	Enabled     Optional[bool]   `json:"enabled"`
+	Text        Optional[string] `json:"text"`
+	URLTemplate Optional[string] `json:"url_template"`
+}
+
+// textLanguage is the language whose texts a workstream uses: the primary subtag of
+// its BCP 47 tag (nl-NL → nl).
+func textLanguage(tag string) string {
+	base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	if base == "" {
+		return fallbackLanguage
+	}
+	return base
+}
+
+// AutomatedMessages lists every kind's setting for a workstream.
+func (s *Store) AutomatedMessages(ctx context.Context, workstreamID string) ([]AutomatedMessage, error) {
+	if !validUUID(workstreamID) {
+		return nil, ErrNotFound
+	}
+	out := make([]AutomatedMessage, 0, len(AutomatedKinds))
+	for _, kind := range AutomatedKinds {
+		m, err := s.automatedMessage(ctx, s.DB, workstreamID, kind)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, kind string) (AutomatedMessage, error) {
+	m := AutomatedMessage{Kind: kind, Enabled: enabledByDefault(kind)}
+	sb := pg.NewSelectBuilder()
+	sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID))
+	var tag string
+	if err := queryRow(ctx, q, sb).Scan(&tag); err != nil {
+		return m, notFound(err, "workstream")
+	}
+	m.Language = textLanguage(tag)
+	// The language's own text, or English when the language has none.
+	sb = pg.NewSelectBuilder()
+	sb.Select("language", "text").From("automated_message_texts").
+		Where(sb.Equal("kind", kind), sb.In("language", m.Language, fallbackLanguage)).
+		OrderBy("language = " + sb.Var(fallbackLanguage)).Limit(1)
+	if err := queryRow(ctx, q, sb).Scan(&m.Language, &m.DefaultText); err != nil {
+		return m, err
+	}
+	m.Text = m.DefaultText
+	sb = pg.NewSelectBuilder()
+	sb.Select("enabled", "text", "url_template").From("workstream_automated_messages").
+		Where(sb.Equal("workstream_id", workstreamID), sb.Equal("kind", kind))
+	var text sql.NullString
+	err := queryRow(ctx, q, sb).Scan(&m.Enabled, &text, &m.URLTemplate)
+	if err == sql.ErrNoRows {
+		return m, nil
+	}
+	if text.Valid {
+		m.Text, m.Overridden = text.String, true
+	}
+	return m, err
+}
+
+// SetAutomatedMessage changes one kind of a workstream. Invalid input changes nothing.
+func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind string, in AutomatedMessageInput) (AutomatedMessage, error) {
+	if !validUUID(workstreamID) {
+		return AutomatedMessage{}, ErrNotFound
+	}
+	known := false
+	for _, k := range AutomatedKinds {
+		known = known || k == kind
+	}
+	if !known {
+		return AutomatedMessage{}, invalidf("%q is not a kind of automated message; the kinds are %s.", kind, strings.Join(AutomatedKinds, ", "))
+	}
+	if err := notNull("enabled", in.Enabled); err != nil {
+		return AutomatedMessage{}, err
+	}
+	if err := notNull("url_template", in.URLTemplate); err != nil {
+		return AutomatedMessage{}, err
+	}
+	var out AutomatedMessage
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		// Lock the workstream: two admins saving the same kind apply one after the other.
+		sb := pg.NewSelectBuilder()
+		sb.Select("id").From("workstreams").Where(sb.Equal("id", workstreamID)).ForUpdate()
+		var id string
+		if err := queryRow(ctx, tx, sb).Scan(&id); err != nil {
+			return notFound(err, "workstream")
+		}
+		m, err := s.automatedMessage(ctx, tx, workstreamID, kind)
+		if err != nil {
+			return err
+		}
+		var override *string
+		if m.Overridden {
+			override = &m.Text
+		}
+		if in.Enabled.Set {
+			m.Enabled = in.Enabled.Value
+		}
+		if in.Text.Set {
+			override = nil
+			if !in.Text.Null {
+				text := strings.TrimSpace(in.Text.Value)
+				if text == "" || utf8.RuneCountInString(text) > 2000 {
+					return invalidf("text must have 1 to 2000 characters (null goes back to the default text).")
+				}
+				override = &text
+			}
+		}
+		if in.URLTemplate.Set {
+			m.URLTemplate = strings.TrimSpace(in.URLTemplate.Value)
+		}
+		if m.URLTemplate != "" && kind != AutomatedSurvey {
+			return invalidf("url_template is for the survey only.")
+		}
+		if kind == AutomatedSurvey && (m.Enabled || m.URLTemplate != "") {
+			if err := validSurveyTemplate(m.URLTemplate); err != nil {
+				return err
+			}
+		}
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("workstream_automated_messages").Cols("workstream_id", "kind", "enabled", "text", "url_template").
+			Values(workstreamID, kind, m.Enabled, override, m.URLTemplate)
+		ib.SQL("ON CONFLICT (workstream_id, kind) DO UPDATE SET enabled = EXCLUDED.enabled, text = EXCLUDED.text, " +
+			"url_template = EXCLUDED.url_template, updated_at = now()")
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		out, err = s.automatedMessage(ctx, tx, workstreamID, kind)
+		return err
+	})
+	return out, err
+}
+
+func validSurveyTemplate(template string) error {
+	u, err := url.Parse(strings.ReplaceAll(template, "{conversation_id}", "00000000-0000-0000-0000-000000000000"))
+	if template == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return invalidf("url_template must be an absolute http(s) address for the survey, e.g. https://survey.example.com/s?c={conversation_id}.")
+	}
+	return nil
+}
+
+// AutomatedNotice is an automated message ready to send in one conversation, or
+// Enabled false when its workstream does not send this kind.
+type AutomatedNotice struct {
+	Enabled bool
+	Text    string
+}
+
+// AutomatedNoticeFor renders kind for a conversation in its workstream's language,
+// with the conversation's agent and survey address filled in. The page's current
+// workstream decides, so a change applies to open conversations at once.
+func (s *Store) AutomatedNoticeFor(ctx context.Context, conversationID, kind string) (AutomatedNotice, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(p.workstream_id, c.workstream_id)", "coalesce(a.name, '')").From("conversations c").
+		Join("pages p", "p.id = c.page_uuid").
+		JoinWithOption("LEFT", "agents a", "a.id = c.agent_id").
+		Where(sb.Equal("c.id", conversationID))
+	var workstreamID sql.NullString
+	var agentName string
+	if err := queryRow(ctx, s.DB, sb).Scan(&workstreamID, &agentName); err != nil {
+		return AutomatedNotice{}, notFound(err, "conversation")
+	}
+	if !workstreamID.Valid {
+		return AutomatedNotice{}, nil
+	}
+	m, err := s.automatedMessage(ctx, s.DB, workstreamID.String, kind)
+	if err != nil || !m.Enabled {
+		return AutomatedNotice{}, err
+	}
+	if kind == AutomatedSurvey && m.URLTemplate == "" {
+		return AutomatedNotice{}, nil
+	}
+	if agentName == "" {
+		agentName = "An agent"
+	}
+	text := strings.NewReplacer(
+		"{agent_name}", agentName,
+		"{survey_url}", strings.ReplaceAll(m.URLTemplate, "{conversation_id}", conversationID),
+	).Replace(m.Text)
+	return AutomatedNotice{Enabled: true, Text: text}, nil
+}
