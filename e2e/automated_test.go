@@ -170,7 +170,9 @@ func TestAttachmentPolicies(t *testing.T) {
 	// An agent's attachment while they are off: 422, nothing stored, nothing sent.
 	sends := len(st.sim.Requests("/messages"))
 	image := map[string]any{"attachments": []any{map[string]any{"type": "image", "url": "https://files.example/manual.png"}}}
-	var refusal struct{ Error struct{ Code, Message string } }
+	var refusal struct {
+		Error struct{ Code, Message string }
+	}
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, image, &refusal); code != 422 || refusal.Error.Code != "attachments_disabled" {
 		t.Fatalf("attachment while off: %d %+v, want 422 attachments_disabled", code, refusal)
 	}
