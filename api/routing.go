@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"sort"
+	"strings"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -103,4 +105,66 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
 	}
 	s.writeConversation(w, r, id)
+}
+
+// transferTarget is an agent the conversation can be transferred to, as the desk
+// shows it: enough to choose (presence, room), nothing private (no email).
+type transferTarget struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Presence          string   `json:"presence"`
+	RemainingCapacity int      `json:"remaining_capacity"`
+	Queues            []string `json:"queues"`
+}
+
+type transferQueue struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Length          int    `json:"length"`
+	AgentsAvailable int    `json:"agents_available"`
+}
+
+// transferTargets lists where the conversation's agent can transfer it: the
+// queues of the conversation's account and the agents who are members of them
+// (the agent itself left out), for the desk's transfer control. It is a read
+// for choosing; the transfer itself re-checks presence and room under locks.
+func (s *Server) transferTargets(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	c, ok := s.ownConversation(w, r, me)
+	if !ok {
+		return
+	}
+	page, err := s.Store.GetPage(r.Context(), c.PageUUID, s.PublicBaseURL)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	views, err := s.Store.QueueViews(r.Context(), page.AccountID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	out := struct {
+		Agents []*transferTarget `json:"agents"`
+		Queues []transferQueue   `json:"queues"`
+	}{Agents: []*transferTarget{}, Queues: []transferQueue{}}
+	byID := map[string]*transferTarget{}
+	for _, v := range views {
+		out.Queues = append(out.Queues, transferQueue{ID: v.ID, Name: v.Name, Length: v.Length, AgentsAvailable: v.AgentsAvailable})
+		for _, a := range v.Agents {
+			if a.ID == me.ID {
+				continue
+			}
+			t := byID[a.ID]
+			if t == nil {
+				t = &transferTarget{ID: a.ID, Name: a.Name, Presence: a.Presence, RemainingCapacity: a.RemainingCapacity, Queues: []string{}}
+				byID[a.ID] = t
+				out.Agents = append(out.Agents, t)
+			}
+			t.Queues = append(t.Queues, v.Name)
+		}
+	}
+	sort.SliceStable(out.Agents, func(i, j int) bool {
+		return strings.ToLower(out.Agents[i].Name) < strings.ToLower(out.Agents[j].Name)
+	})
+	writeJSON(w, http.StatusOK, out)
 }

@@ -74,6 +74,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PATCH /api/v1/agents/{id}", s.admin(s.patchAgent))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/pick", s.agent(s.pickConversation))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/transfer", s.agent(s.transferConversation))
+	mux.HandleFunc("GET /api/v1/conversations/{id}/transfer-targets", s.agent(s.transferTargets))
 
 	mux.HandleFunc("PUT /api/v1/me/presence", s.agent(s.setPresence))
 	mux.HandleFunc("GET /api/v1/me/events", s.agent(s.events))

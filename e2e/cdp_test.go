@@ -256,10 +256,31 @@ func (b *browser) Problems() []string {
 // page's own scripts (used to observe notifications and sounds).
 func (b *browser) newTab(initScript string) *tab {
 	b.t.Helper()
+	return b.newTabIn("", initScript)
+}
+
+// newContext creates a browser context: its own cookies and storage, like a
+// separate browser profile, so two agents can be signed in side by side.
+func (b *browser) newContext() string {
+	b.t.Helper()
+	var out struct {
+		BrowserContextID string `json:"browserContextId"`
+	}
+	b.must("", "Target.createBrowserContext", map[string]any{"disposeOnDetach": true}, &out)
+	return out.BrowserContextID
+}
+
+// newTabIn is newTab in a browser context ("" is the default one).
+func (b *browser) newTabIn(browserContext, initScript string) *tab {
+	b.t.Helper()
 	var target struct {
 		TargetID string `json:"targetId"`
 	}
-	b.must("", "Target.createTarget", map[string]any{"url": "about:blank"}, &target)
+	params := map[string]any{"url": "about:blank"}
+	if browserContext != "" {
+		params["browserContextId"] = browserContext
+	}
+	b.must("", "Target.createTarget", params, &target)
 	var att struct {
 		SessionID string `json:"sessionId"`
 	}
@@ -398,7 +419,17 @@ func (tb *tab) screenshot(path string, full bool) {
 // grantNotifications lets origin show system notifications without a prompt.
 func (b *browser) grantNotifications(origin string) {
 	b.t.Helper()
-	b.must("", "Browser.grantPermissions", map[string]any{"origin": origin, "permissions": []string{"notifications"}}, nil)
+	b.grantNotificationsIn("", origin)
+}
+
+// grantNotificationsIn is grantNotifications in a browser context ("" is the default one).
+func (b *browser) grantNotificationsIn(browserContext, origin string) {
+	b.t.Helper()
+	params := map[string]any{"origin": origin, "permissions": []string{"notifications"}}
+	if browserContext != "" {
+		params["browserContextId"] = browserContext
+	}
+	b.must("", "Browser.grantPermissions", params, nil)
 }
 
 // screenshotDir is DESK_SCREENSHOT_DIR when set (to keep the pictures), else a

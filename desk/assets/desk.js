@@ -1,6 +1,7 @@
 // The agent desk: sign-in, presence, my conversations (live over SSE), the
 // transcript with message statuses, the reply box with the messaging window,
-// close and reopen, and alerts for new assignments.
+// close and reopen, transfer (to an agent or a queue, with a note), and alerts
+// for new and transferred assignments.
 "use strict";
 
 (() => {
@@ -23,6 +24,18 @@
     esRetry: 0,
     sending: false,
     loadSeq: 0,
+    // Conversations this agent transferred away while the page was open: id ->
+    // {to} ("Bart Simpson", "the Billing queue"). The one open in the main pane
+    // stays there with a notice instead of vanishing under the agent's cursor.
+    transferred: {},
+    // Who transferred a conversation to this agent (from conversation.assigned);
+    // the conversation API keeps only the note, not the sender.
+    transferredBy: {},
+    // Names of agents and queues from transfer-targets, so that events carrying
+    // only ids (to_agent_id, to_queue_id, transferred_by) read as names.
+    agentNames: new Map(),
+    queueNames: new Map(),
+    targetsFetched: new Set(), // conversation ids whose targets were fetched
   };
 
   // ---------- sign-in ----------
@@ -94,6 +107,12 @@
     state.counted.clear();
     state.activity = {};
     state.statuses.clear();
+    state.transferred = {};
+    state.transferredBy = {};
+    state.agentNames.clear();
+    state.queueNames.clear();
+    state.targetsFetched.clear();
+    closeTransferDialog();
     renderList();
     renderConversation();
   }
@@ -193,7 +212,9 @@
       return;
     }
     state.convs.clear();
-    for (const c of list) state.convs.set(c.id, c);
+    // A list read before a transfer may still hold the conversation: the
+    // transfer wins (if it comes back, conversation.assigned clears the mark).
+    for (const c of list) if (!state.transferred[c.id]) state.convs.set(c.id, c);
     renderList();
     if (state.selected && state.convs.has(state.selected) && state.current) {
       const c = state.convs.get(state.selected);
@@ -242,7 +263,11 @@
           { class: "conv-main" },
           h("div", { class: "conv-line" }, h("span", { class: "conv-name" }, c.customer.name), h("span", { class: "conv-time" }, fmtWhen(lastActivity(c)))),
           h("div", { class: "conv-line" }, h("span", { class: "conv-preview" }, preview), unread ? h("span", { class: "badge", title: unread + " unread" }, String(unread)) : null),
-          h("div", { class: "conv-line" }, statusPill(c.status))
+          h("div", { class: "conv-line" }, statusPill(c.status)),
+          // The note of a transfer is what the next agent reads first.
+          c.transfer_note && OPEN.has(c.status)
+            ? h("div", { class: "conv-line" }, h("span", { class: "conv-note", title: "Transfer note: " + c.transfer_note }, "↪ " + c.transfer_note))
+            : null
         )
       );
       li.addEventListener("click", () => select(c.id));
@@ -295,6 +320,9 @@
       conv = await api("GET", "/api/v1/conversations/" + encodeURIComponent(id));
     } catch (e) {
       if (seq !== state.loadSeq) return;
+      if (e instanceof APIError && e.status === 404 && state.transferred[id]) {
+        return; // expected: it is someone else's now, and the pane says so
+      }
       if (e instanceof APIError && e.status === 404) {
         state.convs.delete(id);
         state.selected = null;
@@ -324,6 +352,10 @@
     renderList();
     renderConversation();
     scrollToEnd(true);
+    // Learn the names of agents and queues now, while the conversation is ours:
+    // a transfer made elsewhere (the API, another tab) then reads "Transferred
+    // to Bart", and afterwards the conversation is no longer ours to ask about.
+    if (conv.status === "assigned" && !state.targetsFetched.has(id)) loadTargets(id).catch(() => {});
   }
 
   function renderConversation() {
@@ -338,15 +370,38 @@
     $("#conv-name").textContent = conv.customer.name;
     clear($("#conv-status")).appendChild(statusPill(conv.status));
     $("#conv-sub").textContent = conv.status === "closed" ? "Closed " + fmtDateTime(conv.closed_at) : "Opened " + fmtDateTime(conv.opened_at);
-    const isOpen = conv.status === "assigned";
-    $("#close-conv").hidden = conv.status === "closed";
-    $("#reopen-conv").hidden = conv.status !== "closed";
+    const away = state.transferred[conv.id];
+    const isOpen = conv.status === "assigned" && !away;
+    $("#close-conv").hidden = conv.status === "closed" || !!away;
+    $("#reopen-conv").hidden = conv.status !== "closed" || !!away;
+    $("#transfer-conv").hidden = !isOpen;
     $("#action-error").hidden = true;
+    const notice = $("#transferred-away");
+    notice.hidden = !away;
+    notice.textContent = away ? "Transferred to " + away.to + ". This conversation is no longer yours: you can read it, but not reply." : "";
+    renderTransferNote();
+    // Linking a contact needs the conversation to be ours.
+    $("#cust-contact").inert = !!away;
 
     renderMessages();
     renderWindow();
     renderCustomer();
     $("#reply").disabled = !isOpen || !windowState(conv).canSend;
+  }
+
+  // renderTransferNote shows the receiving agent why the conversation came: the
+  // note (from the conversation API, so it survives a reload) and, when the
+  // assignment was seen live, who sent it.
+  function renderTransferNote() {
+    const conv = state.current;
+    const box = clear($("#transfer-note"));
+    const by = state.transferredBy[conv.id];
+    const note = conv.transfer_note || "";
+    box.hidden = !!state.transferred[conv.id] || (!note && !by);
+    if (box.hidden) return;
+    const from = by ? " from " + agentName(by) : "";
+    box.appendChild(h("b", {}, note ? "Transfer note" + from + ": " : "Transferred to you" + from + "."));
+    if (note) box.appendChild(document.createTextNode(note));
   }
 
   function renderMessages() {
@@ -439,6 +494,8 @@
     const w = conv.window || {};
     const expires = w.expires_at ? new Date(w.expires_at) : null;
     const human = w.human_agent_until ? new Date(w.human_agent_until) : null;
+    const away = state.transferred[conv.id];
+    if (away) return { canSend: false, kind: "closed", text: "Transferred to " + away.to + " — you can no longer reply." };
     if (conv.status === "closed") return { canSend: false, kind: "closed", text: "This conversation is closed. Reopen it to reply." };
     if (conv.status !== "assigned") return { canSend: false, kind: "closed", text: "This conversation is " + conv.status + "; it is not assigned to you yet." };
     if (expires && expires > now) {
@@ -614,6 +671,136 @@
     renderList();
   }
 
+  // ---------- transfer ----------
+
+  // loadTargets reads where the conversation can go (agents of its account's
+  // queues, and those queues) and remembers their names.
+  async function loadTargets(id) {
+    const t = await api("GET", "/api/v1/conversations/" + encodeURIComponent(id) + "/transfer-targets");
+    state.targetsFetched.add(id);
+    for (const a of t.agents || []) state.agentNames.set(a.id, a.name);
+    for (const q of t.queues || []) state.queueNames.set(q.id, q.name);
+    return t;
+  }
+
+  const transfer = { conv: null, targets: null, seq: 0 };
+
+  async function openTransfer() {
+    const conv = state.current;
+    if (!conv || conv.status !== "assigned" || state.transferred[conv.id]) return;
+    const seq = ++transfer.seq;
+    transfer.conv = conv.id;
+    transfer.targets = null;
+    $("#transfer-who").textContent = conv.customer.name + " leaves your conversations; the note goes with it.";
+    $("#transfer-note-input").value = "";
+    document.querySelector('input[name="transfer-kind"][value="agent"]').checked = true;
+    transferError("");
+    const dlg = $("#transfer-dialog");
+    if (!dlg.open) dlg.showModal();
+    renderTargets();
+    try {
+      const t = await loadTargets(conv.id);
+      if (seq !== transfer.seq) return;
+      transfer.targets = t;
+    } catch (e) {
+      if (seq !== transfer.seq) return;
+      transfer.targets = { agents: [], queues: [] };
+      transferError("Could not load agents and queues: " + e.message);
+    }
+    renderTargets();
+  }
+
+  function transferKind() {
+    const r = document.querySelector('input[name="transfer-kind"]:checked');
+    return r ? r.value : "agent";
+  }
+
+  // renderTargets fills the select for the chosen kind. Offline agents are shown
+  // but cannot be chosen (the server refuses them); room is re-checked on submit.
+  function renderTargets() {
+    const kind = transferKind();
+    const sel = clear($("#transfer-target"));
+    $("#transfer-target-label").textContent = kind === "agent" ? "Agent" : "Queue";
+    const hint = $("#transfer-hint");
+    const t = transfer.targets;
+    let choosable = 0;
+    if (!t) {
+      sel.appendChild(h("option", { value: "" }, "Loading…"));
+      hint.textContent = "";
+    } else if (kind === "agent") {
+      for (const a of t.agents) {
+        const offline = a.presence === "offline";
+        const room = a.remaining_capacity > 0 ? a.remaining_capacity + " free" : "no room";
+        sel.appendChild(h("option", { value: a.id, disabled: offline }, a.name + " — " + a.presence + (offline ? "" : ", " + room)));
+        if (!offline) choosable++;
+      }
+      if (t.agents.length === 0) sel.appendChild(h("option", { value: "" }, "No other agent in this account's queues"));
+      hint.textContent = t.agents.length && !choosable ? "Every other agent is offline: transfer to a queue instead." : "Offline agents cannot take a transfer.";
+    } else {
+      for (const q of t.queues) {
+        sel.appendChild(h("option", { value: q.id }, q.name + " — " + q.length + " waiting, " + q.agents_available + " available"));
+        choosable++;
+      }
+      if (t.queues.length === 0) sel.appendChild(h("option", { value: "" }, "No queue"));
+      hint.textContent = "The conversation waits in the queue behind those already there.";
+    }
+    const first = [...sel.options].find((o) => !o.disabled && o.value);
+    if (first) sel.value = first.value;
+    sel.disabled = !choosable;
+    $("#transfer-submit").disabled = !choosable;
+  }
+
+  function transferError(msg) {
+    const el = $("#transfer-error");
+    el.hidden = !msg;
+    el.textContent = msg || "";
+  }
+
+  function closeTransferDialog() {
+    transfer.seq++;
+    transfer.conv = null;
+    const dlg = $("#transfer-dialog");
+    if (dlg.open) dlg.close();
+  }
+
+  async function submitTransfer(ev) {
+    ev.preventDefault();
+    const id = transfer.conv;
+    const target = $("#transfer-target").value;
+    if (!id || !target) return;
+    const kind = transferKind();
+    const note = $("#transfer-note-input").value.trim();
+    if ([...note].length > 1000) {
+      transferError("The note can have at most 1000 characters.");
+      return;
+    }
+    const body = kind === "agent" ? { agent_id: target } : { queue_id: target };
+    if (note) body.note = note;
+    const btn = $("#transfer-submit");
+    btn.disabled = true;
+    transferError("");
+    try {
+      await api("POST", "/api/v1/conversations/" + encodeURIComponent(id) + "/transfer", body);
+    } catch (e) {
+      btn.disabled = false;
+      transferError(e.message);
+      // A 409 (offline, no room) may mean the list is stale: refresh it.
+      if (e instanceof APIError && e.status === 409 && transfer.conv === id) {
+        loadTargets(id).then((t) => {
+          if (transfer.conv === id) {
+            transfer.targets = t;
+            renderTargets();
+          }
+        }, () => {});
+      }
+      return;
+    }
+    btn.disabled = false;
+    closeTransferDialog();
+    // The conversation.transferred event follows; act now rather than wait.
+    markTransferred(id, body);
+  }
+
   // ---------- live events ----------
 
   function startEvents() {
@@ -651,6 +838,7 @@
     });
     es.addEventListener("conversation.assigned", (e) => onAssigned(parse(e)));
     es.addEventListener("conversation.closed", (e) => onClosed(parse(e)));
+    es.addEventListener("conversation.transferred", (e) => onTransferred(parse(e)));
     es.addEventListener("message.received", (e) => onReceived(parse(e)));
     es.addEventListener("message.status", (e) => onStatus(parse(e)));
   }
@@ -671,16 +859,64 @@
   function onAssigned(d) {
     const id = d.conversation_id;
     if (!id) return;
+    // Ours again (transferred back): no longer a notice, a conversation.
+    delete state.transferred[id];
+    if (d.transferred_by) state.transferredBy[id] = d.transferred_by;
+    else delete state.transferredBy[id];
     const before = state.convs.get(id);
-    const conv = d.conversation || before || { id, status: "assigned", customer: { name: "New customer" } };
+    const conv = Object.assign({}, d.conversation || before || { id, status: "assigned", customer: { name: "New customer" } });
+    if (d.note !== undefined && !conv.transfer_note) conv.transfer_note = d.note;
     state.convs.set(id, Object.assign({}, before || {}, conv, { messages: undefined }));
     if (!before || !OPEN.has(before.status)) {
-      state.activity[id] = { at: new Date().toISOString(), text: "New conversation" };
-      alertAssigned(state.convs.get(id));
+      state.activity[id] = { at: new Date().toISOString(), text: d.transferred_by ? "Transferred to you" : "New conversation" };
+      alertAssigned(state.convs.get(id), d);
     }
     if (state.selected === id) loadConversation(id);
     renderList();
     if (!d.conversation) loadList();
+  }
+
+  // onTransferred: this agent gave the conversation away (from this desk, another
+  // tab or the API). It leaves "my conversations" at once; if it is the one open,
+  // the pane stays with a notice and no way to reply.
+  function onTransferred(d) {
+    const id = d.conversation_id;
+    if (!id) return;
+    markTransferred(id, d.to_agent_id ? { agent_id: d.to_agent_id } : { queue_id: d.to_queue_id });
+  }
+
+  function markTransferred(id, target) {
+    const to = target.agent_id ? agentName(target.agent_id) : queueLabel(target.queue_id);
+    const known = !!state.transferred[id] && !state.convs.has(id);
+    state.transferred[id] = { to };
+    const c = state.convs.get(id);
+    state.convs.delete(id);
+    delete state.activity[id];
+    if (state.unread[id]) {
+      delete state.unread[id];
+      saveUnread();
+    }
+    for (const t of document.querySelectorAll(".toast[data-conversation]")) if (t.dataset.conversation === id) t.remove();
+    const viewing = state.current && state.current.id === id;
+    if (viewing) {
+      if (state.current.status === "assigned") state.current.status = "transferred";
+      showSendError("");
+      renderConversation();
+      if ($("#transfer-dialog").open && state.selected === id) closeTransferDialog();
+    }
+    renderList();
+    // The pane says it already; a conversation out of sight gets a toast (once:
+    // a transfer from this desk is followed by its own event).
+    if (!viewing && !known) toast(((c && c.customer && c.customer.name) || "A conversation") + " was transferred to " + to + ".", "info");
+  }
+
+  function agentName(id) {
+    return state.agentNames.get(id) || "another agent";
+  }
+
+  function queueLabel(id) {
+    const name = state.queueNames.get(id);
+    return name ? "the " + name + " queue" : "a queue";
   }
 
   function onClosed(d) {
@@ -804,13 +1040,24 @@
     btn.hidden = !needs;
   }
 
-  function alertAssigned(conv) {
+  async function alertAssigned(conv, d) {
     const name = (conv.customer && conv.customer.name) || "A customer";
-    toast(h("span", {}, h("b", {}, "New conversation"), " — " + name + " is waiting for you."), "assign", () => select(conv.id), conv.id);
+    let title = "New conversation";
+    let body = name + " is waiting for you.";
+    if (d && d.transferred_by) {
+      // The sender's name comes from the targets of the conversation, ours now.
+      if (!state.agentNames.has(d.transferred_by)) await loadTargets(conv.id).catch(() => {});
+      if (state.transferredBy[conv.id] === d.transferred_by && state.selected === conv.id && state.current) renderTransferNote();
+      title = "Transferred to you";
+      body = name + " — from " + agentName(d.transferred_by) + ".";
+    }
+    const note = (d && d.note) || "";
+    if (note) body += " Note: " + note;
+    toast(h("span", {}, h("b", {}, title), " — " + body), "assign", () => select(conv.id), conv.id);
     beep();
     if ("Notification" in window && Notification.permission === "granted") {
       try {
-        const n = new Notification("New conversation", { body: name + " is waiting for you.", tag: "fbc-" + conv.id, icon: "/desk/assets/icon.svg" });
+        const n = new Notification(title, { body, tag: "fbc-" + conv.id, icon: "/desk/assets/icon.svg" });
         n.onclick = () => {
           window.focus();
           select(conv.id);
@@ -869,6 +1116,14 @@
     });
     $("#close-conv").addEventListener("click", () => closeOrReopen("close"));
     $("#reopen-conv").addEventListener("click", () => closeOrReopen("reopen"));
+    $("#transfer-conv").addEventListener("click", openTransfer);
+    $("#transfer-form").addEventListener("submit", submitTransfer);
+    $("#transfer-cancel").addEventListener("click", closeTransferDialog);
+    $("#transfer-dialog").addEventListener("close", () => {
+      transfer.seq++;
+      transfer.conv = null;
+    });
+    for (const r of document.querySelectorAll('input[name="transfer-kind"]')) r.addEventListener("change", renderTargets);
     // Any click or key press is a gesture that lets the alert sound play later.
     document.addEventListener("pointerdown", unlockAudio, { passive: true });
     document.addEventListener("keydown", unlockAudio, { passive: true });
