@@ -38,6 +38,23 @@ func required(w http.ResponseWriter, fields map[string]string) bool {
 	return true
 }
 
+// answerStoreError answers a store call that failed, the way every admin
+// endpoint does: 404 not_found with the given message when the id in the path
+// matches nothing, 503 unavailable (logged, so clients retry) for any other
+// error. It reports whether it answered; on nil it writes nothing and the
+// handler carries on.
+func (s *Server) answerStoreError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+	default:
+		s.internalError(w, r, err)
+	}
+	return true
+}
+
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name      string `json:"name"`
@@ -57,12 +74,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Store.GetAccount(r.Context(), r.PathValue("id"), s.PublicBaseURL)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No account has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -94,15 +106,11 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.Store.CreatePage(r.Context(), r.PathValue("id"), strings.TrimSpace(in.Name), in.PageID, strings.TrimSpace(in.AccessToken), s.PublicBaseURL)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "No active account has this id.")
-		return
-	case errors.Is(err, store.ErrConflict):
+	if errors.Is(err, store.ErrConflict) {
 		writeError(w, http.StatusConflict, "page_exists", "Facebook page "+in.PageID+" is already connected to this account.")
 		return
-	case err != nil:
-		s.internalError(w, r, err)
+	}
+	if s.answerStoreError(w, r, err, "No active account has this id.") {
 		return
 	}
 	if err := s.provision(r, p.ID); err != nil {
@@ -126,12 +134,7 @@ func (s *Server) provision(r *http.Request, pageUUID string) error {
 
 func (s *Server) getPage(w http.ResponseWriter, r *http.Request) {
 	p, err := s.Store.GetPage(r.Context(), r.PathValue("id"), s.PublicBaseURL)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No page has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "No page has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
@@ -145,12 +148,7 @@ func (s *Server) replacePageToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.Store.ReplacePageToken(r.Context(), r.PathValue("id"), strings.TrimSpace(in.AccessToken))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No connected page has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "No connected page has this id.") {
 		return
 	}
 	if err := s.provision(r, r.PathValue("id")); err != nil {
@@ -197,12 +195,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deletePage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	status, err := s.Store.MarkPageDeleting(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No page has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "No page has this id.") {
 		return
 	}
 	if status == "deleting" {
@@ -220,12 +213,7 @@ func (s *Server) deletePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	status, err := s.Store.MarkAccountDeleting(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "No account has this id.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	if status == "deleting" {

@@ -190,12 +190,19 @@ func (st *stack) server(c client.Client) *api.Server {
 // call sends a JSON request and decodes a JSON answer into out (if non-nil).
 func (st *stack) call(method, path, token string, body any, out any) int {
 	st.t.Helper()
+	return st.callServer(st.api.URL, method, path, token, body, out)
+}
+
+// callServer is call against another starter of this stack (one whose database
+// is down, say) at base.
+func (st *stack) callServer(base, method, path, token string, body any, out any) int {
+	st.t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		r = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, st.api.URL+path, r)
+	req, _ := http.NewRequest(method, base+path, r)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -6,6 +6,7 @@ package ops
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -27,12 +28,27 @@ type Check struct {
 }
 
 // PostgresCheck pings the database.
+//
+// A restart of Postgres ends every connection the pool holds idle; each of them
+// fails its next ping with driver.ErrBadConn and is dropped. database/sql retries
+// getting a connection but not the ping itself, so a bare PingContext would
+// answer "not ready" once for every dead connection still pooled, long after
+// Postgres is back. The check pings again after a bad connection, at most once
+// more than the pool had connections when it began: by then the dead ones are
+// gone and the last ping dialed afresh, whose answer is the database's.
 func PostgresCheck(db *sql.DB) Check {
 	return Check{Name: "postgres", Fn: func(ctx context.Context) error {
 		if db == nil {
 			return errors.New("not configured")
 		}
-		return db.PingContext(ctx)
+		var err error
+		for range db.Stats().OpenConnections + 1 {
+			err = db.PingContext(ctx)
+			if !errors.Is(err, driver.ErrBadConn) || ctx.Err() != nil {
+				return err
+			}
+		}
+		return err
 	}}
 }
 

@@ -65,26 +65,17 @@ func (s *Simulator) postCustomerMessage(ctx context.Context, callbackURL, appSec
 	if err != nil {
 		return 0, "", mid, err
 	}
-	status, body, err := s.PostWebhook(ctx, callbackURL, appSecret, escapeLikeFacebook(payload))
+	status, body, err := s.PostWebhook(ctx, callbackURL, appSecret, EscapeLikeFacebook(payload))
 	return status, body, mid, err
 }
 
 // PostWebhook signs payload exactly as given and POSTs it to callbackURL
 // with Facebook's headers.
 func (s *Simulator) PostWebhook(ctx context.Context, callbackURL, appSecret string, payload []byte) (status int, body string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callbackURL, bytes.NewReader(payload))
+	req, err := NewWebhookRequest(ctx, callbackURL, appSecret, payload)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "facebookexternalua")
-	req.Header.Set(messenger.SignatureHeader, messenger.Sign(appSecret, payload))
-	// Facebook still sends the legacy SHA-1 header; sending it too keeps
-	// receivers honest about which one they check.
-	legacy := hmac.New(sha1.New, []byte(appSecret))
-	legacy.Write(payload)
-	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(legacy.Sum(nil)))
-
 	resp, err := s.webhookClient.Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("simulator: post webhook: %w", err)
@@ -97,12 +88,33 @@ func (s *Simulator) PostWebhook(ctx context.Context, callbackURL, appSecret stri
 	return resp.StatusCode, string(b), nil
 }
 
-// escapeLikeFacebook rewrites JSON into the form Facebook signs: non-ASCII
+// NewWebhookRequest is a webhook delivery as Facebook makes it: a POST of
+// payload, byte for byte, to callbackURL with Facebook's Content-Type and
+// User-Agent and both of its signatures over the payload. Drivers that send
+// deliveries through their own HTTP client (the ingest benchmark) build them
+// here, so their deliveries are signed exactly as the simulator's.
+func NewWebhookRequest(ctx context.Context, callbackURL, appSecret string, payload []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callbackURL, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "facebookexternalua")
+	req.Header.Set(messenger.SignatureHeader, messenger.Sign(appSecret, payload))
+	// Facebook still sends the legacy SHA-1 header; sending it too keeps
+	// receivers honest about which one they check.
+	legacy := hmac.New(sha1.New, []byte(appSecret))
+	legacy.Write(payload)
+	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(legacy.Sum(nil)))
+	return req, nil
+}
+
+// EscapeLikeFacebook rewrites JSON into the form Facebook signs: non-ASCII
 // as \uXXXX escapes and "/" as "\/". A receiver that verifies a re-encoded
 // body instead of the raw bytes then fails, as it would in production.
 // Both characters only occur inside strings in encoding/json output, so the
 // rewrite is safe.
-func escapeLikeFacebook(b []byte) []byte {
+func EscapeLikeFacebook(b []byte) []byte {
 	var out bytes.Buffer
 	out.Grow(len(b))
 	for len(b) > 0 {

@@ -23,9 +23,7 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -727,16 +725,10 @@ func (b *bench) drive(ctx context.Context, name string, round, m int, do func(ct
 
 // postWebhook POSTs one batch the way Facebook does; "" means HTTP 200.
 func (b *bench) postWebhook(ctx context.Context, body []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.callbackURL, strings.NewReader(string(body)))
+	req, err := simulator.NewWebhookRequest(ctx, b.callbackURL, b.appSecret, body)
 	if err != nil {
 		return "request", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "facebookexternalua")
-	req.Header.Set(messenger.SignatureHeader, messenger.Sign(b.appSecret, body))
-	legacy := hmac.New(sha1.New, []byte(b.appSecret))
-	legacy.Write(body)
-	req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(legacy.Sum(nil)))
 	resp, err := b.httpClient.Do(req)
 	if err != nil {
 		return "transport", err
@@ -788,7 +780,7 @@ func messageBatch(pageID, psid, midPrefix string, i int) []byte {
 	if err != nil {
 		panic(err)
 	}
-	return escapeLikeFacebook(raw)
+	return simulator.EscapeLikeFacebook(raw)
 }
 
 // ---------------------------------------------------------------------------

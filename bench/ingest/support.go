@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // tally counts log messages by text and keeps the first example of each.
@@ -171,25 +169,3 @@ func jsonMarshal(v any) ([]byte, error) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// escapeLikeFacebook rewrites JSON into the form Facebook signs: non-ASCII as
-// \uXXXX escapes and "/" as "\/" (as the simulator does).
-func escapeLikeFacebook(b []byte) []byte {
-	var out bytes.Buffer
-	out.Grow(len(b) + len(b)/8)
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		switch {
-		case r == '/':
-			out.WriteString(`\/`)
-		case r >= utf8.RuneSelf:
-			for _, unit := range utf16.Encode([]rune{r}) {
-				fmt.Fprintf(&out, `\u%04x`, unit)
-			}
-		default:
-			out.Write(b[:size])
-		}
-		b = b[size:]
-	}
-	return out.Bytes()
-}
