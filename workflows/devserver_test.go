@@ -78,6 +78,8 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	register(workflows.ActivityRecordInbound, func(_ context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
 		return workflows.RecordInboundResult{Recorded: len(in.Events)}, nil
 	})
+	// The farewell and survey of the close: the workstream sends none here.
+	register(workflows.ActivitySendNotice, func(context.Context, workflows.SendNoticeInput) error { return nil })
 	// The next run opens no conversation here: it only has to exist.
 	register(workflows.ActivityOpenConversation, func(context.Context, workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
 		return workflows.OpenConversationResult{Served: false}, nil
