@@ -10,6 +10,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// versionSettleBeforeContinueAsNew: a run that is about to continue as new first
+// handles a close or a close request that came while its handlers finished; before
+// it, such a run continued as new regardless.
+const versionSettleBeforeContinueAsNew = "settle-before-continue-as-new"
+
 // maxSeenKeys bounds the in-memory de-duplication list; the database's unique
 // (page_id, facebook_message_id) index is the final word.
 const maxSeenKeys = 500
@@ -184,6 +189,17 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			continue
 		}
 		if !c.closed && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			// While a reply was finishing, the agent may have closed the conversation or
+			// the service may have asked to close it. Neither is in ConversationState: a
+			// new run would carry a closed conversation as open (and record the customer's
+			// next message into it) or drop the request. The loop deals with them first.
+			// Runs that went on regardless replay as they were recorded.
+			if (c.closed || c.closeRequest != nil) && workflow.GetVersion(ctx, versionSettleBeforeContinueAsNew, workflow.DefaultVersion, 1) == 1 {
+				continue
+			}
 			return c.continueAsNew(ctx, ConversationInput{PageID: c.PageID, PSID: c.PSID, State: &c.ConversationState})
 		}
 	}

@@ -50,6 +50,7 @@ type conversationFixture struct {
 	markMessageQueued  func(messageID string) error
 
 	closeCall *testsuite.MockCallWrapper
+	sendCall  *testsuite.MockCallWrapper
 }
 
 func newConversation(t *testing.T) *conversationFixture {
@@ -99,7 +100,7 @@ func newConversation(t *testing.T) *conversationFixture {
 	stubErr(f.env, f.log, workflows.ActivityHandOffFromBot, &f.handOffFromBot)
 	stubErr(f.env, f.log, workflows.ActivitySendAutomatedMessage, &f.sendAutomated)
 	stubErr(f.env, f.log, workflows.ActivitySendNotice, &f.sendNotice)
-	stub(f.env, f.log, workflows.ActivitySendMessage, &f.sendMessage)
+	f.sendCall = stub(f.env, f.log, workflows.ActivitySendMessage, &f.sendMessage)
 	stubErr(f.env, f.log, workflows.ActivityMarkMessageFailed, &f.markMessageFailed)
 	f.closeCall = stub(f.env, f.log, workflows.ActivityCloseConversation, &f.closeConversation)
 	stub(f.env, f.log, workflows.ActivityReopenConversation, &f.reopenConversation)
@@ -566,6 +567,71 @@ func TestLongConversationContinuesAsNewWithItsState(t *testing.T) {
 	}
 	if !reflect.DeepEqual(*next.State, want) || len(next.Pending) != 0 {
 		t.Errorf("next input\n got %+v pending %v\nwant %+v", *next.State, next.Pending, want)
+	}
+}
+
+// The agent closes while the run waits for a reply in flight before continuing as
+// new: the conversation is closed, so the run ends; a new run would carry a closed
+// conversation as if it were open, and record the customer's next message into it.
+func TestCloseWhileContinueAsNewWaitsForReplyEndsTheRun(t *testing.T) {
+	f := newConversation(t)
+	f.sendCall.After(10 * time.Minute) // Facebook is slow: the reply is in flight a while
+	var reply, closed *updateOutcome
+	f.at(time.Minute, f.assign)
+	f.at(time.Hour, func() { reply = f.reply("msg-1") })
+	f.at(time.Hour+time.Minute, func() { f.env.SetContinueAsNewSuggested(true) })
+	f.at(time.Hour+2*time.Minute, func() { closed = f.closeNow() })
+	f.startNew(inbound("m_1", testStart))
+
+	if got := reply.sendOutcome(t); got.Status != "sent" {
+		t.Errorf("reply %+v, want sent", got)
+	}
+	if closed == nil || !closed.done || closed.rejected != nil || closed.err != nil {
+		t.Fatalf("close update: %+v", closed)
+	}
+	if !f.env.IsWorkflowCompleted() {
+		t.Fatal("the workflow did not complete")
+	}
+	if err := f.env.GetWorkflowError(); err != nil {
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			var next workflows.ConversationInput
+			_ = converter.GetDefaultDataConverter().FromPayloads(can.Input, &next)
+			if next.State != nil {
+				t.Fatalf("the closed conversation continued as new with its state (status %q): its run would outlive it", next.State.Status)
+			}
+		}
+		t.Fatalf("workflow ended with %v, want nil: the conversation closed and nothing arrived", err)
+	}
+	if n := count(f.log.names(), workflows.ActivityCloseConversation); n != 1 {
+		t.Errorf("CloseConversation called %d times, want 1", n)
+	}
+}
+
+// The service asks to close (the channel is deleted) while the run waits for a
+// reply in flight before continuing as new: the request is honoured, not dropped
+// with the run.
+func TestCloseRequestWhileContinueAsNewWaitsForReplyIsNotLost(t *testing.T) {
+	f := newConversation(t)
+	f.sendCall.After(10 * time.Minute)
+	var reply *updateOutcome
+	f.at(time.Minute, f.assign)
+	f.at(time.Hour, func() { reply = f.reply("msg-1") })
+	f.at(time.Hour+time.Minute, func() { f.env.SetContinueAsNewSuggested(true) })
+	f.at(time.Hour+2*time.Minute, func() {
+		f.env.SignalWorkflow(workflows.SignalCloseRequested, workflows.CloseRequest{Reason: workflows.CloseReasonChannelDeleted})
+	})
+	f.startNew(inbound("m_1", testStart))
+
+	if got := reply.sendOutcome(t); got.Status != "sent" {
+		t.Errorf("reply %+v, want sent", got)
+	}
+	closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation)
+	if len(closes) != 1 || closes[0].Reason != workflows.CloseReasonChannelDeleted {
+		t.Fatalf("CloseConversation inputs %+v, want one for the deleted channel; workflow ended with %v", closes, f.env.GetWorkflowError())
+	}
+	if err := f.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow ended with %v, want nil after closing", err)
 	}
 }
 
