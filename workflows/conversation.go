@@ -119,6 +119,9 @@ func (c *conversation) setup(ctx workflow.Context) error {
 // refused); runs recorded before it replay without them.
 const versionAutomatedNotices = "automated-notices"
 
+// versionParkKeepsResume: a reply queued behind parked ones leaves c.resume alone.
+const versionParkKeepsResume = "park-keeps-resume"
+
 func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	c.notices = workflow.GetVersion(ctx, versionAutomatedNotices, workflow.DefaultVersion, 1) >= 1
 	dbCtx := withDatabaseActivity(ctx)
@@ -488,13 +491,13 @@ func (c *conversation) sendMessage(ctx workflow.Context, req SendMessageRequest)
 	}
 	if len(c.Parked) > 0 {
 		// Earlier replies are waiting for the page: this one goes after them.
-		return c.park(ctx, req)
+		return c.park(ctx, req, false)
 	}
 	out, parked, err := c.trySend(ctx, req)
 	if err != nil || !parked {
 		return out, err
 	}
-	return c.park(ctx, req)
+	return c.park(ctx, req, true)
 }
 
 // trySend sends one reply now, or reports that it must wait for the page.
@@ -520,12 +523,19 @@ func (c *conversation) trySend(ctx workflow.Context, req SendMessageRequest) (ou
 
 // park accepts a reply while the page needs re-authorisation: nothing is lost and
 // nothing fails; it is sent, in order, once the page is active again.
-func (c *conversation) park(ctx workflow.Context, req SendMessageRequest) (SendOutcome, error) {
+// pageRefused says Facebook just refused this reply for the page's token; a reply
+// that only queues behind earlier ones learns nothing about the page.
+func (c *conversation) park(ctx workflow.Context, req SendMessageRequest, pageRefused bool) (SendOutcome, error) {
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityMarkMessageQueued, req.MessageID).Get(ctx, nil); err != nil {
 		return SendOutcome{}, err
 	}
 	c.Parked = append(c.Parked, req)
-	c.resume = false
+	// Before versionParkKeepsResume, queueing behind others also forgot that the
+	// page was active again: if the parked replies had all gone out meanwhile, this
+	// one waited for a page-active signal that never came.
+	if pageRefused || workflow.GetVersion(ctx, versionParkKeepsResume, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		c.resume = false
+	}
 	return SendOutcome{MessageID: req.MessageID, Status: "queued", Reason: ParkedReason}, nil
 }
 

@@ -49,8 +49,9 @@ type conversationFixture struct {
 	reopenConversation func(workflows.ReopenRequest) (workflows.ConversationState, error)
 	markMessageQueued  func(messageID string) error
 
-	closeCall *testsuite.MockCallWrapper
-	sendCall  *testsuite.MockCallWrapper
+	closeCall      *testsuite.MockCallWrapper
+	markQueuedCall *testsuite.MockCallWrapper
+	sendCall       *testsuite.MockCallWrapper
 }
 
 func newConversation(t *testing.T) *conversationFixture {
@@ -105,7 +106,7 @@ func newConversation(t *testing.T) *conversationFixture {
 	f.closeCall = stub(f.env, f.log, workflows.ActivityCloseConversation, &f.closeConversation)
 	stub(f.env, f.log, workflows.ActivityReopenConversation, &f.reopenConversation)
 	f.markMessageQueued = func(string) error { return nil }
-	stubErr(f.env, f.log, workflows.ActivityMarkMessageQueued, &f.markMessageQueued)
+	f.markQueuedCall = stubErr(f.env, f.log, workflows.ActivityMarkMessageQueued, &f.markMessageQueued)
 	return f
 }
 
@@ -920,5 +921,41 @@ func TestNoNoticeOutsideTheStandardWindow(t *testing.T) {
 	}
 	if closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation); len(closes) != 1 {
 		t.Fatalf("CloseConversation inputs %+v, want the close to happen anyway", closes)
+	}
+}
+
+// A reply that queues behind a parked one while the page comes back is sent too:
+// the page being active again is not forgotten because the reply took a moment to
+// be marked queued after the others had already gone out.
+func TestReplyQueuedWhileParkedOnesGoOutIsSent(t *testing.T) {
+	f := newConversation(t)
+	var pageDown atomic.Bool
+	pageDown.Store(true)
+	f.sendMessage = func(in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+		if pageDown.Load() {
+			return workflows.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
+		}
+		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
+	}
+	f.markQueuedCall.After(30 * time.Minute) // marking a reply queued takes a while
+	f.at(time.Minute, f.assign)
+	f.at(time.Hour, func() { f.reply("msg-1") })
+	f.at(2*time.Hour, func() { f.reply("msg-2") }) // queued behind msg-1 until 2h30
+	f.at(2*time.Hour+10*time.Minute, func() {
+		pageDown.Store(false)
+		f.env.SignalWorkflow(workflows.SignalPageActive, struct{}{}) // msg-1 goes out at once
+	})
+	var after workflows.ConversationState
+	f.at(4*time.Hour, func() { after = f.state() })
+	f.cancelAt(5 * time.Hour)
+	f.startNew(inbound("m_1", testStart))
+	f.requireCanceled()
+
+	var sent []string
+	for _, in := range inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage) {
+		sent = append(sent, in.MessageID)
+	}
+	if want := []string{"msg-1", "msg-1", "msg-2"}; !reflect.DeepEqual(sent, want) || len(after.Parked) != 0 {
+		t.Errorf("SendMessage calls %v with %d still parked, want %v and none", sent, len(after.Parked), want)
 	}
 }
