@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -113,9 +114,18 @@ type stack struct {
 	taskQueue  string
 	adminToken string
 	dbName     string
+
+	// How the processes are wired: newStack gives both the dev server's client,
+	// no Graph spans and the starter's handler as it is; a wire function passed
+	// to newStack may change them (tracing_test.go).
+	starterClient, workerClient client.Client
+	graphTracer                 trace.TracerProvider
+	wrapHandler                 func(http.Handler) http.Handler
 }
 
-func newStack(t *testing.T) *stack {
+// newStack builds an isolated stack. Each wire function runs once the database
+// and the simulator are up, before the worker and the starter start.
+func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	st := &stack{t: t, taskQueue: "fbchannel-test-" + randomHex(6), adminToken: "admin-" + randomHex(8), dbName: "fbchannel_test_" + randomHex(6)}
@@ -143,10 +153,18 @@ func newStack(t *testing.T) *stack {
 	simServer := httptest.NewServer(st.sim)
 	st.simURL = simServer.URL
 
+	st.starterClient, st.workerClient = temporalClient, temporalClient
+	for _, w := range wire {
+		w(st)
+	}
 	st.startWorker()
 
 	st.api = httptest.NewServer(nil)
-	st.api.Config.Handler = st.server(temporalClient).Handler()
+	handler := st.server(st.starterClient).Handler()
+	if st.wrapHandler != nil {
+		handler = st.wrapHandler(handler)
+	}
+	st.api.Config.Handler = handler
 	t.Cleanup(func() {
 		st.api.Close()
 		st.stopWorker()
@@ -159,10 +177,12 @@ func newStack(t *testing.T) *stack {
 // startWorker runs this stack's worker (as the worker process does).
 func (st *stack) startWorker() {
 	st.t.Helper()
-	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
+	w := worker.New(st.workerClient, st.taskQueue, worker.Options{})
 	workflows.Register(w)
+	g := graph.New(st.simURL, "v23.0", nil)
+	g.TracerProvider = st.graphTracer
 	w.RegisterActivity(&activities.Activities{
-		Store: st.store, Graph: graph.New(st.simURL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue,
+		Store: st.store, Graph: g, Temporal: st.workerClient, TaskQueue: st.taskQueue,
 	})
 	if err := w.Start(); err != nil {
 		st.t.Fatal(err)

@@ -8,11 +8,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +18,12 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"fbchannel/activities"
 	"fbchannel/codec"
-	"fbchannel/graph"
-	"fbchannel/schema"
-	"fbchannel/secrets"
 	"fbchannel/simulator"
-	"fbchannel/store"
 	"fbchannel/tracing"
 	"fbchannel/tracing/tracingtest"
 	"fbchannel/workflows"
@@ -43,95 +35,61 @@ type stackOptions struct {
 	codec        *codec.Codec // PAYLOAD_ENCRYPTION_KEY of both processes
 }
 
-// opsStack is a stack (harness_test.go) plus what its options added.
+// opsStack is a stack (harness_test.go) plus the tracing its options started.
 type opsStack struct {
 	*stack
 	starterTracing, workerTracing *tracing.Tracing
-	starterClient, workerClient   client.Client
 }
 
-// newStackWith builds an isolated stack like newStack does, but with the
-// starter's and the worker's own Temporal clients (on the dev server's
-// connection) carrying the tracing interceptor and the payload codec, the
-// starter's handler wrapped in server spans and the codec endpoint, and the
-// Graph client making spans.
+// newStackWith builds an isolated stack with newStack, but with the starter's
+// and the worker's own Temporal clients (on the dev server's connection)
+// carrying the tracing interceptor and the payload codec, the starter's handler
+// wrapped in server spans and the codec endpoint, and the Graph client making
+// spans.
 func newStackWith(t *testing.T, opts stackOptions) *opsStack {
 	t.Helper()
-	ctx := context.Background()
-	st := &stack{t: t, taskQueue: "fbchannel-test-" + randomHex(6), adminToken: "admin-" + randomHex(8), dbName: "fbchannel_test_" + randomHex(6)}
-	dsn := databaseURL(st.dbName)
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	st.db = db
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.store = &store.Store{DB: db, Box: box}
-	st.sim = simulator.New()
-	simServer := httptest.NewServer(st.sim)
-	st.simURL = simServer.URL
-
-	s := &opsStack{stack: st}
-	s.starterTracing, err = tracing.Start(ctx, tracing.Config{ServiceName: tracing.StarterService, Endpoint: opts.otlpEndpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.workerTracing, err = tracing.Start(ctx, tracing.Config{ServiceName: tracing.WorkerService, Endpoint: opts.otlpEndpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	processClient := func(tr *tracing.Tracing) client.Client {
-		interceptors, err := tr.ClientInterceptors()
+	s := &opsStack{}
+	s.stack = newStack(t, func(st *stack) {
+		ctx := context.Background()
+		var err error
+		s.starterTracing, err = tracing.Start(ctx, tracing.Config{ServiceName: tracing.StarterService, Endpoint: opts.otlpEndpoint})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := client.NewClientFromExisting(temporalClient, client.Options{
-			Namespace: namespace, Logger: quietLogger(), Interceptors: interceptors, DataConverter: opts.codec.DataConverter(),
+		s.workerTracing, err = tracing.Start(ctx, tracing.Config{ServiceName: tracing.WorkerService, Endpoint: opts.otlpEndpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		processClient := func(tr *tracing.Tracing) client.Client {
+			interceptors, err := tr.ClientInterceptors()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := client.NewClientFromExisting(temporalClient, client.Options{
+				Namespace: namespace, Logger: quietLogger(), Interceptors: interceptors, DataConverter: opts.codec.DataConverter(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		st.starterClient, st.workerClient = processClient(s.starterTracing), processClient(s.workerTracing)
+		st.graphTracer = s.workerTracing.TracerProvider()
+		st.wrapHandler = func(h http.Handler) http.Handler {
+			if opts.codec != nil {
+				h = codec.Mount(h, opts.codec.Handler(codec.ServerOptions{AdminToken: st.adminToken, CORSOrigins: []string{"http://localhost:8233"}}))
+			}
+			return s.starterTracing.Handler(h)
+		}
+		// Runs after the stack's own clean-up has stopped the starter and the worker.
+		t.Cleanup(func() {
+			st.starterClient.Close()
+			st.workerClient.Close()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.starterTracing.Shutdown(shutdownCtx)
+			_ = s.workerTracing.Shutdown(shutdownCtx)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	s.starterClient, s.workerClient = processClient(s.starterTracing), processClient(s.workerTracing)
-
-	w := worker.New(s.workerClient, st.taskQueue, worker.Options{})
-	workflows.Register(w)
-	g := graph.New(simServer.URL, "v23.0", nil)
-	g.TracerProvider = s.workerTracing.TracerProvider()
-	w.RegisterActivity(&activities.Activities{Store: st.store, Graph: g, Temporal: s.workerClient, TaskQueue: st.taskQueue})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-
-	st.api = httptest.NewServer(nil)
-	handler := st.server(s.starterClient).Handler()
-	if opts.codec != nil {
-		handler = codec.Mount(handler, opts.codec.Handler(codec.ServerOptions{AdminToken: st.adminToken, CORSOrigins: []string{"http://localhost:8233"}}))
-	}
-	st.api.Config.Handler = s.starterTracing.Handler(handler)
-	t.Cleanup(func() {
-		st.api.Close()
-		w.Stop()
-		s.starterClient.Close()
-		s.workerClient.Close()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.starterTracing.Shutdown(shutdownCtx)
-		_ = s.workerTracing.Shutdown(shutdownCtx)
-		simServer.Close()
-		db.Close()
 	})
 	return s
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -77,20 +76,7 @@ type ContactLinkEvent struct {
 }
 
 // OptString is a JSON string field that may be absent (Set false) or null (Null).
-type OptString struct {
-	Set   bool
-	Null  bool
-	Value string
-}
-
-func (o *OptString) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		o.Null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.Value)
-}
+type OptString = Optional[string]
 
 // ContactInput is the body of POST /contacts (name required) and PATCH
 // /contacts/{id} (absent fields stay; null clears email, phone and notes).
@@ -194,7 +180,7 @@ func contactText(field, v string, max int, multiline bool) error {
 
 const contactColumns = "ct.id, ct.name, ct.email, ct.phone, ct.notes, ct.created_at, ct.updated_at"
 
-func scanContact(row interface{ Scan(...any) error }, extra ...any) (Contact, error) {
+func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	var c Contact
 	err := row.Scan(append([]any{&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &c.CreatedAt, &c.UpdatedAt}, extra...)...)
 	return c, err
@@ -243,20 +229,7 @@ func (s *Store) SearchContacts(ctx context.Context, q string) ([]Contact, error)
 		sb.Where(sb.Or(or...)).OrderBy("lower(ct.name)", "ct.id")
 	}
 	sb.Limit(ContactSearchLimit)
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []Contact{}
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	return list, rows.Err()
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (Contact, error) { return scanContact(row) })
 }
 
 // CreateContact stores a new contact.
@@ -318,39 +291,16 @@ func (s *Store) GetContact(ctx context.Context, id, viewerAgentID string) (Conta
 	return d, err
 }
 
-// inSnapshot runs reads in one read-only, repeatable-read transaction, so the
-// parts of an answer agree with each other.
-func (s *Store) readSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 func linkedCustomers(ctx context.Context, tx *sql.Tx, contactID, viewerAgentID string) ([]LinkedCustomer, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("id", "psid", "name", "profile_pic", "locale", "page_id", "contact_linked_at").From("customers").
 		Where(sb.Equal("contact_id", contactID)).OrderBy("contact_linked_at DESC NULLS LAST", "id").Limit(100)
-	rows, err := query(ctx, tx, sb)
-	if err != nil {
-		return nil, err
-	}
-	list := []LinkedCustomer{}
-	for rows.Next() {
+	list, err := queryAll(ctx, tx, sb, func(row rowScanner) (LinkedCustomer, error) {
 		var c LinkedCustomer
-		if err := rows.Scan(&c.ID, &c.PSID, &c.Name, &c.ProfilePic, &c.Locale, &c.PageID, &c.LinkedAt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := row.Scan(&c.ID, &c.PSID, &c.Name, &c.ProfilePic, &c.Locale, &c.PageID, &c.LinkedAt)
+		return c, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range list {
@@ -376,40 +326,22 @@ func customerConversations(ctx context.Context, q querier, customerID, exceptID 
 		sb.Where(sb.NotEqual("c.id", exceptID), sb.LessEqualThan("c.opened_at", before))
 	}
 	sb.OrderBy("c.opened_at DESC").Limit(20)
-	rows, err := query(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []PreviousConversation{}
-	for rows.Next() {
+	return queryAll(ctx, q, sb, func(row rowScanner) (PreviousConversation, error) {
 		var p PreviousConversation
-		if err := rows.Scan(&p.ID, &p.Status, &p.OpenedAt, &p.ClosedAt, &p.CloseReason, &p.Disposition, &p.LastMessage); err != nil {
-			return nil, err
-		}
-		list = append(list, p)
-	}
-	return list, rows.Err()
+		err := row.Scan(&p.ID, &p.Status, &p.OpenedAt, &p.ClosedAt, &p.CloseReason, &p.Disposition, &p.LastMessage)
+		return p, err
+	})
 }
 
 func linkHistory(ctx context.Context, q querier, contactID string) ([]ContactLinkEvent, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("id", "action", "customer_id", "contact_id", "actor", "agent_id", "conversation_id", "reason", "created_at").
 		From("contact_link_audit").Where(sb.Equal("contact_id", contactID)).OrderBy("id DESC").Limit(100)
-	rows, err := query(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []ContactLinkEvent{}
-	for rows.Next() {
+	return queryAll(ctx, q, sb, func(row rowScanner) (ContactLinkEvent, error) {
 		var e ContactLinkEvent
-		if err := rows.Scan(&e.ID, &e.Action, &e.CustomerID, &e.ContactID, &e.Actor, &e.AgentID, &e.ConversationID, &e.Reason, &e.At); err != nil {
-			return nil, err
-		}
-		list = append(list, e)
-	}
-	return list, rows.Err()
+		err := row.Scan(&e.ID, &e.Action, &e.CustomerID, &e.ContactID, &e.Actor, &e.AgentID, &e.ConversationID, &e.Reason, &e.At)
+		return e, err
+	})
 }
 
 // UpdateContact changes the given fields of a contact.

@@ -50,17 +50,11 @@ type QueueInput struct {
 }
 
 func (in QueueInput) apply(q *Queue) error {
-	for _, err := range []error{notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)} {
-		if err != nil {
-			return err
-		}
+	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
+		return err
 	}
-	if in.Name.Set {
-		name := strings.TrimSpace(in.Name.Value)
-		if name == "" || utf8.RuneCountInString(name) > maxNameRunes {
-			return invalidf("name is required (at most %d characters).", maxNameRunes)
-		}
-		q.Name = name
+	if err := setName(in.Name, &q.Name); err != nil {
+		return err
 	}
 	if in.Priority.Set {
 		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
@@ -225,7 +219,7 @@ const agentLoadColumns = "a.id, a.name, a.presence, a.capacity, " +
 	"coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0), " +
 	"(SELECT count(*) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned')"
 
-func scanAgentLoad(row interface{ Scan(...any) error }) (AgentLoad, error) {
+func scanAgentLoad(row rowScanner) (AgentLoad, error) {
 	var a AgentLoad
 	err := row.Scan(&a.ID, &a.Name, &a.Presence, &a.Capacity, &a.Load, &a.OpenConversations)
 	a.RemainingCapacity = max(0, a.Capacity-a.Load)
@@ -266,7 +260,7 @@ func (s *Store) QueueViews(ctx context.Context, accountID string) ([]QueueView, 
 // each member's load, read in one snapshot.
 func (s *Store) QueueView(ctx context.Context, id string) (QueueView, error) {
 	var v QueueView
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+	err := s.readSnapshot(ctx, func(tx *sql.Tx) error {
 		q, err := s.queue(ctx, tx, id)
 		if err != nil {
 			return err
@@ -281,38 +275,17 @@ func (s *Store) QueueView(ctx context.Context, id string) (QueueView, error) {
 		members := pg.NewSelectBuilder()
 		members.Select(agentLoadColumns).From("agents a").Join("queue_members m", "m.agent_id = a.id").
 			Where(members.Equal("m.queue_id", id)).OrderBy("a.name", "a.id")
-		rows, err := query(ctx, tx, members)
-		if err != nil {
+		if v.Agents, err = queryAll(ctx, tx, members, scanAgentLoad); err != nil {
 			return err
 		}
-		defer rows.Close()
-		v.Agents = []AgentLoad{}
-		for rows.Next() {
-			a, err := scanAgentLoad(rows)
-			if err != nil {
-				return err
-			}
+		for _, a := range v.Agents {
 			if a.Presence == "available" {
 				v.AgentsAvailable++
 			}
-			v.Agents = append(v.Agents, a)
 		}
-		return rows.Err()
+		return nil
 	})
 	return v, err
-}
-
-// inReadTx runs fn in a read-only REPEATABLE READ transaction: one snapshot.
-func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // AgentView is one agent with its open conversations and remaining capacity.
@@ -329,7 +302,7 @@ func (s *Store) AgentView(ctx context.Context, agentID string) (AgentView, error
 	if !validUUID(agentID) {
 		return v, fmt.Errorf("agent: %w", ErrNotFound)
 	}
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+	err := s.readSnapshot(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
 		sb.Select(agentLoadColumns, "a.email").From("agents a").Where(sb.Equal("a.id", agentID))
 		row := queryRow(ctx, tx, sb)
@@ -354,20 +327,8 @@ func (s *Store) AgentView(ctx context.Context, agentID string) (AgentView, error
 		}
 		cs := conversationSelect()
 		cs.Where(cs.Equal("c.agent_id", agentID), cs.Equal("c.status", "assigned")).OrderBy("c.opened_at")
-		rows, err := query(ctx, tx, cs)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		v.Conversations = []Conversation{}
-		for rows.Next() {
-			c, err := scanConversation(rows)
-			if err != nil {
-				return err
-			}
-			v.Conversations = append(v.Conversations, c)
-		}
-		return rows.Err()
+		v.Conversations, err = queryAll(ctx, tx, cs, scanConversation)
+		return err
 	})
 	return v, err
 }
@@ -394,29 +355,19 @@ func (s *Store) QueueConversations(ctx context.Context, queueID string, limit in
 		JoinWithOption("LEFT", "workstreams cw", "cw.id = c.workstream_id").
 		Where(sb.Equal("c.queue_id", queueID), sb.Equal("c.status", "waiting")).
 		OrderBy("c.enqueued_at", "c.id").Limit(limit)
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []WaitingConversation{}
-	for rows.Next() {
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (WaitingConversation, error) {
 		var w WaitingConversation
-		var conv Conversation
 		var enqueued sql.NullTime
 		extra := []any{&enqueued, &w.WaitSeconds, &w.DistributionMode, &w.Preview}
-		if conv, err = scanConversation(scanExtra{rows, extra}); err != nil {
-			return nil, err
-		}
+		conv, err := scanConversation(scanExtra{row, extra})
 		w.Conversation, w.EnqueuedAt = conv, enqueued.Time
-		list = append(list, w)
-	}
-	return list, rows.Err()
+		return w, err
+	})
 }
 
 // scanExtra lets scanConversation read a row with more columns after its own.
 type scanExtra struct {
-	row   interface{ Scan(...any) error }
+	row   rowScanner
 	extra []any
 }
 

@@ -69,6 +69,36 @@ func query(ctx context.Context, q querier, b sqlbuilder.Builder) (*sql.Rows, err
 	return q.QueryContext(ctx, query, args...)
 }
 
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryAll runs b and reads every row with scan: an empty list, not nil, when
+// there are none. The rows are closed when it returns.
+func queryAll[T any](ctx context.Context, q querier, b sqlbuilder.Builder, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := query(ctx, q, b)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, v)
+	}
+	return list, rows.Err()
+}
+
+// queryIDs runs b, which selects one text column.
+func queryIDs(ctx context.Context, q querier, b sqlbuilder.Builder) ([]string, error) {
+	return queryAll(ctx, q, b, func(row rowScanner) (id string, err error) {
+		err = row.Scan(&id)
+		return id, err
+	})
+}
+
 // InTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.DB.BeginTx(ctx, nil)
@@ -77,6 +107,20 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback() //nolint:errcheck
+		return err
+	}
+	return tx.Commit()
+}
+
+// readSnapshot runs reads in one read-only, repeatable-read transaction, so the
+// parts of an answer agree with each other.
+func (s *Store) readSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -97,24 +97,42 @@ func notNull[T any](name string, o Optional[T]) error {
 	return nil
 }
 
-// apply merges in into w and checks every value that needs no database.
-func (in WorkstreamInput) apply(w *Workstream) error {
-	for _, err := range []error{
-		notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("page_ids", in.PageIDs),
-		notNull("default_queue_id", in.DefaultQueueID), notNull("distribution_mode", in.DistributionMode),
-		notNull("capacity_units", in.CapacityUnits), notNull("customer_attachments", in.CustomerAttachments),
-		notNull("agent_attachments", in.AgentAttachments), notNull("human_agent_tag", in.HumanAgentTag),
-	} {
+// firstError is the first error of errs that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
-	if in.Name.Set {
-		name := strings.TrimSpace(in.Name.Value)
-		if name == "" || utf8.RuneCountInString(name) > maxNameRunes {
-			return invalidf("name is required (at most %d characters).", maxNameRunes)
-		}
-		w.Name = name
+	return nil
+}
+
+// setName checks a given name (trimmed, not empty, at most maxNameRunes) and
+// stores it in *name.
+func setName(in Optional[string], name *string) error {
+	if !in.Set {
+		return nil
+	}
+	v := strings.TrimSpace(in.Value)
+	if v == "" || utf8.RuneCountInString(v) > maxNameRunes {
+		return invalidf("name is required (at most %d characters).", maxNameRunes)
+	}
+	*name = v
+	return nil
+}
+
+// apply merges in into w and checks every value that needs no database.
+func (in WorkstreamInput) apply(w *Workstream) error {
+	if err := firstError(
+		notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("page_ids", in.PageIDs),
+		notNull("default_queue_id", in.DefaultQueueID), notNull("distribution_mode", in.DistributionMode),
+		notNull("capacity_units", in.CapacityUnits), notNull("customer_attachments", in.CustomerAttachments),
+		notNull("agent_attachments", in.AgentAttachments), notNull("human_agent_tag", in.HumanAgentTag),
+	); err != nil {
+		return err
+	}
+	if err := setName(in.Name, &w.Name); err != nil {
+		return err
 	}
 	if in.PageIDs.Set {
 		seen := map[string]bool{}
@@ -502,21 +520,4 @@ func uniqueIDs(ids []string) []string {
 		}
 	}
 	return out
-}
-
-func queryIDs(ctx context.Context, q querier, b sqlbuilder.Builder) ([]string, error) {
-	rows, err := query(ctx, q, b)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }

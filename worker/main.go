@@ -6,44 +6,30 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/activities"
-	"fbchannel/codec"
+	"fbchannel/config"
 	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/schema"
-	"fbchannel/secrets"
 	"fbchannel/store"
 	"fbchannel/tracing"
 	"fbchannel/workflows"
 )
 
-type config struct {
-	DatabaseURL       string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"`
-	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
-	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
-	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"facebook-channel"`
-	GraphAPIURL       string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
-	GraphAPIVersion   string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
-	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
+type workerConfig struct {
+	config.Shared
+	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
+	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
-	// Tracing (off unless an endpoint is set) and payload encryption (off unless
-	// a key is set) extend CONTRACT.md; see README "Operations".
-	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
-	OTelSDKDisabled    bool   `env:"OTEL_SDK_DISABLED"`
-	PayloadKey         string `env:"PAYLOAD_ENCRYPTION_KEY"`
-	PayloadOldKeys     string `env:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
 }
 
 func main() {
@@ -54,28 +40,18 @@ func main() {
 }
 
 func run() error {
-	var cfg config
-	if err := env.Parse(&cfg); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	box, err := secrets.NewBox(cfg.SecretsKey)
-	if err != nil {
+	var cfg workerConfig
+	if err := config.Parse(&cfg); err != nil {
 		return err
 	}
-	payloadCodec, err := codec.Parse(cfg.PayloadKey, cfg.PayloadOldKeys)
-	if err != nil {
-		return err
-	}
-	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
-	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tr, interceptors, stopTracing, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: tracing.WorkerService,
-		Endpoint: cfg.OTLPEndpoint, TracesEndpoint: cfg.OTLPTracesEndpoint, Disabled: cfg.OTelSDKDisabled}, log)
+	p, err := cfg.Start(ctx, tracing.WorkerService)
 	if err != nil {
 		return err
 	}
-	defer stopTracing() // runs last: the worker's last tasks spans are exported
+	defer p.Stop() // runs last: the worker's last tasks spans are exported
+	log := p.Log
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -92,12 +68,7 @@ func run() error {
 	}
 	metrics := ops.NewWorker()
 	metrics.Registry.MustRegister(ops.NewPostgresCollector(db, log))
-	c, err := client.Dial(client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: slogAdapter(log),
-		MetricsHandler: metrics.TemporalHandler(),
-		// Worker interceptors come from the client: workflows and activities run in spans.
-		Interceptors: interceptors, DataConverter: payloadCodec.DataConverter(),
-	})
+	c, err := client.Dial(p.ClientOptions(metrics.TemporalHandler()))
 	if err != nil {
 		return fmt.Errorf("temporal at %s: %w", cfg.TemporalAddress, err)
 	}
@@ -128,16 +99,16 @@ func run() error {
 	})
 	workflows.Register(w)
 	graphClient := graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil)
-	graphClient.TracerProvider = tr.TracerProvider()
+	graphClient.TracerProvider = p.Tracing.TracerProvider()
 	w.RegisterActivity(&activities.Activities{
 		Metrics:   metrics,
-		Store:     &store.Store{DB: db, Box: box},
+		Store:     &store.Store{DB: db, Box: p.Box},
 		Graph:     graphClient,
 		Temporal:  c,
 		TaskQueue: cfg.TaskQueue,
 	})
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
-		"tracing", tr.Enabled(), "payload_encryption", payloadCodec != nil)
+		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
 	return w.Run(interruptOn(ctx))
 }
 

@@ -1,0 +1,98 @@
+// Package config is what the worker and the starter both read from the
+// environment, and how both begin: the secrets box, the payload codec, the JSON
+// logger and tracing.
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/log"
+
+	"fbchannel/codec"
+	"fbchannel/secrets"
+	"fbchannel/tracing"
+)
+
+// Shared holds the variables of both processes. Each process embeds it in its
+// own struct and reads that with Parse.
+type Shared struct {
+	DatabaseURL       string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"`
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"facebook-channel"`
+	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
+	// Tracing (off unless an endpoint is set) and payload encryption (off unless
+	// a key is set) extend CONTRACT.md; see README "Operations".
+	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTelSDKDisabled    bool   `env:"OTEL_SDK_DISABLED"`
+	PayloadKey         string `env:"PAYLOAD_ENCRYPTION_KEY"`
+	PayloadOldKeys     string `env:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
+}
+
+// Parse reads the environment into cfg, a pointer to a process's configuration
+// struct (which embeds Shared).
+func Parse(cfg any) error {
+	if err := env.Parse(cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
+}
+
+// Process is what a process begins with.
+type Process struct {
+	Log *slog.Logger
+	Box *secrets.Box
+	// Codec encrypts workflow payloads; nil when PAYLOAD_ENCRYPTION_KEY is not set.
+	Codec   *codec.Codec
+	Tracing *tracing.Tracing
+	// Interceptors carry spans through the Temporal client (and its workers).
+	Interceptors []interceptor.ClientInterceptor
+
+	cfg  Shared
+	stop func()
+}
+
+// Start opens the secrets box and the payload codec, makes the JSON logger (with
+// trace ids) the default, and starts tracing as service (tracing.StarterService
+// or tracing.WorkerService). Defer Stop: it exports the process's last spans.
+func (s Shared) Start(ctx context.Context, service string) (*Process, error) {
+	box, err := secrets.NewBox(s.SecretsKey)
+	if err != nil {
+		return nil, err
+	}
+	payloadCodec, err := codec.Parse(s.PayloadKey, s.PayloadOldKeys)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
+	slog.SetDefault(logger)
+	tr, interceptors, stop, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: service,
+		Endpoint: s.OTLPEndpoint, TracesEndpoint: s.OTLPTracesEndpoint, Disabled: s.OTelSDKDisabled}, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{Log: logger, Box: box, Codec: payloadCodec, Tracing: tr, Interceptors: interceptors, cfg: s, stop: stop}, nil
+}
+
+// Stop exports the spans that are left, within five seconds.
+func (p *Process) Stop() { p.stop() }
+
+// ClientOptions are the Temporal client's options: TEMPORAL_ADDRESS and
+// TEMPORAL_NAMESPACE, the process's logger, metrics, tracing interceptors and
+// payload codec.
+func (p *Process) ClientOptions(metrics client.MetricsHandler) client.Options {
+	return client.Options{
+		HostPort: p.cfg.TemporalAddress, Namespace: p.cfg.TemporalNamespace, Logger: log.NewStructuredLogger(p.Log),
+		MetricsHandler: metrics,
+		// The client carries each span into the workflows it starts and signals;
+		// a worker built on it runs workflows and activities in spans.
+		Interceptors: p.Interceptors, DataConverter: p.Codec.DataConverter(),
+	}
+}
