@@ -1,4 +1,5 @@
-// The admin console: accounts, pages (with provisioning status), agents.
+// The admin console: accounts, pages (with provisioning status), agents, and
+// each workstream's settings (attachment policies, automated messages).
 //
 // The admin token is kept in sessionStorage and sent as a bearer token. The
 // trade-off: script on this page could read it (an HttpOnly cookie could not be
@@ -18,6 +19,8 @@
 
   let token = "";
   let current = null; // the shown account
+  let workstream = null; // the shown workstream
+  let wsSeq = 0;
 
   // ---------- storage ----------
 
@@ -97,6 +100,7 @@
 
   function signOut(message) {
     token = "";
+    closeWorkstream();
     sessionStorage.removeItem(TOKEN_KEY);
     for (const t of polls.values()) clearTimeout(t);
     polls.clear();
@@ -171,6 +175,7 @@
       if (!(e instanceof APIError && e.status === 401)) toast(e.status === 404 ? "No account has this id." : e.message, "error");
       return;
     }
+    if (!current || current.id !== a.id) closeWorkstream();
     current = a;
     remember(ACCOUNTS_KEY, { id: a.id, name: a.name });
     renderAccountList();
@@ -199,6 +204,7 @@
       box.appendChild(pageCard(p));
       if (p.provisioning_status === "pending") poll(p.id);
     }
+    loadWorkstreams(a.id);
   }
 
   // The account's privacy notice: agents see a link to it in the desk's customer panel.
@@ -349,6 +355,197 @@
     }
   }
 
+  // ---------- workstreams ----------
+
+  async function loadWorkstreams(accountID) {
+    const box = $("#workstreams");
+    let list;
+    try {
+      list = await api("GET", "/api/v1/accounts/" + encodeURIComponent(accountID) + "/workstreams");
+    } catch (e) {
+      if (!current || current.id !== accountID) return;
+      clear(box).append(h("h3", { class: "section-title" }, "Workstreams"), h("p", { class: "form-error", role: "alert" }, "Could not load the workstreams: " + e.message));
+      return;
+    }
+    if (!current || current.id !== accountID) return;
+    clear(box).appendChild(h("h3", { class: "section-title" }, "Workstreams"));
+    if (!list || list.length === 0) {
+      box.appendChild(h("p", { class: "empty-note" }, "No workstream yet: adding a page creates one."));
+      return;
+    }
+    const ul = h("ul", { class: "list" });
+    for (const w of list) {
+      const pages = (w.page_ids || []).length;
+      const btn = h("button", { type: "button", class: "btn small", dataset: { workstream: w.id } }, "Settings");
+      btn.addEventListener("click", () => openWorkstream(w.id));
+      ul.appendChild(
+        h(
+          "li",
+          { class: workstream && workstream.id === w.id ? "selected" : "", dataset: { workstream: w.id } },
+          h("div", { class: "grow" }, h("div", { class: "title" }, w.name), h("div", { class: "sub" }, (w.language || "en") + " · " + w.distribution_mode + " · " + pages + (pages === 1 ? " page" : " pages"))),
+          btn
+        )
+      );
+    }
+    box.appendChild(ul);
+  }
+
+  function closeWorkstream() {
+    wsSeq++;
+    workstream = null;
+    $("#workstream-view").hidden = true;
+    for (const li of document.querySelectorAll("#workstreams li[data-workstream]")) li.classList.remove("selected");
+  }
+
+  async function openWorkstream(id) {
+    const seq = ++wsSeq;
+    let w, messages;
+    try {
+      [w, messages] = await Promise.all([
+        api("GET", "/api/v1/workstreams/" + encodeURIComponent(id)),
+        api("GET", "/api/v1/workstreams/" + encodeURIComponent(id) + "/automated-messages"),
+      ]);
+    } catch (e) {
+      if (seq === wsSeq && !(e instanceof APIError && e.status === 401)) toast("Could not open the workstream: " + e.message, "error");
+      return;
+    }
+    if (seq !== wsSeq) return;
+    workstream = w;
+    for (const li of document.querySelectorAll("#workstreams li[data-workstream]")) li.classList.toggle("selected", li.dataset.workstream === id);
+    const view = $("#workstream-view");
+    view.hidden = false;
+    view.dataset.workstream = w.id;
+    $("#workstream-name").textContent = "Workstream · " + w.name;
+    const dl = clear($("#workstream-details"));
+    for (const [k, v, mono] of [
+      ["Workstream id", w.id, true],
+      ["Language", w.language || "en"],
+      ["Distribution", w.distribution_mode],
+      ["Pages", String((w.page_ids || []).length)],
+    ])
+      dl.append(h("dt", {}, k), h("dd", { class: mono ? "mono" : "" }, v));
+    renderAttachmentPolicy();
+    const lang = (messages[0] && messages[0].language) || "en";
+    $("#automated-intro").textContent =
+      "Sent to the customer as the page, only inside Messenger's 24-hour window. Default texts are in the workstream's language (" + lang + "); edit one to use your own.";
+    $("#automated-error").hidden = true;
+    const box = clear($("#automated-messages"));
+    for (const m of messages) box.appendChild(automatedRow(m));
+    view.scrollIntoView({ block: "start" });
+  }
+
+  // The workstream's attachment policies (PATCH on change; refused → put back).
+  function renderAttachmentPolicy() {
+    const w = workstream;
+    const box = clear($("#workstream-attachments"));
+    for (const [field, label, hint] of [
+      ["customer_attachments", "Accept customers' files", "Off: a customer's file is not kept; the agent sees it was refused and the customer is told."],
+      ["agent_attachments", "Agents may send files", "Off: the desk's reply box offers no attachments."],
+    ]) {
+      const input = h("input", { type: "checkbox", role: "switch", id: "ws-" + field, dataset: { field } });
+      input.checked = !!w[field];
+      const err = h("p", { class: "form-error", role: "alert", hidden: true });
+      input.addEventListener("change", async () => {
+        err.hidden = true;
+        input.disabled = true;
+        try {
+          workstream = await api("PATCH", "/api/v1/workstreams/" + encodeURIComponent(w.id), { [field]: input.checked });
+          toast(label + ": " + (input.checked ? "on" : "off") + ".");
+        } catch (e) {
+          input.checked = !input.checked;
+          err.textContent = e.message;
+          err.hidden = false;
+        } finally {
+          input.disabled = false;
+        }
+      });
+      box.appendChild(h("div", { class: "switch-row" }, h("label", { class: "switch", for: "ws-" + field }, input, h("span", {}, label)), h("span", { class: "muted small-text" }, hint), err));
+    }
+  }
+
+  const AUTOMATED = {
+    greeting: ["Greeting", "When the conversation is queued for an agent."],
+    agent_joined: ["Agent joined", "When an agent takes the conversation; {agent_name} is the agent's name."],
+    agent_ended: ["Agent ended", "When the agent closes the conversation."],
+    inactive_closed: ["Closed for inactivity", "When the workstream's inactivity limit closes the conversation."],
+    survey: ["Survey", "At close, after the farewell; {survey_url} is the URL template below with {conversation_id} filled in."],
+    attachment_refused: ["Attachment refused", "When a customer's file is refused (customer attachments off)."],
+  };
+
+  // automatedRow: one kind with its switch, its text (reset to the default when
+  // overridden) and, for the survey, its URL template. Errors stay in the row.
+  function automatedRow(m) {
+    const [title, when] = AUTOMATED[m.kind] || [m.kind.replace(/_/g, " "), ""];
+    const id = "auto-" + m.kind;
+    const row = h("div", { class: "auto-msg", dataset: { kind: m.kind } });
+    const enabled = h("input", { type: "checkbox", role: "switch", id: id + "-enabled", class: "auto-enabled" });
+    enabled.checked = !!m.enabled;
+    const text = h("textarea", { id: id + "-text", class: "auto-text", rows: "2", maxlength: "2000", "aria-label": title + " text" });
+    text.value = m.text || "";
+    const url = m.kind === "survey" ? h("input", { type: "url", id: id + "-url", class: "auto-url mono", spellcheck: "false", autocomplete: "off", placeholder: "https://survey.example.com/s?c={conversation_id}" }) : null;
+    if (url) url.value = m.url_template || "";
+    const err = h("p", { class: "form-error auto-error", role: "alert", hidden: true });
+    const save = h("button", { type: "button", class: "btn primary small auto-save" }, "Save");
+    const reset = h("button", { type: "button", class: "btn small auto-reset", hidden: !m.overridden, title: "Default: " + (m.default_text || "") }, "Reset to default");
+    FBC.append(row, [
+      h(
+        "div",
+        { class: "auto-head" },
+        h("label", { class: "switch", for: id + "-enabled" }, enabled, h("span", {}, title)),
+        h("span", { class: "pill " + (m.enabled ? "pill-active" : "") }, m.enabled ? "on" : "off"),
+        m.overridden ? h("span", { class: "pill pill-custom" }, "custom text") : h("span", { class: "pill" }, "default text")
+      ),
+      h("p", { class: "muted small-text auto-when" }, when),
+      text,
+      url ? h("label", { for: id + "-url" }, "Survey URL template") : null,
+      url,
+      err,
+      h("div", { class: "form-actions" }, save, reset)
+    ]);
+
+    async function put(body, done) {
+      err.hidden = true;
+      for (const el of [enabled, save, reset]) el.disabled = true;
+      try {
+        const out = await api("PUT", "/api/v1/workstreams/" + encodeURIComponent(workstream.id) + "/automated-messages/" + encodeURIComponent(m.kind), body);
+        row.replaceWith(automatedRow(out));
+        toast(title + ": " + done);
+      } catch (e) {
+        for (const el of [enabled, save, reset]) el.disabled = false;
+        enabled.checked = !!m.enabled;
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    }
+
+    // edits: what the text and URL fields change (the text only when it differs,
+    // so saving an untouched default does not turn it into an override).
+    function edits() {
+      const body = {};
+      const t = text.value.trim();
+      if (t !== (m.text || "").trim()) body.text = t;
+      if (url && url.value.trim() !== (m.url_template || "")) body.url_template = url.value.trim();
+      return body;
+    }
+
+    enabled.addEventListener("change", () => {
+      // Switching on saves the fields too (a survey needs its address).
+      const body = Object.assign(enabled.checked ? edits() : {}, { enabled: enabled.checked });
+      put(body, enabled.checked ? "on." : "off.");
+    });
+    save.addEventListener("click", () => {
+      const body = edits();
+      if (Object.keys(body).length === 0) {
+        err.textContent = "Nothing changed.";
+        err.hidden = false;
+        return;
+      }
+      put(body, "saved.");
+    });
+    reset.addEventListener("click", () => put({ text: null }, "back to the default text."));
+    return row;
+  }
+
   // ---------- agents ----------
 
   function renderAgentList() {
@@ -405,6 +602,7 @@
     });
     $("#refresh-account").addEventListener("click", () => current && openAccount(current.id));
     $("#page-form").addEventListener("submit", createPage);
+    $("#close-workstream").addEventListener("click", closeWorkstream);
     $("#agent-form").addEventListener("submit", createAgent);
     token = sessionStorage.getItem(TOKEN_KEY) || "";
     if (!token) {

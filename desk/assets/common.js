@@ -224,5 +224,5 @@ const FBC = (() => {
     return h("span", { class: "pill pill-" + String(status || "unknown").replace(/[^a-z_]/g, "") }, String(status || "unknown").replace(/_/g, " "));
   }
 
-  return { h, clear, $, cookie, request, APIError, fmtTime, fmtDateTime, fmtWhen, fmtDay, fmtDuration, avatar, copy, copyField, statusPill, safeURL, sameDay };
+  return { h, append, clear, $, cookie, request, APIError, fmtTime, fmtDateTime, fmtWhen, fmtDay, fmtDuration, avatar, copy, copyField, statusPill, safeURL, sameDay };
 })();

@@ -1,5 +1,7 @@
 // The agent desk: sign-in, presence, my conversations (live over SSE), the
-// transcript with message statuses, the reply box with the messaging window,
+// transcript with message statuses (attachments, automated and bot messages,
+// refused files, replies of unknown outcome), the reply box with the messaging
+// window and attachments by URL,
 // close and reopen, transfer (to an agent or a queue, with a note), and alerts
 // for new and transferred assignments.
 "use strict";
@@ -36,6 +38,10 @@
     agentNames: new Map(),
     queueNames: new Map(),
     targetsFetched: new Set(), // conversation ids whose targets were fetched
+    // Replies whose send answered 503 outcome_unknown: the row exists and its
+    // status arrives later (message.status). Their ids, once matched, so the
+    // bubble keeps saying "outcome not known yet" rather than a plain "Sending…".
+    unknownIDs: new Set(),
   };
 
   // ---------- sign-in ----------
@@ -112,6 +118,7 @@
     state.agentNames.clear();
     state.queueNames.clear();
     state.targetsFetched.clear();
+    state.unknownIDs.clear();
     closeTransferDialog();
     renderList();
     renderConversation();
@@ -302,6 +309,11 @@
   // ---------- the selected conversation ----------
 
   async function select(id) {
+    if (state.selected !== id) {
+      // A file address typed for one customer must not go to the next.
+      $("#attach-url").value = "";
+      toggleAttach(false);
+    }
     state.selected = id;
     const c = state.convs.get(id);
     if (c) state.filter = OPEN.has(c.status) ? "open" : "closed";
@@ -338,11 +350,18 @@
     if (seq !== state.loadSeq || state.selected !== id) return;
     conv.messages = conv.messages || [];
     if (!state.current || state.current.id !== id || state.current.status !== conv.status) showSendError("");
-    // Keep optimistic replies that the answer does not hold yet.
+    // Keep optimistic replies that the answer does not hold yet. A reply whose
+    // outcome was unknown is the row the answer now holds: that row replaces it.
     if (state.current && state.current.id === id) {
-      for (const m of state.current.messages) if (m.pending && !conv.messages.some((x) => x.id === m.id)) conv.messages.push(m);
+      for (const m of state.current.messages) {
+        if (!m.pending || conv.messages.some((x) => x.id === m.id)) continue;
+        const row = m.unknown ? matchUnknown(conv.messages, m) : null;
+        if (row) state.unknownIDs.add(row.id);
+        else conv.messages.push(m);
+      }
     }
     for (const m of conv.messages) {
+      if (state.unknownIDs.has(m.id)) m.unknown = true;
       applyStatus(m);
       countedSet(id).add(m.id);
     }
@@ -434,7 +453,7 @@
       case "page":
         return "Page";
       case "system":
-        return "System";
+        return "Automated";
       default:
         return state.current ? state.current.customer.name : "Customer";
     }
@@ -444,33 +463,77 @@
     return { sending: "Sending…", queued: "Queued", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not delivered", received: "" }[s] || s;
   }
 
-  function messageNode(m, prev) {
-    if (m.sender === "system") {
-      return h("div", { class: "msg-system", dataset: { id: m.id } }, m.text || m.kind);
+  // outcomeUnknown: the send answered 503 outcome_unknown and no final status
+  // has arrived yet. Not a failure: the reply may well have gone out.
+  function outcomeUnknown(m) {
+    return !!m.unknown && m.status === "sending";
+  }
+
+  // attachmentNode shows a file: an image as a thumbnail (a link to the file),
+  // anything else as a link. Audio and video are not played in the page.
+  function attachmentNode(a) {
+    const type = a.type || "attachment";
+    const url = FBC.safeURL(a.url);
+    const icon = { image: "🖼", audio: "🎵", video: "🎬", file: "📄" }[type] || "📎";
+    if (!url) return h("span", { class: "attachment", dataset: { type } }, icon + " " + type);
+    const link = h("a", { class: "attachment", href: url, target: "_blank", rel: "noopener noreferrer", title: url, dataset: { type } });
+    if (type === "image") {
+      link.classList.add("attachment-image");
+      const img = h("img", { src: url, alt: "Image", loading: "lazy", referrerpolicy: "no-referrer" });
+      img.addEventListener("error", () => img.replaceWith(document.createTextNode(icon + " image (no preview)")));
+      link.appendChild(img);
+    } else {
+      let name = "";
+      try {
+        name = decodeURIComponent(new URL(url).pathname.split("/").pop() || "");
+      } catch {
+        name = "";
+      }
+      link.textContent = icon + " " + type + (name ? ": " + name : "");
     }
+    return link;
+  }
+
+  function messageNode(m, prev) {
     const out = m.direction === "outbound";
+    // The service's automated messages and the bot's: the customer got them,
+    // but no person wrote them.
+    const auto = m.sender === "system" || m.sender === "bot";
     const grouped = prev && prev.direction === m.direction && prev.sender === m.sender && new Date(m.created_at) - new Date(prev.created_at) < 5 * 60000;
     const body = [];
-    if (m.kind && m.kind !== "text") body.push(h("span", { class: "kind" }, m.kind.replace(/_/g, " ")));
+    if (auto) body.push(h("span", { class: "auto-label" }, m.sender === "bot" ? "Bot" : "Automated"));
+    const refused = m.reason === "attachment_refused" && !out;
+    if (m.kind && m.kind !== "text" && !(m.kind === "attachment" && ((m.attachments || []).length || refused)))
+      body.push(h("span", { class: "kind" }, m.kind.replace(/_/g, " ")));
     if (m.erased_at) body.push(h("span", { class: "text muted erased" }, "🗑 Deleted: the customer's data was erased"));
     if (m.text) body.push(h("span", { class: "text" }, m.text));
-    for (const a of m.attachments || []) {
-      const url = FBC.safeURL(a.url);
-      const label = "📎 " + (a.type || "attachment");
-      body.push(url ? h("a", { class: "attachment", href: url, target: "_blank", rel: "noopener noreferrer" }, label) : h("span", { class: "attachment" }, label));
-    }
-    if (body.length === 0) body.push(h("span", { class: "text muted" }, "(" + (m.kind || "empty") + ")"));
+    for (const a of m.attachments || []) body.push(attachmentNode(a));
+    if (refused) body.push(h("span", { class: "refused" }, "📎 Attachment refused: " + (m.error || "this workstream does not accept customer attachments.")));
+    if (body.length === (auto ? 1 : 0)) body.push(h("span", { class: "text muted" }, "(" + (m.kind || "empty") + ")"));
 
+    const unknown = outcomeUnknown(m);
     const meta = [h("span", {}, (out ? senderLabel(m) + " · " : "") + fmtTime(m.created_at))];
-    if (out) meta.push(h("span", { class: "msg-status status-" + m.status, dataset: { status: m.status } }, statusIcon(m.status), statusLabel(m.status)));
+    if (out) {
+      meta.push(
+        unknown
+          ? h("span", { class: "msg-status status-unknown", dataset: { status: "unknown" } }, "◷ Sending — outcome not known yet")
+          : h("span", { class: "msg-status status-" + m.status, dataset: { status: m.status } }, statusIcon(m.status), statusLabel(m.status))
+      );
+    }
     const children = [h("div", { class: "bubble" }, body)];
     if (m.status === "failed") {
       children.push(h("div", { class: "msg-error", role: "alert" }, m.error || "Facebook did not accept this message."));
     }
+    if (unknown) {
+      children.push(h("div", { class: "msg-note" }, "The reply was accepted; whether Facebook delivered it is not known yet. Its status updates here — no need to send it again."));
+    }
     children.push(h("div", { class: "msg-meta" }, meta));
     return h(
       "div",
-      { class: "msg " + (out ? "out" : "in") + (grouped ? " grouped" : "") + (m.status === "failed" ? " failed" : ""), dataset: { id: m.id } },
+      {
+        class: "msg " + (out ? "out" : "in") + (auto ? " auto" : "") + (grouped ? " grouped" : "") + (m.status === "failed" ? " failed" : "") + (refused ? " refused" : ""),
+        dataset: { id: m.id, sender: m.sender || "" },
+      },
       out ? null : grouped ? h("span", { class: "avatar-spacer" }) : avatar(state.current.customer.name, state.current.customer.profile_pic, "small"),
       h("div", { class: "msg-col" }, children)
     );
@@ -528,10 +591,34 @@
     reply.disabled = !ws.canSend;
     $("#send").disabled = !ws.canSend || state.sending || reply.value.trim() === "";
     updateCharCount();
+    renderAttach(ws);
     const card = clear($("#cust-window"));
     card.className = "window-card ws-" + ws.kind;
     card.appendChild(h("div", { class: "ws-text" }, ws.text));
     if (ws.detail) card.appendChild(h("div", { class: "muted small-text" }, ws.detail));
+  }
+
+  // renderAttach: the attachment control follows the workstream's policy
+  // (agent_attachments) and the window; off, it says why instead.
+  function renderAttach(ws) {
+    const conv = state.current;
+    const allowed = !!conv.agent_attachments;
+    const usable = allowed && ws.canSend;
+    const toggle = $("#attach-toggle");
+    toggle.disabled = !usable;
+    toggle.title = allowed ? "Send a file by its URL, as its own message" : "Attachments are turned off for this workstream";
+    $("#attach-off").hidden = allowed || !ws.canSend;
+    const row = $("#attach-row");
+    if (!usable) row.hidden = true;
+    toggle.setAttribute("aria-expanded", String(!row.hidden));
+    $("#attach-send").disabled = !usable || state.sending;
+  }
+
+  function toggleAttach(show) {
+    const row = $("#attach-row");
+    row.hidden = show === undefined ? !row.hidden : !show;
+    $("#attach-toggle").setAttribute("aria-expanded", String(!row.hidden));
+    if (!row.hidden) $("#attach-url").focus();
   }
 
   function updateCharCount() {
@@ -576,30 +663,75 @@
       showSendError("Messenger accepts under 2000 characters; shorten the reply.");
       return;
     }
-    state.sending = true;
-    $("#send").disabled = true;
-    showSendError("");
-    const temp = {
-      id: "tmp-" + Math.random().toString(36).slice(2),
-      pending: true,
-      direction: "outbound",
-      sender: "agent",
-      kind: "text",
-      text,
-      attachments: [],
-      status: "sending",
-      error: "",
-      agent_id: state.me.id,
-      created_at: new Date().toISOString(),
-    };
-    conv.messages.push(temp);
     reply.value = "";
     updateCharCount();
+    await deliver(conv, { text }, { kind: "text", text, attachments: [] }, "You: " + text, () => {
+      if (!reply.value) reply.value = text;
+    });
+    if (state.current === conv) $("#reply").focus();
+  }
+
+  // sendAttachment sends one file by URL, as its own message (a Messenger
+  // message carries text or one attachment).
+  async function sendAttachment() {
+    const conv = state.current;
+    if (!conv || state.sending || !windowState(conv).canSend) return;
+    const input = $("#attach-url");
+    const type = $("#attach-type").value;
+    const url = input.value.trim();
+    if (!conv.agent_attachments) {
+      showSendError("Attachments are turned off for this workstream.");
+      return;
+    }
+    let parsed = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.host) {
+      showSendError(url ? "The file's address must be a full http(s) URL that Facebook can fetch." : "Paste the file's address (https://…).");
+      input.focus();
+      return;
+    }
+    const attachment = { type, url };
+    input.value = "";
+    toggleAttach(false);
+    await deliver(conv, { attachments: [attachment] }, { kind: "attachment", text: "", attachments: [attachment] }, "You: 📎 " + type, () => {
+      if (!input.value) input.value = url;
+      $("#attach-type").value = type;
+      toggleAttach(true);
+    });
+  }
+
+  // deliver posts a reply (text or one attachment) with an optimistic bubble.
+  // restore gives the agent's input back when nothing was stored.
+  async function deliver(conv, body, fields, preview, restore) {
+    state.sending = true;
+    $("#send").disabled = true;
+    $("#attach-send").disabled = true;
+    showSendError("");
+    const temp = Object.assign(
+      {
+        id: "tmp-" + Math.random().toString(36).slice(2),
+        pending: true,
+        direction: "outbound",
+        sender: "agent",
+        status: "sending",
+        error: "",
+        agent_id: state.me.id,
+        created_at: new Date().toISOString(),
+        // What existed before: the stored row of this reply is none of these.
+        before: new Set(conv.messages.map((m) => m.id)),
+      },
+      fields
+    );
+    conv.messages.push(temp);
     renderMessages();
     scrollToEnd(true);
     const convID = conv.id;
     try {
-      const out = await api("POST", "/api/v1/conversations/" + encodeURIComponent(convID) + "/messages", { text });
+      const out = await api("POST", "/api/v1/conversations/" + encodeURIComponent(convID) + "/messages", body);
       Object.assign(temp, {
         id: out.id || temp.id,
         pending: false,
@@ -612,23 +744,60 @@
       countedSet(convID).add(temp.id);
       if (temp.status === "failed") showSendError("Not delivered: " + (temp.error || "Facebook refused the message."));
     } catch (e) {
-      // Nothing was stored: take the bubble back and give the text back.
-      const i = conv.messages.indexOf(temp);
-      if (i >= 0) conv.messages.splice(i, 1);
-      if (!reply.value) reply.value = text;
-      showSendError(e.message);
-      if (e.code === "conversation_not_open") loadConversation(convID);
+      if (e instanceof APIError && e.code === "outcome_unknown") {
+        // The reply is stored and its send may still happen: keep the bubble,
+        // say so, and find its row so that message.status can update it. The
+        // input stays empty: sending it again could reach the customer twice.
+        temp.unknown = true;
+        followUnknown(convID, temp, 0);
+      } else {
+        // Nothing was stored: take the bubble back and give the input back.
+        const i = conv.messages.indexOf(temp);
+        if (i >= 0) conv.messages.splice(i, 1);
+        restore();
+        showSendError(e.message);
+        // A stale view (closed meanwhile, attachments turned off): read it again.
+        if (e.code === "conversation_not_open" || e.code === "attachments_disabled") loadConversation(convID);
+      }
     } finally {
       state.sending = false;
       if (state.current === conv) {
-        state.activity[convID] = { at: temp.created_at, text: "You: " + text };
+        state.activity[convID] = { at: temp.created_at, text: preview };
         renderMessages();
         renderWindow();
         renderList();
         scrollToEnd(true);
-        $("#reply").focus();
       }
     }
+  }
+
+  // matchUnknown finds the stored row of a reply whose outcome was unknown: the
+  // agent's outbound message, new since the send, with the same content.
+  function matchUnknown(list, temp) {
+    const url = (a) => ((a || [])[0] || {}).url || "";
+    return list.find(
+      (x) =>
+        x.direction === "outbound" &&
+        x.sender === "agent" &&
+        x.agent_id === temp.agent_id &&
+        !(temp.before && temp.before.has(x.id)) &&
+        (x.text || "") === (temp.text || "") &&
+        url(x.attachments) === url(temp.attachments)
+    );
+  }
+
+  // followUnknown reads the conversation again until the reply's row is found
+  // (then its status comes from the row and from message.status events).
+  function followUnknown(convID, temp, attempt) {
+    if (attempt > 5) return;
+    setTimeout(
+      async () => {
+        if (!state.current || state.current.id !== convID || !state.current.messages.includes(temp)) return;
+        await loadConversation(convID);
+        if (state.current && state.current.id === convID && state.current.messages.includes(temp)) followUnknown(convID, temp, attempt + 1);
+      },
+      attempt === 0 ? 300 : 1000 * 2 ** attempt
+    );
   }
 
   function showSendError(msg) {
@@ -946,7 +1115,8 @@
     if (seen.has(m.id)) return; // replayed (reconnect or reassignment)
     seen.add(m.id);
     const inbound = m.direction === "inbound";
-    state.activity[id] = { at: m.created_at, text: (inbound ? "" : senderLabel(m) + ": ") + (m.text || "📎 " + (m.kind || "attachment")) };
+    const gist = m.text || (m.reason === "attachment_refused" ? "📎 Attachment refused" : "📎 " + (((m.attachments || [])[0] || {}).type || m.kind || "attachment"));
+    state.activity[id] = { at: m.created_at, text: (inbound ? "" : senderLabel(m) + ": ") + gist };
     if (!state.convs.has(id)) loadList();
     const viewing = state.selected === id && state.current && state.current.id === id;
     if (viewing) {
@@ -988,6 +1158,9 @@
         applyStatus(m);
         renderMessages();
         scrollToEnd(false);
+      } else if (state.current.messages.some((x) => x.pending && x.unknown)) {
+        // Likely the reply whose outcome was unknown: read it to match it.
+        loadConversation(d.conversation_id);
       }
     }
   }
@@ -1103,6 +1276,19 @@
     });
     for (const t of document.querySelectorAll(".tab")) t.addEventListener("click", () => setFilter(t.dataset.filter));
     $("#composer").addEventListener("submit", send);
+    $("#attach-toggle").addEventListener("click", () => toggleAttach());
+    $("#attach-cancel").addEventListener("click", () => {
+      $("#attach-url").value = "";
+      toggleAttach(false);
+    });
+    $("#attach-send").addEventListener("click", sendAttachment);
+    $("#attach-url").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.isComposing) {
+        e.preventDefault();
+        sendAttachment();
+      }
+      if (e.key === "Escape") toggleAttach(false);
+    });
     const reply = $("#reply");
     reply.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
