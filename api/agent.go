@@ -135,8 +135,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		} else {
 			// The update may still run (its outcome then arrives as message.status):
 			// the reply stays for the workflow, never deleted under its feet.
-			writeError(w, http.StatusServiceUnavailable, "outcome_unknown",
-				"The reply was accepted but its outcome is not known yet; watch its status before sending it again.")
+			// The reply's id comes along, so the desk can follow its message.status.
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"id": id, "status": "sending", "error": map[string]string{
+				"code":    "outcome_unknown",
+				"message": "The reply was accepted but its outcome is not known yet; watch its status before sending it again.",
+			}})
 			return
 		}
 		s.workflowError(w, r, err)

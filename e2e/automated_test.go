@@ -105,6 +105,13 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 	st.customerSays(ch, "2900000000000901", "Hallo, ik heb een vraag", "")
 	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
 	st.eventually("greeting and agent joined sent", 30*time.Second, func() bool { return len(st.sentTexts()) >= 2 })
+	// The agent sees the service's words live, like any other message.
+	for {
+		m := events.next(t, "message.received", 30*time.Second).Data["message"].(map[string]any)
+		if m["sender"] == "system" && m["text"] == "Sanne neemt nu deel aan het gesprek." {
+			break
+		}
+	}
 
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
 		t.Fatalf("close: %d", code)

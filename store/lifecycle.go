@@ -245,10 +245,24 @@ func (s *Store) InsertAutomatedMessage(ctx context.Context, id, conversationID, 
 	if err != nil {
 		return err
 	}
-	ib := pg.NewInsertBuilder()
-	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
-		Values(id, conversationID, conv.PageID, "outbound", sender, "text", text, "sending", conv.AgentID)
-	ib.SQL("ON CONFLICT (id) DO NOTHING")
-	_, err = exec(ctx, s.DB, ib)
-	return err
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
+			Values(id, conversationID, conv.PageID, "outbound", sender, "text", text, "sending", conv.AgentID)
+		ib.SQL("ON CONFLICT (id) DO NOTHING")
+		res, err := exec(ctx, tx, ib)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || conv.AgentID == nil {
+			return err
+		}
+		// The agent sees what the service says in its name as it happens (its
+		// status follows as message.status).
+		m, err := s.GetMessage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, *conv.AgentID, "message.received", conversationID, "received:"+id, map[string]any{"message": m})
+	})
 }
