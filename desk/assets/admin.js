@@ -1,5 +1,7 @@
 // The admin console: accounts, pages (with provisioning status), agents, and
-// each workstream's settings (attachment policies, automated messages).
+// workstreams: a new one, and each one's settings (name, language,
+// distribution, capacity units, queues and overflow, auto-close, HUMAN_AGENT,
+// bot, pages; attachment policies; automated messages).
 //
 // The admin token is kept in sessionStorage and sent as a bearer token. The
 // trade-off: script on this page could read it (an HttpOnly cookie could not be
@@ -20,6 +22,7 @@
   let token = "";
   let current = null; // the shown account
   let workstream = null; // the shown workstream
+  let wsQueues = []; // the queues of the shown workstream's account
   let wsSeq = 0;
 
   // ---------- storage ----------
@@ -371,6 +374,7 @@
     clear(box).appendChild(h("h3", { class: "section-title" }, "Workstreams"));
     if (!list || list.length === 0) {
       box.appendChild(h("p", { class: "empty-note" }, "No workstream yet: adding a page creates one."));
+      box.appendChild(newWorkstreamForm(list || []));
       return;
     }
     const ul = h("ul", { class: "list" });
@@ -388,6 +392,57 @@
       );
     }
     box.appendChild(ul);
+    box.appendChild(newWorkstreamForm(list));
+  }
+
+  // newWorkstreamForm: POST /workstreams with a name and, optionally, pages
+  // moved into it. It gets a queue of its own that every agent joins.
+  function newWorkstreamForm(list) {
+    const a = current;
+    const names = new Map(list.map((w) => [w.id, w.name]));
+    const name = h("input", { type: "text", id: "new-ws-name", maxlength: "200", autocomplete: "off", placeholder: "Billing" });
+    const pages = h("div", { class: "new-ws-pages" });
+    for (const p of (a.pages || []).filter((p) => !["deleting", "deleted"].includes(p.provisioning_status))) {
+      const id = "new-ws-page-" + p.id;
+      const from = names.get(p.workstream_id);
+      pages.appendChild(
+        h("label", { class: "check", for: id }, h("input", { type: "checkbox", id, class: "new-ws-page", value: p.id }), h("span", {}, "Move " + (p.name || "page " + p.page_id) + " here" + (from ? " (now in " + from + ")" : "")))
+      );
+    }
+    const err = h("p", { id: "new-ws-error", class: "form-error", role: "alert", hidden: true });
+    const submit = h("button", { type: "submit", id: "new-ws-create", class: "btn small" }, "Create workstream");
+    const form = h(
+      "form",
+      { id: "new-workstream", class: "inline-form", novalidate: true },
+      h("label", { for: "new-ws-name" }, "New workstream"),
+      h("div", { class: "copy-row" }, name, submit),
+      pages.childNodes.length ? pages : null,
+      err
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      const body = { account_id: a.id, name: name.value.trim() };
+      const ids = [...form.querySelectorAll(".new-ws-page:checked")].map((i) => i.value);
+      if (ids.length > 0) body.page_ids = ids;
+      submit.disabled = true;
+      let w;
+      try {
+        w = await api("POST", "/api/v1/workstreams", body);
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+        submit.disabled = false;
+        return;
+      }
+      toast("Workstream " + w.name + " created.");
+      if (current && current.id === a.id) {
+        if (ids.length > 0) await openAccount(a.id);
+        else await loadWorkstreams(a.id);
+        openWorkstream(w.id);
+      }
+    });
+    return form;
   }
 
   function closeWorkstream() {
@@ -399,11 +454,12 @@
 
   async function openWorkstream(id) {
     const seq = ++wsSeq;
-    let w, messages;
+    let w, messages, queues;
     try {
-      [w, messages] = await Promise.all([
-        api("GET", "/api/v1/workstreams/" + encodeURIComponent(id)),
+      w = await api("GET", "/api/v1/workstreams/" + encodeURIComponent(id));
+      [messages, queues] = await Promise.all([
         api("GET", "/api/v1/workstreams/" + encodeURIComponent(id) + "/automated-messages"),
+        api("GET", "/api/v1/accounts/" + encodeURIComponent(w.account_id) + "/queues"),
       ]);
     } catch (e) {
       if (seq === wsSeq && !(e instanceof APIError && e.status === 401)) toast("Could not open the workstream: " + e.message, "error");
@@ -411,27 +467,217 @@
     }
     if (seq !== wsSeq) return;
     workstream = w;
+    wsQueues = Array.isArray(queues) ? queues : [];
     for (const li of document.querySelectorAll("#workstreams li[data-workstream]")) li.classList.toggle("selected", li.dataset.workstream === id);
     const view = $("#workstream-view");
     view.hidden = false;
     view.dataset.workstream = w.id;
+    renderWorkstreamHead();
+    renderSettings();
+    renderAttachmentPolicy();
+    renderAutomated(messages);
+    view.scrollIntoView({ block: "start" });
+  }
+
+  function renderWorkstreamHead() {
+    const w = workstream;
     $("#workstream-name").textContent = "Workstream · " + w.name;
     const dl = clear($("#workstream-details"));
     for (const [k, v, mono] of [
       ["Workstream id", w.id, true],
-      ["Language", w.language || "en"],
-      ["Distribution", w.distribution_mode],
       ["Pages", String((w.page_ids || []).length)],
     ])
       dl.append(h("dt", {}, k), h("dd", { class: mono ? "mono" : "" }, v));
-    renderAttachmentPolicy();
+  }
+
+  function renderAutomated(messages) {
     const lang = (messages[0] && messages[0].language) || "en";
     $("#automated-intro").textContent =
       "Sent to the customer as the page, only inside Messenger's 24-hour window. Default texts are in the workstream's language (" + lang + "); edit one to use your own.";
     $("#automated-error").hidden = true;
     const box = clear($("#automated-messages"));
     for (const m of messages) box.appendChild(automatedRow(m));
-    view.scrollIntoView({ block: "start" });
+  }
+
+  // ---------- workstream settings (one PATCH of what changed) ----------
+
+  // The settings form's fields: the API field, its input, and what the input
+  // holds when the workstream is as stored.
+  const SETTINGS = [
+    ["name", "#ws-name"],
+    ["language", "#ws-language"],
+    ["distribution_mode", "#ws-distribution"],
+    ["capacity_units", "#ws-capacity"],
+    ["default_queue_id", "#ws-default-queue"],
+    ["auto_close_after_hours", "#ws-auto-close"],
+    ["max_wait_seconds", "#ws-max-wait"],
+    ["overflow_queue_id", "#ws-overflow"],
+    ["bot_url", "#ws-bot-url"],
+    ["human_agent_tag", "#ws-human-agent"],
+    ["page_ids", "#ws-pages"],
+  ];
+
+  function queueOptions(select, selected, none) {
+    clear(select);
+    if (none) select.appendChild(h("option", { value: "" }, none));
+    const list = wsQueues.slice();
+    if (selected && !list.some((q) => q.id === selected)) list.push({ id: selected, name: "Queue " + selected });
+    for (const q of list) {
+      const label = q.name + (q.priority ? " (priority " + q.priority + ")" : "");
+      select.appendChild(h("option", { value: q.id }, label));
+    }
+    select.value = selected || "";
+  }
+
+  function renderSettings() {
+    const w = workstream;
+    $("#ws-name").value = w.name || "";
+    $("#ws-language").value = w.language || "";
+    $("#ws-distribution").value = w.distribution_mode || "push";
+    $("#ws-capacity").value = String(w.capacity_units ?? "");
+    queueOptions($("#ws-default-queue"), w.default_queue_id, null);
+    $("#ws-auto-close").value = w.auto_close_after_hours == null ? "" : String(w.auto_close_after_hours);
+    $("#ws-max-wait").value = w.max_wait_seconds == null ? "" : String(w.max_wait_seconds);
+    queueOptions($("#ws-overflow"), w.overflow_queue_id, "None (no overflow)");
+    $("#ws-bot-url").value = w.bot_url || "";
+    $("#ws-human-agent").checked = !!w.human_agent_tag;
+    // Pages: the workstream's own (a PATCH cannot drop one: add it to another
+    // workstream instead) and the account's others, which a tick moves here.
+    const box = clear($("#ws-page-list"));
+    const mine = new Set(w.page_ids || []);
+    const pages = ((current && current.pages) || []).filter((p) => mine.has(p.id) || !["deleting", "deleted"].includes(p.provisioning_status));
+    if (pages.length === 0) box.appendChild(h("p", { class: "muted small-text" }, "The account has no pages."));
+    for (const p of pages) {
+      const id = "ws-page-" + p.id;
+      const input = h("input", { type: "checkbox", id, class: "ws-page", value: p.id, disabled: mine.has(p.id) });
+      input.checked = mine.has(p.id);
+      box.appendChild(
+        h(
+          "label",
+          { class: "check", for: id, title: mine.has(p.id) ? "To take a page out, add it to another workstream." : "Tick to move this page to this workstream." },
+          input,
+          h("span", {}, (p.name || "Page " + p.page_id) + (mine.has(p.id) ? "" : " — in another workstream; tick to move it here"))
+        )
+      );
+    }
+    markInvalid([]);
+    $("#ws-settings-error").hidden = true;
+  }
+
+  class FieldError extends Error {
+    constructor(field, message) {
+      super(message);
+      this.field = field;
+    }
+  }
+
+  // wholeNumber reads a number field: null when empty, else a whole number.
+  function wholeNumber(sel, field) {
+    const v = $(sel).value.trim();
+    if (v === "") return null;
+    if (!/^\d+$/.test(v)) throw new FieldError(field, field + " must be a whole number (or empty).");
+    return Number(v);
+  }
+
+  // settingsChanges is the PATCH body: only the fields whose value differs from
+  // the stored workstream; empty optional fields are null (off).
+  function settingsChanges() {
+    const w = workstream;
+    const body = {};
+    const name = $("#ws-name").value.trim();
+    if (name !== w.name) body.name = name;
+    const lang = $("#ws-language").value.trim();
+    if (lang !== (w.language || "")) body.language = lang === "" ? null : lang;
+    const mode = $("#ws-distribution").value;
+    if (mode !== w.distribution_mode) body.distribution_mode = mode;
+    const units = wholeNumber("#ws-capacity", "capacity_units");
+    if (units !== w.capacity_units) body.capacity_units = units;
+    const dq = $("#ws-default-queue").value;
+    if (dq && dq !== w.default_queue_id) body.default_queue_id = dq;
+    const close = wholeNumber("#ws-auto-close", "auto_close_after_hours");
+    if (close !== (w.auto_close_after_hours ?? null)) body.auto_close_after_hours = close;
+    const wait = wholeNumber("#ws-max-wait", "max_wait_seconds");
+    if (wait !== (w.max_wait_seconds ?? null)) body.max_wait_seconds = wait;
+    const overflow = $("#ws-overflow").value || null;
+    if (overflow !== (w.overflow_queue_id ?? null)) body.overflow_queue_id = overflow;
+    const bot = $("#ws-bot-url").value.trim();
+    if (bot !== (w.bot_url || "")) body.bot_url = bot === "" ? null : bot;
+    const tag = $("#ws-human-agent").checked;
+    if (tag !== !!w.human_agent_tag) body.human_agent_tag = tag;
+    const pages = w.page_ids || [];
+    const added = [...document.querySelectorAll("#ws-page-list .ws-page:checked")].map((i) => i.value).filter((id) => !pages.includes(id));
+    if (added.length > 0) body.page_ids = pages.concat(added);
+    return body;
+  }
+
+  // markInvalid flags the inputs of the fields an error names (the API's
+  // messages name fields by their JSON names).
+  function markInvalid(fields) {
+    for (const [field, sel] of SETTINGS) {
+      const el = $(sel);
+      if (fields.includes(field)) el.setAttribute("aria-invalid", "true");
+      else el.removeAttribute("aria-invalid");
+    }
+  }
+
+  function fieldsNamedIn(message) {
+    return SETTINGS.map(([f]) => f).filter((f) => new RegExp("\\b" + f + "\\b").test(message));
+  }
+
+  async function saveSettings(ev) {
+    ev.preventDefault();
+    if (!workstream) return;
+    const w = workstream;
+    const err = $("#ws-settings-error");
+    err.hidden = true;
+    markInvalid([]);
+    let body;
+    try {
+      body = settingsChanges();
+    } catch (e) {
+      err.textContent = e.message + " Nothing was saved.";
+      err.hidden = false;
+      markInvalid([e.field]);
+      return;
+    }
+    if (Object.keys(body).length === 0) {
+      err.textContent = "Nothing changed.";
+      err.hidden = false;
+      return;
+    }
+    const btn = $("#ws-save");
+    btn.disabled = true;
+    let out;
+    try {
+      out = await api("PATCH", "/api/v1/workstreams/" + encodeURIComponent(w.id), body);
+    } catch (e) {
+      if (workstream && workstream.id === w.id) {
+        // A 400 changes nothing; after a 500 the change may have been stored
+        // (the API wakes the queues after saving).
+        err.textContent = e.message + (e.status >= 400 && e.status < 500 ? " Nothing was saved." : " Open the workstream again to see what is stored.");
+        err.hidden = false;
+        markInvalid(fieldsNamedIn(e.message));
+      }
+      return;
+    } finally {
+      btn.disabled = false;
+    }
+    if (!workstream || workstream.id !== w.id) return;
+    workstream = out;
+    renderWorkstreamHead();
+    renderSettings();
+    toast("Workstream settings saved.");
+    if (body.page_ids && current) openAccount(current.id);
+    else if (current) loadWorkstreams(current.id);
+    if ("language" in body) {
+      // The default texts of the automated messages follow the language.
+      try {
+        const messages = await api("GET", "/api/v1/workstreams/" + encodeURIComponent(w.id) + "/automated-messages");
+        if (workstream && workstream.id === w.id) renderAutomated(messages);
+      } catch {
+        // they show the old language until the workstream is opened again
+      }
+    }
   }
 
   // The workstream's attachment policies (PATCH on change; refused → put back).
@@ -603,6 +849,8 @@
     $("#refresh-account").addEventListener("click", () => current && openAccount(current.id));
     $("#page-form").addEventListener("submit", createPage);
     $("#close-workstream").addEventListener("click", closeWorkstream);
+    $("#ws-settings").addEventListener("submit", saveSettings);
+    $("#ws-discard").addEventListener("click", () => workstream && renderSettings());
     $("#agent-form").addEventListener("submit", createAgent);
     token = sessionStorage.getItem(TOKEN_KEY) || "";
     if (!token) {

@@ -399,6 +399,7 @@
     notice.hidden = !away;
     notice.textContent = away ? "Transferred to " + away.to + ". This conversation is no longer yours: you can read it, but not reply." : "";
     renderTransferNote();
+    renderBotHandoff();
     // Linking a contact needs the conversation to be ours.
     $("#cust-contact").inert = !!away;
 
@@ -421,6 +422,19 @@
     const from = by ? " from " + agentName(by) : "";
     box.appendChild(h("b", {}, note ? "Transfer note" + from + ": " : "Transferred to you" + from + "."));
     if (note) box.appendChild(document.createTextNode(note));
+  }
+
+  // renderBotHandoff shows, at the top of a conversation the workstream's bot
+  // handed over, why it did and its summary of what the customer wanted.
+  function renderBotHandoff() {
+    const conv = state.current;
+    const reason = conv.bot_handoff_reason || "";
+    const summary = conv.bot_summary || "";
+    $("#bot-handoff").hidden = !reason && !summary;
+    $("#bot-handoff-reason").textContent = reason ? "Bot handed over: " + reason : "Bot handed over";
+    const s = $("#bot-handoff-summary");
+    s.textContent = summary ? "Summary: " + summary : "";
+    s.hidden = !summary;
   }
 
   function renderMessages() {
