@@ -92,13 +92,15 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 	if !s.storeError(w, r, err, "No workstream has this id.") {
 		return
 	}
+	// The change is committed: the answer says so even if the wake-up fails. A queue
+	// not woken now is woken by its next event (a conversation queued or closed, an
+	// agent's presence), so nothing is lost, only possibly later.
 	queues, err := s.Store.WorkstreamQueues(r.Context(), id)
 	if err == nil {
 		err = s.wakeQueues(r.Context(), queues)
 	}
 	if err != nil {
-		s.internalError(w, r, err)
-		return
+		s.Log.WarnContext(r.Context(), "workstream saved but its queues were not woken", "workstream_id", id, "err", err)
 	}
 	writeJSON(w, http.StatusOK, ws)
 }
