@@ -62,7 +62,7 @@ func fromStore(err error) error {
 func fromGraph(err error) error {
 	gerr, ok := graph.AsError(err)
 	if !ok {
-		return temporal.NewApplicationError("Facebook could not be reached; please try again.", string(graph.ReasonTemporary), err)
+		return temporal.NewApplicationError("Facebook could not be reached; please try again.", string(graph.ReasonTransient), err)
 	}
 	if gerr.Temporary() {
 		return temporal.NewApplicationError(gerr.Readable(), string(gerr.Reason()), nil)

@@ -59,7 +59,7 @@ const (
 	ReasonRateLimited      Reason = "rate_limited"
 	ReasonPermissionDenied Reason = "permission_denied"
 	ReasonInvalidRequest   Reason = "invalid_request"
-	ReasonTemporary        Reason = "temporary"
+	ReasonTransient        Reason = "transient"
 	ReasonThreadOwned      Reason = "thread_owned_by_other_app"
 )
 
@@ -100,11 +100,11 @@ func (e *Error) Reason() Reason {
 	case c == 4 || c == 17 || c == 32 || c == 613 || (c >= 80000 && c <= 80014):
 		return ReasonRateLimited
 	case c == 1 || c == 2 || c == 1200:
-		return ReasonTemporary
+		return ReasonTransient
 	case e.HTTPStatus >= 500 || e.IsTransient:
-		return ReasonTemporary
+		return ReasonTransient
 	case c == 0 && e.HTTPStatus == 429:
-		return ReasonTemporary
+		return ReasonTransient
 	}
 	return ReasonInvalidRequest
 }
@@ -114,7 +114,7 @@ func (e *Error) Reason() Reason {
 // a fixed request) first.
 func (e *Error) Temporary() bool {
 	r := e.Reason()
-	return r == ReasonRateLimited || r == ReasonTemporary || e.IsTransient
+	return r == ReasonRateLimited || r == ReasonTransient || e.IsTransient
 }
 
 // Readable says in one sentence, for an agent or admin, what went wrong and
@@ -137,7 +137,7 @@ func (e *Error) Readable() string {
 		return "Facebook is rate-limiting this page; the message will go out once the limit resets (" + ref + ")."
 	case ReasonPermissionDenied:
 		return "The app is missing a permission Facebook requires for this; an admin must check the app's permissions for this page (" + ref + ")."
-	case ReasonTemporary:
+	case ReasonTransient:
 		return "Facebook had a temporary problem; trying again later should work (" + ref + ")."
 	}
 	switch e.Subcode {

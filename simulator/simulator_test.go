@@ -175,7 +175,7 @@ func TestFaults(t *testing.T) {
 	sim.ClearFaults()
 	sim.AddFault(Fault{PathSuffix: "/messages", HTTPStatus: 502})
 	ge, ok := graph.AsError(send())
-	if !ok || ge.HTTPStatus != 502 || ge.Code != 0 || ge.Reason() != graph.ReasonTemporary {
+	if !ok || ge.HTTPStatus != 502 || ge.Code != 0 || ge.Reason() != graph.ReasonTransient {
 		t.Errorf("bodiless fault = %+v", ge)
 	}
 	sim.ClearFaults()

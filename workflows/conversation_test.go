@@ -432,7 +432,7 @@ func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 func TestTransientSendFailureIsRetriedThenReported(t *testing.T) {
 	f := newConversation(t)
 	f.sendMessage = func(workflows.SendMessageInput) (workflows.SendOutcome, error) {
-		return workflows.SendOutcome{}, temporal.NewApplicationError("Facebook is busy; please try again.", "temporary", nil)
+		return workflows.SendOutcome{}, temporal.NewApplicationError("Facebook is busy; please try again.", "transient", nil)
 	}
 	var reply *updateOutcome
 	f.at(time.Minute, f.assign)
@@ -445,7 +445,7 @@ func TestTransientSendFailureIsRetriedThenReported(t *testing.T) {
 		t.Errorf("SendMessage tried %d times, want 4 (the send retry policy)", n)
 	}
 	got := reply.sendOutcome(t)
-	if got.Status != "failed" || got.Reason != "temporary" || got.Error != "Facebook is busy; please try again." {
+	if got.Status != "failed" || got.Reason != "transient" || got.Error != "Facebook is busy; please try again." {
 		t.Errorf("update result %+v", got)
 	}
 }

@@ -61,9 +61,9 @@ func failureOf(err error) (reason, message string) {
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
-		return "temporary", "Facebook did not answer in time; please try again."
+		return "transient", "Facebook did not answer in time; please try again."
 	}
-	return "temporary", "The message could not be sent because of a temporary problem; please try again."
+	return "transient", "The message could not be sent because of a temporary problem; please try again."
 }
 
 // The profile delays routing (which may use the customer's locale), so it gets two

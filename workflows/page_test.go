@@ -77,7 +77,7 @@ func TestPageProvisioningFailureIsRecordedAndReprovisionTriesAgain(t *testing.T)
 	facebookDown := true
 	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
 		if facebookDown {
-			return workflows.PageStatus{}, temporal.NewApplicationError("Facebook could not be reached; please try again.", "temporary", nil)
+			return workflows.PageStatus{}, temporal.NewApplicationError("Facebook could not be reached; please try again.", "transient", nil)
 		}
 		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
 	}
