@@ -18,8 +18,8 @@ func (st *stack) getWorkstream(id string) map[string]any {
 	return w
 }
 
-// signInAdmin opens the admin console in a new tab, signs in and opens the account.
-func signInAdmin(st *stack, b *browser, accountID string) *tab {
+// adminConsole opens the admin console in a new tab and signs in with the admin token.
+func adminConsole(st *stack, b *browser) *tab {
 	st.t.Helper()
 	tb := b.newTab("")
 	tb.navigate(st.api.URL + "/admin")
@@ -27,6 +27,13 @@ func signInAdmin(st *stack, b *browser, accountID string) *tab {
 	tb.typeInto("#token", st.adminToken)
 	tb.click("#signin-button")
 	tb.waitFor("the console", `!document.querySelector("#app").hidden`, 10*time.Second)
+	return tb
+}
+
+// signInAdmin opens the admin console in a new tab, signs in and opens the account.
+func signInAdmin(st *stack, b *browser, accountID string) *tab {
+	st.t.Helper()
+	tb := adminConsole(st, b)
 	tb.typeInto("#open-id", accountID)
 	tb.click("#open-account button[type=submit]")
 	return tb
