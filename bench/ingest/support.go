@@ -170,8 +170,6 @@ func jsonMarshal(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // escapeLikeFacebook rewrites JSON into the form Facebook signs: non-ASCII as
 // \uXXXX escapes and "/" as "\/" (as the simulator does).
 func escapeLikeFacebook(b []byte) []byte {
