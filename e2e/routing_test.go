@@ -1109,9 +1109,10 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 // The worker is stopped (as a crash or a deploy stops it) and restarted twice
 // while the agents work through the load, each time while assignments are
 // in progress: conversations still wait, and the stop is timed for the moment the
-// queue workflow's assignment activity runs, so that activity is abandoned half-way
-// and retried by the next worker. Still every conversation is assigned exactly
-// once, in FIFO order, no agent is ever over capacity, and the queue drains.
+// queue workflow's assignment activity runs, so that activity is cut short (Stop
+// cancels it) and the rest of its work falls to the next worker. Still every
+// conversation is assigned exactly once, in FIFO order, no agent is ever over
+// capacity, the queue drains, and each conversation's workflow knows its agent.
 func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
 	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
 	interrupted := 0
@@ -1146,7 +1147,7 @@ func (w *loadWork) restartWorkerDuringAssignment(closed int) bool {
 	}
 	// The agents' closes are updates of conversation workflows: each agent with a
 	// conversation sends one and it waits for a worker, as do the queue wakes it
-	// causes. (The agents close faster than the queue assigns, so there may be none.)
+	// causes. (An agent may have none: they close as soon as they are assigned.)
 	st.eventually("close requests waiting on the stopped worker", 30*time.Second, func() bool {
 		select {
 		case err := <-w.failed:
@@ -1155,7 +1156,7 @@ func (w *loadWork) restartWorkerDuringAssignment(closed int) bool {
 		}
 		return int(w.closing.Load()) >= st.count("(SELECT DISTINCT agent_id FROM conversations WHERE status = 'assigned') busy", "true")
 	})
-	st.t.Logf("worker restarted with %d close requests waiting on it", w.closing.Load())
+	st.t.Logf("restarting the worker with %d close requests waiting on it", w.closing.Load())
 	st.startWorker()
 	return running
 }
