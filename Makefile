@@ -4,6 +4,9 @@
 SHELL := /bin/bash
 DEV := scripts/dev.sh
 
+# The benchmark `make bench` runs: ingest or assign (bench/<name>).
+BENCH ?= ingest
+
 # How long each fuzz target runs under `make fuzz` (make test runs each for 15s).
 FUZZTIME ?= 20s
 
@@ -32,8 +35,8 @@ build: ## build worker, starter, graphsim and devseed into ./bin
 lint: ## gofmt (must list nothing), go vet, workflowcheck
 	@$(DEV) lint
 
-bench: ## go run ./bench/ingest, with Postgres and the Temporal CLI ready
-	@$(DEV) bench
+bench: ## go run ./bench/ingest (BENCH=assign: bench/assign), with Postgres and the Temporal CLI ready
+	@$(DEV) bench $(BENCH)
 
 soak: ## fault-injection soak on its own stack (SOAK_FLAGS="-messages 2000 -conversations 100" for a quick run)
 	@$(DEV) soak $(SOAK_FLAGS)

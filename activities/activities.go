@@ -235,8 +235,8 @@ func (a *Activities) MarkMessageFailed(ctx context.Context, in workflows.MarkMes
 }
 
 func (a *Activities) CloseConversation(ctx context.Context, in workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
-	queues, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
-	return workflows.CloseConversationResult{QueueIDs: queues}, fromStore(err)
+	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
+	return workflows.CloseConversationResult{QueueIDs: queues, AgentID: agentID}, fromStore(err)
 }
 
 func (a *Activities) ReopenConversation(ctx context.Context, in workflows.ReopenRequest) (workflows.ConversationState, error) {

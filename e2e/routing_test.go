@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"fbchannel/simulator"
 	"fbchannel/workflows"
@@ -889,32 +892,48 @@ func TestSupervisorView(t *testing.T) {
 }
 
 // ---- load ----
+// ---- load ----
 
-// Many customers write at once to a queue of several agents with small
-// capacities, who are offline until everyone waits; then they work, closing
-// conversations in random order. Every conversation is assigned exactly once, in
-// FIFO order, no agent is ever over capacity (watched throughout, and replayed from
-// the event log), and the queue drains.
-func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
-	st := newStack(t)
+// assignmentLoad is one load run: customers who all write within seconds to one
+// page, whose default queue has a team of agents of equal capacity. The agents
+// stay away until everyone waits, then become available and close their
+// conversations in random order until the queue is empty.
+type assignmentLoad struct {
+	conversations, agents, capacity int
+	// interrupt, when set, runs on the test goroutine while the agents work (e.g.
+	// it stops and restarts the worker) and returns when it is done.
+	interrupt func(w *loadWork)
+}
+
+// loadWork is the work phase in progress, as an interruption sees it.
+type loadWork struct {
+	st      *stack
+	queueID string
+	load    assignmentLoad
+	closed  atomic.Int32 // conversations closed so far
+	closing atomic.Int32 // close requests sent and not yet answered
+	// failed receives an agent's failure (it stops working).
+	failed chan error
+}
+
+// runAssignmentLoad runs the load and checks what must hold whatever happened
+// meanwhile: every conversation assigned exactly once, in FIFO order of the queue,
+// no agent ever over capacity (watched live, and replayed event by event from the
+// agents' event log), and the queue drained.
+func (st *stack) runAssignmentLoad(l assignmentLoad) {
+	t := st.t
+	t.Helper()
 	ch := st.connectPage()
-	conversations, agents := 150, 8
-	if v, err := strconv.Atoi(os.Getenv("ROUTING_LOAD_CONVERSATIONS")); err == nil && v > 0 {
-		conversations = v
-	}
-	team := make([]agent, agents)
-	capacity := map[string]int{}
+	team := make([]agent, l.agents)
 	for i := range team {
-		c := 1 + i%3
-		team[i] = st.createAgent(fmt.Sprintf("load%d", i), c)
-		capacity[team[i].ID] = c
+		team[i] = st.createAgent(fmt.Sprintf("load%d", i), l.capacity)
 	}
 
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	sem := make(chan struct{}, 16)
-	for i := 0; i < conversations; i++ {
+	for i := 0; i < l.conversations; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -930,10 +949,11 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Fatalf("%d webhook deliveries failed", failed.Load())
 	}
+	t.Logf("%d customers wrote in %v", l.conversations, time.Since(start))
 	st.eventually("all waiting", 180*time.Second, func() bool {
-		return st.count("conversations", "status = 'waiting' AND queue_id IS NOT NULL") == conversations
+		return st.count("conversations", "status = 'waiting' AND queue_id IS NOT NULL") == l.conversations
 	})
-	t.Logf("%d conversations waiting after %v", conversations, time.Since(start))
+	t.Logf("%d conversations waiting after %v", l.conversations, time.Since(start))
 
 	// Watch capacity the whole time.
 	stop := make(chan struct{})
@@ -956,19 +976,19 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 		}
 	}()
 
-	work := time.Now()
+	work := &loadWork{st: st, queueID: ch.QueueID, load: l, failed: make(chan error, l.agents)}
+	workStart := time.Now()
 	for _, a := range team {
 		st.setPresence(a, "available")
 	}
 	// Each agent closes its conversations in random order until the queue is empty.
-	var closed atomic.Int32
-	errs := make(chan error, agents)
+	errs := work.failed
 	for _, a := range team {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			deadline := time.Now().Add(5 * time.Minute)
-			for int(closed.Load()) < conversations && time.Now().Before(deadline) {
+			for int(work.closed.Load()) < l.conversations && time.Now().Before(deadline) {
 				rows, err := st.db.Query(`SELECT id FROM conversations WHERE agent_id = $1 AND status = 'assigned'`, a.ID)
 				if err != nil {
 					errs <- err
@@ -986,14 +1006,19 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 					continue
 				}
 				id := mine[rand.IntN(len(mine))]
+				work.closing.Add(1)
 				code, body, err := st.rtPost("/api/v1/conversations/"+id+"/close", a.Token, nil)
+				work.closing.Add(-1)
 				if err != nil || code != 200 {
 					errs <- fmt.Errorf("close %s: %d %v %v", id, code, body, err)
 					return
 				}
-				closed.Add(1)
+				work.closed.Add(1)
 			}
 		}()
+	}
+	if l.interrupt != nil {
+		l.interrupt(work)
 	}
 	wg.Wait()
 	close(stop)
@@ -1005,16 +1030,25 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 	if id := over.Load(); id != nil {
 		t.Fatalf("agent %v was over capacity", id)
 	}
-	if got := int(closed.Load()); got != conversations {
-		t.Fatalf("%d of %d conversations worked through", got, conversations)
+	if got := int(work.closed.Load()); got != l.conversations {
+		t.Fatalf("%d of %d conversations worked through", got, l.conversations)
 	}
-	t.Logf("%d conversations assigned and closed by %d agents in %v", conversations, agents, time.Since(work))
+	elapsed := time.Since(workStart)
+	t.Logf("%d conversations assigned and closed by %d agents of capacity %d in %v (%.0f assignments/s)",
+		l.conversations, l.agents, l.capacity, elapsed, float64(l.conversations)/elapsed.Seconds())
 	if n := st.count("conversations", "status <> 'closed'"); n != 0 {
 		t.Fatalf("%d conversations not closed: the queue did not drain", n)
 	}
+	st.rtReplayAssignments(l)
+	st.rtWorkflowsKnowTheirAgents()
+}
 
-	// The event log: each conversation assigned exactly once; replayed in order,
-	// no agent ever above its capacity; assignments in FIFO order of the queue.
+// rtReplayAssignments reads the agents' event log in order: each conversation
+// assigned exactly once; no agent above its capacity after any event; assignments
+// in FIFO order of the queue.
+func (st *stack) rtReplayAssignments(l assignmentLoad) {
+	t := st.t
+	t.Helper()
 	rows, err := st.db.Query(`SELECT e.name, e.agent_id, e.conversation_id, c.enqueued_at, c.id
 		FROM agent_events e JOIN conversations c ON c.id = e.conversation_id
 		WHERE e.name IN ('conversation.assigned', 'conversation.closed') ORDER BY e.id`)
@@ -1038,20 +1072,167 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 		}
 		assignedOnce[convID]++
 		load[agentID]++
-		if load[agentID] > capacity[agentID] {
-			t.Fatalf("agent %s at %d conversations, capacity %d", agentID, load[agentID], capacity[agentID])
+		if load[agentID] > l.capacity {
+			t.Fatalf("agent %s at %d conversations, capacity %d", agentID, load[agentID], l.capacity)
 		}
 		if enqueued.Before(lastEnqueued) || (enqueued.Equal(lastEnqueued) && id < lastID) {
 			t.Fatalf("conversation %s (enqueued %v) assigned after one enqueued later (%v): not FIFO", convID, enqueued, lastEnqueued)
 		}
 		lastEnqueued, lastID = enqueued, id
 	}
-	if len(assignedOnce) != conversations {
-		t.Fatalf("%d conversations assigned, want %d", len(assignedOnce), conversations)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(assignedOnce) != l.conversations {
+		t.Fatalf("%d conversations assigned, want %d", len(assignedOnce), l.conversations)
 	}
 	for id, n := range assignedOnce {
 		if n != 1 {
 			t.Fatalf("conversation %s assigned %d times", id, n)
 		}
+	}
+}
+
+// The issue's load: 300 customers write within seconds to a page whose queue has
+// 10 agents of capacity 3; the agents close conversations in random order. Every
+// conversation is assigned exactly once, in FIFO order, no agent is ever over
+// capacity, and the queue drains. ROUTING_LOAD_CONVERSATIONS changes the number of
+// customers.
+func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
+	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
+	if v, err := strconv.Atoi(os.Getenv("ROUTING_LOAD_CONVERSATIONS")); err == nil && v > 0 {
+		l.conversations = v
+	}
+	newStack(t).runAssignmentLoad(l)
+}
+
+// The worker is stopped (as a crash or a deploy stops it) and restarted twice
+// while the agents work through the issue's load, each time while assignments are
+// in progress: conversations still wait, and the stop is timed for the moment the
+// queue workflow's assignment activity runs, so that activity is cut short (Stop
+// cancels it) and the rest of its work falls to the next worker. Still every
+// conversation is assigned exactly once, in FIFO order, no agent is ever over
+// capacity, the queue drains, and each conversation's workflow knows its agent.
+func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
+	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
+	interrupted := 0
+	l.interrupt = func(w *loadWork) {
+		for _, closed := range []int{l.conversations / 3, 2 * l.conversations / 3} {
+			if w.restartWorkerDuringAssignment(closed) {
+				interrupted++
+			}
+		}
+	}
+	newStack(t).runAssignmentLoad(l)
+	t.Logf("%d of 2 stops caught the assignment activity running", interrupted)
+}
+
+// restartWorkerDuringAssignment waits until the agents have closed `closed`
+// conversations, stops the worker (if it can, while the queue workflow's
+// AssignQueue activity runs; it answers whether it did), keeps it stopped until
+// every agent with a conversation has a close request waiting on it, and starts a
+// new worker.
+func (w *loadWork) restartWorkerDuringAssignment(closed int) bool {
+	st := w.st
+	st.t.Helper()
+	st.eventually(fmt.Sprintf("%d conversations closed", closed), 3*time.Minute, func() bool {
+		return int(w.closed.Load()) >= closed
+	})
+	running := st.rtAwaitAssignmentActivity(w.queueID, 10*time.Second)
+	st.stopWorker()
+	waiting := st.count("conversations", "status = 'waiting'")
+	st.t.Logf("worker stopped after %d closes with %d conversations waiting (assignment activity running: %v)", w.closed.Load(), waiting, running)
+	if waiting == 0 {
+		st.t.Fatalf("the queue had drained before the worker stopped: the stop proves nothing")
+	}
+	// The agents' closes are updates of conversation workflows: each agent with a
+	// conversation sends one and it waits for a worker, as do the queue wakes it
+	// causes. (An agent may have none: they close as soon as they are assigned.)
+	st.eventually("close requests waiting on the stopped worker", 30*time.Second, func() bool {
+		select {
+		case err := <-w.failed:
+			st.t.Fatalf("while the worker was stopped: %v", err)
+		default:
+		}
+		return int(w.closing.Load()) >= st.count("(SELECT DISTINCT agent_id FROM conversations WHERE status = 'assigned') busy", "true")
+	})
+	st.t.Logf("restarting the worker with %d close requests waiting on it", w.closing.Load())
+	st.startWorker()
+	return running
+}
+
+// rtAwaitAssignmentActivity watches the queue workflow until its AssignQueue
+// activity has been started by the worker, for up to timeout; it answers whether
+// it saw that.
+func (st *stack) rtAwaitAssignmentActivity(queueID string, timeout time.Duration) bool {
+	st.t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		d, err := temporalClient.DescribeWorkflowExecution(ctx, workflows.QueueWorkflowID(queueID), "")
+		if err != nil {
+			st.t.Fatal(err)
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == workflows.ActivityAssignQueue && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				return true
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
+// rtWorkflowsKnowTheirAgents checks that each conversation's workflow learned the
+// agent Postgres assigned it to: its closed run's AgentID search attribute (set at
+// close from what the run knows) names that agent.
+func (st *stack) rtWorkflowsKnowTheirAgents() {
+	st.t.Helper()
+	want := map[string]string{} // conversation id (its run id) → agent
+	rows, err := st.db.Query(`SELECT id, coalesce(agent_id::text, '') FROM conversations`)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, agentID string
+		_ = rows.Scan(&id, &agentID)
+		want[id] = agentID
+	}
+	rows.Close()
+	got := map[string]string{}
+	st.eventually("every conversation's run closed and visible", 60*time.Second, func() bool {
+		clear(got)
+		var next []byte
+		for {
+			resp, err := temporalClient.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: namespace, PageSize: 1000, NextPageToken: next,
+				Query: "WorkflowType = 'ConversationWorkflow' AND ExecutionStatus = 'Completed' AND TaskQueue = '" + st.taskQueue + "'",
+			})
+			if err != nil {
+				st.t.Fatal(err)
+			}
+			for _, ex := range resp.Executions {
+				var agentID string
+				if p := ex.GetSearchAttributes().GetIndexedFields()[workflows.AgentIDKey.GetName()]; p != nil {
+					_ = converter.GetDefaultDataConverter().FromPayload(p, &agentID)
+				}
+				got[ex.GetExecution().GetRunId()] = agentID
+			}
+			if next = resp.NextPageToken; len(next) == 0 {
+				break
+			}
+		}
+		return len(got) >= len(want)
+	})
+	wrong := 0
+	for id, agentID := range want {
+		if got[id] != agentID {
+			if wrong++; wrong <= 5 {
+				st.t.Errorf("conversation %s: its workflow knew agent %q, Postgres assigned %q", id, got[id], agentID)
+			}
+		}
+	}
+	if wrong > 0 {
+		st.t.Fatalf("%d of %d conversation workflows did not know their agent", wrong, len(want))
 	}
 }

@@ -8,7 +8,8 @@
 #   scripts/dev.sh lint    gofmt, vet, workflowcheck
 #   scripts/dev.sh fuzz    the fuzz targets (FUZZTIME, default 20s each)
 #   scripts/dev.sh build   go build the programs into ./bin
-#   scripts/dev.sh bench   go run ./bench/ingest with Postgres and the Temporal CLI ready
+#   scripts/dev.sh bench   go run ./bench/ingest (or: bench assign) with Postgres and the
+#                          Temporal CLI ready; further flags pass on
 #   scripts/dev.sh tools   build the pinned Go tools into ./bin
 #   scripts/dev.sh soak    the fault-injection soak (cmd/soak) on its own stack; flags pass on
 #
@@ -624,7 +625,14 @@ cmd_bench() {
 	ensure_temporal_cli
 	ensure_postgres
 	export TEMPORAL_CLI=$BIN/temporal
-	go run ./bench/ingest "$@"
+	# The first argument may name the benchmark (bench/<name>); ingest by default.
+	local name=ingest
+	if [[ $# -gt 0 && $1 != -* ]]; then
+		name=$1
+		shift
+	fi
+	[[ -d bench/$name && $name != stack ]] || die "no benchmark bench/$name (ingest, assign)"
+	go run "./bench/$name" "$@"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -662,7 +670,7 @@ soak_cleanup() {
 	return "$rc"
 }
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 main() {
 	local cmd=${1:-help}

@@ -89,15 +89,16 @@ func (s *Store) OutboundToSend(ctx context.Context, messageID string) (OutboundT
 }
 
 // CloseConversation closes and tells the agent; it returns the agent's queues so
-// their workflows can use the freed capacity. Closing twice is harmless.
-func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, disposition string) ([]string, error) {
-	var queues []string
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+// their workflows can use the freed capacity, and the agent ("" if none), which the
+// conversation's workflow may not have heard of yet. Closing twice is harmless.
+func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, disposition string) (queues []string, agent string, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		status, agentID, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
 			return err
 		}
 		if agentID != nil {
+			agent = *agentID
 			if queues, err = s.AgentQueues(ctx, tx, *agentID); err != nil {
 				return err
 			}
@@ -118,7 +119,7 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 		return insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
 			map[string]any{"reason": reason, "disposition": disposition})
 	})
-	return queues, err
+	return queues, agent, err
 }
 
 // ReopenConversation gives a closed conversation back to the agent.

@@ -164,6 +164,10 @@ type CloseConversationInput struct {
 type CloseConversationResult struct {
 	// QueueIDs of the freed agent: their queue workflows are woken to use the capacity.
 	QueueIDs []string
+	// AgentID is the conversation's agent in Postgres ("" if it had none). The
+	// queue's assigned signal may still be on its way (an agent can close as soon as
+	// the assignment commits), and after the close the run ignores it.
+	AgentID string
 }
 
 type SetPageStatusInput struct {

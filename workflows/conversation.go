@@ -606,6 +606,12 @@ func (c *conversation) close(ctx workflow.Context, req CloseRequest) error {
 		return err
 	}
 	c.closed, c.Status = true, StatusClosed
+	if res.AgentID != "" {
+		// The closed run's AgentID names who had the conversation, even when the
+		// close overtook the assigned signal. (Runs that closed before this field
+		// existed replay with "": the commands are the same.)
+		c.AgentID = res.AgentID
+	}
 	c.upsertSearchAttributes(ctx)
 	// Replies still waiting for the page can no longer be sent in this conversation.
 	for _, req := range c.Parked {

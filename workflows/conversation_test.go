@@ -478,6 +478,34 @@ func TestCloseEndsConversationAndWakesAgentQueues(t *testing.T) {
 	}
 }
 
+// An agent can close a conversation the moment its assignment commits, before the
+// queue workflow's assigned signal reaches the run (and after the close the run
+// ignores it): the closed run still names the agent Postgres had, so its AgentID
+// search attribute finds the conversation.
+func TestCloseBeforeTheAssignedSignalStillKnowsTheAgent(t *testing.T) {
+	f := newConversation(t)
+	f.closeConversation = func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
+		return workflows.CloseConversationResult{QueueIDs: []string{testQueueID}, AgentID: testAgentID}, nil
+	}
+	var closed *updateOutcome
+	var before workflows.ConversationState
+	f.at(time.Minute, func() {
+		before = f.state()
+		closed = f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
+
+	if closed == nil || !closed.done || closed.rejected != nil || closed.err != nil || !f.env.IsWorkflowCompleted() {
+		t.Fatalf("close update: %+v", closed)
+	}
+	if before.AgentID != "" || before.Status != workflows.StatusWaiting {
+		t.Fatalf("before the close the run knew agent %q (status %s): the story needs it not to", before.AgentID, before.Status)
+	}
+	if st := f.state(); st.AgentID != testAgentID || st.Status != workflows.StatusClosed {
+		t.Errorf("closed run: agent %q status %s, want %q closed", st.AgentID, st.Status, testAgentID)
+	}
+}
+
 // A message that arrives while the conversation closes is not lost: the run
 // continues as new, a fresh conversation opened by that message.
 func TestMessageDuringCloseOpensNextConversation(t *testing.T) {

@@ -23,6 +23,10 @@ const overflowRetryAfter = time.Second
 // queues and overflow timers; older runs replay the loop of queueWorkflowV0.
 const queueVersionPriorityOverflow = "queue-priority-overflow"
 
+// queueVersionSignalsTogether is the change that sends a pass's assigned signals
+// together instead of one after the other.
+const queueVersionSignalsTogether = "queue-signals-together"
+
 // QueueWorkflow makes the assignment decisions of one queue. Anything that may
 // make an assignment possible (a conversation enqueued, an agent available, capacity
 // freed, an agent joining) sends it a wake signal; wakes that arrive together are
@@ -122,9 +126,28 @@ func awaitWakeOrTimer(ctx workflow.Context, wake workflow.ReceiveChannel, wait t
 // tellAssigned signals each assigned conversation's workflow. The assignment is
 // already committed; the signal only tells the conversation's run, which may have
 // ended (then there is nobody to tell).
+//
+// The signals go out together and are then awaited: one at a time, each cost a
+// workflow task of this queue before the next, and the queue's next pass waited
+// for them all (the assignment rate of a busy queue was about one signal round trip
+// per assignment; see docs/PERFORMANCE.md, "Assignment latency"). Runs that
+// signalled one at a time keep doing so.
 func tellAssigned(ctx workflow.Context, assignments []Assignment) {
-	for _, a := range assignments {
-		_ = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a).Get(ctx, nil)
+	if len(assignments) == 0 {
+		return
+	}
+	if workflow.GetVersion(ctx, queueVersionSignalsTogether, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		for _, a := range assignments {
+			_ = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a).Get(ctx, nil)
+		}
+		return
+	}
+	sent := make([]workflow.Future, len(assignments))
+	for i, a := range assignments {
+		sent[i] = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a)
+	}
+	for _, f := range sent {
+		_ = f.Get(ctx, nil)
 	}
 }
 

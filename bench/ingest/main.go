@@ -31,11 +31,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -48,7 +45,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lib/pq"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -57,14 +53,9 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"fbchannel/activities"
-	"fbchannel/api"
-	"fbchannel/graph"
+	"fbchannel/bench/stack"
 	"fbchannel/messenger"
-	"fbchannel/schema"
-	"fbchannel/secrets"
 	"fbchannel/simulator"
-	"fbchannel/store"
 	"fbchannel/workflows"
 )
 
@@ -174,9 +165,8 @@ type bench struct {
 	queueID     string
 	accountID   string
 
-	paced         pacedResult
-	newRealWorker func() worker.Worker
-	realWorker    worker.Worker
+	paced pacedResult
+	stack *stack.Stack // the channel; its worker is stopped for the ack-path probe
 
 	timingMu sync.Mutex
 	timings  []reqTiming // webhook requests of the current phase, server side
@@ -320,142 +310,26 @@ func run(ctx context.Context, cfg config) (err error) {
 	return nil
 }
 
-// startStack wires the channel like e2e's newStack: its own database, a worker
-// with the real workflows and activities against the simulator, the starter's
-// handler on a real listener, and one account with one active page.
+// startStack wires the channel like e2e's newStack (bench/stack). The starter's
+// client and handler are wrapped only to time SignalWithStart inside each webhook
+// request; the handler itself is the real one.
 func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
-	var stops []func()
-	stop = func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
+	opts := worker.Options{}
+	if n := b.cfg.workerPollers; n > 0 {
+		opts.MaxConcurrentWorkflowTaskPollers, opts.MaxConcurrentActivityTaskPollers = n, n
 	}
-	dbName := "fbchannel_bench_" + b.tag
-	dsn, err := withDatabase(b.cfg.databaseURL, dbName)
-	if err != nil {
-		return stop, err
-	}
-	progress("database %s", dbName)
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		return stop, err
-	}
-	if !b.cfg.keepDB {
-		stops = append(stops, func() { dropDatabase(b.cfg.databaseURL, dbName) })
-	}
-	// Starter and worker are separate processes in production: separate pools.
-	apiDB, err := store.Open(ctx, dsn)
-	if err != nil {
-		return stop, err
-	}
-	stops = append(stops, func() { apiDB.Close() })
-	if err := schema.Migrate(ctx, apiDB); err != nil {
-		return stop, err
-	}
-	workerDB, err := store.Open(ctx, dsn)
-	if err != nil {
-		return stop, err
-	}
-	stops = append(stops, func() { workerDB.Close() })
-	b.db = apiDB
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
-	if err != nil {
-		return stop, err
-	}
-
-	b.sim = simulator.New()
-	simServer := httptest.NewServer(b.sim)
-	stops = append(stops, simServer.Close)
-
-	taskQueue := "fbchannel-bench-" + b.tag
-	b.newRealWorker = func() worker.Worker {
-		opts := worker.Options{}
-		if n := b.cfg.workerPollers; n > 0 {
-			opts.MaxConcurrentWorkflowTaskPollers, opts.MaxConcurrentActivityTaskPollers = n, n
-		}
-		w := worker.New(b.workerClient, taskQueue, opts)
-		workflows.Register(w)
-		w.RegisterActivity(&activities.Activities{
-			Store: &store.Store{DB: workerDB, Box: box}, Graph: graph.New(simServer.URL, "v23.0", nil),
-			Temporal: b.workerClient, TaskQueue: taskQueue,
-		})
-		return w
-	}
-	b.realWorker = b.newRealWorker()
-	if err := b.realWorker.Start(); err != nil {
-		return stop, err
-	}
-	stops = append(stops, func() {
-		if b.realWorker != nil {
-			b.realWorker.Stop()
-		}
+	s, err := stack.Start(ctx, stack.Options{
+		DatabaseURL: b.cfg.databaseURL, KeepDB: b.cfg.keepDB, Tag: b.tag,
+		Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
+		StarterLog: b.serviceLog, WrapStarter: b.timeWebhooks, Connections: b.cfg.concurrency, Progress: progress,
 	})
-
-	b.adminToken = "admin-" + randomHex(8)
-	apiServer := httptest.NewServer(nil)
-	// The starter's client and handler are wrapped only to time SignalWithStart
-	// inside each webhook request; the handler itself is the real one.
-	apiServer.Config.Handler = b.timeWebhooks((&api.Server{
-		Store: &store.Store{DB: apiDB, Box: box}, Temporal: timedClient{b.caller}, TaskQueue: taskQueue, PublicBaseURL: apiServer.URL,
-		AdminToken: b.adminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(b.serviceLog),
-	}).Handler())
-	stops = append(stops, apiServer.Close)
-	b.apiURL = apiServer.URL
-	b.httpClient = &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConns: 4 * b.cfg.concurrency, MaxIdleConnsPerHost: 4 * b.cfg.concurrency},
+	if err != nil {
+		return nil, err
 	}
-	stops = append(stops, b.httpClient.CloseIdleConnections)
-
-	return stop, b.connectPage(ctx)
-}
-
-func (b *bench) connectPage(ctx context.Context) error {
-	appID := "app-" + randomHex(4)
-	b.appSecret = "secret-" + randomHex(16)
-	b.pageID = fmt.Sprint(100000000000000 + time.Now().UnixNano()%899999999999)
-	token := "EAAB" + randomHex(20)
-	b.sim.RegisterApp(appID, b.appSecret)
-	b.sim.RegisterPage(simulator.Page{PageID: b.pageID, Name: "Bench Page", AccessToken: token, AppID: appID})
-
-	var acct struct {
-		ID string `json:"id"`
-	}
-	if code, raw, err := b.call(ctx, "POST", "/api/v1/accounts", map[string]string{"name": "Bench", "app_id": appID, "app_secret": b.appSecret}, &acct); err != nil || code != 201 {
-		return fmt.Errorf("create account: %d %s %v", code, raw, err)
-	}
-	b.accountID = acct.ID
-	var page struct {
-		ID             string `json:"id"`
-		CallbackURL    string `json:"callback_url"`
-		DefaultQueueID string `json:"default_queue_id"`
-	}
-	if code, raw, err := b.call(ctx, "POST", "/api/v1/accounts/"+acct.ID+"/pages", map[string]string{"name": "Bench Support", "page_id": b.pageID, "access_token": token}, &page); err != nil || code != 201 {
-		return fmt.Errorf("create page: %d %s %v", code, raw, err)
-	}
-	b.pageUUID, b.callbackURL, b.queueID = page.ID, page.CallbackURL, page.DefaultQueueID
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var p struct {
-			ProvisioningStatus string `json:"provisioning_status"`
-			LastError          string `json:"last_error"`
-		}
-		if _, _, err := b.call(ctx, "GET", "/api/v1/pages/"+b.pageUUID, nil, &p); err != nil {
-			return err
-		}
-		switch {
-		case p.ProvisioningStatus == "active":
-			return nil
-		case p.ProvisioningStatus == "failed":
-			return fmt.Errorf("page provisioning failed: %s", p.LastError)
-		case time.Now().After(deadline):
-			return fmt.Errorf("page not active after 60s (status %q, last error %q)", p.ProvisioningStatus, p.LastError)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	b.stack = s
+	b.db, b.sim, b.apiURL, b.adminToken, b.httpClient = s.DB, s.Sim, s.APIURL, s.AdminToken, s.HTTP
+	b.pageID, b.pageUUID, b.appSecret, b.callbackURL, b.queueID, b.accountID = s.PageID, s.PageUUID, s.AppSecret, s.CallbackURL, s.QueueID, s.AccountID
+	return s.Close, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -554,8 +428,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	if diag != "" {
 		// Only the ack path runs: the workers poll nothing of the channel's queue
 		// while the POSTs are timed; a new worker drains afterwards.
-		b.realWorker.Stop()
-		b.realWorker = nil
+		b.stack.StopWorker()
 	}
 	progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
 	b.takeTimings()
@@ -829,62 +702,6 @@ func (b *bench) count(ctx context.Context, query string, args ...any) int {
 		return -1
 	}
 	return n
-}
-
-// call sends an admin API request and decodes the JSON answer into out.
-func (b *bench) call(ctx context.Context, method, path string, body, out any) (int, string, error) {
-	var r io.Reader
-	if body != nil {
-		raw, err := jsonMarshal(body)
-		if err != nil {
-			return 0, "", err
-		}
-		r = strings.NewReader(string(raw))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.apiURL+path, r)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.httpClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := jsonUnmarshal(raw, out); err != nil {
-			return resp.StatusCode, string(raw), err
-		}
-	}
-	return resp.StatusCode, string(raw), nil
-}
-
-func withDatabase(base, name string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme == "" {
-		return "", fmt.Errorf("database URL %q is not a postgres:// URL", base)
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
-
-func dropDatabase(base, name string) {
-	dsn, err := withDatabase(base, "postgres")
-	if err != nil {
-		return
-	}
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		return
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-		progress("drop database %s: %v", name, err)
-	}
 }
 
 // ---------------------------------------------------------------------------

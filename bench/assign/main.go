@@ -1,0 +1,652 @@
+// Command assign measures assignment latency — from an agent's close freeing
+// capacity to the next conversation being assigned to that agent — and
+// assignments per second, with a long queue and many agents, beside the raw
+// round trips of the same Temporal dev server in the same run.
+//
+//	go run ./bench/assign [-conversations 1000] [-agents 50] [-capacity 1] [-probes 200]
+//
+// It starts one dev server (./bin/temporal) and the channel in this process
+// (bench/stack: its own Postgres database, the real workflows and activities, the
+// starter's handler, the Graph simulator), then:
+//
+//  1. raw, before: -probes sequential round trips of two trivial workflows on
+//     their own task queue (worker in this process): an update answered by the
+//     workflow (UpdateWorkflow, wait for completed), and a signal whose workflow
+//     runs a no-op activity (signal call answered → activity started; one every
+//     50 ms, so each finds its workflow idle) — the shape of a queue wake: signal,
+//     workflow task, activity. 20 untimed calls of each kind come first;
+//  2. fill: -conversations customers write (signed webhooks from the simulator,
+//     16 at a time) while -agents agents of -capacity are away, until every
+//     conversation waits in the page's queue;
+//  3. work: every agent becomes available and closes each conversation the moment
+//     it learns of it (or after -think), until all are closed. For each close that is followed by an
+//     assignment to the same agent, latency = that assignment's assigned_at (set by
+//     Postgres, clock_timestamp(), in the assigning transaction) minus the moment
+//     the close call returned (and, apart, minus the moment it was sent). With
+//     capacity 1 the agent has no room until its close commits, so its next
+//     conversation is the one its close made room for. Agents learn of their
+//     conversations from one Postgres poller (every 20 ms), which delays the next
+//     close but not the measured latency;
+//  4. raw, after: the same probes again, to show drift.
+//
+// The report is markdown on stdout; progress is on stderr. docs/PERFORMANCE.md
+// ("Assignment latency") has a run and its reading.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"fbchannel/bench/stack"
+	"fbchannel/workflows"
+)
+
+const namespace = "default"
+
+type config struct {
+	conversations int
+	agents        int
+	capacity      int
+	probes        int
+	think         time.Duration
+	temporalCLI   string
+	databaseURL   string
+	keepDB        bool
+	fillTimeout   time.Duration
+	workTimeout   time.Duration
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.conversations, "conversations", 1000, "customers who write and wait in the queue")
+	flag.IntVar(&cfg.agents, "agents", 50, "agents in the queue")
+	flag.IntVar(&cfg.capacity, "capacity", 1, "each agent's capacity (1: a close is what makes room)")
+	flag.IntVar(&cfg.probes, "probes", 200, "sequential raw round trips of each kind, before and after")
+	flag.DurationVar(&cfg.think, "think", 0, "how long an agent works on a conversation before closing it (uniform in [½, 1½]×); 0: at once, saturating the queue")
+	flag.StringVar(&cfg.temporalCLI, "temporal-cli", defaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&cfg.databaseURL, "database-url", defaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
+	flag.DurationVar(&cfg.fillTimeout, "fill-timeout", 10*time.Minute, "how long the conversations may take to be waiting")
+	flag.DurationVar(&cfg.workTimeout, "work-timeout", 10*time.Minute, "how long the agents may take to work through the queue")
+	flag.Parse()
+	if cfg.conversations < cfg.agents*cfg.capacity || cfg.agents < 1 || cfg.capacity < 1 || cfg.probes < 1 {
+		fmt.Fprintln(os.Stderr, "assign: need agents ≥ 1, capacity ≥ 1, probes ≥ 1 and conversations ≥ agents × capacity")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "assign:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultCLI() string {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p
+	}
+	p, _ := filepath.Abs("bin/temporal")
+	return p
+}
+
+func defaultDatabaseURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// quietLogger drops the SDK's log and counts its warnings and errors.
+type quietLogger struct{ warnings, errors atomic.Int64 }
+
+func (l *quietLogger) Debug(string, ...any) {}
+func (l *quietLogger) Info(string, ...any)  {}
+func (l *quietLogger) Warn(string, ...any)  { l.warnings.Add(1) }
+func (l *quietLogger) Error(string, ...any) { l.errors.Add(1) }
+
+var _ log.Logger = (*quietLogger)(nil)
+
+func run(ctx context.Context, cfg config) error {
+	if _, err := os.Stat(cfg.temporalCLI); err != nil {
+		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
+	}
+	start := time.Now()
+	tag := randomHex(3)
+	sdkLog := &quietLogger{}
+	progress("starting Temporal dev server (%s)", cfg.temporalCLI)
+	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: cfg.temporalCLI, ClientOptions: &client.Options{Namespace: namespace, Logger: sdkLog},
+		LogLevel: "error", Stdout: io.Discard, Stderr: io.Discard,
+	})
+	if err != nil {
+		return fmt.Errorf("start Temporal dev server: %w", err)
+	}
+	defer server.Stop()
+	dial := func() (client.Client, error) {
+		return client.Dial(client.Options{HostPort: server.FrontendHostPort(), Namespace: namespace, Logger: sdkLog})
+	}
+	// The starter's client also makes the raw calls; the workers poll on another
+	// connection, as a separate worker process would.
+	caller, err := dial()
+	if err != nil {
+		return err
+	}
+	defer caller.Close()
+	workerClient, err := dial()
+	if err != nil {
+		return err
+	}
+	defer workerClient.Close()
+	if err := workflows.EnsureSearchAttributes(ctx, server.Client(), namespace); err != nil {
+		return err
+	}
+
+	raw := &rawProbe{caller: caller, queue: "bench-raw-" + tag, started: map[int]time.Time{}, note: make(chan int, 1)}
+	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
+	rawWorker.RegisterWorkflowWithOptions(echoWorkflow, workflow.RegisterOptions{Name: echoWorkflowName})
+	rawWorker.RegisterWorkflowWithOptions(wakeWorkflow, workflow.RegisterOptions{Name: wakeWorkflowName})
+	rawWorker.RegisterActivityWithOptions(raw.noteActivity, activity.RegisterOptions{Name: noteActivityName})
+	if err := rawWorker.Start(); err != nil {
+		return err
+	}
+	defer rawWorker.Stop()
+
+	s, err := stack.Start(ctx, stack.Options{
+		DatabaseURL: cfg.databaseURL, KeepDB: cfg.keepDB, Tag: tag, Starter: caller, Worker: workerClient,
+		StarterLog: slog.DiscardHandler, Connections: 16 + cfg.agents, Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), s.PageID)
+
+	before, err := raw.measure(ctx, "before", cfg.probes)
+	if err != nil {
+		return err
+	}
+	b := &assignBench{cfg: cfg, s: s}
+	if err := b.fill(ctx); err != nil {
+		return err
+	}
+	work, err := b.work(ctx)
+	if err != nil {
+		return err
+	}
+	after, err := raw.measure(ctx, "after", cfg.probes)
+	if err != nil {
+		return err
+	}
+	progress("done in %s", time.Since(start).Round(time.Second))
+	report(os.Stdout, cfg, b, work, []rawResult{before, after}, time.Since(start), sdkLog)
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Raw round trips of the same server.
+
+const (
+	echoWorkflowName = "BenchEchoWorkflow"
+	echoUpdate       = "echo"
+	wakeWorkflowName = "BenchWakeWorkflow"
+	wakeSignal       = "wake"
+	noteActivityName = "BenchNote"
+)
+
+// echoWorkflow answers an update at once: one workflow task per round trip.
+func echoWorkflow(ctx workflow.Context) error {
+	if err := workflow.SetUpdateHandler(ctx, echoUpdate, func(ctx workflow.Context, n int) (int, error) { return n, nil }); err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+// wakeWorkflow runs a no-op activity for each signal, as a queue workflow runs
+// its assignment pass for each wake.
+func wakeWorkflow(ctx workflow.Context) error {
+	ch := workflow.GetSignalChannel(ctx, wakeSignal)
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for {
+		var seq int
+		ch.Receive(ctx, &seq)
+		if err := workflow.ExecuteActivity(ctx, noteActivityName, seq).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// wakePace spaces the raw wakes so that each finds its workflow idle.
+const wakePace = 50 * time.Millisecond
+
+type rawProbe struct {
+	caller client.Client
+	queue  string
+
+	mu      sync.Mutex
+	started map[int]time.Time // wake sequence number → when its activity started
+	note    chan int
+}
+
+func (p *rawProbe) noteActivity(ctx context.Context, seq int) error {
+	now := time.Now()
+	p.mu.Lock()
+	p.started[seq] = now
+	p.mu.Unlock()
+	select {
+	case p.note <- seq:
+	default:
+	}
+	return nil
+}
+
+type rawResult struct {
+	label        string
+	update       []time.Duration // UpdateWorkflow call, sent → answered
+	wake         []time.Duration // signal answered → activity started
+	wakeFromSent []time.Duration // signal sent → activity started
+}
+
+func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult, error) {
+	res := rawResult{label: label}
+	id := fmt.Sprintf("bench-raw-%s-%s", p.queue, label)
+	progress("raw %s: %d update round trips, %d signal → activity", label, n, n)
+	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-echo", TaskQueue: p.queue}, echoWorkflowName); err != nil {
+		return res, err
+	}
+	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-wake", TaskQueue: p.queue}, wakeWorkflowName); err != nil {
+		return res, err
+	}
+	defer func() {
+		_ = p.caller.TerminateWorkflow(context.Background(), id+"-echo", "", "bench done")
+		_ = p.caller.TerminateWorkflow(context.Background(), id+"-wake", "", "bench done")
+	}()
+	// Untimed warm-up: the first calls on a new workflow and connection are slower.
+	const warmup = 20
+	for i := -warmup; i < n; i++ {
+		t0 := time.Now()
+		h, err := p.caller.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: id + "-echo", UpdateName: echoUpdate, Args: []any{i}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		if err != nil {
+			return res, fmt.Errorf("raw update: %w", err)
+		}
+		if i >= 0 {
+			res.update = append(res.update, time.Since(t0))
+		}
+	}
+	for i := -warmup; i < n; i++ {
+		t0 := time.Now()
+		if err := p.caller.SignalWorkflow(ctx, id+"-wake", "", wakeSignal, i); err != nil {
+			return res, fmt.Errorf("raw signal: %w", err)
+		}
+		t1 := time.Now()
+		timeout := time.After(30 * time.Second)
+		for {
+			p.mu.Lock()
+			at, ok := p.started[i]
+			p.mu.Unlock()
+			if ok {
+				if i >= 0 {
+					res.wake = append(res.wake, at.Sub(t1))
+					res.wakeFromSent = append(res.wakeFromSent, at.Sub(t0))
+				}
+				break
+			}
+			select {
+			case <-p.note:
+			case <-timeout:
+				return res, fmt.Errorf("raw wake %d: no activity within 30s", i)
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
+		p.mu.Lock()
+		clear(p.started)
+		p.mu.Unlock()
+		// Unhurried: the next wake finds the workflow idle again (its activity
+		// completed and recorded), as a queue workflow between passes.
+		if err := sleep(ctx, wakePace); err != nil {
+			return res, err
+		}
+	}
+	progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, ms(percentile(res.update, 0.5)), ms(percentile(res.wake, 0.5)))
+	return res, nil
+}
+
+// ---------------------------------------------------------------------------
+// The channel: a long queue and a team working through it.
+
+type assignBench struct {
+	cfg   config
+	s     *stack.Stack
+	team  []benchAgent
+	fillT time.Duration // first webhook → every conversation waiting
+}
+
+type benchAgent struct{ id, token string }
+
+type workResult struct {
+	wall         time.Duration // agents made available → every conversation closed
+	assignSpan   time.Duration // agents made available → the last assignment committed
+	latency      []time.Duration
+	fromSent     []time.Duration
+	closeCall    []time.Duration // the close API call, sent → answered
+	earlier      int             // assignments committed before their close call returned
+	assignedOnce bool
+	assignments  int
+}
+
+// fill: customers write while the agents are away, until all wait in the queue.
+func (b *assignBench) fill(ctx context.Context) error {
+	s, cfg := b.s, b.cfg
+	for i := 0; i < cfg.agents; i++ {
+		var out struct{ ID, Token string }
+		name := fmt.Sprintf("bench-agent-%d", i)
+		if code, raw, err := s.Call(ctx, s.AdminToken, "POST", "/api/v1/agents",
+			map[string]any{"name": name, "email": name + "@example.com", "capacity": cfg.capacity}, &out); err != nil || code != 201 {
+			return fmt.Errorf("create agent: %d %s %v", code, raw, err)
+		}
+		b.team = append(b.team, benchAgent{id: out.ID, token: out.Token})
+	}
+	progress("fill: %d customers write, %d agents of capacity %d away", cfg.conversations, cfg.agents, cfg.capacity)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	sem := make(chan struct{}, 16)
+	for i := 0; i < cfg.conversations; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			status, _, err := s.Sim.PostCustomerMessage(ctx, s.CallbackURL, s.AppSecret, s.PageID, fmt.Sprintf("38%014d", i), "help", "")
+			if err != nil || status != 200 {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d webhook deliveries failed", n)
+	}
+	deadline := time.Now().Add(cfg.fillTimeout)
+	for {
+		n := b.count(ctx, "SELECT count(*) FROM conversations WHERE status = 'waiting' AND queue_id = $1", s.QueueID)
+		if n == cfg.conversations {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d conversations waiting after %s", n, cfg.conversations, cfg.fillTimeout)
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	b.fillT = time.Since(start)
+	progress("fill: %d waiting after %s", cfg.conversations, b.fillT.Round(time.Millisecond))
+	return nil
+}
+
+// assignedConv is an assignment as Postgres recorded it.
+type assignedConv struct {
+	id         string
+	assignedAt time.Time
+}
+
+// work: every agent becomes available and closes each conversation as soon as it
+// learns of it; latencies are taken from Postgres' assigned_at.
+func (b *assignBench) work(ctx context.Context) (workResult, error) {
+	s, cfg := b.s, b.cfg
+	var res workResult
+	ctx, cancel := context.WithTimeout(ctx, cfg.workTimeout)
+	defer cancel()
+
+	// One poller tells each agent of its new conversations.
+	inbox := map[string]chan assignedConv{}
+	for _, a := range b.team {
+		inbox[a.id] = make(chan assignedConv, cfg.capacity*2)
+	}
+	seen := map[string]bool{}
+	var closed atomic.Int32
+	pollerDone := make(chan error, 1)
+	go func() {
+		for int(closed.Load()) < cfg.conversations {
+			rows, err := s.DB.QueryContext(ctx, `SELECT id, agent_id, assigned_at FROM conversations WHERE status = 'assigned'`)
+			if err != nil {
+				pollerDone <- err
+				return
+			}
+			for rows.Next() {
+				var c assignedConv
+				var agentID string
+				if err := rows.Scan(&c.id, &agentID, &c.assignedAt); err != nil {
+					rows.Close()
+					pollerDone <- err
+					return
+				}
+				if !seen[c.id] {
+					seen[c.id] = true
+					inbox[agentID] <- c
+				}
+			}
+			rows.Close()
+			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+				pollerDone <- err
+				return
+			}
+		}
+		pollerDone <- nil
+	}()
+
+	progress("work: %d agents become available and close what they get", cfg.agents)
+	workStart := time.Now()
+	for _, a := range b.team {
+		if code, raw, err := s.Call(ctx, a.token, "PUT", "/api/v1/me/presence", map[string]string{"status": "available"}, nil); err != nil || code != 200 {
+			return res, fmt.Errorf("presence: %d %s %v", code, raw, err)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(b.team))
+	for _, a := range b.team {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var closeSent, closeDone time.Time // of this agent's last close
+			for int(closed.Load()) < cfg.conversations {
+				var c assignedConv
+				select {
+				case c = <-inbox[a.id]:
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+					continue
+				}
+				if cfg.think > 0 {
+					if err := sleep(ctx, time.Duration(float64(cfg.think)*(0.5+rand.Float64()))); err != nil {
+						return
+					}
+				}
+				if !closeDone.IsZero() && cfg.capacity == 1 {
+					mu.Lock()
+					res.latency = append(res.latency, c.assignedAt.Sub(closeDone))
+					res.fromSent = append(res.fromSent, c.assignedAt.Sub(closeSent))
+					if c.assignedAt.Before(closeDone) {
+						res.earlier++
+					}
+					mu.Unlock()
+				}
+				closeSent = time.Now()
+				code, raw, err := s.Call(ctx, a.token, "POST", "/api/v1/conversations/"+c.id+"/close", nil, nil)
+				closeDone = time.Now()
+				if err != nil || code != 200 {
+					errs <- fmt.Errorf("close %s: %d %s %v", c.id, code, raw, err)
+					cancel()
+					return
+				}
+				mu.Lock()
+				res.closeCall = append(res.closeCall, closeDone.Sub(closeSent))
+				mu.Unlock()
+				if n := closed.Add(1); n%100 == 0 {
+					progress("work: %d closed", n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.wall = time.Since(workStart)
+	close(errs)
+	for err := range errs {
+		return res, err
+	}
+	if err := <-pollerDone; err != nil {
+		return res, fmt.Errorf("poller: %w", err)
+	}
+	if int(closed.Load()) != cfg.conversations {
+		return res, fmt.Errorf("only %d of %d conversations closed within %s", closed.Load(), cfg.conversations, cfg.workTimeout)
+	}
+	var last time.Time
+	if err := s.DB.QueryRowContext(ctx, `SELECT max(assigned_at) FROM conversations`).Scan(&last); err != nil {
+		return res, err
+	}
+	res.assignSpan = last.Sub(workStart)
+	res.assignments = b.count(ctx, "SELECT count(*) FROM agent_events WHERE name = 'conversation.assigned'")
+	res.assignedOnce = res.assignments == cfg.conversations &&
+		b.count(ctx, "SELECT count(DISTINCT conversation_id) FROM agent_events WHERE name = 'conversation.assigned'") == cfg.conversations
+	progress("work: %d closed in %s", cfg.conversations, res.wall.Round(time.Millisecond))
+	return res, nil
+}
+
+func (b *assignBench) count(ctx context.Context, query string, args ...any) int {
+	var n int
+	if err := b.s.DB.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		progress("count: %v", err)
+		return -1
+	}
+	return n
+}
+
+// ---------------------------------------------------------------------------
+// Report.
+
+func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawResult, total time.Duration, sdkLog *quietLogger) {
+	host, _ := os.Hostname()
+	fmt.Fprintf(out, "# bench/assign — %s\n\n", time.Now().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(out, "`go run ./bench/assign -conversations %d -agents %d -capacity %d -probes %d -think %s` on %s, %s/%s, GOMAXPROCS %d, %s; total %s.\n\n",
+		cfg.conversations, cfg.agents, cfg.capacity, cfg.probes, cfg.think, host, runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(), total.Round(time.Second))
+	fmt.Fprintf(out, "Fill: %d conversations waiting %s after the first webhook.\n\n", cfg.conversations, b.fillT.Round(time.Millisecond))
+
+	fmt.Fprintln(out, "| measure | n | p50 ms | p90 ms | p99 ms | max ms |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|")
+	row := func(name string, d []time.Duration) {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s |\n", name, len(s), ms(percentile(s, 0.5)), ms(percentile(s, 0.9)), ms(percentile(s, 0.99)), ms(percentile(s, 1)))
+	}
+	row("**assignment: close answered → next assignment committed**", w.latency)
+	row("assignment: close sent → next assignment committed", w.fromSent)
+	row("close API call (sent → answered)", w.closeCall)
+	for _, r := range raws {
+		row("raw "+r.label+": update round trip", r.update)
+		row("raw "+r.label+": signal answered → activity started", r.wake)
+		row("raw "+r.label+": signal sent → activity started", r.wakeFromSent)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "Throughput: %d assignments in %s from the agents' becoming available to the last one committed = **%.1f assignments/s**; all closed after %s.\n",
+		cfg.conversations, w.assignSpan.Round(time.Millisecond), float64(cfg.conversations)/w.assignSpan.Seconds(), w.wall.Round(time.Millisecond))
+	fmt.Fprintf(out, "%d of %d next assignments were committed before their close call had returned (negative latency; the close wakes the queue before it answers).\n",
+		w.earlier, len(w.latency))
+	fmt.Fprintf(out, "Each conversation assigned exactly once (agents' event log): %v (%d assignment events).\n\n", w.assignedOnce, w.assignments)
+
+	var rawUpdate, rawWake []time.Duration
+	for _, r := range raws {
+		rawUpdate = append(rawUpdate, r.update...)
+		rawWake = append(rawWake, r.wake...)
+	}
+	slices.Sort(rawUpdate)
+	slices.Sort(rawWake)
+	fmt.Fprintln(out, "Ratios (assignment ÷ raw, raw pooled over before and after):")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "| | p50 | p99 |")
+	fmt.Fprintln(out, "|---|--:|--:|")
+	for _, m := range []struct {
+		name string
+		d    []time.Duration
+	}{{"close answered → assigned", w.latency}, {"close sent → assigned", w.fromSent}} {
+		lat := slices.Clone(m.d)
+		slices.Sort(lat)
+		fmt.Fprintf(out, "| %s ÷ update round trip | %s | %s |\n", m.name, ratio(percentile(lat, 0.5), percentile(rawUpdate, 0.5)), ratio(percentile(lat, 0.99), percentile(rawUpdate, 0.99)))
+		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(percentile(lat, 0.5), percentile(rawWake, 0.5)), ratio(percentile(lat, 0.99), percentile(rawWake, 0.99)))
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "SDK log: %d warnings, %d errors.\n", sdkLog.warnings.Load(), sdkLog.errors.Load())
+}
+
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f×", float64(a)/float64(b))
+}
+
+// percentile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	if !slices.IsSorted(sorted) {
+		sorted = slices.Clone(sorted)
+		slices.Sort(sorted)
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rand.UintN(256))
+	}
+	return hex.EncodeToString(b)
+}
