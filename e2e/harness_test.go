@@ -113,6 +113,9 @@ type stack struct {
 	taskQueue  string
 	adminToken string
 	dbName     string
+	// activityHooks, when set, adjusts the activities startWorker registers
+	// (test-only fault hooks, shorter bounds).
+	activityHooks func(*activities.Activities)
 }
 
 func newStack(t *testing.T) *stack {
@@ -161,9 +164,13 @@ func (st *stack) startWorker() {
 	st.t.Helper()
 	w := worker.New(temporalClient, st.taskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{
+	acts := &activities.Activities{
 		Store: st.store, Graph: graph.New(st.simURL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue,
-	})
+	}
+	if st.activityHooks != nil {
+		st.activityHooks(acts)
+	}
+	w.RegisterActivity(acts)
 	if err := w.Start(); err != nil {
 		st.t.Fatal(err)
 	}
@@ -260,6 +267,9 @@ func (st *stack) connectPage() channel {
 		st.t.Fatalf("page answer: %v", raw)
 	}
 	ch.PageUUID, ch.CallbackURL, ch.VerifyToken, ch.QueueID = page.ID, page.CallbackURL, page.VerifyToken, page.DefaultQueueID
+	// The admin points the app's webhook at the page's callback URL: Facebook
+	// (the simulator) then delivers the echoes of what the channel sends there.
+	st.sim.SetAppCallback(ch.AppID, ch.CallbackURL)
 	st.eventually("page becomes active", 30*time.Second, func() bool {
 		var p struct {
 			ProvisioningStatus string `json:"provisioning_status"`
