@@ -125,7 +125,11 @@ func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInbou
 	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a
 	// while for it, then give up on this copy.
 	if len(res.Missing) > 0 && activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
-		return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+		// Unless the customer's data was erased meanwhile, which deletes their
+		// stored events for good: e.g. the echo of a reply sent just before.
+		if erased, err := a.Store.ConversationCustomerErased(ctx, in.ConversationID); err != nil || !erased {
+			return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+		}
 	}
 	return res, nil
 }

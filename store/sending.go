@@ -140,3 +140,14 @@ func (s *Store) LatestConversation(ctx context.Context, pageID, psid string) (st
 	err := queryRow(ctx, s.DB, sb).Scan(&id)
 	return id, notFound(err, "conversation")
 }
+
+// ConversationCustomerErased says whether the conversation's customer had their
+// data erased (their stored webhook events are gone and will not come back).
+func (s *Store) ConversationCustomerErased(ctx context.Context, conversationID string) (bool, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("cu.erased_at IS NOT NULL").From("conversations c").Join("customers cu", "cu.id = c.customer_id").
+		Where(sb.Equal("c.id", conversationID))
+	var erased bool
+	err := queryRow(ctx, s.DB, sb).Scan(&erased)
+	return erased, notFound(err, "conversation")
+}
