@@ -31,6 +31,12 @@ type Activities struct {
 	Graph     *graph.Client
 	Temporal  client.Client
 	TaskQueue string
+	// EchoWait bounds how long a send whose outcome is unknown waits for
+	// Facebook's echo, counted from the attempt (0: DefaultEchoWait).
+	EchoWait time.Duration
+	// AfterSendHook, for tests only, runs after the Send API accepted a message and
+	// before MarkSent: an error from it plays a worker that died in between.
+	AfterSendHook func(ctx context.Context, messageID, facebookMessageID string) error
 }
 
 // inboundMissingAttempts is about ten minutes of retries at the database policy's pace.
@@ -119,7 +125,11 @@ func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInbou
 	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a
 	// while for it, then give up on this copy.
 	if len(res.Missing) > 0 && activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
-		return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+		// Unless the customer's data was erased meanwhile, which deletes their
+		// stored events for good: e.g. the echo of a reply sent just before.
+		if erased, err := a.Store.ConversationCustomerErased(ctx, in.ConversationID); err != nil || !erased {
+			return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+		}
 	}
 	return res, nil
 }
@@ -151,8 +161,10 @@ func (a *Activities) AssignWaiting(ctx context.Context, in workflows.AssignWaiti
 	return out, err
 }
 
-// SendMessage sends an agent's reply. The message id goes to Facebook as metadata
-// (it comes back on the echo), and a reply already sent is not sent again.
+// SendMessage sends an agent's reply, at most once. The message id goes to
+// Facebook as metadata (it comes back on the echo). A reply already sent is not
+// sent again, and neither is one whose earlier attempt may have reached Facebook:
+// that one waits for its echo (see sendOnce and awaitEcho).
 func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageInput) (out workflows.SendOutcome, err error) {
 	defer func() { a.Metrics.ObserveSend(err) }()
 	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
@@ -161,6 +173,24 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 	}
 	if o.AlreadySentMID != "" {
 		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: o.AlreadySentMID}, nil
+	}
+	if o.Attempted {
+		// Checked before the assignment: a reply that may have reached the
+		// customer is settled even if the conversation closed meanwhile.
+		mid, err := a.awaitEcho(ctx, in.MessageID)
+		if err != nil {
+			return workflows.SendOutcome{}, err
+		}
+		return a.markSent(ctx, in.MessageID, mid)
+	}
+	if o.Message.Status == "failed" {
+		// The sweeper failed it (never handed over): the agent was told so and
+		// may have sent it again, so it must not go now.
+		reason := o.Message.Reason
+		if reason == "" {
+			reason = store.ReasonNotSent
+		}
+		return workflows.SendOutcome{}, permanent(reason, o.Message.Error)
 	}
 	if !o.StillAssigned {
 		return workflows.SendOutcome{}, permanent(ReasonNotAssigned, "This conversation is no longer assigned to you.")
@@ -182,15 +212,23 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 		// Facebook fetches the file from its URL; one attachment per message.
 		req.Attachment = &graph.OutboundAttachment{Type: o.Message.Attachments[0].Type, URL: o.Message.Attachments[0].URL}
 	}
-	res, err := a.Graph.SendMessage(ctx, cred.PageID, req, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
-	if err != nil {
-		a.reportTokenInvalid(ctx, o.PageUUID, err)
-		return workflows.SendOutcome{}, fromGraph(err)
+	mid, refused, err := a.sendOnce(ctx, in.MessageID, o.PageUUID, cred, req)
+	if refused != nil {
+		return workflows.SendOutcome{}, fromGraph(refused)
 	}
-	if err := a.Store.MarkSent(ctx, in.MessageID, res.MessageID); err != nil {
+	if err != nil {
 		return workflows.SendOutcome{}, err
 	}
-	return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: res.MessageID}, nil
+	return a.markSent(ctx, in.MessageID, mid)
+}
+
+func (a *Activities) markSent(ctx context.Context, messageID, mid string) (workflows.SendOutcome, error) {
+	if err := a.Store.MarkSent(ctx, messageID, mid); err != nil {
+		// Facebook has the message; the retry finds the attempt and settles it
+		// from the echo. Should the retries run out, the agent hears "unknown".
+		return workflows.SendOutcome{}, outcomeUnknown(err)
+	}
+	return workflows.SendOutcome{MessageID: messageID, Status: "sent", FacebookMessageID: mid}, nil
 }
 
 // reportTokenInvalid moves the page to needs_reauth the moment any Graph call

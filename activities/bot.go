@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,8 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
 
 	"fbchannel/graph"
+	"fbchannel/store"
 	"fbchannel/workflows"
 )
 
@@ -112,23 +115,41 @@ func (a *Activities) sendAutomated(ctx context.Context, id, conversationID, send
 	if o.AlreadySentMID != "" || o.Message.Status == "failed" {
 		return nil
 	}
+	if o.Attempted {
+		// An earlier attempt may have reached the customer: settle it from the
+		// echo, never by sending again (see awaitEcho).
+		mid, err := a.awaitEcho(ctx, id)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() && appErr.Type() == store.ReasonOutcomeUnknown {
+			return a.Store.MarkFailed(ctx, id, store.ReasonOutcomeUnknown, OutcomeUnknownMessage)
+		}
+		if err != nil {
+			return err
+		}
+		return a.Store.MarkSent(ctx, id, mid)
+	}
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
 	if err != nil {
 		return fromStore(err)
 	}
-	res, err := a.Graph.SendMessage(ctx, cred.PageID, graph.SendRequest{
+	mid, refused, err := a.sendOnce(ctx, id, o.PageUUID, cred, graph.SendRequest{
 		// The stored text: a retry sends what the first attempt stored.
 		PSID: o.PSID, MessagingType: graph.MessagingTypeResponse, Text: o.Message.Text, Metadata: id,
-	}, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
-	if err != nil {
-		a.reportTokenInvalid(ctx, o.PageUUID, err)
-		if g, ok := graph.AsError(err); ok && !g.Temporary() {
+	})
+	if refused != nil {
+		if g, ok := graph.AsError(refused); ok && !g.Temporary() {
 			// A permanent refusal is recorded on the message, not retried.
 			return a.Store.MarkFailed(ctx, id, string(g.Reason()), g.Readable())
 		}
-		return fromGraph(err)
+		return fromGraph(refused)
 	}
-	return a.Store.MarkSent(ctx, id, res.MessageID)
+	if err != nil {
+		return err
+	}
+	if err := a.Store.MarkSent(ctx, id, mid); err != nil {
+		return outcomeUnknown(err)
+	}
+	return nil
 }
 
 // SendNotice sends one automated message of the service, in the workstream's

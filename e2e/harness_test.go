@@ -121,6 +121,9 @@ type stack struct {
 	starterClient, workerClient client.Client
 	graphTracer                 trace.TracerProvider
 	wrapHandler                 func(http.Handler) http.Handler
+	// activityHooks, when set, adjusts the activities startWorker registers
+	// (test-only fault hooks, shorter bounds).
+	activityHooks func(*activities.Activities)
 }
 
 // newStack builds an isolated stack. Each wire function runs once the database
@@ -181,9 +184,13 @@ func (st *stack) startWorker() {
 	workflows.Register(w)
 	g := graph.New(st.simURL, "v23.0", nil)
 	g.TracerProvider = st.graphTracer
-	w.RegisterActivity(&activities.Activities{
+	acts := &activities.Activities{
 		Store: st.store, Graph: g, Temporal: st.workerClient, TaskQueue: st.taskQueue,
-	})
+	}
+	if st.activityHooks != nil {
+		st.activityHooks(acts)
+	}
+	w.RegisterActivity(acts)
 	if err := w.Start(); err != nil {
 		st.t.Fatal(err)
 	}
@@ -280,6 +287,9 @@ func (st *stack) connectPage() channel {
 		st.t.Fatalf("page answer: %v", raw)
 	}
 	ch.PageUUID, ch.CallbackURL, ch.VerifyToken, ch.QueueID = page.ID, page.CallbackURL, page.VerifyToken, page.DefaultQueueID
+	// The admin points the app's webhook at the page's callback URL: Facebook
+	// (the simulator) then delivers the echoes of what the channel sends there.
+	st.sim.SetAppCallback(ch.AppID, ch.CallbackURL)
 	st.eventually("page becomes active", 30*time.Second, func() bool {
 		var p struct {
 			ProvisioningStatus string `json:"provisioning_status"`

@@ -15,11 +15,26 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			AppID     string `json:"app_id"`
 			AppSecret string `json:"app_secret"`
+			// CallbackURL is the app's webhook (optional): echoes go there.
+			CallbackURL string `json:"callback_url"`
 		}
 		if decode(w, r, &in) && require(w, "app_id", in.AppID, "app_secret", in.AppSecret) {
 			s.RegisterApp(in.AppID, in.AppSecret)
+			if in.CallbackURL != "" {
+				s.SetAppCallback(in.AppID, in.CallbackURL)
+			}
 			ok(w)
 		}
+	case "POST /_sim/echoes":
+		var in struct {
+			Enabled bool `json:"enabled"`
+		}
+		if decode(w, r, &in) {
+			s.SetEchoes(in.Enabled)
+			ok(w)
+		}
+	case "GET /_sim/sent":
+		writeJSON(w, http.StatusOK, s.SentMessages())
 	case "POST /_sim/pages":
 		var in Page
 		if decode(w, r, &in) && require(w, "page_id", in.PageID, "access_token", in.AccessToken) {

@@ -151,11 +151,16 @@ func (s *Simulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(rec)
 
-	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
+	f, faulty := s.takeFault(r.Method, r.URL.Path)
+	if faulty && !f.AfterServe {
 		writeFault(w, f)
 		return
 	}
 	status, body := s.route(g, r.URL.Path)
+	if faulty {
+		writeFault(w, f)
+		return
+	}
 	writeJSON(w, status, body)
 }
 
@@ -515,7 +520,14 @@ func (s *Simulator) sendMessage(g *graphRequest, id string) (any, *apiError) {
 			return nil, err
 		}
 	}
-	answer["message_id"] = newID("m_")
+	mid := newID("m_")
+	answer["message_id"] = mid
+	md, _ := msg["metadata"].(string)
+	s.sent = append(s.sent, SentMessage{PageID: t.pageID, PSID: psid, MID: mid, Metadata: md, At: time.Now()})
+	if len(s.sent) > maxRecorded {
+		s.sent = append(s.sent[:0:0], s.sent[len(s.sent)-maxRecorded/2:]...)
+	}
+	s.queueEcho(t, psid, mid, msg)
 	return answer, nil
 }
 

@@ -18,8 +18,15 @@ const maxRecorded = 10000
 
 // Simulator is an http.Handler; it is safe for concurrent use.
 type Simulator struct {
-	mu       sync.Mutex
-	apps     map[string]string // app id -> app secret
+	mu   sync.Mutex
+	apps map[string]string // app id -> app secret
+	// callbacks maps an app id to its webhook callback URL (set in the app
+	// dashboard on Facebook); echoes of its sends are delivered there.
+	callbacks map[string]string
+	// echoes: deliver message echoes (on by default, as on Facebook for an app
+	// subscribed to message_echoes).
+	echoes   bool
+	sent     []SentMessage
 	pages    map[string]*pageState
 	tokens   map[string]*tokenState
 	profiles map[string]ProfileData
@@ -53,10 +60,12 @@ type faultState struct {
 // New returns an empty simulator: register apps, pages and profiles first.
 func New() *Simulator {
 	return &Simulator{
-		apps:     map[string]string{},
-		pages:    map[string]*pageState{},
-		tokens:   map[string]*tokenState{},
-		profiles: map[string]ProfileData{},
+		apps:      map[string]string{},
+		callbacks: map[string]string{},
+		echoes:    true,
+		pages:     map[string]*pageState{},
+		tokens:    map[string]*tokenState{},
+		profiles:  map[string]ProfileData{},
 		// Facebook gives up on a webhook delivery after about 20 s.
 		webhookClient: &http.Client{Timeout: 20 * time.Second},
 	}
@@ -82,6 +91,41 @@ func (s *Simulator) RegisterApp(appID, appSecret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apps[appID] = appSecret
+}
+
+// SetAppCallback sets the app's webhook callback URL, as an admin does in the app
+// dashboard: Facebook then delivers the events of the pages the app subscribed to
+// there. The simulator delivers message echoes (for pages whose subscription
+// includes message_echoes); customer messages are posted by its control API.
+func (s *Simulator) SetAppCallback(appID, callbackURL string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.callbacks[appID] = callbackURL
+}
+
+// SetEchoes turns the delivery of message echoes on (the default) or off, e.g. to
+// play an echo that Facebook never delivers.
+func (s *Simulator) SetEchoes(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.echoes = on
+}
+
+// SentMessage is one message the Send API accepted.
+type SentMessage struct {
+	PageID   string    `json:"page_id"`
+	PSID     string    `json:"psid"`
+	MID      string    `json:"mid"`
+	Metadata string    `json:"metadata,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// SentMessages returns the messages the Send API accepted, oldest first, whether
+// or not the caller received the answer (see Fault.AfterServe).
+func (s *Simulator) SentMessages() []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SentMessage{}, s.sent...)
 }
 
 // Page registers a page and one valid page access token for it.
@@ -190,6 +234,10 @@ type Fault struct {
 	Message    string `json:"message"`
 	Type       string `json:"type"`  // "": OAuthException
 	Times      int    `json:"times"` // 0: until cleared
+	// AfterServe serves the call first (a send is accepted, recorded and echoed)
+	// and answers the fault instead of the result: an answer lost on its way
+	// back, e.g. a timeout or a proxy failure after Facebook took the message.
+	AfterServe bool `json:"after_serve"`
 }
 
 // AddFault adds a fault; faults are tried in the order added.
@@ -256,6 +304,7 @@ func (s *Simulator) ClearRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.sent = nil
 }
 
 func (s *Simulator) record(r Request) {

@@ -510,3 +510,82 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("recorded %d calls, want 20", n)
 	}
 }
+
+// Like Facebook, a message the Send API accepts is echoed, signed with the app
+// secret, to the app's callback URL when the app subscribed the page to
+// message_echoes; an AfterServe fault loses the answer, not the message.
+func TestSendIsEchoedToTheAppsCallback(t *testing.T) {
+	sim, c, _ := setup(t)
+	ctx := context.Background()
+	echoes := make(chan messenger.Event, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !messenger.VerifySignature(appSecret, body, r.Header.Get(messenger.SignatureHeader)) {
+			t.Errorf("echo not signed with the app secret")
+		}
+		batch, err := messenger.ParseBatch(body)
+		if err != nil {
+			t.Errorf("echo: %v", err)
+		}
+		for _, e := range batch.Entry {
+			for _, ev := range e.Messaging {
+				echoes <- ev
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(hook.Close)
+	sim.SetAppCallback(appID, hook.URL)
+	send := func() (graph.SendResult, error) {
+		return c.SendMessage(ctx, pageID, graph.SendRequest{PSID: "PSID", MessagingType: "RESPONSE", Text: "Hallo/ü", Metadata: "out:1"}, cred)
+	}
+	if _, err := send(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-echoes:
+		t.Fatalf("echo without a message_echoes subscription: %+v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	if err := c.SubscribeApp(ctx, pageID, graph.SubscribedFields, cred); err != nil {
+		t.Fatal(err)
+	}
+	res, err := send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-echoes:
+		if ev.Kind() != messenger.KindEcho || ev.CustomerPSID() != "PSID" || ev.Sender.ID != pageID || ev.Message.MID != res.MessageID ||
+			ev.Message.Metadata != "out:1" || ev.Message.Text != "Hallo/ü" || ev.Message.AppID != 1001 {
+			t.Errorf("echo %+v %+v", ev, ev.Message)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo")
+	}
+
+	sim.AddFault(Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 502, Times: 1, AfterServe: true})
+	if _, err := send(); err == nil {
+		t.Fatal("the answer of an AfterServe fault arrived")
+	}
+	select {
+	case ev := <-echoes:
+		sent := sim.SentMessages()
+		if len(sent) != 3 || sent[2].MID != ev.Message.MID || sent[2].Metadata != "out:1" {
+			t.Errorf("sent %+v, echo %+v", sent, ev.Message)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo of the message whose answer was lost")
+	}
+
+	sim.SetEchoes(false)
+	if _, err := send(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-echoes:
+		t.Fatalf("echo while echoes are off: %+v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

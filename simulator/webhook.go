@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -132,4 +134,60 @@ func EscapeLikeFacebook(b []byte) []byte {
 		b = b[size:]
 	}
 	return out.Bytes()
+}
+
+// echoRetries is how often an echo delivery is tried; Facebook retries failed
+// deliveries with backoff.
+const echoRetries = 5
+
+// queueEcho delivers the echo of a message the page sent through the Send API to
+// the app's callback URL, as Facebook does when the app subscribed the page to
+// message_echoes: sender the page, recipient the customer, is_echo, the sending
+// app's id and the metadata it set. Called with s.mu held; the delivery runs on
+// its own, after the Send API answered or not.
+func (s *Simulator) queueEcho(t *tokenState, psid, mid string, msg map[string]any) {
+	callback, secret := s.callbacks[t.appID], s.apps[t.appID]
+	page := s.pages[t.pageID]
+	if !s.echoes || callback == "" || page == nil || !slices.Contains(page.subscriptions[t.appID], "message_echoes") {
+		return
+	}
+	now := time.Now().UnixMilli()
+	echo := map[string]any{"mid": mid, "is_echo": true}
+	if id, err := strconv.ParseInt(t.appID, 10, 64); err == nil {
+		echo["app_id"] = id
+	} else {
+		echo["app_id"] = t.appID
+	}
+	for _, k := range []string{"text", "metadata", "attachment", "quick_replies"} {
+		if v, ok := msg[k]; ok {
+			if k == "attachment" {
+				echo["attachments"] = []any{v}
+				continue
+			}
+			echo[k] = v
+		}
+	}
+	batch := map[string]any{"object": "page", "entry": []any{map[string]any{
+		"id": t.pageID, "time": now,
+		"messaging": []any{map[string]any{
+			"sender": map[string]any{"id": t.pageID}, "recipient": map[string]any{"id": psid},
+			"timestamp": now, "message": echo,
+		}},
+	}}}
+	payload, err := json.Marshal(batch)
+	if err != nil {
+		return
+	}
+	payload = EscapeLikeFacebook(payload)
+	go func() {
+		wait := 500 * time.Millisecond
+		for range echoRetries {
+			status, _, err := s.PostWebhook(context.Background(), callback, secret, payload)
+			if err == nil && status == http.StatusOK {
+				return
+			}
+			time.Sleep(wait)
+			wait *= 2
+		}
+	}()
 }

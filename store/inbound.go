@@ -296,8 +296,24 @@ func (s *Store) recordEcho(ctx context.Context, tx *sql.Tx, conversationID, page
 		ub := pg.NewUpdateBuilder()
 		ub.Update("messages").Set(ub.Assign("facebook_message_id", ev.Message.MID), "updated_at = now()").
 			Where(ub.Equal("id", ev.Message.Metadata), ub.IsNull("facebook_message_id"))
-		_, err := exec(ctx, tx, ub)
-		return false, err
+		if _, err := exec(ctx, tx, ub); err != nil {
+			return false, err
+		}
+		// A reply reported "outcome unknown" (its send was attempted, the desk lost
+		// track, no echo came in time) that Facebook echoes after all was sent: say so.
+		ub = pg.NewUpdateBuilder()
+		ub.Update("messages").Set(ub.Assign("status", "sent"), ub.Assign("reason", ""), ub.Assign("error", ""),
+			"sent_at = coalesce(sent_at, now())", "updated_at = now()").
+			Where(ub.Equal("id", ev.Message.Metadata), ub.Equal("status", "failed"), ub.Equal("reason", ReasonOutcomeUnknown),
+				ub.Equal("facebook_message_id", ev.Message.MID))
+		res, err := exec(ctx, tx, ub)
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return false, s.notifyMessage(ctx, tx, ev.Message.Metadata)
+		}
+		return false, nil
 	}
 	m := inboundMessage(ev)
 	// Sender "page" is how the transcript says "sent outside the desk".

@@ -63,6 +63,9 @@ type OutboundToSend struct {
 	PSID           string
 	StillAssigned  bool // the conversation is open and still the sending agent's
 	AlreadySentMID string
+	// Attempted: a send attempt is recorded (BeginSendAttempt) and the message is
+	// not known to be sent: Facebook may have it, so it must not be sent again.
+	Attempted bool
 }
 
 // OutboundToSend loads a reply and checks that its agent still owns the conversation.
@@ -77,13 +80,16 @@ func (s *Store) OutboundToSend(ctx context.Context, messageID string) (OutboundT
 		o.AlreadySentMID = *m.FacebookMessageID
 	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("c.page_uuid", "cu.psid", "c.status", "c.agent_id").From("conversations c").
-		Join("customers cu", "cu.id = c.customer_id").Where(sb.Equal("c.id", m.ConversationID))
+	sb.Select("c.page_uuid", "cu.psid", "c.status", "c.agent_id", "m.send_attempted_at IS NOT NULL").From("conversations c").
+		Join("customers cu", "cu.id = c.customer_id").Join("messages m", "m.conversation_id = c.id").
+		Where(sb.Equal("c.id", m.ConversationID), sb.Equal("m.id", messageID))
 	var status string
 	var agentID *string
-	if err := queryRow(ctx, s.DB, sb).Scan(&o.PageUUID, &o.PSID, &status, &agentID); err != nil {
+	var attempted bool
+	if err := queryRow(ctx, s.DB, sb).Scan(&o.PageUUID, &o.PSID, &status, &agentID, &attempted); err != nil {
 		return o, notFound(err, "conversation")
 	}
+	o.Attempted = attempted && o.AlreadySentMID == "" && (m.Status == "sending" || m.Status == "queued")
 	o.StillAssigned = status == "assigned" && agentID != nil && m.AgentID != nil && *agentID == *m.AgentID
 	return o, nil
 }

@@ -107,6 +107,10 @@ func run() error {
 		Temporal:  c,
 		TaskQueue: cfg.TaskQueue,
 	})
+	// Fails replies the desk lost before handing them over (RELIABILITY.md, problem 4).
+	if err := workflows.StartReplySweeper(setupCtx, c, cfg.TaskQueue, workflows.ReplySweeperInput{}); err != nil {
+		return fmt.Errorf("start the reply sweeper: %w", err)
+	}
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
 		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
 	return w.Run(interruptOn(ctx))

@@ -49,6 +49,18 @@ var ActivityNames = []string{
 	ActivityAssignQueue,
 	ActivityOverflowWaiting,
 	ActivityAskBot, ActivityHandOffFromBot, ActivitySendNotice,
+	ActivitySweepUnsentReplies, ActivityRecordStrayEvents,
+}
+
+// ActivityRecordStrayEvents records events that open no conversation (echoes,
+// receipts) in the customer's latest conversation.
+const ActivityRecordStrayEvents = "RecordStrayEvents"
+
+// RecordStrayEventsInput is what a run started by echoes or receipts alone holds.
+type RecordStrayEventsInput struct {
+	PageID string
+	PSID   string
+	Events []InboundEvent
 }
 
 // Kinds of automated notice (store.AutomatedKinds has their texts and settings).

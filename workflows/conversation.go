@@ -214,6 +214,21 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 // started it and puts it in its queue.
 func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	c.takeInbound() // the signal of the signal-with-start that began this run
+	for len(c.pending) > 0 && !opensConversation(c.pending) {
+		// Only echoes and receipts: the customer wrote nothing. They belong to
+		// the customer's latest conversation (Facebook echoes our closing notices
+		// and delivers receipts after the run that sent them has ended).
+		if workflow.GetVersion(ctx, versionStrayEvents, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			break
+		}
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRecordStrayEvents, RecordStrayEventsInput{
+			PageID: c.PageID, PSID: c.PSID, Events: c.pending,
+		}).Get(ctx, nil); err != nil {
+			return false, err
+		}
+		c.pending = nil
+		c.takeInbound() // what arrived meanwhile: a customer message opens after all
+	}
 	if len(c.pending) == 0 {
 		// Started without an event (e.g. by hand from the UI): nothing to talk about.
 		return false, nil
@@ -244,6 +259,24 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 		return true, c.botTurn(ctx)
 	}
 	return true, c.route(ctx)
+}
+
+// versionStrayEvents: from this version on, a run started by echoes or receipts
+// alone records them in the customer's latest conversation and ends, instead of
+// opening a conversation nobody wrote in; runs recorded before it replay opening one.
+const versionStrayEvents = "stray-events"
+
+// opensConversation says whether any of the events comes from the customer:
+// echoes (what the page sent), deliveries and reads never open a conversation.
+func opensConversation(events []InboundEvent) bool {
+	for _, ev := range events {
+		switch ev.Kind {
+		case "echo", "delivery", "read":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // route puts the conversation in its queue (the routing rules decide which) and

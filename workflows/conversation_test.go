@@ -48,6 +48,7 @@ type conversationFixture struct {
 	closeConversation  func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error)
 	reopenConversation func(workflows.ReopenRequest) (workflows.ConversationState, error)
 	markMessageQueued  func(messageID string) error
+	recordStray        func(workflows.RecordStrayEventsInput) error
 
 	closeCall      *testsuite.MockCallWrapper
 	markQueuedCall *testsuite.MockCallWrapper
@@ -107,6 +108,8 @@ func newConversation(t *testing.T) *conversationFixture {
 	stub(f.env, f.log, workflows.ActivityReopenConversation, &f.reopenConversation)
 	f.markMessageQueued = func(string) error { return nil }
 	f.markQueuedCall = stubErr(f.env, f.log, workflows.ActivityMarkMessageQueued, &f.markMessageQueued)
+	f.recordStray = func(workflows.RecordStrayEventsInput) error { return nil }
+	stubErr(f.env, f.log, workflows.ActivityRecordStrayEvents, &f.recordStray)
 	return f
 }
 
@@ -323,6 +326,36 @@ func TestConversationOfUnservedPageEndsQuietly(t *testing.T) {
 	}
 	if names := f.log.names(); !reflect.DeepEqual(names, []string{workflows.ActivityOpenConversation}) {
 		t.Errorf("activities %v, want only OpenConversation", names)
+	}
+}
+
+// Facebook echoes the closing notices and delivers receipts after the run that
+// sent them ended: such a run records them in the customer's latest conversation
+// and ends, opening nothing; a customer message opens a conversation as usual.
+func TestEchoesAndReceiptsAloneOpenNoConversation(t *testing.T) {
+	f := newConversation(t)
+	echo := inbound("m_echo", testStart)
+	echo.Kind = "echo"
+	read := inbound("read-1", testStart)
+	read.Kind = "read"
+	f.startNew(echo, read)
+	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v with %v, want a quiet end", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
+	}
+	if names := f.log.names(); !reflect.DeepEqual(names, []string{workflows.ActivityRecordStrayEvents}) {
+		t.Errorf("activities %v, want only RecordStrayEvents", names)
+	}
+	strays := inputsOf[workflows.RecordStrayEventsInput](f.log, workflows.ActivityRecordStrayEvents)
+	if want := []workflows.RecordStrayEventsInput{{PageID: testPageID, PSID: testPSID, Events: []workflows.InboundEvent{echo, read}}}; !reflect.DeepEqual(strays, want) {
+		t.Errorf("RecordStrayEvents inputs %+v, want %+v", strays, want)
+	}
+
+	g := newConversation(t)
+	g.cancelAt(time.Hour)
+	g.startNew(echo, inbound("m_1", testStart))
+	g.requireCanceled()
+	if n := len(inputsOf[workflows.OpenConversationInput](g.log, workflows.ActivityOpenConversation)); n != 1 {
+		t.Errorf("a customer message with an echo: %d OpenConversation calls, want 1", n)
 	}
 }
 

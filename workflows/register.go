@@ -16,6 +16,7 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(PageWorkflow)
 	w.RegisterWorkflow(QueueWorkflow)
 	w.RegisterWorkflow(AccountDeletionWorkflow)
+	w.RegisterWorkflow(ReplySweeperWorkflow)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

@@ -147,6 +147,11 @@ func (s *soak) seed(ctx context.Context) error {
 		return err
 	}
 	s.pageUUID, s.callbackURL = page.ID, page.CallbackURL
+	// The app's webhook, as set in the app dashboard: the simulator echoes every
+	// send there, as Facebook does, which settles a send whose answer was lost.
+	if err := sim("/_sim/apps", map[string]any{"app_id": s.appID, "app_secret": s.appSecret, "callback_url": s.callbackURL}); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for page.ProvisioningStatus != "active" {
 		if time.Now().After(deadline) {
