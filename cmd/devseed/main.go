@@ -141,6 +141,12 @@ func run(ctx context.Context, cfg config) error {
 	if err := ensurePage(ctx, api, cfg, &d, reused); err != nil {
 		return err
 	}
+	// Now that the page has its callback URL, the simulator echoes the page's sends
+	// there, as Facebook does for an app subscribed to message_echoes.
+	if err := api.call(ctx, http.MethodPost, cfg.simURL+"/_sim/apps", "",
+		map[string]any{"app_id": demoAppID, "app_secret": d.AppSecret, "callback_url": d.CallbackURL}, nil); err != nil {
+		return err
+	}
 	if err := ensureAgent(ctx, api, cfg, &d, reused); err != nil {
 		return err
 	}
