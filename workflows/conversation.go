@@ -68,6 +68,11 @@ type conversation struct {
 	closeRequest *CloseRequest
 	inbound      workflow.ReceiveChannel
 	assigned     workflow.ReceiveChannel
+	// closeRequested and pageActive carry the other signals; with signalsInLoop
+	// (versionSignalsInLoop) the main loop drains all of them, as it does inbound.
+	closeRequested workflow.ReceiveChannel
+	pageActive     workflow.ReceiveChannel
+	signalsInLoop  bool
 	// lock keeps recording a message and closing apart, so a message is either in
 	// this conversation or, if it arrived during the close, in the next one.
 	lock workflow.Mutex
@@ -79,28 +84,34 @@ func (c *conversation) setup(ctx workflow.Context) error {
 	// arrives as the run completes, and it would be lost with the run.
 	c.inbound = workflow.GetSignalChannel(ctx, SignalInbound)
 	c.assigned = workflow.GetSignalChannel(ctx, SignalAssigned)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var a Assignment
-			c.assigned.Receive(ctx, &a)
-			c.onAssigned(ctx, a)
-		}
-	})
-	closeRequested := workflow.GetSignalChannel(ctx, SignalCloseRequested)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var req CloseRequest
-			closeRequested.Receive(ctx, &req)
-			c.closeRequest = &req
-		}
-	})
-	pageActive := workflow.GetSignalChannel(ctx, SignalPageActive)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			pageActive.Receive(ctx, nil)
-			c.resume = true
-		}
-	})
+	c.closeRequested = workflow.GetSignalChannel(ctx, SignalCloseRequested)
+	c.pageActive = workflow.GetSignalChannel(ctx, SignalPageActive)
+	// The other signals used to be read by goroutines blocked in Receive; runs
+	// recorded that way keep them. Now every signal waits in its channel until the
+	// main loop drains it, so none can be taken and then lost as the run ends.
+	c.signalsInLoop = workflow.GetVersion(ctx, versionSignalsInLoop, workflow.DefaultVersion, 1) == 1
+	if !c.signalsInLoop {
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				var a Assignment
+				c.assigned.Receive(ctx, &a)
+				c.onAssigned(ctx, a)
+			}
+		})
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				var req CloseRequest
+				c.closeRequested.Receive(ctx, &req)
+				c.closeRequest = &req
+			}
+		})
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				c.pageActive.Receive(ctx, nil)
+				c.resume = true
+			}
+		})
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ConversationState, error) {
 		return c.ConversationState, nil
 	}); err != nil {
@@ -121,6 +132,39 @@ const versionAutomatedNotices = "automated-notices"
 
 // versionParkKeepsResume: a reply queued behind parked ones leaves c.resume alone.
 const versionParkKeepsResume = "park-keeps-resume"
+
+// versionSignalsInLoop: the assigned, close-requested and page-active signals are
+// drained by the main loop (takeSignals) instead of goroutines.
+const versionSignalsInLoop = "signals-in-loop"
+
+// signalsWaiting says a signal other than inbound waits in its channel.
+func (c *conversation) signalsWaiting() bool {
+	return c.signalsInLoop && (c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActive.Len() > 0)
+}
+
+// takeSignals applies every waiting assigned, close-requested and page-active signal.
+func (c *conversation) takeSignals(ctx workflow.Context) {
+	if !c.signalsInLoop {
+		return
+	}
+	for {
+		var a Assignment
+		if !c.assigned.ReceiveAsync(&a) {
+			break
+		}
+		c.onAssigned(ctx, a)
+	}
+	for {
+		var req CloseRequest
+		if !c.closeRequested.ReceiveAsync(&req) {
+			break
+		}
+		c.closeRequest = &req
+	}
+	for c.pageActive.ReceiveAsync(nil) {
+		c.resume = true
+	}
+}
 
 func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	c.notices = workflow.GetVersion(ctx, versionAutomatedNotices, workflow.DefaultVersion, 1) >= 1
@@ -151,10 +195,11 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 	for !c.closed {
 		if err := workflow.Await(ctx, func() bool {
 			return len(c.pending) > 0 || c.inbound.Len() > 0 || c.closed || c.expired || c.closeRequest != nil || (c.resume && len(c.Parked) > 0) ||
-				c.AnnounceAgent || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+				c.AnnounceAgent || c.signalsWaiting() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}); err != nil {
 			return err
 		}
+		c.takeSignals(ctx)
 		if c.resume && len(c.Parked) > 0 && !c.closed {
 			if err := c.sendParked(ctx); err != nil {
 				return err
@@ -201,6 +246,10 @@ func (c *conversation) run(ctx workflow.Context, in ConversationInput) error {
 			// next message into it) or drop the request. The loop deals with them first.
 			// Runs that went on regardless replay as they were recorded.
 			if (c.closed || c.closeRequest != nil) && workflow.GetVersion(ctx, versionSettleBeforeContinueAsNew, workflow.DefaultVersion, 1) == 1 {
+				continue
+			}
+			// Signals that came meanwhile are handled by this run, not dropped with it.
+			if c.signalsWaiting() {
 				continue
 			}
 			return c.continueAsNew(ctx, ConversationInput{PageID: c.PageID, PSID: c.PSID, State: &c.ConversationState})
@@ -706,6 +755,15 @@ func (c *conversation) continueAsNew(ctx workflow.Context, next ConversationInpu
 			break
 		}
 		c.onAssigned(ctx, a)
+	}
+	// A run continuing an open conversation got here with no signal waiting (the
+	// loop handles those first); for a closed one, a close request or the page's
+	// return concerned the conversation that is over. Read, so none is "unhandled".
+	if c.signalsInLoop {
+		for c.closeRequested.ReceiveAsync(nil) {
+		}
+		for c.pageActive.ReceiveAsync(nil) {
+		}
 	}
 	next.Pending = c.pending
 	if next.State == nil && len(next.Pending) == 0 {
