@@ -44,7 +44,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -85,8 +84,8 @@ func main() {
 	flag.IntVar(&cfg.capacity, "capacity", 1, "each agent's capacity (1: a close is what makes room)")
 	flag.IntVar(&cfg.probes, "probes", 200, "sequential raw round trips of each kind, before and after")
 	flag.DurationVar(&cfg.think, "think", 0, "how long an agent works on a conversation before closing it (uniform in [½, 1½]×); 0: at once, saturating the queue")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", defaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", defaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.StringVar(&cfg.temporalCLI, "temporal-cli", stack.DefaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&cfg.databaseURL, "database-url", stack.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
 	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
 	flag.DurationVar(&cfg.fillTimeout, "fill-timeout", 10*time.Minute, "how long the conversations may take to be waiting")
 	flag.DurationVar(&cfg.workTimeout, "work-timeout", 10*time.Minute, "how long the agents may take to work through the queue")
@@ -102,25 +101,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "assign:", err)
 		os.Exit(1)
 	}
-}
-
-func defaultCLI() string {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p
-	}
-	p, _ := filepath.Abs("bin/temporal")
-	return p
-}
-
-func defaultDatabaseURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
 // quietLogger drops the SDK's log and counts its warnings and errors.
@@ -140,7 +120,7 @@ func run(ctx context.Context, cfg config) error {
 	start := time.Now()
 	tag := randomHex(3)
 	sdkLog := &quietLogger{}
-	progress("starting Temporal dev server (%s)", cfg.temporalCLI)
+	stack.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
 	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cfg.temporalCLI, ClientOptions: &client.Options{Namespace: namespace, Logger: sdkLog},
 		LogLevel: "error", Stdout: io.Discard, Stderr: io.Discard,
@@ -180,13 +160,13 @@ func run(ctx context.Context, cfg config) error {
 
 	s, err := stack.Start(ctx, stack.Options{
 		DatabaseURL: cfg.databaseURL, KeepDB: cfg.keepDB, Tag: tag, Starter: caller, Worker: workerClient,
-		StarterLog: slog.DiscardHandler, Connections: 16 + cfg.agents, Progress: progress,
+		StarterLog: slog.DiscardHandler, Connections: 16 + cfg.agents, Progress: stack.Progress,
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), s.PageID)
+	stack.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), s.PageID)
 
 	before, err := raw.measure(ctx, "before", cfg.probes)
 	if err != nil {
@@ -204,7 +184,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	progress("done in %s", time.Since(start).Round(time.Second))
+	stack.Progress("done in %s", time.Since(start).Round(time.Second))
 	report(os.Stdout, cfg, b, work, []rawResult{before, after}, time.Since(start), sdkLog)
 	return nil
 }
@@ -276,7 +256,7 @@ type rawResult struct {
 func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult, error) {
 	res := rawResult{label: label}
 	id := fmt.Sprintf("bench-raw-%s-%s", p.queue, label)
-	progress("raw %s: %d update round trips, %d signal → activity", label, n, n)
+	stack.Progress("raw %s: %d update round trips, %d signal → activity", label, n, n)
 	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-echo", TaskQueue: p.queue}, echoWorkflowName); err != nil {
 		return res, err
 	}
@@ -339,7 +319,7 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 			return res, err
 		}
 	}
-	progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, ms(percentile(res.update, 0.5)), ms(percentile(res.wake, 0.5)))
+	stack.Progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, ms(percentile(res.update, 0.5)), ms(percentile(res.wake, 0.5)))
 	return res, nil
 }
 
@@ -378,7 +358,7 @@ func (b *assignBench) fill(ctx context.Context) error {
 		}
 		b.team = append(b.team, benchAgent{id: out.ID, token: out.Token})
 	}
-	progress("fill: %d customers write, %d agents of capacity %d away", cfg.conversations, cfg.agents, cfg.capacity)
+	stack.Progress("fill: %d customers write, %d agents of capacity %d away", cfg.conversations, cfg.agents, cfg.capacity)
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -413,7 +393,7 @@ func (b *assignBench) fill(ctx context.Context) error {
 		}
 	}
 	b.fillT = time.Since(start)
-	progress("fill: %d waiting after %s", cfg.conversations, b.fillT.Round(time.Millisecond))
+	stack.Progress("fill: %d waiting after %s", cfg.conversations, b.fillT.Round(time.Millisecond))
 	return nil
 }
 
@@ -468,7 +448,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 		pollerDone <- nil
 	}()
 
-	progress("work: %d agents become available and close what they get", cfg.agents)
+	stack.Progress("work: %d agents become available and close what they get", cfg.agents)
 	workStart := time.Now()
 	for _, a := range b.team {
 		if code, raw, err := s.Call(ctx, a.token, "PUT", "/api/v1/me/presence", map[string]string{"status": "available"}, nil); err != nil || code != 200 {
@@ -518,7 +498,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 				res.closeCall = append(res.closeCall, closeDone.Sub(closeSent))
 				mu.Unlock()
 				if n := closed.Add(1); n%100 == 0 {
-					progress("work: %d closed", n)
+					stack.Progress("work: %d closed", n)
 				}
 			}
 		}()
@@ -543,14 +523,14 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 	res.assignments = b.count(ctx, "SELECT count(*) FROM agent_events WHERE name = 'conversation.assigned'")
 	res.assignedOnce = res.assignments == cfg.conversations &&
 		b.count(ctx, "SELECT count(DISTINCT conversation_id) FROM agent_events WHERE name = 'conversation.assigned'") == cfg.conversations
-	progress("work: %d closed in %s", cfg.conversations, res.wall.Round(time.Millisecond))
+	stack.Progress("work: %d closed in %s", cfg.conversations, res.wall.Round(time.Millisecond))
 	return res, nil
 }
 
 func (b *assignBench) count(ctx context.Context, query string, args ...any) int {
 	var n int
 	if err := b.s.DB.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		progress("count: %v", err)
+		stack.Progress("count: %v", err)
 		return -1
 	}
 	return n

@@ -17,7 +17,7 @@
 // phases do not overlap. With -diagnose (default) it then runs three probes shown
 // apart: (a) with the webhook's search attributes, one paced conversation (history
 // cost and latency of unhurried messages), and (b) with the channel's worker
-// stopped (the ack path alone). It prints one markdown report on stdout; progress
+// stopped (the ack path alone). It prints one markdown report on stdout; stack.Progress
 // goes to stderr. docs/PERFORMANCE.md has the results and their reading.
 package main
 
@@ -35,7 +35,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -82,8 +81,8 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "C: requests in flight")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "number of (b) phases; the schedule is a b a b … a (rounds+1 (a) phases)")
 	flag.IntVar(&cfg.warmup, "warmup", 40, "untimed warm-up calls of each kind before the first phase")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", defaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", defaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.StringVar(&cfg.temporalCLI, "temporal-cli", stack.DefaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&cfg.databaseURL, "database-url", stack.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for a phase's work to be drained")
 	flag.BoolVar(&cfg.diagnose, "diagnose", true, "after the schedule: (a) with the webhook's search attributes, a paced single conversation, and (b) with the channel's worker stopped (shown apart)")
 	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as worker/main.go)")
@@ -100,25 +99,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}
-}
-
-func defaultCLI() string {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p
-	}
-	p, _ := filepath.Abs("bin/temporal")
-	return p
-}
-
-func defaultDatabaseURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
 // ---------------------------------------------------------------------------
@@ -215,7 +195,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	}()
 	start := time.Now()
 
-	progress("starting Temporal dev server (%s)", cfg.temporalCLI)
+	stack.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
 	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  cfg.temporalCLI,
 		ClientOptions: &client.Options{Namespace: namespace, Logger: b.sdkLog},
@@ -260,10 +240,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), b.pageID)
+	stack.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), b.pageID)
 
 	if cfg.warmup > 0 {
-		progress("warm-up: %d calls of each kind", cfg.warmup)
+		stack.Progress("warm-up: %d calls of each kind", cfg.warmup)
 		wn := min(cfg.warmup, cfg.conversations)
 		if _, err := b.runRaw(ctx, -1, wn, cfg.warmup, ""); err != nil {
 			return fmt.Errorf("warm-up (a): %w", err)
@@ -305,7 +285,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		results = append(results, r)
 	}
-	progress("done in %s", time.Since(start).Round(time.Second))
+	stack.Progress("done in %s", time.Since(start).Round(time.Second))
 	b.report(os.Stdout, results, time.Since(start))
 	return nil
 }
@@ -321,7 +301,7 @@ func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
 	s, err := stack.Start(ctx, stack.Options{
 		DatabaseURL: b.cfg.databaseURL, KeepDB: b.cfg.keepDB, Tag: b.tag,
 		Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
-		StarterLog: b.serviceLog, WrapStarter: b.timeWebhooks, Connections: b.cfg.concurrency, Progress: progress,
+		StarterLog: b.serviceLog, WrapStarter: b.timeWebhooks, Connections: b.cfg.concurrency, Progress: stack.Progress,
 	})
 	if err != nil {
 		return nil, err
@@ -353,7 +333,7 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 			Kind: messenger.KindMessage, Timestamp: time.Now().UnixMilli(),
 		}
 	}
-	progress("(a) %s: %d SignalWithStart over %d workflows at concurrency %d", label, m, n, b.cfg.concurrency)
+	stack.Progress("(a) %s: %d SignalWithStart over %d workflows at concurrency %d", label, m, n, b.cfg.concurrency)
 	res := b.drive(ctx, "a", round, m, func(ctx context.Context, i int) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -398,7 +378,7 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 	}
 	res.drained = time.Since(phaseStart)
 	res.diag = diag
-	progress("(a) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, drained after %s", label, res.throughput(),
+	stack.Progress("(a) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, drained after %s", label, res.throughput(),
 		ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors), res.drained.Round(time.Millisecond))
 	return res, ctx.Err()
 }
@@ -430,7 +410,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		// while the POSTs are timed; a new worker drains afterwards.
 		b.stack.StopWorker()
 	}
-	progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
+	stack.Progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
 	b.takeTimings()
 	res := b.drive(ctx, "b", round, m, func(ctx context.Context, i int) (string, error) {
 		return b.postWebhook(ctx, bodies[i])
@@ -444,7 +424,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	}
 	if diag != "" {
 		// The backlog is left as it is: nothing runs after this phase.
-		progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors", label, res.throughput(),
+		stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors", label, res.throughput(),
 			ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors))
 		return res, ctx.Err()
 	}
@@ -471,7 +451,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		FROM (SELECT extract(epoch FROM m.created_at - ie.received_at)::float8 AS d
 		      FROM messages m JOIN inbound_events ie ON ie.page_id = m.page_id AND ie.event_key = m.facebook_message_id
 		      WHERE starts_with(m.facebook_message_id, $1)) x`, midPrefix).Scan(&res.lag[0], &res.lag[1], &res.lag[2]); err != nil {
-		progress("lag: %v", err)
+		stack.Progress("lag: %v", err)
 	}
 
 	// History: wait until the conversations' histories stop growing (the workflow
@@ -488,7 +468,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 			return res, err
 		}
 	}
-	progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, recorded after %s, %.2f history events/msg", label, res.throughput(),
+	stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, recorded after %s, %.2f history events/msg", label, res.throughput(),
 		ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors),
 		res.drained.Round(time.Millisecond), float64(res.historyEvents)/float64(max(res.ok, 1)))
 	return res, ctx.Err()
@@ -508,7 +488,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 	psid := fmt.Sprint(2900000000000000 + b.psidSeq.Add(1))
 	b.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Paced", LastName: "Customer", Locale: "en_GB"})
 	prefix := "m_" + b.tag + "paced_"
-	progress("paced: %d messages of one conversation, each after the previous is recorded", k)
+	stack.Progress("paced: %d messages of one conversation, each after the previous is recorded", k)
 	for i := 0; i < k; i++ {
 		t0 := time.Now()
 		if class, err := b.postWebhook(ctx, messageBatch(b.pageID, psid, prefix, i)); class != "" {
@@ -533,7 +513,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 	res.historyEvents = b.waitHistoryStable(ctx, []string{workflows.ConversationWorkflowID(b.pageID, psid)})
 	slices.Sort(res.ack)
 	slices.Sort(res.recorded)
-	progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),
+	stack.Progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),
 		ms(percentile(res.ack, 0.5)), ms(percentile(res.recorded, 0.5)))
 	return res, ctx.Err()
 }
@@ -666,12 +646,12 @@ func (b *bench) historyLength(ctx context.Context, workflowID string) int {
 		return 0 // e.g. the queue workflow before the first conversation
 	}
 	if err != nil {
-		progress("describe %s: %v", workflowID, err)
+		stack.Progress("describe %s: %v", workflowID, err)
 		return 0
 	}
 	info := d.GetWorkflowExecutionInfo()
 	if info.GetFirstRunId() != "" && info.GetFirstRunId() != info.GetExecution().GetRunId() {
-		progress("note: %s continued as new; only its current run is counted", workflowID)
+		stack.Progress("note: %s continued as new; only its current run is counted", workflowID)
 	}
 	return int(info.GetHistoryLength())
 }
@@ -698,7 +678,7 @@ func (b *bench) countEventTypes(ctx context.Context, workflowID string, into, re
 func (b *bench) count(ctx context.Context, query string, args ...any) int {
 	var n int
 	if err := b.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		progress("count: %v", err)
+		stack.Progress("count: %v", err)
 		return -1
 	}
 	return n
