@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"fbchannel/graph"
@@ -105,6 +106,33 @@ func (a *Activities) handOff(ctx context.Context, conversationID, reason, summar
 // sendAutomated stores and sends a message of the service or its bot, once per id.
 // Automated messages go as RESPONSE only: message tags are for human agents.
 func (a *Activities) sendAutomated(ctx context.Context, id, conversationID, sender, text string) error {
+	err := a.trySendAutomated(ctx, id, conversationID, sender, text)
+	if err == nil || !lastAttempt(ctx) {
+		return err
+	}
+	// The workflow carries on without this message after its last attempt: the
+	// transcript must say it failed, not show it "sending" for ever.
+	reason, message := string(graph.ReasonTransient), "This automated message could not be sent: Facebook kept failing; it was not retried further."
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() != "" {
+		reason, message = appErr.Type(), appErr.Message()
+	}
+	if o, oerr := a.Store.OutboundToSend(ctx, id); oerr == nil && o.Attempted {
+		reason, message = store.ReasonOutcomeUnknown, OutcomeUnknownMessage
+	}
+	if merr := a.Store.MarkFailed(ctx, id, reason, message); merr != nil {
+		activity.GetLogger(ctx).Warn("could not mark an automated message failed", "message_id", id, "err", merr)
+	}
+	return err
+}
+
+// lastAttempt says the retry policy allows no attempt after this one.
+func lastAttempt(ctx context.Context) bool {
+	info := activity.GetInfo(ctx)
+	return info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts
+}
+
+func (a *Activities) trySendAutomated(ctx context.Context, id, conversationID, sender, text string) error {
 	if err := a.Store.InsertAutomatedMessage(ctx, id, conversationID, sender, text); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fbchannel/simulator"
 )
 
 // Issue 5: automated messages in the workstream's language, the survey at close,
@@ -219,4 +221,30 @@ func TestAttachmentPolicies(t *testing.T) {
 	if n := st.count("messages", "id = $1 AND kind = 'attachment' AND attachments::text LIKE '%manual.png%'", out.ID); n != 1 {
 		t.Fatalf("the sent attachment is not in the transcript")
 	}
+}
+
+// An automated message Facebook keeps refusing for a passing reason (here its rate
+// limit) ends `failed` after its last attempt, never left `sending` in the
+// transcript, and the conversation goes on.
+func TestAutomatedMessageThatCannotBeSentEndsFailed(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	ws := st.workstreamOf(ch)
+	if code, out := st.setAutomated(ws, "greeting", map[string]any{"enabled": true}); code != 200 {
+		t.Fatalf("enable greeting: %d %v", code, out)
+	}
+	st.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 613, Message: "Calls to this api have exceeded the rate limit."})
+	a := st.createAgent("Noor", 1)
+	events := st.openEvents(a, "")
+	st.customerSays(ch, "2900000000000903", "hello?", "")
+	st.eventually("the greeting ends failed", 60*time.Second, func() bool {
+		return st.count("messages", "sender = 'system' AND status = 'failed' AND reason = 'rate_limited' AND error <> ''") == 1
+	})
+	if n := st.count("messages", "sender = 'system' AND status = 'sending'"); n != 0 {
+		t.Fatalf("%d automated messages left sending", n)
+	}
+	// The conversation was not held up: an agent who comes gets it.
+	st.sim.ClearFaults()
+	st.setPresence(a, "available")
+	events.next(t, "conversation.assigned", 30*time.Second)
 }
