@@ -160,6 +160,13 @@ func TestDeskTransferInBrowser(t *testing.T) {
 			t.Fatalf("%s's desk reloaded: the updates must arrive live", who)
 		}
 	}
+	// After a reload Bart still sees who sent the conversation, from the API alone.
+	tbart.navigate(st.api.URL + "/desk")
+	tbart.waitFor("Jane after the reload", item(janeConv), 20*time.Second)
+	tbart.click(fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, janeConv))
+	tbart.waitFor("the note and its sender after the reload", fmt.Sprintf(`!document.querySelector("#transfer-note").hidden &&
+		document.querySelector("#transfer-note").textContent.includes("from Alice Moreau") &&
+		document.querySelector("#transfer-note").textContent.includes(%q)`, note), 10*time.Second)
 	if p := b.Problems(); len(p) > 0 {
 		t.Fatalf("the pages reported problems: %v", p)
 	}

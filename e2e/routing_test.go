@@ -724,6 +724,13 @@ func TestTransferMovesCapacity(t *testing.T) {
 	if got.Data["conversation_id"] != c1.ID || got.Data["note"] != "VIP: refund already agreed" || got.Data["transferred_by"] != a.ID || conv["transfer_note"] != "VIP: refund already agreed" {
 		t.Fatalf("bart's assigned event: %v", got.Data)
 	}
+	var bartsView struct {
+		TransferredBy struct{ ID, Name string } `json:"transferred_by"`
+	}
+	if code := st.call("GET", "/api/v1/conversations/"+c1.ID, b.Token, nil, &bartsView); code != 200 ||
+		bartsView.TransferredBy.ID != a.ID || bartsView.TransferredBy.Name != "alice" {
+		t.Fatalf("who transferred, as the conversation says: %d %+v", code, bartsView.TransferredBy)
+	}
 	gone := eventsA.next(t, "conversation.transferred", 10*time.Second)
 	if gone.Data["conversation_id"] != c1.ID || gone.Data["to_agent_id"] != b.ID {
 		t.Fatalf("alice's transferred event: %v", gone.Data)

@@ -19,6 +19,12 @@ type Customer struct {
 	Locale     string `json:"locale,omitempty"`
 }
 
+// AgentRef names an agent in another record.
+type AgentRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 type Window struct {
 	ExpiresAt       *time.Time `json:"expires_at"`
 	HumanAgentUntil *time.Time `json:"human_agent_until"`
@@ -41,6 +47,8 @@ type Conversation struct {
 	BotSummary       string `json:"bot_summary,omitempty"`
 	// TransferNote is the note of the last transfer, for the agent it went to.
 	TransferNote string `json:"transfer_note,omitempty"`
+	// TransferredBy names the agent who made the last transfer (id and name).
+	TransferredBy *AgentRef `json:"transferred_by,omitempty"`
 	// HumanAgentTag is the workstream's setting; the window shows what it allows.
 	HumanAgentTag bool `json:"-"`
 	// AgentAttachments: the workstream lets agents send files (by URL).
@@ -87,6 +95,7 @@ const humanAgentWindow = 7 * 24 * time.Hour
 
 const conversationColumns = "c.id, c.status, c.page_id, c.page_uuid, cu.id, cu.psid, cu.name, cu.profile_pic, cu.locale, " +
 	"c.agent_id, c.queue_id, c.opened_at, c.closed_at, c.close_reason, c.disposition, c.bot_handoff_reason, c.bot_summary, c.transfer_note, c.last_customer_message_at, w.human_agent_tag, " +
+	"c.transferred_by, coalesce(tb.name, ''), " +
 	"coalesce(w.agent_attachments, true)"
 
 func conversationSelect() *sqlbuilder.SelectBuilder {
@@ -94,7 +103,8 @@ func conversationSelect() *sqlbuilder.SelectBuilder {
 	sb.Select(conversationColumns).From("conversations c").
 		Join("customers cu", "cu.id = c.customer_id").
 		Join("pages p", "p.id = c.page_uuid").
-		JoinWithOption("LEFT", "workstreams w", "w.id = p.workstream_id")
+		JoinWithOption("LEFT", "workstreams w", "w.id = p.workstream_id").
+		JoinWithOption("LEFT", "agents tb", "tb.id = c.transferred_by")
 	return sb
 }
 
@@ -102,13 +112,19 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var c Conversation
 	var lastCustomer *time.Time
 	var humanAgent sql.NullBool
+	var transferredBy sql.NullString
+	var transferredByName string
 	err := row.Scan(&c.ID, &c.Status, &c.PageID, &c.PageUUID, &c.Customer.ID, &c.Customer.PSID, &c.Customer.Name,
 		&c.Customer.ProfilePic, &c.Customer.Locale, &c.AgentID, &c.QueueID, &c.OpenedAt, &c.ClosedAt, &c.CloseReason,
-		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &c.TransferNote, &lastCustomer, &humanAgent, &c.AgentAttachments)
+		&c.Disposition, &c.BotHandoffReason, &c.BotSummary, &c.TransferNote, &lastCustomer, &humanAgent, &transferredBy, &transferredByName,
+		&c.AgentAttachments)
 	if err != nil {
 		return c, err
 	}
 	c.HumanAgentTag = humanAgent.Bool
+	if transferredBy.Valid {
+		c.TransferredBy = &AgentRef{ID: transferredBy.String, Name: transferredByName}
+	}
 	if lastCustomer != nil {
 		expires := lastCustomer.Add(StandardMessagingWindow)
 		c.Window.ExpiresAt = &expires

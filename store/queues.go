@@ -579,7 +579,8 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 
 func setTransferNote(ctx context.Context, tx *sql.Tx, req TransferRequest) error {
 	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("transfer_note", req.Note), "transferred_at = now()").Where(ub.Equal("id", req.ConversationID))
+	ub.Update("conversations").Set(ub.Assign("transfer_note", req.Note), ub.Assign("transferred_by", req.FromAgentID), "transferred_at = now()").
+		Where(ub.Equal("id", req.ConversationID))
 	_, err := exec(ctx, tx, ub)
 	return err
 }

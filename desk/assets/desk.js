@@ -410,16 +410,17 @@
   }
 
   // renderTransferNote shows the receiving agent why the conversation came: the
-  // note (from the conversation API, so it survives a reload) and, when the
-  // assignment was seen live, who sent it.
+  // note and who sent it (both from the conversation API, so they survive a reload).
   function renderTransferNote() {
     const conv = state.current;
     const box = clear($("#transfer-note"));
-    const by = state.transferredBy[conv.id];
+    // The conversation API names who transferred it, so it survives a reload.
+    const ref = conv.transferred_by;
+    const by = state.transferredBy[conv.id] || (ref && ref.id);
     const note = conv.transfer_note || "";
     box.hidden = !!state.transferred[conv.id] || (!note && !by);
     if (box.hidden) return;
-    const from = by ? " from " + agentName(by) : "";
+    const from = by ? " from " + (ref && ref.id === by && ref.name ? ref.name : agentName(by)) : "";
     box.appendChild(h("b", {}, note ? "Transfer note" + from + ": " : "Transferred to you" + from + "."));
     if (note) box.appendChild(document.createTextNode(note));
   }
