@@ -173,8 +173,23 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 		st.stopWorker()
 		simServer.Close()
 		db.Close()
+		// A passing test's database goes; a failing one's stays for a look.
+		if !t.Failed() {
+			dropTestDatabase(st.dbName)
+		}
 	})
 	return st
+}
+
+// dropTestDatabase removes a test's database, so repeated runs do not fill the disk.
+func dropTestDatabase(name string) {
+	admin, err := sql.Open("postgres", databaseURL("postgres"))
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	// FORCE: connections a stopped worker's pool may still hold are ended.
+	_, _ = admin.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`)
 }
 
 // startWorker runs this stack's worker (as the worker process does).
