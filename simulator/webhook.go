@@ -31,7 +31,24 @@ func (s *Simulator) postCustomerMessage(ctx context.Context, callbackURL, appSec
 	if mid == "" {
 		mid = newID("m_")
 	}
-	now := time.Now().UnixMilli()
+	payload, err := TextBatch(pageID, time.Now().UnixMilli(), CustomerText{PSID: psid, MID: mid, Text: text})
+	if err != nil {
+		return 0, "", mid, err
+	}
+	status, body, err := s.PostWebhook(ctx, callbackURL, appSecret, payload)
+	return status, body, mid, err
+}
+
+// CustomerText is one text message of a customer (PSID) with its Facebook id.
+type CustomerText struct {
+	PSID, MID, Text string
+}
+
+// TextBatch is a webhook payload as Facebook builds it: one entry for the page with
+// each customer's text message, stamped at (Unix milliseconds), escaped the way
+// Facebook signs it. Drivers that sign and post deliveries themselves (the soak)
+// build them here.
+func TextBatch(pageID string, at int64, texts ...CustomerText) ([]byte, error) {
 	type party struct {
 		ID string `json:"id"`
 	}
@@ -50,25 +67,18 @@ func (s *Simulator) postCustomerMessage(ctx context.Context, callbackURL, appSec
 		Time      int64   `json:"time"`
 		Messaging []event `json:"messaging"`
 	}
-	batch := struct {
+	events := make([]event, 0, len(texts))
+	for _, t := range texts {
+		events = append(events, event{Sender: party{t.PSID}, Recipient: party{pageID}, Timestamp: at, Message: message{MID: t.MID, Text: t.Text}})
+	}
+	payload, err := json.Marshal(struct {
 		Object string  `json:"object"`
 		Entry  []entry `json:"entry"`
-	}{"page", []entry{{
-		ID:   pageID,
-		Time: now,
-		Messaging: []event{{
-			Sender:    party{psid},
-			Recipient: party{pageID},
-			Timestamp: now,
-			Message:   message{MID: mid, Text: text},
-		}},
-	}}}
-	payload, err := json.Marshal(batch)
+	}{"page", []entry{{ID: pageID, Time: at, Messaging: events}}})
 	if err != nil {
-		return 0, "", mid, err
+		return nil, err
 	}
-	status, body, err := s.PostWebhook(ctx, callbackURL, appSecret, EscapeLikeFacebook(payload))
-	return status, body, mid, err
+	return EscapeLikeFacebook(payload), nil
 }
 
 // PostWebhook signs payload exactly as given and POSTs it to callbackURL

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"fbchannel/messenger"
+	"fbchannel/simulator"
 )
 
 // lockedRand is a math/rand/v2 generator safe for the soak's goroutines.
@@ -251,36 +251,19 @@ func (d *driver) release(batch []*customer, _ bool) {
 // build makes one signed delivery: one page entry with each customer's next message,
 // the way Facebook batches events of several senders.
 func (d *driver) build(batch []*customer) *delivery {
-	now := time.Now().UnixMilli()
-	type party struct {
-		ID string `json:"id"`
-	}
-	type message struct {
-		MID  string `json:"mid"`
-		Text string `json:"text"`
-	}
-	type event struct {
-		Sender    party   `json:"sender"`
-		Recipient party   `json:"recipient"`
-		Timestamp int64   `json:"timestamp"`
-		Message   message `json:"message"`
-	}
 	dl := &delivery{customers: batch}
-	var events []event
+	var texts []simulator.CustomerText
 	d.mu.Lock()
 	for _, c := range batch {
 		mid := fmt.Sprintf("m_soak_%s_%d_%d", d.s.runID, c.idx, c.sent)
 		text := fmt.Sprintf("Soak message %d of %d from customer %d (%s)", c.sent, c.total, c.idx, mid)
-		events = append(events, event{Sender: party{c.psid}, Recipient: party{d.s.pageID}, Timestamp: now, Message: message{MID: mid, Text: text}})
+		texts = append(texts, simulator.CustomerText{PSID: c.psid, MID: mid, Text: text})
 		dl.mids = append(dl.mids, mid)
 		d.messages[mid] = &sentMessage{mid: mid, psid: c.psid}
 		d.order = append(d.order, mid)
 	}
 	d.mu.Unlock()
-	body, _ := json.Marshal(map[string]any{
-		"object": "page",
-		"entry":  []any{map[string]any{"id": d.s.pageID, "time": now, "messaging": events}},
-	})
+	body, _ := simulator.TextBatch(d.s.pageID, time.Now().UnixMilli(), texts...)
 	dl.body = body
 	dl.signature = messenger.Sign(d.s.appSecret, body)
 	return dl
