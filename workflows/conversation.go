@@ -147,13 +147,7 @@ func (c *conversation) takeSignals(ctx workflow.Context) {
 	if !c.signalsInLoop {
 		return
 	}
-	for {
-		var a Assignment
-		if !c.assigned.ReceiveAsync(&a) {
-			break
-		}
-		c.onAssigned(ctx, a)
-	}
+	c.takeAssigned(ctx)
 	for {
 		var req CloseRequest
 		if !c.closeRequested.ReceiveAsync(&req) {
@@ -163,6 +157,17 @@ func (c *conversation) takeSignals(ctx workflow.Context) {
 	}
 	for c.pageActive.ReceiveAsync(nil) {
 		c.resume = true
+	}
+}
+
+// takeAssigned applies every waiting assignment.
+func (c *conversation) takeAssigned(ctx workflow.Context) {
+	for {
+		var a Assignment
+		if !c.assigned.ReceiveAsync(&a) {
+			return
+		}
+		c.onAssigned(ctx, a)
 	}
 }
 
@@ -749,22 +754,11 @@ func (c *conversation) continueAsNew(ctx workflow.Context, next ConversationInpu
 		return err
 	}
 	c.takeInbound()
-	for {
-		var a Assignment
-		if !c.assigned.ReceiveAsync(&a) {
-			break
-		}
-		c.onAssigned(ctx, a)
-	}
+	c.takeAssigned(ctx) // runs of every version drained it here
 	// A run continuing an open conversation got here with no signal waiting (the
 	// loop handles those first); for a closed one, a close request or the page's
 	// return concerned the conversation that is over. Read, so none is "unhandled".
-	if c.signalsInLoop {
-		for c.closeRequested.ReceiveAsync(nil) {
-		}
-		for c.pageActive.ReceiveAsync(nil) {
-		}
-	}
+	c.takeSignals(ctx)
 	next.Pending = c.pending
 	if next.State == nil && len(next.Pending) == 0 {
 		return nil
