@@ -154,7 +154,8 @@ func (a *Activities) trySendAutomated(ctx context.Context, id, conversationID, s
 		if err != nil {
 			return err
 		}
-		return a.Store.MarkSent(ctx, id, mid)
+		_, err = a.markSent(ctx, id, mid)
+		return err
 	}
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
 	if err != nil {
@@ -174,10 +175,8 @@ func (a *Activities) trySendAutomated(ctx context.Context, id, conversationID, s
 	if err != nil {
 		return err
 	}
-	if err := a.Store.MarkSent(ctx, id, mid); err != nil {
-		return outcomeUnknown(err)
-	}
-	return nil
+	_, err = a.markSent(ctx, id, mid)
+	return err
 }
 
 // SendNotice sends one automated message of the service, in the workstream's
