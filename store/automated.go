@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -69,9 +70,15 @@ func (s *Store) AutomatedMessages(ctx context.Context, workstreamID string) ([]A
 	if !validUUID(workstreamID) {
 		return nil, ErrNotFound
 	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID))
+	var tag string
+	if err := queryRow(ctx, s.DB, sb).Scan(&tag); err != nil {
+		return nil, notFound(err, "workstream")
+	}
 	out := make([]AutomatedMessage, 0, len(AutomatedKinds))
 	for _, kind := range AutomatedKinds {
-		m, err := s.automatedMessage(ctx, s.DB, workstreamID, kind)
+		m, err := s.automatedMessage(ctx, s.DB, workstreamID, tag, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -80,17 +87,11 @@ func (s *Store) AutomatedMessages(ctx context.Context, workstreamID string) ([]A
 	return out, nil
 }
 
-func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, kind string) (AutomatedMessage, error) {
-	m := AutomatedMessage{Kind: kind, Enabled: enabledByDefault(kind)}
-	sb := pg.NewSelectBuilder()
-	sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID))
-	var tag string
-	if err := queryRow(ctx, q, sb).Scan(&tag); err != nil {
-		return m, notFound(err, "workstream")
-	}
-	m.Language = textLanguage(tag)
+// automatedMessage is one kind's setting for a workstream whose language tag is tag.
+func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, tag, kind string) (AutomatedMessage, error) {
+	m := AutomatedMessage{Kind: kind, Enabled: enabledByDefault(kind), Language: textLanguage(tag)}
 	// The language's own text, or English when the language has none.
-	sb = pg.NewSelectBuilder()
+	sb := pg.NewSelectBuilder()
 	sb.Select("language", "text").From("automated_message_texts").
 		Where(sb.Equal("kind", kind), sb.In("language", m.Language, fallbackLanguage)).
 		OrderBy("language = " + sb.Var(fallbackLanguage)).Limit(1)
@@ -117,11 +118,7 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 	if !validUUID(workstreamID) {
 		return AutomatedMessage{}, ErrNotFound
 	}
-	known := false
-	for _, k := range AutomatedKinds {
-		known = known || k == kind
-	}
-	if !known {
+	if !slices.Contains(AutomatedKinds, kind) {
 		return AutomatedMessage{}, invalidf("%q is not a kind of automated message; the kinds are %s.", kind, strings.Join(AutomatedKinds, ", "))
 	}
 	if err := notNull("enabled", in.Enabled); err != nil {
@@ -134,12 +131,12 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		// Lock the workstream: two admins saving the same kind apply one after the other.
 		sb := pg.NewSelectBuilder()
-		sb.Select("id").From("workstreams").Where(sb.Equal("id", workstreamID)).ForUpdate()
-		var id string
-		if err := queryRow(ctx, tx, sb).Scan(&id); err != nil {
+		sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID)).ForUpdate()
+		var tag string
+		if err := queryRow(ctx, tx, sb).Scan(&tag); err != nil {
 			return notFound(err, "workstream")
 		}
-		m, err := s.automatedMessage(ctx, tx, workstreamID, kind)
+		m, err := s.automatedMessage(ctx, tx, workstreamID, tag, kind)
 		if err != nil {
 			return err
 		}
@@ -179,7 +176,7 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
-		out, err = s.automatedMessage(ctx, tx, workstreamID, kind)
+		out, err = s.automatedMessage(ctx, tx, workstreamID, tag, kind)
 		return err
 	})
 	return out, err
@@ -205,19 +202,20 @@ type AutomatedNotice struct {
 // workstream decides, so a change applies to open conversations at once.
 func (s *Store) AutomatedNoticeFor(ctx context.Context, conversationID, kind string) (AutomatedNotice, error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("coalesce(p.workstream_id, c.workstream_id)", "coalesce(a.name, '')").From("conversations c").
+	sb.Select("w.id", "coalesce(w.language, '')", "coalesce(a.name, '')").From("conversations c").
 		Join("pages p", "p.id = c.page_uuid").
+		JoinWithOption("LEFT", "workstreams w", "w.id = coalesce(p.workstream_id, c.workstream_id)").
 		JoinWithOption("LEFT", "agents a", "a.id = c.agent_id").
 		Where(sb.Equal("c.id", conversationID))
 	var workstreamID sql.NullString
-	var agentName string
-	if err := queryRow(ctx, s.DB, sb).Scan(&workstreamID, &agentName); err != nil {
+	var tag, agentName string
+	if err := queryRow(ctx, s.DB, sb).Scan(&workstreamID, &tag, &agentName); err != nil {
 		return AutomatedNotice{}, notFound(err, "conversation")
 	}
 	if !workstreamID.Valid {
 		return AutomatedNotice{}, nil
 	}
-	m, err := s.automatedMessage(ctx, s.DB, workstreamID.String, kind)
+	m, err := s.automatedMessage(ctx, s.DB, workstreamID.String, tag, kind)
 	if err != nil || !m.Enabled {
 		return AutomatedNotice{}, err
 	}

@@ -88,20 +88,11 @@ func (s *Store) UnsentReplies(ctx context.Context, olderThan time.Duration, limi
 		Where(sb.Equal("m.status", "sending"), sb.Equal("m.sender", "agent"), sb.IsNull("m.send_attempted_at"),
 			"m.created_at < now() - make_interval(secs => "+sb.Var(olderThan.Seconds())+")").
 		OrderBy("m.created_at").Limit(limit)
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []UnsentReply
-	for rows.Next() {
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (UnsentReply, error) {
 		var r UnsentReply
-		if err := rows.Scan(&r.ID, &r.ConversationID, &r.PageID, &r.PSID); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := row.Scan(&r.ID, &r.ConversationID, &r.PageID, &r.PSID)
+		return r, err
+	})
 }
 
 // MarkNotSent fails a reply that was never handed to Facebook and tells its agent.
