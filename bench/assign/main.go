@@ -35,12 +35,10 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -118,7 +116,7 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
 	}
 	start := time.Now()
-	tag := randomHex(3)
+	tag := stack.RandomHex(3)
 	sdkLog := &quietLogger{}
 	stack.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
 	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
@@ -315,11 +313,11 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 		p.mu.Unlock()
 		// Unhurried: the next wake finds the workflow idle again (its activity
 		// completed and recorded), as a queue workflow between passes.
-		if err := sleep(ctx, wakePace); err != nil {
+		if err := stack.Sleep(ctx, wakePace); err != nil {
 			return res, err
 		}
 	}
-	stack.Progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, ms(percentile(res.update, 0.5)), ms(percentile(res.wake, 0.5)))
+	stack.Progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, stack.Millis(stack.Percentile(res.update, 0.5)), stack.Millis(stack.Percentile(res.wake, 0.5)))
 	return res, nil
 }
 
@@ -388,7 +386,7 @@ func (b *assignBench) fill(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d conversations waiting after %s", n, cfg.conversations, cfg.fillTimeout)
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := stack.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -440,7 +438,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 				}
 			}
 			rows.Close()
-			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			if err := stack.Sleep(ctx, 20*time.Millisecond); err != nil {
 				pollerDone <- err
 				return
 			}
@@ -473,7 +471,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 					continue
 				}
 				if cfg.think > 0 {
-					if err := sleep(ctx, time.Duration(float64(cfg.think)*(0.5+rand.Float64()))); err != nil {
+					if err := stack.Sleep(ctx, time.Duration(float64(cfg.think)*(0.5+rand.Float64()))); err != nil {
 						return
 					}
 				}
@@ -551,7 +549,7 @@ func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawR
 	row := func(name string, d []time.Duration) {
 		s := slices.Clone(d)
 		slices.Sort(s)
-		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s |\n", name, len(s), ms(percentile(s, 0.5)), ms(percentile(s, 0.9)), ms(percentile(s, 0.99)), ms(percentile(s, 1)))
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s |\n", name, len(s), stack.Millis(stack.Percentile(s, 0.5)), stack.Millis(stack.Percentile(s, 0.9)), stack.Millis(stack.Percentile(s, 0.99)), stack.Millis(stack.Percentile(s, 1)))
 	}
 	row("**assignment: close answered → next assignment committed**", w.latency)
 	row("assignment: close sent → next assignment committed", w.fromSent)
@@ -585,8 +583,8 @@ func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawR
 	}{{"close answered → assigned", w.latency}, {"close sent → assigned", w.fromSent}} {
 		lat := slices.Clone(m.d)
 		slices.Sort(lat)
-		fmt.Fprintf(out, "| %s ÷ update round trip | %s | %s |\n", m.name, ratio(percentile(lat, 0.5), percentile(rawUpdate, 0.5)), ratio(percentile(lat, 0.99), percentile(rawUpdate, 0.99)))
-		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(percentile(lat, 0.5), percentile(rawWake, 0.5)), ratio(percentile(lat, 0.99), percentile(rawWake, 0.99)))
+		fmt.Fprintf(out, "| %s ÷ update round trip | %s | %s |\n", m.name, ratio(stack.Percentile(lat, 0.5), stack.Percentile(rawUpdate, 0.5)), ratio(stack.Percentile(lat, 0.99), stack.Percentile(rawUpdate, 0.99)))
+		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(stack.Percentile(lat, 0.5), stack.Percentile(rawWake, 0.5)), ratio(stack.Percentile(lat, 0.99), stack.Percentile(rawWake, 0.99)))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "SDK log: %d warnings, %d errors.\n", sdkLog.warnings.Load(), sdkLog.errors.Load())
@@ -597,36 +595,4 @@ func ratio(a, b time.Duration) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f×", float64(a)/float64(b))
-}
-
-// percentile of sorted durations (nearest rank).
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	if !slices.IsSorted(sorted) {
-		sorted = slices.Clone(sorted)
-		slices.Sort(sorted)
-	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rand.UintN(256))
-	}
-	return hex.EncodeToString(b)
 }

@@ -26,12 +26,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -185,7 +183,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if _, err := os.Stat(cfg.temporalCLI); err != nil {
 		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
 	}
-	b := &bench{cfg: cfg, tag: randomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
+	b := &bench{cfg: cfg, tag: stack.RandomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
 	defer func() {
 		if err != nil {
 			b.sdkLog.summary(os.Stderr, "SDK")
@@ -372,14 +370,14 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("(a) %s: workflow %s saw %d of %d signals after %s (%v)", label, ids[i], got, perID[i], b.cfg.drainTimeout, err)
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := stack.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return res, err
 		}
 	}
 	res.drained = time.Since(phaseStart)
 	res.diag = diag
 	stack.Progress("(a) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, drained after %s", label, res.throughput(),
-		ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors), res.drained.Round(time.Millisecond))
+		stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors), res.drained.Round(time.Millisecond))
 	return res, ctx.Err()
 }
 
@@ -425,7 +423,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	if diag != "" {
 		// The backlog is left as it is: nothing runs after this phase.
 		stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors", label, res.throughput(),
-			ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors))
+			stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors))
 		return res, ctx.Err()
 	}
 
@@ -439,7 +437,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("(b) %s: %d of %d acknowledged messages recorded after %s", label, got, res.ok, b.cfg.drainTimeout)
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := stack.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return res, err
 		}
 	}
@@ -469,7 +467,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		}
 	}
 	stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, recorded after %s, %.2f history events/msg", label, res.throughput(),
-		ms(percentile(res.latencies, 0.50)), ms(percentile(res.latencies, 0.99)), sumErrors(res.errors),
+		stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors),
 		res.drained.Round(time.Millisecond), float64(res.historyEvents)/float64(max(res.ok, 1)))
 	return res, ctx.Err()
 }
@@ -500,7 +498,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 			if time.Now().After(deadline) {
 				return res, fmt.Errorf("paced message %d not recorded after %s", i, b.cfg.drainTimeout)
 			}
-			if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			if err := stack.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return res, err
 			}
 		}
@@ -514,7 +512,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 	slices.Sort(res.ack)
 	slices.Sort(res.recorded)
 	stack.Progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),
-		ms(percentile(res.ack, 0.5)), ms(percentile(res.recorded, 0.5)))
+		stack.Millis(stack.Percentile(res.ack, 0.5)), stack.Millis(stack.Percentile(res.recorded, 0.5)))
 	return res, ctx.Err()
 }
 
@@ -530,7 +528,7 @@ func (b *bench) waitHistoryStable(ctx context.Context, ids []string) int {
 			return sum
 		}
 		prev = sum
-		_ = sleep(ctx, 300*time.Millisecond)
+		_ = stack.Sleep(ctx, 300*time.Millisecond)
 	}
 }
 
@@ -708,8 +706,8 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		}
 		fmt.Fprintf(out, "| %s | %d | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s |\n",
 			name, r.ok, errorSummary(r.errors), r.wall.Seconds(), r.throughput(),
-			ms(percentile(r.latencies, 0.5)), ms(percentile(r.latencies, 0.9)), ms(percentile(r.latencies, 0.99)),
-			ms(percentile(r.latencies, 1)), drained, hist)
+			stack.Millis(stack.Percentile(r.latencies, 0.5)), stack.Millis(stack.Percentile(r.latencies, 0.9)), stack.Millis(stack.Percentile(r.latencies, 0.99)),
+			stack.Millis(stack.Percentile(r.latencies, 1)), drained, hist)
 	}
 	var as, bs, diags []phaseResult
 	fmt.Fprint(out, header)
@@ -732,16 +730,16 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 
 	// Ratios: pooled, and each (b) against the mean of the (a) phases around it.
 	thr := pb.throughput() / pa.throughput()
-	p99 := float64(percentile(pb.latencies, 0.99)) / float64(percentile(pa.latencies, 0.99))
+	p99 := float64(stack.Percentile(pb.latencies, 0.99)) / float64(stack.Percentile(pa.latencies, 0.99))
 	hist := float64(pb.historyEvents) / float64(max(pb.ok, 1))
 	fmt.Fprintf(out, "| ratio | pooled | each (b) vs the mean of the (a) before and after it | target | met |\n|---|--:|---|---|---|\n")
 	var thrEach, p99Each, histEach []string
 	for i, r := range bs {
 		before, after := as[i], as[i+1]
 		aThr := (before.throughput() + after.throughput()) / 2
-		aP99 := float64(percentile(before.latencies, 0.99)+percentile(after.latencies, 0.99)) / 2
+		aP99 := float64(stack.Percentile(before.latencies, 0.99)+stack.Percentile(after.latencies, 0.99)) / 2
 		thrEach = append(thrEach, fmt.Sprintf("%.2f", r.throughput()/aThr))
-		p99Each = append(p99Each, fmt.Sprintf("%.2f", float64(percentile(r.latencies, 0.99))/aP99))
+		p99Each = append(p99Each, fmt.Sprintf("%.2f", float64(stack.Percentile(r.latencies, 0.99))/aP99))
 		histEach = append(histEach, fmt.Sprintf("%.2f", float64(r.historyEvents)/float64(max(r.ok, 1))))
 	}
 	fmt.Fprintf(out, "| (b)/(a) throughput | %.2f | %s | ≥ 0.90 | %s |\n", thr, strings.Join(thrEach, ", "), yesNo(thr >= 0.9))
@@ -757,7 +755,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		fmt.Fprintln(out)
 		for _, r := range diags {
 			fmt.Fprintf(out, "- (%s) %s: throughput %.2f× (a) all, p99 %.2f× (a) all\n", r.name, r.diag,
-				r.throughput()/pa.throughput(), float64(percentile(r.latencies, 0.99))/float64(percentile(pa.latencies, 0.99)))
+				r.throughput()/pa.throughput(), float64(stack.Percentile(r.latencies, 0.99))/float64(stack.Percentile(pa.latencies, 0.99)))
 		}
 		fmt.Fprintln(out)
 	}
@@ -765,7 +763,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 	if p := b.paced; p.messages > 0 {
 		fmt.Fprintf(out, "Paced conversation (one PSID, %d messages, each sent after the previous one was recorded): %.1f history events per message; "+
 			"ack p50 %s ms; POST to message row p50 %s ms, max %s ms.\n\n", p.messages, float64(p.historyEvents)/float64(p.messages),
-			ms(percentile(p.ack, 0.5)), ms(percentile(p.recorded, 0.5)), ms(percentile(p.recorded, 1)))
+			stack.Millis(stack.Percentile(p.ack, 0.5)), stack.Millis(stack.Percentile(p.recorded, 0.5)), stack.Millis(stack.Percentile(p.recorded, 1)))
 	}
 
 	// Inside (b).
@@ -787,7 +785,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		slices.Sort(sws)
 		slices.Sort(rest)
 		pp := func(d []time.Duration) string {
-			return ms(percentile(d, 0.5)) + " / " + ms(percentile(d, 0.99))
+			return stack.Millis(stack.Percentile(d, 0.5)) + " / " + stack.Millis(stack.Percentile(d, 0.99))
 		}
 		name := phaseLabel("b", r.round)
 		if r.diag != "" {
@@ -858,17 +856,6 @@ func pooled(rs []phaseResult) phaseResult {
 	return p
 }
 
-// percentile is nearest-rank over sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
-
 func yesNo(ok bool) string {
 	if ok {
 		return "yes"
@@ -911,21 +898,6 @@ func errorClass(err error) string {
 		s := fmt.Sprintf("%T", err)
 		return strings.TrimPrefix(s, "*")
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // randomMID looks like the opaque tail of a Facebook message id.

@@ -148,7 +148,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.stops = append(s.stops, s.StopWorker)
 
-	s.AdminToken = "admin-" + randomHex(8)
+	s.AdminToken = "admin-" + RandomHex(8)
 	apiServer := httptest.NewServer(nil)
 	var handler http.Handler = (&api.Server{
 		Store: &store.Store{DB: apiDB, Box: box}, Temporal: opts.Starter, TaskQueue: s.TaskQueue, PublicBaseURL: apiServer.URL,
@@ -196,10 +196,10 @@ func (s *Stack) StopWorker() {
 }
 
 func (s *Stack) connectPage(ctx context.Context) error {
-	appID := "app-" + randomHex(4)
-	s.AppSecret = "secret-" + randomHex(16)
+	appID := "app-" + RandomHex(4)
+	s.AppSecret = "secret-" + RandomHex(16)
 	s.PageID = fmt.Sprint(100000000000000 + time.Now().UnixNano()%899999999999)
-	token := "EAAB" + randomHex(20)
+	token := "EAAB" + RandomHex(20)
 	s.Sim.RegisterApp(appID, s.AppSecret)
 	s.Sim.RegisterPage(simulator.Page{PageID: s.PageID, Name: "Bench Page", AccessToken: token, AppID: appID})
 
@@ -301,7 +301,8 @@ func dropDatabase(base, name string, progress func(string, ...any)) {
 	}
 }
 
-func randomHex(n int) string {
+// RandomHex is n random bytes in hex, for names that must not collide.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
