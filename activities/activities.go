@@ -21,7 +21,7 @@ import (
 	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/store"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // Activities holds the clients the activities use; the worker registers one value.
@@ -51,6 +51,13 @@ const (
 	ReasonNotAssigned = "not_assigned"
 )
 
+// ReasonPageNeedsReauth and ReasonTokenInvalid make a send wait (parked) until
+// the page is re-authorised, instead of failing.
+const (
+	ReasonPageNeedsReauth = "page_needs_reauth"
+	ReasonTokenInvalid    = string(graph.ReasonTokenInvalid)
+)
+
 func permanent(reason, message string) error {
 	return temporal.NewNonRetryableApplicationError(message, reason, nil)
 }
@@ -76,12 +83,12 @@ func fromGraph(err error) error {
 	return permanent(string(gerr.Reason()), gerr.Readable())
 }
 
-func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
+func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationInput) (OpenConversationResult, error) {
 	served, customerID, queueID, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
 	if err != nil || !served {
-		return workflows.OpenConversationResult{}, err
+		return OpenConversationResult{}, err
 	}
-	res := workflows.OpenConversationResult{Served: true, CustomerID: customerID, QueueID: queueID}
+	res := OpenConversationResult{Served: true, CustomerID: customerID, QueueID: queueID}
 	hours, err := a.Store.ConversationAutoClose(ctx, in.ConversationID)
 	if err != nil {
 		return res, err
@@ -100,8 +107,8 @@ func (a *Activities) OpenConversation(ctx context.Context, in workflows.OpenConv
 
 // RecordInbound records a batch of one conversation's webhook events, in order.
 // Each event is its own idempotent transaction, so a retry redoes nothing twice.
-func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
-	var res workflows.RecordInboundResult
+func (a *Activities) RecordInbound(ctx context.Context, in RecordInboundInput) (RecordInboundResult, error) {
+	var res RecordInboundResult
 	for _, ev := range in.Events {
 		rec, err := a.Store.RecordInbound(ctx, in.ConversationID, ev.PageID, ev.EventKey)
 		if errors.Is(err, store.ErrNotFound) {
@@ -134,52 +141,30 @@ func (a *Activities) RecordInbound(ctx context.Context, in workflows.RecordInbou
 	return res, nil
 }
 
-// WakeQueues signals each queue's workflow, starting it if it is not running, so a
-// queue workflow that was never started or was terminated cannot strand work.
-func (a *Activities) WakeQueues(ctx context.Context, in workflows.WakeQueuesInput) error {
-	for _, id := range in.QueueIDs {
-		_, err := a.Temporal.SignalWithStartWorkflow(ctx, workflows.QueueWorkflowID(id), workflows.SignalQueueWake, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: id})
-		if err != nil {
-			return fmt.Errorf("wake queue %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-func (a *Activities) AssignWaiting(ctx context.Context, in workflows.AssignWaitingInput) ([]workflows.Assignment, error) {
-	done, err := a.Store.AssignWaiting(ctx, in.QueueID, in.Max)
-	out := make([]workflows.Assignment, len(done))
-	for i, d := range done {
-		out[i] = workflows.Assignment{ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt}
-	}
-	// Assignments already committed are returned even when a later one failed, so
-	// the workflow tells those conversations; the retry picks up the rest.
-	if err != nil && len(out) > 0 {
-		return out, nil
-	}
-	return out, err
+// WakeQueues wakes each queue's workflow (contract.WakeQueues).
+func (a *Activities) WakeQueues(ctx context.Context, in WakeQueuesInput) error {
+	return contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, in.QueueIDs)
 }
 
 // SendMessage sends an agent's reply, at most once. The message id goes to
 // Facebook as metadata (it comes back on the echo). A reply already sent is not
 // sent again, and neither is one whose earlier attempt may have reached Facebook:
 // that one waits for its echo (see sendOnce and awaitEcho).
-func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageInput) (out workflows.SendOutcome, err error) {
+func (a *Activities) SendMessage(ctx context.Context, in SendMessageInput) (out contract.SendOutcome, err error) {
 	defer func() { a.Metrics.ObserveSend(err) }()
 	o, err := a.Store.OutboundToSend(ctx, in.MessageID)
 	if err != nil {
-		return workflows.SendOutcome{}, fromStore(err)
+		return contract.SendOutcome{}, fromStore(err)
 	}
 	if o.AlreadySentMID != "" {
-		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: o.AlreadySentMID}, nil
+		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: o.AlreadySentMID}, nil
 	}
 	if o.Attempted {
 		// Checked before the assignment: a reply that may have reached the
 		// customer is settled even if the conversation closed meanwhile.
 		mid, err := a.awaitEcho(ctx, in.MessageID)
 		if err != nil {
-			return workflows.SendOutcome{}, err
+			return contract.SendOutcome{}, err
 		}
 		return a.markSent(ctx, in.MessageID, mid)
 	}
@@ -190,22 +175,22 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 		if reason == "" {
 			reason = store.ReasonNotSent
 		}
-		return workflows.SendOutcome{}, permanent(reason, o.Message.Error)
+		return contract.SendOutcome{}, permanent(reason, o.Message.Error)
 	}
 	if !o.StillAssigned {
-		return workflows.SendOutcome{}, permanent(ReasonNotAssigned, "This conversation is no longer assigned to you.")
+		return contract.SendOutcome{}, permanent(ReasonNotAssigned, "This conversation is no longer assigned to you.")
 	}
 	status, err := a.Store.PageStatus(ctx, o.PageUUID)
 	if err != nil {
-		return workflows.SendOutcome{}, fromStore(err)
+		return contract.SendOutcome{}, fromStore(err)
 	}
 	if status == "needs_reauth" {
 		// Known bad token: do not call Facebook, let the workflow park the reply.
-		return workflows.SendOutcome{}, permanent(workflows.ReasonPageNeedsReauth, "The page needs re-authorisation.")
+		return contract.SendOutcome{}, permanent(ReasonPageNeedsReauth, "The page needs re-authorisation.")
 	}
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, o.PageUUID)
 	if err != nil {
-		return workflows.SendOutcome{}, fromStore(err)
+		return contract.SendOutcome{}, fromStore(err)
 	}
 	req := graph.SendRequest{PSID: o.PSID, MessagingType: in.MessagingType, Tag: in.Tag, Text: o.Message.Text, Metadata: in.MessageID}
 	if len(o.Message.Attachments) > 0 {
@@ -214,21 +199,21 @@ func (a *Activities) SendMessage(ctx context.Context, in workflows.SendMessageIn
 	}
 	mid, refused, err := a.sendOnce(ctx, in.MessageID, o.PageUUID, cred, req)
 	if refused != nil {
-		return workflows.SendOutcome{}, fromGraph(refused)
+		return contract.SendOutcome{}, fromGraph(refused)
 	}
 	if err != nil {
-		return workflows.SendOutcome{}, err
+		return contract.SendOutcome{}, err
 	}
 	return a.markSent(ctx, in.MessageID, mid)
 }
 
-func (a *Activities) markSent(ctx context.Context, messageID, mid string) (workflows.SendOutcome, error) {
+func (a *Activities) markSent(ctx context.Context, messageID, mid string) (contract.SendOutcome, error) {
 	if err := a.Store.MarkSent(ctx, messageID, mid); err != nil {
 		// Facebook has the message; the retry finds the attempt and settles it
 		// from the echo. Should the retries run out, the agent hears "unknown".
-		return workflows.SendOutcome{}, outcomeUnknown(err)
+		return contract.SendOutcome{}, outcomeUnknown(err)
 	}
-	return workflows.SendOutcome{MessageID: messageID, Status: "sent", FacebookMessageID: mid}, nil
+	return contract.SendOutcome{MessageID: messageID, Status: "sent", FacebookMessageID: mid}, nil
 }
 
 // reportTokenInvalid moves the page to needs_reauth the moment any Graph call
@@ -243,8 +228,8 @@ func (a *Activities) reportTokenInvalid(ctx context.Context, pageUUID string, er
 		activity.GetLogger(ctx).Warn("could not record needs_reauth", "page_uuid", pageUUID, "err", serr)
 	}
 	// The page workflow may not run (e.g. during a deploy); Postgres already says it.
-	_ = a.Temporal.SignalWorkflow(ctx, workflows.PageWorkflowID(pageUUID), "", workflows.SignalTokenInvalid,
-		workflows.TokenInvalid{LastError: lastError})
+	_ = a.Temporal.SignalWorkflow(ctx, contract.PageWorkflowID(pageUUID), "", contract.SignalTokenInvalid,
+		contract.TokenInvalid{LastError: lastError})
 }
 
 func (a *Activities) MarkMessageQueued(ctx context.Context, messageID string) error {
@@ -253,13 +238,13 @@ func (a *Activities) MarkMessageQueued(ctx context.Context, messageID string) er
 
 // ResumeParkedSends tells every conversation of the page holding parked replies
 // that the page is active again.
-func (a *Activities) ResumeParkedSends(ctx context.Context, in workflows.PageInput) error {
+func (a *Activities) ResumeParkedSends(ctx context.Context, in contract.PageInput) error {
 	convs, err := a.Store.ConversationsWithParkedReplies(ctx, in.PageUUID)
 	if err != nil {
 		return err
 	}
 	for _, c := range convs {
-		err := a.Temporal.SignalWorkflow(ctx, workflows.ConversationWorkflowID(c[0], c[1]), "", workflows.SignalPageActive, struct{}{})
+		err := a.Temporal.SignalWorkflow(ctx, contract.ConversationWorkflowID(c[0], c[1]), "", contract.SignalPageActive, struct{}{})
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			return err
@@ -268,21 +253,21 @@ func (a *Activities) ResumeParkedSends(ctx context.Context, in workflows.PageInp
 	return nil
 }
 
-func (a *Activities) MarkMessageFailed(ctx context.Context, in workflows.MarkMessageFailedInput) error {
+func (a *Activities) MarkMessageFailed(ctx context.Context, in MarkMessageFailedInput) error {
 	return a.Store.MarkFailed(ctx, in.MessageID, in.Reason, in.Error)
 }
 
-func (a *Activities) CloseConversation(ctx context.Context, in workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
+func (a *Activities) CloseConversation(ctx context.Context, in CloseConversationInput) (CloseConversationResult, error) {
 	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
-	return workflows.CloseConversationResult{QueueIDs: queues, AgentID: agentID}, fromStore(err)
+	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, fromStore(err)
 }
 
-func (a *Activities) ReopenConversation(ctx context.Context, in workflows.ReopenRequest) (workflows.ConversationState, error) {
+func (a *Activities) ReopenConversation(ctx context.Context, in contract.ReopenRequest) (contract.ConversationState, error) {
 	conv, lastCustomer, err := a.Store.ReopenConversation(ctx, in.ConversationID, in.AgentID)
 	if err != nil {
-		return workflows.ConversationState{}, fromStore(err)
+		return contract.ConversationState{}, fromStore(err)
 	}
-	st := workflows.ConversationState{
+	st := contract.ConversationState{
 		ConversationID: conv.ID, CustomerID: conv.Customer.ID, PageUUID: conv.PageUUID, PageID: conv.PageID,
 		PSID: conv.Customer.PSID, Status: conv.Status, LastCustomerMessageAt: lastCustomer,
 	}
@@ -302,7 +287,7 @@ func (a *Activities) ReopenConversation(ctx context.Context, in workflows.Reopen
 
 // FetchCustomerProfile stores the customer's name and picture. When Facebook will
 // not give a profile the customer gets a readable stand-in, never a made-up person.
-func (a *Activities) FetchCustomerProfile(ctx context.Context, in workflows.FetchCustomerProfileInput) error {
+func (a *Activities) FetchCustomerProfile(ctx context.Context, in FetchCustomerProfileInput) error {
 	psid, fresh, err := a.Store.CustomerForProfile(ctx, in.CustomerID, profileFreshFor)
 	if err != nil || fresh {
 		return fromStore(err)

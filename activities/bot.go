@@ -17,7 +17,6 @@ import (
 
 	"fbchannel/graph"
 	"fbchannel/store"
-	"fbchannel/workflows"
 )
 
 // botTimeout bounds one call to a workstream's bot; a bot that does not answer in
@@ -42,38 +41,38 @@ type botResponse struct {
 // AskBot gives the conversation's latest customer message to the workstream's bot,
 // sends its replies as the page (RESPONSE only: bots never use message tags), and
 // hands the conversation over when the bot asks to.
-func (a *Activities) AskBot(ctx context.Context, in workflows.AskBotInput) (workflows.AskBotResult, error) {
+func (a *Activities) AskBot(ctx context.Context, in AskBotInput) (AskBotResult, error) {
 	url, err := a.Store.ConversationBotURL(ctx, in.ConversationID)
 	if err != nil {
-		return workflows.AskBotResult{}, fromStore(err)
+		return AskBotResult{}, fromStore(err)
 	}
 	if url == "" {
 		return a.handOff(ctx, in.ConversationID, "the workstream has no bot any more", "", "")
 	}
 	turn, err := a.Store.BotTurnFor(ctx, in.ConversationID)
 	if err != nil {
-		return workflows.AskBotResult{}, fromStore(err)
+		return AskBotResult{}, fromStore(err)
 	}
 	body, _ := json.Marshal(turn)
 	callCtx, cancel := context.WithTimeout(ctx, botTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return workflows.AskBotResult{}, permanent("bot_misconfigured", "The workstream's bot URL is not valid.")
+		return AskBotResult{}, permanent("bot_misconfigured", "The workstream's bot URL is not valid.")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return workflows.AskBotResult{}, fmt.Errorf("bot did not answer: %w", err)
+		return AskBotResult{}, fmt.Errorf("bot did not answer: %w", err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
-		return workflows.AskBotResult{}, fmt.Errorf("bot answered HTTP %d", resp.StatusCode)
+		return AskBotResult{}, fmt.Errorf("bot answered HTTP %d", resp.StatusCode)
 	}
 	var answer botResponse
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return workflows.AskBotResult{}, fmt.Errorf("bot answer is not JSON: %w", err)
+		return AskBotResult{}, fmt.Errorf("bot answer is not JSON: %w", err)
 	}
 	for i, reply := range answer.Replies {
 		if reply.Text == "" {
@@ -81,26 +80,26 @@ func (a *Activities) AskBot(ctx context.Context, in workflows.AskBotInput) (work
 		}
 		id := uuid.NewSHA1(botReplyNamespace, []byte(in.ConversationID+"/"+turn.Message.ID+"/"+strconv.Itoa(i))).String()
 		if err := a.sendAutomated(ctx, id, in.ConversationID, "bot", reply.Text); err != nil {
-			return workflows.AskBotResult{}, err
+			return AskBotResult{}, err
 		}
 	}
 	if answer.Handoff == nil {
-		return workflows.AskBotResult{}, nil
+		return AskBotResult{}, nil
 	}
 	return a.handOff(ctx, in.ConversationID, answer.Handoff.Reason, answer.Handoff.Summary, answer.Handoff.QueueID)
 }
 
 // HandOffFromBot routes a conversation whose bot failed or timed out.
-func (a *Activities) HandOffFromBot(ctx context.Context, in workflows.HandOffFromBotInput) error {
+func (a *Activities) HandOffFromBot(ctx context.Context, in HandOffFromBotInput) error {
 	_, err := a.handOff(ctx, in.ConversationID, in.Reason, "", "")
 	return err
 }
 
-func (a *Activities) handOff(ctx context.Context, conversationID, reason, summary, queueID string) (workflows.AskBotResult, error) {
+func (a *Activities) handOff(ctx context.Context, conversationID, reason, summary, queueID string) (AskBotResult, error) {
 	if err := a.Store.HandOffFromBot(ctx, conversationID, reason, summary, queueID); err != nil {
-		return workflows.AskBotResult{}, fromStore(err)
+		return AskBotResult{}, fromStore(err)
 	}
-	return workflows.AskBotResult{Handoff: true}, nil
+	return AskBotResult{Handoff: true}, nil
 }
 
 // sendAutomated stores and sends a message of the service or its bot, once per id.
@@ -181,7 +180,7 @@ func (a *Activities) trySendAutomated(ctx context.Context, id, conversationID, s
 
 // SendNotice sends one automated message of the service, in the workstream's
 // language, when the workstream has that kind switched on.
-func (a *Activities) SendNotice(ctx context.Context, in workflows.SendNoticeInput) error {
+func (a *Activities) SendNotice(ctx context.Context, in SendNoticeInput) error {
 	notice, err := a.Store.AutomatedNoticeFor(ctx, in.ConversationID, in.Kind)
 	if err != nil || !notice.Enabled {
 		return fromStore(err)

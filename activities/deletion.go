@@ -10,12 +10,12 @@ import (
 
 	"fbchannel/graph"
 	"fbchannel/store"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // UnsubscribePage stops Facebook's deliveries for the page. A token that no longer
 // works cannot unsubscribe anything, and is not a reason to stop the deletion.
-func (a *Activities) UnsubscribePage(ctx context.Context, in workflows.PageInput) error {
+func (a *Activities) UnsubscribePage(ctx context.Context, in contract.PageInput) error {
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // already erased
@@ -33,16 +33,20 @@ func (a *Activities) UnsubscribePage(ctx context.Context, in workflows.PageInput
 	return nil
 }
 
+// ChannelDeletedNotice is what customers of a deleted channel are told, when
+// Messenger's standard window still allows an automated message.
+const ChannelDeletedNotice = "This conversation has been closed. Thank you for contacting us."
+
 // CloseConversationsOfPage asks each open conversation of the page to close,
 // telling its customer where the window allows.
-func (a *Activities) CloseConversationsOfPage(ctx context.Context, in workflows.PageInput) error {
+func (a *Activities) CloseConversationsOfPage(ctx context.Context, in contract.PageInput) error {
 	open, err := a.Store.OpenConversationsOfPage(ctx, in.PageUUID)
 	if err != nil {
 		return err
 	}
 	for _, c := range open {
-		err := a.Temporal.SignalWorkflow(ctx, workflows.ConversationWorkflowID(c.PageID, c.PSID), "", workflows.SignalCloseRequested,
-			workflows.CloseRequest{ConversationID: c.ID, Reason: workflows.CloseReasonChannelDeleted, NotifyCustomer: workflows.ChannelDeletedNotice})
+		err := a.Temporal.SignalWorkflow(ctx, contract.ConversationWorkflowID(c.PageID, c.PSID), "", contract.SignalCloseRequested,
+			contract.CloseRequest{ConversationID: c.ID, Reason: contract.CloseReasonChannelDeleted, NotifyCustomer: ChannelDeletedNotice})
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			return err
@@ -53,7 +57,7 @@ func (a *Activities) CloseConversationsOfPage(ctx context.Context, in workflows.
 
 // AwaitConversationsClosed fails (and so is retried) while conversations of the
 // page are still open.
-func (a *Activities) AwaitConversationsClosed(ctx context.Context, in workflows.PageInput) error {
+func (a *Activities) AwaitConversationsClosed(ctx context.Context, in contract.PageInput) error {
 	open, err := a.Store.OpenConversationsOfPage(ctx, in.PageUUID)
 	if err != nil {
 		return err
@@ -64,18 +68,18 @@ func (a *Activities) AwaitConversationsClosed(ctx context.Context, in workflows.
 	return nil
 }
 
-func (a *Activities) ErasePage(ctx context.Context, in workflows.PageInput) error {
-	return a.Store.ErasePage(ctx, in.PageUUID, workflows.CloseReasonChannelDeleted)
+func (a *Activities) ErasePage(ctx context.Context, in contract.PageInput) error {
+	return a.Store.ErasePage(ctx, in.PageUUID, contract.CloseReasonChannelDeleted)
 }
 
 // SendAutomatedMessage sends a message of the service itself (never tagged: tags
 // are for human agents). Keyed on the workflow's message id, so a retry sends once.
-func (a *Activities) SendAutomatedMessage(ctx context.Context, in workflows.SendAutomatedMessageInput) error {
+func (a *Activities) SendAutomatedMessage(ctx context.Context, in SendAutomatedMessageInput) error {
 	return a.sendAutomated(ctx, in.MessageID, in.ConversationID, "system", in.Text)
 }
 
 // RequestPageDeletions starts the deletion saga of every page of the account.
-func (a *Activities) RequestPageDeletions(ctx context.Context, in workflows.AccountInput) error {
+func (a *Activities) RequestPageDeletions(ctx context.Context, in contract.AccountInput) error {
 	if err := a.Store.MarkPagesDeleting(ctx, in.AccountID); err != nil {
 		return err
 	}
@@ -84,8 +88,8 @@ func (a *Activities) RequestPageDeletions(ctx context.Context, in workflows.Acco
 		return err
 	}
 	for _, id := range pages {
-		if _, err := a.Temporal.SignalWithStartWorkflow(ctx, workflows.PageWorkflowID(id), workflows.SignalDeletePage, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, workflows.PageWorkflow, workflows.PageInput{PageUUID: id}); err != nil {
+		if _, err := a.Temporal.SignalWithStartWorkflow(ctx, contract.PageWorkflowID(id), contract.SignalDeletePage, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, contract.PageWorkflowType, contract.PageInput{PageUUID: id}); err != nil {
 			return err
 		}
 	}
@@ -93,7 +97,7 @@ func (a *Activities) RequestPageDeletions(ctx context.Context, in workflows.Acco
 }
 
 // AwaitPagesDeleted fails (and so is retried) until every page's saga finished.
-func (a *Activities) AwaitPagesDeleted(ctx context.Context, in workflows.AccountInput) error {
+func (a *Activities) AwaitPagesDeleted(ctx context.Context, in contract.AccountInput) error {
 	pages, err := a.Store.PagesNotDeleted(ctx, in.AccountID)
 	if err != nil {
 		return err
@@ -104,6 +108,6 @@ func (a *Activities) AwaitPagesDeleted(ctx context.Context, in workflows.Account
 	return nil
 }
 
-func (a *Activities) EraseAccount(ctx context.Context, in workflows.AccountInput) error {
+func (a *Activities) EraseAccount(ctx context.Context, in contract.AccountInput) error {
 	return a.Store.EraseAccount(ctx, in.AccountID)
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"fbchannel/graph"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // requiredScopes are the permissions a page token needs for this channel.
@@ -17,16 +17,16 @@ var requiredScopes = []string{"pages_messaging", "pages_manage_metadata"}
 // the app to the page's webhooks. Problems an admin must fix become the page's
 // status (needs_reauth or failed) with a last_error that says what to do; only
 // Facebook being unreachable is an error (and retried).
-func (a *Activities) ProvisionPage(ctx context.Context, in workflows.PageInput) (workflows.PageStatus, error) {
+func (a *Activities) ProvisionPage(ctx context.Context, in contract.PageInput) (contract.PageStatus, error) {
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
 	if err != nil {
-		return workflows.PageStatus{}, fromStore(err)
+		return contract.PageStatus{}, fromStore(err)
 	}
 	status, lastError, name, expires, err := a.provision(ctx, cred.PageID, cred.AppID, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
 		gerr, ok := graph.AsError(err)
 		if !ok || gerr.Temporary() {
-			return workflows.PageStatus{}, fromGraph(err)
+			return contract.PageStatus{}, fromGraph(err)
 		}
 		status, lastError = "failed", gerr.Readable()
 		if gerr.Reason() == graph.ReasonTokenInvalid {
@@ -34,7 +34,7 @@ func (a *Activities) ProvisionPage(ctx context.Context, in workflows.PageInput) 
 		}
 	}
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, name, expires); err != nil {
-		return workflows.PageStatus{}, err
+		return contract.PageStatus{}, err
 	}
 	return a.pageStatus(ctx, in.PageUUID, status, lastError, expires)
 }
@@ -81,7 +81,7 @@ func (a *Activities) provision(ctx context.Context, pageID, appID string, cred g
 	return "active", "", page.Name, expires, nil
 }
 
-func (a *Activities) SetPageStatus(ctx context.Context, in workflows.SetPageStatusInput) error {
+func (a *Activities) SetPageStatus(ctx context.Context, in SetPageStatusInput) error {
 	return a.Store.SetPageStatus(ctx, in.PageUUID, in.ProvisioningStatus, in.LastError, "", nil)
 }
 
@@ -89,17 +89,17 @@ func (a *Activities) SetPageStatus(ctx context.Context, in workflows.SetPageStat
 // valid, a token that expires is refreshed before it does (where it was derived
 // from a user token, by fb_exchange_token), and the app is still subscribed to the
 // page — Facebook silently unsubscribes an app after an hour of failed deliveries.
-func (a *Activities) CheckPageHealth(ctx context.Context, in workflows.PageInput) (workflows.PageStatus, error) {
+func (a *Activities) CheckPageHealth(ctx context.Context, in contract.PageInput) (contract.PageStatus, error) {
 	cred, err := a.Store.PageCredentials(ctx, a.Store.DB, in.PageUUID)
 	if err != nil {
-		return workflows.PageStatus{}, fromStore(err)
+		return contract.PageStatus{}, fromStore(err)
 	}
 	gcred := graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret}
 	status, lastError, expires, err := a.checkHealth(ctx, in.PageUUID, cred.PageID, cred.AppID, gcred)
 	if err != nil {
 		gerr, ok := graph.AsError(err)
 		if !ok || gerr.Temporary() {
-			return workflows.PageStatus{}, fromGraph(err)
+			return contract.PageStatus{}, fromGraph(err)
 		}
 		status, lastError = "failed", gerr.Readable()
 		if gerr.Reason() == graph.ReasonTokenInvalid {
@@ -107,7 +107,7 @@ func (a *Activities) CheckPageHealth(ctx context.Context, in workflows.PageInput
 		}
 	}
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, "", expires); err != nil {
-		return workflows.PageStatus{}, err
+		return contract.PageStatus{}, err
 	}
 	return a.pageStatus(ctx, in.PageUUID, status, lastError, expires)
 }
@@ -127,7 +127,7 @@ func (a *Activities) checkHealth(ctx context.Context, pageUUID, pageID, appID st
 	if info.ExpiresAt > 0 {
 		t := time.Unix(info.ExpiresAt, 0).UTC()
 		expires = &t
-		if time.Until(t) < workflows.TokenRefreshBefore {
+		if time.Until(t) < contract.TokenRefreshBefore {
 			if info.UserID == "" {
 				lastError = fmt.Sprintf("The page token expires on %s and cannot be refreshed automatically; paste a new one before then.", t.Format("2006-01-02"))
 			} else if fresh, err := a.Graph.ExchangeToken(ctx, appID, cred.AppSecret, cred.AccessToken); err != nil {
@@ -171,8 +171,8 @@ func subscribed(apps []graph.SubscribedApp, appID string) bool {
 }
 
 // pageStatus is what the page workflow keeps (and its query shows).
-func (a *Activities) pageStatus(ctx context.Context, pageUUID, status, lastError string, expires *time.Time) (workflows.PageStatus, error) {
-	out := workflows.PageStatus{PageUUID: pageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
+func (a *Activities) pageStatus(ctx context.Context, pageUUID, status, lastError string, expires *time.Time) (contract.PageStatus, error) {
+	out := contract.PageStatus{PageUUID: pageUUID, ProvisioningStatus: status, LastError: lastError, LastHealthCheckAt: time.Now().UTC()}
 	if expires != nil {
 		out.TokenExpiresAt = *expires
 	}

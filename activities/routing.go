@@ -3,21 +3,21 @@ package activities
 import (
 	"context"
 
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // RouteConversation chooses the conversation's queue and puts it there.
-func (a *Activities) RouteConversation(ctx context.Context, in workflows.RouteConversationInput) (workflows.RouteConversationResult, error) {
+func (a *Activities) RouteConversation(ctx context.Context, in RouteConversationInput) (RouteConversationResult, error) {
 	queueID, err := a.Store.RouteConversation(ctx, in.ConversationID)
-	return workflows.RouteConversationResult{QueueID: queueID}, fromStore(err)
+	return RouteConversationResult{QueueID: queueID}, fromStore(err)
 }
 
 // AssignQueue is one assignment pass of a queue workflow (store.AssignQueue).
-func (a *Activities) AssignQueue(ctx context.Context, in workflows.AssignQueueInput) (workflows.AssignQueueResult, error) {
+func (a *Activities) AssignQueue(ctx context.Context, in AssignQueueInput) (AssignQueueResult, error) {
 	pass, err := a.Store.AssignQueue(ctx, in.QueueID, in.Max)
-	out := workflows.AssignQueueResult{DeferredTo: pass.DeferredTo}
+	out := AssignQueueResult{DeferredTo: pass.DeferredTo}
 	for _, d := range pass.Assigned {
-		out.Assignments = append(out.Assignments, workflows.Assignment{
+		out.Assignments = append(out.Assignments, contract.Assignment{
 			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt,
 		})
 	}
@@ -35,7 +35,7 @@ func (a *Activities) AssignQueue(ctx context.Context, in workflows.AssignQueueIn
 
 // OverflowWaiting moves the queue's conversations that waited their workstream's
 // maximum wait to its overflow queue, and answers the queues to wake.
-func (a *Activities) OverflowWaiting(ctx context.Context, in workflows.OverflowWaitingInput) (workflows.OverflowWaitingResult, error) {
+func (a *Activities) OverflowWaiting(ctx context.Context, in OverflowWaitingInput) (OverflowWaitingResult, error) {
 	queues, err := a.Store.OverflowWaiting(ctx, in.QueueID)
-	return workflows.OverflowWaitingResult{QueueIDs: queues}, err
+	return OverflowWaitingResult{QueueIDs: queues}, err
 }

@@ -12,7 +12,7 @@ import (
 
 	"fbchannel/graph"
 	"fbchannel/store"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // DefaultEchoWait is how long, from the attempt, a send whose outcome is unknown
@@ -156,8 +156,8 @@ const updateLookup = 2 * time.Second
 // update id is the message id, and polling it for a moment tells "in flight"
 // from "never arrived". That only spares replies the workflow will still send;
 // correctness does not rest on it.
-func (a *Activities) SweepUnsentReplies(ctx context.Context, in workflows.SweepUnsentRepliesInput) (workflows.SweepUnsentRepliesResult, error) {
-	var res workflows.SweepUnsentRepliesResult
+func (a *Activities) SweepUnsentReplies(ctx context.Context, in SweepUnsentRepliesInput) (SweepUnsentRepliesResult, error) {
+	var res SweepUnsentRepliesResult
 	replies, err := a.Store.UnsentReplies(ctx, in.OlderThan, in.Max)
 	if err != nil {
 		return res, err
@@ -186,7 +186,7 @@ func (a *Activities) updateInFlight(ctx context.Context, r store.UnsentReply) bo
 	lookup, cancel := context.WithTimeout(ctx, updateLookup)
 	defer cancel()
 	h := a.Temporal.GetWorkflowUpdateHandle(client.GetWorkflowUpdateHandleOptions{
-		WorkflowID: workflows.ConversationWorkflowID(r.PageID, r.PSID), UpdateID: r.ID,
+		WorkflowID: contract.ConversationWorkflowID(r.PageID, r.PSID), UpdateID: r.ID,
 	})
 	err := h.Get(lookup, nil)
 	var notFound *serviceerror.NotFound
@@ -208,7 +208,7 @@ func (a *Activities) updateInFlight(ctx context.Context, r store.UnsentReply) bo
 // own message sets its Facebook id, see store.recordEcho). Without a conversation,
 // or for an event that is not stored (a delivery taken back: Facebook redelivers
 // it), there is nothing to do.
-func (a *Activities) RecordStrayEvents(ctx context.Context, in workflows.RecordStrayEventsInput) error {
+func (a *Activities) RecordStrayEvents(ctx context.Context, in RecordStrayEventsInput) error {
 	conversationID, err := a.Store.LatestConversation(ctx, in.PageID, in.PSID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

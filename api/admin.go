@@ -12,13 +12,14 @@ import (
 
 	"fbchannel/store"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 func temporalSearchAttributes(pageID, psid, status string) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
-		workflows.FacebookPageIDKey.ValueSet(pageID),
-		workflows.CustomerPSIDKey.ValueSet(psid),
-		workflows.ConversationStatusKey.ValueSet(status),
+		contract.FacebookPageIDKey.ValueSet(pageID),
+		contract.CustomerPSIDKey.ValueSet(psid),
+		contract.ConversationStatusKey.ValueSet(status),
 	)
 }
 
@@ -127,8 +128,8 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 
 // provision starts the page's workflow, or asks the running one to provision again.
 func (s *Server) provision(r *http.Request, pageUUID string) error {
-	_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), workflows.PageWorkflowID(pageUUID), workflows.SignalReprovision, struct{}{},
-		client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, workflows.PageInput{PageUUID: pageUUID})
+	_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), contract.PageWorkflowID(pageUUID), contract.SignalReprovision, struct{}{},
+		client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, contract.PageInput{PageUUID: pageUUID})
 	return err
 }
 
@@ -199,8 +200,8 @@ func (s *Server) deletePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status == "deleting" {
-		_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), workflows.PageWorkflowID(id), workflows.SignalDeletePage, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, workflows.PageInput{PageUUID: id})
+		_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), contract.PageWorkflowID(id), contract.SignalDeletePage, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, contract.PageInput{PageUUID: id})
 		if err != nil {
 			s.internalError(w, r, err)
 			return
@@ -218,10 +219,10 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	if status == "deleting" {
 		_, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
-			ID: workflows.AccountDeletionWorkflowID(id), TaskQueue: s.TaskQueue,
+			ID: contract.AccountDeletionWorkflowID(id), TaskQueue: s.TaskQueue,
 			// A second DELETE joins the deletion already under way.
 			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		}, workflows.AccountDeletionWorkflow, workflows.AccountInput{AccountID: id})
+		}, workflows.AccountDeletionWorkflow, contract.AccountInput{AccountID: id})
 		if err != nil {
 			s.internalError(w, r, err)
 			return

@@ -15,6 +15,7 @@ import (
 
 	"fbchannel/store"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // maxTextRunes is Messenger's limit: text must be under 2000 characters.
@@ -40,13 +41,9 @@ func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, me store.Ag
 	}
 	if in.Status == "available" {
 		// Waiting conversations are assigned now, without a new customer message.
-		for _, q := range queues {
-			_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), workflows.QueueWorkflowID(q), workflows.SignalQueueWake, struct{}{},
-				client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: q})
-			if err != nil {
-				s.internalError(w, r, err)
-				return
-			}
+		if err := s.wakeQueues(r.Context(), queues); err != nil {
+			s.internalError(w, r, err)
+			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": in.Status})
@@ -106,7 +103,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 			"This workstream does not let agents send attachments; send the information as text, or ask an admin to allow agent attachments.")
 		return
 	}
-	if c.Status != workflows.StatusAssigned {
+	if c.Status != contract.StatusAssigned {
 		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is "+c.Status+"; reopen it to reply.")
 		return
 	}
@@ -116,15 +113,15 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		return
 	}
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
 		UpdateID:   id,
-		UpdateName: workflows.UpdateSendMessage,
-		Args: []any{workflows.SendMessageRequest{
+		UpdateName: contract.UpdateSendMessage,
+		Args: []any{contract.SendMessageRequest{
 			ConversationID: c.ID, MessageID: id, AgentID: me.ID, HumanAgentAllowed: c.HumanAgentTag,
 		}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var out workflows.SendOutcome
+	var out contract.SendOutcome
 	if err == nil {
 		err = handle.Get(r.Context(), &out)
 	}
@@ -221,15 +218,15 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		writeError(w, http.StatusBadRequest, "invalid_request", "disposition must be at most 200 characters.")
 		return
 	}
-	if c.Status == workflows.StatusClosed {
+	if c.Status == contract.StatusClosed {
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateName: workflows.UpdateClose,
-		Args: []any{workflows.CloseRequest{
-			ConversationID: c.ID, AgentID: me.ID, Reason: workflows.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
+		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateName: contract.UpdateClose,
+		Args: []any{contract.CloseRequest{
+			ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
 		}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -240,7 +237,7 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		s.workflowError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": workflows.StatusClosed})
+	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
 }
 
 // reopenWait bounds how long reopen waits for the closing run to finish and the
@@ -254,7 +251,7 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 	if !ok {
 		return
 	}
-	if c.Status != workflows.StatusClosed {
+	if c.Status != contract.StatusClosed {
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
@@ -263,7 +260,7 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 			"Messenger's window for this customer has closed, so the conversation cannot be reopened; it reopens by itself when the customer writes.")
 		return
 	}
-	workflowID := workflows.ConversationWorkflowID(c.PageID, c.Customer.PSID)
+	workflowID := contract.ConversationWorkflowID(c.PageID, c.Customer.PSID)
 	ctx, cancel := context.WithTimeout(r.Context(), reopenWait)
 	defer cancel()
 	for {
@@ -273,10 +270,10 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 			WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 			WorkflowExecutionErrorWhenAlreadyStarted: true,
 			WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			TypedSearchAttributes:                    temporalSearchAttributes(c.PageID, c.Customer.PSID, workflows.StatusAssigned),
-		}, workflows.ConversationWorkflow, workflows.ConversationInput{
+			TypedSearchAttributes:                    temporalSearchAttributes(c.PageID, c.Customer.PSID, contract.StatusAssigned),
+		}, workflows.ConversationWorkflow, contract.ConversationInput{
 			PageID: c.PageID, PSID: c.Customer.PSID,
-			Reopen: &workflows.ReopenRequest{ConversationID: c.ID, AgentID: me.ID},
+			Reopen: &contract.ReopenRequest{ConversationID: c.ID, AgentID: me.ID},
 		})
 		if err == nil {
 			break
@@ -288,8 +285,8 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 		}
 		// Either this conversation's run is still finishing its close, or the
 		// customer has a newer conversation. Ask the running one which it is.
-		var state workflows.ConversationState
-		if v, qerr := s.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState); qerr == nil && v.Get(&state) == nil &&
+		var state contract.ConversationState
+		if v, qerr := s.Temporal.QueryWorkflow(ctx, workflowID, "", contract.QueryState); qerr == nil && v.Get(&state) == nil &&
 			state.ConversationID != "" && state.ConversationID != c.ID {
 			writeError(w, http.StatusConflict, "newer_conversation", "The customer has a newer open conversation; continue there.")
 			return
@@ -301,7 +298,7 @@ func (s *Server) reopenConversation(w http.ResponseWriter, r *http.Request, me s
 	}
 	for {
 		got, err := s.Store.GetConversation(ctx, c.ID)
-		if err == nil && got.Status != workflows.StatusClosed {
+		if err == nil && got.Status != contract.StatusClosed {
 			writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": got.Status})
 			return
 		}

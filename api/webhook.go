@@ -15,6 +15,7 @@ import (
 	"fbchannel/ops"
 	"fbchannel/store"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // webhookDeadline keeps the answer inside Facebook's 5-second delivery timeout.
@@ -129,9 +130,9 @@ func signedBy(accts []store.WebhookAccount, body []byte, signature string) (stor
 
 // route picks the events we serve: entries of the account's live pages, events
 // with a customer. Facebook sends all of an app's pages to one callback URL.
-func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]store.InboundEvent, []workflows.InboundEvent) {
+func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]store.InboundEvent, []contract.InboundEvent) {
 	var rows []store.InboundEvent
-	var signals []workflows.InboundEvent
+	var signals []contract.InboundEvent
 	for _, entry := range batch.Entry {
 		pageUUID, ok := acct.Pages[entry.ID]
 		if !ok {
@@ -148,7 +149,7 @@ func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]stor
 			}
 			key := ev.Key()
 			rows = append(rows, store.InboundEvent{PageID: entry.ID, EventKey: key, PSID: psid, Kind: kind, Payload: payload})
-			signals = append(signals, workflows.InboundEvent{
+			signals = append(signals, contract.InboundEvent{
 				PageUUID: pageUUID, PageID: entry.ID, PSID: psid, EventKey: key, Kind: kind, Timestamp: ev.Timestamp,
 			})
 		}
@@ -158,11 +159,11 @@ func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]stor
 
 // signalAll signals each conversation's events in order; different conversations
 // are signalled concurrently.
-func (s *Server) signalAll(ctx context.Context, events []workflows.InboundEvent) error {
+func (s *Server) signalAll(ctx context.Context, events []contract.InboundEvent) error {
 	var order []string
-	byWorkflow := map[string][]workflows.InboundEvent{}
+	byWorkflow := map[string][]contract.InboundEvent{}
 	for _, ev := range events {
-		id := workflows.ConversationWorkflowID(ev.PageID, ev.PSID)
+		id := contract.ConversationWorkflowID(ev.PageID, ev.PSID)
 		if _, ok := byWorkflow[id]; !ok {
 			order = append(order, id)
 		}
@@ -172,7 +173,7 @@ func (s *Server) signalAll(ctx context.Context, events []workflows.InboundEvent)
 	sem := make(chan struct{}, maxParallelSignals)
 	for _, id := range order {
 		sem <- struct{}{}
-		go func(id string, evs []workflows.InboundEvent) {
+		go func(id string, evs []contract.InboundEvent) {
 			defer func() { <-sem }()
 			for _, ev := range evs {
 				if err := s.signalInbound(ctx, id, ev); err != nil {
@@ -192,13 +193,13 @@ func (s *Server) signalAll(ctx context.Context, events []workflows.InboundEvent)
 	return first
 }
 
-func (s *Server) signalInbound(ctx context.Context, workflowID string, ev workflows.InboundEvent) error {
+func (s *Server) signalInbound(ctx context.Context, workflowID string, ev contract.InboundEvent) error {
 	defer func(start time.Time) { s.Metrics.ObserveSignal(time.Since(start)) }(time.Now())
-	_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflowID, workflows.SignalInbound, ev,
+	_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflowID, contract.SignalInbound, ev,
 		client.StartWorkflowOptions{
 			TaskQueue:             s.TaskQueue,
-			TypedSearchAttributes: temporalSearchAttributes(ev.PageID, ev.PSID, workflows.StatusWaiting),
+			TypedSearchAttributes: temporalSearchAttributes(ev.PageID, ev.PSID, contract.StatusWaiting),
 		},
-		workflows.ConversationWorkflow, workflows.ConversationInput{PageID: ev.PageID, PSID: ev.PSID})
+		workflows.ConversationWorkflow, contract.ConversationInput{PageID: ev.PageID, PSID: ev.PSID})
 	return err
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"go.temporal.io/sdk/client"
-
 	"fbchannel/store"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // storeError answers the store's typed refusals (400 with what to change, 409
@@ -32,22 +30,10 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error, n
 	return false
 }
 
-// wakeQueues signals each queue's workflow, starting it when it is not running,
-// after a change that may make an assignment possible.
+// wakeQueues wakes the queues' workflows after a change that may make an
+// assignment possible (contract.WakeQueues).
 func (s *Server) wakeQueues(ctx context.Context, queueIDs []string) error {
-	seen := map[string]bool{}
-	for _, q := range queueIDs {
-		if q == "" || seen[q] {
-			continue
-		}
-		seen[q] = true
-		_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflows.QueueWorkflowID(q), workflows.SignalQueueWake, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.QueueWorkflow, workflows.QueueInput{QueueID: q})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return contract.WakeQueues(ctx, s.Temporal, s.TaskQueue, queueIDs)
 }
 
 func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/graph"
 	"fbchannel/simulator"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // The scheduled health check (run here directly; its daily timer is covered by the
@@ -27,7 +27,7 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.sim.ClearRequests()
-	got, err := acts.CheckPageHealth(ctx, workflows.PageInput{PageUUID: ch.PageUUID})
+	got, err := acts.CheckPageHealth(ctx, contract.PageInput{PageUUID: ch.PageUUID})
 	if err != nil || got.ProvisioningStatus != "active" {
 		t.Fatalf("health check: %+v %v", got, err)
 	}
@@ -52,7 +52,7 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 	if err := st.store.RotatePageToken(ctx, ch.PageUUID, expiring); err != nil {
 		t.Fatal(err)
 	}
-	got, err = acts.CheckPageHealth(ctx, workflows.PageInput{PageUUID: ch.PageUUID})
+	got, err = acts.CheckPageHealth(ctx, contract.PageInput{PageUUID: ch.PageUUID})
 	if err != nil || got.ProvisioningStatus != "active" || got.LastError != "" || time.Until(got.TokenExpiresAt) < 50*24*time.Hour {
 		t.Fatalf("refresh: %+v %v", got, err)
 	}
@@ -71,7 +71,7 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 	if err := st.store.RotatePageToken(ctx, ch.PageUUID, fixed); err != nil {
 		t.Fatal(err)
 	}
-	got, err = acts.CheckPageHealth(ctx, workflows.PageInput{PageUUID: ch.PageUUID})
+	got, err = acts.CheckPageHealth(ctx, contract.PageInput{PageUUID: ch.PageUUID})
 	if err != nil || got.ProvisioningStatus != "active" || !strings.Contains(got.LastError, "expires") {
 		t.Fatalf("expiring token: %+v %v", got, err)
 	}
@@ -83,7 +83,7 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 
 	// A revoked token makes the page need re-authorisation.
 	st.sim.RevokeToken(fixed, 460)
-	got, err = acts.CheckPageHealth(ctx, workflows.PageInput{PageUUID: ch.PageUUID})
+	got, err = acts.CheckPageHealth(ctx, contract.PageInput{PageUUID: ch.PageUUID})
 	if err != nil || got.ProvisioningStatus != "needs_reauth" {
 		t.Fatalf("revoked: %+v %v", got, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 const (
@@ -38,7 +39,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	st.setPresence(a, "available")
 	events := st.openEvents(a, "")
 	psid := "2900000000000300"
-	workflowID := workflows.ConversationWorkflowID(ch.PageID, psid)
+	workflowID := contract.ConversationWorkflowID(ch.PageID, psid)
 	ctx := context.Background()
 
 	// Facebook's timestamps, one millisecond apart and in the past, so the window's
@@ -98,7 +99,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 			if err != nil {
 				t.Fatal(err)
 			}
-			if state.ConversationID != convID || state.AgentID != a.ID || state.Status != workflows.StatusAssigned || !state.LastCustomerMessageAt.Equal(lastAt) {
+			if state.ConversationID != convID || state.AgentID != a.ID || state.Status != contract.StatusAssigned || !state.LastCustomerMessageAt.Equal(lastAt) {
 				t.Fatalf("run %s, continued after %d messages: conversation %s agent %s status %s last customer message %s; want %s, %s, assigned, %s",
 					run, sent, state.ConversationID, state.AgentID, state.Status, state.LastCustomerMessageAt, convID, a.ID, lastAt)
 			}
@@ -146,7 +147,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.ConversationID != convID || state.AgentID != a.ID || state.Status != workflows.StatusAssigned || !state.LastCustomerMessageAt.Equal(lastAt) {
+	if state.ConversationID != convID || state.AgentID != a.ID || state.Status != contract.StatusAssigned || !state.LastCustomerMessageAt.Equal(lastAt) {
 		t.Fatalf("newest run's state: conversation %s agent %s status %s last customer message %s; want %s, %s, assigned, %s",
 			state.ConversationID, state.AgentID, state.Status, state.LastCustomerMessageAt, convID, a.ID, lastAt)
 	}
@@ -262,13 +263,13 @@ func messagesOfOwn(t *testing.T, workflowID, runID string) int {
 	n := 0
 	for _, ev := range workflowHistory(t, workflowID, runID).Events {
 		if started := ev.GetWorkflowExecutionStartedEventAttributes(); started != nil {
-			var in workflows.ConversationInput
+			var in contract.ConversationInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(started.Input, &in); err != nil {
 				t.Fatal(err)
 			}
 			n += len(in.Pending)
 		}
-		if sig := ev.GetWorkflowExecutionSignaledEventAttributes(); sig != nil && sig.SignalName == workflows.SignalInbound {
+		if sig := ev.GetWorkflowExecutionSignaledEventAttributes(); sig != nil && sig.SignalName == contract.SignalInbound {
 			n++
 		}
 	}
@@ -277,9 +278,9 @@ func messagesOfOwn(t *testing.T, workflowID, runID string) int {
 
 // runState asks one run of a conversation's workflow (the open one for runID "")
 // what it knows.
-func runState(workflowID, runID string) (workflows.ConversationState, error) {
-	var state workflows.ConversationState
-	q, err := temporalClient.QueryWorkflow(context.Background(), workflowID, runID, workflows.QueryState)
+func runState(workflowID, runID string) (contract.ConversationState, error) {
+	var state contract.ConversationState
+	q, err := temporalClient.QueryWorkflow(context.Background(), workflowID, runID, contract.QueryState)
 	if err == nil {
 		err = q.Get(&state)
 	}

@@ -22,7 +22,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"fbchannel/simulator"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // Issue 4: workstreams, routing rules and work distribution, through the HTTP API
@@ -175,9 +175,9 @@ func errorMessage(body map[string]any) string {
 }
 
 // conversationState asks the conversation's workflow what it knows.
-func conversationState(ctx context.Context, pageID, psid string) (workflows.ConversationState, error) {
-	var state workflows.ConversationState
-	v, err := temporalClient.QueryWorkflow(ctx, workflows.ConversationWorkflowID(pageID, psid), "", workflows.QueryState)
+func conversationState(ctx context.Context, pageID, psid string) (contract.ConversationState, error) {
+	var state contract.ConversationState
+	v, err := temporalClient.QueryWorkflow(ctx, contract.ConversationWorkflowID(pageID, psid), "", contract.QueryState)
 	if err == nil {
 		err = v.Get(&state)
 	}
@@ -681,7 +681,7 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	}
 	st.eventually("conversation workflow knows its agent", 10*time.Second, func() bool {
 		state, err := conversationState(context.Background(), ch.PageID, psids[0])
-		return err == nil && state.AgentID == wins[first.ID] && state.Status == workflows.StatusAssigned
+		return err == nil && state.AgentID == wins[first.ID] && state.Status == contract.StatusAssigned
 	})
 }
 
@@ -1176,12 +1176,12 @@ func (st *stack) rtAwaitAssignmentActivity(queueID string, timeout time.Duration
 	ctx := context.Background()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		d, err := temporalClient.DescribeWorkflowExecution(ctx, workflows.QueueWorkflowID(queueID), "")
+		d, err := temporalClient.DescribeWorkflowExecution(ctx, contract.QueueWorkflowID(queueID), "")
 		if err != nil {
 			st.t.Fatal(err)
 		}
 		for _, a := range d.GetPendingActivities() {
-			if a.GetActivityType().GetName() == workflows.ActivityAssignQueue && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+			if a.GetActivityType().GetName() == "AssignQueue" && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
 				return true
 			}
 		}
@@ -1220,7 +1220,7 @@ func (st *stack) rtWorkflowsKnowTheirAgents() {
 			}
 			for _, ex := range resp.Executions {
 				var agentID string
-				if p := ex.GetSearchAttributes().GetIndexedFields()[workflows.AgentIDKey.GetName()]; p != nil {
+				if p := ex.GetSearchAttributes().GetIndexedFields()[contract.AgentIDKey.GetName()]; p != nil {
 					_ = converter.GetDefaultDataConverter().FromPayload(p, &agentID)
 				}
 				got[ex.GetExecution().GetRunId()] = agentID

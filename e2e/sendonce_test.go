@@ -13,6 +13,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/simulator"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // assignedConversation opens a conversation for a new customer and has it
@@ -227,14 +228,14 @@ func TestReplyNeverHandedOverIsFailedAsNotSent(t *testing.T) {
 	// The update arrives late after all: the reply the agent was told was not
 	// sent must not go now.
 	h, err := temporalClient.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-		WorkflowID: workflows.ConversationWorkflowID(ch.PageID, "2900000000007004"), UpdateID: lost,
-		UpdateName: workflows.UpdateSendMessage, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.SendMessageRequest{ConversationID: convID, MessageID: lost, AgentID: a.ID}},
+		WorkflowID: contract.ConversationWorkflowID(ch.PageID, "2900000000007004"), UpdateID: lost,
+		UpdateName: contract.UpdateSendMessage, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{contract.SendMessageRequest{ConversationID: convID, MessageID: lost, AgentID: a.ID}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var late workflows.SendOutcome
+	var late contract.SendOutcome
 	if err := h.Get(context.Background(), &late); err != nil {
 		t.Fatal(err)
 	}

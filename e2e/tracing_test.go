@@ -26,7 +26,7 @@ import (
 	"fbchannel/simulator"
 	"fbchannel/tracing"
 	"fbchannel/tracing/tracingtest"
-	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // stackOptions turn on what the mains turn on from their environment.
@@ -124,11 +124,11 @@ func TestTraceOfAnInboundMessageSpansStarterWorkflowActivityAndGraphCall(t *test
 		{tracing.StarterService, "POST /webhooks/facebook/{page}", ""},
 		{tracing.StarterService, "SignalWithStartWorkflow:ConversationWorkflow", "POST /webhooks/facebook/{page}"},
 		{tracing.WorkerService, "RunWorkflow:ConversationWorkflow", "SignalWithStartWorkflow:ConversationWorkflow"},
-		{tracing.WorkerService, "StartActivity:" + workflows.ActivityRecordInbound, "RunWorkflow:ConversationWorkflow"},
-		{tracing.WorkerService, "RunActivity:" + workflows.ActivityRecordInbound, "StartActivity:" + workflows.ActivityRecordInbound},
-		{tracing.WorkerService, "StartActivity:" + workflows.ActivityFetchCustomerProfile, "RunWorkflow:ConversationWorkflow"},
-		{tracing.WorkerService, "RunActivity:" + workflows.ActivityFetchCustomerProfile, "StartActivity:" + workflows.ActivityFetchCustomerProfile},
-		{tracing.WorkerService, "GET /{id}", "RunActivity:" + workflows.ActivityFetchCustomerProfile},
+		{tracing.WorkerService, "StartActivity:RecordInbound", "RunWorkflow:ConversationWorkflow"},
+		{tracing.WorkerService, "RunActivity:RecordInbound", "StartActivity:RecordInbound"},
+		{tracing.WorkerService, "StartActivity:FetchCustomerProfile", "RunWorkflow:ConversationWorkflow"},
+		{tracing.WorkerService, "RunActivity:FetchCustomerProfile", "StartActivity:FetchCustomerProfile"},
+		{tracing.WorkerService, "GET /{id}", "RunActivity:FetchCustomerProfile"},
 	}
 	// missing says which link of the chain is not (yet) in the trace.
 	var spans, inTrace []tracingtest.Span
@@ -330,16 +330,16 @@ func TestCodecEncryptsHistoriesAndTheCodecEndpointDecodesThem(t *testing.T) {
 	}
 
 	// A client with the codec reads the page workflow's state; one without cannot.
-	var state workflows.PageStatus
-	pageWF := workflows.PageWorkflowID(ch.PageUUID)
-	v, err := st.starterClient.QueryWorkflow(ctx, pageWF, "", workflows.QueryState)
+	var state contract.PageStatus
+	pageWF := contract.PageWorkflowID(ch.PageUUID)
+	v, err := st.starterClient.QueryWorkflow(ctx, pageWF, "", contract.QueryState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Get(&state); err != nil || state.ProvisioningStatus != "active" || state.PageUUID != ch.PageUUID {
 		t.Fatalf("query with the codec: %+v %v", state, err)
 	}
-	v, err = temporalClient.QueryWorkflow(ctx, pageWF, "", workflows.QueryState)
+	v, err = temporalClient.QueryWorkflow(ctx, pageWF, "", contract.QueryState)
 	if err == nil {
 		if err := v.Get(&state); err == nil {
 			t.Fatal("a client without the codec read an encrypted query answer")

@@ -71,13 +71,6 @@ type QueuePass struct {
 	DeferredTo []string
 }
 
-// AssignWaiting is AssignQueue without the overflow deadline and deferrals: the
-// activity of queue workflows started before those existed.
-func (s *Store) AssignWaiting(ctx context.Context, queueID string, max int) ([]Assigned, error) {
-	pass, err := s.AssignQueue(ctx, queueID, max)
-	return pass.Assigned, err
-}
-
 // AssignQueue assigns the queue's waiting push-mode conversations, oldest first
 // (FIFO), each to the longest-idle available member with room for its capacity
 // units, until either runs out or max is reached. Each assignment is one

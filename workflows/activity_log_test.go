@@ -2,6 +2,9 @@ package workflows_test
 
 import (
 	"context"
+	"reflect"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +16,21 @@ import (
 	"fbchannel/workflows"
 )
 
-// The tests run in package workflows_test so they can register the real
-// *activities.Activities: a stub answers by activity name, and the test environment
-// refuses a stub whose signature differs from the activity the worker runs.
+// The tests run in package workflows_test and register the real
+// *activities.Activities: a stub names its activity by method value, as the
+// workflows call it, and the test environment refuses a stub whose signature
+// differs from the activity the worker runs.
+
+// a is the activities as the tests name them (never called: every one is stubbed).
+var a *activities.Activities
+
+// activityName is the name the Temporal SDK registers and schedules an activity
+// method under: the method's name.
+func activityName(method any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(method).Pointer()).Name()
+	name = strings.TrimSuffix(name, "-fm")
+	return name[strings.LastIndex(name, ".")+1:]
+}
 
 // testStart is the test environment's clock at the start of every workflow.
 var testStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
@@ -59,7 +74,8 @@ func (l *activityLog) names() []string {
 }
 
 // inputsOf lists the inputs of every attempt of one activity.
-func inputsOf[In any](l *activityLog, name string) []In {
+func inputsOf[In any](l *activityLog, method any) []In {
+	name := activityName(method)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []In
@@ -73,22 +89,26 @@ func inputsOf[In any](l *activityLog, name string) []In {
 
 // stub answers an activity that returns a value: it logs the input, then asks
 // answer (read at call time, so a test can change it before the workflow runs).
-func stub[In, Out any](env *testsuite.TestWorkflowEnvironment, l *activityLog, name string, answer *func(In) (Out, error)) *testsuite.MockCallWrapper {
-	return env.OnActivity(name, mock.Anything, mock.Anything).Return(func(_ context.Context, in In) (Out, error) {
+func stub[In, Out any](env *testsuite.TestWorkflowEnvironment, l *activityLog, method any, answer *func(In) (Out, error)) *testsuite.MockCallWrapper {
+	name := activityName(method)
+	return env.OnActivity(method, mock.Anything, mock.Anything).Return(func(_ context.Context, in In) (Out, error) {
 		l.add(name, in)
 		return (*answer)(in)
 	})
 }
 
 // stubErr is stub for an activity that returns only an error.
-func stubErr[In any](env *testsuite.TestWorkflowEnvironment, l *activityLog, name string, answer *func(In) error) *testsuite.MockCallWrapper {
-	return env.OnActivity(name, mock.Anything, mock.Anything).Return(func(_ context.Context, in In) error {
+func stubErr[In any](env *testsuite.TestWorkflowEnvironment, l *activityLog, method any, answer *func(In) error) *testsuite.MockCallWrapper {
+	name := activityName(method)
+	return env.OnActivity(method, mock.Anything, mock.Anything).Return(func(_ context.Context, in In) error {
 		l.add(name, in)
 		return (*answer)(in)
 	})
 }
 
-func count(names []string, name string) int {
+// count says how many times the activity was attempted.
+func count(names []string, method any) int {
+	name := activityName(method)
 	n := 0
 	for _, s := range names {
 		if s == name {

@@ -14,7 +14,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 const (
@@ -33,22 +35,22 @@ type conversationFixture struct {
 	env *testsuite.TestWorkflowEnvironment
 	log *activityLog
 
-	openConversation   func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error)
-	recordInbound      func(workflows.RecordInboundInput) (workflows.RecordInboundResult, error)
-	routeConversation  func(workflows.RouteConversationInput) (workflows.RouteConversationResult, error)
-	wakeQueues         func(workflows.WakeQueuesInput) error
-	fetchProfile       func(workflows.FetchCustomerProfileInput) error
-	askBot             func(workflows.AskBotInput) (workflows.AskBotResult, error)
-	handOffFromBot     func(workflows.HandOffFromBotInput) error
-	sendAutomated      func(workflows.SendAutomatedMessageInput) error
-	sendNotice         func(workflows.SendNoticeInput) error
+	openConversation   func(activities.OpenConversationInput) (activities.OpenConversationResult, error)
+	recordInbound      func(activities.RecordInboundInput) (activities.RecordInboundResult, error)
+	routeConversation  func(activities.RouteConversationInput) (activities.RouteConversationResult, error)
+	wakeQueues         func(activities.WakeQueuesInput) error
+	fetchProfile       func(activities.FetchCustomerProfileInput) error
+	askBot             func(activities.AskBotInput) (activities.AskBotResult, error)
+	handOffFromBot     func(activities.HandOffFromBotInput) error
+	sendAutomated      func(activities.SendAutomatedMessageInput) error
+	sendNotice         func(activities.SendNoticeInput) error
 	notices            []string // the kinds of notice asked for, in order
-	sendMessage        func(workflows.SendMessageInput) (workflows.SendOutcome, error)
-	markMessageFailed  func(workflows.MarkMessageFailedInput) error
-	closeConversation  func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error)
-	reopenConversation func(workflows.ReopenRequest) (workflows.ConversationState, error)
+	sendMessage        func(activities.SendMessageInput) (contract.SendOutcome, error)
+	markMessageFailed  func(activities.MarkMessageFailedInput) error
+	closeConversation  func(activities.CloseConversationInput) (activities.CloseConversationResult, error)
+	reopenConversation func(contract.ReopenRequest) (contract.ConversationState, error)
 	markMessageQueued  func(messageID string) error
-	recordStray        func(workflows.RecordStrayEventsInput) error
+	recordStray        func(activities.RecordStrayEventsInput) error
 
 	closeCall      *testsuite.MockCallWrapper
 	markQueuedCall *testsuite.MockCallWrapper
@@ -57,13 +59,13 @@ type conversationFixture struct {
 
 func newConversation(t *testing.T) *conversationFixture {
 	f := &conversationFixture{t: t, env: newTestEnv(t), log: &activityLog{}}
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", QueueID: "default-queue"}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", QueueID: "default-queue"}, nil
 	}
 	// Every event is stored; the latest customer message (re)opens the window at
 	// the time Facebook stamped on it.
-	f.recordInbound = func(in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
-		res := workflows.RecordInboundResult{Recorded: len(in.Events)}
+	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
+		res := activities.RecordInboundResult{Recorded: len(in.Events)}
 		for _, ev := range in.Events {
 			if at := time.UnixMilli(ev.Timestamp).UTC(); at.After(res.CustomerMessageAt) {
 				res.CustomerMessageAt = at
@@ -71,68 +73,68 @@ func newConversation(t *testing.T) *conversationFixture {
 		}
 		return res, nil
 	}
-	f.routeConversation = func(workflows.RouteConversationInput) (workflows.RouteConversationResult, error) {
-		return workflows.RouteConversationResult{QueueID: testQueueID}, nil
+	f.routeConversation = func(activities.RouteConversationInput) (activities.RouteConversationResult, error) {
+		return activities.RouteConversationResult{QueueID: testQueueID}, nil
 	}
-	f.wakeQueues = func(workflows.WakeQueuesInput) error { return nil }
-	f.fetchProfile = func(workflows.FetchCustomerProfileInput) error { return nil }
-	f.askBot = func(workflows.AskBotInput) (workflows.AskBotResult, error) { return workflows.AskBotResult{}, nil }
-	f.handOffFromBot = func(workflows.HandOffFromBotInput) error { return nil }
-	f.sendAutomated = func(workflows.SendAutomatedMessageInput) error { return nil }
-	f.sendNotice = func(in workflows.SendNoticeInput) error {
+	f.wakeQueues = func(activities.WakeQueuesInput) error { return nil }
+	f.fetchProfile = func(activities.FetchCustomerProfileInput) error { return nil }
+	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) { return activities.AskBotResult{}, nil }
+	f.handOffFromBot = func(activities.HandOffFromBotInput) error { return nil }
+	f.sendAutomated = func(activities.SendAutomatedMessageInput) error { return nil }
+	f.sendNotice = func(in activities.SendNoticeInput) error {
 		f.notices = append(f.notices, in.Kind)
 		return nil
 	}
-	f.sendMessage = func(in workflows.SendMessageInput) (workflows.SendOutcome, error) {
-		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
+	f.sendMessage = func(in activities.SendMessageInput) (contract.SendOutcome, error) {
+		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
 	}
-	f.markMessageFailed = func(workflows.MarkMessageFailedInput) error { return nil }
-	f.closeConversation = func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
-		return workflows.CloseConversationResult{QueueIDs: []string{testQueueID, "queue-2"}}, nil
+	f.markMessageFailed = func(activities.MarkMessageFailedInput) error { return nil }
+	f.closeConversation = func(activities.CloseConversationInput) (activities.CloseConversationResult, error) {
+		return activities.CloseConversationResult{QueueIDs: []string{testQueueID, "queue-2"}}, nil
 	}
-	f.reopenConversation = func(workflows.ReopenRequest) (workflows.ConversationState, error) {
-		return workflows.ConversationState{}, errors.New("not expected in this test")
+	f.reopenConversation = func(contract.ReopenRequest) (contract.ConversationState, error) {
+		return contract.ConversationState{}, errors.New("not expected in this test")
 	}
-	stub(f.env, f.log, workflows.ActivityOpenConversation, &f.openConversation)
-	stub(f.env, f.log, workflows.ActivityRecordInbound, &f.recordInbound)
-	stub(f.env, f.log, workflows.ActivityRouteConversation, &f.routeConversation)
-	stubErr(f.env, f.log, workflows.ActivityWakeQueues, &f.wakeQueues)
-	stubErr(f.env, f.log, workflows.ActivityFetchCustomerProfile, &f.fetchProfile)
-	stub(f.env, f.log, workflows.ActivityAskBot, &f.askBot)
-	stubErr(f.env, f.log, workflows.ActivityHandOffFromBot, &f.handOffFromBot)
-	stubErr(f.env, f.log, workflows.ActivitySendAutomatedMessage, &f.sendAutomated)
-	stubErr(f.env, f.log, workflows.ActivitySendNotice, &f.sendNotice)
-	f.sendCall = stub(f.env, f.log, workflows.ActivitySendMessage, &f.sendMessage)
-	stubErr(f.env, f.log, workflows.ActivityMarkMessageFailed, &f.markMessageFailed)
-	f.closeCall = stub(f.env, f.log, workflows.ActivityCloseConversation, &f.closeConversation)
-	stub(f.env, f.log, workflows.ActivityReopenConversation, &f.reopenConversation)
+	stub(f.env, f.log, a.OpenConversation, &f.openConversation)
+	stub(f.env, f.log, a.RecordInbound, &f.recordInbound)
+	stub(f.env, f.log, a.RouteConversation, &f.routeConversation)
+	stubErr(f.env, f.log, a.WakeQueues, &f.wakeQueues)
+	stubErr(f.env, f.log, a.FetchCustomerProfile, &f.fetchProfile)
+	stub(f.env, f.log, a.AskBot, &f.askBot)
+	stubErr(f.env, f.log, a.HandOffFromBot, &f.handOffFromBot)
+	stubErr(f.env, f.log, a.SendAutomatedMessage, &f.sendAutomated)
+	stubErr(f.env, f.log, a.SendNotice, &f.sendNotice)
+	f.sendCall = stub(f.env, f.log, a.SendMessage, &f.sendMessage)
+	stubErr(f.env, f.log, a.MarkMessageFailed, &f.markMessageFailed)
+	f.closeCall = stub(f.env, f.log, a.CloseConversation, &f.closeConversation)
+	stub(f.env, f.log, a.ReopenConversation, &f.reopenConversation)
 	f.markMessageQueued = func(string) error { return nil }
-	f.markQueuedCall = stubErr(f.env, f.log, workflows.ActivityMarkMessageQueued, &f.markMessageQueued)
-	f.recordStray = func(workflows.RecordStrayEventsInput) error { return nil }
-	stubErr(f.env, f.log, workflows.ActivityRecordStrayEvents, &f.recordStray)
+	f.markQueuedCall = stubErr(f.env, f.log, a.MarkMessageQueued, &f.markMessageQueued)
+	f.recordStray = func(activities.RecordStrayEventsInput) error { return nil }
+	stubErr(f.env, f.log, a.RecordStrayEvents, &f.recordStray)
 	return f
 }
 
 // inbound is a customer message stamped at the given time.
-func inbound(key string, at time.Time) workflows.InboundEvent {
-	return workflows.InboundEvent{PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID, EventKey: key, Kind: "message", Timestamp: at.UnixMilli()}
+func inbound(key string, at time.Time) contract.InboundEvent {
+	return contract.InboundEvent{PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID, EventKey: key, Kind: "message", Timestamp: at.UnixMilli()}
 }
 
 // startNew runs a new conversation opened by the given events; the calls registered
 // with env.RegisterDelayedCallback happen while it runs.
-func (f *conversationFixture) startNew(pending ...workflows.InboundEvent) {
-	f.env.ExecuteWorkflow(workflows.ConversationWorkflow, workflows.ConversationInput{PageID: testPageID, PSID: testPSID, Pending: pending})
+func (f *conversationFixture) startNew(pending ...contract.InboundEvent) {
+	f.env.ExecuteWorkflow(workflows.ConversationWorkflow, contract.ConversationInput{PageID: testPageID, PSID: testPSID, Pending: pending})
 }
 
 func (f *conversationFixture) at(d time.Duration, fn func()) { f.env.RegisterDelayedCallback(fn, d) }
 
-func (f *conversationFixture) state() workflows.ConversationState {
+func (f *conversationFixture) state() contract.ConversationState {
 	f.t.Helper()
-	v, err := f.env.QueryWorkflow(workflows.QueryState)
+	v, err := f.env.QueryWorkflow(contract.QueryState)
 	if err != nil {
-		f.t.Fatalf("query %s: %v", workflows.QueryState, err)
+		f.t.Fatalf("query %s: %v", contract.QueryState, err)
 	}
-	var st workflows.ConversationState
+	var st contract.ConversationState
 	if err := v.Get(&st); err != nil {
 		f.t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func (f *conversationFixture) state() workflows.ConversationState {
 
 // assign tells the conversation its agent, as the queue workflow does.
 func (f *conversationFixture) assign() {
-	f.env.SignalWorkflow(workflows.SignalAssigned, workflows.Assignment{
+	f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
 		ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: testAgentID, QueueID: testQueueID,
 	})
 }
@@ -167,17 +169,17 @@ func (f *conversationFixture) update(name string, arg any) *updateOutcome {
 }
 
 func (f *conversationFixture) reply(messageID string) *updateOutcome {
-	return f.update(workflows.UpdateSendMessage, workflows.SendMessageRequest{
+	return f.update(contract.UpdateSendMessage, contract.SendMessageRequest{
 		ConversationID: f.state().ConversationID, MessageID: messageID, AgentID: testAgentID,
 	})
 }
 
 func (f *conversationFixture) closeNow() *updateOutcome {
-	return f.update(workflows.UpdateClose, workflows.CloseRequest{ConversationID: f.state().ConversationID, AgentID: testAgentID})
+	return f.update(contract.UpdateClose, contract.CloseRequest{ConversationID: f.state().ConversationID, AgentID: testAgentID})
 }
 
 // sendOutcome checks the update completed without error and returns its result.
-func (u *updateOutcome) sendOutcome(t *testing.T) workflows.SendOutcome {
+func (u *updateOutcome) sendOutcome(t *testing.T) contract.SendOutcome {
 	t.Helper()
 	if u == nil || !u.done {
 		t.Fatal("the update was not sent or never completed")
@@ -185,7 +187,7 @@ func (u *updateOutcome) sendOutcome(t *testing.T) workflows.SendOutcome {
 	if u.rejected != nil || u.err != nil {
 		t.Fatalf("update rejected (%v) or failed (%v)", u.rejected, u.err)
 	}
-	out, ok := u.result.(workflows.SendOutcome)
+	out, ok := u.result.(contract.SendOutcome)
 	if !ok {
 		t.Fatalf("update result is %T, want SendOutcome", u.result)
 	}
@@ -211,16 +213,16 @@ func (f *conversationFixture) requireCanceled() {
 func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 	f := newConversation(t)
 	first := inbound("m_1", testStart)
-	f.fetchProfile = func(workflows.FetchCustomerProfileInput) error {
+	f.fetchProfile = func(activities.FetchCustomerProfileInput) error {
 		return errors.New("graph API unreachable")
 	}
-	var afterOpen workflows.ConversationState
+	var afterOpen contract.ConversationState
 	f.at(time.Minute, func() { afterOpen = f.state() })
 	f.cancelAt(time.Hour)
 	f.startNew(first)
 	f.requireCanceled()
 
-	opens := inputsOf[workflows.OpenConversationInput](f.log, workflows.ActivityOpenConversation)
+	opens := inputsOf[activities.OpenConversationInput](f.log, a.OpenConversation)
 	if len(opens) != 1 {
 		t.Fatalf("OpenConversation called %d times, want 1", len(opens))
 	}
@@ -228,29 +230,29 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 	if convID == "" {
 		t.Fatal("OpenConversation got no ConversationID")
 	}
-	wantOpen := workflows.OpenConversationInput{ConversationID: convID, PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID}
+	wantOpen := activities.OpenConversationInput{ConversationID: convID, PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID}
 	if opens[0] != wantOpen {
 		t.Errorf("OpenConversation input %+v, want %+v", opens[0], wantOpen)
 	}
-	records := inputsOf[workflows.RecordInboundInput](f.log, workflows.ActivityRecordInbound)
-	if want := []workflows.RecordInboundInput{{ConversationID: convID, Events: []workflows.InboundEvent{first}}}; !reflect.DeepEqual(records, want) {
+	records := inputsOf[activities.RecordInboundInput](f.log, a.RecordInbound)
+	if want := []activities.RecordInboundInput{{ConversationID: convID, Events: []contract.InboundEvent{first}}}; !reflect.DeepEqual(records, want) {
 		t.Errorf("RecordInbound inputs %+v, want %+v", records, want)
 	}
-	profiles := inputsOf[workflows.FetchCustomerProfileInput](f.log, workflows.ActivityFetchCustomerProfile)
+	profiles := inputsOf[activities.FetchCustomerProfileInput](f.log, a.FetchCustomerProfile)
 	if len(profiles) == 0 {
 		t.Fatal("FetchCustomerProfile was not called")
 	}
 	for _, p := range profiles {
-		if want := (workflows.FetchCustomerProfileInput{CustomerID: "customer-1", PageUUID: testPageUUID}); p != want {
+		if want := (activities.FetchCustomerProfileInput{CustomerID: "customer-1", PageUUID: testPageUUID}); p != want {
 			t.Errorf("FetchCustomerProfile input %+v, want %+v", p, want)
 		}
 	}
-	routes := inputsOf[workflows.RouteConversationInput](f.log, workflows.ActivityRouteConversation)
-	if want := []workflows.RouteConversationInput{{ConversationID: convID}}; !reflect.DeepEqual(routes, want) {
+	routes := inputsOf[activities.RouteConversationInput](f.log, a.RouteConversation)
+	if want := []activities.RouteConversationInput{{ConversationID: convID}}; !reflect.DeepEqual(routes, want) {
 		t.Errorf("RouteConversation inputs %+v, want %+v", routes, want)
 	}
-	wakes := inputsOf[workflows.WakeQueuesInput](f.log, workflows.ActivityWakeQueues)
-	if want := []workflows.WakeQueuesInput{{QueueIDs: []string{testQueueID}}}; !reflect.DeepEqual(wakes, want) {
+	wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues)
+	if want := []activities.WakeQueuesInput{{QueueIDs: []string{testQueueID}}}; !reflect.DeepEqual(wakes, want) {
 		t.Errorf("WakeQueues inputs %+v, want %+v (the queue the routing chose)", wakes, want)
 	}
 	// The conversation exists in the database before its message; it is queued
@@ -262,16 +264,16 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 			order = append(order, name) // retries of one activity count once
 		}
 	}
-	wantOrder := []string{workflows.ActivityOpenConversation, workflows.ActivityRecordInbound, workflows.ActivityFetchCustomerProfile,
-		workflows.ActivityRouteConversation, workflows.ActivityWakeQueues, workflows.ActivitySendNotice}
+	wantOrder := []string{activityName(a.OpenConversation), activityName(a.RecordInbound), activityName(a.FetchCustomerProfile),
+		activityName(a.RouteConversation), activityName(a.WakeQueues), activityName(a.SendNotice)}
 	if !reflect.DeepEqual(order, wantOrder) {
 		t.Errorf("activities ran as %v, want %v", order, wantOrder)
 	}
 
 	// The profile never came, and the conversation carries on.
-	want := workflows.ConversationState{
+	want := contract.ConversationState{
 		ConversationID: convID, CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
-		QueueID: testQueueID, Status: workflows.StatusWaiting, LastCustomerMessageAt: testStart, SeenKeys: []string{"m_1"},
+		QueueID: testQueueID, Status: contract.StatusWaiting, LastCustomerMessageAt: testStart, SeenKeys: []string{"m_1"},
 		NoticeSeq: 1, // the greeting
 	}
 	if !reflect.DeepEqual(afterOpen, want) {
@@ -282,7 +284,7 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 // recordedKeys lists the event keys given to RecordInbound, call after call.
 func recordedKeys(l *activityLog) []string {
 	var keys []string
-	for _, in := range inputsOf[workflows.RecordInboundInput](l, workflows.ActivityRecordInbound) {
+	for _, in := range inputsOf[activities.RecordInboundInput](l, a.RecordInbound) {
 		for _, ev := range in.Events {
 			keys = append(keys, ev.EventKey)
 		}
@@ -295,10 +297,10 @@ func TestRedeliveredEventIsRecordedOnce(t *testing.T) {
 	first := inbound("m_1", testStart)
 	second := inbound("m_2", testStart.Add(10*time.Minute))
 	// Facebook redelivers the first message twice, then the customer writes again.
-	f.at(5*time.Minute, func() { f.env.SignalWorkflow(workflows.SignalInbound, first) })
-	f.at(6*time.Minute, func() { f.env.SignalWorkflow(workflows.SignalInbound, first) })
-	f.at(10*time.Minute, func() { f.env.SignalWorkflow(workflows.SignalInbound, second) })
-	var st workflows.ConversationState
+	f.at(5*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInbound, first) })
+	f.at(6*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInbound, first) })
+	f.at(10*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInbound, second) })
+	var st contract.ConversationState
 	f.at(11*time.Minute, func() { st = f.state() })
 	f.cancelAt(time.Hour)
 	f.startNew(first, first) // the webhook may also signal one message twice before the run starts
@@ -317,14 +319,14 @@ func TestRedeliveredEventIsRecordedOnce(t *testing.T) {
 
 func TestConversationOfUnservedPageEndsQuietly(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: false}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: false}, nil
 	}
 	f.startNew(inbound("m_1", testStart))
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v with %v, want a quiet end", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
 	}
-	if names := f.log.names(); !reflect.DeepEqual(names, []string{workflows.ActivityOpenConversation}) {
+	if names := f.log.names(); !reflect.DeepEqual(names, []string{activityName(a.OpenConversation)}) {
 		t.Errorf("activities %v, want only OpenConversation", names)
 	}
 }
@@ -342,11 +344,11 @@ func TestEchoesAndReceiptsAloneOpenNoConversation(t *testing.T) {
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v with %v, want a quiet end", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
 	}
-	if names := f.log.names(); !reflect.DeepEqual(names, []string{workflows.ActivityRecordStrayEvents}) {
+	if names := f.log.names(); !reflect.DeepEqual(names, []string{activityName(a.RecordStrayEvents)}) {
 		t.Errorf("activities %v, want only RecordStrayEvents", names)
 	}
-	strays := inputsOf[workflows.RecordStrayEventsInput](f.log, workflows.ActivityRecordStrayEvents)
-	if want := []workflows.RecordStrayEventsInput{{PageID: testPageID, PSID: testPSID, Events: []workflows.InboundEvent{echo, read}}}; !reflect.DeepEqual(strays, want) {
+	strays := inputsOf[activities.RecordStrayEventsInput](f.log, a.RecordStrayEvents)
+	if want := []activities.RecordStrayEventsInput{{PageID: testPageID, PSID: testPSID, Events: []contract.InboundEvent{echo, read}}}; !reflect.DeepEqual(strays, want) {
 		t.Errorf("RecordStrayEvents inputs %+v, want %+v", strays, want)
 	}
 
@@ -354,7 +356,7 @@ func TestEchoesAndReceiptsAloneOpenNoConversation(t *testing.T) {
 	g.cancelAt(time.Hour)
 	g.startNew(echo, inbound("m_1", testStart))
 	g.requireCanceled()
-	if n := len(inputsOf[workflows.OpenConversationInput](g.log, workflows.ActivityOpenConversation)); n != 1 {
+	if n := len(inputsOf[activities.OpenConversationInput](g.log, a.OpenConversation)); n != 1 {
 		t.Errorf("a customer message with an echo: %d OpenConversation calls, want 1", n)
 	}
 }
@@ -362,7 +364,7 @@ func TestEchoesAndReceiptsAloneOpenNoConversation(t *testing.T) {
 func TestReplyWithinWindowIsSentAsResponse(t *testing.T) {
 	f := newConversation(t)
 	var reply *updateOutcome
-	var st workflows.ConversationState
+	var st contract.ConversationState
 	f.at(time.Minute, f.assign)
 	f.at(23*time.Hour, func() { reply = f.reply("msg-1") })
 	f.at(23*time.Hour+time.Minute, func() { st = f.state() })
@@ -370,18 +372,18 @@ func TestReplyWithinWindowIsSentAsResponse(t *testing.T) {
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	if st.Status != workflows.StatusAssigned || st.AgentID != testAgentID {
+	if st.Status != contract.StatusAssigned || st.AgentID != testAgentID {
 		t.Errorf("after the assigned signal: status %q agent %q", st.Status, st.AgentID)
 	}
-	sends := inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage)
-	if want := []workflows.SendMessageInput{{MessageID: "msg-1", MessagingType: "RESPONSE"}}; !reflect.DeepEqual(sends, want) {
+	sends := inputsOf[activities.SendMessageInput](f.log, a.SendMessage)
+	if want := []activities.SendMessageInput{{MessageID: "msg-1", MessagingType: "RESPONSE"}}; !reflect.DeepEqual(sends, want) {
 		t.Errorf("SendMessage inputs %+v, want %+v", sends, want)
 	}
 	got := reply.sendOutcome(t)
-	if want := (workflows.SendOutcome{MessageID: "msg-1", Status: "sent", FacebookMessageID: "m_sent_msg-1"}); got != want {
+	if want := (contract.SendOutcome{MessageID: "msg-1", Status: "sent", FacebookMessageID: "m_sent_msg-1"}); got != want {
 		t.Errorf("update result %+v, want %+v (what SendMessage answered)", got, want)
 	}
-	if n := count(f.log.names(), workflows.ActivityMarkMessageFailed); n != 0 {
+	if n := count(f.log.names(), a.MarkMessageFailed); n != 0 {
 		t.Errorf("MarkMessageFailed called %d times for a sent reply", n)
 	}
 }
@@ -395,7 +397,7 @@ func TestReplyAfterWindowFailsWithoutCallingFacebook(t *testing.T) {
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	if n := count(f.log.names(), workflows.ActivitySendMessage); n != 0 {
+	if n := count(f.log.names(), a.SendMessage); n != 0 {
 		t.Fatalf("SendMessage called %d times after the 24-hour window closed", n)
 	}
 	got := reply.sendOutcome(t)
@@ -406,8 +408,8 @@ func TestReplyAfterWindowFailsWithoutCallingFacebook(t *testing.T) {
 	if !strings.Contains(got.Error, "2026-03-03 09:30 UTC") || !strings.Contains(got.Error, "24-hour window closed") {
 		t.Errorf("error %q does not say when the window closed", got.Error)
 	}
-	marks := inputsOf[workflows.MarkMessageFailedInput](f.log, workflows.ActivityMarkMessageFailed)
-	if want := []workflows.MarkMessageFailedInput{{MessageID: "msg-late", Reason: "window_closed", Error: got.Error}}; !reflect.DeepEqual(marks, want) {
+	marks := inputsOf[activities.MarkMessageFailedInput](f.log, a.MarkMessageFailed)
+	if want := []activities.MarkMessageFailedInput{{MessageID: "msg-late", Reason: "window_closed", Error: got.Error}}; !reflect.DeepEqual(marks, want) {
 		t.Errorf("MarkMessageFailed inputs %+v, want %+v", marks, want)
 	}
 }
@@ -418,7 +420,7 @@ func TestCustomerMessageReopensWindow(t *testing.T) {
 	var late, reopened *updateOutcome
 	f.at(time.Minute, f.assign)
 	f.at(30*time.Hour, func() { late = f.reply("msg-late") })
-	f.at(31*time.Hour, func() { f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_2", testStart.Add(31*time.Hour))) })
+	f.at(31*time.Hour, func() { f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(31*time.Hour))) })
 	f.at(32*time.Hour, func() { reopened = f.reply("msg-again") })
 	f.cancelAt(48 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
@@ -430,7 +432,7 @@ func TestCustomerMessageReopensWindow(t *testing.T) {
 	if got := reopened.sendOutcome(t); got.Status != "sent" {
 		t.Errorf("reply after the customer wrote again: %+v, want sent", got)
 	}
-	sends := inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage)
+	sends := inputsOf[activities.SendMessageInput](f.log, a.SendMessage)
 	if len(sends) != 1 || sends[0].MessageID != "msg-again" {
 		t.Errorf("SendMessage inputs %+v, want only msg-again", sends)
 	}
@@ -438,8 +440,8 @@ func TestCustomerMessageReopensWindow(t *testing.T) {
 
 func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 	f := newConversation(t)
-	f.sendMessage = func(workflows.SendMessageInput) (workflows.SendOutcome, error) {
-		return workflows.SendOutcome{}, temporal.NewNonRetryableApplicationError("The customer can't receive messages right now.", "user_unavailable", nil)
+	f.sendMessage = func(activities.SendMessageInput) (contract.SendOutcome, error) {
+		return contract.SendOutcome{}, temporal.NewNonRetryableApplicationError("The customer can't receive messages right now.", "user_unavailable", nil)
 	}
 	var reply *updateOutcome
 	f.at(time.Minute, f.assign)
@@ -448,15 +450,15 @@ func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	if n := count(f.log.names(), workflows.ActivitySendMessage); n != 1 {
+	if n := count(f.log.names(), a.SendMessage); n != 1 {
 		t.Errorf("SendMessage tried %d times, want 1: the failure is permanent", n)
 	}
-	want := workflows.SendOutcome{MessageID: "msg-1", Status: "failed", Reason: "user_unavailable", Error: "The customer can't receive messages right now."}
+	want := contract.SendOutcome{MessageID: "msg-1", Status: "failed", Reason: "user_unavailable", Error: "The customer can't receive messages right now."}
 	if got := reply.sendOutcome(t); got != want {
 		t.Errorf("update result %+v, want %+v", got, want)
 	}
-	marks := inputsOf[workflows.MarkMessageFailedInput](f.log, workflows.ActivityMarkMessageFailed)
-	if wantMarks := []workflows.MarkMessageFailedInput{{MessageID: "msg-1", Reason: "user_unavailable", Error: "The customer can't receive messages right now."}}; !reflect.DeepEqual(marks, wantMarks) {
+	marks := inputsOf[activities.MarkMessageFailedInput](f.log, a.MarkMessageFailed)
+	if wantMarks := []activities.MarkMessageFailedInput{{MessageID: "msg-1", Reason: "user_unavailable", Error: "The customer can't receive messages right now."}}; !reflect.DeepEqual(marks, wantMarks) {
 		t.Errorf("MarkMessageFailed inputs %+v, want %+v", marks, wantMarks)
 	}
 }
@@ -464,8 +466,8 @@ func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 // Facebook's transient errors are retried a few times, then the agent is told to try again.
 func TestTransientSendFailureIsRetriedThenReported(t *testing.T) {
 	f := newConversation(t)
-	f.sendMessage = func(workflows.SendMessageInput) (workflows.SendOutcome, error) {
-		return workflows.SendOutcome{}, temporal.NewApplicationError("Facebook is busy; please try again.", "transient", nil)
+	f.sendMessage = func(activities.SendMessageInput) (contract.SendOutcome, error) {
+		return contract.SendOutcome{}, temporal.NewApplicationError("Facebook is busy; please try again.", "transient", nil)
 	}
 	var reply *updateOutcome
 	f.at(time.Minute, f.assign)
@@ -474,7 +476,7 @@ func TestTransientSendFailureIsRetriedThenReported(t *testing.T) {
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	if n := count(f.log.names(), workflows.ActivitySendMessage); n != 4 {
+	if n := count(f.log.names(), a.SendMessage); n != 4 {
 		t.Errorf("SendMessage tried %d times, want 4 (the send retry policy)", n)
 	}
 	got := reply.sendOutcome(t)
@@ -499,12 +501,12 @@ func TestCloseEndsConversationAndWakesAgentQueues(t *testing.T) {
 	if err := f.env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow ended with %v, want nil (nothing arrived during the close)", err)
 	}
-	convID := inputsOf[workflows.OpenConversationInput](f.log, workflows.ActivityOpenConversation)[0].ConversationID
-	closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation)
-	if want := []workflows.CloseConversationInput{{ConversationID: convID, Reason: "agent_closed"}}; !reflect.DeepEqual(closes, want) {
+	convID := inputsOf[activities.OpenConversationInput](f.log, a.OpenConversation)[0].ConversationID
+	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
+	if want := []activities.CloseConversationInput{{ConversationID: convID, Reason: "agent_closed"}}; !reflect.DeepEqual(closes, want) {
 		t.Errorf("CloseConversation inputs %+v, want %+v", closes, want)
 	}
-	wakes := inputsOf[workflows.WakeQueuesInput](f.log, workflows.ActivityWakeQueues)
+	wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues)
 	// The first wake queued the new conversation; the last hands the freed agent's capacity on.
 	if len(wakes) != 2 || !reflect.DeepEqual(wakes[1].QueueIDs, []string{testQueueID, "queue-2"}) {
 		t.Errorf("WakeQueues inputs %+v, want the queues CloseConversation returned last", wakes)
@@ -517,11 +519,11 @@ func TestCloseEndsConversationAndWakesAgentQueues(t *testing.T) {
 // search attribute finds the conversation.
 func TestCloseBeforeTheAssignedSignalStillKnowsTheAgent(t *testing.T) {
 	f := newConversation(t)
-	f.closeConversation = func(workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
-		return workflows.CloseConversationResult{QueueIDs: []string{testQueueID}, AgentID: testAgentID}, nil
+	f.closeConversation = func(activities.CloseConversationInput) (activities.CloseConversationResult, error) {
+		return activities.CloseConversationResult{QueueIDs: []string{testQueueID}, AgentID: testAgentID}, nil
 	}
 	var closed *updateOutcome
-	var before workflows.ConversationState
+	var before contract.ConversationState
 	f.at(time.Minute, func() {
 		before = f.state()
 		closed = f.closeNow()
@@ -531,10 +533,10 @@ func TestCloseBeforeTheAssignedSignalStillKnowsTheAgent(t *testing.T) {
 	if closed == nil || !closed.done || closed.rejected != nil || closed.err != nil || !f.env.IsWorkflowCompleted() {
 		t.Fatalf("close update: %+v", closed)
 	}
-	if before.AgentID != "" || before.Status != workflows.StatusWaiting {
+	if before.AgentID != "" || before.Status != contract.StatusWaiting {
 		t.Fatalf("before the close the run knew agent %q (status %s): the story needs it not to", before.AgentID, before.Status)
 	}
-	if st := f.state(); st.AgentID != testAgentID || st.Status != workflows.StatusClosed {
+	if st := f.state(); st.AgentID != testAgentID || st.Status != contract.StatusClosed {
 		t.Errorf("closed run: agent %q status %s, want %q closed", st.AgentID, st.Status, testAgentID)
 	}
 }
@@ -549,7 +551,7 @@ func TestMessageDuringCloseOpensNextConversation(t *testing.T) {
 	var closed *updateOutcome
 	f.at(time.Minute, f.assign)
 	f.at(time.Hour, func() { closed = f.closeNow() })
-	f.at(time.Hour+30*time.Second, func() { f.env.SignalWorkflow(workflows.SignalInbound, late) })
+	f.at(time.Hour+30*time.Second, func() { f.env.SignalWorkflow(contract.SignalInbound, late) })
 	f.startNew(inbound("m_1", testStart))
 
 	if closed == nil || !closed.done || closed.err != nil {
@@ -562,11 +564,11 @@ func TestMessageDuringCloseOpensNextConversation(t *testing.T) {
 	if can.WorkflowType.Name != "ConversationWorkflow" {
 		t.Errorf("continues as %q", can.WorkflowType.Name)
 	}
-	var next workflows.ConversationInput
+	var next contract.ConversationInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}
-	want := workflows.ConversationInput{PageID: testPageID, PSID: testPSID, Pending: []workflows.InboundEvent{late}}
+	want := contract.ConversationInput{PageID: testPageID, PSID: testPSID, Pending: []contract.InboundEvent{late}}
 	if !reflect.DeepEqual(next, want) {
 		t.Errorf("next run's input %+v, want %+v (a new conversation with the late message)", next, want)
 	}
@@ -581,9 +583,9 @@ func TestUpdatesForAnotherConversationAreRejected(t *testing.T) {
 	var otherSend, emptySend, otherClose *updateOutcome
 	f.at(time.Minute, f.assign)
 	f.at(time.Hour, func() {
-		otherSend = f.update(workflows.UpdateSendMessage, workflows.SendMessageRequest{ConversationID: "an-earlier-conversation", MessageID: "msg-1", AgentID: testAgentID})
-		emptySend = f.update(workflows.UpdateSendMessage, workflows.SendMessageRequest{ConversationID: f.state().ConversationID, AgentID: testAgentID})
-		otherClose = f.update(workflows.UpdateClose, workflows.CloseRequest{ConversationID: "an-earlier-conversation", AgentID: testAgentID})
+		otherSend = f.update(contract.UpdateSendMessage, contract.SendMessageRequest{ConversationID: "an-earlier-conversation", MessageID: "msg-1", AgentID: testAgentID})
+		emptySend = f.update(contract.UpdateSendMessage, contract.SendMessageRequest{ConversationID: f.state().ConversationID, AgentID: testAgentID})
+		otherClose = f.update(contract.UpdateClose, contract.CloseRequest{ConversationID: "an-earlier-conversation", AgentID: testAgentID})
 	})
 	f.cancelAt(2 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
@@ -594,7 +596,7 @@ func TestUpdatesForAnotherConversationAreRejected(t *testing.T) {
 			t.Errorf("%s: not rejected (%+v)", name, u)
 		}
 	}
-	for _, activity := range []string{workflows.ActivitySendMessage, workflows.ActivityMarkMessageFailed, workflows.ActivityCloseConversation} {
+	for _, activity := range []any{a.SendMessage, a.MarkMessageFailed, a.CloseConversation} {
 		if n := count(f.log.names(), activity); n != 0 {
 			t.Errorf("%s called %d times for a rejected update", activity, n)
 		}
@@ -605,7 +607,7 @@ func TestUpdatesForAnotherConversationAreRejected(t *testing.T) {
 func TestLongConversationContinuesAsNewWithItsState(t *testing.T) {
 	f := newConversation(t)
 	f.at(time.Minute, f.assign)
-	f.at(time.Hour, func() { f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_2", testStart.Add(time.Hour))) })
+	f.at(time.Hour, func() { f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(time.Hour))) })
 	f.at(2*time.Hour, func() { f.env.SetContinueAsNewSuggested(true) })
 	f.startNew(inbound("m_1", testStart))
 
@@ -613,17 +615,17 @@ func TestLongConversationContinuesAsNewWithItsState(t *testing.T) {
 	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
 		t.Fatalf("workflow ended with %v, want continue-as-new", err)
 	}
-	var next workflows.ConversationInput
+	var next contract.ConversationInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}
 	if next.State == nil {
 		t.Fatalf("next input %+v carries no state", next)
 	}
-	convID := inputsOf[workflows.OpenConversationInput](f.log, workflows.ActivityOpenConversation)[0].ConversationID
-	want := workflows.ConversationState{
+	convID := inputsOf[activities.OpenConversationInput](f.log, a.OpenConversation)[0].ConversationID
+	want := contract.ConversationState{
 		ConversationID: convID, CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
-		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned,
+		QueueID: testQueueID, AgentID: testAgentID, Status: contract.StatusAssigned,
 		LastCustomerMessageAt: testStart.Add(time.Hour), SeenKeys: []string{"m_1", "m_2"},
 		NoticeSeq: 2, // the greeting and the agent's arrival
 	}
@@ -657,7 +659,7 @@ func TestCloseWhileContinueAsNewWaitsForReplyEndsTheRun(t *testing.T) {
 	if err := f.env.GetWorkflowError(); err != nil {
 		var can *workflow.ContinueAsNewError
 		if errors.As(err, &can) {
-			var next workflows.ConversationInput
+			var next contract.ConversationInput
 			_ = converter.GetDefaultDataConverter().FromPayloads(can.Input, &next)
 			if next.State != nil {
 				t.Fatalf("the closed conversation continued as new with its state (status %q): its run would outlive it", next.State.Status)
@@ -665,7 +667,7 @@ func TestCloseWhileContinueAsNewWaitsForReplyEndsTheRun(t *testing.T) {
 		}
 		t.Fatalf("workflow ended with %v, want nil: the conversation closed and nothing arrived", err)
 	}
-	if n := count(f.log.names(), workflows.ActivityCloseConversation); n != 1 {
+	if n := count(f.log.names(), a.CloseConversation); n != 1 {
 		t.Errorf("CloseConversation called %d times, want 1", n)
 	}
 }
@@ -681,15 +683,15 @@ func TestCloseRequestWhileContinueAsNewWaitsForReplyIsNotLost(t *testing.T) {
 	f.at(time.Hour, func() { reply = f.reply("msg-1") })
 	f.at(time.Hour+time.Minute, func() { f.env.SetContinueAsNewSuggested(true) })
 	f.at(time.Hour+2*time.Minute, func() {
-		f.env.SignalWorkflow(workflows.SignalCloseRequested, workflows.CloseRequest{Reason: workflows.CloseReasonChannelDeleted})
+		f.env.SignalWorkflow(contract.SignalCloseRequested, contract.CloseRequest{Reason: contract.CloseReasonChannelDeleted})
 	})
 	f.startNew(inbound("m_1", testStart))
 
 	if got := reply.sendOutcome(t); got.Status != "sent" {
 		t.Errorf("reply %+v, want sent", got)
 	}
-	closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation)
-	if len(closes) != 1 || closes[0].Reason != workflows.CloseReasonChannelDeleted {
+	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
+	if len(closes) != 1 || closes[0].Reason != contract.CloseReasonChannelDeleted {
 		t.Fatalf("CloseConversation inputs %+v, want one for the deleted channel; workflow ended with %v", closes, f.env.GetWorkflowError())
 	}
 	if err := f.env.GetWorkflowError(); err != nil {
@@ -703,7 +705,7 @@ func TestReplyAfterStandardWindowUsesHumanAgentTag(t *testing.T) {
 	var reply *updateOutcome
 	f.at(time.Minute, f.assign)
 	f.at(25*time.Hour, func() {
-		reply = f.update(workflows.UpdateSendMessage, workflows.SendMessageRequest{
+		reply = f.update(contract.UpdateSendMessage, contract.SendMessageRequest{
 			ConversationID: f.state().ConversationID, MessageID: "msg-tagged", AgentID: testAgentID, HumanAgentAllowed: true,
 		})
 	})
@@ -714,8 +716,8 @@ func TestReplyAfterStandardWindowUsesHumanAgentTag(t *testing.T) {
 	if got := reply.sendOutcome(t); got.Status != "sent" {
 		t.Errorf("update result %+v, want sent", got)
 	}
-	sends := inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage)
-	if want := []workflows.SendMessageInput{{MessageID: "msg-tagged", MessagingType: "MESSAGE_TAG", Tag: "HUMAN_AGENT"}}; !reflect.DeepEqual(sends, want) {
+	sends := inputsOf[activities.SendMessageInput](f.log, a.SendMessage)
+	if want := []activities.SendMessageInput{{MessageID: "msg-tagged", MessagingType: "MESSAGE_TAG", Tag: "HUMAN_AGENT"}}; !reflect.DeepEqual(sends, want) {
 		t.Errorf("SendMessage inputs %+v, want %+v", sends, want)
 	}
 }
@@ -724,24 +726,24 @@ func TestReplyAfterStandardWindowUsesHumanAgentTag(t *testing.T) {
 // conversation closes itself, and a later customer message moves that deadline.
 func TestConversationClosesWhenHumanAgentWindowExpires(t *testing.T) {
 	f := newConversation(t)
-	var st workflows.ConversationState
+	var st contract.ConversationState
 	f.at(time.Minute, f.assign)
-	f.at(72*time.Hour, func() { f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_2", testStart.Add(72*time.Hour))) })
+	f.at(72*time.Hour, func() { f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(72*time.Hour))) })
 	// Past the first message's deadline, before the second's.
 	f.at(8*24*time.Hour, func() { st = f.state() })
 	f.startNew(inbound("m_1", testStart))
 
-	if st.Status != workflows.StatusAssigned {
+	if st.Status != contract.StatusAssigned {
 		t.Errorf("status on day 8 %q, want still assigned: the message on day 3 moved the deadline", st.Status)
 	}
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v with %v, want the run to end after closing itself", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
 	}
-	closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation)
+	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
 	if len(closes) != 1 || closes[0].Reason != "window_expired" {
 		t.Fatalf("CloseConversation inputs %+v, want one with reason window_expired", closes)
 	}
-	if want := testStart.Add(72*time.Hour + workflows.HumanAgentWindow); !f.env.Now().Equal(want) {
+	if want := testStart.Add(72*time.Hour + contract.HumanAgentWindow); !f.env.Now().Equal(want) {
 		t.Errorf("closed at %v, want %v (7 days after the last customer message)", f.env.Now(), want)
 	}
 }
@@ -752,48 +754,48 @@ func TestRepliesWaitWhilePageNeedsReauthAndGoInOrder(t *testing.T) {
 	f := newConversation(t)
 	var pageDown atomic.Bool
 	pageDown.Store(true)
-	f.sendMessage = func(in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+	f.sendMessage = func(in activities.SendMessageInput) (contract.SendOutcome, error) {
 		if pageDown.Load() {
-			return workflows.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
+			return contract.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
 		}
-		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
+		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
 	}
 	var first, second *updateOutcome
-	var parked workflows.ConversationState
+	var parked contract.ConversationState
 	f.at(time.Minute, f.assign)
 	f.at(time.Hour, func() { first = f.reply("msg-1") })
 	f.at(2*time.Hour, func() { second = f.reply("msg-2") })
 	f.at(3*time.Hour, func() {
 		parked = f.state()
 		pageDown.Store(false)
-		f.env.SignalWorkflow(workflows.SignalPageActive, struct{}{})
+		f.env.SignalWorkflow(contract.SignalPageActive, struct{}{})
 	})
-	var after workflows.ConversationState
+	var after contract.ConversationState
 	f.at(4*time.Hour, func() { after = f.state() })
 	f.cancelAt(5 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
 	for _, u := range []*updateOutcome{first, second} {
-		if got := u.sendOutcome(t); got.Status != "queued" || got.Reason != workflows.ParkedReason {
+		if got := u.sendOutcome(t); got.Status != "queued" || got.Reason != contract.ParkedReason {
 			t.Errorf("update result %+v, want queued", got)
 		}
 	}
-	if queued := inputsOf[string](f.log, workflows.ActivityMarkMessageQueued); !reflect.DeepEqual(queued, []string{"msg-1", "msg-2"}) {
+	if queued := inputsOf[string](f.log, a.MarkMessageQueued); !reflect.DeepEqual(queued, []string{"msg-1", "msg-2"}) {
 		t.Errorf("MarkMessageQueued inputs %v, want msg-1 then msg-2", queued)
 	}
 	if len(parked.Parked) != 2 || len(after.Parked) != 0 {
 		t.Errorf("parked %d replies before the page came back and %d after, want 2 and 0", len(parked.Parked), len(after.Parked))
 	}
 	var sent []string
-	for _, in := range inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage) {
+	for _, in := range inputsOf[activities.SendMessageInput](f.log, a.SendMessage) {
 		sent = append(sent, in.MessageID)
 	}
 	// msg-1 was tried once while the page was down; msg-2 waited behind it.
 	if want := []string{"msg-1", "msg-1", "msg-2"}; !reflect.DeepEqual(sent, want) {
 		t.Errorf("SendMessage calls %v, want %v", sent, want)
 	}
-	if n := count(f.log.names(), workflows.ActivityMarkMessageFailed); n != 0 {
+	if n := count(f.log.names(), a.MarkMessageFailed); n != 0 {
 		t.Errorf("MarkMessageFailed called %d times; nothing failed", n)
 	}
 }
@@ -808,20 +810,20 @@ func TestRedeliveryAfterInboundMissingIsRecorded(t *testing.T) {
 	f := newConversation(t)
 	var stored atomic.Bool
 	record := f.recordInbound
-	f.recordInbound = func(in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
+	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
 		if len(in.Events) == 1 && in.Events[0].EventKey == "m_2" && !stored.Load() {
 			// What RecordInbound answers once it has waited long enough for the event.
-			return workflows.RecordInboundResult{Missing: []string{"m_2"}}, nil
+			return activities.RecordInboundResult{Missing: []string{"m_2"}}, nil
 		}
 		return record(in)
 	}
 	m2 := inbound("m_2", testStart.Add(time.Hour))
-	f.at(time.Hour, func() { f.env.SignalWorkflow(workflows.SignalInbound, m2) }) // its delivery failed
+	f.at(time.Hour, func() { f.env.SignalWorkflow(contract.SignalInbound, m2) }) // its delivery failed
 	f.at(2*time.Hour, func() {
 		stored.Store(true) // Facebook redelivers; this time the event is stored
-		f.env.SignalWorkflow(workflows.SignalInbound, m2)
+		f.env.SignalWorkflow(contract.SignalInbound, m2)
 	})
-	var st workflows.ConversationState
+	var st contract.ConversationState
 	f.at(3*time.Hour, func() { st = f.state() })
 	f.cancelAt(4 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
@@ -839,36 +841,36 @@ func TestRedeliveryAfterInboundMissingIsRecorded(t *testing.T) {
 // turn, and its handover sends the conversation to routing.
 func TestBotAnswersUntilItHandsOver(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
 	}
 	var turns atomic.Int32
-	f.askBot = func(workflows.AskBotInput) (workflows.AskBotResult, error) {
-		return workflows.AskBotResult{Handoff: turns.Add(1) == 2}, nil // the second message asks for a person
+	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) {
+		return activities.AskBotResult{Handoff: turns.Add(1) == 2}, nil // the second message asks for a person
 	}
-	var withBot, afterHandoff workflows.ConversationState
+	var withBot, afterHandoff contract.ConversationState
 	var routesWithBot int
 	f.at(time.Minute, func() {
 		withBot = f.state()
-		routesWithBot = count(f.log.names(), workflows.ActivityRouteConversation)
-		f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_2", testStart.Add(time.Minute)))
+		routesWithBot = count(f.log.names(), a.RouteConversation)
+		f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(time.Minute)))
 	})
 	f.at(2*time.Minute, func() { afterHandoff = f.state() })
 	f.cancelAt(time.Hour)
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	if withBot.Status != workflows.StatusBot || routesWithBot != 0 {
+	if withBot.Status != contract.StatusBot || routesWithBot != 0 {
 		t.Errorf("after the first message: status %q and %d routings, want the bot's and none", withBot.Status, routesWithBot)
 	}
-	asks := inputsOf[workflows.AskBotInput](f.log, workflows.ActivityAskBot)
+	asks := inputsOf[activities.AskBotInput](f.log, a.AskBot)
 	if len(asks) != 2 || asks[0].ConversationID != withBot.ConversationID {
 		t.Errorf("AskBot inputs %+v, want one per customer message", asks)
 	}
-	if afterHandoff.Status != workflows.StatusWaiting || afterHandoff.QueueID != testQueueID {
+	if afterHandoff.Status != contract.StatusWaiting || afterHandoff.QueueID != testQueueID {
 		t.Errorf("after the handover: status %q queue %q, want waiting in the routed queue", afterHandoff.Status, afterHandoff.QueueID)
 	}
-	if wakes := inputsOf[workflows.WakeQueuesInput](f.log, workflows.ActivityWakeQueues); !reflect.DeepEqual(wakes, []workflows.WakeQueuesInput{{QueueIDs: []string{testQueueID}}}) {
+	if wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues); !reflect.DeepEqual(wakes, []activities.WakeQueuesInput{{QueueIDs: []string{testQueueID}}}) {
 		t.Errorf("WakeQueues inputs %+v, want the routed queue once", wakes)
 	}
 }
@@ -876,23 +878,23 @@ func TestBotAnswersUntilItHandsOver(t *testing.T) {
 // A bot that does not answer hands the conversation to people, saying why.
 func TestFailingBotHandsOverToPeople(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
 	}
-	f.askBot = func(workflows.AskBotInput) (workflows.AskBotResult, error) {
-		return workflows.AskBotResult{}, temporal.NewApplicationError("The bot's endpoint timed out.", "bot_unavailable", nil)
+	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) {
+		return activities.AskBotResult{}, temporal.NewApplicationError("The bot's endpoint timed out.", "bot_unavailable", nil)
 	}
-	var st workflows.ConversationState
+	var st contract.ConversationState
 	f.at(time.Hour, func() { st = f.state() })
 	f.cancelAt(2 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
-	handoffs := inputsOf[workflows.HandOffFromBotInput](f.log, workflows.ActivityHandOffFromBot)
-	if want := []workflows.HandOffFromBotInput{{ConversationID: st.ConversationID, Reason: "The bot did not answer: The bot's endpoint timed out."}}; !reflect.DeepEqual(handoffs, want) {
+	handoffs := inputsOf[activities.HandOffFromBotInput](f.log, a.HandOffFromBot)
+	if want := []activities.HandOffFromBotInput{{ConversationID: st.ConversationID, Reason: "The bot did not answer: The bot's endpoint timed out."}}; !reflect.DeepEqual(handoffs, want) {
 		t.Errorf("HandOffFromBot inputs %+v, want %+v", handoffs, want)
 	}
-	if st.Status != workflows.StatusWaiting || st.QueueID != testQueueID {
+	if st.Status != contract.StatusWaiting || st.QueueID != testQueueID {
 		t.Errorf("status %q queue %q, want waiting in the routed queue", st.Status, st.QueueID)
 	}
 }
@@ -901,8 +903,8 @@ func TestFailingBotHandsOverToPeople(t *testing.T) {
 // HUMAN_AGENT window would.
 func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 48 * time.Hour}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 48 * time.Hour}, nil
 	}
 	f.at(time.Minute, f.assign)
 	f.startNew(inbound("m_1", testStart))
@@ -910,7 +912,7 @@ func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v with %v, want the run to end after closing itself", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
 	}
-	closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation)
+	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
 	if len(closes) != 1 || closes[0].Reason != "inactive" {
 		t.Fatalf("CloseConversation inputs %+v, want one with reason inactive", closes)
 	}
@@ -924,13 +926,13 @@ func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
 func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
 	f := newConversation(t)
 	var ids []string
-	f.sendNotice = func(in workflows.SendNoticeInput) error {
+	f.sendNotice = func(in activities.SendNoticeInput) error {
 		f.notices = append(f.notices, in.Kind)
 		ids = append(ids, in.MessageID)
 		return nil
 	}
-	f.recordInbound = func(in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
-		res := workflows.RecordInboundResult{Recorded: len(in.Events), CustomerMessageAt: time.UnixMilli(in.Events[0].Timestamp).UTC()}
+	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
+		res := activities.RecordInboundResult{Recorded: len(in.Events), CustomerMessageAt: time.UnixMilli(in.Events[0].Timestamp).UTC()}
 		if in.Events[0].EventKey == "m_photo" {
 			res.AttachmentsRefused = 1
 		}
@@ -938,13 +940,13 @@ func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
 	}
 	f.at(time.Minute, f.assign)
 	f.at(10*time.Minute, func() {
-		f.env.SignalWorkflow(workflows.SignalInbound, inbound("m_photo", testStart.Add(10*time.Minute)))
+		f.env.SignalWorkflow(contract.SignalInbound, inbound("m_photo", testStart.Add(10*time.Minute)))
 	})
 	f.at(time.Hour, func() { f.closeNow() })
 	f.startNew(inbound("m_1", testStart))
 
-	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined, workflows.NoticeAttachmentRefused,
-		workflows.NoticeAgentEnded, workflows.NoticeSurvey}
+	want := []string{activities.NoticeGreeting, activities.NoticeAgentJoined, activities.NoticeAttachmentRefused,
+		activities.NoticeAgentEnded, activities.NoticeSurvey}
 	if !reflect.DeepEqual(f.notices, want) {
 		t.Fatalf("notices %v, want %v", f.notices, want)
 	}
@@ -957,13 +959,13 @@ func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
 // allows an automated message.
 func TestInactiveCloseTellsTheCustomer(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour}, nil
+	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour}, nil
 	}
 	f.at(time.Minute, f.assign)
 	f.startNew(inbound("m_1", testStart))
 
-	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined, workflows.NoticeInactiveClosed, workflows.NoticeSurvey}
+	want := []string{activities.NoticeGreeting, activities.NoticeAgentJoined, activities.NoticeInactiveClosed, activities.NoticeSurvey}
 	if !reflect.DeepEqual(f.notices, want) {
 		t.Fatalf("notices %v, want %v", f.notices, want)
 	}
@@ -976,11 +978,11 @@ func TestNoNoticeOutsideTheStandardWindow(t *testing.T) {
 	f.at(25*time.Hour, func() { f.closeNow() })
 	f.startNew(inbound("m_1", testStart))
 
-	want := []string{workflows.NoticeGreeting, workflows.NoticeAgentJoined}
+	want := []string{activities.NoticeGreeting, activities.NoticeAgentJoined}
 	if !reflect.DeepEqual(f.notices, want) {
 		t.Fatalf("notices %v, want %v (nothing after the window closed)", f.notices, want)
 	}
-	if closes := inputsOf[workflows.CloseConversationInput](f.log, workflows.ActivityCloseConversation); len(closes) != 1 {
+	if closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation); len(closes) != 1 {
 		t.Fatalf("CloseConversation inputs %+v, want the close to happen anyway", closes)
 	}
 }
@@ -992,11 +994,11 @@ func TestReplyQueuedWhileParkedOnesGoOutIsSent(t *testing.T) {
 	f := newConversation(t)
 	var pageDown atomic.Bool
 	pageDown.Store(true)
-	f.sendMessage = func(in workflows.SendMessageInput) (workflows.SendOutcome, error) {
+	f.sendMessage = func(in activities.SendMessageInput) (contract.SendOutcome, error) {
 		if pageDown.Load() {
-			return workflows.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
+			return contract.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
 		}
-		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
+		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
 	}
 	f.markQueuedCall.After(30 * time.Minute) // marking a reply queued takes a while
 	f.at(time.Minute, f.assign)
@@ -1004,16 +1006,16 @@ func TestReplyQueuedWhileParkedOnesGoOutIsSent(t *testing.T) {
 	f.at(2*time.Hour, func() { f.reply("msg-2") }) // queued behind msg-1 until 2h30
 	f.at(2*time.Hour+10*time.Minute, func() {
 		pageDown.Store(false)
-		f.env.SignalWorkflow(workflows.SignalPageActive, struct{}{}) // msg-1 goes out at once
+		f.env.SignalWorkflow(contract.SignalPageActive, struct{}{}) // msg-1 goes out at once
 	})
-	var after workflows.ConversationState
+	var after contract.ConversationState
 	f.at(4*time.Hour, func() { after = f.state() })
 	f.cancelAt(5 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
 
 	var sent []string
-	for _, in := range inputsOf[workflows.SendMessageInput](f.log, workflows.ActivitySendMessage) {
+	for _, in := range inputsOf[activities.SendMessageInput](f.log, a.SendMessage) {
 		sent = append(sent, in.MessageID)
 	}
 	if want := []string{"msg-1", "msg-1", "msg-2"}; !reflect.DeepEqual(sent, want) || len(after.Parked) != 0 {

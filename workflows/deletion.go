@@ -5,11 +5,9 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-)
 
-// ChannelDeletedNotice is what customers of a deleted channel are told, when
-// Messenger's standard window still allows an automated message.
-const ChannelDeletedNotice = "This conversation has been closed. Thank you for contacting us."
+	"fbchannel/workflows/contract"
+)
 
 // withWaitActivity polls for a state another workflow reaches (conversations
 // closed, pages deleted): the activity fails until it is reached, and the retry
@@ -34,17 +32,17 @@ func withWaitActivity(ctx workflow.Context) workflow.Context {
 //  3. erase the stored token and record `deleted`.
 func (p *page) deletePage(ctx workflow.Context) error {
 	p.ProvisioningStatus, p.LastError = "deleting", ""
-	in := PageInput{PageUUID: p.PageUUID}
+	in := contract.PageInput{PageUUID: p.PageUUID}
 	// A page whose token is already dead cannot be unsubscribed; deleting it
 	// must still finish (the activity treats token errors as done).
-	_ = workflow.ExecuteActivity(withGraphActivity(ctx), ActivityUnsubscribePage, in).Get(ctx, nil)
-	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityCloseConversationsOfPage, in).Get(ctx, nil); err != nil {
+	_ = workflow.ExecuteActivity(withGraphActivity(ctx), a.UnsubscribePage, in).Get(ctx, nil)
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.CloseConversationsOfPage, in).Get(ctx, nil); err != nil {
 		return err
 	}
 	// Conversations close themselves (with the notice); any that do not within
 	// the bound are closed by ErasePage in the database.
-	_ = workflow.ExecuteActivity(withWaitActivity(ctx), ActivityAwaitConversationsClosed, in).Get(ctx, nil)
-	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityErasePage, in).Get(ctx, nil); err != nil {
+	_ = workflow.ExecuteActivity(withWaitActivity(ctx), a.AwaitConversationsClosed, in).Get(ctx, nil)
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.ErasePage, in).Get(ctx, nil); err != nil {
 		return err
 	}
 	p.ProvisioningStatus = "deleted"
@@ -53,12 +51,12 @@ func (p *page) deletePage(ctx workflow.Context) error {
 
 // AccountDeletionWorkflow deletes a configured channel: every page of the account
 // runs its deletion saga, then the app secret is erased and the account is deleted.
-func AccountDeletionWorkflow(ctx workflow.Context, in AccountInput) error {
-	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityRequestPageDeletions, in).Get(ctx, nil); err != nil {
+func AccountDeletionWorkflow(ctx workflow.Context, in contract.AccountInput) error {
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RequestPageDeletions, in).Get(ctx, nil); err != nil {
 		return err
 	}
-	if err := workflow.ExecuteActivity(withWaitActivity(ctx), ActivityAwaitPagesDeleted, in).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(withWaitActivity(ctx), a.AwaitPagesDeleted, in).Get(ctx, nil); err != nil {
 		return err
 	}
-	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityEraseAccount, in).Get(ctx, nil)
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), a.EraseAccount, in).Get(ctx, nil)
 }

@@ -21,7 +21,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // TestMessageArrivingAsCloseFinishesIsNotLost needs a real Temporal dev server: it
@@ -43,7 +45,7 @@ func TestMessageArrivingAsCloseFinishesIsNotLost(t *testing.T) {
 		lastCustomerMessage time.Duration
 	}{
 		{"agent closes", "agent", time.Hour},
-		{"HUMAN_AGENT window expires", "expiry", workflows.HumanAgentWindow + time.Hour},
+		{"HUMAN_AGENT window expires", "expiry", contract.HumanAgentWindow + time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			closeRaceStory(t, c, tc.id, tc.lastCustomerMessage)
@@ -57,32 +59,32 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	id += "-" + strconv.FormatInt(time.Now().UnixNano(), 36) // a fresh workflow on every run of the test
 	taskQueue := "close-race-" + id
 	psid := "psid-" + id
-	workflowID := workflows.ConversationWorkflowID("1001", psid)
+	workflowID := contract.ConversationWorkflowID("1001", psid)
 
 	// Activities run on a worker of their own, which stays up throughout.
 	var closing atomic.Bool
 	wakeStarted, wakeRelease := make(chan struct{}, 1), make(chan struct{})
 	acts := worker.New(c, taskQueue, worker.Options{DisableWorkflowWorker: true})
 	register := func(name string, fn any) { acts.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	register(workflows.ActivityCloseConversation, func(context.Context, workflows.CloseConversationInput) (workflows.CloseConversationResult, error) {
+	register(activityName(a.CloseConversation), func(context.Context, activities.CloseConversationInput) (activities.CloseConversationResult, error) {
 		closing.Store(true)
-		return workflows.CloseConversationResult{QueueIDs: []string{testQueueID}}, nil
+		return activities.CloseConversationResult{QueueIDs: []string{testQueueID}}, nil
 	})
-	register(workflows.ActivityWakeQueues, func(context.Context, workflows.WakeQueuesInput) error {
+	register(activityName(a.WakeQueues), func(context.Context, activities.WakeQueuesInput) error {
 		if closing.Load() {
 			wakeStarted <- struct{}{}
 			<-wakeRelease
 		}
 		return nil
 	})
-	register(workflows.ActivityRecordInbound, func(_ context.Context, in workflows.RecordInboundInput) (workflows.RecordInboundResult, error) {
-		return workflows.RecordInboundResult{Recorded: len(in.Events)}, nil
+	register(activityName(a.RecordInbound), func(_ context.Context, in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
+		return activities.RecordInboundResult{Recorded: len(in.Events)}, nil
 	})
 	// The farewell and survey of the close: the workstream sends none here.
-	register(workflows.ActivitySendNotice, func(context.Context, workflows.SendNoticeInput) error { return nil })
+	register(activityName(a.SendNotice), func(context.Context, activities.SendNoticeInput) error { return nil })
 	// The next run opens no conversation here: it only has to exist.
-	register(workflows.ActivityOpenConversation, func(context.Context, workflows.OpenConversationInput) (workflows.OpenConversationResult, error) {
-		return workflows.OpenConversationResult{Served: false}, nil
+	register(activityName(a.OpenConversation), func(context.Context, activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return activities.OpenConversationResult{Served: false}, nil
 	})
 	if err := acts.Start(); err != nil {
 		t.Fatal(err)
@@ -98,21 +100,21 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	}
 
 	first := workflowWorker()
-	state := workflows.ConversationState{
+	state := contract.ConversationState{
 		ConversationID: "conversation-1", CustomerID: "customer-1", PageUUID: testPageUUID, PageID: "1001", PSID: psid,
-		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned,
+		QueueID: testQueueID, AgentID: testAgentID, Status: contract.StatusAssigned,
 		LastCustomerMessageAt: time.Now().Add(-sinceLastCustomerMessage), SeenKeys: []string{"m_1"},
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflowID, TaskQueue: taskQueue}, workflows.ConversationWorkflow,
-		workflows.ConversationInput{PageID: state.PageID, PSID: state.PSID, State: &state})
+		contract.ConversationInput{PageID: state.PageID, PSID: state.PSID, State: &state})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitUntilStarted(ctx, t, c, workflowID, run.GetRunID())
-	if sinceLastCustomerMessage < workflows.HumanAgentWindow {
+	if sinceLastCustomerMessage < contract.HumanAgentWindow {
 		if _, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: workflowID, RunID: run.GetRunID(), UpdateName: workflows.UpdateClose,
-			Args:         []any{workflows.CloseRequest{ConversationID: state.ConversationID, AgentID: testAgentID}},
+			WorkflowID: workflowID, RunID: run.GetRunID(), UpdateName: contract.UpdateClose,
+			Args:         []any{contract.CloseRequest{ConversationID: state.ConversationID, AgentID: testAgentID}},
 			WaitForStage: client.WorkflowUpdateStageAccepted,
 		}); err != nil {
 			t.Fatal(err)
@@ -126,8 +128,8 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 
 	// No workflow worker while the message arrives and the close's last activity ends.
 	first.Stop()
-	late := workflows.InboundEvent{PageUUID: testPageUUID, PageID: state.PageID, PSID: state.PSID, EventKey: "m_late", Kind: "message", Timestamp: time.Now().UnixMilli()}
-	if err := c.SignalWorkflow(ctx, workflowID, run.GetRunID(), workflows.SignalInbound, late); err != nil {
+	late := contract.InboundEvent{PageUUID: testPageUUID, PageID: state.PageID, PSID: state.PSID, EventKey: "m_late", Kind: "message", Timestamp: time.Now().UnixMilli()}
+	if err := c.SignalWorkflow(ctx, workflowID, run.GetRunID(), contract.SignalInbound, late); err != nil {
 		t.Fatal(err)
 	}
 	close(wakeRelease)
@@ -145,11 +147,11 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	if can == nil {
 		t.Fatalf("the run ended with %v: the customer's message that arrived as the conversation closed is lost", last.GetEventType())
 	}
-	var next workflows.ConversationInput
+	var next contract.ConversationInput
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.GetInput(), &next); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(next.Pending, []workflows.InboundEvent{late}) || next.State != nil {
+	if !reflect.DeepEqual(next.Pending, []contract.InboundEvent{late}) || next.State != nil {
 		t.Errorf("next run's input %+v, want a new conversation opened by the late message", next)
 	}
 }
@@ -164,25 +166,25 @@ func TestReplyInFirstTaskOfContinuedRunIsAccepted(t *testing.T) {
 	defer cancel()
 	id := "first-task-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	taskQueue, psid := id, "psid-"+id
-	workflowID := workflows.ConversationWorkflowID("1001", psid)
-	state := workflows.ConversationState{
+	workflowID := contract.ConversationWorkflowID("1001", psid)
+	state := contract.ConversationState{
 		ConversationID: "conversation-2", CustomerID: "customer-1", PageUUID: testPageUUID, PageID: "1001", PSID: psid,
-		QueueID: testQueueID, AgentID: testAgentID, Status: workflows.StatusAssigned, LastCustomerMessageAt: time.Now(), SeenKeys: []string{"m_1"},
+		QueueID: testQueueID, AgentID: testAgentID, Status: contract.StatusAssigned, LastCustomerMessageAt: time.Now(), SeenKeys: []string{"m_1"},
 	}
 	// The continued run exists, and no worker has run its first task yet.
 	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflowID, TaskQueue: taskQueue}, workflows.ConversationWorkflow,
-		workflows.ConversationInput{PageID: state.PageID, PSID: psid, State: &state}); err != nil {
+		contract.ConversationInput{PageID: state.PageID, PSID: psid, State: &state}); err != nil {
 		t.Fatal(err)
 	}
 	type answer struct {
-		out workflows.SendOutcome
+		out contract.SendOutcome
 		err error
 	}
 	answered := make(chan answer, 1)
 	go func() {
 		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: workflowID, UpdateName: workflows.UpdateSendMessage, WaitForStage: client.WorkflowUpdateStageCompleted,
-			Args: []any{workflows.SendMessageRequest{ConversationID: state.ConversationID, MessageID: "msg-1", AgentID: testAgentID}},
+			WorkflowID: workflowID, UpdateName: contract.UpdateSendMessage, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{contract.SendMessageRequest{ConversationID: state.ConversationID, MessageID: "msg-1", AgentID: testAgentID}},
 		})
 		var a answer
 		if a.err = err; err == nil {
@@ -195,9 +197,9 @@ func TestReplyInFirstTaskOfContinuedRunIsAccepted(t *testing.T) {
 
 	w := worker.New(c, taskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivityWithOptions(func(_ context.Context, in workflows.SendMessageInput) (workflows.SendOutcome, error) {
-		return workflows.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent"}, nil
-	}, activity.RegisterOptions{Name: workflows.ActivitySendMessage})
+	w.RegisterActivityWithOptions(func(_ context.Context, in activities.SendMessageInput) (contract.SendOutcome, error) {
+		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent"}, nil
+	}, activity.RegisterOptions{Name: activityName(a.SendMessage)})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

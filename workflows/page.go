@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"fbchannel/activities"
+	"fbchannel/workflows/contract"
 )
 
 // PageWorkflow provisions one connected page and keeps its status: it validates the
@@ -12,22 +15,19 @@ import (
 // (reprovision signal) provisions again, and once the page is active the replies
 // parked while it was not are sent. An activity that meets error 190 tells it at
 // once (token-invalid signal).
-func PageWorkflow(ctx workflow.Context, in PageInput) error {
-	p := &page{PageStatus: PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "pending"}}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (PageStatus, error) { return p.PageStatus, nil }); err != nil {
+func PageWorkflow(ctx workflow.Context, in contract.PageInput) error {
+	p := &page{PageStatus: contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "pending"}}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.PageStatus, error) { return p.PageStatus, nil }); err != nil {
 		return err
 	}
-	reprovision := workflow.GetSignalChannel(ctx, SignalReprovision)
-	tokenInvalid := workflow.GetSignalChannel(ctx, SignalTokenInvalid)
-	deletion := workflow.GetSignalChannel(ctx, SignalDeletePage)
+	reprovision := workflow.GetSignalChannel(ctx, contract.SignalReprovision)
+	tokenInvalid := workflow.GetSignalChannel(ctx, contract.SignalTokenInvalid)
+	deletion := workflow.GetSignalChannel(ctx, contract.SignalDeletePage)
 	provision := true // every run starts by provisioning: the signal that asked for it may be why it continued-as-new
 	deleting := false
 	// The signal-with-start that began this run asked for the provisioning that
-	// follows anyway: consume it, or the page would be provisioned twice. Runs
-	// started before this change keep their recorded behaviour.
-	if workflow.GetVersion(ctx, "provision-once-at-start", workflow.DefaultVersion, 1) >= 1 {
-		for reprovision.ReceiveAsync(nil) {
-		}
+	// follows anyway: consume it, or the page would be provisioned twice.
+	for reprovision.ReceiveAsync(nil) {
 	}
 	for {
 		if deleting || deletion.ReceiveAsync(nil) {
@@ -70,7 +70,7 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 			deleting = true
 		})
 		sel.AddReceive(tokenInvalid, func(ch workflow.ReceiveChannel, _ bool) {
-			var t TokenInvalid
+			var t contract.TokenInvalid
 			ch.Receive(ctx, &t)
 			// The activity that met error 190 already recorded it in Postgres.
 			p.ProvisioningStatus, p.LastError = "needs_reauth", t.LastError
@@ -82,9 +82,9 @@ func PageWorkflow(ctx workflow.Context, in PageInput) error {
 
 // nextHealthCheck is daily, or earlier when the token must be refreshed sooner.
 func (p *page) nextHealthCheck(now time.Time) time.Duration {
-	next := PageHealthCheckInterval
+	next := contract.PageHealthCheckInterval
 	if !p.TokenExpiresAt.IsZero() {
-		if untilRefresh := p.TokenExpiresAt.Add(-TokenRefreshBefore).Sub(now); untilRefresh < next {
+		if untilRefresh := p.TokenExpiresAt.Add(-contract.TokenRefreshBefore).Sub(now); untilRefresh < next {
 			next = untilRefresh
 		}
 	}
@@ -100,25 +100,25 @@ func (p *page) checkHealth(ctx workflow.Context) {
 	if p.ProvisioningStatus != "active" {
 		return // pending/failed/needs_reauth pages wait for an admin's new token
 	}
-	var got PageStatus
-	if err := workflow.ExecuteActivity(withGraphActivity(ctx), ActivityCheckPageHealth, PageInput{PageUUID: p.PageUUID}).Get(ctx, &got); err == nil {
+	var got contract.PageStatus
+	if err := workflow.ExecuteActivity(withGraphActivity(ctx), a.CheckPageHealth, contract.PageInput{PageUUID: p.PageUUID}).Get(ctx, &got); err == nil {
 		p.PageStatus = got
 	}
 }
 
 type page struct {
-	PageStatus
+	contract.PageStatus
 }
 
 func (p *page) provision(ctx workflow.Context) error {
-	var got PageStatus
-	err := workflow.ExecuteActivity(withGraphActivity(ctx), ActivityProvisionPage, PageInput{PageUUID: p.PageUUID}).Get(ctx, &got)
+	var got contract.PageStatus
+	err := workflow.ExecuteActivity(withGraphActivity(ctx), a.ProvisionPage, contract.PageInput{PageUUID: p.PageUUID}).Get(ctx, &got)
 	if err != nil {
 		// Facebook stayed unreachable through every retry: say so instead of
 		// leaving the page pending.
 		_, message := failureOf(err)
-		got = PageStatus{PageUUID: p.PageUUID, ProvisioningStatus: "failed", LastError: "Provisioning failed: " + message}
-		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivitySetPageStatus, SetPageStatusInput{
+		got = contract.PageStatus{PageUUID: p.PageUUID, ProvisioningStatus: "failed", LastError: "Provisioning failed: " + message}
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.SetPageStatus, activities.SetPageStatusInput{
 			PageUUID: p.PageUUID, ProvisioningStatus: got.ProvisioningStatus, LastError: got.LastError,
 		}).Get(ctx, nil); err != nil {
 			return err
@@ -128,5 +128,5 @@ func (p *page) provision(ctx workflow.Context) error {
 	if got.ProvisioningStatus != "active" {
 		return nil
 	}
-	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityResumeParkedSends, PageInput{PageUUID: p.PageUUID}).Get(ctx, nil)
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), a.ResumeParkedSends, contract.PageInput{PageUUID: p.PageUUID}).Get(ctx, nil)
 }

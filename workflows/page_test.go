@@ -10,7 +10,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // pageFixture is a PageWorkflow with its activities stubbed.
@@ -19,38 +21,38 @@ type pageFixture struct {
 	env *testsuite.TestWorkflowEnvironment
 	log *activityLog
 
-	provisionPage     func(workflows.PageInput) (workflows.PageStatus, error)
-	setPageStatus     func(workflows.SetPageStatusInput) error
-	resumeParkedSends func(workflows.PageInput) error
-	checkPageHealth   func(workflows.PageInput) (workflows.PageStatus, error)
+	provisionPage     func(contract.PageInput) (contract.PageStatus, error)
+	setPageStatus     func(activities.SetPageStatusInput) error
+	resumeParkedSends func(contract.PageInput) error
+	checkPageHealth   func(contract.PageInput) (contract.PageStatus, error)
 }
 
 func newPage(t *testing.T) *pageFixture {
 	f := &pageFixture{t: t, env: newTestEnv(t), log: &activityLog{}}
-	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+	f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
 	}
-	f.setPageStatus = func(workflows.SetPageStatusInput) error { return nil }
-	f.resumeParkedSends = func(workflows.PageInput) error { return nil }
-	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", LastHealthCheckAt: f.env.Now()}, nil
+	f.setPageStatus = func(activities.SetPageStatusInput) error { return nil }
+	f.resumeParkedSends = func(contract.PageInput) error { return nil }
+	f.checkPageHealth = func(in contract.PageInput) (contract.PageStatus, error) {
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", LastHealthCheckAt: f.env.Now()}, nil
 	}
-	stub(f.env, f.log, workflows.ActivityProvisionPage, &f.provisionPage)
-	stub(f.env, f.log, workflows.ActivityCheckPageHealth, &f.checkPageHealth)
-	stubErr(f.env, f.log, workflows.ActivitySetPageStatus, &f.setPageStatus)
-	stubErr(f.env, f.log, workflows.ActivityResumeParkedSends, &f.resumeParkedSends)
+	stub(f.env, f.log, a.ProvisionPage, &f.provisionPage)
+	stub(f.env, f.log, a.CheckPageHealth, &f.checkPageHealth)
+	stubErr(f.env, f.log, a.SetPageStatus, &f.setPageStatus)
+	stubErr(f.env, f.log, a.ResumeParkedSends, &f.resumeParkedSends)
 	return f
 }
 
 func (f *pageFixture) at(d time.Duration, fn func()) { f.env.RegisterDelayedCallback(fn, d) }
 
-func (f *pageFixture) state() workflows.PageStatus {
+func (f *pageFixture) state() contract.PageStatus {
 	f.t.Helper()
-	v, err := f.env.QueryWorkflow(workflows.QueryState)
+	v, err := f.env.QueryWorkflow(contract.QueryState)
 	if err != nil {
-		f.t.Fatalf("query %s: %v", workflows.QueryState, err)
+		f.t.Fatalf("query %s: %v", contract.QueryState, err)
 	}
-	var st workflows.PageStatus
+	var st contract.PageStatus
 	if err := v.Get(&st); err != nil {
 		f.t.Fatal(err)
 	}
@@ -63,9 +65,9 @@ func (f *pageFixture) run(endAt time.Duration) {
 	f.t.Helper()
 	f.at(endAt, func() {
 		f.env.SetContinueAsNewSuggested(true)
-		f.env.SignalWorkflow(workflows.SignalTokenInvalid, workflows.TokenInvalid{LastError: "ending the test"})
+		f.env.SignalWorkflow(contract.SignalTokenInvalid, contract.TokenInvalid{LastError: "ending the test"})
 	})
-	f.env.ExecuteWorkflow(workflows.PageWorkflow, workflows.PageInput{PageUUID: testPageUUID})
+	f.env.ExecuteWorkflow(workflows.PageWorkflow, contract.PageInput{PageUUID: testPageUUID})
 	var can *workflow.ContinueAsNewError
 	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
 		f.t.Fatalf("page workflow ended with %v, want continue-as-new", err)
@@ -75,19 +77,19 @@ func (f *pageFixture) run(endAt time.Duration) {
 func TestPageProvisioningFailureIsRecordedAndReprovisionTriesAgain(t *testing.T) {
 	f := newPage(t)
 	facebookDown := true
-	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
+	f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
 		if facebookDown {
-			return workflows.PageStatus{}, temporal.NewApplicationError("Facebook could not be reached; please try again.", "transient", nil)
+			return contract.PageStatus{}, temporal.NewApplicationError("Facebook could not be reached; please try again.", "transient", nil)
 		}
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
 	}
-	var failed, active workflows.PageStatus
+	var failed, active contract.PageStatus
 	var attemptsWhileDown int
 	f.at(time.Hour, func() {
 		failed = f.state()
-		attemptsWhileDown = count(f.log.names(), workflows.ActivityProvisionPage)
+		attemptsWhileDown = count(f.log.names(), a.ProvisionPage)
 		facebookDown = false
-		f.env.SignalWorkflow(workflows.SignalReprovision, struct{}{})
+		f.env.SignalWorkflow(contract.SignalReprovision, struct{}{})
 	})
 	f.at(2*time.Hour, func() { active = f.state() })
 	f.run(3 * time.Hour)
@@ -96,26 +98,26 @@ func TestPageProvisioningFailureIsRecordedAndReprovisionTriesAgain(t *testing.T)
 		t.Errorf("ProvisionPage tried %d times before giving up, want retries", attemptsWhileDown)
 	}
 	wantLastError := "Provisioning failed: Facebook could not be reached; please try again."
-	statuses := inputsOf[workflows.SetPageStatusInput](f.log, workflows.ActivitySetPageStatus)
-	if want := []workflows.SetPageStatusInput{{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}}; !reflect.DeepEqual(statuses, want) {
+	statuses := inputsOf[activities.SetPageStatusInput](f.log, a.SetPageStatus)
+	if want := []activities.SetPageStatusInput{{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}}; !reflect.DeepEqual(statuses, want) {
 		t.Errorf("SetPageStatus inputs %+v, want %+v", statuses, want)
 	}
-	if want := (workflows.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}); failed != want {
+	if want := (contract.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "failed", LastError: wantLastError}); failed != want {
 		t.Errorf("state after the failure %+v, want %+v", failed, want)
 	}
 	if active.ProvisioningStatus != "active" || active.LastError != "" {
 		t.Errorf("state after reprovisioning %+v, want active", active)
 	}
-	if n := count(f.log.names(), workflows.ActivityProvisionPage); n != attemptsWhileDown+1 {
+	if n := count(f.log.names(), a.ProvisionPage); n != attemptsWhileDown+1 {
 		t.Errorf("ProvisionPage called %d times, want the reprovision to call it once more", n)
 	}
-	for _, in := range inputsOf[workflows.PageInput](f.log, workflows.ActivityProvisionPage) {
-		if in != (workflows.PageInput{PageUUID: testPageUUID}) {
+	for _, in := range inputsOf[contract.PageInput](f.log, a.ProvisionPage) {
+		if in != (contract.PageInput{PageUUID: testPageUUID}) {
 			t.Errorf("ProvisionPage input %+v", in)
 		}
 	}
 	// Replies parked while the page was down go out once it is active, not before.
-	if resumes := inputsOf[workflows.PageInput](f.log, workflows.ActivityResumeParkedSends); !reflect.DeepEqual(resumes, []workflows.PageInput{{PageUUID: testPageUUID}}) {
+	if resumes := inputsOf[contract.PageInput](f.log, a.ResumeParkedSends); !reflect.DeepEqual(resumes, []contract.PageInput{{PageUUID: testPageUUID}}) {
 		t.Errorf("ResumeParkedSends inputs %+v, want one call after the successful provisioning", resumes)
 	}
 }
@@ -124,10 +126,10 @@ func TestPageProvisioningFailureIsRecordedAndReprovisionTriesAgain(t *testing.T)
 // database, and no parked reply can go out.
 func TestPageNeedingReauthIsNotResumed(t *testing.T) {
 	f := newPage(t)
-	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "needs_reauth", LastError: "The page's token is invalid."}, nil
+	f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "needs_reauth", LastError: "The page's token is invalid."}, nil
 	}
-	var st workflows.PageStatus
+	var st contract.PageStatus
 	f.at(time.Hour, func() { st = f.state() })
 	f.run(2 * time.Hour)
 
@@ -135,24 +137,24 @@ func TestPageNeedingReauthIsNotResumed(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 	names := f.log.names()
-	if count(names, workflows.ActivitySetPageStatus) != 0 || count(names, workflows.ActivityResumeParkedSends) != 0 {
+	if count(names, a.SetPageStatus) != 0 || count(names, a.ResumeParkedSends) != 0 {
 		t.Errorf("activities %v, want only ProvisionPage", names)
 	}
 }
 
 func TestPageTokenInvalidSignalShowsNeedsReauth(t *testing.T) {
 	f := newPage(t)
-	var st workflows.PageStatus
+	var st contract.PageStatus
 	f.at(time.Hour, func() {
-		f.env.SignalWorkflow(workflows.SignalTokenInvalid, workflows.TokenInvalid{LastError: "Error validating access token (190/460)."})
+		f.env.SignalWorkflow(contract.SignalTokenInvalid, contract.TokenInvalid{LastError: "Error validating access token (190/460)."})
 	})
 	f.at(2*time.Hour, func() { st = f.state() })
 	f.run(3 * time.Hour)
 
-	if want := (workflows.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "needs_reauth", LastError: "Error validating access token (190/460)."}); st != want {
+	if want := (contract.PageStatus{PageUUID: testPageUUID, ProvisioningStatus: "needs_reauth", LastError: "Error validating access token (190/460)."}); st != want {
 		t.Errorf("state %+v, want %+v", st, want)
 	}
-	if n := count(f.log.names(), workflows.ActivityProvisionPage); n != 1 {
+	if n := count(f.log.names(), a.ProvisionPage); n != 1 {
 		t.Errorf("ProvisionPage called %d times, want 1: a token-invalid signal does not provision", n)
 	}
 }
@@ -161,11 +163,11 @@ func TestPageTokenInvalidSignalShowsNeedsReauth(t *testing.T) {
 func TestPageReprovisionSignalsTogetherProvisionOnce(t *testing.T) {
 	f := newPage(t)
 	f.at(time.Hour, func() {
-		f.env.SignalWorkflowSkippingWorkflowTask(workflows.SignalReprovision, struct{}{})
-		f.env.SignalWorkflow(workflows.SignalReprovision, struct{}{})
+		f.env.SignalWorkflowSkippingWorkflowTask(contract.SignalReprovision, struct{}{})
+		f.env.SignalWorkflow(contract.SignalReprovision, struct{}{})
 	})
 	var n int
-	f.at(2*time.Hour, func() { n = count(f.log.names(), workflows.ActivityProvisionPage) })
+	f.at(2*time.Hour, func() { n = count(f.log.names(), a.ProvisionPage) })
 	f.run(3 * time.Hour)
 
 	if n != 2 {
@@ -182,12 +184,12 @@ func TestPageHealthIsCheckedDailyWhileActive(t *testing.T) {
 	}{{"active", 3}, {"failed", 0}} {
 		t.Run(tc.status, func(t *testing.T) {
 			f := newPage(t)
-			f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
-				return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: tc.status}, nil
+			f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
+				return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: tc.status}, nil
 			}
 			f.run(3*24*time.Hour + time.Hour)
 
-			if n := count(f.log.names(), workflows.ActivityCheckPageHealth); n != tc.checks {
+			if n := count(f.log.names(), a.CheckPageHealth); n != tc.checks {
 				t.Errorf("CheckPageHealth called %d times in 3 days, want %d", n, tc.checks)
 			}
 		})
@@ -197,14 +199,14 @@ func TestPageHealthIsCheckedDailyWhileActive(t *testing.T) {
 // A token that expires is checked (and refreshed) before it does, not a day late.
 func TestPageHealthCheckComesBeforeTokenRefreshDeadline(t *testing.T) {
 	f := newPage(t)
-	expires := testStart.Add(workflows.TokenRefreshBefore + 6*time.Hour)
-	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
+	expires := testStart.Add(contract.TokenRefreshBefore + 6*time.Hour)
+	f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
 	}
 	var checkedAt []time.Time
-	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
+	f.checkPageHealth = func(in contract.PageInput) (contract.PageStatus, error) {
 		checkedAt = append(checkedAt, f.env.Now())
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active"}, nil
 	}
 	f.run(12 * time.Hour)
 
@@ -220,22 +222,22 @@ func TestPageTokenIsRefreshedOverSixtyDays(t *testing.T) {
 	f := newPage(t)
 	const lifetime = 60 * 24 * time.Hour
 	expires := testStart.Add(20 * 24 * time.Hour)
-	f.provisionPage = func(in workflows.PageInput) (workflows.PageStatus, error) {
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
+	f.provisionPage = func(in contract.PageInput) (contract.PageStatus, error) {
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires}, nil
 	}
 	var checks []time.Time
 	refreshes := 0
-	f.checkPageHealth = func(in workflows.PageInput) (workflows.PageStatus, error) {
+	f.checkPageHealth = func(in contract.PageInput) (contract.PageStatus, error) {
 		now := f.env.Now()
 		if now.After(expires) {
 			t.Errorf("the token lapsed at %v before the check at %v", expires, now)
 		}
 		checks = append(checks, now)
-		if expires.Sub(now) < workflows.TokenRefreshBefore {
+		if expires.Sub(now) < contract.TokenRefreshBefore {
 			expires = now.Add(lifetime) // what fb_exchange_token gives
 			refreshes++
 		}
-		return workflows.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires, LastHealthCheckAt: now}, nil
+		return contract.PageStatus{PageUUID: in.PageUUID, ProvisioningStatus: "active", TokenExpiresAt: expires, LastHealthCheckAt: now}, nil
 	}
 	f.run(lifetime)
 
@@ -244,7 +246,7 @@ func TestPageTokenIsRefreshedOverSixtyDays(t *testing.T) {
 	}
 	last := testStart
 	for _, at := range checks {
-		if gap := at.Sub(last); gap > workflows.PageHealthCheckInterval {
+		if gap := at.Sub(last); gap > contract.PageHealthCheckInterval {
 			t.Fatalf("%v between health checks (at %v), more than a day", gap, at)
 		}
 		last = at

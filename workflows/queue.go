@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"fbchannel/activities"
+	"fbchannel/workflows/contract"
 )
 
 // assignBatch bounds one assignment activity call so a long queue is worked in
@@ -19,14 +22,6 @@ const deferredRecheck = time.Second
 // moved nothing (the database's clock a little behind the workflow's).
 const overflowRetryAfter = time.Second
 
-// queueVersionPriorityOverflow is the change that brought priorities across
-// queues and overflow timers; older runs replay the loop of queueWorkflowV0.
-const queueVersionPriorityOverflow = "queue-priority-overflow"
-
-// queueVersionSignalsTogether is the change that sends a pass's assigned signals
-// together instead of one after the other.
-const queueVersionSignalsTogether = "queue-signals-together"
-
 // QueueWorkflow makes the assignment decisions of one queue. Anything that may
 // make an assignment possible (a conversation enqueued, an agent available, capacity
 // freed, an agent joining) sends it a wake signal; wakes that arrive together are
@@ -38,16 +33,13 @@ const queueVersionSignalsTogether = "queue-signals-together"
 // Between passes the workflow sleeps on a durable timer until the oldest waiting
 // conversation reaches its workstream's maximum wait, and then moves it (and any
 // other due one) to the overflow queue and wakes that queue.
-func QueueWorkflow(ctx workflow.Context, in QueueInput) error {
-	if workflow.GetVersion(ctx, queueVersionPriorityOverflow, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return queueWorkflowV0(ctx, in)
-	}
-	wake := workflow.GetSignalChannel(ctx, SignalQueueWake)
+func QueueWorkflow(ctx workflow.Context, in contract.QueueInput) error {
+	wake := workflow.GetSignalChannel(ctx, contract.SignalQueueWake)
 	dbCtx := withDatabaseActivity(ctx)
 	var lastOverflow time.Time
 	for {
-		var res AssignQueueResult
-		if err := workflow.ExecuteActivity(dbCtx, ActivityAssignQueue, AssignQueueInput{
+		var res activities.AssignQueueResult
+		if err := workflow.ExecuteActivity(dbCtx, a.AssignQueue, activities.AssignQueueInput{
 			QueueID: in.QueueID, Max: assignBatch,
 		}).Get(ctx, &res); err != nil {
 			return err
@@ -59,8 +51,8 @@ func QueueWorkflow(ctx workflow.Context, in QueueInput) error {
 		now := workflow.Now(ctx)
 		if !res.NextOverflowAt.IsZero() && !now.Before(res.NextOverflowAt) && now.Sub(lastOverflow) >= overflowRetryAfter {
 			lastOverflow = now
-			var moved OverflowWaitingResult
-			if err := workflow.ExecuteActivity(dbCtx, ActivityOverflowWaiting, OverflowWaitingInput{QueueID: in.QueueID}).Get(ctx, &moved); err != nil {
+			var moved activities.OverflowWaitingResult
+			if err := workflow.ExecuteActivity(dbCtx, a.OverflowWaiting, activities.OverflowWaitingInput{QueueID: in.QueueID}).Get(ctx, &moved); err != nil {
 				return err
 			}
 			if err := wakeQueues(ctx, moved.QueueIDs); err != nil {
@@ -90,7 +82,7 @@ func QueueWorkflow(ctx workflow.Context, in QueueInput) error {
 
 // nextLook is how long the queue may sleep without a wake: until the next overflow
 // deadline, or a short recheck after deferring agents; 0 means until woken.
-func nextLook(now time.Time, res AssignQueueResult, lastOverflow time.Time) time.Duration {
+func nextLook(now time.Time, res activities.AssignQueueResult, lastOverflow time.Time) time.Duration {
 	var wait time.Duration
 	if !res.NextOverflowAt.IsZero() {
 		at := res.NextOverflowAt
@@ -130,56 +122,25 @@ func awaitWakeOrTimer(ctx workflow.Context, wake workflow.ReceiveChannel, wait t
 // The signals go out together and are then awaited: one at a time, each cost a
 // workflow task of this queue before the next, and the queue's next pass waited
 // for them all (the assignment rate of a busy queue was about one signal round trip
-// per assignment; see docs/PERFORMANCE.md, "Assignment latency"). Runs that
-// signalled one at a time keep doing so.
-func tellAssigned(ctx workflow.Context, assignments []Assignment) {
+// per assignment; see docs/PERFORMANCE.md, "Assignment latency").
+func tellAssigned(ctx workflow.Context, assignments []contract.Assignment) {
 	if len(assignments) == 0 {
 		return
 	}
-	if workflow.GetVersion(ctx, queueVersionSignalsTogether, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		for _, a := range assignments {
-			_ = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a).Get(ctx, nil)
-		}
-		return
-	}
 	sent := make([]workflow.Future, len(assignments))
-	for i, a := range assignments {
-		sent[i] = workflow.SignalExternalWorkflow(ctx, ConversationWorkflowID(a.PageID, a.PSID), "", SignalAssigned, a)
+	for i, as := range assignments {
+		sent[i] = workflow.SignalExternalWorkflow(ctx, contract.ConversationWorkflowID(as.PageID, as.PSID), "", contract.SignalAssigned, as)
 	}
 	for _, f := range sent {
 		_ = f.Get(ctx, nil)
 	}
 }
 
+// wakeQueues wakes the queues' workflows (contract.WakeQueues, through an
+// activity: a workflow cannot signal-with-start).
 func wakeQueues(ctx workflow.Context, queueIDs []string) error {
 	if len(queueIDs) == 0 {
 		return nil
 	}
-	return workflow.ExecuteActivity(withDatabaseActivity(ctx), ActivityWakeQueues, WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
-}
-
-// queueWorkflowV0 is the loop of runs started before queueVersionPriorityOverflow.
-func queueWorkflowV0(ctx workflow.Context, in QueueInput) error {
-	wake := workflow.GetSignalChannel(ctx, SignalQueueWake)
-	dbCtx := withDatabaseActivity(ctx)
-	for {
-		var assignments []Assignment
-		if err := workflow.ExecuteActivity(dbCtx, ActivityAssignWaiting, AssignWaitingInput{
-			QueueID: in.QueueID, Max: assignBatch,
-		}).Get(ctx, &assignments); err != nil {
-			return err
-		}
-		tellAssigned(ctx, assignments)
-		if len(assignments) == assignBatch {
-			continue
-		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			for wake.ReceiveAsync(nil) {
-			}
-			return workflow.NewContinueAsNewError(ctx, QueueWorkflow, in)
-		}
-		wake.Receive(ctx, nil)
-		for wake.ReceiveAsync(nil) {
-		}
-	}
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), a.WakeQueues, activities.WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
 }

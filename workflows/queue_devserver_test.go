@@ -14,7 +14,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // TestQueueSendsAPasssSignalsTogether (real dev server, see devserver_test.go):
@@ -34,27 +36,27 @@ func TestQueueSendsAPasssSignalsTogether(t *testing.T) {
 	var passes atomic.Int32
 	w := worker.New(c, taskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivityWithOptions(func(context.Context, workflows.AssignQueueInput) (workflows.AssignQueueResult, error) {
+	w.RegisterActivityWithOptions(func(context.Context, activities.AssignQueueInput) (activities.AssignQueueResult, error) {
 		if passes.Add(1) > 1 {
-			return workflows.AssignQueueResult{}, nil
+			return activities.AssignQueueResult{}, nil
 		}
-		var res workflows.AssignQueueResult
+		var res activities.AssignQueueResult
 		for i := range n {
 			// Nobody runs these conversations: a signal to them fails, which the
 			// queue ignores (the assignment is in Postgres).
-			res.Assignments = append(res.Assignments, workflows.Assignment{
+			res.Assignments = append(res.Assignments, contract.Assignment{
 				ConversationID: fmt.Sprint("conversation-", i), PageID: "1001", PSID: fmt.Sprint(id, "-", i), AgentID: testAgentID, QueueID: queueID,
 			})
 		}
 		return res, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityAssignQueue})
+	}, activity.RegisterOptions{Name: activityName(a.AssignQueue)})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
 
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.QueueWorkflowID(queueID), TaskQueue: taskQueue},
-		workflows.QueueWorkflow, workflows.QueueInput{QueueID: queueID})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.QueueWorkflowID(queueID), TaskQueue: taskQueue},
+		workflows.QueueWorkflow, contract.QueueInput{QueueID: queueID})
 	if err != nil {
 		t.Fatal(err)
 	}

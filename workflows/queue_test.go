@@ -11,7 +11,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 const testOverflowQueueID = "queue-overflow"
@@ -24,14 +26,14 @@ type queueFixture struct {
 	t       *testing.T
 	env     *testsuite.TestWorkflowEnvironment
 	log     *activityLog
-	answers []workflows.AssignQueueResult
+	answers []activities.AssignQueueResult
 	// after answers every pass once the script is used up.
-	after workflows.AssignQueueResult
+	after activities.AssignQueueResult
 
 	overflowAt []time.Time
 	wakes      [][]string
 	// overflow answers OverflowWaiting after its call time is logged.
-	overflow func() workflows.OverflowWaitingResult
+	overflow func() activities.OverflowWaitingResult
 
 	signals   []externalSignal
 	signalErr func(workflowID string) error
@@ -42,10 +44,10 @@ type externalSignal struct {
 	arg                     any
 }
 
-func newQueue(t *testing.T, answers ...workflows.AssignQueueResult) *queueFixture {
+func newQueue(t *testing.T, answers ...activities.AssignQueueResult) *queueFixture {
 	f := &queueFixture{t: t, env: newTestEnv(t), log: &activityLog{}, answers: answers}
 	f.signalErr = func(string) error { return nil }
-	assignQueue := func(workflows.AssignQueueInput) (workflows.AssignQueueResult, error) {
+	assignQueue := func(activities.AssignQueueInput) (activities.AssignQueueResult, error) {
 		if len(f.answers) == 0 {
 			return f.after, nil
 		}
@@ -53,21 +55,21 @@ func newQueue(t *testing.T, answers ...workflows.AssignQueueResult) *queueFixtur
 		f.answers = f.answers[1:]
 		return next, nil
 	}
-	stub(f.env, f.log, workflows.ActivityAssignQueue, &assignQueue)
-	f.overflow = func() workflows.OverflowWaitingResult {
-		f.after = workflows.AssignQueueResult{} // the due conversation left the queue
-		return workflows.OverflowWaitingResult{QueueIDs: []string{testOverflowQueueID}}
+	stub(f.env, f.log, a.AssignQueue, &assignQueue)
+	f.overflow = func() activities.OverflowWaitingResult {
+		f.after = activities.AssignQueueResult{} // the due conversation left the queue
+		return activities.OverflowWaitingResult{QueueIDs: []string{testOverflowQueueID}}
 	}
-	overflow := func(workflows.OverflowWaitingInput) (workflows.OverflowWaitingResult, error) {
+	overflow := func(activities.OverflowWaitingInput) (activities.OverflowWaitingResult, error) {
 		f.overflowAt = append(f.overflowAt, f.env.Now())
 		return f.overflow(), nil
 	}
-	stub(f.env, f.log, workflows.ActivityOverflowWaiting, &overflow)
-	wake := func(in workflows.WakeQueuesInput) error {
+	stub(f.env, f.log, a.OverflowWaiting, &overflow)
+	wake := func(in activities.WakeQueuesInput) error {
 		f.wakes = append(f.wakes, in.QueueIDs)
 		return nil
 	}
-	stubErr(f.env, f.log, workflows.ActivityWakeQueues, &wake)
+	stubErr(f.env, f.log, a.WakeQueues, &wake)
 	f.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(namespace, workflowID, runID, signalName string, arg any) error {
 			f.signals = append(f.signals, externalSignal{workflowID, runID, signalName, arg})
@@ -81,9 +83,9 @@ func newQueue(t *testing.T, answers ...workflows.AssignQueueResult) *queueFixtur
 func (f *queueFixture) run(endAt time.Duration) {
 	f.env.RegisterDelayedCallback(func() {
 		f.env.SetContinueAsNewSuggested(true)
-		f.env.SignalWorkflow(workflows.SignalQueueWake, struct{}{})
+		f.env.SignalWorkflow(contract.SignalQueueWake, struct{}{})
 	}, endAt)
-	f.env.ExecuteWorkflow(workflows.QueueWorkflow, workflows.QueueInput{QueueID: testQueueID})
+	f.env.ExecuteWorkflow(workflows.QueueWorkflow, contract.QueueInput{QueueID: testQueueID})
 	var can *workflow.ContinueAsNewError
 	if err := f.env.GetWorkflowError(); !errors.As(err, &can) {
 		f.t.Fatalf("queue workflow ended with %v, want continue-as-new", err)
@@ -91,18 +93,18 @@ func (f *queueFixture) run(endAt time.Duration) {
 }
 
 func (f *queueFixture) passes() int {
-	return count(f.log.names(), workflows.ActivityAssignQueue)
+	return count(f.log.names(), a.AssignQueue)
 }
 
-func assignment(n int) workflows.Assignment {
-	return workflows.Assignment{
+func assignment(n int) contract.Assignment {
+	return contract.Assignment{
 		ConversationID: fmt.Sprintf("conversation-%d", n), PageID: testPageID, PSID: fmt.Sprintf("psid-%d", n),
 		AgentID: testAgentID, QueueID: testQueueID,
 	}
 }
 
-func assigned(as ...workflows.Assignment) workflows.AssignQueueResult {
-	return workflows.AssignQueueResult{Assignments: as}
+func assigned(as ...contract.Assignment) activities.AssignQueueResult {
+	return activities.AssignQueueResult{Assignments: as}
 }
 
 func TestQueueSignalsEachAssignedConversation(t *testing.T) {
@@ -110,13 +112,13 @@ func TestQueueSignalsEachAssignedConversation(t *testing.T) {
 	f := newQueue(t, assigned(a1, a2))
 	f.run(time.Hour)
 
-	inputs := inputsOf[workflows.AssignQueueInput](f.log, workflows.ActivityAssignQueue)
-	if len(inputs) == 0 || inputs[0] != (workflows.AssignQueueInput{QueueID: testQueueID, Max: 50}) {
+	inputs := inputsOf[activities.AssignQueueInput](f.log, a.AssignQueue)
+	if len(inputs) == 0 || inputs[0] != (activities.AssignQueueInput{QueueID: testQueueID, Max: 50}) {
 		t.Fatalf("AssignQueue inputs %+v, want the queue and a batch of 50", inputs)
 	}
 	want := []externalSignal{
-		{workflows.ConversationWorkflowID(testPageID, "psid-1"), "", workflows.SignalAssigned, a1},
-		{workflows.ConversationWorkflowID(testPageID, "psid-2"), "", workflows.SignalAssigned, a2},
+		{contract.ConversationWorkflowID(testPageID, "psid-1"), "", contract.SignalAssigned, a1},
+		{contract.ConversationWorkflowID(testPageID, "psid-2"), "", contract.SignalAssigned, a2},
 	}
 	if !reflect.DeepEqual(f.signals, want) {
 		t.Errorf("signals\n got %+v\nwant %+v", f.signals, want)
@@ -127,7 +129,7 @@ func TestQueueWakeSignalTriggersAnotherPass(t *testing.T) {
 	f := newQueue(t, assigned(), assigned(assignment(1)))
 	var before, after int
 	f.env.RegisterDelayedCallback(func() { before = f.passes() }, 10*time.Minute)
-	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(workflows.SignalQueueWake, struct{}{}) }, 20*time.Minute)
+	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(contract.SignalQueueWake, struct{}{}) }, 20*time.Minute)
 	f.env.RegisterDelayedCallback(func() { after = f.passes() }, 30*time.Minute)
 	f.run(time.Hour)
 
@@ -147,9 +149,9 @@ func TestQueueWakesTogetherMakeOnePass(t *testing.T) {
 	f := newQueue(t)
 	f.env.RegisterDelayedCallback(func() {
 		for range 4 {
-			f.env.SignalWorkflowSkippingWorkflowTask(workflows.SignalQueueWake, struct{}{})
+			f.env.SignalWorkflowSkippingWorkflowTask(contract.SignalQueueWake, struct{}{})
 		}
-		f.env.SignalWorkflow(workflows.SignalQueueWake, struct{}{})
+		f.env.SignalWorkflow(contract.SignalQueueWake, struct{}{})
 	}, 20*time.Minute)
 	var after int
 	f.env.RegisterDelayedCallback(func() { after = f.passes() }, 30*time.Minute)
@@ -161,7 +163,7 @@ func TestQueueWakesTogetherMakeOnePass(t *testing.T) {
 }
 
 func TestQueueFullBatchTriggersImmediateSecondPass(t *testing.T) {
-	full := make([]workflows.Assignment, 50)
+	full := make([]contract.Assignment, 50)
 	for i := range full {
 		full[i] = assignment(i)
 	}
@@ -197,7 +199,7 @@ func TestQueueIncompletePassTriggersImmediateSecondPass(t *testing.T) {
 func TestQueueCarriesOnWhenConversationIsGone(t *testing.T) {
 	f := newQueue(t, assigned(assignment(1), assignment(2)))
 	f.signalErr = func(workflowID string) error {
-		if workflowID == workflows.ConversationWorkflowID(testPageID, "psid-1") {
+		if workflowID == contract.ConversationWorkflowID(testPageID, "psid-1") {
 			return errors.New("workflow not found")
 		}
 		return nil
@@ -221,7 +223,7 @@ func TestQueueCarriesOnWhenConversationIsGone(t *testing.T) {
 func TestQueueOverflowsAfterMaxWait(t *testing.T) {
 	deadline := testStart.Add(5 * time.Minute)
 	f := newQueue(t)
-	f.after = workflows.AssignQueueResult{NextOverflowAt: deadline}
+	f.after = activities.AssignQueueResult{NextOverflowAt: deadline}
 	var before, passes int
 	f.env.RegisterDelayedCallback(func() { before = len(f.overflowAt) }, 5*time.Minute-time.Second)
 	f.env.RegisterDelayedCallback(func() { passes = f.passes() }, 30*time.Minute)
@@ -246,9 +248,9 @@ func TestQueueOverflowsAfterMaxWait(t *testing.T) {
 func TestQueueOverflowDeadlineHoldsThroughWakes(t *testing.T) {
 	deadline := testStart.Add(5 * time.Minute)
 	f := newQueue(t)
-	f.after = workflows.AssignQueueResult{NextOverflowAt: deadline}
+	f.after = activities.AssignQueueResult{NextOverflowAt: deadline}
 	for i := 1; i <= 4; i++ {
-		f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(workflows.SignalQueueWake, struct{}{}) }, time.Duration(i)*time.Minute)
+		f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(contract.SignalQueueWake, struct{}{}) }, time.Duration(i)*time.Minute)
 	}
 	f.run(time.Hour)
 
@@ -263,13 +265,13 @@ func TestQueueOverflowDeadlineHoldsThroughWakes(t *testing.T) {
 func TestQueueOverflowPastDeadlineIsImmediateThenPaced(t *testing.T) {
 	deadline := testStart.Add(-time.Minute)
 	f := newQueue(t)
-	f.after = workflows.AssignQueueResult{NextOverflowAt: deadline}
+	f.after = activities.AssignQueueResult{NextOverflowAt: deadline}
 	// The first two attempts move nothing; the third finds the conversation due.
-	f.overflow = func() workflows.OverflowWaitingResult {
+	f.overflow = func() activities.OverflowWaitingResult {
 		if len(f.overflowAt) == 3 {
-			f.after = workflows.AssignQueueResult{}
+			f.after = activities.AssignQueueResult{}
 		}
-		return workflows.OverflowWaitingResult{}
+		return activities.OverflowWaitingResult{}
 	}
 	f.run(time.Hour)
 
@@ -290,7 +292,7 @@ func TestQueueOverflowPastDeadlineIsImmediateThenPaced(t *testing.T) {
 // again a second later without a wake (the higher queue may have given its work to
 // someone else, and then the agent is this queue's).
 func TestQueueRechecksAfterDeferringToHigherPriority(t *testing.T) {
-	f := newQueue(t, workflows.AssignQueueResult{DeferredTo: []string{"queue-high"}}, assigned(assignment(1)))
+	f := newQueue(t, activities.AssignQueueResult{DeferredTo: []string{"queue-high"}}, assigned(assignment(1)))
 	var passes int
 	f.env.RegisterDelayedCallback(func() { passes = f.passes() }, time.Minute)
 	f.run(time.Hour)

@@ -8,11 +8,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-)
 
-// ActivitySweepUnsentReplies fails agents' replies the desk lost before handing
-// them to their conversation workflow (see ReplySweeperWorkflow).
-const ActivitySweepUnsentReplies = "SweepUnsentReplies"
+	"fbchannel/activities"
+)
 
 // ReplySweeperWorkflowID is the one sweeper of a task queue (a deployment).
 func ReplySweeperWorkflowID(taskQueue string) string { return "reply-sweeper:" + taskQueue }
@@ -36,18 +34,6 @@ type ReplySweeperInput struct {
 	OlderThan time.Duration
 }
 
-// SweepUnsentRepliesInput is one sweep.
-type SweepUnsentRepliesInput struct {
-	OlderThan time.Duration
-	Max       int
-}
-
-// SweepUnsentRepliesResult counts what a sweep did.
-type SweepUnsentRepliesResult struct {
-	Failed   int // marked failed (not_sent), their agents told
-	InFlight int // still known to their workflow: left to it
-}
-
 // ReplySweeperWorkflow periodically fails agents' replies that stayed 'sending'
 // without a send attempt for longer than OlderThan: replies whose starter died
 // between storing them and handing them to Temporal, or whose update never
@@ -66,7 +52,7 @@ func ReplySweeperWorkflow(ctx workflow.Context, in ReplySweeperInput) error {
 	})
 	for range sweepsPerRun {
 		// A failed sweep (Postgres down) is retried at the next one.
-		_ = workflow.ExecuteActivity(actx, ActivitySweepUnsentReplies, SweepUnsentRepliesInput{
+		_ = workflow.ExecuteActivity(actx, a.SweepUnsentReplies, activities.SweepUnsentRepliesInput{
 			OlderThan: in.OlderThan, Max: 100,
 		}).Get(ctx, nil)
 		if err := workflow.Sleep(ctx, in.Every); err != nil {

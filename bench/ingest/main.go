@@ -54,6 +54,7 @@ import (
 	"fbchannel/messenger"
 	"fbchannel/simulator"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 const namespace = "default"
@@ -106,13 +107,13 @@ const sinkWorkflowName = "BenchSinkWorkflow"
 const sinkQueryCount = "count"
 
 func sinkWorkflow(ctx workflow.Context) error {
-	ch := workflow.GetSignalChannel(ctx, workflows.SignalInbound)
+	ch := workflow.GetSignalChannel(ctx, contract.SignalInbound)
 	n := 0
 	if err := workflow.SetQueryHandler(ctx, sinkQueryCount, func() (int, error) { return n, nil }); err != nil {
 		return err
 	}
 	for {
-		var ev workflows.InboundEvent
+		var ev contract.InboundEvent
 		ch.Receive(ctx, &ev)
 		n++
 	}
@@ -324,9 +325,9 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 		ids[i] = fmt.Sprintf("bench-sink:%s:%s:%d", b.tag, label, i)
 	}
 	// The same signal payload the webhook sends.
-	events := make([]workflows.InboundEvent, m)
+	events := make([]contract.InboundEvent, m)
 	for i := range events {
-		events[i] = workflows.InboundEvent{
+		events[i] = contract.InboundEvent{
 			PageUUID: b.pageUUID, PageID: b.pageID, PSID: fmt.Sprint(2900000000000000 + i%n), EventKey: newMID(b.tag),
 			Kind: messenger.KindMessage, Timestamp: time.Now().UnixMilli(),
 		}
@@ -339,12 +340,12 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 		if diag != "" {
 			// What the webhook adds to every call.
 			opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-				workflows.FacebookPageIDKey.ValueSet(events[i].PageID),
-				workflows.CustomerPSIDKey.ValueSet(events[i].PSID),
-				workflows.ConversationStatusKey.ValueSet(workflows.StatusWaiting),
+				contract.FacebookPageIDKey.ValueSet(events[i].PageID),
+				contract.CustomerPSIDKey.ValueSet(events[i].PSID),
+				contract.ConversationStatusKey.ValueSet(contract.StatusWaiting),
 			)
 		}
-		_, err := b.caller.SignalWithStartWorkflow(cctx, ids[i%n], workflows.SignalInbound, events[i], opts, sinkWorkflowName)
+		_, err := b.caller.SignalWithStartWorkflow(cctx, ids[i%n], contract.SignalInbound, events[i], opts, sinkWorkflowName)
 		if err != nil {
 			return errorClass(err), err
 		}
@@ -400,7 +401,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	for i := range bodies {
 		bodies[i] = messageBatch(b.pageID, psids[i%n], midPrefix, i)
 	}
-	qBefore := b.historyLength(ctx, workflows.QueueWorkflowID(b.queueID))
+	qBefore := b.historyLength(ctx, contract.QueueWorkflowID(b.queueID))
 	convBefore := b.count(ctx, "SELECT count(*) FROM conversations")
 
 	if diag != "" {
@@ -456,10 +457,10 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	// task after the last RecordInbound completes after the row is committed).
 	ids := make([]string, n)
 	for i, p := range psids {
-		ids[i] = workflows.ConversationWorkflowID(b.pageID, p)
+		ids[i] = contract.ConversationWorkflowID(b.pageID, p)
 	}
 	res.historyEvents = b.waitHistoryStable(ctx, ids)
-	res.queueEvents = b.historyLength(ctx, workflows.QueueWorkflowID(b.queueID)) - qBefore
+	res.queueEvents = b.historyLength(ctx, contract.QueueWorkflowID(b.queueID)) - qBefore
 	res.eventTypes, res.retries = map[string]int{}, map[string]int{}
 	for _, id := range ids {
 		if err := b.countEventTypes(ctx, id, res.eventTypes, res.retries); err != nil {
@@ -505,10 +506,10 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 		res.recorded = append(res.recorded, time.Since(t0))
 		if i == 0 {
 			// Let the opening work (queue, profile) finish before the next message.
-			b.waitHistoryStable(ctx, []string{workflows.ConversationWorkflowID(b.pageID, psid)})
+			b.waitHistoryStable(ctx, []string{contract.ConversationWorkflowID(b.pageID, psid)})
 		}
 	}
-	res.historyEvents = b.waitHistoryStable(ctx, []string{workflows.ConversationWorkflowID(b.pageID, psid)})
+	res.historyEvents = b.waitHistoryStable(ctx, []string{contract.ConversationWorkflowID(b.pageID, psid)})
 	slices.Sort(res.ack)
 	slices.Sort(res.recorded)
 	stack.Progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),

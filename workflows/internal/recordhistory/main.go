@@ -60,6 +60,7 @@ import (
 	"fbchannel/simulator"
 	"fbchannel/store"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 const namespace = "default"
@@ -244,7 +245,7 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyIDs, error)
 	if err := h.call("POST", "/api/v1/conversations/"+convID+"/close", agent.Token, 200, nil, nil); err != nil {
 		return storyIDs{}, err
 	}
-	conversationWorkflowID := workflows.ConversationWorkflowID(pageID, psid)
+	conversationWorkflowID := contract.ConversationWorkflowID(pageID, psid)
 	// The conversation id is the run id of the workflow run that served it.
 	if err := tc.GetWorkflow(ctx, conversationWorkflowID, convID).Get(ctx, nil); err != nil {
 		return storyIDs{}, fmt.Errorf("the closed conversation's run did not complete: %w", err)
@@ -267,7 +268,7 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyIDs, error)
 
 	return storyIDs{
 		conversationWorkflowID: conversationWorkflowID, conversationRunID: convID,
-		queueWorkflowID: workflows.QueueWorkflowID(page.DefaultQueueID), pageWorkflowID: workflows.PageWorkflowID(page.ID),
+		queueWorkflowID: contract.QueueWorkflowID(page.DefaultQueueID), pageWorkflowID: contract.PageWorkflowID(page.ID),
 	}, nil
 }
 

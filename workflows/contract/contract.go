@@ -1,15 +1,33 @@
-// Package workflows holds the Temporal workflows of the Facebook channel: one
-// ConversationWorkflow run per conversation, one PageWorkflow per connected page and
-// one QueueWorkflow per queue that makes every assignment decision of that queue.
+// Package contract is how the other processes reach the channel's workflows: the
+// starter's handlers and the worker's activities both use it, and package workflows
+// implements it. It holds the workflow ids and type names, the names of the
+// signals, updates and queries with what they carry, and the client calls that more
+// than one process makes (waking a queue).
 //
-// Workflows carry ids, never secrets and never message text: activities read those
-// from Postgres, so history stays small and a customer's words can be erased.
-package workflows
+// It sits below both workflows and activities: the workflows call the activities by
+// method value, so activities must not import workflows.
+//
+// What the workflows carry are ids, never secrets and never message text: activities
+// read those from Postgres, so history stays small and a customer's words can be erased.
+package contract
 
 import (
+	"context"
+	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+)
+
+// Workflow type names, as package workflows registers them: a process that starts
+// a workflow by SignalWithStart names its type without importing the workflow code.
+const (
+	ConversationWorkflowType    = "ConversationWorkflow"
+	QueueWorkflowType           = "QueueWorkflow"
+	PageWorkflowType            = "PageWorkflow"
+	AccountDeletionWorkflowType = "AccountDeletionWorkflow"
+	ReplySweeperWorkflowType    = "ReplySweeperWorkflow"
 )
 
 // Workflow IDs are deterministic so the webhook can signal-with-start without a lookup.
@@ -203,3 +221,24 @@ const (
 	PageHealthCheckInterval = 24 * time.Hour
 	TokenRefreshBefore      = 10 * 24 * time.Hour
 )
+
+// WakeQueues tells each queue's workflow that an assignment may have become
+// possible (work enqueued, capacity freed, an agent available), starting the
+// workflow when it is not running, so a queue never started or terminated cannot
+// strand waiting work. Wakes are coalesced by the workflow into one pass. The
+// starter's handlers and the WakeQueues activity both wake queues this way.
+func WakeQueues(ctx context.Context, c client.Client, taskQueue string, queueIDs []string) error {
+	seen := map[string]bool{}
+	for _, id := range queueIDs {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		_, err := c.SignalWithStartWorkflow(ctx, QueueWorkflowID(id), SignalQueueWake, struct{}{},
+			client.StartWorkflowOptions{TaskQueue: taskQueue}, QueueWorkflowType, QueueInput{QueueID: id})
+		if err != nil {
+			return fmt.Errorf("wake queue %s: %w", id, err)
+		}
+	}
+	return nil
+}

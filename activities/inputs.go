@@ -1,0 +1,182 @@
+package activities
+
+import (
+	"time"
+
+	"fbchannel/workflows/contract"
+)
+
+// The inputs and results of the activities, as the workflows pass and receive
+// them. Ids only: an activity reads text and credentials from Postgres.
+
+type OpenConversationInput struct {
+	ConversationID string
+	PageUUID       string
+	PageID         string
+	PSID           string
+}
+
+type OpenConversationResult struct {
+	// Served is false when the page is gone (deleted, unknown): the run ends quietly.
+	Served     bool
+	CustomerID string
+	QueueID    string
+	// HasBot: the page's workstream has a bot, which gets the conversation first.
+	HasBot bool
+	// AutoCloseAfter is the workstream's inactivity limit (0: none).
+	AutoCloseAfter time.Duration
+}
+
+type FetchCustomerProfileInput struct {
+	CustomerID string
+	PageUUID   string
+}
+
+type RecordInboundInput struct {
+	ConversationID string
+	Events         []contract.InboundEvent
+}
+
+type RecordInboundResult struct {
+	Recorded int
+	// CustomerMessageAt is the latest time among the events that open or restart
+	// the messaging window (zero if none did).
+	CustomerMessageAt time.Time
+	// Missing lists event keys that never appeared in inbound_events.
+	Missing []string
+	// AttachmentsRefused counts customer messages whose files the workstream refused.
+	AttachmentsRefused int
+}
+
+// RecordStrayEventsInput is what a run started by echoes or receipts alone holds.
+type RecordStrayEventsInput struct {
+	PageID string
+	PSID   string
+	Events []contract.InboundEvent
+}
+
+type RouteConversationInput struct {
+	ConversationID string
+}
+
+type RouteConversationResult struct {
+	QueueID string
+}
+
+type WakeQueuesInput struct {
+	QueueIDs []string
+}
+
+type AssignQueueInput struct {
+	QueueID string
+	// Max bounds one activity call; the queue workflow calls again while it is reached.
+	Max int
+}
+
+// AssignQueueResult is one assignment pass of a queue.
+type AssignQueueResult struct {
+	Assignments []contract.Assignment
+	// NextOverflowAt is when the first waiting conversation reaches its
+	// workstream's maximum wait; zero when none can overflow.
+	NextOverflowAt time.Time
+	// DeferredTo lists higher-priority queues an available agent with room was
+	// left to; the queue looks again shortly in case they gave their work to others.
+	DeferredTo []string
+	// Incomplete: the pass stopped on an error after some assignments; pass again.
+	Incomplete bool
+}
+
+type OverflowWaitingInput struct {
+	QueueID string
+}
+
+type OverflowWaitingResult struct {
+	// QueueIDs hold conversations that overflowed from the queue and still wait: wake them.
+	QueueIDs []string
+}
+
+type SendMessageInput struct {
+	MessageID     string
+	MessagingType string // RESPONSE | MESSAGE_TAG
+	Tag           string // HUMAN_AGENT with MESSAGE_TAG
+}
+
+type MarkMessageFailedInput struct {
+	MessageID string
+	Reason    string
+	Error     string
+}
+
+// Kinds of automated notice (store.AutomatedKinds has their texts and settings).
+const (
+	NoticeGreeting          = "greeting"
+	NoticeAgentJoined       = "agent_joined"
+	NoticeAgentEnded        = "agent_ended"
+	NoticeInactiveClosed    = "inactive_closed"
+	NoticeSurvey            = "survey"
+	NoticeAttachmentRefused = "attachment_refused"
+)
+
+// SendNoticeInput asks for one automated message; the activity sends nothing when
+// the workstream has this kind switched off.
+type SendNoticeInput struct {
+	ConversationID string
+	// MessageID is derived from the conversation and the notice's sequence number,
+	// so a retried activity or a replayed workflow sends it once.
+	MessageID string
+	Kind      string
+}
+
+type SendAutomatedMessageInput struct {
+	ConversationID string
+	// MessageID is chosen by the workflow, so a retried activity sends once.
+	MessageID string
+	Text      string
+}
+
+type CloseConversationInput struct {
+	ConversationID string
+	Reason         string
+	Disposition    string
+}
+
+type CloseConversationResult struct {
+	// QueueIDs of the freed agent: their queue workflows are woken to use the capacity.
+	QueueIDs []string
+	// AgentID is the conversation's agent in Postgres ("" if it had none). The
+	// queue's assigned signal may still be on its way (an agent can close as soon as
+	// the assignment commits), and after the close the run ignores it.
+	AgentID string
+}
+
+type AskBotInput struct {
+	ConversationID string
+}
+
+// AskBotResult says whether the bot handed the conversation over to people.
+type AskBotResult struct {
+	Handoff bool
+}
+
+type HandOffFromBotInput struct {
+	ConversationID string
+	Reason         string
+}
+
+type SetPageStatusInput struct {
+	PageUUID           string
+	ProvisioningStatus string
+	LastError          string
+}
+
+// SweepUnsentRepliesInput is one sweep.
+type SweepUnsentRepliesInput struct {
+	OlderThan time.Duration
+	Max       int
+}
+
+// SweepUnsentRepliesResult counts what a sweep did.
+type SweepUnsentRepliesResult struct {
+	Failed   int // marked failed (not_sent), their agents told
+	InFlight int // still known to their workflow: left to it
+}

@@ -1,0 +1,201 @@
+package workflows
+
+import (
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+
+	"fbchannel/activities"
+	"fbchannel/workflows/contract"
+)
+
+// maxRecordBatch bounds how many pending events one RecordInbound call takes: a
+// burst of messages costs one activity, not one each.
+const maxRecordBatch = 100
+
+// open creates the conversation (its id is this run's id), records the events that
+// started it and hands it to the bot or puts it in its queue.
+func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
+	c.takeInbound() // the signal of the signal-with-start that began this run
+	for len(c.pending) > 0 && !opensConversation(c.pending) {
+		// Only echoes and receipts: the customer wrote nothing. They belong to
+		// the customer's latest conversation (Facebook echoes our closing notices
+		// and delivers receipts after the run that sent them has ended).
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RecordStrayEvents, activities.RecordStrayEventsInput{
+			PageID: c.PageID, PSID: c.PSID, Events: c.pending,
+		}).Get(ctx, nil); err != nil {
+			return false, err
+		}
+		c.pending = nil
+		c.takeInbound() // what arrived meanwhile: a customer message opens after all
+	}
+	if len(c.pending) == 0 {
+		// Started without an event (e.g. by hand from the UI): nothing to talk about.
+		return false, nil
+	}
+	first := c.pending[0]
+	c.ConversationID = workflow.GetInfo(ctx).WorkflowExecution.RunID
+	c.PageUUID = first.PageUUID
+	c.Status = contract.StatusWaiting
+	var res activities.OpenConversationResult
+	err = workflow.ExecuteActivity(withDatabaseActivity(ctx), a.OpenConversation, activities.OpenConversationInput{
+		ConversationID: c.ConversationID, PageUUID: c.PageUUID, PageID: c.PageID, PSID: c.PSID,
+	}).Get(ctx, &res)
+	if err != nil || !res.Served {
+		return false, err
+	}
+	c.CustomerID, c.AutoCloseAfter = res.CustomerID, res.AutoCloseAfter
+	if err := c.record(ctx); err != nil {
+		return false, err
+	}
+	c.tellRefusedFiles(ctx)
+	// The profile is a nicety: a conversation never fails over it. It comes
+	// before routing, which may look at the customer's locale.
+	_ = workflow.ExecuteActivity(withProfileActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
+		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
+	}).Get(ctx, nil)
+	if res.HasBot {
+		c.Status = contract.StatusBot
+		return true, c.botTurn(ctx)
+	}
+	return true, c.route(ctx)
+}
+
+// opensConversation says whether any of the events comes from the customer:
+// echoes (what the page sent), deliveries and reads never open a conversation.
+func opensConversation(events []contract.InboundEvent) bool {
+	for _, ev := range events {
+		switch ev.Kind {
+		case "echo", "delivery", "read":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// takeCustomerMessages records what the customer sent, answers files the
+// workstream refused and, while the bot has the conversation, gives it its turn.
+func (c *conversation) takeCustomerMessages(ctx workflow.Context) error {
+	if err := c.record(ctx); err != nil {
+		return err
+	}
+	c.tellRefusedFiles(ctx)
+	if c.Status == contract.StatusBot && c.botTurnDue && c.phase != closed {
+		return c.botTurn(ctx)
+	}
+	return nil
+}
+
+// route puts the conversation in its queue (the routing rules decide which) and
+// wakes that queue's workflow.
+func (c *conversation) route(ctx workflow.Context) error {
+	c.Status = contract.StatusWaiting
+	var routed activities.RouteConversationResult
+	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RouteConversation, activities.RouteConversationInput{
+		ConversationID: c.ConversationID,
+	}).Get(ctx, &routed); err != nil {
+		return err
+	}
+	c.QueueID = routed.QueueID
+	c.upsertSearchAttributes(ctx)
+	if err := wakeQueues(ctx, []string{c.QueueID}); err != nil {
+		return err
+	}
+	// After the wake-up, so the greeting never delays the assignment; the
+	// agent-joined notice comes from the main loop, after this returns.
+	c.notify(ctx, activities.NoticeGreeting)
+	return nil
+}
+
+// botTurn gives the latest customer message to the workstream's bot. When the bot
+// hands over, fails or does not answer in time, the conversation goes to routing
+// with the bot's transcript (and summary, if it gave one) for the agent.
+func (c *conversation) botTurn(ctx workflow.Context) error {
+	c.botTurnDue = false
+	var res activities.AskBotResult
+	if err := workflow.ExecuteActivity(withBotActivity(ctx), a.AskBot, activities.AskBotInput{ConversationID: c.ConversationID}).Get(ctx, &res); err != nil {
+		_, message := failureOf(err)
+		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.HandOffFromBot, activities.HandOffFromBotInput{
+			ConversationID: c.ConversationID, Reason: "The bot did not answer: " + message,
+		}).Get(ctx, nil); err != nil {
+			return err
+		}
+		res.Handoff = true
+	}
+	if !res.Handoff {
+		return nil
+	}
+	return c.route(ctx)
+}
+
+// record stores every pending event, oldest first, in batches.
+func (c *conversation) record(ctx workflow.Context) error {
+	if err := c.lock.Lock(ctx); err != nil {
+		return err
+	}
+	defer c.lock.Unlock()
+	for len(c.pending) > 0 && c.phase != closed {
+		taken := 0
+		var batch []contract.InboundEvent
+		for _, ev := range c.pending {
+			if len(batch) == maxRecordBatch {
+				break
+			}
+			taken++
+			if !slices.Contains(c.SeenKeys, ev.EventKey) && !containsKey(batch, ev.EventKey) {
+				batch = append(batch, ev)
+			}
+		}
+		var res activities.RecordInboundResult
+		if len(batch) > 0 {
+			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RecordInbound, activities.RecordInboundInput{
+				ConversationID: c.ConversationID, Events: batch,
+			}).Get(ctx, &res); err != nil {
+				return err
+			}
+			if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
+				c.LastCustomerMessageAt = res.CustomerMessageAt
+			}
+			if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
+				c.botTurnDue = true
+			}
+			if res.AttachmentsRefused > 0 {
+				c.refusedFiles = true
+			}
+		}
+		c.pending = c.pending[taken:]
+		for _, ev := range batch {
+			// A key that never appeared is not remembered: Facebook's redelivery
+			// of it must still be recorded.
+			if !slices.Contains(res.Missing, ev.EventKey) {
+				c.remember(ev.EventKey)
+			}
+		}
+	}
+	return nil
+}
+
+// takeInbound moves the inbound events waiting in their channel to pending.
+func (c *conversation) takeInbound() {
+	for {
+		var ev contract.InboundEvent
+		if !c.inbound.ReceiveAsync(&ev) {
+			return
+		}
+		c.pending = append(c.pending, ev)
+	}
+}
+
+func containsKey(events []contract.InboundEvent, key string) bool {
+	return slices.ContainsFunc(events, func(ev contract.InboundEvent) bool { return ev.EventKey == key })
+}
+
+// remember keeps an event key in the recent-keys list, so a redelivered webhook
+// adds nothing even before the database is asked.
+func (c *conversation) remember(key string) {
+	c.SeenKeys = append(c.SeenKeys, key)
+	if len(c.SeenKeys) > maxSeenKeys {
+		c.SeenKeys = c.SeenKeys[len(c.SeenKeys)-maxSeenKeys:]
+	}
+}
