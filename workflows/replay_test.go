@@ -10,14 +10,17 @@ import (
 )
 
 // TestReplayRecordedHistories replays every history in testdata against today's
-// workflow code: a change that would make a running workflow take another path
-// (a new activity, a reordered step) fails here with a nondeterminism error. Put such
-// a change behind workflow.GetVersion, keep the old files (runs of the old code may
-// still be open), and record new ones from the repository root with
+// workflow code: a change that would make a recorded run take another path (a new
+// activity, a reordered step) fails here with a nondeterminism error.
 //
-//	go run ./workflows/internal/recordhistory
+// Nothing is deployed yet, so such a change simply re-records the baseline, from
+// the repository root (it needs ./bin/temporal and Postgres; see its doc):
 //
-// It needs ./bin/temporal (make tools) and Postgres (DATABASE_URL); see its doc.
+//	go run ./workflows/internal/recordhistory -tag v1
+//
+// From the first production deployment on, runs of the deployed code may still be
+// open: a change they would replay differently goes behind Worker Versioning or
+// workflow.GetVersion, and their histories stay here next to the new ones.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {

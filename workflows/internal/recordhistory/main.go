@@ -1,25 +1,34 @@
 // Command recordhistory records the workflow histories that workflows/replay_test.go
 // replays. It runs the real channel — a Temporal dev server from ./bin/temporal, a
 // fresh Postgres database, the Graph API simulator, a worker and the starter's HTTP
-// API — through one short story, and writes each workflow's history as JSON (the
-// format of `temporal workflow show -o json`) into workflows/testdata/, named after
-// the workflow and -tag (default: today's date, UTC):
+// API — through one story that takes every workflow type along its main paths, and
+// writes each run's history as JSON (the format of `temporal workflow show -o json`)
+// into workflows/testdata/, named after the workflow and -tag:
 //
 //   - conversation-TAG.json: a customer writes (and Facebook redelivers the
-//     message), the queue assigns an agent, the agent's reply is sent, a second reply
-//     fails permanently (user_unavailable), the agent closes the conversation;
-//   - queue-TAG.json: the default queue's workflow that made the assignment;
-//   - page-TAG.json: the page's workflow: provisioned, then provisioned again after
-//     the admin replaced its token.
+//     message), the queue assigns an agent (greeting, agent joined), the agent's reply
+//     is sent, a second reply fails permanently (user_unavailable), the agent closes
+//     the conversation (farewell, survey);
+//   - conversation-reopened-TAG.json: the agent reopens it (a new run of the same
+//     workflow), replies and closes again;
+//   - conversation-bot-TAG.json: the workstream now has a bot; a second customer
+//     asks it a question, then asks for an agent: the bot hands over, the queue
+//     assigns the agent; the account is deleted, which closes the conversation on
+//     the service's request (with its notice);
+//   - queue-TAG.json: the default queue's workflow that made those assignments;
+//   - page-TAG.json: the page's workflow: provisioned, provisioned again after the
+//     admin replaced its token, then deleted with its account (the deletion saga);
+//   - account-deletion-TAG.json: the account's deletion;
+//   - reply-sweeper-TAG.json: the reply sweeper's first sweeps.
 //
 // Record after changing a workflow, from the repository root:
 //
 //	make tools                             # builds ./bin/temporal once
-//	go run ./workflows/internal/recordhistory
+//	go run ./workflows/internal/recordhistory -tag v1
 //
-// Keep the older files: runs started by the previous code may still be open, and the
-// replay test proves the new code (behind workflow.GetVersion) still replays them.
-// Delete a file only when no run of that code can exist any more.
+// Until the first production deployment there are no runs to keep compatible:
+// replace the files. From then on, keep the files of every version that may still
+// have open runs, and record the new code's next to them under a new tag.
 //
 // DATABASE_URL (default: the local e2e Postgres) names the Postgres server; the
 // database created for the run is dropped at the end. Flags: -out, -tag, -temporal.
@@ -138,47 +147,64 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 
 	apiServer := httptest.NewServer(nil)
 	defer apiServer.Close()
-	h := &harness{sim: sim, db: db, api: apiServer.URL, adminToken: "admin-" + randomHex(8)}
+	h := &harness{sim: sim, simURL: simServer.URL, db: db, api: apiServer.URL, adminToken: "admin-" + randomHex(8), taskQueue: taskQueue}
 	apiServer.Config.Handler = (&api.Server{
 		Store: st, Temporal: tc, TaskQueue: taskQueue, PublicBaseURL: apiServer.URL, AdminToken: h.adminToken,
 		WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}).Handler()
 
-	ids, err := h.story(ctx, tc)
+	// The worker starts the reply sweeper; here it sweeps every second, so its
+	// history has a few sweeps by the end of the story.
+	if err := workflows.StartReplySweeper(ctx, tc, taskQueue, workflows.ReplySweeperInput{Every: time.Second}); err != nil {
+		return err
+	}
+	runs, err := h.story(ctx, tc)
 	if err != nil {
 		return err
 	}
 
-	// The queue and page workflows run for ever: end them so their recorded
+	// The queue and sweeper workflows run for ever: end them so their recorded
 	// histories are complete and the same on every read.
-	for _, id := range []string{ids.queueWorkflowID, ids.pageWorkflowID} {
+	for _, id := range []string{runs.queue.workflowID, runs.sweeper.workflowID} {
 		if err := tc.TerminateWorkflow(ctx, id, "", "history recorded"); err != nil {
 			return fmt.Errorf("terminate %s: %w", id, err)
 		}
 	}
-	files := []struct{ name, workflowID, runID string }{
-		{"conversation-" + tag + ".json", ids.conversationWorkflowID, ids.conversationRunID},
-		{"queue-" + tag + ".json", ids.queueWorkflowID, ""},
-		{"page-" + tag + ".json", ids.pageWorkflowID, ""},
+	files := []struct {
+		name string
+		run  recordedRun
+	}{
+		{"conversation", runs.conversation},
+		{"conversation-reopened", runs.reopened},
+		{"conversation-bot", runs.bot},
+		{"queue", runs.queue},
+		{"page", runs.page},
+		{"account-deletion", runs.accountDeletion},
+		{"reply-sweeper", runs.sweeper},
 	}
 	for _, f := range files {
-		path := filepath.Join(outDir, f.name)
-		n, err := writeHistory(ctx, tc, f.workflowID, f.runID, path)
+		path := filepath.Join(outDir, f.name+"-"+tag+".json")
+		n, err := writeHistory(ctx, tc, f.run.workflowID, f.run.runID, path)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		fmt.Printf("wrote %s: %d events of %s\n", path, n, f.workflowID)
+		fmt.Printf("wrote %s: %d events of %s\n", path, n, f.run.workflowID)
 	}
 	return nil
 }
 
-type storyIDs struct {
-	conversationWorkflowID, conversationRunID string
-	queueWorkflowID, pageWorkflowID           string
+// recordedRun names one workflow run (the latest of its workflow id when runID is empty).
+type recordedRun struct{ workflowID, runID string }
+
+type storyRuns struct {
+	conversation, reopened, bot recordedRun
+	queue, page                 recordedRun
+	accountDeletion, sweeper    recordedRun
 }
 
 // story drives the channel over its HTTP API, as the e2e tests do.
-func (h *harness) story(ctx context.Context, tc client.Client) (storyIDs, error) {
+func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error) {
+	var runs storyRuns
 	appID, appSecret := "app-"+randomHex(4), "secret-"+randomHex(16)
 	pageID, pageToken := "100000000000042", "EAAB"+randomHex(20)
 	h.sim.RegisterApp(appID, appSecret)
@@ -186,97 +212,182 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyIDs, error)
 
 	var acct struct{ ID string }
 	if err := h.call("POST", "/api/v1/accounts", h.adminToken, 201, map[string]string{"name": "Acme", "app_id": appID, "app_secret": appSecret}, &acct); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	var page struct {
 		ID             string `json:"id"`
 		CallbackURL    string `json:"callback_url"`
 		DefaultQueueID string `json:"default_queue_id"`
+		WorkstreamID   string `json:"workstream_id"`
 	}
 	if err := h.call("POST", "/api/v1/accounts/"+acct.ID+"/pages", h.adminToken, 201, map[string]string{"name": "Acme Support", "page_id": pageID, "access_token": pageToken}, &page); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	if err := h.pageActive(ctx, page.ID); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
+	runs.page = recordedRun{workflowID: contract.PageWorkflowID(page.ID)}
+	runs.queue = recordedRun{workflowID: contract.QueueWorkflowID(page.DefaultQueueID)}
+	runs.accountDeletion = recordedRun{workflowID: contract.AccountDeletionWorkflowID(acct.ID)}
 
 	var agent struct{ ID, Token string }
 	if err := h.call("POST", "/api/v1/agents", h.adminToken, 201, map[string]any{"name": "ada", "email": "ada-" + randomHex(3) + "@example.com", "capacity": 2}, &agent); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	if err := h.call("PUT", "/api/v1/me/presence", agent.Token, 200, map[string]string{"status": "available"}, nil); err != nil {
-		return storyIDs{}, err
+		return runs, err
+	}
+	customerSays := func(psid, text, mid string) error {
+		status, body, err := h.sim.PostCustomerMessage(ctx, page.CallbackURL, appSecret, pageID, psid, text, mid)
+		if err != nil || status != 200 {
+			return fmt.Errorf("customer message: %d %s %v", status, body, err)
+		}
+		return nil
+	}
+	reply := func(convID, text, wantStatus string) error {
+		var out map[string]any
+		if err := h.call("POST", "/api/v1/conversations/"+convID+"/messages", agent.Token, 201, map[string]string{"text": text}, &out); err != nil {
+			return err
+		}
+		if out["status"] != wantStatus {
+			return fmt.Errorf("reply %q: %v, want %s", text, out, wantStatus)
+		}
+		return nil
 	}
 
+	// The first conversation: opened, assigned, replied to, closed.
 	psid := "2900000000000042"
 	for range 2 { // Facebook redelivers: the second copy must add nothing
-		status, body, err := h.sim.PostCustomerMessage(ctx, page.CallbackURL, appSecret, pageID, psid, "Hello, my order is late", "m_recorded_1")
-		if err != nil || status != 200 {
-			return storyIDs{}, fmt.Errorf("customer message: %d %s %v", status, body, err)
+		if err := customerSays(psid, "Hello, my order is late", "m_recorded_1"); err != nil {
+			return runs, err
 		}
 	}
-	var convID string
-	if err := eventually(ctx, "the conversation is assigned", func() (bool, error) {
-		err := h.db.QueryRowContext(ctx, `SELECT id FROM conversations WHERE status = 'assigned'`).Scan(&convID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	}); err != nil {
-		return storyIDs{}, err
+	convID, err := h.conversationOf(ctx, psid, "assigned")
+	if err != nil {
+		return runs, err
 	}
-
-	var sent map[string]any
-	if err := h.call("POST", "/api/v1/conversations/"+convID+"/messages", agent.Token, 201, map[string]string{"text": "Sorry! Checking now."}, &sent); err != nil {
-		return storyIDs{}, err
-	}
-	if sent["status"] != "sent" {
-		return storyIDs{}, fmt.Errorf("reply not sent: %v", sent)
+	conversationWorkflowID := contract.ConversationWorkflowID(pageID, psid)
+	// The conversation id is the run id of the workflow run that opened it.
+	runs.conversation = recordedRun{workflowID: conversationWorkflowID, runID: convID}
+	if err := reply(convID, "Sorry! Checking now.", "sent"); err != nil {
+		return runs, err
 	}
 	h.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 551, Subcode: 1545041,
 		Message: "This person isn't available right now.", Times: 1})
 	var failed map[string]any
 	if err := h.call("POST", "/api/v1/conversations/"+convID+"/messages", agent.Token, 201, map[string]string{"text": "Are you there?"}, &failed); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	if failed["status"] != "failed" || failed["reason"] != "user_unavailable" {
-		return storyIDs{}, fmt.Errorf("the refused reply did not fail as user_unavailable: %v", failed)
+		return runs, fmt.Errorf("the refused reply did not fail as user_unavailable: %v", failed)
 	}
 	if err := h.call("POST", "/api/v1/conversations/"+convID+"/close", agent.Token, 200, nil, nil); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
-	conversationWorkflowID := contract.ConversationWorkflowID(pageID, psid)
-	// The conversation id is the run id of the workflow run that served it.
 	if err := tc.GetWorkflow(ctx, conversationWorkflowID, convID).Get(ctx, nil); err != nil {
-		return storyIDs{}, fmt.Errorf("the closed conversation's run did not complete: %w", err)
+		return runs, fmt.Errorf("the closed conversation's run did not complete: %w", err)
+	}
+
+	// Reopened: a new run of the same workflow, back to the same agent.
+	var reopened map[string]any
+	if err := h.call("POST", "/api/v1/conversations/"+convID+"/reopen", agent.Token, 200, nil, &reopened); err != nil {
+		return runs, err
+	}
+	if reopened["status"] != "assigned" {
+		return runs, fmt.Errorf("reopened: %v, want assigned", reopened)
+	}
+	desc, err := tc.DescribeWorkflowExecution(ctx, conversationWorkflowID, "")
+	if err != nil {
+		return runs, err
+	}
+	runs.reopened = recordedRun{workflowID: conversationWorkflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
+	if err := reply(convID, "Reopened to add one thing: it ships today.", "sent"); err != nil {
+		return runs, err
+	}
+	if err := h.call("POST", "/api/v1/conversations/"+convID+"/close", agent.Token, 200, nil, nil); err != nil {
+		return runs, err
+	}
+	if err := tc.GetWorkflow(ctx, conversationWorkflowID, runs.reopened.runID).Get(ctx, nil); err != nil {
+		return runs, fmt.Errorf("the reopened conversation's run did not complete: %w", err)
+	}
+
+	// A bot first: it answers a question, then hands over when asked for an agent.
+	if err := h.call("PATCH", "/api/v1/workstreams/"+page.WorkstreamID, h.adminToken, 200, map[string]any{"bot_url": h.simURL + "/_sim/bot"}, nil); err != nil {
+		return runs, err
+	}
+	botPSID := "2900000000000043"
+	if err := customerSays(botPSID, "What are your opening hours?", "m_recorded_bot_1"); err != nil {
+		return runs, err
+	}
+	botConvID, err := h.conversationOf(ctx, botPSID, "bot")
+	if err != nil {
+		return runs, err
+	}
+	runs.bot = recordedRun{workflowID: contract.ConversationWorkflowID(pageID, botPSID), runID: botConvID}
+	if err := eventually(ctx, "the bot answers", func() (bool, error) {
+		var n int
+		err := h.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND sender = 'bot'`, botConvID).Scan(&n)
+		return n > 0, err
+	}); err != nil {
+		return runs, err
+	}
+	if err := customerSays(botPSID, "I want to talk to an agent please", "m_recorded_bot_2"); err != nil {
+		return runs, err
+	}
+	if _, err := h.conversationOf(ctx, botPSID, "assigned"); err != nil {
+		return runs, err
 	}
 
 	// A replaced token makes the page workflow provision again.
 	newToken := "EAAB" + randomHex(20)
 	h.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Recorded Page", AccessToken: newToken, AppID: appID})
 	if err := h.call("PUT", "/api/v1/pages/"+page.ID+"/token", h.adminToken, 200, map[string]string{"access_token": newToken}, nil); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	if err := h.pageActive(ctx, page.ID); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 	if err := eventually(ctx, "the page workflow provisions again", func() (bool, error) {
 		return len(h.sim.Requests("/subscribed_apps")) >= 2, nil
 	}); err != nil {
-		return storyIDs{}, err
+		return runs, err
 	}
 
-	return storyIDs{
-		conversationWorkflowID: conversationWorkflowID, conversationRunID: convID,
-		queueWorkflowID: contract.QueueWorkflowID(page.DefaultQueueID), pageWorkflowID: contract.PageWorkflowID(page.ID),
-	}, nil
+	// Deleting the account deletes its page, which closes the open conversation.
+	if err := h.call("DELETE", "/api/v1/accounts/"+acct.ID, h.adminToken, 202, nil, nil); err != nil {
+		return runs, err
+	}
+	for _, run := range []recordedRun{runs.accountDeletion, runs.page, runs.bot} {
+		if err := tc.GetWorkflow(ctx, run.workflowID, run.runID).Get(ctx, nil); err != nil {
+			return runs, fmt.Errorf("%s did not complete: %w", run.workflowID, err)
+		}
+	}
+	runs.sweeper = recordedRun{workflowID: workflows.ReplySweeperWorkflowID(h.taskQueue)}
+	return runs, nil
+}
+
+// conversationOf waits until the customer's latest conversation has the status,
+// and answers its id.
+func (h *harness) conversationOf(ctx context.Context, psid, status string) (string, error) {
+	var id string
+	err := eventually(ctx, "the conversation of "+psid+" is "+status, func() (bool, error) {
+		err := h.db.QueryRowContext(ctx, `SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+			WHERE cu.psid = $1 AND c.status = $2 ORDER BY c.opened_at DESC LIMIT 1`, psid, status).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	return id, err
 }
 
 type harness struct {
 	sim        *simulator.Simulator
+	simURL     string
 	db         *sql.DB
 	api        string
 	adminToken string
+	taskQueue  string
 }
 
 // call sends a JSON request, checks the status and decodes the answer into out.
