@@ -24,8 +24,8 @@ import (
 // a is the activities as the tests name them (never called: every one is stubbed).
 var a *activities.Activities
 
-// activityName is the name the Temporal SDK registers and schedules an activity
-// method under: the method's name.
+// activityName is the name the Temporal SDK gives a function it is passed (an
+// activity method, a workflow function): its name without the package.
 func activityName(method any) string {
 	name := runtime.FuncForPC(reflect.ValueOf(method).Pointer()).Name()
 	name = strings.TrimSuffix(name, "-fm")

@@ -140,8 +140,11 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 		case c.closeDue != nil:
 			err = c.closeOnRequest(ctx, *c.closeDue)
 		case workflow.GetInfo(ctx).GetContinueAsNewSuggested():
-			var settled bool
-			if settled, err = c.settleBeforeContinuing(ctx); err == nil && settled {
+			settled, err := c.settleBeforeContinuing(ctx)
+			if err != nil {
+				return err
+			}
+			if settled {
 				return c.continueAsNew(ctx, contract.ConversationInput{PageID: c.PageID, PSID: c.PSID, State: &c.ConversationState})
 			}
 		}
