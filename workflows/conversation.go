@@ -38,15 +38,15 @@ func ConversationWorkflow(ctx workflow.Context, in contract.ConversationInput) e
 type phase int
 
 const (
-	// opening: the run does not know its conversation yet (it is opening it with
+	// phaseOpening: the run does not know its conversation yet (it is opening it with
 	// its first events, or reopening it). Updates wait: the agent may hear of the
 	// assignment before this run has finished opening.
-	opening phase = iota
-	// open: the conversation takes messages and replies.
-	open
-	// closed: the conversation is over; the run ends (or continues as the next
+	phaseOpening phase = iota
+	// phaseOpen: the conversation takes messages and replies.
+	phaseOpen
+	// phaseClosed: the conversation is over; the run ends (or continues as the next
 	// conversation, with messages that arrived during the close).
-	closed
+	phaseClosed
 )
 
 // maxSeenKeys bounds the in-memory de-duplication list; the database's unique
@@ -116,16 +116,16 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 			return err
 		}
 	}
-	c.phase = open
+	c.phase = phaseOpen
 	c.upsertSearchAttributes(ctx)
 	c.watchDeadline(ctx)
 
-	for c.phase != closed {
+	for c.phase != phaseClosed {
 		if err := workflow.Await(ctx, func() bool { return c.hasWork(ctx) }); err != nil {
 			return err
 		}
 		c.takeSignals(ctx)
-		if c.phase == closed {
+		if c.phase == phaseClosed {
 			break // closed by the agent meanwhile (the close update)
 		}
 		var err error
@@ -158,7 +158,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 
 // hasWork says the main loop has something to do.
 func (c *conversation) hasWork(ctx workflow.Context) bool {
-	return c.phase == closed || len(c.pending) > 0 || c.closeDue != nil || (c.pageActive && len(c.Parked) > 0) ||
+	return c.phase == phaseClosed || len(c.pending) > 0 || c.closeDue != nil || (c.pageActive && len(c.Parked) > 0) ||
 		c.AnnounceAgent || c.signalsWaiting() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
@@ -193,7 +193,7 @@ func (c *conversation) takeSignals(ctx workflow.Context) {
 
 // onAssigned takes the queue's (or a pick's, or a transfer's) decision.
 func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) {
-	if c.phase == closed || as.ConversationID != c.ConversationID {
+	if c.phase == phaseClosed || as.ConversationID != c.ConversationID {
 		return // a decision about an earlier conversation of this customer
 	}
 	if as.AssignedAt.Before(c.AssignedAt) {
@@ -213,7 +213,7 @@ func (c *conversation) settleBeforeContinuing(ctx workflow.Context) (settled boo
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return false, err
 	}
-	if c.phase == closed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 {
+	if c.phase == phaseClosed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 {
 		return false, nil
 	}
 	return true, nil

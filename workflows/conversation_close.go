@@ -12,7 +12,7 @@ import (
 )
 
 func (c *conversation) validateClose(req contract.CloseRequest) error {
-	if req.ConversationID != c.ConversationID || c.phase == closed {
+	if req.ConversationID != c.ConversationID || c.phase == phaseClosed {
 		return fmt.Errorf("conversation %s is not open", req.ConversationID)
 	}
 	return nil
@@ -22,14 +22,14 @@ func (c *conversation) validateClose(req contract.CloseRequest) error {
 // farewell and survey where they apply, the conversation closed in Postgres,
 // parked replies failed, and the agent's queues woken for the capacity it frees.
 func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) error {
-	if err := workflow.Await(ctx, func() bool { return c.phase != opening }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return c.phase != phaseOpening }); err != nil {
 		return err
 	}
 	if err := c.lock.Lock(ctx); err != nil {
 		return err
 	}
 	defer c.lock.Unlock()
-	if c.phase == closed {
+	if c.phase == phaseClosed {
 		return nil
 	}
 	reason := req.Reason
@@ -52,7 +52,7 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 	}).Get(ctx, &res); err != nil {
 		return err
 	}
-	c.phase, c.Status = closed, contract.StatusClosed
+	c.phase, c.Status = phaseClosed, contract.StatusClosed
 	if res.AgentID != "" {
 		// The closed run's AgentID names who had the conversation, even when the
 		// close overtook the assigned signal.
@@ -109,9 +109,9 @@ func (c *conversation) reopen(ctx workflow.Context, req contract.ReopenRequest) 
 // cancelling on every message).
 func (c *conversation) watchDeadline(ctx workflow.Context) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		for c.phase != closed {
+		for c.phase != phaseClosed {
 			if c.LastCustomerMessageAt.IsZero() {
-				if err := workflow.Await(ctx, func() bool { return c.phase == closed || !c.LastCustomerMessageAt.IsZero() }); err != nil {
+				if err := workflow.Await(ctx, func() bool { return c.phase == phaseClosed || !c.LastCustomerMessageAt.IsZero() }); err != nil {
 					return
 				}
 				continue

@@ -81,7 +81,7 @@ func (c *conversation) takeCustomerMessages(ctx workflow.Context) error {
 		return err
 	}
 	c.tellRefusedFiles(ctx)
-	if c.Status == contract.StatusBot && c.botTurnDue && c.phase != closed {
+	if c.Status == contract.StatusBot && c.botTurnDue && c.phase != phaseClosed {
 		return c.botTurn(ctx)
 	}
 	return nil
@@ -135,7 +135,7 @@ func (c *conversation) record(ctx workflow.Context) error {
 		return err
 	}
 	defer c.lock.Unlock()
-	for len(c.pending) > 0 && c.phase != closed {
+	for len(c.pending) > 0 && c.phase != phaseClosed {
 		taken := 0
 		var batch []contract.InboundEvent
 		for _, ev := range c.pending {

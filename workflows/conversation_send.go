@@ -18,7 +18,7 @@ const reasonWindowClosed = "window_closed"
 // The starter checks the agent against Postgres before it asks; the workflow only
 // refuses what it knows to be wrong. SendMessage re-checks ownership in the database.
 func (c *conversation) validateSend(req contract.SendMessageRequest) error {
-	if req.ConversationID != c.ConversationID || c.phase == closed {
+	if req.ConversationID != c.ConversationID || c.phase == phaseClosed {
 		return fmt.Errorf("conversation %s is not open", req.ConversationID)
 	}
 	if req.MessageID == "" {
@@ -31,7 +31,7 @@ func (c *conversation) validateSend(req contract.SendMessageRequest) error {
 // real outcome (sent, failed with a reason, or queued while the page needs
 // re-authorisation).
 func (c *conversation) sendMessage(ctx workflow.Context, req contract.SendMessageRequest) (contract.SendOutcome, error) {
-	if err := workflow.Await(ctx, func() bool { return c.phase != opening }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return c.phase != phaseOpening }); err != nil {
 		return contract.SendOutcome{}, err
 	}
 	if len(c.Parked) > 0 {
@@ -152,7 +152,7 @@ var noticeNamespace = uuid.MustParse("6f0c56d2-53a4-4c1e-9a53-3b7f8f2d0c11")
 
 // tellRefusedFiles answers files the workstream refused, once per batch.
 func (c *conversation) tellRefusedFiles(ctx workflow.Context) {
-	if c.refusedFiles && c.phase != closed {
+	if c.refusedFiles && c.phase != phaseClosed {
 		c.refusedFiles = false
 		c.notify(ctx, activities.NoticeAttachmentRefused)
 	}
