@@ -11,6 +11,12 @@
 //     the conversation (farewell, survey);
 //   - conversation-reopened-TAG.json: the agent reopens it (a new run of the same
 //     workflow), replies and closes again;
+//   - conversation-long-TAG.json: a customer who keeps writing, one message at a
+//     time, until the run's history is long enough for Temporal to suggest
+//     continue-as-new (lowered to suggestContinueAsNewAt events): the run continues
+//     as new with the conversation's state;
+//   - conversation-continued-TAG.json: that continued run: the agent replies, and the
+//     account's deletion closes it;
 //   - conversation-bot-TAG.json: the workstream now has a bot; a second customer
 //     asks it a question, then asks for an agent: the bot hands over, the queue
 //     assigns the agent; the account is deleted, which closes the conversation on
@@ -74,6 +80,13 @@ import (
 
 const namespace = "default"
 
+// suggestContinueAsNewAt is above every other run's history in the story, and below
+// the long conversation's (longConversationDeliveries of about ten events each).
+const (
+	suggestContinueAsNewAt     = 200
+	longConversationDeliveries = 30
+)
+
 func main() {
 	out := flag.String("out", filepath.Join("workflows", "testdata"), "directory the JSON histories are written to")
 	tag := flag.String("tag", time.Now().UTC().Format("20060102"), "suffix of the file names")
@@ -103,6 +116,9 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 		ExistingPath:  cli,
 		ClientOptions: &client.Options{Namespace: namespace, Logger: logger},
 		LogLevel:      "error",
+		// A conversation is suggested to continue as new after this many events
+		// (4,096 by default), so the story's long conversation takes that path.
+		ExtraArgs: []string{"--dynamic-config-value", fmt.Sprintf("limit.historyCount.suggestContinueAsNew=%d", suggestContinueAsNewAt)},
 	})
 	if err != nil {
 		return fmt.Errorf("start the Temporal dev server: %w", err)
@@ -177,6 +193,8 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 		{"conversation", runs.conversation},
 		{"conversation-reopened", runs.reopened},
 		{"conversation-bot", runs.bot},
+		{"conversation-long", runs.long},
+		{"conversation-continued", runs.continued},
 		{"queue", runs.queue},
 		{"page", runs.page},
 		{"account-deletion", runs.accountDeletion},
@@ -198,6 +216,7 @@ type recordedRun struct{ workflowID, runID string }
 
 type storyRuns struct {
 	conversation, reopened, bot recordedRun
+	long, continued             recordedRun
 	queue, page                 recordedRun
 	accountDeletion, sweeper    recordedRun
 }
@@ -311,6 +330,44 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error
 		return runs, fmt.Errorf("the reopened conversation's run did not complete: %w", err)
 	}
 
+	// A long conversation outgrows its run and continues as new with its state; the
+	// agent replies in the continued run.
+	longPSID := "2900000000000044"
+	for i := range longConversationDeliveries {
+		if err := customerSays(longPSID, fmt.Sprintf("One more detail (%d)", i+1), fmt.Sprintf("m_recorded_long_%02d", i)); err != nil {
+			return runs, err
+		}
+		// One delivery at a time, each recorded before the next, as a customer
+		// typing: every one costs the run its own workflow tasks and activity.
+		if err := eventually(ctx, "the long conversation's message is recorded", func() (bool, error) {
+			var n int
+			err := h.db.QueryRowContext(ctx, `SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+				JOIN customers cu ON cu.id = c.customer_id WHERE cu.psid = $1 AND m.sender = 'customer'`, longPSID).Scan(&n)
+			return n > i, err
+		}); err != nil {
+			return runs, err
+		}
+	}
+	longConvID, err := h.conversationOf(ctx, longPSID, "assigned")
+	if err != nil {
+		return runs, err
+	}
+	longWorkflowID := contract.ConversationWorkflowID(pageID, longPSID)
+	runs.long = recordedRun{workflowID: longWorkflowID, runID: longConvID}
+	if err := eventually(ctx, "the long conversation continues as new", func() (bool, error) {
+		desc, err := tc.DescribeWorkflowExecution(ctx, longWorkflowID, "")
+		if err != nil {
+			return false, err
+		}
+		runs.continued = recordedRun{workflowID: longWorkflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
+		return runs.continued.runID != longConvID, nil
+	}); err != nil {
+		return runs, err
+	}
+	if err := reply(longConvID, "Thanks, all noted.", "sent"); err != nil {
+		return runs, err
+	}
+
 	// A bot first: it answers a question, then hands over when asked for an agent.
 	if err := h.call("PATCH", "/api/v1/workstreams/"+page.WorkstreamID, h.adminToken, 200, map[string]any{"bot_url": h.simURL + "/_sim/bot"}, nil); err != nil {
 		return runs, err
@@ -357,7 +414,7 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error
 	if err := h.call("DELETE", "/api/v1/accounts/"+acct.ID, h.adminToken, 202, nil, nil); err != nil {
 		return runs, err
 	}
-	for _, run := range []recordedRun{runs.accountDeletion, runs.page, runs.bot} {
+	for _, run := range []recordedRun{runs.accountDeletion, runs.page, runs.bot, runs.continued} {
 		if err := tc.GetWorkflow(ctx, run.workflowID, run.runID).Get(ctx, nil); err != nil {
 			return runs, fmt.Errorf("%s did not complete: %w", run.workflowID, err)
 		}
