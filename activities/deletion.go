@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"fbchannel/graph"
 	"fbchannel/store"
@@ -88,8 +87,7 @@ func (a *Activities) RequestPageDeletions(ctx context.Context, in contract.Accou
 		return err
 	}
 	for _, id := range pages {
-		if _, err := a.Temporal.SignalWithStartWorkflow(ctx, contract.PageWorkflowID(id), contract.SignalDeletePage, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: a.TaskQueue}, contract.PageWorkflowType, contract.PageInput{PageUUID: id}); err != nil {
+		if err := contract.DeletePage(ctx, a.Temporal, a.TaskQueue, id); err != nil {
 			return err
 		}
 	}

@@ -200,9 +200,7 @@ func (s *Server) deletePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status == "deleting" {
-		_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), contract.PageWorkflowID(id), contract.SignalDeletePage, struct{}{},
-			client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, contract.PageInput{PageUUID: id})
-		if err != nil {
+		if err := contract.DeletePage(r.Context(), s.Temporal, s.TaskQueue, id); err != nil {
 			s.internalError(w, r, err)
 			return
 		}

@@ -242,3 +242,15 @@ func WakeQueues(ctx context.Context, c client.Client, taskQueue string, queueIDs
 	}
 	return nil
 }
+
+// DeletePage starts the page's deletion saga in its workflow, starting the
+// workflow when it is not running. The admin API (one page) and the account's
+// deletion (each of its pages) both ask this way.
+func DeletePage(ctx context.Context, c client.Client, taskQueue, pageUUID string) error {
+	_, err := c.SignalWithStartWorkflow(ctx, PageWorkflowID(pageUUID), SignalDeletePage, struct{}{},
+		client.StartWorkflowOptions{TaskQueue: taskQueue}, PageWorkflowType, PageInput{PageUUID: pageUUID})
+	if err != nil {
+		return fmt.Errorf("delete page %s: %w", pageUUID, err)
+	}
+	return nil
+}
