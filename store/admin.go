@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
-	"github.com/lib/pq"
 
 	"fbchannel/secrets"
 )
@@ -150,7 +149,7 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 		// The same Facebook page seen before keeps its callback URL and verify token.
 		prior := pg.NewSelectBuilder()
 		prior.Select("webhook_id", "verify_token").From("pages").Where(prior.Equal("page_id", pageID)).OrderBy("created_at").Limit(1)
-		if err := queryRow(ctx, tx, prior).Scan(&p.WebhookID, &p.VerifyToken); err != nil && err != sql.ErrNoRows {
+		if err := queryRow(ctx, tx, prior).Scan(&p.WebhookID, &p.VerifyToken); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		sb := pg.NewSelectBuilder()
@@ -410,11 +409,6 @@ func (s *Store) AgentQueues(ctx context.Context, q querier, agentID string) ([]s
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
-}
-
-func isUniqueViolation(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505"
 }
 
 func validUUID(s string) bool {

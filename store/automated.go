@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -104,7 +105,7 @@ func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, t
 		Where(sb.Equal("workstream_id", workstreamID), sb.Equal("kind", kind))
 	var text sql.NullString
 	err := queryRow(ctx, q, sb).Scan(&m.Enabled, &text, &m.URLTemplate)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return m, nil
 	}
 	if text.Valid {

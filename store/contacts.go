@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -500,7 +501,7 @@ func customerContact(ctx context.Context, q querier, customerID string) (Contact
 		Where(sb.Equal("cu.id", customerID))
 	var linkedAt *time.Time
 	c, err := scanContact(queryRow(ctx, q, sb), &linkedAt)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return f, nil
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -187,7 +188,7 @@ func pagePrivacyNoticeURL(ctx context.Context, q querier, pageUUID string) (stri
 	sb.Select("a.privacy_notice_url").From("pages p").Join("accounts a", "a.id = p.account_id").Where(sb.Equal("p.id", pageUUID))
 	var u string
 	err := queryRow(ctx, q, sb).Scan(&u)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
 	return u, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -336,7 +337,7 @@ func (s *Store) CreateWorkstream(ctx context.Context, in WorkstreamInput) (Works
 		sb.Select("status").From("accounts").Where(sb.Equal("id", w.AccountID)).ForUpdate()
 		var status string
 		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
-			if err != nil && err != sql.ErrNoRows {
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			return invalidf("account_id: no active account has id %s.", w.AccountID)
