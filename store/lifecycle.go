@@ -160,20 +160,10 @@ func (s *Store) ConversationsWithParkedReplies(ctx context.Context, pageUUID str
 	sb.Select("DISTINCT c.page_id", "cu.psid").From("messages m").
 		Join("conversations c", "c.id = m.conversation_id").Join("customers cu", "cu.id = c.customer_id").
 		Where(sb.Equal("c.page_uuid", pageUUID), sb.Equal("m.status", "queued"), sb.NotEqual("c.status", "closed"))
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var pageID, psid string
-		if err := rows.Scan(&pageID, &psid); err != nil {
-			return nil, err
-		}
-		out = append(out, [2]string{pageID, psid})
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (pair [2]string, err error) {
+		err = row.Scan(&pair[0], &pair[1])
+		return pair, err
+	})
 }
 
 // PageStatus reads a page's provisioning status.
