@@ -9,8 +9,6 @@ package api
 // customer's words by erasing Postgres rows (store.EraseCustomer).
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -39,7 +37,8 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchAccount: PATCH /api/v1/accounts/{id} {"privacy_notice_url"} (admin); null
-// or "" removes it. It answers the account as GET shows it.
+// or "" removes it. It answers the account as GET shows it (privacy_notice_url
+// included: it is a field of the account).
 func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		PrivacyNoticeURL store.OptString `json:"privacy_notice_url"`
@@ -55,40 +54,5 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw); !s.storeError(w, r, err, "No account has this id.") {
 		return
 	}
-	s.withPrivacyNotice(s.getAccount)(w, r)
+	s.getAccount(w, r)
 }
-
-// withPrivacyNotice adds the account's privacy_notice_url to the answer of
-// GET /api/v1/accounts/{id}, leaving everything else of it as it is.
-func (s *Server) withPrivacyNotice(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &answerRecorder{header: http.Header{}, status: http.StatusOK}
-		next(rec, r)
-		var body map[string]json.RawMessage
-		if rec.status == http.StatusOK && json.Unmarshal(rec.body.Bytes(), &body) == nil {
-			u, err := s.Store.PrivacyNoticeURL(r.Context(), r.PathValue("id"))
-			if !s.storeError(w, r, err, "No account has this id.") {
-				return
-			}
-			body["privacy_notice_url"], _ = json.Marshal(u)
-			writeJSON(w, http.StatusOK, body)
-			return
-		}
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body.Bytes())
-	}
-}
-
-// answerRecorder keeps a handler's answer so it can be amended.
-type answerRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *answerRecorder) Header() http.Header         { return r.header }
-func (r *answerRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *answerRecorder) WriteHeader(status int)      { r.status = status }

@@ -44,7 +44,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 
 	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
-	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.withPrivacyNotice(s.getAccount)))
+	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
 	mux.HandleFunc("PATCH /api/v1/accounts/{id}", s.admin(s.patchAccount))
 	mux.HandleFunc("DELETE /api/v1/customers/{id}", s.admin(s.eraseCustomer))
 	mux.HandleFunc("DELETE /api/v1/accounts/{id}", s.admin(s.deleteAccount))

@@ -19,6 +19,8 @@ type Account struct {
 	AppID  string `json:"app_id"`
 	Status string `json:"status"`
 	Pages  []Page `json:"pages,omitempty"`
+	// PrivacyNoticeURL is the account's privacy notice address ("" for none).
+	PrivacyNoticeURL string `json:"privacy_notice_url"`
 }
 
 type Page struct {
@@ -74,9 +76,9 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 		return Account{}, ErrNotFound
 	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "name", "app_id", "status").From("accounts").Where(sb.Equal("id", id))
+	sb.Select("id", "name", "app_id", "status", "privacy_notice_url").From("accounts").Where(sb.Equal("id", id))
 	var a Account
-	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status); err != nil {
+	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status, &a.PrivacyNoticeURL); err != nil {
 		return Account{}, notFound(err, "account")
 	}
 	pages, err := s.pages(ctx, "account_id", id, publicBaseURL)

@@ -170,18 +170,6 @@ func (s *Store) SetPrivacyNoticeURL(ctx context.Context, accountID, raw string) 
 	return err
 }
 
-// PrivacyNoticeURL reads an account's privacy notice address.
-func (s *Store) PrivacyNoticeURL(ctx context.Context, accountID string) (string, error) {
-	if !validUUID(accountID) {
-		return "", fmt.Errorf("account: %w", ErrNotFound)
-	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("privacy_notice_url").From("accounts").Where(sb.Equal("id", accountID))
-	var u string
-	err := queryRow(ctx, s.DB, sb).Scan(&u)
-	return u, notFound(err, "account")
-}
-
 // pagePrivacyNoticeURL is the privacy notice of the account a page belongs to.
 func pagePrivacyNoticeURL(ctx context.Context, q querier, pageUUID string) (string, error) {
 	sb := pg.NewSelectBuilder()
