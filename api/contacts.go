@@ -20,7 +20,7 @@ const noContact = "No contact has this id."
 // searchContacts: GET /api/v1/contacts?q= (name, email or phone contains q).
 func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request, _ *store.Agent) {
 	list, err := s.Store.SearchContacts(r.Context(), r.URL.Query().Get("q"))
-	if !s.storeError(w, r, err, noContact) {
+	if s.answerStoreError(w, r, err, noContact) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -33,7 +33,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ *store.
 		return
 	}
 	c, err := s.Store.CreateContact(r.Context(), in)
-	if !s.storeError(w, r, err, noContact) {
+	if s.answerStoreError(w, r, err, noContact) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, c)
@@ -48,7 +48,7 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request, me *store.Ag
 		viewer = me.ID
 	}
 	d, err := s.Store.GetContact(r.Context(), r.PathValue("id"), viewer)
-	if !s.storeError(w, r, err, noContact) {
+	if s.answerStoreError(w, r, err, noContact) {
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -62,7 +62,7 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, _ *store.A
 		return
 	}
 	c, err := s.Store.UpdateContact(r.Context(), r.PathValue("id"), in)
-	if !s.storeError(w, r, err, noContact) {
+	if s.answerStoreError(w, r, err, noContact) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -95,7 +95,7 @@ func (s *Server) linkContact(w http.ResponseWriter, r *http.Request, me store.Ag
 		req.ContactID = *in.ContactID
 	}
 	res, err := s.Store.LinkContact(r.Context(), req)
-	if !s.storeError(w, r, err, noContact) {
+	if s.answerStoreError(w, r, err, noContact) {
 		return
 	}
 	status := http.StatusOK
@@ -115,7 +115,7 @@ func (s *Server) unlinkContact(w http.ResponseWriter, r *http.Request, me store.
 		return
 	}
 	was, err := s.Store.UnlinkContact(r.Context(), conv.Customer.ID, conv.ID, me.ID)
-	if !s.storeError(w, r, err, "No conversation of yours has this id.") {
+	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{

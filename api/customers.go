@@ -22,7 +22,7 @@ import (
 // Repeating it is harmless and answers zero counts.
 func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 	e, err := s.Store.EraseCustomer(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No customer has this id.") {
+	if s.answerStoreError(w, r, err, "No customer has this id.") {
 		return
 	}
 	s.Log.Info("customer erased", "customer_id", e.CustomerID, "messages", e.Messages, "inbound_events", e.InboundEvents,
@@ -51,7 +51,7 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := strings.TrimSpace(in.PrivacyNoticeURL.Value)
-	if err := s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw); !s.storeError(w, r, err, "No account has this id.") {
+	if err := s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw); s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	s.getAccount(w, r)

@@ -25,7 +25,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, err := s.Store.CreateQueue(r.Context(), in)
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusCreated, q)
@@ -35,7 +35,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 // oldest wait, available agents and each member's load.
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.URL.Query().Get("account_id"))
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, views)
@@ -43,7 +43,7 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, views)
@@ -51,7 +51,7 @@ func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 	v, err := s.Store.QueueView(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -65,7 +65,7 @@ func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, err := s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in)
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	if err := s.wakeQueues(r.Context(), []string{q.ID}); err != nil {
@@ -80,7 +80,7 @@ func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
 func (s *Server) putQueueMember(w http.ResponseWriter, r *http.Request) {
 	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
 	err := s.Store.AddQueueMember(r.Context(), queueID, agentID)
-	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
 	if err := s.wakeQueues(r.Context(), []string{queueID}); err != nil {
@@ -96,7 +96,7 @@ func (s *Server) putQueueMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteQueueMember(w http.ResponseWriter, r *http.Request) {
 	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
 	err := s.Store.RemoveQueueMember(r.Context(), queueID, agentID)
-	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
 	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, agentID)
@@ -126,7 +126,7 @@ func (s *Server) queueConversations(w http.ResponseWriter, r *http.Request, me *
 		}
 	}
 	list, err := s.Store.QueueConversations(r.Context(), queueID, 500)
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -141,7 +141,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, me *store.Agen
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -162,7 +162,7 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	err := s.Store.UpdateAgentCapacity(r.Context(), id, *in.Capacity)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, id)
@@ -174,7 +174,7 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)

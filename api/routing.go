@@ -18,7 +18,7 @@ type routingRules struct {
 
 func (s *Server) getRoutingRules(w http.ResponseWriter, r *http.Request) {
 	rules, err := s.Store.RoutingRules(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
@@ -34,7 +34,7 @@ func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rules, err := s.Store.SaveRoutingRules(r.Context(), r.PathValue("id"), in.Rules)
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
@@ -44,11 +44,7 @@ func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
 // the agent. Of two agents picking at once exactly one gets 200; the other 409.
 func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	a, err := s.Store.Pick(r.Context(), r.PathValue("id"), me.ID)
-	if errors.Is(err, store.ErrNotWaiting) {
-		writeError(w, http.StatusConflict, "already_assigned", "Someone else took this conversation first (or it closed); pick another one.")
-		return
-	}
-	if !s.storeError(w, r, err, "No conversation waiting in your queues has this id.") {
+	if s.answerStoreError(w, r, err, "No conversation waiting in your queues has this id.") {
 		return
 	}
 	s.tellConversation(r, a)
@@ -94,7 +90,7 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 	out, err := s.Store.Transfer(r.Context(), store.TransferRequest{
 		ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note,
 	})
-	if !s.storeError(w, r, err, "No conversation of yours has this id.") {
+	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
 	if out.Assignment != nil {

@@ -119,6 +119,32 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; please retry.")
 }
 
+// answerStoreError answers a store call that failed, the one way every handler
+// does: 400 invalid_request saying what to change (*store.InvalidInput), 409
+// with the refusal's stable code (*store.Refused), 404 not_found with
+// notFoundMessage (store.ErrNotFound: the id in the path matches nothing the
+// caller may see), and 503 unavailable for anything else (logged, so clients
+// retry). It reports whether it answered; on nil it writes nothing and the
+// handler carries on.
+func (s *Server) answerStoreError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
+	var invalid *store.InvalidInput
+	var refused *store.Refused
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &invalid):
+		// err, not invalid: a wrapping store call may name the field first.
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.As(err, &refused):
+		writeError(w, http.StatusConflict, refused.Code, refused.Message)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+	default:
+		s.internalError(w, r, err)
+	}
+	return true
+}
+
 // decode reads a JSON body into v, refusing unknown shapes with a clear 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)

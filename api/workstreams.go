@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"go.temporal.io/sdk/client"
@@ -10,27 +9,6 @@ import (
 	"fbchannel/store"
 	"fbchannel/workflows"
 )
-
-// storeError answers the store's typed refusals (400 with what to change, 409
-// with a stable code, 404) and anything else as retryable. It reports whether err
-// was nil.
-func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
-	var invalid *store.InvalidInput
-	var refused *store.Refused
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &invalid):
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
-	case errors.As(err, &refused):
-		writeError(w, http.StatusConflict, refused.Code, refused.Message)
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
-	default:
-		s.internalError(w, r, err)
-	}
-	return false
-}
 
 // wakeQueues signals each queue's workflow, starting it when it is not running,
 // after a change that may make an assignment possible.
@@ -56,7 +34,7 @@ func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws, err := s.Store.CreateWorkstream(r.Context(), in)
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusCreated, ws)
@@ -64,7 +42,7 @@ func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listWorkstreams(w http.ResponseWriter, r *http.Request) {
 	list, err := s.Store.ListWorkstreams(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -72,7 +50,7 @@ func (s *Server) listWorkstreams(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getWorkstream(w http.ResponseWriter, r *http.Request) {
 	ws, err := s.Store.GetWorkstream(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, ws)
@@ -89,7 +67,7 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	ws, err := s.Store.UpdateWorkstream(r.Context(), id, in)
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	// The change is committed: the answer says so even if the wake-up fails. A queue
@@ -109,7 +87,7 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 // or off, its text in the workstream's language, and whether the text is its own.
 func (s *Server) listAutomatedMessages(w http.ResponseWriter, r *http.Request) {
 	list, err := s.Store.AutomatedMessages(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -123,7 +101,7 @@ func (s *Server) putAutomatedMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.Store.SetAutomatedMessage(r.Context(), r.PathValue("id"), r.PathValue("kind"), in)
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, m)

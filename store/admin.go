@@ -172,7 +172,7 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 			Values(p.ID, accountID, pageID, name, s.Box.Seal(accessToken, pageAD(p.ID)), p.VerifyToken, workstreamID, p.WebhookID)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			if isUniqueViolation(err) {
-				return ErrConflict
+				return &Refused{Code: "page_exists", Message: "Facebook page " + pageID + " is already connected to this account.", Err: ErrConflict}
 			}
 			return err
 		}
@@ -344,7 +344,7 @@ func (s *Store) CreateAgent(ctx context.Context, name, email string, capacity in
 			Values(a.ID, name, email, secrets.HashToken(token), capacity)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			if isUniqueViolation(err) {
-				return ErrConflict
+				return &Refused{Code: "agent_exists", Message: "An agent with this email exists already.", Err: ErrConflict}
 			}
 			return err
 		}

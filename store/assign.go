@@ -348,7 +348,7 @@ func (s *Store) Pick(ctx context.Context, conversationID, agentID string) (Picke
 			return fmt.Errorf("conversation: %w", ErrNotFound) // not in a queue of this agent
 		}
 		if status != "waiting" {
-			return ErrNotWaiting
+			return &Refused{Code: "already_assigned", Message: "Someone else took this conversation first (or it closed); pick another one.", Err: ErrNotWaiting}
 		}
 		free, err := lockAgentFree(ctx, tx, agentID, false)
 		if err != nil {
