@@ -10,9 +10,10 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
-
-	"fbchannel/store"
+	"unicode"
+	"unicode/utf8"
 )
 
 // eraseCustomer: DELETE /api/v1/customers/{id} (admin). It erases the customer's
@@ -41,7 +42,7 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 // included: it is a field of the account).
 func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		PrivacyNoticeURL store.OptString `json:"privacy_notice_url"`
+		PrivacyNoticeURL optString `json:"privacy_notice_url"`
 	}
 	if !decode(w, r, &in) {
 		return
@@ -51,8 +52,33 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := strings.TrimSpace(in.PrivacyNoticeURL.Value)
-	if err := s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw); s.answerStoreError(w, r, err, "No account has this id.") {
+	err := validPrivacyNoticeURL(raw)
+	if err == nil {
+		err = s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw)
+	}
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	s.getAccount(w, r)
+}
+
+// maxPrivacyNoticeURL bounds the privacy notice address.
+const maxPrivacyNoticeURL = 2000
+
+// validPrivacyNoticeURL checks an account's privacy notice address: an absolute
+// http(s) URL with a host, or "" for none.
+func validPrivacyNoticeURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > maxPrivacyNoticeURL || !utf8.ValidString(raw) || strings.IndexFunc(raw, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}) >= 0 {
+		return invalidf("privacy_notice_url must be an http or https URL of at most %d characters, without spaces.", maxPrivacyNoticeURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" || u.User != nil {
+		return invalidf("privacy_notice_url must be an http or https URL such as https://example.com/privacy.")
+	}
+	return nil
 }

@@ -20,11 +20,15 @@ func (s *Server) adminOrAgent(next func(http.ResponseWriter, *http.Request, *sto
 }
 
 func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
-	var in store.QueueInput
+	var in queueInput
 	if !decode(w, r, &in) {
 		return
 	}
-	q, err := s.Store.CreateQueue(r.Context(), in)
+	q := store.Queue{AccountID: in.AccountID.Value}
+	err := firstError(requiredField("account_id", in.AccountID.Set && validID(in.AccountID.Value)), requiredField("name", in.Name.Set), in.apply(&q))
+	if err == nil {
+		q, err = s.Store.CreateQueue(r.Context(), q)
+	}
 	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
@@ -60,11 +64,15 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 // patchQueue renames a queue or changes its priority; the queue is woken, since a
 // new priority changes which agents it may use.
 func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
-	var in store.QueueInput
+	var in queueInput
 	if !decode(w, r, &in) {
 		return
 	}
-	q, err := s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in)
+	var q store.Queue
+	err := invalidf("account_id cannot be changed.")
+	if !in.AccountID.Set {
+		q, err = s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in.apply)
+	}
 	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
@@ -178,4 +186,33 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// Queue priorities: a larger number is served first.
+const (
+	minPriority = -1000
+	maxPriority = 1000
+)
+
+// queueInput is the body of POST /queues and PATCH /queues/{id}.
+type queueInput struct {
+	AccountID optional[string] `json:"account_id"`
+	Name      optional[string] `json:"name"`
+	Priority  optional[int]    `json:"priority"`
+}
+
+func (in queueInput) apply(q *store.Queue) error {
+	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
+		return err
+	}
+	if err := setName(in.Name, &q.Name); err != nil {
+		return err
+	}
+	if in.Priority.Set {
+		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
+			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
+		}
+		q.Priority = in.Priority.Value
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -87,9 +88,12 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 		return
 	}
 	id := r.PathValue("id")
-	out, err := s.Store.Transfer(r.Context(), store.TransferRequest{
-		ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note,
-	})
+	req := store.TransferRequest{ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: strings.TrimSpace(in.Note)}
+	var out store.Transferred
+	err := transferProblem(req)
+	if err == nil {
+		out, err = s.Store.Transfer(r.Context(), req)
+	}
 	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
@@ -163,4 +167,24 @@ func (s *Server) transferTargets(w http.ResponseWriter, r *http.Request, me stor
 		return strings.ToLower(out.Agents[i].Name) < strings.ToLower(out.Agents[j].Name)
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxNoteRunes bounds a transfer note.
+const maxNoteRunes = 1000
+
+// transferProblem checks a transfer request before the store looks at it.
+func transferProblem(req store.TransferRequest) error {
+	switch {
+	case (req.ToAgentID == "") == (req.ToQueueID == ""):
+		return invalidf("Give exactly one of agent_id and queue_id.")
+	case utf8.RuneCountInString(req.Note) > maxNoteRunes:
+		return invalidf("note must be at most %d characters.", maxNoteRunes)
+	case req.ToAgentID == req.FromAgentID:
+		return invalidf("The conversation is already yours; choose another agent.")
+	case req.ToAgentID != "" && !validID(req.ToAgentID):
+		return invalidf("agent_id: no agent has id %q.", req.ToAgentID)
+	case req.ToQueueID != "" && !validID(req.ToQueueID):
+		return invalidf("queue_id: no queue has id %q.", req.ToQueueID)
+	}
+	return nil
 }

@@ -120,7 +120,8 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 }
 
 // answerStoreError answers a store call that failed, the one way every handler
-// does: 400 invalid_request saying what to change (*store.InvalidInput), 409
+// does: 400 invalid_request saying what to change (*store.InvalidInput, or the
+// request's own checks, *requestError, which may run inside a store call), 409
 // with the refusal's stable code (*store.Refused), 404 not_found with
 // notFoundMessage (store.ErrNotFound: the id in the path matches nothing the
 // caller may see), and 503 unavailable for anything else (logged, so clients
@@ -128,11 +129,12 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 // handler carries on.
 func (s *Server) answerStoreError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
 	var invalid *store.InvalidInput
+	var badRequest *requestError
 	var refused *store.Refused
 	switch {
 	case err == nil:
 		return false
-	case errors.As(err, &invalid):
+	case errors.As(err, &invalid), errors.As(err, &badRequest):
 		// err, not invalid: a wrapping store call may name the field first.
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.As(err, &refused):

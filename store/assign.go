@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
@@ -381,28 +380,14 @@ type Transferred struct {
 	WakeQueues []string
 }
 
-// maxNoteRunes bounds a transfer note.
-const maxNoteRunes = 1000
-
 // Transfer hands the conversation over in one transaction holding its row lock
 // (and the target agent's): the first agent's capacity is released, the target
 // agent's taken (refused when it has no room), or the conversation waits in the
-// target queue behind those already waiting there.
+// target queue behind those already waiting there. The caller has checked the
+// request (one target, given as an id; the note's length).
 func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred, error) {
 	var out Transferred
-	req.Note = strings.TrimSpace(req.Note)
-	switch {
-	case (req.ToAgentID == "") == (req.ToQueueID == ""):
-		return out, invalidf("Give exactly one of agent_id and queue_id.")
-	case utf8.RuneCountInString(req.Note) > maxNoteRunes:
-		return out, invalidf("note must be at most %d characters.", maxNoteRunes)
-	case req.ToAgentID == req.FromAgentID:
-		return out, invalidf("The conversation is already yours; choose another agent.")
-	case req.ToAgentID != "" && !validUUID(req.ToAgentID):
-		return out, invalidf("agent_id: no agent has id %q.", req.ToAgentID)
-	case req.ToQueueID != "" && !validUUID(req.ToQueueID):
-		return out, invalidf("queue_id: no queue has id %q.", req.ToQueueID)
-	case !validUUID(req.ConversationID):
+	if !validUUID(req.ConversationID) {
 		return out, fmt.Errorf("conversation: %w", ErrNotFound)
 	}
 	err := s.InTx(ctx, func(tx *sql.Tx) error {

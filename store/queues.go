@@ -10,12 +10,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Queue priorities: a larger number is served first.
-const (
-	minPriority = -1000
-	maxPriority = 1000
-)
-
 // Queue is a queue as the admin API shows it.
 type Queue struct {
 	ID        string `json:"id"`
@@ -25,41 +19,10 @@ type Queue struct {
 	IsDefault bool   `json:"is_default"`
 }
 
-// QueueInput is the body of POST /queues and PATCH /queues/{id}.
-type QueueInput struct {
-	AccountID Optional[string] `json:"account_id"`
-	Name      Optional[string] `json:"name"`
-	Priority  Optional[int]    `json:"priority"`
-}
-
-func (in QueueInput) apply(q *Queue) error {
-	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
-		return err
-	}
-	if err := setName(in.Name, &q.Name); err != nil {
-		return err
-	}
-	if in.Priority.Set {
-		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
-			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
-		}
-		q.Priority = in.Priority.Value
-	}
-	return nil
-}
-
-// CreateQueue stores a queue of an account.
-func (s *Store) CreateQueue(ctx context.Context, in QueueInput) (Queue, error) {
-	if !in.AccountID.Set || !validUUID(in.AccountID.Value) {
-		return Queue{}, invalidf("account_id is required.")
-	}
-	if !in.Name.Set {
-		return Queue{}, invalidf("name is required.")
-	}
-	q := Queue{ID: uuid.NewString(), AccountID: in.AccountID.Value}
-	if err := in.apply(&q); err != nil {
-		return Queue{}, err
-	}
+// CreateQueue stores q (its values checked by the caller) as a queue of its
+// account; an account that is not active is an *InvalidInput.
+func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
+	q.ID = uuid.NewString()
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
 		sb.Select("status").From("accounts").Where(sb.Equal("id", q.AccountID)).ForUpdate()
@@ -89,16 +52,14 @@ func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) 
 	return out, notFound(err, "queue")
 }
 
-// UpdateQueue renames a queue or changes its priority.
-func (s *Store) UpdateQueue(ctx context.Context, id string, in QueueInput) (Queue, error) {
-	if in.AccountID.Set {
-		return Queue{}, invalidf("account_id cannot be changed.")
-	}
+// UpdateQueue renames a queue or changes its priority: change edits the queue
+// as it is (its error is returned as it is) and the name and priority are saved.
+func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) error) (Queue, error) {
 	q, err := s.queue(ctx, s.DB, id)
 	if err != nil {
 		return q, err
 	}
-	if err := in.apply(&q); err != nil {
+	if err := change(&q); err != nil {
 		return Queue{}, err
 	}
 	ub := pg.NewUpdateBuilder()

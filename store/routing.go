@@ -69,8 +69,8 @@ func compileRules(rules []RoutingRule) ([][]compiledCondition, error) {
 		if r.Name = strings.TrimSpace(r.Name); r.Name != "" {
 			where += fmt.Sprintf(" (%q)", r.Name)
 		}
-		if utf8.RuneCountInString(r.Name) > maxNameRunes {
-			return nil, invalidf("%s: name must be at most %d characters.", where, maxNameRunes)
+		if utf8.RuneCountInString(r.Name) > MaxNameRunes {
+			return nil, invalidf("%s: name must be at most %d characters.", where, MaxNameRunes)
 		}
 		if !validUUID(r.QueueID) {
 			return nil, invalidf("%s: queue_id is required and must be a queue id.", where)
