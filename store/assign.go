@@ -314,10 +314,10 @@ func lockAgentFree(ctx context.Context, tx *sql.Tx, agentID string, availableOnl
 // Picked is a conversation an agent took from a queue.
 type Picked = Assigned
 
-// Pick gives a waiting conversation to an agent who is a member of its queue. Two
-// agents picking at once serialise on the conversation's row lock and the second
-// finds it no longer waiting (ErrNotWaiting); capacity is counted under the
-// agent's row lock, as for every assignment.
+// Pick gives a waiting conversation to an agent who is a member of its queue.
+// Two agents picking at once serialise on the conversation's row lock and the
+// second finds it no longer waiting (a *Refused wrapping ErrNotWaiting);
+// capacity is counted under the agent's row lock, as for every assignment.
 func (s *Store) Pick(ctx context.Context, conversationID, agentID string) (Picked, error) {
 	var a Picked
 	if !validUUID(conversationID) {
