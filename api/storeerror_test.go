@@ -32,7 +32,9 @@ func TestAnswerStoreErrorMapsEachKindOnce(t *testing.T) {
 		if !s.answerStoreError(w, httptest.NewRequest("GET", "/", nil), c.err, "No such thing.") {
 			t.Fatalf("%v: not answered", c.err)
 		}
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
