@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -10,7 +9,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"fbchannel/store"
 	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
@@ -35,23 +33,6 @@ func required(w http.ResponseWriter, fields map[string]string) bool {
 			writeError(w, http.StatusBadRequest, "invalid_request", "Field "+name+" is too long (500 characters at most).")
 			return false
 		}
-	}
-	return true
-}
-
-// answerStoreError answers a store call that failed, the way every admin
-// endpoint does: 404 not_found with the given message when the id in the path
-// matches nothing, 503 unavailable (logged, so clients retry) for any other
-// error. It reports whether it answered; on nil it writes nothing and the
-// handler carries on.
-func (s *Server) answerStoreError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
-	default:
-		s.internalError(w, r, err)
 	}
 	return true
 }
@@ -107,10 +88,6 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.Store.CreatePage(r.Context(), r.PathValue("id"), strings.TrimSpace(in.Name), in.PageID, strings.TrimSpace(in.AccessToken), s.PublicBaseURL)
-	if errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "page_exists", "Facebook page "+in.PageID+" is already connected to this account.")
-		return
-	}
 	if s.answerStoreError(w, r, err, "No active account has this id.") {
 		return
 	}
@@ -181,12 +158,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, token, err := s.Store.CreateAgent(r.Context(), strings.TrimSpace(in.Name), strings.TrimSpace(in.Email), capacity)
-	if errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "agent_exists", "An agent with this email exists already.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if s.answerStoreError(w, r, err, "") {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "email": a.Email, "capacity": a.Capacity, "token": token})

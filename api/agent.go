@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"fbchannel/store"
 	"fbchannel/workflows"
@@ -62,15 +63,10 @@ func (s *Server) myConversations(w http.ResponseWriter, r *http.Request, me stor
 // so an agent cannot learn which other conversations exist.
 func (s *Server) ownConversation(w http.ResponseWriter, r *http.Request, me store.Agent) (store.Conversation, bool) {
 	c, err := s.Store.GetConversation(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.AgentID == nil || *c.AgentID != me.ID)) {
-		writeError(w, http.StatusNotFound, "not_found", "No conversation of yours has this id.")
-		return c, false
+	if err == nil && (c.AgentID == nil || *c.AgentID != me.ID) {
+		err = store.ErrNotFound
 	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return c, false
-	}
-	return c, true
+	return c, !s.answerStoreError(w, r, err, "No conversation of yours has this id.")
 }
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
@@ -178,24 +174,19 @@ func replyProblem(text string, attachments []store.Attachment) string {
 	return ""
 }
 
-// workflowError maps Temporal's answers: a workflow that is gone or refused the
-// request is a conflict the agent can understand; anything else is retryable.
-// workflowRefused says the workflow is gone or its validator refused the request,
-// so nothing of it will run later.
+// workflowRefused says the workflow is gone or refused the request (its update
+// validator or handler returned an error, which reaches the client as an
+// application error), so nothing of it will run later.
 func workflowRefused(err error) bool {
 	var notFound *serviceerror.NotFound
-	var applicationErr interface{ Type() string }
-	return errors.As(err, &notFound) || errors.As(err, &applicationErr) || strings.Contains(err.Error(), "is not open")
+	var applicationErr *temporal.ApplicationError
+	return errors.As(err, &notFound) || errors.As(err, &applicationErr)
 }
 
+// workflowError maps Temporal's answers: a workflow that is gone or refused the
+// request is a conflict the agent can understand; anything else is retryable.
 func (s *Server) workflowError(w http.ResponseWriter, r *http.Request, err error) {
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is no longer open.")
-		return
-	}
-	var applicationErr interface{ Type() string }
-	if errors.As(err, &applicationErr) || strings.Contains(err.Error(), "is not open") {
+	if workflowRefused(err) {
 		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is no longer open.")
 		return
 	}

@@ -9,12 +9,11 @@ package api
 // customer's words by erasing Postgres rows (store.EraseCustomer).
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
-
-	"fbchannel/store"
+	"unicode"
+	"unicode/utf8"
 )
 
 // eraseCustomer: DELETE /api/v1/customers/{id} (admin). It erases the customer's
@@ -24,7 +23,7 @@ import (
 // Repeating it is harmless and answers zero counts.
 func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 	e, err := s.Store.EraseCustomer(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No customer has this id.") {
+	if s.answerStoreError(w, r, err, "No customer has this id.") {
 		return
 	}
 	s.Log.Info("customer erased", "customer_id", e.CustomerID, "messages", e.Messages, "inbound_events", e.InboundEvents,
@@ -39,10 +38,11 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchAccount: PATCH /api/v1/accounts/{id} {"privacy_notice_url"} (admin); null
-// or "" removes it. It answers the account as GET shows it.
+// or "" removes it. It answers the account as GET shows it (privacy_notice_url
+// included: it is a field of the account).
 func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		PrivacyNoticeURL store.OptString `json:"privacy_notice_url"`
+		PrivacyNoticeURL optString `json:"privacy_notice_url"`
 	}
 	if !decode(w, r, &in) {
 		return
@@ -52,43 +52,33 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := strings.TrimSpace(in.PrivacyNoticeURL.Value)
-	if err := s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw); !s.storeError(w, r, err, "No account has this id.") {
+	err := validPrivacyNoticeURL(raw)
+	if err == nil {
+		err = s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw)
+	}
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
-	s.withPrivacyNotice(s.getAccount)(w, r)
+	s.getAccount(w, r)
 }
 
-// withPrivacyNotice adds the account's privacy_notice_url to the answer of
-// GET /api/v1/accounts/{id}, leaving everything else of it as it is.
-func (s *Server) withPrivacyNotice(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &answerRecorder{header: http.Header{}, status: http.StatusOK}
-		next(rec, r)
-		var body map[string]json.RawMessage
-		if rec.status == http.StatusOK && json.Unmarshal(rec.body.Bytes(), &body) == nil {
-			u, err := s.Store.PrivacyNoticeURL(r.Context(), r.PathValue("id"))
-			if !s.storeError(w, r, err, "No account has this id.") {
-				return
-			}
-			body["privacy_notice_url"], _ = json.Marshal(u)
-			writeJSON(w, http.StatusOK, body)
-			return
-		}
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body.Bytes())
+// maxPrivacyNoticeURL bounds the privacy notice address.
+const maxPrivacyNoticeURL = 2000
+
+// validPrivacyNoticeURL checks an account's privacy notice address: an absolute
+// http(s) URL with a host, or "" for none.
+func validPrivacyNoticeURL(raw string) error {
+	if raw == "" {
+		return nil
 	}
+	if len(raw) > maxPrivacyNoticeURL || !utf8.ValidString(raw) || strings.IndexFunc(raw, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}) >= 0 {
+		return invalidf("privacy_notice_url must be an http or https URL of at most %d characters, without spaces.", maxPrivacyNoticeURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" || u.User != nil {
+		return invalidf("privacy_notice_url must be an http or https URL such as https://example.com/privacy.")
+	}
+	return nil
 }
-
-// answerRecorder keeps a handler's answer so it can be amended.
-type answerRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *answerRecorder) Header() http.Header         { return r.header }
-func (r *answerRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *answerRecorder) WriteHeader(status int)      { r.status = status }

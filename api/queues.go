@@ -20,12 +20,16 @@ func (s *Server) adminOrAgent(next func(http.ResponseWriter, *http.Request, *sto
 }
 
 func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
-	var in store.QueueInput
+	var in queueInput
 	if !decode(w, r, &in) {
 		return
 	}
-	q, err := s.Store.CreateQueue(r.Context(), in)
-	if !s.storeError(w, r, err, "No account has this id.") {
+	q := store.Queue{AccountID: in.AccountID.Value}
+	err := firstError(requiredField("account_id", in.AccountID.Set && validID(in.AccountID.Value)), requiredField("name", in.Name.Set), in.apply(&q))
+	if err == nil {
+		q, err = s.Store.CreateQueue(r.Context(), q)
+	}
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusCreated, q)
@@ -35,7 +39,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 // oldest wait, available agents and each member's load.
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.URL.Query().Get("account_id"))
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, views)
@@ -43,7 +47,7 @@ func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No account has this id.") {
+	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, views)
@@ -51,7 +55,7 @@ func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 	v, err := s.Store.QueueView(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -60,12 +64,16 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 // patchQueue renames a queue or changes its priority; the queue is woken, since a
 // new priority changes which agents it may use.
 func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
-	var in store.QueueInput
+	var in queueInput
 	if !decode(w, r, &in) {
 		return
 	}
-	q, err := s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in)
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	var q store.Queue
+	err := invalidf("account_id cannot be changed.")
+	if !in.AccountID.Set {
+		q, err = s.Store.UpdateQueue(r.Context(), r.PathValue("id"), in.apply)
+	}
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	if err := s.wakeQueues(r.Context(), []string{q.ID}); err != nil {
@@ -80,7 +88,7 @@ func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request) {
 func (s *Server) putQueueMember(w http.ResponseWriter, r *http.Request) {
 	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
 	err := s.Store.AddQueueMember(r.Context(), queueID, agentID)
-	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
 	if err := s.wakeQueues(r.Context(), []string{queueID}); err != nil {
@@ -96,7 +104,7 @@ func (s *Server) putQueueMember(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteQueueMember(w http.ResponseWriter, r *http.Request) {
 	queueID, agentID := r.PathValue("id"), r.PathValue("agent_id")
 	err := s.Store.RemoveQueueMember(r.Context(), queueID, agentID)
-	if !s.storeError(w, r, err, "No queue or agent has this id.") {
+	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
 	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, agentID)
@@ -126,7 +134,7 @@ func (s *Server) queueConversations(w http.ResponseWriter, r *http.Request, me *
 		}
 	}
 	list, err := s.Store.QueueConversations(r.Context(), queueID, 500)
-	if !s.storeError(w, r, err, "No queue has this id.") {
+	if s.answerStoreError(w, r, err, "No queue has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -141,7 +149,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, me *store.Agen
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -162,7 +170,7 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	err := s.Store.UpdateAgentCapacity(r.Context(), id, *in.Capacity)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, id)
@@ -174,8 +182,37 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if !s.storeError(w, r, err, "No agent has this id.") {
+	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// Queue priorities: a larger number is served first.
+const (
+	minPriority = -1000
+	maxPriority = 1000
+)
+
+// queueInput is the body of POST /queues and PATCH /queues/{id}.
+type queueInput struct {
+	AccountID optional[string] `json:"account_id"`
+	Name      optional[string] `json:"name"`
+	Priority  optional[int]    `json:"priority"`
+}
+
+func (in queueInput) apply(q *store.Queue) error {
+	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
+		return err
+	}
+	if err := setName(in.Name, &q.Name); err != nil {
+		return err
+	}
+	if in.Priority.Set {
+		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
+			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
+		}
+		q.Priority = in.Priority.Value
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 
@@ -18,7 +19,7 @@ type routingRules struct {
 
 func (s *Server) getRoutingRules(w http.ResponseWriter, r *http.Request) {
 	rules, err := s.Store.RoutingRules(r.Context(), r.PathValue("id"))
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
@@ -34,7 +35,7 @@ func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rules, err := s.Store.SaveRoutingRules(r.Context(), r.PathValue("id"), in.Rules)
-	if !s.storeError(w, r, err, "No workstream has this id.") {
+	if s.answerStoreError(w, r, err, "No workstream has this id.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, routingRules{Rules: rules})
@@ -44,11 +45,7 @@ func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
 // the agent. Of two agents picking at once exactly one gets 200; the other 409.
 func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	a, err := s.Store.Pick(r.Context(), r.PathValue("id"), me.ID)
-	if errors.Is(err, store.ErrNotWaiting) {
-		writeError(w, http.StatusConflict, "already_assigned", "Someone else took this conversation first (or it closed); pick another one.")
-		return
-	}
-	if !s.storeError(w, r, err, "No conversation waiting in your queues has this id.") {
+	if s.answerStoreError(w, r, err, "No conversation waiting in your queues has this id.") {
 		return
 	}
 	s.tellConversation(r, a)
@@ -91,10 +88,13 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 		return
 	}
 	id := r.PathValue("id")
-	out, err := s.Store.Transfer(r.Context(), store.TransferRequest{
-		ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note,
-	})
-	if !s.storeError(w, r, err, "No conversation of yours has this id.") {
+	req := store.TransferRequest{ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: strings.TrimSpace(in.Note)}
+	var out store.Transferred
+	err := transferProblem(req)
+	if err == nil {
+		out, err = s.Store.Transfer(r.Context(), req)
+	}
+	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
 	if out.Assignment != nil {
@@ -167,4 +167,24 @@ func (s *Server) transferTargets(w http.ResponseWriter, r *http.Request, me stor
 		return strings.ToLower(out.Agents[i].Name) < strings.ToLower(out.Agents[j].Name)
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxNoteRunes bounds a transfer note.
+const maxNoteRunes = 1000
+
+// transferProblem checks a transfer request before the store looks at it.
+func transferProblem(req store.TransferRequest) error {
+	switch {
+	case (req.ToAgentID == "") == (req.ToQueueID == ""):
+		return invalidf("Give exactly one of agent_id and queue_id.")
+	case utf8.RuneCountInString(req.Note) > maxNoteRunes:
+		return invalidf("note must be at most %d characters.", maxNoteRunes)
+	case req.ToAgentID == req.FromAgentID:
+		return invalidf("The conversation is already yours; choose another agent.")
+	case req.ToAgentID != "" && !validID(req.ToAgentID):
+		return invalidf("agent_id: no agent has id %q.", req.ToAgentID)
+	case req.ToQueueID != "" && !validID(req.ToQueueID):
+		return invalidf("queue_id: no queue has id %q.", req.ToQueueID)
+	}
+	return nil
 }

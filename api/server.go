@@ -44,7 +44,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 
 	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
-	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.withPrivacyNotice(s.getAccount)))
+	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
 	mux.HandleFunc("PATCH /api/v1/accounts/{id}", s.admin(s.patchAccount))
 	mux.HandleFunc("DELETE /api/v1/customers/{id}", s.admin(s.eraseCustomer))
 	mux.HandleFunc("DELETE /api/v1/accounts/{id}", s.admin(s.deleteAccount))
@@ -117,6 +117,34 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable; please retry.")
+}
+
+// answerStoreError answers a store call that failed, the one way every handler
+// does: 400 invalid_request saying what to change (*store.InvalidInput, or the
+// request's own checks, *requestError, which may run inside a store call), 409
+// with the refusal's stable code (*store.Refused), 404 not_found with
+// notFoundMessage (store.ErrNotFound: the id in the path matches nothing the
+// caller may see), and 503 unavailable for anything else (logged, so clients
+// retry). It reports whether it answered; on nil it writes nothing and the
+// handler carries on.
+func (s *Server) answerStoreError(w http.ResponseWriter, r *http.Request, err error, notFoundMessage string) bool {
+	var invalid *store.InvalidInput
+	var badRequest *requestError
+	var refused *store.Refused
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &invalid), errors.As(err, &badRequest):
+		// err, not invalid: a wrapping store call may name the field first.
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.As(err, &refused):
+		writeError(w, http.StatusConflict, refused.Code, refused.Message)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+	default:
+		s.internalError(w, r, err)
+	}
+	return true
 }
 
 // decode reads a JSON body into v, refusing unknown shapes with a clear 400.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
-	"github.com/lib/pq"
 
 	"fbchannel/secrets"
 )
@@ -20,6 +19,8 @@ type Account struct {
 	AppID  string `json:"app_id"`
 	Status string `json:"status"`
 	Pages  []Page `json:"pages,omitempty"`
+	// PrivacyNoticeURL is the account's privacy notice address ("" for none).
+	PrivacyNoticeURL string `json:"privacy_notice_url"`
 }
 
 type Page struct {
@@ -75,9 +76,9 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 		return Account{}, ErrNotFound
 	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "name", "app_id", "status").From("accounts").Where(sb.Equal("id", id))
+	sb.Select("id", "name", "app_id", "status", "privacy_notice_url").From("accounts").Where(sb.Equal("id", id))
 	var a Account
-	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status); err != nil {
+	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status, &a.PrivacyNoticeURL); err != nil {
 		return Account{}, notFound(err, "account")
 	}
 	pages, err := s.pages(ctx, "account_id", id, publicBaseURL)
@@ -93,25 +94,18 @@ func (s *Store) pages(ctx context.Context, column, value, publicBaseURL string) 
 	sb := pg.NewSelectBuilder()
 	sb.Select(pageColumns).From("pages p").JoinWithOption("LEFT", "workstreams w", "w.id = p.workstream_id").
 		Where(sb.Equal("p."+column, value)).OrderBy("p.created_at")
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	pages := []Page{}
-	for rows.Next() {
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (Page, error) {
 		var p Page
-		if err := rows.Scan(&p.ID, &p.WebhookID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
+		if err := row.Scan(&p.ID, &p.WebhookID, &p.AccountID, &p.PageID, &p.Name, &p.VerifyToken, &p.ProvisioningStatus, &p.LastError,
 			&p.WorkstreamID, &p.DefaultQueueID, &p.TokenExpiresAt, &p.LastHealthCheckAt, &p.ResubscribedAt, &p.ParkedReplies); err != nil {
-			return nil, err
+			return p, err
 		}
 		if p.TokenExpiresAt != nil && time.Until(*p.TokenExpiresAt) < tokenWarningBefore && p.ProvisioningStatus == "active" {
 			p.Warning = "The page token expires on " + p.TokenExpiresAt.UTC().Format("2006-01-02 15:04 MST") + "; it is refreshed automatically where Facebook allows it, otherwise paste a new one."
 		}
 		p.CallbackURL = CallbackURL(publicBaseURL, p.WebhookID)
-		pages = append(pages, p)
-	}
-	return pages, rows.Err()
+		return p, nil
+	})
 }
 
 // CallbackURL is the webhook address an admin pastes into the Facebook app. It names
@@ -150,7 +144,7 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 		// The same Facebook page seen before keeps its callback URL and verify token.
 		prior := pg.NewSelectBuilder()
 		prior.Select("webhook_id", "verify_token").From("pages").Where(prior.Equal("page_id", pageID)).OrderBy("created_at").Limit(1)
-		if err := queryRow(ctx, tx, prior).Scan(&p.WebhookID, &p.VerifyToken); err != nil && err != sql.ErrNoRows {
+		if err := queryRow(ctx, tx, prior).Scan(&p.WebhookID, &p.VerifyToken); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		sb := pg.NewSelectBuilder()
@@ -178,7 +172,7 @@ func (s *Store) CreatePage(ctx context.Context, accountID, name, pageID, accessT
 			Values(p.ID, accountID, pageID, name, s.Box.Seal(accessToken, pageAD(p.ID)), p.VerifyToken, workstreamID, p.WebhookID)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			if isUniqueViolation(err) {
-				return ErrConflict
+				return &Refused{Code: "page_exists", Message: "Facebook page " + pageID + " is already connected to this account.", Err: ErrConflict}
 			}
 			return err
 		}
@@ -289,26 +283,17 @@ func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]Webhoo
 	sb.Select("a.id", "a.app_secret_enc", "p.verify_token").From("pages p").Join("accounts a", "a.id = p.account_id").
 		Where(sb.Equal("p.webhook_id", webhookID), sb.NotIn("p.provisioning_status", "deleting", "deleted"),
 			"a.app_secret_enc IS NOT NULL").OrderBy("p.created_at")
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	var accts []WebhookAccount
-	for rows.Next() {
+	accts, err := queryAll(ctx, s.DB, sb, func(row rowScanner) (WebhookAccount, error) {
 		var w WebhookAccount
 		var secretEnc []byte
-		if err := rows.Scan(&w.AccountID, &secretEnc, &w.VerifyToken); err != nil {
-			rows.Close()
-			return nil, err
+		if err := row.Scan(&w.AccountID, &secretEnc, &w.VerifyToken); err != nil {
+			return w, err
 		}
-		if w.AppSecret, err = s.Box.Open(secretEnc, accountAD(w.AccountID)); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		accts = append(accts, w)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		var err error
+		w.AppSecret, err = s.Box.Open(secretEnc, accountAD(w.AccountID))
+		return w, err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(accts) == 0 {
@@ -334,20 +319,18 @@ func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]Webhoo
 func (s *Store) livePages(ctx context.Context, accountID string) (map[string]string, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("page_id", "id").From("pages").Where(sb.Equal("account_id", accountID), sb.NotIn("provisioning_status", "deleting", "deleted"))
-	rows, err := query(ctx, s.DB, sb)
+	pairs, err := queryAll(ctx, s.DB, sb, func(row rowScanner) (p [2]string, err error) {
+		err = row.Scan(&p[0], &p[1])
+		return p, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	pages := map[string]string{}
-	for rows.Next() {
-		var fbID, id string
-		if err := rows.Scan(&fbID, &id); err != nil {
-			return nil, err
-		}
-		pages[fbID] = id
+	pages := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		pages[p[0]] = p[1]
 	}
-	return pages, rows.Err()
+	return pages, nil
 }
 
 // CreateAgent stores an agent with a hashed token and puts it in every default
@@ -361,7 +344,7 @@ func (s *Store) CreateAgent(ctx context.Context, name, email string, capacity in
 			Values(a.ID, name, email, secrets.HashToken(token), capacity)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			if isUniqueViolation(err) {
-				return ErrConflict
+				return &Refused{Code: "agent_exists", Message: "An agent with this email exists already.", Err: ErrConflict}
 			}
 			return err
 		}
@@ -396,25 +379,7 @@ func (s *Store) SetPresence(ctx context.Context, agentID, presence string) ([]st
 func (s *Store) AgentQueues(ctx context.Context, q querier, agentID string) ([]string, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("queue_id").From("queue_members").Where(sb.Equal("agent_id", agentID)).OrderBy("queue_id")
-	rows, err := query(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
-func isUniqueViolation(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+	return queryIDs(ctx, q, sb)
 }
 
 func validUUID(s string) bool {

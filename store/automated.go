@@ -3,10 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"net/url"
-	"slices"
+	"errors"
 	"strings"
-	"unicode/utf8"
 )
 
 // Kinds of automated message: what the service itself says to the customer.
@@ -45,14 +43,6 @@ type AutomatedMessage struct {
 	Language    string `json:"language"`
 	// URLTemplate is the survey's address; {conversation_id} is filled in.
 	URLTemplate string `json:"url_template,omitempty"`
-}
-
-// AutomatedMessageInput changes one kind; absent fields stay, text null goes back
-// to the default text.
-type AutomatedMessageInput struct {
-	Enabled     Optional[bool]   `json:"enabled"`
-	Text        Optional[string] `json:"text"`
-	URLTemplate Optional[string] `json:"url_template"`
 }
 
 // textLanguage is the language whose texts a workstream uses: the primary subtag of
@@ -104,7 +94,7 @@ func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, t
 		Where(sb.Equal("workstream_id", workstreamID), sb.Equal("kind", kind))
 	var text sql.NullString
 	err := queryRow(ctx, q, sb).Scan(&m.Enabled, &text, &m.URLTemplate)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return m, nil
 	}
 	if text.Valid {
@@ -113,19 +103,13 @@ func (s *Store) automatedMessage(ctx context.Context, q querier, workstreamID, t
 	return m, err
 }
 
-// SetAutomatedMessage changes one kind of a workstream. Invalid input changes nothing.
-func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind string, in AutomatedMessageInput) (AutomatedMessage, error) {
+// SetAutomatedMessage changes one kind of a workstream: change edits the kind's
+// setting as it is, under the workstream's row lock (its error is returned as
+// it is and nothing is written). A Text that is not Overridden goes back to the
+// language's default.
+func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind string, change func(*AutomatedMessage) error) (AutomatedMessage, error) {
 	if !validUUID(workstreamID) {
 		return AutomatedMessage{}, ErrNotFound
-	}
-	if !slices.Contains(AutomatedKinds, kind) {
-		return AutomatedMessage{}, invalidf("%q is not a kind of automated message; the kinds are %s.", kind, strings.Join(AutomatedKinds, ", "))
-	}
-	if err := notNull("enabled", in.Enabled); err != nil {
-		return AutomatedMessage{}, err
-	}
-	if err := notNull("url_template", in.URLTemplate); err != nil {
-		return AutomatedMessage{}, err
 	}
 	var out AutomatedMessage
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
@@ -140,33 +124,12 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 		if err != nil {
 			return err
 		}
+		if err := change(&m); err != nil {
+			return err
+		}
 		var override *string
 		if m.Overridden {
 			override = &m.Text
-		}
-		if in.Enabled.Set {
-			m.Enabled = in.Enabled.Value
-		}
-		if in.Text.Set {
-			override = nil
-			if !in.Text.Null {
-				text := strings.TrimSpace(in.Text.Value)
-				if text == "" || utf8.RuneCountInString(text) > 2000 {
-					return invalidf("text must have 1 to 2000 characters (null goes back to the default text).")
-				}
-				override = &text
-			}
-		}
-		if in.URLTemplate.Set {
-			m.URLTemplate = strings.TrimSpace(in.URLTemplate.Value)
-		}
-		if m.URLTemplate != "" && kind != AutomatedSurvey {
-			return invalidf("url_template is for the survey only.")
-		}
-		if kind == AutomatedSurvey && (m.Enabled || m.URLTemplate != "") {
-			if err := validSurveyTemplate(m.URLTemplate); err != nil {
-				return err
-			}
 		}
 		ib := pg.NewInsertBuilder()
 		ib.InsertInto("workstream_automated_messages").Cols("workstream_id", "kind", "enabled", "text", "url_template").
@@ -180,14 +143,6 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 		return err
 	})
 	return out, err
-}
-
-func validSurveyTemplate(template string) error {
-	u, err := url.Parse(strings.ReplaceAll(template, "{conversation_id}", "00000000-0000-0000-0000-000000000000"))
-	if template == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return invalidf("url_template must be an absolute http(s) address for the survey, e.g. https://survey.example.com/s?c={conversation_id}.")
-	}
-	return nil
 }
 
 // AutomatedNotice is an automated message ready to send in one conversation, or

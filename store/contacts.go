@@ -4,15 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
+
+// ContactSearchLimit is how many contacts a search returns at most.
+const ContactSearchLimit = 50
 
 // Contact is a person the support team knows. A Messenger customer (one PSID on
 // one page) is linked to at most one contact; the link is on the customer row,
@@ -75,109 +76,6 @@ type ContactLinkEvent struct {
 	At             time.Time `json:"at"`
 }
 
-// OptString is a JSON string field that may be absent (Set false) or null (Null).
-type OptString = Optional[string]
-
-// ContactInput is the body of POST /contacts (name required) and PATCH
-// /contacts/{id} (absent fields stay; null clears email, phone and notes).
-type ContactInput struct {
-	Name  OptString `json:"name"`
-	Email OptString `json:"email"`
-	Phone OptString `json:"phone"`
-	Notes OptString `json:"notes"`
-}
-
-// Limits of contact fields.
-const (
-	maxContactName  = 200
-	maxContactEmail = 254
-	maxContactPhone = 40
-	maxContactNotes = 4000
-	// ContactSearchLimit is how many contacts a search returns at most.
-	ContactSearchLimit = 50
-	maxSearchRunes     = 200
-)
-
-// apply checks in and merges it into c.
-func (in ContactInput) apply(c *Contact, creating bool) error {
-	if creating && (!in.Name.Set || in.Name.Null) {
-		return invalidf("name is required.")
-	}
-	if in.Name.Set {
-		if in.Name.Null {
-			return invalidf("name cannot be null.")
-		}
-		name := strings.TrimSpace(in.Name.Value)
-		if name == "" {
-			return invalidf("name is required.")
-		}
-		if err := contactText("name", name, maxContactName, false); err != nil {
-			return err
-		}
-		c.Name = name
-	}
-	if in.Email.Set {
-		email := strings.TrimSpace(in.Email.Value)
-		if email != "" {
-			if err := contactText("email", email, maxContactEmail, false); err != nil {
-				return err
-			}
-			addr, err := mail.ParseAddress(email)
-			if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
-				return invalidf("email must be an address like name@example.com.")
-			}
-		}
-		c.Email = email
-	}
-	if in.Phone.Set {
-		phone := strings.TrimSpace(in.Phone.Value)
-		if phone != "" {
-			if utf8.RuneCountInString(phone) > maxContactPhone {
-				return invalidf("phone must be at most %d characters.", maxContactPhone)
-			}
-			digits := 0
-			for i, r := range phone {
-				switch {
-				case r >= '0' && r <= '9':
-					digits++
-				case r == '+' && i == 0, r == ' ', r == '-', r == '(', r == ')', r == '.', r == '/':
-				default:
-					return invalidf("phone may hold digits, spaces, a leading + and - ( ) . / only.")
-				}
-			}
-			if digits < 5 {
-				return invalidf("phone must have at least 5 digits.")
-			}
-		}
-		c.Phone = phone
-	}
-	if in.Notes.Set {
-		notes := strings.TrimSpace(in.Notes.Value)
-		if err := contactText("notes", notes, maxContactNotes, true); err != nil {
-			return err
-		}
-		c.Notes = notes
-	}
-	return nil
-}
-
-// plainText refuses invalid UTF-8, control characters (newlines only where
-// multiline) and over-long values.
-func contactText(field, v string, max int, multiline bool) error {
-	if !utf8.ValidString(v) {
-		return invalidf("%s must be valid UTF-8.", field)
-	}
-	if utf8.RuneCountInString(v) > max {
-		return invalidf("%s must be at most %d characters.", field, max)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return invalidf("%s must not contain control characters.", field)
-		}
-	}
-	return nil
-}
-
 const contactColumns = "ct.id, ct.name, ct.email, ct.phone, ct.notes, ct.created_at, ct.updated_at"
 
 func scanContact(row rowScanner, extra ...any) (Contact, error) {
@@ -211,10 +109,6 @@ func phoneDigits(q string) string {
 // SearchContacts finds contacts whose name, email or phone contains q (any case),
 // ordered by name; an empty q lists the most recently changed.
 func (s *Store) SearchContacts(ctx context.Context, q string) ([]Contact, error) {
-	q = strings.TrimSpace(q)
-	if !utf8.ValidString(q) || utf8.RuneCountInString(q) > maxSearchRunes {
-		return nil, invalidf("q must be valid UTF-8 and at most %d characters.", maxSearchRunes)
-	}
 	sb := pg.NewSelectBuilder()
 	sb.Select(contactColumns).From("contacts ct")
 	if q == "" {
@@ -232,22 +126,17 @@ func (s *Store) SearchContacts(ctx context.Context, q string) ([]Contact, error)
 	return queryAll(ctx, s.DB, sb, func(row rowScanner) (Contact, error) { return scanContact(row) })
 }
 
-// CreateContact stores a new contact.
-func (s *Store) CreateContact(ctx context.Context, in ContactInput) (Contact, error) {
-	var c Contact
+// CreateContact stores c (its values checked by the caller) as a new contact.
+func (s *Store) CreateContact(ctx context.Context, c Contact) (Contact, error) {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		c, err = createContact(ctx, tx, in)
+		c, err = createContact(ctx, tx, c)
 		return err
 	})
 	return c, err
 }
 
-func createContact(ctx context.Context, tx *sql.Tx, in ContactInput) (Contact, error) {
-	var c Contact
-	if err := in.apply(&c, true); err != nil {
-		return c, err
-	}
+func createContact(ctx context.Context, tx *sql.Tx, c Contact) (Contact, error) {
 	c.ID = uuid.NewString()
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("contacts").Cols("id", "name", "email", "phone", "notes").Values(c.ID, c.Name, c.Email, c.Phone, c.Notes).
@@ -344,15 +233,16 @@ func linkHistory(ctx context.Context, q querier, contactID string) ([]ContactLin
 	})
 }
 
-// UpdateContact changes the given fields of a contact.
-func (s *Store) UpdateContact(ctx context.Context, id string, in ContactInput) (Contact, error) {
+// UpdateContact changes a contact: change edits it as it is, under its row lock
+// (its error is returned as it is and nothing is written).
+func (s *Store) UpdateContact(ctx context.Context, id string, change func(*Contact) error) (Contact, error) {
 	var c Contact
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if c, err = s.contact(ctx, tx, id, true); err != nil {
 			return err
 		}
-		if err := in.apply(&c, false); err != nil {
+		if err := change(&c); err != nil {
 			return err
 		}
 		ub := pg.NewUpdateBuilder()
@@ -370,7 +260,7 @@ type LinkRequest struct {
 	ConversationID string
 	AgentID        string
 	ContactID      string
-	Create         *ContactInput
+	Create         *Contact // checked by the caller
 }
 
 // LinkResult says what a link did.
@@ -500,7 +390,7 @@ func customerContact(ctx context.Context, q querier, customerID string) (Contact
 		Where(sb.Equal("cu.id", customerID))
 	var linkedAt *time.Time
 	c, err := scanContact(queryRow(ctx, q, sb), &linkedAt)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return f, nil
 	}
 	if err != nil {

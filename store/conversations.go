@@ -185,20 +185,7 @@ func (s *Store) AgentConversations(ctx context.Context, agentID string) ([]Conve
 	sb := conversationSelect()
 	sb.Where(sb.Equal("c.agent_id", agentID)).
 		OrderBy("(c.status = 'closed')", "c.opened_at DESC").Limit(200)
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []Conversation{}
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	return list, rows.Err()
+	return queryAll(ctx, s.DB, sb, scanConversation)
 }
 
 const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at, erased_at"
@@ -220,20 +207,7 @@ func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 func (s *Store) messages(ctx context.Context, q querier, conversationID string) ([]Message, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select(messageColumns).From("messages").Where(sb.Equal("conversation_id", conversationID)).OrderBy("created_at", "id")
-	rows, err := query(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, m)
-	}
-	return list, rows.Err()
+	return queryAll(ctx, q, sb, scanMessage)
 }
 
 // GetMessage reads one message.

@@ -50,20 +50,11 @@ func (s *Store) OpenConversationsOfPage(ctx context.Context, pageUUID string) ([
 	sb := pg.NewSelectBuilder()
 	sb.Select("c.id", "c.page_id", "cu.psid").From("conversations c").Join("customers cu", "cu.id = c.customer_id").
 		Where(sb.Equal("c.page_uuid", pageUUID), sb.NotEqual("c.status", "closed")).OrderBy("c.opened_at")
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var refs []OpenConversationRef
-	for rows.Next() {
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (OpenConversationRef, error) {
 		var r OpenConversationRef
-		if err := rows.Scan(&r.ID, &r.PageID, &r.PSID); err != nil {
-			return nil, err
-		}
-		refs = append(refs, r)
-	}
-	return refs, rows.Err()
+		err := row.Scan(&r.ID, &r.PageID, &r.PSID)
+		return r, err
+	})
 }
 
 // ErasePage closes what is still open, erases the page's token and records
@@ -89,20 +80,7 @@ func (s *Store) ErasePage(ctx context.Context, pageUUID, closeReason string) err
 func (s *Store) PagesNotDeleted(ctx context.Context, accountID string) ([]string, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("id").From("pages").Where(sb.Equal("account_id", accountID), sb.NotEqual("provisioning_status", "deleted")).OrderBy("created_at")
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return queryIDs(ctx, s.DB, sb)
 }
 
 // MarkPagesDeleting moves every page of the account that is not gone to deleting.

@@ -9,15 +9,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// lockConversation takes the conversation's row lock: recording, assigning and
-// closing one conversation happen one after another.
-func lockConversation(ctx context.Context, tx *sql.Tx, id string) (status string, agentID *string, err error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("status", "agent_id").From("conversations").Where(sb.Equal("id", id)).ForUpdate()
-	err = queryRow(ctx, tx, sb).Scan(&status, &agentID)
-	return status, agentID, notFound(err, "conversation")
-}
-
 // MarkSent records a successful send and tells the agent.
 func (s *Store) MarkSent(ctx context.Context, messageID, facebookMessageID string) error {
 	return s.InTx(ctx, func(tx *sql.Tx) error {
@@ -128,57 +119,6 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 	return queues, agent, err
 }
 
-// ReopenConversation gives a closed conversation back to the agent.
-func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID string) (Conversation, time.Time, error) {
-	var conv Conversation
-	var lastCustomer sql.NullTime
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		status, _, err := lockConversation(ctx, tx, conversationID)
-		if err != nil {
-			return err
-		}
-		if status == "closed" {
-			// The same agent takes it back while available and with room for it
-			// (counted under the agent's row lock, like every assignment);
-			// otherwise it waits in its queue for the next agent.
-			free, lockErr := lockAgentFree(ctx, tx, agentID, true)
-			if lockErr != nil && lockErr != sql.ErrNoRows {
-				return lockErr
-			}
-			units := pg.NewSelectBuilder()
-			units.Select("units").From("conversations").Where(units.Equal("id", conversationID))
-			var need int
-			if err := queryRow(ctx, tx, units).Scan(&need); err != nil {
-				return err
-			}
-			takeBack := lockErr == nil && free >= need // ErrNoRows: the agent is not available
-			ub := pg.NewUpdateBuilder()
-			if takeBack {
-				ub.Update("conversations").Set(ub.Assign("status", "assigned"), ub.Assign("agent_id", agentID),
-					"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
-			} else {
-				ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", "enqueued_at = now()",
-					"closed_at = NULL", ub.Assign("close_reason", "")).Where(ub.Equal("id", conversationID))
-			}
-			if _, err := exec(ctx, tx, ub); err != nil {
-				return err
-			}
-			if takeBack {
-				if err := announceAssignment(ctx, tx, conversationID, agentID); err != nil {
-					return err
-				}
-			}
-		}
-		if conv, err = s.conversation(ctx, tx, conversationID); err != nil {
-			return err
-		}
-		sb := pg.NewSelectBuilder()
-		sb.Select("last_customer_message_at").From("conversations").Where(sb.Equal("id", conversationID))
-		return queryRow(ctx, tx, sb).Scan(&lastCustomer)
-	})
-	return conv, lastCustomer.Time, err
-}
-
 // SaveProfile stores what Facebook told us about a customer.
 func (s *Store) SaveProfile(ctx context.Context, customerID, name, pic, locale string) error {
 	ub := pg.NewUpdateBuilder()
@@ -220,20 +160,10 @@ func (s *Store) ConversationsWithParkedReplies(ctx context.Context, pageUUID str
 	sb.Select("DISTINCT c.page_id", "cu.psid").From("messages m").
 		Join("conversations c", "c.id = m.conversation_id").Join("customers cu", "cu.id = c.customer_id").
 		Where(sb.Equal("c.page_uuid", pageUUID), sb.Equal("m.status", "queued"), sb.NotEqual("c.status", "closed"))
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var pageID, psid string
-		if err := rows.Scan(&pageID, &psid); err != nil {
-			return nil, err
-		}
-		out = append(out, [2]string{pageID, psid})
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (pair [2]string, err error) {
+		err = row.Scan(&pair[0], &pair[1])
+		return pair, err
+	})
 }
 
 // PageStatus reads a page's provisioning status.
@@ -272,4 +202,41 @@ func (s *Store) InsertAutomatedMessage(ctx context.Context, id, conversationID, 
 		}
 		return insertEvent(ctx, tx, *conv.AgentID, "message.received", conversationID, "received:"+id, map[string]any{"message": m})
 	})
+}
+
+// OpenConversation creates the customer (once per page and PSID) and the
+// conversation, waiting but not yet in a queue: RouteConversation puts it in one
+// once its first messages and the customer's profile are known. The conversation
+// belongs to the page's workstream of this moment. Idempotent on conversationID.
+// The returned queue is the page's default, for reference.
+func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (served bool, customerID, queueID string, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("w.default_queue_id", "w.id").From("pages p").Join("workstreams w", "w.id = p.workstream_id").
+			Where(sb.Equal("p.id", pageUUID), sb.Equal("p.page_id", pageID), sb.NotIn("p.provisioning_status", "deleting", "deleted"))
+		var workstreamID string
+		if err := queryRow(ctx, tx, sb).Scan(&queueID, &workstreamID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // not a page we serve (any more)
+			}
+			return err
+		}
+		ib := pg.NewInsertBuilder()
+		ib.InsertInto("customers").Cols("id", "page_id", "psid").Values(uuid.NewString(), pageID, psid)
+		// DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING gives the existing id.
+		ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id")
+		if err := queryRow(ctx, tx, ib).Scan(&customerID); err != nil {
+			return err
+		}
+		ib = pg.NewInsertBuilder()
+		ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status", "workstream_id").
+			Values(conversationID, pageUUID, pageID, customerID, "waiting", workstreamID)
+		ib.SQL("ON CONFLICT (id) DO NOTHING")
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		served = true
+		return nil
+	})
+	return served, customerID, queueID, err
 }

@@ -5,32 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
-)
-
-// InvalidInput is a request the caller must change (HTTP 400); nothing was written.
-type InvalidInput struct{ Message string }
-
-func (e *InvalidInput) Error() string { return e.Message }
-
-func invalidf(format string, args ...any) error {
-	return &InvalidInput{Message: fmt.Sprintf(format, args...)}
-}
-
-// Refused is a request that is valid but cannot be done in the current state
-// (HTTP 409), with a stable code and a sentence for people.
-type Refused struct{ Code, Message string }
-
-func (e *Refused) Error() string { return e.Message }
-
-// Queue priorities: a larger number is served first.
-const (
-	minPriority = -1000
-	maxPriority = 1000
 )
 
 // Queue is a queue as the admin API shows it.
@@ -42,47 +19,16 @@ type Queue struct {
 	IsDefault bool   `json:"is_default"`
 }
 
-// QueueInput is the body of POST /queues and PATCH /queues/{id}.
-type QueueInput struct {
-	AccountID Optional[string] `json:"account_id"`
-	Name      Optional[string] `json:"name"`
-	Priority  Optional[int]    `json:"priority"`
-}
-
-func (in QueueInput) apply(q *Queue) error {
-	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
-		return err
-	}
-	if err := setName(in.Name, &q.Name); err != nil {
-		return err
-	}
-	if in.Priority.Set {
-		if in.Priority.Value < minPriority || in.Priority.Value > maxPriority {
-			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
-		}
-		q.Priority = in.Priority.Value
-	}
-	return nil
-}
-
-// CreateQueue stores a queue of an account.
-func (s *Store) CreateQueue(ctx context.Context, in QueueInput) (Queue, error) {
-	if !in.AccountID.Set || !validUUID(in.AccountID.Value) {
-		return Queue{}, invalidf("account_id is required.")
-	}
-	if !in.Name.Set {
-		return Queue{}, invalidf("name is required.")
-	}
-	q := Queue{ID: uuid.NewString(), AccountID: in.AccountID.Value}
-	if err := in.apply(&q); err != nil {
-		return Queue{}, err
-	}
+// CreateQueue stores q (its values checked by the caller) as a queue of its
+// account; an account that is not active is an *InvalidInput.
+func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
+	q.ID = uuid.NewString()
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
 		sb.Select("status").From("accounts").Where(sb.Equal("id", q.AccountID)).ForUpdate()
 		var status string
 		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
-			if err != nil && err != sql.ErrNoRows {
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			return invalidf("account_id: no active account has id %s.", q.AccountID)
@@ -106,16 +52,14 @@ func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) 
 	return out, notFound(err, "queue")
 }
 
-// UpdateQueue renames a queue or changes its priority.
-func (s *Store) UpdateQueue(ctx context.Context, id string, in QueueInput) (Queue, error) {
-	if in.AccountID.Set {
-		return Queue{}, invalidf("account_id cannot be changed.")
-	}
+// UpdateQueue renames a queue or changes its priority: change edits the queue
+// as it is (its error is returned as it is) and the name and priority are saved.
+func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) error) (Queue, error) {
 	q, err := s.queue(ctx, s.DB, id)
 	if err != nil {
 		return q, err
 	}
-	if err := in.apply(&q); err != nil {
+	if err := change(&q); err != nil {
 		return Queue{}, err
 	}
 	ub := pg.NewUpdateBuilder()
@@ -376,211 +320,3 @@ func (s scanExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.ex
 // firstTextSQL is the text of the conversation's first inbound message with text.
 const firstTextSQL = "SELECT fm.text FROM messages fm WHERE fm.conversation_id = c.id AND fm.direction = 'inbound' AND fm.text <> '' " +
 	"ORDER BY fm.sent_at NULLS LAST, fm.created_at, fm.id LIMIT 1"
-
-// Picked is a conversation an agent took from a queue.
-type Picked = Assigned
-
-// ErrNotWaiting: the conversation was assigned (or closed) by someone else first.
-var ErrNotWaiting = errors.New("conversation is not waiting")
-
-// Pick gives a waiting conversation to an agent who is a member of its queue. Two
-// agents picking at once serialise on the conversation's row lock and the second
-// finds it no longer waiting (ErrNotWaiting); capacity is counted under the
-// agent's row lock, as for every assignment.
-func (s *Store) Pick(ctx context.Context, conversationID, agentID string) (Picked, error) {
-	var a Picked
-	if !validUUID(conversationID) {
-		return a, fmt.Errorf("conversation: %w", ErrNotFound)
-	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("c.status", "coalesce(c.queue_id::text, '')", "c.page_id", "cu.psid", "coalesce(w.capacity_units, 1)").
-			From("conversations c").Join("customers cu", "cu.id = c.customer_id").
-			JoinWithOption("LEFT", "workstreams w", "w.id = c.workstream_id").
-			Where(sb.Equal("c.id", conversationID)).ForUpdate()
-		sb.SQL("OF c")
-		var status string
-		var units int
-		if err := queryRow(ctx, tx, sb).Scan(&status, &a.QueueID, &a.PageID, &a.PSID, &units); err != nil {
-			return notFound(err, "conversation")
-		}
-		member := pg.NewSelectBuilder()
-		member.Select("count(*)").From("queue_members").Where(member.Equal("queue_id", a.QueueID), member.Equal("agent_id", agentID))
-		var n int
-		if a.QueueID != "" {
-			if err := queryRow(ctx, tx, member).Scan(&n); err != nil {
-				return err
-			}
-		}
-		if n == 0 {
-			return fmt.Errorf("conversation: %w", ErrNotFound) // not in a queue of this agent
-		}
-		if status != "waiting" {
-			return ErrNotWaiting
-		}
-		free, err := lockAgentFree(ctx, tx, agentID, false)
-		if err != nil {
-			return err
-		}
-		if free < units {
-			return &Refused{Code: "capacity_exceeded", Message: fmt.Sprintf(
-				"You have %d capacity units free and this conversation needs %d; close a conversation first.", max(free, 0), units)}
-		}
-		a.ConversationID, a.AgentID = conversationID, agentID
-		return assignTo(ctx, tx, &a, units, "")
-	})
-	return a, err
-}
-
-// lockAgentFree takes the agent's row lock and answers its free capacity units,
-// counted after the lock so that concurrent decisions about the agent see each
-// other. With availableOnly, an agent that is not available answers sql.ErrNoRows.
-func lockAgentFree(ctx context.Context, tx *sql.Tx, agentID string, availableOnly bool) (int, error) {
-	lock := pg.NewSelectBuilder()
-	lock.Select("capacity").From("agents").Where(lock.Equal("id", agentID))
-	if availableOnly {
-		lock.Where(lock.Equal("presence", "available"))
-	}
-	lock.ForUpdate()
-	var capacity int
-	if err := queryRow(ctx, tx, lock).Scan(&capacity); err != nil {
-		if err == sql.ErrNoRows && !availableOnly {
-			return 0, fmt.Errorf("agent: %w", ErrNotFound)
-		}
-		return 0, err
-	}
-	load := pg.NewSelectBuilder()
-	load.Select("coalesce(sum(units), 0)").From("conversations").Where(load.Equal("agent_id", agentID), load.Equal("status", "assigned"))
-	var used int
-	if err := queryRow(ctx, tx, load).Scan(&used); err != nil {
-		return 0, err
-	}
-	return capacity - used, nil
-}
-
-// TransferRequest moves an agent's conversation to another agent or to a queue.
-type TransferRequest struct {
-	ConversationID string
-	FromAgentID    string
-	ToAgentID      string
-	ToQueueID      string
-	Note           string
-}
-
-// Transferred is what the caller tells Temporal after a transfer: the new
-// assignment (to an agent) and the queues to wake: the first agent's (its
-// capacity is free) and the target queue.
-type Transferred struct {
-	Assignment *Assigned
-	WakeQueues []string
-}
-
-// maxNoteRunes bounds a transfer note.
-const maxNoteRunes = 1000
-
-// Transfer hands the conversation over in one transaction holding its row lock
-// (and the target agent's): the first agent's capacity is released, the target
-// agent's taken (refused when it has no room), or the conversation waits in the
-// target queue behind those already waiting there.
-func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred, error) {
-	var out Transferred
-	req.Note = strings.TrimSpace(req.Note)
-	switch {
-	case (req.ToAgentID == "") == (req.ToQueueID == ""):
-		return out, invalidf("Give exactly one of agent_id and queue_id.")
-	case utf8.RuneCountInString(req.Note) > maxNoteRunes:
-		return out, invalidf("note must be at most %d characters.", maxNoteRunes)
-	case req.ToAgentID == req.FromAgentID:
-		return out, invalidf("The conversation is already yours; choose another agent.")
-	case req.ToAgentID != "" && !validUUID(req.ToAgentID):
-		return out, invalidf("agent_id: no agent has id %q.", req.ToAgentID)
-	case req.ToQueueID != "" && !validUUID(req.ToQueueID):
-		return out, invalidf("queue_id: no queue has id %q.", req.ToQueueID)
-	case !validUUID(req.ConversationID):
-		return out, fmt.Errorf("conversation: %w", ErrNotFound)
-	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("c.status", "coalesce(c.agent_id::text, '')", "coalesce(c.queue_id::text, '')", "c.page_id", "cu.psid", "c.units", "p.account_id").
-			From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
-			Where(sb.Equal("c.id", req.ConversationID)).ForUpdate()
-		sb.SQL("OF c")
-		var status, agentID, queueID, pageID, psid, accountID string
-		var units int
-		if err := queryRow(ctx, tx, sb).Scan(&status, &agentID, &queueID, &pageID, &psid, &units, &accountID); err != nil {
-			return notFound(err, "conversation")
-		}
-		if agentID != req.FromAgentID {
-			return fmt.Errorf("conversation: %w", ErrNotFound)
-		}
-		if status != "assigned" {
-			return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can be transferred."}
-		}
-		freed, err := s.AgentQueues(ctx, tx, req.FromAgentID)
-		if err != nil {
-			return err
-		}
-		event := map[string]any{"note": req.Note}
-		if req.ToAgentID != "" {
-			var presence, name string
-			ps := pg.NewSelectBuilder()
-			ps.Select("presence", "name").From("agents").Where(ps.Equal("id", req.ToAgentID))
-			if err := queryRow(ctx, tx, ps).Scan(&presence, &name); err != nil {
-				if err == sql.ErrNoRows {
-					return invalidf("agent_id: no agent has id %s.", req.ToAgentID)
-				}
-				return err
-			}
-			free, err := lockAgentFree(ctx, tx, req.ToAgentID, false)
-			if err != nil {
-				return err
-			}
-			if presence == "offline" {
-				return &Refused{Code: "agent_offline", Message: name + " is offline; transfer to an agent who is signed in, or to a queue."}
-			}
-			if free < units {
-				return &Refused{Code: "agent_at_capacity", Message: fmt.Sprintf(
-					"%s has %d capacity units free and this conversation needs %d; transfer to another agent or to a queue.", name, max(free, 0), units)}
-			}
-			a := Assigned{ConversationID: req.ConversationID, PageID: pageID, PSID: psid, AgentID: req.ToAgentID, QueueID: queueID}
-			if err := setTransferNote(ctx, tx, req); err != nil {
-				return err
-			}
-			if err := assignTo(ctx, tx, &a, units, req.FromAgentID); err != nil {
-				return err
-			}
-			out.Assignment = &a
-			event["to_agent_id"] = req.ToAgentID
-		} else {
-			if err := queueOfAccount(ctx, tx, req.ToQueueID, accountID); err != nil {
-				return fmt.Errorf("queue_id: %w", err)
-			}
-			if err := setTransferNote(ctx, tx, req); err != nil {
-				return err
-			}
-			// Behind everyone already waiting in the target queue; it may overflow
-			// from there after the workstream's maximum wait, like any arrival.
-			ub := pg.NewUpdateBuilder()
-			ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", ub.Assign("queue_id", req.ToQueueID),
-				"enqueued_at = now()", "overflow_from = NULL", "overflowed_at = NULL", "assigned_at = NULL").
-				Where(ub.Equal("id", req.ConversationID))
-			if _, err := exec(ctx, tx, ub); err != nil {
-				return err
-			}
-			event["to_queue_id"] = req.ToQueueID
-			freed = append(freed, req.ToQueueID)
-		}
-		out.WakeQueues = uniqueIDs(freed)
-		return insertEvent(ctx, tx, req.FromAgentID, "conversation.transferred", req.ConversationID,
-			"transferred:"+req.ConversationID+":"+uuid.NewString(), event)
-	})
-	return out, err
-}
-
-func setTransferNote(ctx context.Context, tx *sql.Tx, req TransferRequest) error {
-	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("transfer_note", req.Note), ub.Assign("transferred_by", req.FromAgentID), "transferred_at = now()").
-		Where(ub.Equal("id", req.ConversationID))
-	_, err := exec(ctx, tx, ub)
-	return err
-}

@@ -69,8 +69,8 @@ func compileRules(rules []RoutingRule) ([][]compiledCondition, error) {
 		if r.Name = strings.TrimSpace(r.Name); r.Name != "" {
 			where += fmt.Sprintf(" (%q)", r.Name)
 		}
-		if utf8.RuneCountInString(r.Name) > maxNameRunes {
-			return nil, invalidf("%s: name must be at most %d characters.", where, maxNameRunes)
+		if utf8.RuneCountInString(r.Name) > MaxNameRunes {
+			return nil, invalidf("%s: name must be at most %d characters.", where, MaxNameRunes)
 		}
 		if !validUUID(r.QueueID) {
 			return nil, invalidf("%s: queue_id is required and must be a queue id.", where)
@@ -273,24 +273,14 @@ func (s *Store) RoutingRules(ctx context.Context, workstreamID string) ([]Routin
 func routingRules(ctx context.Context, q querier, workstreamID string) ([]RoutingRule, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("name", "queue_id", "conditions").From("routing_rules").Where(sb.Equal("workstream_id", workstreamID)).OrderBy("position")
-	rows, err := query(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rules := []RoutingRule{}
-	for rows.Next() {
+	return queryAll(ctx, q, sb, func(row rowScanner) (RoutingRule, error) {
 		var r RoutingRule
 		var conditions []byte
-		if err := rows.Scan(&r.Name, &r.QueueID, &conditions); err != nil {
-			return nil, err
+		if err := row.Scan(&r.Name, &r.QueueID, &conditions); err != nil {
+			return r, err
 		}
-		if err := json.Unmarshal(conditions, &r.Conditions); err != nil {
-			return nil, err
-		}
-		rules = append(rules, r)
-	}
-	return rules, rows.Err()
+		return r, json.Unmarshal(conditions, &r.Conditions)
+	})
 }
 
 // RouteConversation puts a waiting conversation in its queue: the queue of the

@@ -6,23 +6,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 
 	"github.com/huandu/go-sqlbuilder"
 	_ "github.com/lib/pq" // registers the "postgres" driver
 
 	"fbchannel/secrets"
 )
-
-// ErrNotFound is returned when a row does not exist (or is not the caller's to see).
-var ErrNotFound = errors.New("not found")
-
-// ErrGone is returned for something that existed and was deleted.
-var ErrGone = errors.New("deleted")
-
-// ErrConflict is returned when a write would break a uniqueness rule users can see.
-var ErrConflict = errors.New("conflict")
 
 // Store wraps the database and the box that seals secrets at rest.
 type Store struct {
@@ -124,11 +113,4 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) err
 		return err
 	}
 	return tx.Commit()
-}
-
-func notFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	return err
 }

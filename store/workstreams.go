@@ -1,14 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
@@ -46,189 +42,6 @@ const (
 	DistributionPush = "push"
 	DistributionPick = "pick"
 )
-
-// Limits of workstream settings.
-const (
-	maxCapacityUnits  = 100
-	maxWaitLimit      = 7 * 24 * 3600 // a week, in seconds
-	maxAutoCloseLimit = 365 * 24      // a year, in hours
-	maxNameRunes      = 200
-)
-
-// Optional is a JSON field that may be absent (Set false), null (Null) or a value.
-type Optional[T any] struct {
-	Set   bool
-	Null  bool
-	Value T
-}
-
-func (o *Optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		o.Null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.Value)
-}
-
-// WorkstreamInput is the body of POST (every field may be given) and PATCH (absent
-// fields stay as they are; null clears the fields that may be empty).
-type WorkstreamInput struct {
-	AccountID           Optional[string]   `json:"account_id"`
-	Name                Optional[string]   `json:"name"`
-	PageIDs             Optional[[]string] `json:"page_ids"`
-	DefaultQueueID      Optional[string]   `json:"default_queue_id"`
-	Language            Optional[string]   `json:"language"`
-	DistributionMode    Optional[string]   `json:"distribution_mode"`
-	CapacityUnits       Optional[int]      `json:"capacity_units"`
-	MaxWaitSeconds      Optional[int]      `json:"max_wait_seconds"`
-	OverflowQueueID     Optional[string]   `json:"overflow_queue_id"`
-	AutoCloseAfterHours Optional[int]      `json:"auto_close_after_hours"`
-	CustomerAttachments Optional[bool]     `json:"customer_attachments"`
-	AgentAttachments    Optional[bool]     `json:"agent_attachments"`
-	HumanAgentTag       Optional[bool]     `json:"human_agent_tag"`
-	BotURL              Optional[string]   `json:"bot_url"`
-}
-
-func notNull[T any](name string, o Optional[T]) error {
-	if o.Set && o.Null {
-		return invalidf("%s cannot be null.", name)
-	}
-	return nil
-}
-
-// firstError is the first error of errs that is not nil.
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// setName checks a given name (trimmed, not empty, at most maxNameRunes) and
-// stores it in *name.
-func setName(in Optional[string], name *string) error {
-	if !in.Set {
-		return nil
-	}
-	v := strings.TrimSpace(in.Value)
-	if v == "" || utf8.RuneCountInString(v) > maxNameRunes {
-		return invalidf("name is required (at most %d characters).", maxNameRunes)
-	}
-	*name = v
-	return nil
-}
-
-// apply merges in into w and checks every value that needs no database.
-func (in WorkstreamInput) apply(w *Workstream) error {
-	if err := firstError(
-		notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("page_ids", in.PageIDs),
-		notNull("default_queue_id", in.DefaultQueueID), notNull("distribution_mode", in.DistributionMode),
-		notNull("capacity_units", in.CapacityUnits), notNull("customer_attachments", in.CustomerAttachments),
-		notNull("agent_attachments", in.AgentAttachments), notNull("human_agent_tag", in.HumanAgentTag),
-	); err != nil {
-		return err
-	}
-	if err := setName(in.Name, &w.Name); err != nil {
-		return err
-	}
-	if in.PageIDs.Set {
-		seen := map[string]bool{}
-		w.PageIDs = []string{}
-		for _, id := range in.PageIDs.Value {
-			if !validUUID(id) {
-				return invalidf("page_ids: %q is not a page id.", id)
-			}
-			if !seen[id] {
-				seen[id] = true
-				w.PageIDs = append(w.PageIDs, id)
-			}
-		}
-	}
-	if in.DefaultQueueID.Set {
-		if !validUUID(in.DefaultQueueID.Value) {
-			return invalidf("default_queue_id: %q is not a queue id.", in.DefaultQueueID.Value)
-		}
-		w.DefaultQueueID = in.DefaultQueueID.Value
-	}
-	if in.Language.Set {
-		w.Language = ""
-		if raw := strings.TrimSpace(in.Language.Value); !in.Language.Null && raw != "" {
-			tag, err := ParseLanguage(raw)
-			if err != nil {
-				return invalidf("language: %v", err)
-			}
-			w.Language = tag
-		}
-	}
-	if in.DistributionMode.Set {
-		if in.DistributionMode.Value != DistributionPush && in.DistributionMode.Value != DistributionPick {
-			return invalidf("distribution_mode must be push (conversations are assigned) or pick (agents pick them).")
-		}
-		w.DistributionMode = in.DistributionMode.Value
-	}
-	if in.CapacityUnits.Set {
-		if in.CapacityUnits.Value < 1 || in.CapacityUnits.Value > maxCapacityUnits {
-			return invalidf("capacity_units must be between 1 and %d.", maxCapacityUnits)
-		}
-		w.CapacityUnits = in.CapacityUnits.Value
-	}
-	if in.MaxWaitSeconds.Set {
-		w.MaxWaitSeconds = nil
-		if !in.MaxWaitSeconds.Null {
-			if v := in.MaxWaitSeconds.Value; v < 1 || v > maxWaitLimit {
-				return invalidf("max_wait_seconds must be between 1 and %d (a week), or null for no overflow.", maxWaitLimit)
-			}
-			v := in.MaxWaitSeconds.Value
-			w.MaxWaitSeconds = &v
-		}
-	}
-	if in.OverflowQueueID.Set {
-		w.OverflowQueueID = nil
-		if !in.OverflowQueueID.Null {
-			if !validUUID(in.OverflowQueueID.Value) {
-				return invalidf("overflow_queue_id: %q is not a queue id.", in.OverflowQueueID.Value)
-			}
-			v := in.OverflowQueueID.Value
-			w.OverflowQueueID = &v
-		}
-	}
-	if (w.MaxWaitSeconds == nil) != (w.OverflowQueueID == nil) {
-		return invalidf("max_wait_seconds and overflow_queue_id go together: set both to overflow, or neither.")
-	}
-	if in.AutoCloseAfterHours.Set {
-		w.AutoCloseAfterHours = nil
-		if !in.AutoCloseAfterHours.Null {
-			if v := in.AutoCloseAfterHours.Value; v < 1 || v > maxAutoCloseLimit {
-				return invalidf("auto_close_after_hours must be between 1 and %d, or null to never close automatically.", maxAutoCloseLimit)
-			}
-			v := in.AutoCloseAfterHours.Value
-			w.AutoCloseAfterHours = &v
-		}
-	}
-	if in.CustomerAttachments.Set {
-		w.CustomerAttachments = in.CustomerAttachments.Value
-	}
-	if in.AgentAttachments.Set {
-		w.AgentAttachments = in.AgentAttachments.Value
-	}
-	if in.HumanAgentTag.Set {
-		w.HumanAgentTag = in.HumanAgentTag.Value
-	}
-	if in.BotURL.Set {
-		w.BotURL = nil
-		if raw := strings.TrimSpace(in.BotURL.Value); !in.BotURL.Null && raw != "" {
-			u, err := url.Parse(raw)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 {
-				return invalidf("bot_url must be an absolute http(s) URL, or null for no bot.")
-			}
-			w.BotURL = &raw
-		}
-	}
-	return nil
-}
 
 // ParseLanguage checks a BCP 47 tag and returns its canonical form (nl_NL → nl-NL).
 func ParseLanguage(raw string) (string, error) {
@@ -316,27 +129,29 @@ func accountExists(ctx context.Context, q querier, accountID string) error {
 	return notFound(queryRow(ctx, q, sb).Scan(&status), "account")
 }
 
-// CreateWorkstream stores a workstream. Without default_queue_id it gets a queue of
-// its own that every agent joins (as a page's default workstream does); pages named
-// in page_ids move to it.
-func (s *Store) CreateWorkstream(ctx context.Context, in WorkstreamInput) (Workstream, error) {
-	if !in.AccountID.Set || !validUUID(in.AccountID.Value) {
-		return Workstream{}, invalidf("account_id is required.")
-	}
-	if !in.Name.Set {
-		return Workstream{}, invalidf("name is required.")
-	}
-	w := Workstream{ID: uuid.NewString(), AccountID: in.AccountID.Value, PageIDs: []string{},
-		DistributionMode: DistributionPush, CapacityUnits: 1, CustomerAttachments: true, AgentAttachments: true}
-	if err := in.apply(&w); err != nil {
-		return Workstream{}, err
+// NewWorkstream is a workstream of the account with the settings a new one
+// starts from, for the caller to change before CreateWorkstream.
+func NewWorkstream(accountID string) Workstream {
+	return Workstream{AccountID: accountID, PageIDs: []string{}, DistributionMode: DistributionPush, CapacityUnits: 1,
+		CustomerAttachments: true, AgentAttachments: true}
+}
+
+// CreateWorkstream stores w, whose values the caller has checked; the store
+// checks what needs the database (an active account; queues and pages of the
+// account) and answers *InvalidInput when that fails. Without a default queue it
+// gets a queue of its own that every agent joins (as a page's default workstream
+// does); the pages in w.PageIDs move to it.
+func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream, error) {
+	w.ID = uuid.NewString()
+	if w.PageIDs == nil {
+		w.PageIDs = []string{}
 	}
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		sb := pg.NewSelectBuilder()
 		sb.Select("status").From("accounts").Where(sb.Equal("id", w.AccountID)).ForUpdate()
 		var status string
 		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
-			if err != nil && err != sql.ErrNoRows {
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			return invalidf("account_id: no active account has id %s.", w.AccountID)
@@ -374,17 +189,16 @@ func (s *Store) CreateWorkstream(ctx context.Context, in WorkstreamInput) (Works
 	return s.GetWorkstream(ctx, w.ID)
 }
 
-// UpdateWorkstream applies a PATCH: every value is checked before anything is
-// written, so a refused request changes nothing. Settings are read when they
-// apply (HUMAN_AGENT at each send, distribution at each assignment pass), so a
-// change reaches open conversations at once; the caller wakes the queues that
-// hold the workstream's waiting conversations (WorkstreamQueues).
-func (s *Store) UpdateWorkstream(ctx context.Context, id string, in WorkstreamInput) (Workstream, error) {
+// UpdateWorkstream changes a workstream: change gets the current settings under
+// the workstream's row lock and edits them (its error is returned as it is),
+// then the store checks the queues and pages, so a refused change writes
+// nothing. Settings are read when they apply (HUMAN_AGENT at each send,
+// distribution at each assignment pass), so a change reaches open conversations
+// at once; the caller wakes the queues that hold the workstream's waiting
+// conversations (WorkstreamQueues).
+func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Workstream) error) (Workstream, error) {
 	if !validUUID(id) {
 		return Workstream{}, ErrNotFound
-	}
-	if in.AccountID.Set {
-		return Workstream{}, invalidf("account_id cannot be changed.")
 	}
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		w, err := s.workstream(ctx, tx, id, true)
@@ -392,7 +206,7 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, in WorkstreamIn
 			return err
 		}
 		before := w.PageIDs
-		if err := in.apply(&w); err != nil {
+		if err := change(&w); err != nil {
 			return err
 		}
 		if err := checkWorkstreamRefs(ctx, tx, w, before); err != nil {
@@ -521,3 +335,6 @@ func uniqueIDs(ids []string) []string {
 	}
 	return out
 }
+
+// MaxNameRunes bounds the names of workstreams, queues and routing rules.
+const MaxNameRunes = 200

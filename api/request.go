@@ -1,0 +1,92 @@
+package api
+
+// Request bodies: their JSON shapes and the checks that need no database. The
+// store takes plain values; what only the database can check (an account that
+// exists, a queue of the account) it answers as *store.InvalidInput.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"fbchannel/store"
+)
+
+// requestError is a request the caller must change (400 invalid_request); it
+// is found before anything is written.
+type requestError struct{ message string }
+
+func (e *requestError) Error() string { return e.message }
+
+func invalidf(format string, args ...any) error {
+	return &requestError{message: fmt.Sprintf(format, args...)}
+}
+
+// validID says whether s can be an id (a UUID); ids that cannot be answer 404,
+// as ids that match nothing do.
+func validID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// optional is a JSON field that may be absent (Set false), null (Null) or a value.
+type optional[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// optString is a JSON string field that may be absent or null.
+type optString = optional[string]
+
+func notNull[T any](name string, o optional[T]) error {
+	if o.Set && o.Null {
+		return invalidf("%s cannot be null.", name)
+	}
+	return nil
+}
+
+// requiredField answers "<name> is required." unless present.
+func requiredField(name string, present bool) error {
+	if !present {
+		return invalidf("%s is required.", name)
+	}
+	return nil
+}
+
+// firstError is the first error of errs that is not nil.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setName checks a given name (trimmed, not empty, at most store.MaxNameRunes) and
+// stores it in *name.
+func setName(in optional[string], name *string) error {
+	if !in.Set {
+		return nil
+	}
+	v := strings.TrimSpace(in.Value)
+	if v == "" || utf8.RuneCountInString(v) > store.MaxNameRunes {
+		return invalidf("name is required (at most %d characters).", store.MaxNameRunes)
+	}
+	*name = v
+	return nil
+}

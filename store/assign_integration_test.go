@@ -1,0 +1,433 @@
+//go:build integration
+
+package store
+
+// The locking of assign.go against a real Postgres: goroutines race to assign,
+// pick and transfer the same conversation, or to load the same agent, and
+// exactly one wins while no agent ever holds more than its capacity.
+// Run: go test -count=1 -tags integration ./store/
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"fbchannel/schema"
+	"fbchannel/secrets"
+)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// fixture is a store on a database of its own, dropped when the test ends.
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	s     *Store
+	pages int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "fbchannel_store_test_" + randomHex(6)
+	u.Path = "/" + name
+	dsn := u.String()
+	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		u.Path = "/postgres"
+		if admin, err := sql.Open("postgres", u.String()); err == nil {
+			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
+			admin.Close()
+		}
+	})
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, ctx: ctx, s: &Store{DB: db, Box: box}}
+}
+
+func (f *fixture) must(err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) exec(query string, args ...any) {
+	f.t.Helper()
+	_, err := f.s.DB.ExecContext(f.ctx, query, args...)
+	f.must(err)
+}
+
+// page connects a page (with its default queue and workstream) to a new account.
+func (f *fixture) page() Page {
+	f.t.Helper()
+	a, err := f.s.CreateAccount(f.ctx, "Account", "app-"+randomHex(4), "secret")
+	f.must(err)
+	f.pages++
+	p, err := f.s.CreatePage(f.ctx, a.ID, "Page", fmt.Sprint(1000+f.pages), "token", "http://localhost")
+	f.must(err)
+	return p
+}
+
+// agent creates an available agent; it joins every default queue there is.
+func (f *fixture) agent(capacity int) string {
+	f.t.Helper()
+	a, _, err := f.s.CreateAgent(f.ctx, "Agent", randomHex(4)+"@example.com", capacity)
+	f.must(err)
+	_, err = f.s.SetPresence(f.ctx, a.ID, "available")
+	f.must(err)
+	return a.ID
+}
+
+// waiting opens a conversation on the page and routes it to the page's default queue.
+func (f *fixture) waiting(p Page) string {
+	f.t.Helper()
+	id := uuid.NewString()
+	served, _, _, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, "psid-"+randomHex(6))
+	f.must(err)
+	if !served {
+		f.t.Fatalf("page %s does not serve conversations", p.ID)
+	}
+	_, err = f.s.RouteConversation(f.ctx, id)
+	f.must(err)
+	return id
+}
+
+func (f *fixture) pickMode(p Page) {
+	f.exec("UPDATE workstreams SET distribution_mode = 'pick' WHERE id = $1", p.WorkstreamID)
+}
+
+// load is the capacity units of the agent's assigned conversations.
+func (f *fixture) load(agentID string) int {
+	f.t.Helper()
+	var n int
+	f.must(f.s.DB.QueryRowContext(f.ctx,
+		"SELECT coalesce(sum(units), 0) FROM conversations WHERE agent_id = $1 AND status = 'assigned'", agentID).Scan(&n))
+	return n
+}
+
+// assignedEvents counts the conversation.assigned events written for a conversation.
+func (f *fixture) assignedEvents(conversationID string) int {
+	f.t.Helper()
+	var n int
+	f.must(f.s.DB.QueryRowContext(f.ctx,
+		"SELECT count(*) FROM agent_events WHERE conversation_id = $1 AND name = 'conversation.assigned'", conversationID).Scan(&n))
+	return n
+}
+
+func (f *fixture) conversationAgent(id string) (status, agentID string) {
+	f.t.Helper()
+	var agent sql.NullString
+	f.must(f.s.DB.QueryRowContext(f.ctx, "SELECT status, agent_id FROM conversations WHERE id = $1", id).Scan(&status, &agent))
+	return status, agent.String
+}
+
+// race runs fn n times at once, released together, and returns each outcome.
+func race[T any](n int, fn func(i int) (T, error)) ([]T, []error) {
+	out, errs := make([]T, n), make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i], errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out, errs
+}
+
+func refusedWith(err error, code string) bool {
+	var r *Refused
+	return errors.As(err, &r) && r.Code == code
+}
+
+func TestRacingPicksOfOneConversationHaveOneWinner(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.pickMode(p)
+	const agents = 8
+	ids := make([]string, agents)
+	for i := range ids {
+		ids[i] = f.agent(5)
+	}
+	conv := f.waiting(p)
+
+	_, errs := race(agents, func(i int) (Picked, error) { return f.s.Pick(f.ctx, conv, ids[i]) })
+	winner := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner != "" {
+				t.Fatalf("two agents picked %s: %s and %s", conv, winner, ids[i])
+			}
+			winner = ids[i]
+		case errors.Is(err, ErrNotWaiting) && refusedWith(err, "already_assigned"):
+		default:
+			t.Fatalf("pick by agent %d: %v, want success or already_assigned", i, err)
+		}
+	}
+	if winner == "" {
+		t.Fatal("no agent picked the conversation")
+	}
+	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != winner {
+		t.Fatalf("conversation is %s with %q, want assigned to the winner %s", status, agent, winner)
+	}
+	if n := f.assignedEvents(conv); n != 1 {
+		t.Fatalf("%d conversation.assigned events, want 1", n)
+	}
+}
+
+func TestRacingPicksByOneAgentStayWithinItsCapacity(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.pickMode(p)
+	agent := f.agent(2)
+	const conversations = 8
+	convs := make([]string, conversations)
+	for i := range convs {
+		convs[i] = f.waiting(p)
+	}
+
+	_, errs := race(conversations, func(i int) (Picked, error) { return f.s.Pick(f.ctx, convs[i], agent) })
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case refusedWith(err, "capacity_exceeded"):
+		default:
+			t.Fatalf("pick %d: %v, want success or capacity_exceeded", i, err)
+		}
+	}
+	if won != 2 || f.load(agent) != 2 {
+		t.Fatalf("%d picks won and the agent's load is %d, want 2 and 2 (its capacity)", won, f.load(agent))
+	}
+}
+
+func TestRacingQueuePassesAssignEachConversationOnceWithinCapacity(t *testing.T) {
+	f := newFixture(t)
+	// Two queues (two pages' default queues) share every agent, so passes over
+	// both load the same agents at once.
+	p1, p2 := f.page(), f.page()
+	agents := []string{f.agent(3), f.agent(2), f.agent(1)}
+	capacity := map[string]int{agents[0]: 3, agents[1]: 2, agents[2]: 1}
+	var convs []string
+	for range 10 {
+		convs = append(convs, f.waiting(p1), f.waiting(p2))
+	}
+
+	passes, errs := race(6, func(i int) (QueuePass, error) {
+		q := p1.DefaultQueueID
+		if i%2 == 1 {
+			q = p2.DefaultQueueID
+		}
+		return f.s.AssignQueue(f.ctx, q, 100)
+	})
+	seen := map[string]string{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("pass %d: %v", i, err)
+		}
+		for _, a := range passes[i].Assigned {
+			if other, ok := seen[a.ConversationID]; ok {
+				t.Fatalf("conversation %s assigned twice: to %s and %s", a.ConversationID, other, a.AgentID)
+			}
+			seen[a.ConversationID] = a.AgentID
+		}
+	}
+	if len(seen) != 6 {
+		t.Fatalf("%d conversations assigned, want 6 (the agents' whole capacity)", len(seen))
+	}
+	for _, id := range agents {
+		if got := f.load(id); got != capacity[id] {
+			t.Fatalf("agent load %d, want its capacity %d", got, capacity[id])
+		}
+	}
+	for _, c := range convs {
+		status, agent := f.conversationAgent(c)
+		want := 0
+		if seen[c] != "" {
+			want = 1
+			if status != "assigned" || agent != seen[c] {
+				t.Fatalf("conversation %s is %s with %q, want assigned to %s", c, status, agent, seen[c])
+			}
+		} else if status != "waiting" {
+			t.Fatalf("unassigned conversation %s is %s, want waiting", c, status)
+		}
+		if n := f.assignedEvents(c); n != want {
+			t.Fatalf("conversation %s has %d conversation.assigned events, want %d", c, n, want)
+		}
+	}
+}
+
+func TestPicksRacingQueuePassesAssignEachConversationOnce(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	pusher := f.agent(10)
+	_, err := f.s.SetPresence(f.ctx, pusher, "busy") // only picks until the race starts
+	f.must(err)
+	picker := f.agent(10)
+	_, err = f.s.SetPresence(f.ctx, picker, "busy") // a member picks whatever its presence
+	f.must(err)
+	var convs []string
+	for range 6 {
+		convs = append(convs, f.waiting(p))
+	}
+	_, err = f.s.SetPresence(f.ctx, pusher, "available")
+	f.must(err)
+
+	// Each conversation: the queue pass and a pick race for it.
+	_, errs := race(len(convs)+1, func(i int) (any, error) {
+		if i == len(convs) {
+			return f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100)
+		}
+		return f.s.Pick(f.ctx, convs[i], picker)
+	})
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, ErrNotWaiting) {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	for _, c := range convs {
+		status, agent := f.conversationAgent(c)
+		if status != "assigned" || (agent != pusher && agent != picker) {
+			t.Fatalf("conversation %s is %s with %q, want assigned to one of the two agents", c, status, agent)
+		}
+		if n := f.assignedEvents(c); n != 1 {
+			t.Fatalf("conversation %s has %d conversation.assigned events, want 1", c, n)
+		}
+	}
+	if f.load(pusher)+f.load(picker) != len(convs) {
+		t.Fatalf("loads %d + %d, want %d", f.load(pusher), f.load(picker), len(convs))
+	}
+}
+
+func TestRacingTransfersToOneAgentStayWithinItsCapacity(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.pickMode(p)
+	const senders = 6
+	from := make([]string, senders)
+	convs := make([]string, senders)
+	for i := range from {
+		from[i] = f.agent(1)
+		convs[i] = f.waiting(p)
+		_, err := f.s.Pick(f.ctx, convs[i], from[i])
+		f.must(err)
+	}
+	target := f.agent(2)
+
+	_, errs := race(senders, func(i int) (Transferred, error) {
+		return f.s.Transfer(f.ctx, TransferRequest{ConversationID: convs[i], FromAgentID: from[i], ToAgentID: target})
+	})
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+			if status, agent := f.conversationAgent(convs[i]); status != "assigned" || agent != target {
+				t.Fatalf("transferred conversation is %s with %q, want assigned to the target", status, agent)
+			}
+			if f.load(from[i]) != 0 {
+				t.Fatalf("sender %d still holds %d units after its transfer", i, f.load(from[i]))
+			}
+		case refusedWith(err, "agent_at_capacity"):
+			if status, agent := f.conversationAgent(convs[i]); status != "assigned" || agent != from[i] {
+				t.Fatalf("refused transfer left the conversation %s with %q, want it still the sender's", status, agent)
+			}
+		default:
+			t.Fatalf("transfer %d: %v, want success or agent_at_capacity", i, err)
+		}
+	}
+	if won != 2 || f.load(target) != 2 {
+		t.Fatalf("%d transfers won and the target's load is %d, want 2 and 2 (its capacity)", won, f.load(target))
+	}
+}
+
+func TestRacingTransfersOfOneConversationHaveOneWinner(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.pickMode(p)
+	owner := f.agent(1)
+	conv := f.waiting(p)
+	_, err := f.s.Pick(f.ctx, conv, owner)
+	f.must(err)
+	const targets = 6
+	to := make([]string, targets)
+	for i := range to {
+		to[i] = f.agent(1)
+	}
+
+	_, errs := race(targets, func(i int) (Transferred, error) {
+		return f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: owner, ToAgentID: to[i]})
+	})
+	winner := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner != "" {
+				t.Fatalf("the conversation was transferred twice: to %s and %s", winner, to[i])
+			}
+			winner = to[i]
+		case errors.Is(err, ErrNotFound): // no longer the owner's conversation
+		default:
+			t.Fatalf("transfer %d: %v, want success or not found", i, err)
+		}
+	}
+	if winner == "" {
+		t.Fatal("no transfer succeeded")
+	}
+	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != winner {
+		t.Fatalf("conversation is %s with %q, want assigned to %s", status, agent, winner)
+	}
+	for _, id := range append(to, owner) {
+		want := 0
+		if id == winner {
+			want = 1
+		}
+		if got := f.load(id); got != want {
+			t.Fatalf("agent %s has load %d, want %d", id, got, want)
+		}
+	}
+}
