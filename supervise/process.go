@@ -229,7 +229,7 @@ func (p *Process) Restart(ctx context.Context, why string, bound time.Duration) 
 func StopAll(bound time.Duration, ps ...*Process) {
 	for i := len(ps) - 1; i >= 0; i-- {
 		if p := ps[i]; p != nil && p.Alive() {
-			p.logf("stopping %s", p.Name)
+			p.logf("stopping %s (pid %d)", p.Name, p.PID())
 			p.Stop(bound)
 		}
 	}

@@ -155,7 +155,7 @@ func run(cfg config) int {
 		_ = os.Truncate(log, 0)
 		return &supervise.Process{
 			Name: name, Path: cfg.program(name), Args: args, Env: env, LogPath: log,
-			PIDFile: cfg.path("pids", name+".pid"), Ready: ready, Logf: warn,
+			PIDFile: cfg.path("pids", name+".pid"), Ready: ready, Logf: say,
 		}
 	}
 	dbFile, _ := filepath.Abs(cfg.path("temporal.db"))
