@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -87,8 +90,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 	defer db.Close()
-	metrics := ops.NewWorker()
-	metrics.Registry.MustRegister(ops.NewPostgresCollector(db, log))
+	metrics := WorkerMetrics(db, log)
 	opts, err := ClientOptions(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(log),
 		MetricsHandler: metrics.TemporalHandler(),
@@ -105,7 +107,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 
-	opsSrv, err := ops.Listen(cfg.OpsAddr, ops.Handler(metrics, ops.PostgresCheck(db), ops.TemporalCheck(c)))
+	opsSrv, err := ops.Listen(cfg.OpsAddr, WorkerOpsHandler(metrics, db, c))
 	if err != nil {
 		return fmt.Errorf("ops server at %s: %w", cfg.OpsAddr, err)
 	}
@@ -135,6 +137,21 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
 		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
 	return w.Run(interruptOn(ctx))
+}
+
+// WorkerMetrics are the worker's metrics, with the Postgres collector (pages,
+// queue lengths and waits, token expiry) over db; the SDK's temporal_* metrics
+// join them through TemporalHandler in the client's options.
+func WorkerMetrics(db *sql.DB, log *slog.Logger) *ops.Metrics {
+	m := ops.NewWorker()
+	m.Registry.MustRegister(ops.NewPostgresCollector(db, log))
+	return m
+}
+
+// WorkerOpsHandler serves the worker's /healthz, /readyz (Postgres and
+// Temporal reachable) and /metrics.
+func WorkerOpsHandler(m *ops.Metrics, db *sql.DB, c client.Client) http.Handler {
+	return ops.Handler(m, ops.PostgresCheck(db), ops.TemporalCheck(c))
 }
 
 // interruptOn adapts a context to the worker's interrupt channel.
