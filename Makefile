@@ -29,7 +29,7 @@ test: ## vet, workflowcheck, the whole test suite (integration included), bounde
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@FUZZTIME=$(FUZZTIME) $(DEV) fuzz
 
-build: ## build worker, starter, graphsim and devseed into ./bin
+build: ## build worker, starter, graphsim, devseed and devstack into ./bin
 	@$(DEV) build
 
 lint: ## gofmt (must list nothing), go vet, workflowcheck

@@ -10,9 +10,6 @@ import (
 	"os"
 
 	"github.com/caarlos0/env/v11"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/interceptor"
-	"go.temporal.io/sdk/log"
 
 	"fbchannel/codec"
 	"fbchannel/secrets"
@@ -52,10 +49,7 @@ type Process struct {
 	// Codec encrypts workflow payloads; nil when PAYLOAD_ENCRYPTION_KEY is not set.
 	Codec   *codec.Codec
 	Tracing *tracing.Tracing
-	// Interceptors carry spans through the Temporal client (and its workers).
-	Interceptors []interceptor.ClientInterceptor
 
-	cfg  Shared
 	stop func()
 }
 
@@ -73,26 +67,13 @@ func (s Shared) Start(ctx context.Context, service string) (*Process, error) {
 	}
 	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
 	slog.SetDefault(logger)
-	tr, interceptors, stop, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: service,
+	tr, stop, err := tracing.StartProcess(ctx, tracing.Config{ServiceName: service,
 		Endpoint: s.OTLPEndpoint, TracesEndpoint: s.OTLPTracesEndpoint, Disabled: s.OTelSDKDisabled}, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Process{Log: logger, Box: box, Codec: payloadCodec, Tracing: tr, Interceptors: interceptors, cfg: s, stop: stop}, nil
+	return &Process{Log: logger, Box: box, Codec: payloadCodec, Tracing: tr, stop: stop}, nil
 }
 
 // Stop exports the spans that are left, within five seconds.
 func (p *Process) Stop() { p.stop() }
-
-// ClientOptions are the Temporal client's options: TEMPORAL_ADDRESS and
-// TEMPORAL_NAMESPACE, the process's logger, metrics, tracing interceptors and
-// payload codec.
-func (p *Process) ClientOptions(metrics client.MetricsHandler) client.Options {
-	return client.Options{
-		HostPort: p.cfg.TemporalAddress, Namespace: p.cfg.TemporalNamespace, Logger: log.NewStructuredLogger(p.Log),
-		MetricsHandler: metrics,
-		// The client carries each span into the workflows it starts and signals;
-		// a worker built on it runs workflows and activities in spans.
-		Interceptors: p.Interceptors, DataConverter: p.Codec.DataConverter(),
-	}
-}

@@ -7,19 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,52 +22,36 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/activities"
 	"fbchannel/api"
-	"fbchannel/graph"
-	"fbchannel/schema"
-	"fbchannel/secrets"
+	"fbchannel/app/apptest"
 	"fbchannel/simulator"
 	"fbchannel/store"
-	"fbchannel/workflows"
 )
 
 var temporalClient client.Client
 
-const namespace = "default"
+const namespace = apptest.Namespace
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		cli, _ = filepath.Abs("../bin/temporal")
-	}
+	cli := apptest.TemporalCLI()
 	if _, err := os.Stat(cli); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the Temporal CLI is missing at %s: run `make test` (it builds it)\n", cli)
 		return 1
 	}
-	ctx := context.Background()
-	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		ClientOptions: &client.Options{Namespace: namespace, Logger: quietLogger()},
-		LogLevel:      "error",
-	})
+	server, err := apptest.StartTemporal(context.Background(), apptest.Temporal{CLI: cli, Logger: quietLogger()})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: start Temporal dev server:", err)
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	defer server.Stop()
 	temporalClient = server.Client()
-	if err := workflows.EnsureSearchAttributes(ctx, temporalClient, namespace); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
 	return m.Run()
 }
 
@@ -86,25 +65,20 @@ func (l *slogLogger) Warn(msg string, kv ...any)  {}
 func (l *slogLogger) Error(msg string, kv ...any) {}
 
 func databaseURL(name string) string {
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
+	u, err := apptest.WithDatabase(apptest.DefaultDatabaseURL(), name)
+	if err != nil {
+		panic(err)
 	}
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randomHex(n int) string { return apptest.RandomHex(n) }
 
-// stack is one isolated channel: its own database, task queue, worker, starter
-// (httptest) and simulator.
+// stack is one isolated channel (an apptest.Stack): its own database, task
+// queue, worker, starter (httptest) and simulator.
 type stack struct {
 	t          *testing.T
+	app        *apptest.Stack
 	db         *sql.DB
 	store      *store.Store
 	sim        *simulator.Simulator
@@ -117,7 +91,7 @@ type stack struct {
 
 	// How the processes are wired: newStack gives both the dev server's client,
 	// no Graph spans and the starter's handler as it is; a wire function passed
-	// to newStack may change them (tracing_test.go).
+	// to newStack may change them, and st.app.Starter (tracing_test.go).
 	starterClient, workerClient client.Client
 	graphTracer                 trace.TracerProvider
 	wrapHandler                 func(http.Handler) http.Handler
@@ -130,103 +104,66 @@ type stack struct {
 // and the simulator are up, before the worker and the starter start.
 func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	t.Helper()
-	ctx := context.Background()
-	st := &stack{t: t, taskQueue: "fbchannel-test-" + randomHex(6), adminToken: "admin-" + randomHex(8), dbName: "fbchannel_test_" + randomHex(6)}
-	dsn := databaseURL(st.dbName)
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, dsn)
+	a, err := apptest.New(context.Background(), apptest.Options{
+		Database: "fbchannel_test_" + randomHex(6), TaskQueue: "fbchannel-test-" + randomHex(6),
+		AdminToken: "admin-" + randomHex(8), Starter: temporalClient,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
+	st := &stack{
+		t: t, app: a, db: a.DB, store: a.Store, sim: a.Sim, simURL: a.SimURL,
+		taskQueue: a.TaskQueue, adminToken: a.AdminToken, dbName: a.Database,
+		starterClient: temporalClient, workerClient: temporalClient,
 	}
-	st.db = db
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.store = &store.Store{DB: db, Box: box}
-
-	st.sim = simulator.New()
-	simServer := httptest.NewServer(st.sim)
-	st.simURL = simServer.URL
-
-	st.starterClient, st.workerClient = temporalClient, temporalClient
+	t.Cleanup(func() {
+		// A passing test's database goes; a failing one's stays for a look.
+		a.KeepDB = t.Failed()
+		a.Close()
+	})
 	for _, w := range wire {
 		w(st)
 	}
-	st.startWorker()
-
-	st.api = httptest.NewServer(nil)
-	handler := st.server(st.starterClient).Handler()
-	if st.wrapHandler != nil {
-		handler = st.wrapHandler(handler)
+	a.Starter.Temporal = st.starterClient
+	a.WrapStarter = st.wrapHandler
+	st.configureWorker()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
 	}
-	st.api.Config.Handler = handler
-	t.Cleanup(func() {
-		st.api.Close()
-		st.stopWorker()
-		simServer.Close()
-		db.Close()
-		// A passing test's database goes; a failing one's stays for a look.
-		if !t.Failed() {
-			dropTestDatabase(st.dbName)
-		}
-	})
+	st.worker, st.api = a.TemporalWorker, a.API
 	return st
 }
 
-// dropTestDatabase removes a test's database, so repeated runs do not fill the disk.
-func dropTestDatabase(name string) {
-	admin, err := sql.Open("postgres", databaseURL("postgres"))
-	if err != nil {
-		return
-	}
-	defer admin.Close()
-	// FORCE: connections a stopped worker's pool may still hold are ended.
-	_, _ = admin.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`)
+// configureWorker hands the wiring fields to the worker apptest builds.
+func (st *stack) configureWorker() {
+	st.app.Worker.Temporal = st.workerClient
+	st.app.Worker.GraphTracer = st.graphTracer
+	st.app.Worker.AdjustActivities = st.activityHooks
 }
 
 // startWorker runs this stack's worker (as the worker process does).
 func (st *stack) startWorker() {
 	st.t.Helper()
-	w := worker.New(st.workerClient, st.taskQueue, worker.Options{})
-	workflows.Register(w)
-	g := graph.New(st.simURL, "v23.0", nil)
-	g.TracerProvider = st.graphTracer
-	acts := &activities.Activities{
-		Store: st.store, Graph: g, Temporal: st.workerClient, TaskQueue: st.taskQueue,
-	}
-	if st.activityHooks != nil {
-		st.activityHooks(acts)
-	}
-	w.RegisterActivity(acts)
-	if err := w.Start(); err != nil {
+	st.configureWorker()
+	if err := st.app.StartWorker(); err != nil {
 		st.t.Fatal(err)
 	}
-	st.worker = w
+	st.worker = st.app.TemporalWorker
 }
 
 // stopWorker stops the worker, as a crash or a deploy would (running activities
 // are abandoned and retried by the next worker).
 func (st *stack) stopWorker() {
-	if st.worker != nil {
-		st.worker.Stop()
-		st.worker = nil
-	}
+	st.app.StopWorker()
+	st.worker = nil
 }
 
-// server builds a starter handler over this stack's database with a given client.
+// server builds a starter's API server over this stack's database with a given
+// client (a test may change it before calling Handler).
 func (st *stack) server(c client.Client) *api.Server {
-	return &api.Server{
-		Store: st.store, Temporal: c, TaskQueue: st.taskQueue, PublicBaseURL: st.api.URL,
-		AdminToken: st.adminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	s := st.app.Starter
+	s.Temporal = c
+	return s.API()
 }
 
 // call sends a JSON request and decodes a JSON answer into out (if non-nil).

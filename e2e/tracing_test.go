@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"fbchannel/app"
 	"fbchannel/codec"
 	"fbchannel/simulator"
 	"fbchannel/tracing"
@@ -43,9 +44,9 @@ type opsStack struct {
 
 // newStackWith builds an isolated stack with newStack, but with the starter's
 // and the worker's own Temporal clients (on the dev server's connection)
-// carrying the tracing interceptor and the payload codec, the starter's handler
-// wrapped in server spans and the codec endpoint, and the Graph client making
-// spans.
+// carrying the tracing interceptor and the payload codec (app.ClientOptions),
+// the starter's handler wrapped in server spans and the codec endpoint, and the
+// Graph client making spans.
 func newStackWith(t *testing.T, opts stackOptions) *opsStack {
 	t.Helper()
 	s := &opsStack{}
@@ -61,13 +62,11 @@ func newStackWith(t *testing.T, opts stackOptions) *opsStack {
 			t.Fatal(err)
 		}
 		processClient := func(tr *tracing.Tracing) client.Client {
-			interceptors, err := tr.ClientInterceptors()
+			o, err := app.ClientOptions(client.Options{Namespace: namespace, Logger: quietLogger()}, tr, opts.codec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := client.NewClientFromExisting(temporalClient, client.Options{
-				Namespace: namespace, Logger: quietLogger(), Interceptors: interceptors, DataConverter: opts.codec.DataConverter(),
-			})
+			c, err := client.NewClientFromExisting(temporalClient, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,12 +74,9 @@ func newStackWith(t *testing.T, opts stackOptions) *opsStack {
 		}
 		st.starterClient, st.workerClient = processClient(s.starterTracing), processClient(s.workerTracing)
 		st.graphTracer = s.workerTracing.TracerProvider()
-		st.wrapHandler = func(h http.Handler) http.Handler {
-			if opts.codec != nil {
-				h = codec.Mount(h, opts.codec.Handler(codec.ServerOptions{AdminToken: st.adminToken, CORSOrigins: []string{"http://localhost:8233"}}))
-			}
-			return s.starterTracing.Handler(h)
-		}
+		// The starter's codec endpoint and server spans, as app.RunStarter wires them.
+		st.app.Starter.Codec, st.app.Starter.CodecCORSOrigins = opts.codec, []string{"http://localhost:8233"}
+		st.app.Starter.Tracing = s.starterTracing
 		// Runs after the stack's own clean-up has stopped the starter and the worker.
 		t.Cleanup(func() {
 			st.starterClient.Close()

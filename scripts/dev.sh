@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Local stack and test driver for fbchannel; the Makefile's targets call it.
 #
-#   scripts/dev.sh run     Postgres (system or private), Temporal dev server, Graph API
-#                          simulator, worker and starter; demo data; Ctrl-C stops it all
+#   scripts/dev.sh run     Postgres (system or private), then cmd/devstack: Temporal dev
+#                          server, Graph API simulator, worker and starter; demo data;
+#                          Ctrl-C stops it all
 #   scripts/dev.sh stop    stop what a `run` started (also leftovers of a killed run)
 #   scripts/dev.sh test    vet, workflowcheck, the whole test suite, bounded fuzzing
 #   scripts/dev.sh lint    gofmt, vet, workflowcheck
 #   scripts/dev.sh fuzz    the fuzz targets (FUZZTIME, default 20s each)
-#   scripts/dev.sh build   go build the programs into ./bin
+#   scripts/dev.sh build   go build the programs (and cmd/devstack) into ./bin
 #   scripts/dev.sh bench   go run ./bench/ingest (or: bench assign) with Postgres and the
 #                          Temporal CLI ready; further flags pass on
 #   scripts/dev.sh tools   build the pinned Go tools into ./bin
 #   scripts/dev.sh soak    the fault-injection soak (cmd/soak) on its own stack; flags pass on
 #
-# Everything it keeps lives in .data/ (git-ignored): logs, pids, the private Postgres,
-# the Temporal dev server's SQLite file, the dev SECRETS_KEY and the demo credentials.
+# This script does what must be shell: finding or creating Postgres (initdb, pg_ctl) and
+# building the pinned tools. Starting, watching and stopping the programs is Go's
+# (cmd/devstack and cmd/soak, over package supervise). Everything kept lives in .data/
+# (git-ignored): logs, pids, the private Postgres, the Temporal dev server's SQLite file,
+# the dev SECRETS_KEY and the demo credentials.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,13 +38,7 @@ WORKFLOWCHECK_PKG=go.temporal.io/sdk/contrib/tools/workflowcheck
 
 DEFAULT_DATABASE_URL='postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable'
 PRIVATE_PG_PORT=55432
-TEMPORAL_PORT=7233
-TEMPORAL_UI_PORT=8233
-STARTER_PORT=8080
-SIM_PORT=8090
 
-# Programs `run` starts, in start order; they are stopped in reverse.
-SERVICES=(temporal graphsim worker starter)
 FUZZ_TARGETS=(FuzzParseBatch FuzzVerifySignature)
 FUZZ_PKG=./messenger/
 
@@ -60,12 +58,6 @@ have() { command -v "$1" >/dev/null 2>&1; }
 port_open() { # host port
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-}
-
-http_answers() { # url: any HTTP status counts, a refused connection does not
-	local code
-	code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null) || true
-	[[ -n $code && $code != 000 ]]
 }
 
 wait_until() { # seconds command...: polls every half second
@@ -309,106 +301,26 @@ ensure_postgres() {
 }
 
 # ---------------------------------------------------------------------------------------
-# Background processes (run / stop)
+# The stack (run / stop): cmd/devstack starts, watches and stops the programs
 
-# The command line of a live process; nothing for a dead one or a zombie.
-proc_args() {
-	local line stat args
-	line=$(ps -o stat=,args= -p "$1" 2>/dev/null) || return 0
-	read -r stat args <<<"$line"
-	[[ -z $stat || $stat == Z* ]] && return 0
-	printf '%s\n' "$args"
+build_programs() {
+	say "Building worker, starter, graphsim, devseed and devstack into ./bin"
+	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/devseed ./cmd/devstack ||
+		die "go build failed (above); nothing was started"
 }
 
-# Stops the process recorded in $PIDS/<name>.pid if it is still the program we started.
-stop_service() { # name
-	local f=$PIDS/$1.pid pid i
-	[[ -f $f ]] || return 0
-	pid=$(<"$f")
-	if [[ $pid =~ ^[0-9]+$ ]] && [[ $(proc_args "$pid") == "$BIN/$1"* ]]; then
-		say "Stopping $1 (pid $pid)"
-		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-		# The worker gives running activities up to 20s to finish.
-		for ((i = 0; i < 120; i++)); do
-			[[ -n $(proc_args "$pid") ]] || break
-			sleep 0.25
-		done
-		if [[ -n $(proc_args "$pid") ]]; then
-			warn "$1 did not stop within 30s; killing it"
-			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-		fi
+# Stops a `run` still in the foreground elsewhere (it stops its programs in order)
+# and what a killed one left behind; not the private Postgres (a `make test` may use it).
+stop_leftovers() { # data directory
+	if [[ ! -x $BIN/devstack ]]; then
+		go build -o "$BIN/" ./cmd/devstack || die "go build ./cmd/devstack failed (above)"
 	fi
-	rm -f "$f"
-}
-
-stop_services() {
-	local i
-	for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
-		stop_service "${SERVICES[i]}"
-	done
-}
-
-# Starts bin/<name> in its own session (so Ctrl-C reaches only this script, which then
-# stops everything in order), logging to .data/logs/<name>.log.
-start_service() { # name args...
-	local name=$1
-	shift
-	: >"$LOGS/$name.log"
-	setsid "$BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-	printf '%s\n' "$!" >"$PIDS/$name.pid"
-}
-
-service_alive() { # name
-	local pid
-	[[ -f $PIDS/$1.pid ]] || return 1
-	pid=$(<"$PIDS/$1.pid")
-	[[ $(proc_args "$pid") == "$BIN/$1"* ]]
-}
-
-service_failed() { # name what
-	printf '\nERROR: %s %s. Last lines of .data/logs/%s.log:\n' "$1" "$2" "$1" >&2
-	tail -n 25 "$LOGS/$1.log" | sed 's/^/    /' >&2
-	exit 1
-}
-
-wait_service() { # name seconds check...: waits for check, failing if the process dies
-	local name=$1 secs=$2 i
-	shift 2
-	for ((i = 0; i < secs * 2; i++)); do
-		if "$@"; then return 0; fi
-		service_alive "$name" || service_failed "$name" "exited during start-up"
-		sleep 0.5
-	done
-	service_failed "$name" "was not ready after ${secs}s"
-}
-
-temporal_healthy() {
-	"$BIN/temporal" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1
-}
-
-# Stops a foreground `run` elsewhere and every program a run started, but not the
-# private Postgres (a `make test` may be using it).
-stop_leftovers() {
-	local pid i
-	mkdir -p "$PIDS"
-	# A `run` still in the foreground somewhere: let it stop its own stack in order.
-	if [[ -f $PIDS/dev.pid ]]; then
-		pid=$(<"$PIDS/dev.pid")
-		if [[ $pid != "$$" && $(proc_args "$pid") == *scripts/dev.sh* ]]; then
-			say "Stopping the running 'make run' (pid $pid)"
-			kill -TERM "$pid" 2>/dev/null || true
-			for ((i = 0; i < 240; i++)); do
-				[[ -n $(proc_args "$pid") ]] || break
-				sleep 0.25
-			done
-		fi
-		rm -f "$PIDS/dev.pid"
-	fi
-	stop_services
+	"$BIN/devstack" stop -bin "$BIN" -data "$1"
 }
 
 cmd_stop() {
-	stop_leftovers
+	mkdir -p "$PIDS"
+	stop_leftovers "$DATA"
 	stop_private_postgres
 }
 
@@ -419,138 +331,24 @@ run_cleanup() {
 	RUN_CLEANED=1
 	set +e
 	trap '' INT TERM
-	printf '\n'
-	stop_services
+	stop_leftovers "$DATA" # only if devstack itself was killed
 	if ((PG_STARTED)); then stop_private_postgres; fi
-	rm -f "$PIDS/dev.pid"
-	say "Stopped."
 	return "$rc"
 }
 
-check_ports_free() {
-	local p
-	for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$SIM_PORT" "$STARTER_PORT"; do
-		if port_open 127.0.0.1 "$p"; then
-			die "port $p is already in use by a program this script did not start; stop it first (ss -ltnp 'sport = :$p')"
-		fi
-	done
-}
-
-dev_secrets_key() {
-	local f=$DATA/secrets_key
-	if [[ ! -s $f ]]; then
-		(umask 077 && head -c32 /dev/urandom | base64 >"$f")
-	fi
-	tr -d '[:space:]' <"$f"
-}
-
-build_programs() {
-	say "Building worker, starter, graphsim and devseed into ./bin"
-	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/devseed ||
-		die "go build failed (above); nothing was started"
-}
-
 cmd_run() {
-	local i attempt
-	have curl || die "curl is needed (apt-get install curl)"
 	mkdir -p "$DATA" "$LOGS" "$PIDS"
-
+	build_programs
 	# Leftovers of a previous run (killed terminal, crash) would hold the ports.
-	stop_leftovers
-	printf '%s\n' "$$" >"$PIDS/dev.pid"
+	stop_leftovers "$DATA"
 	trap run_cleanup EXIT
 	trap 'exit 0' INT # a requested stop is not a failure
 	trap 'exit 0' TERM
 
 	ensure_postgres
 	ensure_temporal_cli
-	build_programs
-	check_ports_free
-
-	export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
-	export TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
-	export TEMPORAL_TASK_QUEUE=${TEMPORAL_TASK_QUEUE:-facebook-channel}
-	export GRAPH_API_URL=http://127.0.0.1:$SIM_PORT
-	export GRAPH_API_VERSION=${GRAPH_API_VERSION:-v23.0}
-	export SIM_ADDR=:$SIM_PORT
-	export HTTP_ADDR=:$STARTER_PORT
-	export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://localhost:$STARTER_PORT}
-	export ADMIN_TOKEN=${ADMIN_TOKEN:-dev-admin-token}
-	SECRETS_KEY=$(dev_secrets_key)
-	export SECRETS_KEY
-
-	say "Starting the Temporal dev server (log: .data/logs/temporal.log)"
-	start_service temporal server start-dev \
-		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-		--db-filename "$DATA/temporal.db" --log-level warn \
-		--search-attribute ConversationStatus=Keyword \
-		--search-attribute FacebookPageID=Keyword \
-		--search-attribute CustomerPSID=Keyword \
-		--search-attribute AgentID=Keyword
-	wait_service temporal 90 temporal_healthy
-
-	say "Starting the Graph API simulator (log: .data/logs/graphsim.log)"
-	start_service graphsim
-	wait_service graphsim 30 http_answers "http://127.0.0.1:$SIM_PORT/_sim/requests"
-
-	say "Starting the worker (log: .data/logs/worker.log)"
-	start_service worker
-	# The worker migrates the database; give it a moment before the starter uses it.
-	for ((i = 0; i < 6; i++)); do
-		service_alive worker || service_failed worker "exited during start-up"
-		sleep 0.5
-	done
-
-	say "Starting the starter (log: .data/logs/starter.log)"
-	for attempt in 1 2 3; do
-		start_service starter
-		for ((i = 0; i < 60; i++)); do
-			http_answers "http://127.0.0.1:$STARTER_PORT/" && break 2
-			service_alive starter || break
-			sleep 0.5
-		done
-		service_alive starter && service_failed starter "was not answering HTTP after 30s"
-		# It may have raced the worker's migrations: try again while the worker lives.
-		if ((attempt == 3)) || ! service_alive worker; then
-			service_failed starter "exited during start-up"
-		fi
-		warn "starter exited during start-up (attempt $attempt); retrying in 2s"
-		cp "$LOGS/starter.log" "$LOGS/starter.attempt$attempt.log"
-		sleep 2
-	done
-
-	say "Creating demo data (cmd/devseed, through the HTTP APIs)"
-	local seeded=1
-	STARTER_URL=http://localhost:$STARTER_PORT SIM_URL=http://localhost:$SIM_PORT \
-		DEVSEED_ENV_FILE=$DATA/demo.env "$BIN/devseed" 2>&1 | tee "$LOGS/devseed.log" || seeded=0
-
-	cat <<-EOF
-
-		fbchannel is running. Ctrl-C (or \`make stop\` in another terminal) stops everything.
-
-		  starter (admin + agent API)  http://localhost:$STARTER_PORT      agent desk: http://localhost:$STARTER_PORT/desk
-		  Temporal UI                  http://localhost:$TEMPORAL_UI_PORT
-		  Graph API simulator          http://localhost:$SIM_PORT      (control API under /_sim/)
-		  admin token                  $ADMIN_TOKEN
-		  Postgres                     $(redact_url "$DATABASE_URL")
-		  logs                         .data/logs/{temporal,graphsim,worker,starter}.log
-		  demo credentials             .data/demo.env
-
-		A customer writes to the demo page (the simulator signs and posts the webhook):
-		  . .data/demo.env && curl -sS -XPOST localhost:$SIM_PORT/_sim/customer/messages \\
-		    -d "{\\"callback_url\\":\\"\$CALLBACK_URL\\",\\"app_secret\\":\\"\$APP_SECRET\\",\\"page_id\\":\\"\$PAGE_ID\\",\\"psid\\":\\"\$PSID\\",\\"text\\":\\"Hello\\"}"
-	EOF
-	if ((!seeded)); then
-		printf '\nWARNING: devseed failed (above, and .data/logs/devseed.log); the stack stays up for debugging.\n' >&2
-	fi
-
-	# Stay in the foreground; a program that dies takes the stack down with it.
-	while true; do
-		for i in "${SERVICES[@]}"; do
-			service_alive "$i" || service_failed "$i" "exited"
-		done
-		sleep 1
-	done
+	# Flags (e.g. -starter-port 18080) pass on to devstack; see `bin/devstack run -h`.
+	"$BIN/devstack" run -bin "$BIN" -data "$DATA" "$@"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -631,7 +429,7 @@ cmd_bench() {
 		name=$1
 		shift
 	fi
-	[[ -d bench/$name && $name != stack ]] || die "no benchmark bench/$name (ingest, assign)"
+	[[ -d bench/$name && $name != measure ]] || die "no benchmark bench/$name (ingest, assign)"
 	go run "./bench/$name" "$@"
 }
 
@@ -646,8 +444,8 @@ SOAK_PG_PORT=55442
 # Postgres are not disturbed, and stops that Postgres again.
 cmd_soak() {
 	ensure_temporal_cli
-	say "Building worker, starter, graphsim and soak into ./bin"
-	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/soak || die "go build failed (above)"
+	say "Building worker, starter, graphsim, soak and devstack into ./bin"
+	go build -o "$BIN/" ./worker ./starter ./cmd/graphsim ./cmd/soak ./cmd/devstack || die "go build failed (above)"
 	DATA=$ROOT/.data/soak LOGS=$ROOT/.data/soak/logs PIDS=$ROOT/.data/soak/pids PRIVATE_PG_PORT=$SOAK_PG_PORT
 	mkdir -p "$DATA" "$LOGS" "$PIDS"
 	pg_bindir >/dev/null || die "the soak needs a Postgres server it can restart (initdb, pg_ctl): apt-get install postgresql"
@@ -655,7 +453,7 @@ cmd_soak() {
 	[[ $PG_DATA == "$DATA"/* ]] || die "the soak's Postgres would live in $PG_DATA, outside .data/soak (shared with make run's); run from a shorter path the postgres user can reach"
 	trap soak_cleanup EXIT
 	trap 'exit 130' INT TERM
-	stop_services # leftovers of a killed soak
+	stop_leftovers "$DATA" # of a killed soak
 	start_private_postgres
 	"$BIN/soak" -bin "$BIN" -data "$DATA" -database-url "$(private_pg_url fbchannel_soak)" \
 		-pg-bindir "$(pg_bindir)" -pg-data "$PG_DATA" -pg-run-as "$PG_RUN_AS" -pg-log "$PG_LOG" "$@"
@@ -665,18 +463,18 @@ soak_cleanup() {
 	local rc=$?
 	set +e
 	trap '' INT TERM
-	stop_services # what the soak could not stop itself (it was killed)
+	stop_leftovers "$DATA" # what the soak could not stop itself (it was killed)
 	stop_private_postgres
 	return "$rc"
 }
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 main() {
 	local cmd=${1:-help}
 	[[ $# -gt 0 ]] && shift
 	case $cmd in
-	run) cmd_run ;;
+	run) cmd_run "$@" ;;
 	stop) cmd_stop ;;
 	test) cmd_test ;;
 	lint) cmd_lint ;;

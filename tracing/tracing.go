@@ -265,12 +265,12 @@ func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h logHandler) WithGroup(name string) slog.Handler { return logHandler{h.Handler.WithGroup(name)} }
 
 // StartProcess is how the worker and the starter begin: tracing started (or off),
-// made global with the process's logger, and the Temporal client interceptors.
-// Defer stop: it exports the process's last spans, within five seconds.
-func StartProcess(ctx context.Context, cfg Config, log *slog.Logger) (t *Tracing, interceptors []interceptor.ClientInterceptor, stop func(), err error) {
+// made global with the process's logger. Defer stop: it exports the process's
+// last spans, within five seconds.
+func StartProcess(ctx context.Context, cfg Config, log *slog.Logger) (t *Tracing, stop func(), err error) {
 	t, err = Start(ctx, cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	t.SetGlobal(log)
 	stop = func() {
@@ -278,9 +278,5 @@ func StartProcess(ctx context.Context, cfg Config, log *slog.Logger) (t *Tracing
 		defer cancel()
 		_ = t.Shutdown(shutdownCtx)
 	}
-	if interceptors, err = t.ClientInterceptors(); err != nil {
-		stop()
-		return nil, nil, nil, err
-	}
-	return t, interceptors, stop, nil
+	return t, stop, nil
 }

@@ -6,7 +6,7 @@
 //	go run ./bench/assign [-conversations 1000] [-agents 50] [-capacity 1] [-probes 200]
 //
 // It starts one dev server (./bin/temporal) and the channel in this process
-// (bench/stack: its own Postgres database, the real workflows and activities, the
+// (app/apptest: its own Postgres database, the real workflows and activities, the
 // starter's handler, the Graph simulator), then:
 //
 //  1. raw, before: -probes sequential round trips of two trivial workflows on
@@ -38,7 +38,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -52,15 +51,14 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"fbchannel/bench/stack"
-	"fbchannel/workflows"
+	"fbchannel/app/apptest"
+	"fbchannel/bench/measure"
 )
 
-const namespace = "default"
+const namespace = apptest.Namespace
 
 type config struct {
 	conversations int
@@ -82,8 +80,8 @@ func main() {
 	flag.IntVar(&cfg.capacity, "capacity", 1, "each agent's capacity (1: a close is what makes room)")
 	flag.IntVar(&cfg.probes, "probes", 200, "sequential raw round trips of each kind, before and after")
 	flag.DurationVar(&cfg.think, "think", 0, "how long an agent works on a conversation before closing it (uniform in [½, 1½]×); 0: at once, saturating the queue")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", stack.DefaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", stack.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.StringVar(&cfg.temporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&cfg.databaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
 	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
 	flag.DurationVar(&cfg.fillTimeout, "fill-timeout", 10*time.Minute, "how long the conversations may take to be waiting")
 	flag.DurationVar(&cfg.workTimeout, "work-timeout", 10*time.Minute, "how long the agents may take to work through the queue")
@@ -116,15 +114,12 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
 	}
 	start := time.Now()
-	tag := stack.RandomHex(3)
+	tag := apptest.RandomHex(3)
 	sdkLog := &quietLogger{}
-	stack.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
-	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: cfg.temporalCLI, ClientOptions: &client.Options{Namespace: namespace, Logger: sdkLog},
-		LogLevel: "error", Stdout: io.Discard, Stderr: io.Discard,
-	})
+	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: sdkLog, Output: io.Discard})
 	if err != nil {
-		return fmt.Errorf("start Temporal dev server: %w", err)
+		return err
 	}
 	defer server.Stop()
 	dial := func() (client.Client, error) {
@@ -142,9 +137,6 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer workerClient.Close()
-	if err := workflows.EnsureSearchAttributes(ctx, server.Client(), namespace); err != nil {
-		return err
-	}
 
 	raw := &rawProbe{caller: caller, queue: "bench-raw-" + tag, started: map[int]time.Time{}, note: make(chan int, 1)}
 	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
@@ -156,21 +148,25 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer rawWorker.Stop()
 
-	s, err := stack.Start(ctx, stack.Options{
-		DatabaseURL: cfg.databaseURL, KeepDB: cfg.keepDB, Tag: tag, Starter: caller, Worker: workerClient,
-		StarterLog: slog.DiscardHandler, Connections: 16 + cfg.agents, Progress: stack.Progress,
+	s, err := apptest.Start(ctx, apptest.Options{
+		DatabaseURL: cfg.databaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.keepDB, SeparatePools: true,
+		TaskQueue: "fbchannel-bench-" + tag, Starter: caller, Worker: workerClient, Connections: 16 + cfg.agents,
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	stack.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), s.PageID)
+	page, err := s.ConnectPage(ctx, "Bench")
+	if err != nil {
+		return err
+	}
+	measure.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), page.PageID)
 
 	before, err := raw.measure(ctx, "before", cfg.probes)
 	if err != nil {
 		return err
 	}
-	b := &assignBench{cfg: cfg, s: s}
+	b := &assignBench{cfg: cfg, s: s, page: page}
 	if err := b.fill(ctx); err != nil {
 		return err
 	}
@@ -182,7 +178,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	stack.Progress("done in %s", time.Since(start).Round(time.Second))
+	measure.Progress("done in %s", time.Since(start).Round(time.Second))
 	report(os.Stdout, cfg, b, work, []rawResult{before, after}, time.Since(start), sdkLog)
 	return nil
 }
@@ -254,7 +250,7 @@ type rawResult struct {
 func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult, error) {
 	res := rawResult{label: label}
 	id := fmt.Sprintf("bench-raw-%s-%s", p.queue, label)
-	stack.Progress("raw %s: %d update round trips, %d signal → activity", label, n, n)
+	measure.Progress("raw %s: %d update round trips, %d signal → activity", label, n, n)
 	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-echo", TaskQueue: p.queue}, echoWorkflowName); err != nil {
 		return res, err
 	}
@@ -313,11 +309,11 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 		p.mu.Unlock()
 		// Unhurried: the next wake finds the workflow idle again (its activity
 		// completed and recorded), as a queue workflow between passes.
-		if err := stack.Sleep(ctx, wakePace); err != nil {
+		if err := measure.Sleep(ctx, wakePace); err != nil {
 			return res, err
 		}
 	}
-	stack.Progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, stack.Millis(stack.Percentile(res.update, 0.5)), stack.Millis(stack.Percentile(res.wake, 0.5)))
+	measure.Progress("raw %s: update p50 %s ms; signal → activity p50 %s ms", label, measure.Millis(measure.Percentile(res.update, 0.5)), measure.Millis(measure.Percentile(res.wake, 0.5)))
 	return res, nil
 }
 
@@ -326,7 +322,8 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 
 type assignBench struct {
 	cfg   config
-	s     *stack.Stack
+	s     *apptest.Stack
+	page  apptest.Page
 	team  []benchAgent
 	fillT time.Duration // first webhook → every conversation waiting
 }
@@ -356,7 +353,7 @@ func (b *assignBench) fill(ctx context.Context) error {
 		}
 		b.team = append(b.team, benchAgent{id: out.ID, token: out.Token})
 	}
-	stack.Progress("fill: %d customers write, %d agents of capacity %d away", cfg.conversations, cfg.agents, cfg.capacity)
+	measure.Progress("fill: %d customers write, %d agents of capacity %d away", cfg.conversations, cfg.agents, cfg.capacity)
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -367,7 +364,7 @@ func (b *assignBench) fill(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			status, _, err := s.Sim.PostCustomerMessage(ctx, s.CallbackURL, s.AppSecret, s.PageID, fmt.Sprintf("38%014d", i), "help", "")
+			status, _, err := s.Sim.PostCustomerMessage(ctx, b.page.CallbackURL, b.page.AppSecret, b.page.PageID, fmt.Sprintf("38%014d", i), "help", "")
 			if err != nil || status != 200 {
 				failed.Add(1)
 			}
@@ -379,19 +376,19 @@ func (b *assignBench) fill(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(cfg.fillTimeout)
 	for {
-		n := b.count(ctx, "SELECT count(*) FROM conversations WHERE status = 'waiting' AND queue_id = $1", s.QueueID)
+		n := b.count(ctx, "SELECT count(*) FROM conversations WHERE status = 'waiting' AND queue_id = $1", b.page.QueueID)
 		if n == cfg.conversations {
 			break
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d conversations waiting after %s", n, cfg.conversations, cfg.fillTimeout)
 		}
-		if err := stack.Sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
 	b.fillT = time.Since(start)
-	stack.Progress("fill: %d waiting after %s", cfg.conversations, b.fillT.Round(time.Millisecond))
+	measure.Progress("fill: %d waiting after %s", cfg.conversations, b.fillT.Round(time.Millisecond))
 	return nil
 }
 
@@ -438,7 +435,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 				}
 			}
 			rows.Close()
-			if err := stack.Sleep(ctx, 20*time.Millisecond); err != nil {
+			if err := measure.Sleep(ctx, 20*time.Millisecond); err != nil {
 				pollerDone <- err
 				return
 			}
@@ -446,7 +443,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 		pollerDone <- nil
 	}()
 
-	stack.Progress("work: %d agents become available and close what they get", cfg.agents)
+	measure.Progress("work: %d agents become available and close what they get", cfg.agents)
 	workStart := time.Now()
 	for _, a := range b.team {
 		if code, raw, err := s.Call(ctx, a.token, "PUT", "/api/v1/me/presence", map[string]string{"status": "available"}, nil); err != nil || code != 200 {
@@ -471,7 +468,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 					continue
 				}
 				if cfg.think > 0 {
-					if err := stack.Sleep(ctx, time.Duration(float64(cfg.think)*(0.5+rand.Float64()))); err != nil {
+					if err := measure.Sleep(ctx, time.Duration(float64(cfg.think)*(0.5+rand.Float64()))); err != nil {
 						return
 					}
 				}
@@ -496,7 +493,7 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 				res.closeCall = append(res.closeCall, closeDone.Sub(closeSent))
 				mu.Unlock()
 				if n := closed.Add(1); n%100 == 0 {
-					stack.Progress("work: %d closed", n)
+					measure.Progress("work: %d closed", n)
 				}
 			}
 		}()
@@ -521,14 +518,14 @@ func (b *assignBench) work(ctx context.Context) (workResult, error) {
 	res.assignments = b.count(ctx, "SELECT count(*) FROM agent_events WHERE name = 'conversation.assigned'")
 	res.assignedOnce = res.assignments == cfg.conversations &&
 		b.count(ctx, "SELECT count(DISTINCT conversation_id) FROM agent_events WHERE name = 'conversation.assigned'") == cfg.conversations
-	stack.Progress("work: %d closed in %s", cfg.conversations, res.wall.Round(time.Millisecond))
+	measure.Progress("work: %d closed in %s", cfg.conversations, res.wall.Round(time.Millisecond))
 	return res, nil
 }
 
 func (b *assignBench) count(ctx context.Context, query string, args ...any) int {
 	var n int
 	if err := b.s.DB.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		stack.Progress("count: %v", err)
+		measure.Progress("count: %v", err)
 		return -1
 	}
 	return n
@@ -549,7 +546,7 @@ func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawR
 	row := func(name string, d []time.Duration) {
 		s := slices.Clone(d)
 		slices.Sort(s)
-		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s |\n", name, len(s), stack.Millis(stack.Percentile(s, 0.5)), stack.Millis(stack.Percentile(s, 0.9)), stack.Millis(stack.Percentile(s, 0.99)), stack.Millis(stack.Percentile(s, 1)))
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s |\n", name, len(s), measure.Millis(measure.Percentile(s, 0.5)), measure.Millis(measure.Percentile(s, 0.9)), measure.Millis(measure.Percentile(s, 0.99)), measure.Millis(measure.Percentile(s, 1)))
 	}
 	row("**assignment: close answered → next assignment committed**", w.latency)
 	row("assignment: close sent → next assignment committed", w.fromSent)
@@ -583,8 +580,8 @@ func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawR
 	}{{"close answered → assigned", w.latency}, {"close sent → assigned", w.fromSent}} {
 		lat := slices.Clone(m.d)
 		slices.Sort(lat)
-		fmt.Fprintf(out, "| %s ÷ update round trip | %s | %s |\n", m.name, ratio(stack.Percentile(lat, 0.5), stack.Percentile(rawUpdate, 0.5)), ratio(stack.Percentile(lat, 0.99), stack.Percentile(rawUpdate, 0.99)))
-		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(stack.Percentile(lat, 0.5), stack.Percentile(rawWake, 0.5)), ratio(stack.Percentile(lat, 0.99), stack.Percentile(rawWake, 0.99)))
+		fmt.Fprintf(out, "| %s ÷ update round trip | %s | %s |\n", m.name, ratio(measure.Percentile(lat, 0.5), measure.Percentile(rawUpdate, 0.5)), ratio(measure.Percentile(lat, 0.99), measure.Percentile(rawUpdate, 0.99)))
+		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(measure.Percentile(lat, 0.5), measure.Percentile(rawWake, 0.5)), ratio(measure.Percentile(lat, 0.99), measure.Percentile(rawWake, 0.99)))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "SDK log: %d warnings, %d errors.\n", sdkLog.warnings.Load(), sdkLog.errors.Load())

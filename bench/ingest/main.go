@@ -17,7 +17,7 @@
 // phases do not overlap. With -diagnose (default) it then runs three probes shown
 // apart: (a) with the webhook's search attributes, one paced conversation (history
 // cost and latency of unhurried messages), and (b) with the channel's worker
-// stopped (the ack path alone). It prints one markdown report on stdout; stack.Progress
+// stopped (the ack path alone). It prints one markdown report on stdout; measure.Progress
 // goes to stderr. docs/PERFORMANCE.md has the results and their reading.
 package main
 
@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -46,18 +47,17 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"fbchannel/bench/stack"
+	"fbchannel/app/apptest"
+	"fbchannel/bench/measure"
 	"fbchannel/messenger"
 	"fbchannel/simulator"
-	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
 
-const namespace = "default"
+const namespace = apptest.Namespace
 
 type config struct {
 	conversations int
@@ -80,11 +80,11 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "C: requests in flight")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "number of (b) phases; the schedule is a b a b … a (rounds+1 (a) phases)")
 	flag.IntVar(&cfg.warmup, "warmup", 40, "untimed warm-up calls of each kind before the first phase")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", stack.DefaultCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", stack.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.StringVar(&cfg.temporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&cfg.databaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for a phase's work to be drained")
 	flag.BoolVar(&cfg.diagnose, "diagnose", true, "after the schedule: (a) with the webhook's search attributes, a paced single conversation, and (b) with the channel's worker stopped (shown apart)")
-	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as worker/main.go)")
+	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as app.RunWorker)")
 	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
 	flag.Parse()
 	if cfg.conversations < 1 || cfg.messages < cfg.conversations || cfg.concurrency < 1 || cfg.rounds < 1 {
@@ -145,7 +145,7 @@ type bench struct {
 	accountID   string
 
 	paced pacedResult
-	stack *stack.Stack // the channel; its worker is stopped for the ack-path probe
+	stack *apptest.Stack // the channel; its worker is stopped for the ack-path probe
 
 	timingMu sync.Mutex
 	timings  []reqTiming // webhook requests of the current phase, server side
@@ -184,7 +184,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if _, err := os.Stat(cfg.temporalCLI); err != nil {
 		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
 	}
-	b := &bench{cfg: cfg, tag: stack.RandomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
+	b := &bench{cfg: cfg, tag: apptest.RandomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
 	defer func() {
 		if err != nil {
 			b.sdkLog.summary(os.Stderr, "SDK")
@@ -194,16 +194,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	}()
 	start := time.Now()
 
-	stack.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
-	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cfg.temporalCLI,
-		ClientOptions: &client.Options{Namespace: namespace, Logger: b.sdkLog},
-		LogLevel:      "error",
-		Stdout:        b.serverLog,
-		Stderr:        b.serverLog,
-	})
+	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: b.sdkLog, Output: b.serverLog})
 	if err != nil {
-		return fmt.Errorf("start Temporal dev server: %w", err)
+		return err
 	}
 	defer server.Stop()
 	b.admin = server.Client()
@@ -218,9 +212,6 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer b.workerClient.Close()
-	if err := workflows.EnsureSearchAttributes(ctx, b.admin, namespace); err != nil {
-		return err
-	}
 
 	// (a)'s worker.
 	b.sinkQueue = "bench-sink-" + b.tag
@@ -239,10 +230,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	stack.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), b.pageID)
+	measure.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), b.pageID)
 
 	if cfg.warmup > 0 {
-		stack.Progress("warm-up: %d calls of each kind", cfg.warmup)
+		measure.Progress("warm-up: %d calls of each kind", cfg.warmup)
 		wn := min(cfg.warmup, cfg.conversations)
 		if _, err := b.runRaw(ctx, -1, wn, cfg.warmup, ""); err != nil {
 			return fmt.Errorf("warm-up (a): %w", err)
@@ -284,12 +275,13 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		results = append(results, r)
 	}
-	stack.Progress("done in %s", time.Since(start).Round(time.Second))
+	measure.Progress("done in %s", time.Since(start).Round(time.Second))
 	b.report(os.Stdout, results, time.Since(start))
 	return nil
 }
 
-// startStack wires the channel like e2e's newStack (bench/stack). The starter's
+// startStack runs the channel in this process (app/apptest, as the e2e tests do),
+// the starter and the worker with their own connection pools. The starter's
 // client and handler are wrapped only to time SignalWithStart inside each webhook
 // request; the handler itself is the real one.
 func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
@@ -297,17 +289,27 @@ func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
 	if n := b.cfg.workerPollers; n > 0 {
 		opts.MaxConcurrentWorkflowTaskPollers, opts.MaxConcurrentActivityTaskPollers = n, n
 	}
-	s, err := stack.Start(ctx, stack.Options{
-		DatabaseURL: b.cfg.databaseURL, KeepDB: b.cfg.keepDB, Tag: b.tag,
-		Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
-		StarterLog: b.serviceLog, WrapStarter: b.timeWebhooks, Connections: b.cfg.concurrency, Progress: stack.Progress,
+	s, err := apptest.New(ctx, apptest.Options{
+		DatabaseURL: b.cfg.databaseURL, Database: "fbchannel_bench_" + b.tag, KeepDB: b.cfg.keepDB, SeparatePools: true,
+		TaskQueue: "fbchannel-bench-" + b.tag, Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
+		StarterLog: slog.New(b.serviceLog), Connections: b.cfg.concurrency,
 	})
 	if err != nil {
 		return nil, err
 	}
+	measure.Progress("database %s", s.Database)
+	s.WrapStarter = b.timeWebhooks
+	if err := s.Start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	page, err := s.ConnectPage(ctx, "Bench")
+	if err != nil {
+		return s.Close, err
+	}
 	b.stack = s
 	b.db, b.sim, b.apiURL, b.adminToken, b.httpClient = s.DB, s.Sim, s.APIURL, s.AdminToken, s.HTTP
-	b.pageID, b.pageUUID, b.appSecret, b.callbackURL, b.queueID, b.accountID = s.PageID, s.PageUUID, s.AppSecret, s.CallbackURL, s.QueueID, s.AccountID
+	b.pageID, b.pageUUID, b.appSecret, b.callbackURL, b.queueID, b.accountID = page.PageID, page.PageUUID, page.AppSecret, page.CallbackURL, page.QueueID, page.AccountID
 	return s.Close, nil
 }
 
@@ -332,7 +334,7 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 			Kind: messenger.KindMessage, Timestamp: time.Now().UnixMilli(),
 		}
 	}
-	stack.Progress("(a) %s: %d SignalWithStart over %d workflows at concurrency %d", label, m, n, b.cfg.concurrency)
+	measure.Progress("(a) %s: %d SignalWithStart over %d workflows at concurrency %d", label, m, n, b.cfg.concurrency)
 	res := b.drive(ctx, "a", round, m, func(ctx context.Context, i int) (string, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -371,14 +373,14 @@ func (b *bench) runRaw(ctx context.Context, round, n, m int, diag string) (phase
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("(a) %s: workflow %s saw %d of %d signals after %s (%v)", label, ids[i], got, perID[i], b.cfg.drainTimeout, err)
 		}
-		if err := stack.Sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return res, err
 		}
 	}
 	res.drained = time.Since(phaseStart)
 	res.diag = diag
-	stack.Progress("(a) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, drained after %s", label, res.throughput(),
-		stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors), res.drained.Round(time.Millisecond))
+	measure.Progress("(a) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, drained after %s", label, res.throughput(),
+		measure.Millis(measure.Percentile(res.latencies, 0.50)), measure.Millis(measure.Percentile(res.latencies, 0.99)), sumErrors(res.errors), res.drained.Round(time.Millisecond))
 	return res, ctx.Err()
 }
 
@@ -409,7 +411,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		// while the POSTs are timed; a new worker drains afterwards.
 		b.stack.StopWorker()
 	}
-	stack.Progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
+	measure.Progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
 	b.takeTimings()
 	res := b.drive(ctx, "b", round, m, func(ctx context.Context, i int) (string, error) {
 		return b.postWebhook(ctx, bodies[i])
@@ -423,8 +425,8 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	}
 	if diag != "" {
 		// The backlog is left as it is: nothing runs after this phase.
-		stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors", label, res.throughput(),
-			stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors))
+		measure.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors", label, res.throughput(),
+			measure.Millis(measure.Percentile(res.latencies, 0.50)), measure.Millis(measure.Percentile(res.latencies, 0.99)), sumErrors(res.errors))
 		return res, ctx.Err()
 	}
 
@@ -438,7 +440,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("(b) %s: %d of %d acknowledged messages recorded after %s", label, got, res.ok, b.cfg.drainTimeout)
 		}
-		if err := stack.Sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return res, err
 		}
 	}
@@ -450,7 +452,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 		FROM (SELECT extract(epoch FROM m.created_at - ie.received_at)::float8 AS d
 		      FROM messages m JOIN inbound_events ie ON ie.page_id = m.page_id AND ie.event_key = m.facebook_message_id
 		      WHERE starts_with(m.facebook_message_id, $1)) x`, midPrefix).Scan(&res.lag[0], &res.lag[1], &res.lag[2]); err != nil {
-		stack.Progress("lag: %v", err)
+		measure.Progress("lag: %v", err)
 	}
 
 	// History: wait until the conversations' histories stop growing (the workflow
@@ -467,8 +469,8 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 			return res, err
 		}
 	}
-	stack.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, recorded after %s, %.2f history events/msg", label, res.throughput(),
-		stack.Millis(stack.Percentile(res.latencies, 0.50)), stack.Millis(stack.Percentile(res.latencies, 0.99)), sumErrors(res.errors),
+	measure.Progress("(b) %s: %.0f msgs/s, p50 %s, p99 %s, %d errors, recorded after %s, %.2f history events/msg", label, res.throughput(),
+		measure.Millis(measure.Percentile(res.latencies, 0.50)), measure.Millis(measure.Percentile(res.latencies, 0.99)), sumErrors(res.errors),
 		res.drained.Round(time.Millisecond), float64(res.historyEvents)/float64(max(res.ok, 1)))
 	return res, ctx.Err()
 }
@@ -487,7 +489,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 	psid := fmt.Sprint(2900000000000000 + b.psidSeq.Add(1))
 	b.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Paced", LastName: "Customer", Locale: "en_GB"})
 	prefix := "m_" + b.tag + "paced_"
-	stack.Progress("paced: %d messages of one conversation, each after the previous is recorded", k)
+	measure.Progress("paced: %d messages of one conversation, each after the previous is recorded", k)
 	for i := 0; i < k; i++ {
 		t0 := time.Now()
 		if class, err := b.postWebhook(ctx, messageBatch(b.pageID, psid, prefix, i)); class != "" {
@@ -499,7 +501,7 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 			if time.Now().After(deadline) {
 				return res, fmt.Errorf("paced message %d not recorded after %s", i, b.cfg.drainTimeout)
 			}
-			if err := stack.Sleep(ctx, 10*time.Millisecond); err != nil {
+			if err := measure.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return res, err
 			}
 		}
@@ -512,8 +514,8 @@ func (b *bench) runPaced(ctx context.Context, k int) (pacedResult, error) {
 	res.historyEvents = b.waitHistoryStable(ctx, []string{contract.ConversationWorkflowID(b.pageID, psid)})
 	slices.Sort(res.ack)
 	slices.Sort(res.recorded)
-	stack.Progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),
-		stack.Millis(stack.Percentile(res.ack, 0.5)), stack.Millis(stack.Percentile(res.recorded, 0.5)))
+	measure.Progress("paced: %.1f history events/msg, ack p50 %s ms, recorded p50 %s ms", float64(res.historyEvents)/float64(k),
+		measure.Millis(measure.Percentile(res.ack, 0.5)), measure.Millis(measure.Percentile(res.recorded, 0.5)))
 	return res, ctx.Err()
 }
 
@@ -529,7 +531,7 @@ func (b *bench) waitHistoryStable(ctx context.Context, ids []string) int {
 			return sum
 		}
 		prev = sum
-		_ = stack.Sleep(ctx, 300*time.Millisecond)
+		_ = measure.Sleep(ctx, 300*time.Millisecond)
 	}
 }
 
@@ -645,12 +647,12 @@ func (b *bench) historyLength(ctx context.Context, workflowID string) int {
 		return 0 // e.g. the queue workflow before the first conversation
 	}
 	if err != nil {
-		stack.Progress("describe %s: %v", workflowID, err)
+		measure.Progress("describe %s: %v", workflowID, err)
 		return 0
 	}
 	info := d.GetWorkflowExecutionInfo()
 	if info.GetFirstRunId() != "" && info.GetFirstRunId() != info.GetExecution().GetRunId() {
-		stack.Progress("note: %s continued as new; only its current run is counted", workflowID)
+		measure.Progress("note: %s continued as new; only its current run is counted", workflowID)
 	}
 	return int(info.GetHistoryLength())
 }
@@ -677,7 +679,7 @@ func (b *bench) countEventTypes(ctx context.Context, workflowID string, into, re
 func (b *bench) count(ctx context.Context, query string, args ...any) int {
 	var n int
 	if err := b.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		stack.Progress("count: %v", err)
+		measure.Progress("count: %v", err)
 		return -1
 	}
 	return n
@@ -707,8 +709,8 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		}
 		fmt.Fprintf(out, "| %s | %d | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s |\n",
 			name, r.ok, errorSummary(r.errors), r.wall.Seconds(), r.throughput(),
-			stack.Millis(stack.Percentile(r.latencies, 0.5)), stack.Millis(stack.Percentile(r.latencies, 0.9)), stack.Millis(stack.Percentile(r.latencies, 0.99)),
-			stack.Millis(stack.Percentile(r.latencies, 1)), drained, hist)
+			measure.Millis(measure.Percentile(r.latencies, 0.5)), measure.Millis(measure.Percentile(r.latencies, 0.9)), measure.Millis(measure.Percentile(r.latencies, 0.99)),
+			measure.Millis(measure.Percentile(r.latencies, 1)), drained, hist)
 	}
 	var as, bs, diags []phaseResult
 	fmt.Fprint(out, header)
@@ -731,16 +733,16 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 
 	// Ratios: pooled, and each (b) against the mean of the (a) phases around it.
 	thr := pb.throughput() / pa.throughput()
-	p99 := float64(stack.Percentile(pb.latencies, 0.99)) / float64(stack.Percentile(pa.latencies, 0.99))
+	p99 := float64(measure.Percentile(pb.latencies, 0.99)) / float64(measure.Percentile(pa.latencies, 0.99))
 	hist := float64(pb.historyEvents) / float64(max(pb.ok, 1))
 	fmt.Fprintf(out, "| ratio | pooled | each (b) vs the mean of the (a) before and after it | target | met |\n|---|--:|---|---|---|\n")
 	var thrEach, p99Each, histEach []string
 	for i, r := range bs {
 		before, after := as[i], as[i+1]
 		aThr := (before.throughput() + after.throughput()) / 2
-		aP99 := float64(stack.Percentile(before.latencies, 0.99)+stack.Percentile(after.latencies, 0.99)) / 2
+		aP99 := float64(measure.Percentile(before.latencies, 0.99)+measure.Percentile(after.latencies, 0.99)) / 2
 		thrEach = append(thrEach, fmt.Sprintf("%.2f", r.throughput()/aThr))
-		p99Each = append(p99Each, fmt.Sprintf("%.2f", float64(stack.Percentile(r.latencies, 0.99))/aP99))
+		p99Each = append(p99Each, fmt.Sprintf("%.2f", float64(measure.Percentile(r.latencies, 0.99))/aP99))
 		histEach = append(histEach, fmt.Sprintf("%.2f", float64(r.historyEvents)/float64(max(r.ok, 1))))
 	}
 	fmt.Fprintf(out, "| (b)/(a) throughput | %.2f | %s | ≥ 0.90 | %s |\n", thr, strings.Join(thrEach, ", "), yesNo(thr >= 0.9))
@@ -756,7 +758,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		fmt.Fprintln(out)
 		for _, r := range diags {
 			fmt.Fprintf(out, "- (%s) %s: throughput %.2f× (a) all, p99 %.2f× (a) all\n", r.name, r.diag,
-				r.throughput()/pa.throughput(), float64(stack.Percentile(r.latencies, 0.99))/float64(stack.Percentile(pa.latencies, 0.99)))
+				r.throughput()/pa.throughput(), float64(measure.Percentile(r.latencies, 0.99))/float64(measure.Percentile(pa.latencies, 0.99)))
 		}
 		fmt.Fprintln(out)
 	}
@@ -764,7 +766,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 	if p := b.paced; p.messages > 0 {
 		fmt.Fprintf(out, "Paced conversation (one PSID, %d messages, each sent after the previous one was recorded): %.1f history events per message; "+
 			"ack p50 %s ms; POST to message row p50 %s ms, max %s ms.\n\n", p.messages, float64(p.historyEvents)/float64(p.messages),
-			stack.Millis(stack.Percentile(p.ack, 0.5)), stack.Millis(stack.Percentile(p.recorded, 0.5)), stack.Millis(stack.Percentile(p.recorded, 1)))
+			measure.Millis(measure.Percentile(p.ack, 0.5)), measure.Millis(measure.Percentile(p.recorded, 0.5)), measure.Millis(measure.Percentile(p.recorded, 1)))
 	}
 
 	// Inside (b).
@@ -786,7 +788,7 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		slices.Sort(sws)
 		slices.Sort(rest)
 		pp := func(d []time.Duration) string {
-			return stack.Millis(stack.Percentile(d, 0.5)) + " / " + stack.Millis(stack.Percentile(d, 0.99))
+			return measure.Millis(measure.Percentile(d, 0.5)) + " / " + measure.Millis(measure.Percentile(d, 0.99))
 		}
 		name := phaseLabel("b", r.round)
 		if r.diag != "" {

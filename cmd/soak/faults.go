@@ -96,14 +96,14 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		if kind == "starter" {
 			p = s.starter
 		}
-		p.op.Lock()
-		defer p.op.Unlock()
-		pid := p.pid()
-		p.kill9()
+		p.Op.Lock()
+		defer p.Op.Unlock()
+		pid := p.PID()
+		p.Kill()
 		// Sometimes it comes back at once, sometimes after a few seconds.
 		pause := in.rng.between(0, 3*time.Second)
 		time.Sleep(pause)
-		if err := p.restart(ctx, "after kill -9"); err != nil {
+		if err := p.Restart(ctx, "after kill -9", restartBound); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("kill -9 (pid %d), restarted after %s", pid, pause.Round(100*time.Millisecond)), nil
@@ -120,23 +120,17 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		}
 		return "pg_ctl restart -m " + mode, nil
 	case "temporal":
-		s.temporal.op.Lock()
-		defer s.temporal.op.Unlock()
-		pid := s.temporal.pid()
-		s.temporal.expectExit()
-		if !s.temporal.signal(syscall.SIGTERM, 30*time.Second) {
-			s.temporal.kill9()
+		s.temporal.Op.Lock()
+		defer s.temporal.Op.Unlock()
+		pid := s.temporal.PID()
+		s.temporal.ExpectExit()
+		if !s.temporal.Signal(syscall.SIGTERM, 30*time.Second) {
+			s.temporal.Kill()
 		}
-		if err := s.temporal.restart(ctx, "restart, same --db-filename"); err != nil {
+		if err := s.temporal.Restart(ctx, "restart, same --db-filename", restartBound); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("SIGTERM (pid %d), started again on the same database file", pid), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", kind)
-}
-
-func (p *proc) expectExit() {
-	p.mu.Lock()
-	p.expected = true
-	p.mu.Unlock()
 }

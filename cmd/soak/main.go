@@ -32,6 +32,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fbchannel/supervise"
 	"flag"
 	"fmt"
 	"os"
@@ -171,10 +172,10 @@ type soak struct {
 	runID string
 
 	pg       *postgres
-	temporal *proc
-	graphsim *proc
-	worker   *proc
-	starter  *proc
+	temporal *supervise.Process
+	graphsim *supervise.Process
+	worker   *supervise.Process
+	starter  *supervise.Process
 
 	adminToken, secretsKey string
 	starterURL, simURL     string
@@ -279,7 +280,7 @@ func (s *soak) prepare(ctx context.Context) error {
 		}
 	}
 	for _, p := range []int{cfg.temporalPort, cfg.temporalHTTPPort, cfg.simPort, cfg.starterPort, cfg.opsPort} {
-		if err := portFree(p); err != nil {
+		if err := supervise.PortFree(p); err != nil {
 			return err
 		}
 	}
@@ -350,9 +351,9 @@ func (s *soak) startStack(ctx context.Context) error {
 		"SIM_ADDR="+fmt.Sprintf("127.0.0.1:%d", cfg.simPort),
 		"OPS_ADDR="+fmt.Sprintf("127.0.0.1:%d", cfg.opsPort),
 	)
-	s.temporal = &proc{
-		name: "temporal", path: bin("temporal"), env: env, logPath: logPath("temporal"), pidFile: pidPath("temporal"),
-		args: []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(cfg.temporalPort),
+	s.temporal = &supervise.Process{
+		Name: "temporal", Path: bin("temporal"), Env: env, LogPath: logPath("temporal"), PIDFile: pidPath("temporal"), Logf: logf,
+		Args: []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(cfg.temporalPort),
 			"--http-port", strconv.Itoa(cfg.temporalHTTPPort), "--headless",
 			"--db-filename", dbFile, "--log-level", "warn",
 			// WAL and no fsync: a restart of the server (a process exit) loses nothing
@@ -363,34 +364,32 @@ func (s *soak) startStack(ctx context.Context) error {
 			"--search-attribute", "CustomerPSID=Keyword",
 			"--search-attribute", "AgentID=Keyword"},
 	}
-	s.temporal.ready = func(ctx context.Context) error {
+	s.temporal.Ready = func(ctx context.Context) error {
 		out, err := execOutput(ctx, bin("temporal"), "operator", "cluster", "health", "--address", temporalAddr)
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, strings.TrimSpace(out))
 		}
 		return nil
 	}
-	s.graphsim = &proc{name: "graphsim", path: bin("graphsim"), env: env, logPath: logPath("graphsim"), pidFile: pidPath("graphsim"),
-		ready: httpReady(s.simURL + "/_sim/requests?path_suffix=/none")}
-	s.worker = &proc{name: "worker", path: bin("worker"), env: env, logPath: logPath("worker"), pidFile: pidPath("worker"),
-		ready: httpReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.opsPort))}
-	s.starter = &proc{name: "starter", path: bin("starter"), env: env, logPath: logPath("starter"), pidFile: pidPath("starter"),
-		ready: httpReady(s.starterURL + "/readyz")}
+	s.graphsim = &supervise.Process{Name: "graphsim", Path: bin("graphsim"), Env: env, LogPath: logPath("graphsim"), PIDFile: pidPath("graphsim"), Logf: logf,
+		Ready: supervise.HTTPReady(s.simURL + "/_sim/requests?path_suffix=/none")}
+	s.worker = &supervise.Process{Name: "worker", Path: bin("worker"), Env: env, LogPath: logPath("worker"), PIDFile: pidPath("worker"), Logf: logf,
+		Ready: supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.opsPort))}
+	s.starter = &supervise.Process{Name: "starter", Path: bin("starter"), Env: env, LogPath: logPath("starter"), PIDFile: pidPath("starter"), Logf: logf,
+		Ready: supervise.HTTPReady(s.starterURL + "/readyz")}
 
-	for _, p := range []*proc{s.temporal, s.graphsim, s.worker, s.starter} {
-		logf("starting %s (log %s)", p.name, p.logPath)
-		if err := p.restart(ctx, "initial start"); err != nil {
+	for _, p := range []*supervise.Process{s.temporal, s.graphsim, s.worker, s.starter} {
+		logf("starting %s (log %s)", p.Name, p.LogPath)
+		if err := p.Restart(ctx, "initial start", restartBound); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// restartBound is how long a (re)started program may take to be ready.
+const restartBound = 90 * time.Second
+
 func (s *soak) stopAll() {
-	for _, p := range []*proc{s.starter, s.worker, s.graphsim, s.temporal} {
-		if p != nil && p.alive() {
-			logf("stopping %s", p.name)
-			p.stop(30 * time.Second)
-		}
-	}
+	supervise.StopAll(30*time.Second, s.temporal, s.graphsim, s.worker, s.starter)
 }

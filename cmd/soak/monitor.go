@@ -4,10 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fbchannel/supervise"
 	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 )
@@ -69,38 +68,23 @@ func (m *monitor) every(ctx context.Context, d time.Duration, f func(context.Con
 // supervise restarts a program that exited although nobody stopped it: that is a
 // finding (a crash of the service, or of a dependency), reported with its log's tail.
 func (m *monitor) supervise(ctx context.Context) {
-	for _, p := range []*proc{m.s.temporal, m.s.graphsim, m.s.worker, m.s.starter} {
-		if !p.op.TryLock() {
+	for _, p := range []*supervise.Process{m.s.temporal, m.s.graphsim, m.s.worker, m.s.starter} {
+		if !p.Op.TryLock() {
 			continue // a fault is being injected into it
 		}
-		p.mu.Lock()
-		expected := p.expected
-		p.mu.Unlock()
-		if !p.alive() && !expected {
+		if !p.Alive() && !p.ExitExpected() {
 			at := time.Since(m.s.customers.start).Round(time.Second)
-			tail := tailFile(p.logPath, 15)
-			logf("UNEXPECTED: %s exited at %s; restarting it. Last lines of %s:\n%s", p.name, at, p.logPath, tail)
+			tail := supervise.TailFile(p.LogPath, 15)
+			logf("UNEXPECTED: %s exited at %s; restarting it. Last lines of %s:\n%s", p.Name, at, p.LogPath, tail)
 			m.mu.Lock()
-			m.unexpected = append(m.unexpected, fmt.Sprintf("%s exited at %s:\n%s", p.name, at, tail))
+			m.unexpected = append(m.unexpected, fmt.Sprintf("%s exited at %s:\n%s", p.Name, at, tail))
 			m.mu.Unlock()
-			if err := p.restart(context.WithoutCancel(ctx), "after an unexpected exit"); err != nil {
-				logf("could not restart %s: %v", p.name, err)
+			if err := p.Restart(context.WithoutCancel(ctx), "after an unexpected exit", restartBound); err != nil {
+				logf("could not restart %s: %v", p.Name, err)
 			}
 		}
-		p.op.Unlock()
+		p.Op.Unlock()
 	}
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
 }
 
 // sampleLoad compares every agent's assigned conversations with its capacity.

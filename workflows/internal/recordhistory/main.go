@@ -1,5 +1,5 @@
 // Command recordhistory records the workflow histories that workflows/replay_test.go
-// replays. It runs the real channel — a Temporal dev server from ./bin/temporal, a
+// replays. It runs the real channel (app/apptest) — a Temporal dev server from ./bin/temporal, a
 // fresh Postgres database, the Graph API simulator, a worker and the starter's HTTP
 // API — through one story that takes every workflow type along its main paths, and
 // writes each run's history as JSON (the format of `temporal workflow show -o json`)
@@ -45,7 +45,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,8 +53,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -64,16 +61,9 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 
-	"fbchannel/activities"
-	"fbchannel/api"
-	"fbchannel/graph"
-	"fbchannel/schema"
-	"fbchannel/secrets"
+	"fbchannel/app/apptest"
 	"fbchannel/simulator"
-	"fbchannel/store"
 	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
@@ -90,12 +80,9 @@ const (
 func main() {
 	out := flag.String("out", filepath.Join("workflows", "testdata"), "directory the JSON histories are written to")
 	tag := flag.String("tag", time.Now().UTC().Format("20060102"), "suffix of the file names")
-	cli := flag.String("temporal", filepath.Join("bin", "temporal"), "the Temporal CLI that runs the dev server")
+	cli := flag.String("temporal", apptest.TemporalCLI(), "the Temporal CLI that runs the dev server (env TEMPORAL_CLI)")
 	flag.Parse()
-	dsn := os.Getenv("DATABASE_URL")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
-	}
+	dsn := apptest.DefaultDatabaseURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := run(ctx, *out, *tag, *cli, dsn); err != nil {
@@ -112,62 +99,27 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 		return err
 	}
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		ClientOptions: &client.Options{Namespace: namespace, Logger: logger},
-		LogLevel:      "error",
-		// A conversation is suggested to continue as new after this many events
-		// (4,096 by default), so the story's long conversation takes that path.
-		ExtraArgs: []string{"--dynamic-config-value", fmt.Sprintf("limit.historyCount.suggestContinueAsNew=%d", suggestContinueAsNewAt)},
-	})
+	// A conversation is suggested to continue as new after suggestContinueAsNewAt
+	// events (4,096 by default), so the story's long conversation takes that path.
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cli, Logger: logger,
+		ExtraArgs: []string{"--dynamic-config-value", fmt.Sprintf("limit.historyCount.suggestContinueAsNew=%d", suggestContinueAsNewAt)}})
 	if err != nil {
-		return fmt.Errorf("start the Temporal dev server: %w", err)
+		return err
 	}
 	defer server.Stop()
 	tc := server.Client()
-	if err := workflows.EnsureSearchAttributes(ctx, tc, namespace); err != nil {
-		return err
-	}
 
-	dsn, dropDatabase, err := freshDatabase(ctx, baseDSN)
+	// The channel as package app builds it, on a database of its own.
+	stack, err := apptest.Start(ctx, apptest.Options{
+		DatabaseURL: baseDSN, Database: "fbchannel_record_" + randomHex(6), TaskQueue: "fbchannel-record-" + randomHex(4),
+		Starter: tc,
+	})
 	if err != nil {
 		return err
 	}
-	defer dropDatabase()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := schema.Migrate(ctx, db); err != nil {
-		return err
-	}
-	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(randomBytes(32)))
-	if err != nil {
-		return err
-	}
-	st := &store.Store{DB: db, Box: box}
-
-	sim := simulator.New()
-	simServer := httptest.NewServer(sim)
-	defer simServer.Close()
-
-	taskQueue := "fbchannel-record-" + randomHex(4)
-	w := worker.New(tc, taskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: st, Graph: graph.New(simServer.URL, "v23.0", nil), Temporal: tc, TaskQueue: taskQueue})
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-
-	apiServer := httptest.NewServer(nil)
-	defer apiServer.Close()
-	h := &harness{sim: sim, simURL: simServer.URL, db: db, api: apiServer.URL, adminToken: "admin-" + randomHex(8), taskQueue: taskQueue}
-	apiServer.Config.Handler = (&api.Server{
-		Store: st, Temporal: tc, TaskQueue: taskQueue, PublicBaseURL: apiServer.URL, AdminToken: h.adminToken,
-		WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}).Handler()
+	defer stack.Close()
+	taskQueue := stack.TaskQueue
+	h := &harness{sim: stack.Sim, simURL: stack.SimURL, db: stack.DB, api: stack.APIURL, adminToken: stack.AdminToken, taskQueue: taskQueue}
 
 	// The worker starts the reply sweeper; here it sweeps every second, so its
 	// history has a few sweeps by the end of the story.
@@ -534,34 +486,6 @@ func writeHistory(ctx context.Context, tc client.Client, workflowID, runID, path
 		return 0, err
 	}
 	return len(hist.Events), os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// freshDatabase creates a database of its own on the server baseDSN names; drop
-// removes it again.
-func freshDatabase(ctx context.Context, baseDSN string) (dsn string, drop func(), err error) {
-	u, err := url.Parse(baseDSN)
-	if err != nil {
-		return "", nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	name := "fbchannel_record_" + randomHex(6)
-	u.Path = "/" + name
-	dsn = u.String()
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		return "", nil, err
-	}
-	admin := *u
-	admin.Path = "/postgres"
-	drop = func() {
-		db, err := sql.Open("postgres", admin.String())
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`); err != nil {
-			fmt.Fprintln(os.Stderr, "recordhistory: drop database", name+":", err)
-		}
-	}
-	return dsn, drop, nil
 }
 
 func randomBytes(n int) []byte {

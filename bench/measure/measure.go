@@ -1,12 +1,21 @@
-package stack
+// Package measure is what the benchmarks share to measure and report: nearest-rank
+// percentiles, millisecond formatting, a cancellable sleep and progress lines. The
+// channel they measure is app/apptest's Stack.
+package measure
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"time"
 )
+
+// Progress prints a timestamped line on stderr; the report itself goes to stdout.
+func Progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
 
 // Percentile is the nearest-rank percentile p (0..1) of the durations; they are
 // sorted first when they are not already.

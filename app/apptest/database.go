@@ -1,0 +1,51 @@
+package apptest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// DefaultDatabaseURL is the Postgres the stacks create their databases next to:
+// env DATABASE_URL, else the local one.
+func DefaultDatabaseURL() string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
+}
+
+// WithDatabase is the Postgres URL base with its database replaced by name.
+func WithDatabase(base, name string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" {
+		return "", fmt.Errorf("database URL %q is not a postgres:// URL", base)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// DropDatabase removes the database name from the server base names; connections
+// still open to it (a stopped worker's pool, say) are ended.
+func DropDatabase(base, name string) error {
+	dsn, err := WithDatabase(base, "postgres")
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
