@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -14,6 +16,7 @@ import (
 // DELETE twice is harmless; the same page added again keeps its callback URL and
 // verify token, and cannot be connected twice.
 func TestDeletePageAndReuseIt(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("hal", 2)
@@ -94,6 +97,7 @@ func TestDeletePageAndReuseIt(t *testing.T) {
 
 // Deleting an account deletes each page and erases the app secret.
 func TestDeleteAccount(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	for i := 0; i < 2; i++ {
@@ -121,6 +125,7 @@ func TestDeleteAccount(t *testing.T) {
 // is deleted and started again, it completes; every page is unsubscribed once and
 // no token or secret is left.
 func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	second := "EAAB" + randomHex(20)

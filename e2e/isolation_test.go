@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -32,6 +34,7 @@ func (b *lockedBuffer) String() string {
 // Agent B cannot read, send on, close, reopen or hear about agent A's conversation,
 // and neither the desk's HTML nor the starter's logs hold a token or a secret.
 func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	logs := &lockedBuffer{}
 	srv := st.server(temporalClient)

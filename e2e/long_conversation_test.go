@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -31,6 +33,7 @@ const (
 // exactly once and in order, the window measured from the last message — and the
 // agent can still reply to it. Every run's real history replays against today's code.
 func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.T) {
+	t.Parallel()
 	started := time.Now()
 	st := newStack(t)
 	ch := st.connectPage()

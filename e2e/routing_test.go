@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -189,6 +191,7 @@ func conversationState(ctx context.Context, pageID, psid string) (workflows.Conv
 // Workstream settings: created with the page, changed field by field, and an
 // invalid request (any bad field) is a 400 that changes nothing.
 func TestWorkstreamSettings(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	wsID := st.rtWorkstreamID(ch)
@@ -302,6 +305,7 @@ func TestWorkstreamSettings(t *testing.T) {
 // to a contact in the contacts queue, anything else in the fallback (default) queue.
 // Invalid rule sets are refused at save time with 400 and nothing saved.
 func TestRoutingRulesChooseTheQueue(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -399,6 +403,7 @@ func TestRoutingRulesChooseTheQueue(t *testing.T) {
 // queue first, then the rest in FIFO order, each the moment it closes the previous
 // one (no new customer message).
 func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -438,6 +443,7 @@ func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
 // lower queue's conversation then goes to the agent it had left, with no further
 // event to wake it.
 func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -469,6 +475,7 @@ func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
 
 // Two agents in the same queue: the longest-idle available agent gets the next one.
 func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("amy", 5)
@@ -493,6 +500,7 @@ func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
 // assigns the other at once with no new message; a larger capacity (PATCH) takes
 // the next; a workstream's capacity units are honoured.
 func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -568,6 +576,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 // In a pick-mode workstream nothing is pushed; members list the queue and pick.
 // Two agents picking the same conversation at once: exactly one wins, every time.
 func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -691,6 +700,7 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 // room is refused with 409; transfer to a queue releases the first agent's capacity
 // and puts the conversation behind those already waiting there.
 func TestTransferMovesCapacity(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -805,6 +815,7 @@ func TestTransferMovesCapacity(t *testing.T) {
 // After the workstream's maximum wait, a conversation nobody took moves to the
 // overflow queue (durable timer in the queue workflow) and is assigned there.
 func TestConversationOverflowsAfterMaxWait(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -837,6 +848,7 @@ func TestConversationOverflowsAfterMaxWait(t *testing.T) {
 // agent's load; an agent's own view with its open conversations and remaining
 // capacity.
 func TestSupervisorView(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ava", 2)
@@ -1106,6 +1118,7 @@ func (st *stack) rtReplayAssignments(l assignmentLoad) {
 // capacity, and the queue drains. ROUTING_LOAD_CONVERSATIONS changes the number of
 // customers.
 func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
+	t.Parallel()
 	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
 	if v, err := strconv.Atoi(os.Getenv("ROUTING_LOAD_CONVERSATIONS")); err == nil && v > 0 {
 		l.conversations = v
@@ -1121,6 +1134,7 @@ func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 // conversation is assigned exactly once, in FIFO order, no agent is ever over
 // capacity, the queue drains, and each conversation's workflow knows its agent.
 func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
+	t.Parallel()
 	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
 	interrupted := 0
 	l.interrupt = func(w *loadWork) {
