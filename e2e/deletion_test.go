@@ -147,8 +147,7 @@ func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
 	st.eventually("a first page deleted", 60*time.Second, func() bool {
 		return st.count("pages", "account_id = $1 AND provisioning_status = 'deleted'", ch.AccountID) >= 1
 	})
-	st.stopWorker()
-	time.Sleep(500 * time.Millisecond) // the saga is now stranded mid-way, as after a crash
+	st.stopWorker() // the saga is now stranded mid-way, as after a crash (Stop returns once the worker is gone)
 	st.startWorker()
 	st.eventually("account deleted", 90*time.Second, func() bool {
 		var acct map[string]any

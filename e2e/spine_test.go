@@ -131,9 +131,12 @@ func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
 	st.eventually("conversation waiting", 30*time.Second, func() bool {
 		return st.count("conversations", "status = 'waiting'") == 1
 	})
-	time.Sleep(300 * time.Millisecond) // give a wrong implementation the chance to assign early
+	// A wrong implementation has had its chance to assign early: the conversation
+	// woke its queue, and the queue's last pass came after that.
+	st.conversationsIdle(ch, "2900000000000003")
+	passes := st.queueSettled(ch.QueueID)
 	if n := st.count("conversations", "status = 'assigned'"); n != 0 {
-		t.Fatalf("assigned to an offline agent")
+		t.Fatalf("%d conversation assigned to an offline agent (in %d queue passes)", n, passes)
 	}
 	events := st.openEvents(a, "")
 	st.setPresence(a, "available")
