@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -578,7 +576,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 // In a pick-mode workstream nothing is pushed; members list the queue and pick.
 // Two agents picking the same conversation at once: exactly one wins, every time.
 func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
-	t.Parallel()
+	heavy(t)
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -592,10 +590,7 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 		st.setPresence(ag, "available")
 	}
 
-	n := 100
-	if v, err := strconv.Atoi(os.Getenv("PICK_RACES")); err == nil && v > 0 {
-		n = v
-	}
+	n := loadSize(t, "PICK_RACES", 30, 100)
 	psids := make([]string, n+1)
 	for i := range psids {
 		psids[i] = fmt.Sprintf("35%014d", i)
@@ -1125,26 +1120,24 @@ func (st *stack) rtReplayAssignments(l assignmentLoad) {
 // 10 agents of capacity 3; the agents close conversations in random order. Every
 // conversation is assigned exactly once, in FIFO order, no agent is ever over
 // capacity, and the queue drains. ROUTING_LOAD_CONVERSATIONS changes the number of
-// customers.
+// customers (make test: 100; make test-long: the 300).
 func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
-	t.Parallel()
-	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
-	if v, err := strconv.Atoi(os.Getenv("ROUTING_LOAD_CONVERSATIONS")); err == nil && v > 0 {
-		l.conversations = v
-	}
+	heavy(t)
+	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 100, 300), agents: 10, capacity: 3}
 	newStack(t).runAssignmentLoad(l)
 }
 
 // The worker is stopped (as a crash or a deploy stops it) and restarted twice
-// while the agents work through the load, each time while assignments are
+// while the agents work through the load (make test-long: the issue's), each time while assignments are
 // in progress: conversations still wait, and the stop is timed for the moment the
 // queue workflow's assignment activity runs, so that activity is cut short (Stop
 // cancels it) and the rest of its work falls to the next worker. Still every
 // conversation is assigned exactly once, in FIFO order, no agent is ever over
 // capacity, the queue drains, and each conversation's workflow knows its agent.
 func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
-	t.Parallel()
-	l := assignmentLoad{conversations: 300, agents: 10, capacity: 3}
+	heavy(t)
+	// Enough conversations that some still wait at the second stop (make test: 150).
+	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 150, 300), agents: 10, capacity: 3}
 	interrupted := 0
 	l.interrupt = func(w *loadWork) {
 		for _, closed := range []int{l.conversations / 3, 2 * l.conversations / 3} {
