@@ -38,7 +38,8 @@ func loadSize(t *testing.T, env string, quick, full int) int {
 var heavyGate = make(chan struct{}, 1)
 
 // heavy marks t a load test: parallel with the light tests, alone among the load
-// tests.
+// tests. (A load test waiting for its turn holds one of go test's -parallel slots;
+// make test's -parallel 6 leaves the light tests enough.)
 func heavy(t *testing.T) {
 	t.Helper()
 	t.Parallel()

@@ -560,10 +560,11 @@ cmd_run() {
 # `go test ./...` without it runs the unit tests only, with no services.
 INTEGRATION_TAGS=integration
 
-# How many tests of one package run at once (t.Parallel): the e2e tests spend most of
-# their time waiting on Temporal and Postgres, so a few more than the 2 cores of a
-# small machine keeps it busy without starving the one dev server they share.
-TEST_PARALLEL=${TEST_PARALLEL:-4}
+# How many tests of one package run at once (t.Parallel). The e2e tests spend most of
+# their time waiting on Temporal and Postgres, so about four light ones keep 2 cores
+# busy without starving the one dev server they share; the load tests run one at a
+# time (e2e/load_test.go) and those waiting for their turn hold a slot each, hence 6.
+TEST_PARALLEL=${TEST_PARALLEL:-6}
 
 run_vet() { # both builds: the files behind the tag and those without it
 	say "go vet ./...  (and -tags $INTEGRATION_TAGS)"
