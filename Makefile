@@ -12,10 +12,10 @@ FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test fuzz build lint bench tools
+.PHONY: help run stop test test-long fuzz build lint bench tools
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-7s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
 
 run: ## Postgres, Temporal dev server, simulator, worker, starter and demo data; Ctrl-C stops all
 	@$(DEV) run
@@ -23,8 +23,11 @@ run: ## Postgres, Temporal dev server, simulator, worker, starter and demo data;
 stop: ## stop everything `make run` started (and the private Postgres)
 	@$(DEV) stop
 
-test: ## vet, workflowcheck, the whole test suite (integration included), bounded fuzzing
+test: ## vet, workflowcheck, the whole test suite (-tags integration, in parallel), bounded fuzzing
 	@$(DEV) test
+
+test-long: ## make test with the load tests at the issue's full sizes (TEST_LONG=1)
+	@$(DEV) test-long
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@FUZZTIME=$(FUZZTIME) $(DEV) fuzz
@@ -32,7 +35,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 build: ## build worker, starter, graphsim, devseed and devstack into ./bin
 	@$(DEV) build
 
-lint: ## gofmt (must list nothing), go vet, workflowcheck
+lint: ## gofmt (must list nothing), go vet with and without -tags integration, workflowcheck
 	@$(DEV) lint
 
 bench: ## go run ./bench/ingest (BENCH=assign: bench/assign), with Postgres and the Temporal CLI ready

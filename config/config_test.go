@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,11 @@ type processConfig struct {
 
 // The shared variables keep their names and defaults inside a process's struct.
 func TestParseReadsSharedFieldsThroughEmbedding(t *testing.T) {
+	// The defaults are under test, not the environment the tests run in.
+	for _, name := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", "OWN"} {
+		t.Setenv(name, "") // restored after the test
+		os.Unsetenv(name)
+	}
 	t.Setenv("SECRETS_KEY", "k")
 	t.Setenv("TEMPORAL_NAMESPACE", "ns")
 	var cfg processConfig

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -50,6 +52,7 @@ func (st *stack) automatedMessages(workstreamID string) map[string]map[string]an
 }
 
 func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)
@@ -134,6 +137,7 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 }
 
 func TestAttachmentPolicies(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)
@@ -227,6 +231,7 @@ func TestAttachmentPolicies(t *testing.T) {
 // limit) ends `failed` after its last attempt, never left `sending` in the
 // transcript, and the conversation goes on.
 func TestAutomatedMessageThatCannotBeSentEndsFailed(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)

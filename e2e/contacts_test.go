@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -35,6 +37,7 @@ func sameStrings(a, b []string) bool {
 // Admins and agents search, create, read and update contacts; bad input is
 // refused with 400 and changes nothing; unknown ids are 404.
 func TestContactsSearchCreateReadUpdate(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	a := st.createAgent("cora", 1)
 
@@ -182,6 +185,7 @@ func TestContactsSearchCreateReadUpdate(t *testing.T) {
 // with the summary of the earlier one; unlinking is audited; another agent
 // cannot link or unlink; bad input changes nothing.
 func TestContactLinkFollowsTheCustomer(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("lena", 2)
@@ -361,6 +365,7 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 // "Facebook user ·<last 4 of the PSID>", never a made-up name; a profile Facebook
 // gives is shown with its name, picture and locale.
 func TestProfileFallbackAndRealProfile(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("pia", 2)

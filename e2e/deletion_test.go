@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -14,6 +16,7 @@ import (
 // DELETE twice is harmless; the same page added again keeps its callback URL and
 // verify token, and cannot be connected twice.
 func TestDeletePageAndReuseIt(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("hal", 2)
@@ -94,6 +97,7 @@ func TestDeletePageAndReuseIt(t *testing.T) {
 
 // Deleting an account deletes each page and erases the app secret.
 func TestDeleteAccount(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	for i := 0; i < 2; i++ {
@@ -121,6 +125,7 @@ func TestDeleteAccount(t *testing.T) {
 // is deleted and started again, it completes; every page is unsubscribed once and
 // no token or secret is left.
 func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	second := "EAAB" + randomHex(20)
@@ -142,8 +147,7 @@ func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
 	st.eventually("a first page deleted", 60*time.Second, func() bool {
 		return st.count("pages", "account_id = $1 AND provisioning_status = 'deleted'", ch.AccountID) >= 1
 	})
-	st.stopWorker()
-	time.Sleep(500 * time.Millisecond) // the saga is now stranded mid-way, as after a crash
+	st.stopWorker() // the saga is now stranded mid-way, as after a crash (Stop returns once the worker is gone)
 	st.startWorker()
 	st.eventually("account deleted", 90*time.Second, func() bool {
 		var acct map[string]any

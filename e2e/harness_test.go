@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package e2e drives the whole channel the way its users do: over HTTP, against
 // real Postgres, a real Temporal dev server (./bin/temporal) and the Graph API
 // simulator. Each test gets its own database, task queue and worker.

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -16,6 +18,7 @@ import (
 // workflow tests) re-subscribes an app Facebook unsubscribed, refreshes a
 // user-derived token before it expires, and warns about one it cannot refresh.
 func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	acts := &activities.Activities{Store: st.store, Graph: graph.New(st.simURL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue}

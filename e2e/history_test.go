@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -59,6 +61,7 @@ func (st *stack) assertHistoriesFree(mustContain string, forbidden ...string) {
 }
 
 func TestWorkflowHistoriesHoldNoSecretsOrMessageText(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("erin", 2)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -25,6 +27,7 @@ func fromCustomer(ch channel, psid string, ms int64, kind string, body map[strin
 // Every inbound kind lands in the transcript; edits and unsends change it; our own
 // echoes are not recorded twice, the Page Inbox's are; receipts move statuses.
 func TestEveryInboundKind(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ivy", 1)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -32,6 +34,7 @@ func (b *lockedBuffer) String() string {
 // Agent B cannot read, send on, close, reopen or hear about agent A's conversation,
 // and neither the desk's HTML nor the starter's logs hold a token or a secret.
 func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	logs := &lockedBuffer{}
 	srv := st.server(temporalClient)
@@ -72,13 +75,21 @@ func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
 		t.Fatalf("agent A send: %d", code)
 	}
 	aEvents.next(t, "message.status", 10*time.Second)
-	select {
-	case ev := <-bEvents.events:
-		t.Fatalf("agent B's stream got %s %v", ev.Name, ev.Data)
-	case <-time.After(time.Second):
-	}
 	if n := len(st.sim.Requests("/messages")); n != 1 {
 		t.Fatalf("%d sends, want only agent A's", n)
+	}
+	// A stream delivers its agent's events in the order they were written. So the
+	// first event agent B hears must be one of its own written after all of the
+	// above: B's own assignment, of another customer.
+	st.setPresence(b, "available")
+	st.customerSays(ch, "2900000000000081", "another", "")
+	select {
+	case ev := <-bEvents.events:
+		if id, _ := ev.Data["conversation_id"].(string); ev.Name != "conversation.assigned" || id == "" || id == convID {
+			t.Fatalf("agent B's stream got %s %v before its own assignment", ev.Name, ev.Data)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent B was not assigned the other customer's conversation")
 	}
 
 	for _, page := range []string{"/desk", "/admin"} {
@@ -94,8 +105,6 @@ func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
 			}
 		}
 	}
-	// Another delivery, for more log lines to look through.
-	st.customerSays(ch, "2900000000000081", "another", "")
 	out := logs.String()
 	for _, secret := range []string{a.Token, b.Token, st.adminToken, ch.PageToken, ch.AppSecret, "private matter", "hi amy here"} {
 		if strings.Contains(out, secret) {

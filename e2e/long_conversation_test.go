@@ -1,14 +1,20 @@
+//go:build integration
+
 package e2e
 
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/workflows"
@@ -16,24 +22,36 @@ import (
 )
 
 const (
-	longConversationMessages = 3000
 	// Fifteen events per delivery, as Facebook batches a busy sender. The test waits
 	// for each delivery to be recorded before posting the next, so every delivery
 	// costs the run at least its own workflow task and RecordInbound activity (6
-	// events besides the 15 signals): 200 deliveries make more than 4,200 events,
-	// past the 4,096 at which the dev server, with its default settings, suggests
-	// continue-as-new (about 40 per delivery are seen in practice). A burst of 3,000
-	// could be recorded in 30 activities and never reach it.
+	// events besides the 15 signals): 200 deliveries (3,000 messages) make more than
+	// 4,200 events, past the 4,096 at which the dev server, with its default
+	// settings, suggests continue-as-new (about 40 per delivery are seen in
+	// practice). A burst of 3,000 could be recorded in 30 activities and never reach
+	// it.
 	longConversationBatch = 15
+	// The size (make test-long), on the shared dev server.
+	longConversationMessages = 3000
+	// make test's size: 50 deliveries make more than 1,050 events, on a dev server of
+	// the test's own that suggests continue-as-new at 1,000.
+	longConversationQuickMessages     = 750
+	longConversationQuickSuggestAfter = 1000
 )
 
 // A conversation with 3,000 customer messages outgrows one run: it continues as new
 // at least once and stays the same conversation — same id, the whole transcript
 // exactly once and in order, the window measured from the last message — and the
 // agent can still reply to it. Every run's real history replays against today's code.
+// (make test: 750 messages, with continue-as-new suggested at 1,000 events.)
 func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.T) {
+	heavy(t)
 	started := time.Now()
-	st := newStack(t)
+	messages, c := longConversationMessages, temporalClient
+	if !fullSize() {
+		messages, c = longConversationQuickMessages, devServerSuggestingContinueAsNewAt(t, longConversationQuickSuggestAfter)
+	}
+	st := newStack(t, func(st *stack) { st.starterClient, st.workerClient = c, c })
 	ch := st.connectPage()
 	a := st.createAgent("lena", 1)
 	st.setPresence(a, "available")
@@ -64,14 +82,14 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	}
 	sendStart := time.Now()
 	var postTime time.Duration
-	nextReply := 1000
+	nextReply := messages / 3
 	var lastRun string
 	// carriedWindow: a run started by continue-as-new knew the window before it
 	// had recorded any message of its own.
 	var carriedWindow bool
-	for sent := 0; sent < longConversationMessages; {
+	for sent := 0; sent < messages; {
 		var batch []map[string]any
-		for ; len(batch) < longConversationBatch && sent < longConversationMessages; sent++ {
+		for ; len(batch) < longConversationBatch && sent < messages; sent++ {
 			batch = append(batch, fromCustomer(ch, psid, messageAt(sent), "message", map[string]any{"mid": mid(sent), "text": text(sent)}))
 			transcript = append(transcript, "customer "+mid(sent)+" "+text(sent))
 		}
@@ -89,13 +107,13 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 		// as new only when idle, so a run first seen now has received no message of
 		// its own, and what it knows of the window it can only have been handed.
 		lastAt := time.UnixMilli(messageAt(sent - 1)).UTC()
-		waitWorkflowSaw(t, workflowID, lastAt)
-		desc, err := temporalClient.DescribeWorkflowExecution(ctx, workflowID, "")
+		waitWorkflowSaw(t, c, workflowID, lastAt)
+		desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if run := desc.WorkflowExecutionInfo.Execution.RunId; run != lastRun {
-			state, err := runState(workflowID, run)
+			state, err := runState(c, workflowID, run)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +123,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 			}
 			// Unless the run continued in the middle of a delivery: then it recorded
 			// the rest itself, and its window proves less.
-			if n := messagesOfOwn(t, workflowID, run); n == 0 {
+			if n := messagesOfOwn(t, c, workflowID, run); n == 0 {
 				carriedWindow = true
 			} else {
 				t.Logf("run %s continued in the middle of a delivery and recorded %d messages itself", run, n)
@@ -113,25 +131,25 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 			t.Logf("continued as new after %d messages, with the conversation's state", sent)
 			lastRun = run
 		}
-		if sent >= nextReply && sent < longConversationMessages {
+		if sent >= nextReply && sent < messages {
 			// Replies in between put updates (and Send API activities) in the history too.
 			reply(fmt.Sprintf("reply after %d messages", sent))
-			nextReply += 1000
+			nextReply += messages / 3
 		}
 	}
-	t.Logf("%d messages in %d deliveries, recorded in %s (%s of it posting)", longConversationMessages, longConversationMessages/longConversationBatch,
+	t.Logf("%d messages in %d deliveries, recorded in %s (%s of it posting)", messages, messages/longConversationBatch,
 		time.Since(sendStart).Round(time.Millisecond), postTime.Round(time.Millisecond))
 
 	// The first run's id is the conversation's id; the chain of runs from it must
 	// have continued as new and must end in the run that is open now.
-	runs := continuedRuns(t, workflowID, convID)
+	runs := continuedRuns(t, c, workflowID, convID)
 	if len(runs) < 2 {
 		t.Fatalf("the conversation's workflow never continued as new (runs: %v)", runs)
 	}
 	if !carriedWindow {
 		t.Log("every continue-as-new came in the middle of a delivery: the window's hand-over was not seen on its own")
 	}
-	desc, err := temporalClient.DescribeWorkflowExecution(ctx, workflowID, "")
+	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +160,8 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	t.Logf("%d runs; the open one has %d history events", len(runs), current.HistoryLength)
 
 	// The newest run knows the conversation and measures the window from the last message.
-	lastAt := time.UnixMilli(messageAt(longConversationMessages - 1)).UTC()
-	state, err := runState(workflowID, "")
+	lastAt := time.UnixMilli(messageAt(messages - 1)).UTC()
+	state, err := runState(c, workflowID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +191,8 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	if n := st.count("conversations", "true"); n != 1 {
 		t.Fatalf("%d conversations, want 1", n)
 	}
-	if n := st.count("(SELECT DISTINCT facebook_message_id FROM messages WHERE direction = 'inbound') AS ids", "true"); n != longConversationMessages {
-		t.Fatalf("%d distinct Facebook message ids, want %d", n, longConversationMessages)
+	if n := st.count("(SELECT DISTINCT facebook_message_id FROM messages WHERE direction = 'inbound') AS ids", "true"); n != messages {
+		t.Fatalf("%d distinct Facebook message ids, want %d", n, messages)
 	}
 	var conv struct {
 		ID     string
@@ -205,7 +223,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 		}
 	}
 	if len(got) != len(transcript) {
-		t.Fatalf("transcript has %d messages, want %d (%d from the customer, %d replies)", len(got), len(transcript), longConversationMessages, len(replies))
+		t.Fatalf("transcript has %d messages, want %d (%d from the customer, %d replies)", len(got), len(transcript), messages, len(replies))
 	}
 	for i := range got {
 		if got[i] != transcript[i] {
@@ -218,7 +236,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	for _, run := range runs {
 		replayer := worker.NewWorkflowReplayer()
 		workflows.Register(replayer)
-		if err := replayer.ReplayWorkflowHistory(nil, workflowHistory(t, workflowID, run)); err != nil {
+		if err := replayer.ReplayWorkflowHistory(nil, workflowHistory(t, c, workflowID, run)); err != nil {
 			t.Fatalf("replay of run %s: %v", run, err)
 		}
 	}
@@ -240,12 +258,12 @@ func (st *stack) waitRecorded(n int) {
 
 // waitWorkflowSaw waits until the conversation's open run has taken in the
 // customer message stamped lastAt (and so every one before it).
-func waitWorkflowSaw(t *testing.T, workflowID string, lastAt time.Time) {
+func waitWorkflowSaw(t *testing.T, c client.Client, workflowID string, lastAt time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// A run that has just continued as new may not answer yet: ask again.
-		state, err := runState(workflowID, "")
+		state, err := runState(c, workflowID, "")
 		if err == nil && state.LastCustomerMessageAt.Equal(lastAt) {
 			return
 		}
@@ -258,10 +276,10 @@ func waitWorkflowSaw(t *testing.T, workflowID string, lastAt time.Time) {
 
 // messagesOfOwn counts the customer events a run was given itself, at its start
 // or by signal, rather than inherited as recorded state.
-func messagesOfOwn(t *testing.T, workflowID, runID string) int {
+func messagesOfOwn(t *testing.T, c client.Client, workflowID, runID string) int {
 	t.Helper()
 	n := 0
-	for _, ev := range workflowHistory(t, workflowID, runID).Events {
+	for _, ev := range workflowHistory(t, c, workflowID, runID).Events {
 		if started := ev.GetWorkflowExecutionStartedEventAttributes(); started != nil {
 			var in contract.ConversationInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(started.Input, &in); err != nil {
@@ -278,9 +296,9 @@ func messagesOfOwn(t *testing.T, workflowID, runID string) int {
 
 // runState asks one run of a conversation's workflow (the open one for runID "")
 // what it knows.
-func runState(workflowID, runID string) (contract.ConversationState, error) {
+func runState(c client.Client, workflowID, runID string) (contract.ConversationState, error) {
 	var state contract.ConversationState
-	q, err := temporalClient.QueryWorkflow(context.Background(), workflowID, runID, contract.QueryState)
+	q, err := c.QueryWorkflow(context.Background(), workflowID, runID, contract.QueryState)
 	if err == nil {
 		err = q.Get(&state)
 	}
@@ -289,11 +307,11 @@ func runState(workflowID, runID string) (contract.ConversationState, error) {
 
 // continuedRuns follows a workflow's chain of runs from firstRun, by the
 // continue-as-new event each closed run ends with, to the run still open.
-func continuedRuns(t *testing.T, workflowID, firstRun string) []string {
+func continuedRuns(t *testing.T, c client.Client, workflowID, firstRun string) []string {
 	t.Helper()
 	runs := []string{firstRun}
 	for {
-		it := temporalClient.GetWorkflowHistory(context.Background(), workflowID, runs[len(runs)-1], false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		it := c.GetWorkflowHistory(context.Background(), workflowID, runs[len(runs)-1], false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
 		if !it.HasNext() {
 			return runs // still open: no close event
 		}
@@ -309,10 +327,10 @@ func continuedRuns(t *testing.T, workflowID, firstRun string) []string {
 	}
 }
 
-func workflowHistory(t *testing.T, workflowID, runID string) *historypb.History {
+func workflowHistory(t *testing.T, c client.Client, workflowID, runID string) *historypb.History {
 	t.Helper()
 	h := &historypb.History{}
-	it := temporalClient.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -321,4 +339,30 @@ func workflowHistory(t *testing.T, workflowID, runID string) *historypb.History 
 		h.Events = append(h.Events, ev)
 	}
 	return h
+}
+
+// devServerSuggestingContinueAsNewAt starts a Temporal dev server of the test's own
+// (stopped when it ends) that suggests continue-as-new once a run's history has
+// events events, and answers its client.
+func devServerSuggestingContinueAsNewAt(t *testing.T, events int) client.Client {
+	t.Helper()
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		cli, _ = filepath.Abs("../bin/temporal")
+	}
+	ctx := context.Background()
+	server, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		ClientOptions: &client.Options{Namespace: namespace, Logger: quietLogger()},
+		LogLevel:      "error",
+		ExtraArgs:     []string{"--dynamic-config-value", fmt.Sprintf("limit.historyCount.suggestContinueAsNew=%d", events)},
+	})
+	if err != nil {
+		t.Fatal("start a Temporal dev server:", err)
+	}
+	t.Cleanup(func() { _ = server.Stop() })
+	if err := workflows.EnsureSearchAttributes(ctx, server.Client(), namespace); err != nil {
+		t.Fatal(err)
+	}
+	return server.Client()
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -132,6 +134,7 @@ func opsDeadTemporal(t *testing.T) client.Client {
 }
 
 func TestOpsStarterProbes(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 
 	if code, body := opsGet(t, st.api.URL+"/healthz"); code != 200 {
@@ -159,6 +162,7 @@ func TestOpsStarterProbes(t *testing.T) {
 }
 
 func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	accepted := map[string]string{"outcome": "accepted"}
@@ -197,6 +201,7 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 }
 
 func TestOpsWorkerEndpoints(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	// No agent: the conversation waits in the page's default queue.
@@ -285,6 +290,7 @@ func TestOpsWorkerEndpoints(t *testing.T) {
 }
 
 func TestOpsWorkerReadyzWhenItsDatabaseIsClosed(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	db, err := store.Open(context.Background(), databaseURL(st.dbName))
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -11,6 +13,7 @@ import (
 // While a page's token is invalid, replies are parked, not failed and not lost;
 // a new token re-provisions the page and the parked replies go out in order.
 func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("fay", 1)
@@ -77,6 +80,7 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 // Facebook's own window refusal (10/2018278) reaches the agent as window_closed;
 // enabling HUMAN_AGENT on the workstream shows in open conversations at once.
 func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("gus", 1)
@@ -122,6 +126,7 @@ func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
 // Provisioning names what is wrong with a token: a missing permission, or a token
 // of another page.
 func TestProvisioningFailuresNameTheProblem(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	appID, secret := "app-"+randomHex(4), "secret-"+randomHex(8)
 	st.sim.RegisterApp(appID, secret)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -14,6 +16,7 @@ import (
 // Postgres or in any workflow history. Repeating it is harmless; the customer's
 // next conversation does not bring the profile back.
 func TestPrivacyEraseCustomer(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("pam", 2)
@@ -156,6 +159,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 // Each account has a privacy notice URL: admins set it (http or https only),
 // GET account shows it, and it is refused with 400 and no change otherwise.
 func TestPrivacyNoticeURLPerAccount(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	a := st.createAgent("nia", 1)
 	var acct map[string]any

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -224,6 +226,7 @@ func untilStatus(t *testing.T, what, url string, want int, within time.Duration)
 // show at all: the connections it ended, still pooled, must not answer for the
 // database.
 func TestReadyzFollowsPostgresStoppedAndStartedAgain(t *testing.T) {
+	t.Parallel()
 	pg := startPrivatePostgres(t)
 	ctx := context.Background()
 	dsn := pg.url("fbchannel")

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -9,6 +11,7 @@ import (
 // reopened while the agent is away, it waits for the next available agent; the
 // customer's next conversation shows the earlier one, which can no longer be reopened.
 func TestCloseReopenAndPreviousConversations(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("jo", 2)

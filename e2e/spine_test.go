@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -12,6 +14,7 @@ import (
 // customer through the Send API, the agent closes, and the customer's next message
 // opens a new conversation.
 func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 
@@ -97,6 +100,7 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 
 // Facebook redelivers: the same batch three times is one message.
 func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	psid := "2900000000000002"
@@ -119,6 +123,7 @@ func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
 // A conversation waits durably and is assigned when an agent becomes available,
 // without any further customer message.
 func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("carol", 1)
@@ -126,9 +131,12 @@ func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
 	st.eventually("conversation waiting", 30*time.Second, func() bool {
 		return st.count("conversations", "status = 'waiting'") == 1
 	})
-	time.Sleep(300 * time.Millisecond) // give a wrong implementation the chance to assign early
+	// A wrong implementation has had its chance to assign early: the conversation
+	// woke its queue, and the queue's last pass came after that.
+	st.conversationsIdle(ch, "2900000000000003")
+	passes := st.queueSettled(ch.QueueID)
 	if n := st.count("conversations", "status = 'assigned'"); n != 0 {
-		t.Fatalf("assigned to an offline agent")
+		t.Fatalf("%d conversation assigned to an offline agent (in %d queue passes)", n, passes)
 	}
 	events := st.openEvents(a, "")
 	st.setPresence(a, "available")
@@ -144,6 +152,7 @@ func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
 // A send that Facebook refuses permanently answers failed with a readable reason,
 // and is tried once.
 func TestPermanentSendFailureIsReportedNotRetried(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("dan", 1)
@@ -188,6 +197,7 @@ func simFault551() simulator.Fault {
 // Facebook's rate limit (613) twice, then success: the reply is sent once, and the
 // agent's answer is the real outcome.
 func TestRateLimitedSendIsRetriedThenSent(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("max", 1)

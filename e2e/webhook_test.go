@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -54,6 +56,7 @@ func (st *stack) rowCounts() string {
 }
 
 func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	before := st.rowCounts()
@@ -107,6 +110,7 @@ func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
 }
 
 func TestWebhookAnswers503WhenTemporalIsDown(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	before := st.rowCounts()

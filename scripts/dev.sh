@@ -5,7 +5,7 @@
 #                          server, Graph API simulator, worker and starter; demo data;
 #                          Ctrl-C stops it all
 #   scripts/dev.sh stop    stop what a `run` started (also leftovers of a killed run)
-#   scripts/dev.sh test    vet, workflowcheck, the whole test suite, bounded fuzzing
+#   scripts/dev.sh test    vet, workflowcheck, every test, bounded fuzzing (test-long: full-size loads)
 #   scripts/dev.sh lint    gofmt, vet, workflowcheck
 #   scripts/dev.sh fuzz    the fuzz targets (FUZZTIME, default 20s each)
 #   scripts/dev.sh build   go build the programs (and cmd/devstack) into ./bin
@@ -354,9 +354,20 @@ cmd_run() {
 # ---------------------------------------------------------------------------------------
 # Checks and tests
 
-run_vet() {
-	say "go vet ./..."
+# Tests that need Postgres, the Temporal dev server or Chromium carry this build tag;
+# `go test ./...` without it runs the unit tests only, with no services.
+INTEGRATION_TAGS=integration
+
+# How many tests of one package run at once (t.Parallel). The e2e tests spend most of
+# their time waiting on Temporal and Postgres, so about four light ones keep 2 cores
+# busy without starving the one dev server they share; the load tests run one at a
+# time (e2e/load_test.go) and those waiting for their turn hold a slot each, hence 6.
+TEST_PARALLEL=${TEST_PARALLEL:-6}
+
+run_vet() { # both builds: the files behind the tag and those without it
+	say "go vet ./...  (and -tags $INTEGRATION_TAGS)"
 	go vet ./...
+	go vet -tags "$INTEGRATION_TAGS" ./...
 }
 
 run_workflowcheck() {
@@ -405,10 +416,18 @@ cmd_test() {
 	export TEMPORAL_CLI=$BIN/temporal
 	run_vet
 	run_workflowcheck
-	say "go test -count=1 -timeout 15m ./...  (TEMPORAL_CLI=$TEMPORAL_CLI)"
-	go test -count=1 -timeout 15m ./...
+	say "go test -count=1 -tags $INTEGRATION_TAGS -parallel $TEST_PARALLEL ./...  (TEMPORAL_CLI=$TEMPORAL_CLI${TEST_LONG:+, TEST_LONG=$TEST_LONG})"
+	go test -count=1 -timeout "${TEST_TIMEOUT:-15m}" -tags "$INTEGRATION_TAGS" -parallel "$TEST_PARALLEL" ./...
 	run_fuzz "${FUZZTIME:-15s}"
 	say "make test: vet, workflowcheck, tests and fuzzing passed in $((SECONDS - started))s"
+}
+
+# test-long: the same suite with the load tests at the sizes (TEST_LONG=1:
+# 300 conversations, 100 pick races, ...), which take longer than `make test` may.
+cmd_test_long() {
+	export TEST_LONG=1
+	TEST_TIMEOUT=${TEST_TIMEOUT:-40m}
+	cmd_test
 }
 
 cmd_lint() {
@@ -477,6 +496,7 @@ main() {
 	run) cmd_run "$@" ;;
 	stop) cmd_stop ;;
 	test) cmd_test ;;
+	test-long) cmd_test_long ;;
 	lint) cmd_lint ;;
 	fuzz) run_fuzz "${FUZZTIME:-20s}" ;;
 	build) build_programs ;;

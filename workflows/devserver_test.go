@@ -1,3 +1,5 @@
+//go:build integration
+
 package workflows_test
 
 import (
@@ -37,6 +39,7 @@ import (
 // the customer writes. The next workflow task holds both events. The message must
 // reach the next conversation (continue-as-new with it pending), not vanish.
 func TestMessageArrivingAsCloseFinishesIsNotLost(t *testing.T) {
+	t.Parallel()
 	c := devServerClient(t)
 	for _, tc := range []struct {
 		name, id string
@@ -161,6 +164,7 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 // workflow task is validated in that task. It must be judged against the state the
 // run carries over, not refused as "not open".
 func TestReplyInFirstTaskOfContinuedRunIsAccepted(t *testing.T) {
+	t.Parallel()
 	c := devServerClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -1,3 +1,5 @@
+//go:build integration
+
 package workflows_test
 
 import (
@@ -25,6 +27,7 @@ import (
 // pass waited for them all: a busy queue assigned about one conversation per
 // signal round trip (docs/PERFORMANCE.md, "Assignment latency").
 func TestQueueSendsAPasssSignalsTogether(t *testing.T) {
+	t.Parallel()
 	c := devServerClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
