@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -75,6 +77,7 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // readable anti-CSRF cookie; cookie-authenticated reads work, writes need the
 // X-CSRF-Token header; bearer tokens work exactly as before.
 func TestDeskSessionCookieAuth(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ada", 2)
@@ -272,6 +275,7 @@ if (window.AudioContext) {
 // goes available, is alerted to a new customer, reads the transcript live,
 // replies, and the reply reaches the Send API.
 func TestDeskInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -282,8 +286,8 @@ func TestDeskInBrowser(t *testing.T) {
 	st.sim.RegisterProfile(marcus, simulator.ProfileData{FirstName: "Marcus", LastName: "Lee", Locale: "en_GB"})
 
 	b := startBrowser(t)
-	b.grantNotifications(st.api.URL)
 	tb := b.newTab(deskObservers)
+	tb.grantNotifications(st.api.URL)
 	tb.navigate(st.api.URL + "/desk")
 	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
 	shots := screenshotDir(t)
@@ -397,6 +401,7 @@ func TestDeskInBrowser(t *testing.T) {
 // The admin console connects an app and a page (showing provisioning, the
 // callback URL and verify token) and creates an agent whose token is shown once.
 func TestDeskAdminConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	b := startBrowser(t)
