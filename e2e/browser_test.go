@@ -248,20 +248,49 @@ func (tb *tab) waitFor(what, expr string, timeout time.Duration) {
 }
 
 // click presses and releases the left mouse button on the middle of an element,
-// as a person would (a trusted event, so it counts as a user gesture).
+// as a person would (a trusted event, so it counts as a user gesture). Like a
+// person it waits, up to actionTimeout, until the element is there, visible,
+// still (not moved by a layout that is still settling) and not covered.
 func (tb *tab) click(selector string) {
+	tb.b.t.Helper()
+	x, y := tb.actionPoint(selector)
+	tb.do("click "+selector, chromedp.MouseEvent(chromedp.MouseMoved, x, y), chromedp.MouseClickXY(x, y))
+}
+
+// actionTimeout bounds how long click waits for its element.
+const actionTimeout = 10 * time.Second
+
+// actionPoint scrolls an element into view and returns the middle of it once
+// it stays in the same place for two frames and is what a click there hits.
+func (tb *tab) actionPoint(selector string) (x, y float64) {
 	tb.b.t.Helper()
 	var r struct {
 		X, Y  float64
 		Found bool
 	}
-	tb.mustEval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return {found: false};
-		el.scrollIntoView({block: "center"}); const b = el.getBoundingClientRect();
-		return {found: b.width > 0 && b.height > 0, x: b.left + b.width / 2, y: b.top + b.height / 2}; })()`, selector), &r)
+	tb.mustEval(fmt.Sprintf(`(async (selector, timeout) => {
+		const frame = () => new Promise((done) => { requestAnimationFrame(done); setTimeout(done, 100); });
+		const deadline = performance.now() + timeout;
+		let last = null;
+		while (performance.now() < deadline) {
+			const el = document.querySelector(selector);
+			if (el) {
+				el.scrollIntoView({block: "center"});
+				const b = el.getBoundingClientRect();
+				const x = b.left + b.width / 2, y = b.top + b.height / 2;
+				const hit = b.width > 0 && b.height > 0 ? document.elementFromPoint(x, y) : null;
+				const ours = hit && (el.contains(hit) || (hit.closest("label") && hit.closest("label").control === el));
+				if (ours && last && last.x === x && last.y === y) return {found: true, x, y};
+				last = ours ? {x, y} : null;
+			}
+			await frame();
+		}
+		return {found: false};
+	})(%q, %d)`, selector, actionTimeout.Milliseconds()), &r)
 	if !r.Found {
-		tb.b.t.Fatalf("click: no visible %s", selector)
+		tb.b.t.Fatalf("no visible %s to act on (waited %v)\nproblems: %v", selector, actionTimeout, tb.b.Problems())
 	}
-	tb.do("click "+selector, chromedp.MouseEvent(chromedp.MouseMoved, r.X, r.Y), chromedp.MouseClickXY(r.X, r.Y))
+	return r.X, r.Y
 }
 
 // typeInto clicks an input and types text into it (inserted as by an input
@@ -269,6 +298,11 @@ func (tb *tab) click(selector string) {
 func (tb *tab) typeInto(selector, text string) {
 	tb.b.t.Helper()
 	tb.click(selector)
+	var focused bool
+	tb.mustEval(fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, selector), &focused)
+	if !focused {
+		tb.b.t.Fatalf("type into %s: the click did not focus it", selector)
+	}
 	tb.do("type into "+selector, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
 		return err
