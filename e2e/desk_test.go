@@ -377,7 +377,7 @@ func TestDeskInBrowser(t *testing.T) {
 		t.Fatal("customer text was rendered as HTML")
 	}
 
-	time.Sleep(300 * time.Millisecond) // let the last status and picture settle for the picture
+	tb.waitFor("the customer's pictures in the transcript", `[...document.querySelectorAll("#messages .msg.in .avatar")].every(a => a.classList.contains("has-img"))`, 10*time.Second)
 	tb.screenshot(filepath.Join(shots, "desk-1366x768.png"), false)
 
 	// A send Facebook refuses shows its reason inline.
