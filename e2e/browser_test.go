@@ -293,15 +293,17 @@ func (tb *tab) actionPoint(selector string) (x, y float64) {
 	return r.X, r.Y
 }
 
-// typeInto clicks an input and types text into it (inserted as by an input
-// method: no key events, so an Enter in the text sends nothing).
+// typeInto focuses a field, as a click or Tab would, and types text into it
+// (inserted as by an input method: no key events, so an Enter in the text
+// sends nothing). It focuses rather than clicks: a click aims at a point, and a
+// form that is still being laid out can move another field there.
 func (tb *tab) typeInto(selector, text string) {
 	tb.b.t.Helper()
-	tb.click(selector)
 	var focused bool
-	tb.mustEval(fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, selector), &focused)
+	tb.mustEval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false;
+		el.scrollIntoView({block: "center"}); el.focus(); return document.activeElement === el; })()`, selector), &focused)
 	if !focused {
-		tb.b.t.Fatalf("type into %s: the click did not focus it", selector)
+		tb.b.t.Fatalf("type into %s: no such field, or it cannot take the focus\nproblems: %v", selector, tb.b.Problems())
 	}
 	tb.do("type into "+selector, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})

@@ -424,7 +424,8 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	tb.typeInto("#acc-app-id", appID)
 	tb.typeInto("#acc-app-secret", secret)
 	tb.click("#account-form button[type=submit]")
-	tb.waitFor("the account", `!document.querySelector("#account-view").hidden && document.querySelector("#account-name").textContent === "Acme"`, 10*time.Second)
+	tb.waitFor("the account and its workstreams", `!document.querySelector("#account-view").hidden && document.querySelector("#account-name").textContent === "Acme" &&
+		document.querySelector("#workstreams .section-title")`, 10*time.Second)
 
 	tb.typeInto("#page-name", "Acme Support")
 	tb.typeInto("#page-id", pageID)
