@@ -107,7 +107,11 @@ func (b *browser) watch(ev any) {
 		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 			var parts []string
 			for _, a := range ev.Args {
-				parts = append(parts, strings.TrimSpace(string(a.Value)+" "+a.Description))
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
 			}
 			problem = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
 		}
