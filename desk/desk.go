@@ -1,6 +1,7 @@
 // Package desk serves the browser front ends of the starter: the agent desk
 // (/desk) and the admin console (/admin). They are plain HTML, CSS and JavaScript
-// embedded in the binary: no build step, no framework, no third-party requests.
+// (native ES modules, one file each, loaded as they are) embedded in the binary:
+// no build step, no framework, no third-party requests.
 // They talk only to the JSON API of CONTRACT.md (and /desk/session, in package api).
 package desk
 

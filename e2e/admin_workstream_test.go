@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -71,6 +73,7 @@ func (tb *tab) choose(selector, value string) {
 // fields sent with it; the corrected form is saved. Then a new workstream is
 // created with the page moved into it.
 func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -178,8 +181,13 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	tb.setField("#ws-max-wait", "")
 	tb.choose("#ws-overflow", "")
 	tb.clearToasts()
+	// A save reads the workstream list again, which draws the new-workstream
+	// form afresh: mark the form now, to know when that has happened (a name
+	// typed into the old form would be lost).
+	tb.mustEval(`document.querySelector("#new-ws-name").dataset.drawn = "before the save"`, nil)
 	tb.click("#ws-save")
 	tb.waitFor("the third change saved", `document.querySelector("#ws-settings-error").hidden && [...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.")`, 10*time.Second)
+	tb.waitFor("the workstream list read again", `document.querySelector("#new-ws-name") && !document.querySelector("#new-ws-name").dataset.drawn`, 10*time.Second)
 	if w := st.getWorkstream(ws); w["human_agent_tag"] != false || w["max_wait_seconds"] != nil || w["overflow_queue_id"] != nil || w["name"] != "Sales NL" || w["bot_url"] != bot {
 		t.Fatalf("after the third save: %v", w)
 	}
@@ -214,6 +222,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 // A conversation the demo bot handed over shows, at the top of the desk's
 // conversation, why (the bot's reason) and the bot's summary.
 func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

@@ -409,6 +409,7 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 // conversation in the summary and the account's privacy notice; after the admin
 // erases the customer the transcript shows the "deleted" marker.
 func TestContactDeskInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

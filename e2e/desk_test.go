@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -75,6 +77,7 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // readable anti-CSRF cookie; cookie-authenticated reads work, writes need the
 // X-CSRF-Token header; bearer tokens work exactly as before.
 func TestDeskSessionCookieAuth(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ada", 2)
@@ -272,6 +275,7 @@ if (window.AudioContext) {
 // goes available, is alerted to a new customer, reads the transcript live,
 // replies, and the reply reaches the Send API.
 func TestDeskInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -282,8 +286,8 @@ func TestDeskInBrowser(t *testing.T) {
 	st.sim.RegisterProfile(marcus, simulator.ProfileData{FirstName: "Marcus", LastName: "Lee", Locale: "en_GB"})
 
 	b := startBrowser(t)
-	b.grantNotifications(st.api.URL)
 	tb := b.newTab(deskObservers)
+	tb.grantNotifications(st.api.URL)
 	tb.navigate(st.api.URL + "/desk")
 	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
 	shots := screenshotDir(t)
@@ -373,7 +377,7 @@ func TestDeskInBrowser(t *testing.T) {
 		t.Fatal("customer text was rendered as HTML")
 	}
 
-	time.Sleep(300 * time.Millisecond) // let the last status and picture settle for the picture
+	tb.waitFor("the customer's pictures in the transcript", `[...document.querySelectorAll("#messages .msg.in .avatar")].every(a => a.classList.contains("has-img"))`, 10*time.Second)
 	tb.screenshot(filepath.Join(shots, "desk-1366x768.png"), false)
 
 	// A send Facebook refuses shows its reason inline.
@@ -397,6 +401,7 @@ func TestDeskInBrowser(t *testing.T) {
 // The admin console connects an app and a page (showing provisioning, the
 // callback URL and verify token) and creates an agent whose token is shown once.
 func TestDeskAdminConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	b := startBrowser(t)
@@ -419,7 +424,8 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	tb.typeInto("#acc-app-id", appID)
 	tb.typeInto("#acc-app-secret", secret)
 	tb.click("#account-form button[type=submit]")
-	tb.waitFor("the account", `!document.querySelector("#account-view").hidden && document.querySelector("#account-name").textContent === "Acme"`, 10*time.Second)
+	tb.waitFor("the account and its workstreams", `!document.querySelector("#account-view").hidden && document.querySelector("#account-name").textContent === "Acme" &&
+		document.querySelector("#workstreams .section-title")`, 10*time.Second)
 
 	tb.typeInto("#page-name", "Acme Support")
 	tb.typeInto("#page-id", pageID)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package e2e
 
 import (
@@ -18,6 +20,7 @@ import (
 // transfer made through the API (to a queue) reaches Alice's open desk the same
 // way.
 func TestDeskTransferInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -52,9 +55,8 @@ func TestDeskTransferInBrowser(t *testing.T) {
 	b := startBrowser(t)
 	shots := screenshotDir(t)
 	signIn := func(a agent, name string) *tab {
-		bc := b.newContext()
-		b.grantNotificationsIn(bc, st.api.URL)
-		tb := b.newTabIn(bc, deskObservers)
+		tb := b.newIsolatedTab(deskObservers)
+		tb.grantNotifications(st.api.URL)
 		tb.navigate(st.api.URL + "/desk")
 		tb.waitFor(name+"'s sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
 		tb.typeInto("#token", a.Token)

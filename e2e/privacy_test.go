@@ -220,6 +220,7 @@ func TestPrivacyNoticeURLPerAccount(t *testing.T) {
 
 // The admin console sets an account's privacy notice URL, refusing a bad one inline.
 func TestPrivacyNoticeInAdminConsole(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	b := startBrowser(t)

@@ -1,0 +1,221 @@
+// The reply box: text replies (Enter sends, Shift+Enter breaks the line),
+// files by URL when the workstream allows them, each with an optimistic bubble
+// that the answer settles (sent, failed, or outcome not known yet).
+
+import { $, APIError } from "./common.js";
+import { state, countedSet, applyStatus } from "./state.js";
+import { api } from "./session.js";
+import { renderList } from "./list.js";
+import { loadConversation, renderMessages, scrollToEnd, windowState, renderWindow } from "./transcript.js";
+
+// renderAttach: the attachment control follows the workstream's policy
+// (agent_attachments) and the window; off, it says why instead.
+export function renderAttach(ws) {
+  const conv = state.current;
+  const allowed = !!conv.agent_attachments;
+  const usable = allowed && ws.canSend;
+  const toggle = $("#attach-toggle");
+  toggle.disabled = !usable;
+  toggle.title = allowed ? "Send a file by its URL, as its own message" : "Attachments are turned off for this workstream";
+  $("#attach-off").hidden = allowed || !ws.canSend;
+  const row = $("#attach-row");
+  if (!usable) row.hidden = true;
+  toggle.setAttribute("aria-expanded", String(!row.hidden));
+  $("#attach-send").disabled = !usable || state.sending;
+}
+
+export function toggleAttach(show) {
+  const row = $("#attach-row");
+  row.hidden = show === undefined ? !row.hidden : !show;
+  $("#attach-toggle").setAttribute("aria-expanded", String(!row.hidden));
+  if (!row.hidden) $("#attach-url").focus();
+}
+
+export function updateCharCount() {
+  const n = [...$("#reply").value].length;
+  const el = $("#char-count");
+  el.textContent = n > 0 ? n + " / 1999" : "";
+  el.classList.toggle("over", n > 1999);
+}
+
+// send posts the reply box's text.
+async function send(ev) {
+  if (ev) ev.preventDefault();
+  const conv = state.current;
+  const reply = $("#reply");
+  const text = reply.value.trim();
+  if (!conv || !text || state.sending || !windowState(conv).canSend) return;
+  if ([...text].length > 1999) {
+    showSendError("Messenger accepts under 2000 characters; shorten the reply.");
+    return;
+  }
+  reply.value = "";
+  updateCharCount();
+  await deliver(conv, { text }, { kind: "text", text, attachments: [] }, "You: " + text, () => {
+    if (!reply.value) reply.value = text;
+  });
+  if (state.current === conv) $("#reply").focus();
+}
+
+// sendAttachment sends one file by URL, as its own message (a Messenger
+// message carries text or one attachment).
+async function sendAttachment() {
+  const conv = state.current;
+  if (!conv || state.sending || !windowState(conv).canSend) return;
+  const input = $("#attach-url");
+  const type = $("#attach-type").value;
+  const url = input.value.trim();
+  if (!conv.agent_attachments) {
+    showSendError("Attachments are turned off for this workstream.");
+    return;
+  }
+  let parsed = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.host) {
+    showSendError(url ? "The file's address must be a full http(s) URL that Facebook can fetch." : "Paste the file's address (https://…).");
+    input.focus();
+    return;
+  }
+  const attachment = { type, url };
+  input.value = "";
+  toggleAttach(false);
+  await deliver(conv, { attachments: [attachment] }, { kind: "attachment", text: "", attachments: [attachment] }, "You: 📎 " + type, () => {
+    if (!input.value) input.value = url;
+    $("#attach-type").value = type;
+    toggleAttach(true);
+  });
+}
+
+// deliver posts a reply (text or one attachment) with an optimistic bubble.
+// restore gives the agent's input back when nothing was stored.
+async function deliver(conv, body, fields, preview, restore) {
+  state.sending = true;
+  $("#send").disabled = true;
+  $("#attach-send").disabled = true;
+  showSendError("");
+  const temp = Object.assign(
+    {
+      id: "tmp-" + Math.random().toString(36).slice(2),
+      pending: true,
+      direction: "outbound",
+      sender: "agent",
+      status: "sending",
+      error: "",
+      agent_id: state.me.id,
+      created_at: new Date().toISOString(),
+      // What existed before: the stored row of this reply is none of these.
+      before: new Set(conv.messages.map((m) => m.id)),
+    },
+    fields
+  );
+  conv.messages.push(temp);
+  renderMessages();
+  scrollToEnd(true);
+  const convID = conv.id;
+  try {
+    const out = await api("POST", "/api/v1/conversations/" + encodeURIComponent(convID) + "/messages", body);
+    Object.assign(temp, {
+      id: out.id || temp.id,
+      pending: false,
+      status: out.status || "sent",
+      error: out.error || "",
+      reason: out.reason || "",
+      facebook_message_id: out.facebook_message_id || null,
+    });
+    applyStatus(temp);
+    countedSet(convID).add(temp.id);
+    if (temp.status === "failed") showSendError("Not delivered: " + (temp.error || "Facebook refused the message."));
+  } catch (e) {
+    if (e instanceof APIError && e.code === "outcome_unknown") {
+      // The reply is stored and its send may still happen: keep the bubble,
+      // say so, and find its row so that message.status can update it. The
+      // input stays empty: sending it again could reach the customer twice.
+      temp.unknown = true;
+      followUnknown(convID, temp, 0);
+    } else {
+      // Nothing was stored: take the bubble back and give the input back.
+      const i = conv.messages.indexOf(temp);
+      if (i >= 0) conv.messages.splice(i, 1);
+      restore();
+      showSendError(e.message);
+      // A stale view (closed meanwhile, attachments turned off): read it again.
+      if (e.code === "conversation_not_open" || e.code === "attachments_disabled") loadConversation(convID);
+    }
+  } finally {
+    state.sending = false;
+    if (state.current === conv) {
+      state.activity[convID] = { at: temp.created_at, text: preview };
+      renderMessages();
+      renderWindow();
+      renderList();
+      scrollToEnd(true);
+    }
+  }
+}
+
+// matchUnknown finds the stored row of a reply whose outcome was unknown: the
+// agent's outbound message, new since the send, with the same content.
+export function matchUnknown(list, temp) {
+  const url = (a) => ((a || [])[0] || {}).url || "";
+  return list.find(
+    (x) =>
+      x.direction === "outbound" &&
+      x.sender === "agent" &&
+      x.agent_id === temp.agent_id &&
+      !(temp.before && temp.before.has(x.id)) &&
+      (x.text || "") === (temp.text || "") &&
+      url(x.attachments) === url(temp.attachments)
+  );
+}
+
+// followUnknown reads the conversation again until the reply's row is found
+// (then its status comes from the row and from message.status events).
+function followUnknown(convID, temp, attempt) {
+  if (attempt > 5) return;
+  setTimeout(
+    async () => {
+      if (!state.current || state.current.id !== convID || !state.current.messages.includes(temp)) return;
+      await loadConversation(convID);
+      if (state.current && state.current.id === convID && state.current.messages.includes(temp)) followUnknown(convID, temp, attempt + 1);
+    },
+    attempt === 0 ? 300 : 1000 * 2 ** attempt
+  );
+}
+
+export function showSendError(msg) {
+  const el = $("#send-error");
+  el.hidden = !msg;
+  el.textContent = msg;
+}
+
+export function bindComposer() {
+  $("#composer").addEventListener("submit", send);
+  $("#attach-toggle").addEventListener("click", () => toggleAttach());
+  $("#attach-cancel").addEventListener("click", () => {
+    $("#attach-url").value = "";
+    toggleAttach(false);
+  });
+  $("#attach-send").addEventListener("click", sendAttachment);
+  $("#attach-url").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.isComposing) {
+      e.preventDefault();
+      sendAttachment();
+    }
+    if (e.key === "Escape") toggleAttach(false);
+  });
+  const reply = $("#reply");
+  reply.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  reply.addEventListener("input", () => {
+    updateCharCount();
+    $("#send").disabled = state.sending || reply.value.trim() === "" || !state.current || !windowState(state.current).canSend;
+  });
+}

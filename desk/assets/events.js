@@ -1,0 +1,173 @@
+// The event stream: the agent's live events over SSE (/api/v1/me/events) —
+// assignments, closes, transfers, new messages and reply statuses — folded into
+// the state and onto the screen.
+
+import { $, request, APIError } from "./common.js";
+import { STATUS_RANK, OPEN, state, saveUnread, countedSet, applyStatus } from "./state.js";
+import { sessionEnded } from "./session.js";
+import { loadList, renderList } from "./list.js";
+import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer } from "./transcript.js";
+import { markTransferred } from "./transfer.js";
+import { alertAssigned } from "./alerts.js";
+
+let es = null; // the open EventSource
+let retry = 0; // reconnects refused in a row, for the back-off
+
+export function startEvents() {
+  stopEvents();
+  // EventSource sends the session cookie, and on its own reconnects it sends
+  // Last-Event-ID, so the server replays what was missed.
+  const stream = new EventSource("/api/v1/me/events");
+  es = stream;
+  stream.addEventListener("open", () => {
+    const wasDown = !$("#conn").hidden;
+    $("#conn").hidden = true;
+    if (retry > 0 || wasDown) {
+      retry = 0;
+      loadList();
+      if (state.selected) loadConversation(state.selected);
+    }
+  });
+  stream.addEventListener("error", () => {
+    $("#conn").hidden = false;
+    if (stream.readyState === EventSource.CLOSED) {
+      // The server refused the stream (e.g. signed out elsewhere): check why.
+      es = null;
+      const delay = Math.min(30000, 1000 * 2 ** retry++);
+      setTimeout(async () => {
+        if (!state.me) return;
+        try {
+          await request("GET", "/desk/session");
+          startEvents();
+        } catch (e) {
+          if (e instanceof APIError && e.status === 401) sessionEnded();
+          else startEvents();
+        }
+      }, delay);
+    }
+  });
+  stream.addEventListener("conversation.assigned", (e) => onAssigned(parse(e)));
+  stream.addEventListener("conversation.closed", (e) => onClosed(parse(e)));
+  stream.addEventListener("conversation.transferred", (e) => onTransferred(parse(e)));
+  stream.addEventListener("message.received", (e) => onReceived(parse(e)));
+  stream.addEventListener("message.status", (e) => onStatus(parse(e)));
+}
+
+export function stopEvents() {
+  if (es) es.close();
+  es = null;
+}
+
+function parse(e) {
+  try {
+    return JSON.parse(e.data) || {};
+  } catch {
+    return {};
+  }
+}
+
+function onAssigned(d) {
+  const id = d.conversation_id;
+  if (!id) return;
+  // Ours again (transferred back): no longer a notice, a conversation.
+  delete state.transferred[id];
+  if (d.transferred_by) state.transferredBy[id] = d.transferred_by;
+  else delete state.transferredBy[id];
+  const before = state.convs.get(id);
+  const conv = Object.assign({}, d.conversation || before || { id, status: "assigned", customer: { name: "New customer" } });
+  if (d.note !== undefined && !conv.transfer_note) conv.transfer_note = d.note;
+  state.convs.set(id, Object.assign({}, before || {}, conv, { messages: undefined }));
+  if (!before || !OPEN.has(before.status)) {
+    state.activity[id] = { at: new Date().toISOString(), text: d.transferred_by ? "Transferred to you" : "New conversation" };
+    alertAssigned(state.convs.get(id), d);
+  }
+  if (state.selected === id) loadConversation(id);
+  renderList();
+  if (!d.conversation) loadList();
+}
+
+// onTransferred: this agent gave the conversation away (from this desk, another
+// tab or the API). It leaves "my conversations" at once; if it is the one open,
+// the pane stays with a notice and no way to reply.
+function onTransferred(d) {
+  const id = d.conversation_id;
+  if (!id) return;
+  markTransferred(id, d.to_agent_id ? { agent_id: d.to_agent_id } : { queue_id: d.to_queue_id });
+}
+
+function onClosed(d) {
+  const id = d.conversation_id;
+  const c = state.convs.get(id);
+  if (c) {
+    c.status = "closed";
+    c.closed_at = c.closed_at || new Date().toISOString();
+    if (d.reason) c.close_reason = d.reason;
+  }
+  if (state.selected === id) loadConversation(id);
+  renderList();
+}
+
+// eventTime is a message's time, or now when the event carries none.
+function eventTime(s) {
+  const d = s ? new Date(s) : null;
+  return d && !isNaN(d) && d.getFullYear() > 2000 ? d.toISOString() : new Date().toISOString();
+}
+
+function onReceived(d) {
+  const id = d.conversation_id;
+  const m = d.message;
+  if (!id || !m) return;
+  m.created_at = eventTime(m.created_at);
+  const seen = countedSet(id);
+  if (seen.has(m.id)) return; // replayed (reconnect or reassignment)
+  seen.add(m.id);
+  const inbound = m.direction === "inbound";
+  const gist = m.text || (m.reason === "attachment_refused" ? "📎 Attachment refused" : "📎 " + (((m.attachments || [])[0] || {}).type || m.kind || "attachment"));
+  state.activity[id] = { at: m.created_at, text: (inbound ? "" : senderLabel(m) + ": ") + gist };
+  if (!state.convs.has(id)) loadList();
+  const viewing = state.selected === id && state.current && state.current.id === id;
+  if (viewing) {
+    if (!state.current.messages.some((x) => x.id === m.id)) {
+      state.current.messages.push(m);
+      state.current.messages.sort((a, b) => new Date(a.created_at) - new Date(b.created_at));
+    }
+    if (inbound && m.sender === "customer") {
+      // The customer wrote: the window restarts from this message.
+      const at = new Date(m.created_at).getTime();
+      const w = Object.assign({}, state.current.window);
+      const later = (cur, ms) => (!cur || new Date(cur).getTime() < at + ms ? new Date(at + ms).toISOString() : cur);
+      w.expires_at = later(w.expires_at, 24 * 3600 * 1000);
+      if (w.human_agent_until) w.human_agent_until = later(w.human_agent_until, 7 * 24 * 3600 * 1000);
+      state.current.window = w;
+    }
+    renderMessages();
+    renderWindow();
+    renderCustomer();
+    scrollToEnd(false);
+  }
+  if (!viewing || document.visibilityState !== "visible") {
+    if (inbound) state.unread[id] = (state.unread[id] || 0) + 1;
+    saveUnread();
+  }
+  renderList();
+}
+
+function onStatus(d) {
+  const id = d.message_id;
+  if (!id) return;
+  const prev = state.statuses.get(id);
+  if (!prev || d.status === "failed" || (STATUS_RANK[d.status] ?? -1) > (STATUS_RANK[prev.status] ?? -1)) {
+    state.statuses.set(id, { status: d.status, error: d.error || "", reason: d.reason || "" });
+  }
+  if (state.current && state.current.id === d.conversation_id) {
+    const m = state.current.messages.find((x) => x.id === id);
+    if (m) {
+      applyStatus(m);
+      renderMessages();
+      scrollToEnd(false);
+    } else if (state.current.messages.some((x) => x.pending && x.unknown)) {
+      // Likely the reply whose outcome was unknown: read it to match it.
+      loadConversation(d.conversation_id);
+    }
+  }
+}

@@ -1,0 +1,351 @@
+//go:build integration
+
+package e2e
+
+// The browser tests drive headless Chromium with chromedp. Each test starts its
+// own browser (so tests run in parallel), and opens tabs in it; a tab reports
+// what its pages say is broken (exceptions, console errors, CSP violations).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// The window every page gets: the desk's reference size.
+const viewportWidth, viewportHeight = 1366, 768
+
+// commandTimeout bounds one command to the browser.
+const commandTimeout = 30 * time.Second
+
+type browser struct {
+	t *testing.T
+	// ctx is the browser's first tab; it lives as long as the test, and the
+	// browser with it.
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string // what the pages reported as broken
+}
+
+// tab is one page of the browser.
+type tab struct {
+	b   *browser
+	ctx context.Context
+}
+
+// requireChromium skips the test on a machine without Chromium.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skip("headless Chromium is not installed at " + chromiumPath + " (apt-get install -y chromium)")
+	}
+}
+
+// startBrowser launches headless Chromium. Start it after the servers it talks
+// to, so that it is stopped (closing its connections) before they are.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	requireChromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(viewportWidth, viewportHeight),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("autoplay-policy", "user-gesture-required"),
+		chromedp.Flag("hide-scrollbars", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel() // closes the browser
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+// Problems returns what the pages reported as broken so far.
+func (b *browser) Problems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.problems...)
+}
+
+// watch records what a page reports as broken. It runs in the tab's event
+// loop, so it only takes notes.
+func (b *browser) watch(ev any) {
+	var problem string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		problem = "exception: " + d.Text
+		if d.Exception != nil {
+			problem += " " + d.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			problem = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
+		}
+	case *cdplog.EventEntryAdded:
+		// Network errors (the 401 of a signed-out page, a missing picture) are
+		// expected; script errors and security (CSP) violations are not.
+		e := ev.Entry
+		if e.Level == cdplog.EntryLevelError && e.Source != cdplog.EntrySourceNetwork {
+			problem = "log " + string(e.Source) + ": " + e.Text + " " + e.URL
+		}
+	}
+	if problem != "" {
+		b.mu.Lock()
+		b.problems = append(b.problems, problem)
+		b.mu.Unlock()
+	}
+}
+
+// newTab opens a page. initScript runs in every document before the page's own
+// scripts (used to observe notifications and sounds).
+func (b *browser) newTab(initScript string) *tab {
+	b.t.Helper()
+	return b.openTab(initScript)
+}
+
+// newIsolatedTab opens a page in a browser context of its own: its own cookies
+// and storage, like a separate browser profile, so two agents can be signed in
+// side by side.
+func (b *browser) newIsolatedTab(initScript string) *tab {
+	b.t.Helper()
+	return b.openTab(initScript, chromedp.WithNewBrowserContext())
+}
+
+func (b *browser) openTab(initScript string, opts ...chromedp.ContextOption) *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, append(opts, chromedp.WithListener(b.watch))...)
+	b.t.Cleanup(cancel)
+	// The first run opens the tab, whose events are read for as long as the
+	// context of that run lives: the tab's own, never one with a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	tb := &tab{b: b, ctx: ctx}
+	steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(viewportWidth, viewportHeight)}
+	if initScript != "" {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: initScript})
+			return err
+		}))
+	}
+	tb.do("set up the tab", steps...)
+	return tb
+}
+
+// do runs actions in the tab, failing the test on an error.
+func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, commandTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// grantNotifications lets origin show system notifications without a prompt,
+// in this tab's browser context.
+func (tb *tab) grantNotifications(origin string) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, commandTimeout)
+	defer cancel()
+	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission:       &cdpbrowser.PermissionDescriptor{Name: "notifications"},
+		Setting:          cdpbrowser.PermissionSettingGranted,
+		Origin:           origin,
+		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID,
+	})
+	if err != nil {
+		tb.b.t.Fatalf("grant notifications: %v", err)
+	}
+}
+
+// navigate loads url and waits for its load event.
+func (tb *tab) navigate(url string) {
+	tb.b.t.Helper()
+	tb.do("navigate "+url, chromedp.Navigate(url))
+}
+
+// eval runs an expression in the page (awaiting a promise) and decodes its
+// value into out.
+func (tb *tab) eval(expr string, out any) error {
+	ctx, cancel := context.WithTimeout(tb.ctx, commandTimeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return fmt.Errorf("%s: %w", expr, err)
+	}
+	if out != nil && len(raw) > 0 {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (tb *tab) mustEval(expr string, out any) {
+	tb.b.t.Helper()
+	if err := tb.eval(expr, out); err != nil {
+		tb.b.t.Fatal(err)
+	}
+}
+
+func (tb *tab) text(selector string) string {
+	tb.b.t.Helper()
+	var s string
+	tb.mustEval(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, selector), &s)
+	return s
+}
+
+// waitFor polls a boolean expression in the page until it holds. An exception
+// (an element not there yet) counts as "not yet".
+func (tb *tab) waitFor(what, expr string, timeout time.Duration) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, timeout+commandTimeout)
+	defer cancel()
+	predicate := `(() => { try { return !!(` + expr + `); } catch { return false; } })()`
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, chromedp.ErrPollingTimeout) {
+		tb.b.t.Fatalf("waiting for %s: %v", what, err)
+	}
+	// Say why: the expression's own error, if it has one, and what the page shows.
+	var ok bool
+	evalErr := tb.eval("!!("+expr+")", &ok)
+	var body string
+	_ = tb.eval(`document.body ? document.body.innerText.slice(0, 2000) : ""`, &body)
+	tb.b.t.Fatalf("timed out waiting for %s (%v)\npage text:\n%s\nproblems: %v", what, evalErr, body, tb.b.Problems())
+}
+
+// click presses and releases the left mouse button on the middle of an element,
+// as a person would (a trusted event, so it counts as a user gesture). Like a
+// person it waits, up to actionTimeout, until the element is there, visible,
+// still (not moved by a layout that is still settling) and not covered.
+func (tb *tab) click(selector string) {
+	tb.b.t.Helper()
+	x, y := tb.actionPoint(selector)
+	tb.do("click "+selector, chromedp.MouseEvent(chromedp.MouseMoved, x, y), chromedp.MouseClickXY(x, y))
+}
+
+// actionTimeout bounds how long click waits for its element.
+const actionTimeout = 10 * time.Second
+
+// actionPoint scrolls an element into view and returns the middle of it once
+// it stays in the same place for two frames and is what a click there hits.
+func (tb *tab) actionPoint(selector string) (x, y float64) {
+	tb.b.t.Helper()
+	var r struct {
+		X, Y  float64
+		Found bool
+	}
+	tb.mustEval(fmt.Sprintf(`(async (selector, timeout) => {
+		const frame = () => new Promise((done) => { requestAnimationFrame(done); setTimeout(done, 100); });
+		const deadline = performance.now() + timeout;
+		let last = null;
+		while (performance.now() < deadline) {
+			const el = document.querySelector(selector);
+			if (el) {
+				el.scrollIntoView({block: "center"});
+				const b = el.getBoundingClientRect();
+				const x = b.left + b.width / 2, y = b.top + b.height / 2;
+				const hit = b.width > 0 && b.height > 0 ? document.elementFromPoint(x, y) : null;
+				const ours = hit && (el.contains(hit) || (hit.closest("label") && hit.closest("label").control === el));
+				if (ours && last && last.x === x && last.y === y) return {found: true, x, y};
+				last = ours ? {x, y} : null;
+			}
+			await frame();
+		}
+		return {found: false};
+	})(%q, %d)`, selector, actionTimeout.Milliseconds()), &r)
+	if !r.Found {
+		tb.b.t.Fatalf("no visible %s to act on (waited %v)\nproblems: %v", selector, actionTimeout, tb.b.Problems())
+	}
+	return r.X, r.Y
+}
+
+// typeInto focuses a field, as a click or Tab would, and types text into it
+// (inserted as by an input method: no key events, so an Enter in the text
+// sends nothing). It focuses rather than clicks: a click aims at a point, and a
+// form that is still being laid out can move another field there.
+func (tb *tab) typeInto(selector, text string) {
+	tb.b.t.Helper()
+	var focused bool
+	tb.mustEval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false;
+		el.scrollIntoView({block: "center"}); el.focus(); return document.activeElement === el; })()`, selector), &focused)
+	if !focused {
+		tb.b.t.Fatalf("type into %s: no such field, or it cannot take the focus\nproblems: %v", selector, tb.b.Problems())
+	}
+	tb.do("type into "+selector, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
+}
+
+// screenshot saves a PNG of the viewport, or of the whole page when full.
+func (tb *tab) screenshot(path string, full bool) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, commandTimeout)
+	defer cancel()
+	params := page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng}
+	if full {
+		var size struct{ W, H float64 }
+		tb.mustEval(`({w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight})`, &size)
+		beyond := true
+		params.CaptureBeyondViewport = &beyond
+		params.Clip = &page.Viewport{X: 0, Y: 0, Width: size.W, Height: size.H, Scale: 1}
+	}
+	shot, err := chromedp.Call(ctx, page.CaptureScreenshot, params)
+	if err != nil {
+		tb.b.t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, shot.Data, 0o644); err != nil {
+		tb.b.t.Fatal(err)
+	}
+	tb.b.t.Logf("screenshot: %s", path)
+}
+
+// screenshotDir is DESK_SCREENSHOT_DIR when set (to keep the pictures), else a
+// temporary directory removed with the test.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("DESK_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
