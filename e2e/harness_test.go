@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/activities"
+	"fbchannel/agentevents"
 	"fbchannel/api"
 	"fbchannel/graph"
 	"fbchannel/schema"
@@ -111,6 +112,7 @@ type stack struct {
 	simURL     string
 	worker     worker.Worker
 	api        *httptest.Server
+	events     *agentevents.Hub
 	taskQueue  string
 	adminToken string
 	dbName     string
@@ -151,6 +153,7 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 		t.Fatal(err)
 	}
 	st.store = &store.Store{DB: db, Box: box}
+	st.events = agentevents.Listen(dsn, agentevents.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 
 	st.sim = simulator.New()
 	simServer := httptest.NewServer(st.sim)
@@ -170,6 +173,7 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	st.api.Config.Handler = handler
 	t.Cleanup(func() {
 		st.api.Close()
+		st.events.Close()
 		st.stopWorker()
 		simServer.Close()
 		db.Close()
@@ -226,6 +230,7 @@ func (st *stack) server(c client.Client) *api.Server {
 	return &api.Server{
 		Store: st.store, Temporal: c, TaskQueue: st.taskQueue, PublicBaseURL: st.api.URL,
 		AdminToken: st.adminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Events: st.events,
 	}
 }
 
@@ -385,8 +390,14 @@ type sseEvent struct {
 
 func (st *stack) openEvents(a agent, lastEventID string) *sse {
 	st.t.Helper()
+	return st.openEventsAt(st.api.URL, a, lastEventID)
+}
+
+// openEventsAt opens the agent's event stream on another starter of this stack.
+func (st *stack) openEventsAt(base string, a agent, lastEventID string) *sse {
+	st.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", st.api.URL+"/api/v1/me/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/me/events", nil)
 	req.Header.Set("Authorization", "Bearer "+a.Token)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)

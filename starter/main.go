@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"fbchannel/agentevents"
 	"fbchannel/api"
 	"fbchannel/codec"
 	"fbchannel/config"
@@ -75,11 +76,14 @@ func run() error {
 		return fmt.Errorf("temporal: %w", err)
 	}
 	defer c.Close()
+	// One LISTEN connection for every agent's event stream.
+	events := agentevents.Listen(cfg.DatabaseURL, agentevents.Options{Log: p.Log})
+	defer events.Close()
 
 	handler := (&api.Server{
 		Store: &store.Store{DB: db, Box: p.Box}, Temporal: c, TaskQueue: cfg.TaskQueue,
 		PublicBaseURL: cfg.PublicBaseURL, AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log,
-		Metrics: metrics,
+		Metrics: metrics, Events: events,
 	}).Handler()
 	if p.Codec != nil {
 		// /codec/encode and /codec/decode for the Temporal UI and CLI.
