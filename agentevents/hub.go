@@ -51,6 +51,7 @@ type Hub struct {
 	safetyPoll time.Duration
 	log        *slog.Logger
 	done       chan struct{}
+	listening  chan struct{}
 	stopped    sync.WaitGroup
 
 	mu      sync.Mutex
@@ -64,6 +65,7 @@ func Listen(dsn string, opts Options) *Hub {
 		safetyPoll: opts.SafetyPoll,
 		log:        opts.Log,
 		done:       make(chan struct{}),
+		listening:  make(chan struct{}),
 		streams:    map[string]map[*Subscription]struct{}{},
 	}
 	if h.safetyPoll <= 0 {
@@ -89,9 +91,14 @@ func Listen(dsn string, opts Options) *Hub {
 			return
 		}
 		h.wakeAll()
+		close(h.listening)
 	}()
 	return h
 }
+
+// Listening is closed once the connection first listens and the streams
+// subscribed by then have been rung for their catch-up read.
+func (h *Hub) Listening() <-chan struct{} { return h.listening }
 
 // SafetyPoll is how often a stream should read without being woken.
 func (h *Hub) SafetyPoll() time.Duration { return h.safetyPoll }
