@@ -19,6 +19,33 @@ const (
 	eventBatch     = 100
 )
 
+// eventSettle is how long after an event is sent the stream still looks below it
+// for events committed late. Ids are taken at insert and committed in any order:
+// a transaction may commit event 7 after another committed event 8, and a stream
+// woken at 8's commit has already moved past 7.
+const eventSettle = 10 * time.Second
+
+// eventCursor is a stream's place in its agent's log.
+type eventCursor struct {
+	last   int64               // highest id sent: what the client's Last-Event-ID will be
+	floor  int64               // ids up to floor are not read again
+	recent []int64             // ids above floor sent within eventSettle, in sending order
+	sentAt map[int64]time.Time // when each of recent was sent
+}
+
+func newEventCursor(last int64) *eventCursor {
+	return &eventCursor{last: last, floor: last, sentAt: map[int64]time.Time{}}
+}
+
+// settle forgets ids sent more than eventSettle ago, raising the floor past them.
+func (c *eventCursor) settle(now time.Time) {
+	for len(c.recent) > 0 && now.Sub(c.sentAt[c.recent[0]]) > eventSettle {
+		c.floor = max(c.floor, c.recent[0])
+		delete(c.sentAt, c.recent[0])
+		c.recent = c.recent[1:]
+	}
+}
+
 // events streams the agent's events as Server-Sent Events. A reconnect with
 // Last-Event-ID replays what was missed from the event log in Postgres.
 //
@@ -65,19 +92,36 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 	fmt.Fprint(w, ": connected\n\n")
 	flusher.Flush()
 
-	// send writes what the log holds after last; on a database error the client
-	// keeps its place and the next wake or poll tries again.
+	// send writes what the log holds above the cursor's floor and was not sent
+	// yet; on a database error the client keeps its place and the next wake or
+	// poll tries again. An event that committed after a newer one was sent goes
+	// without an id: the client's Last-Event-ID stays the highest id it has.
+	cur := newEventCursor(last)
 	send := func() {
+		now := time.Now()
+		cur.settle(now)
+		from := cur.floor
 		for {
-			events, err := s.Store.EventsSince(ctx, me.ID, last, eventBatch)
+			events, err := s.Store.EventsSince(ctx, me.ID, from, eventBatch)
 			if err != nil {
 				return
 			}
+			wrote := false
 			for _, e := range events {
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Name, e.Data)
-				last = e.ID
+				from = e.ID
+				if _, sent := cur.sentAt[e.ID]; sent {
+					continue
+				}
+				if e.ID > cur.last {
+					fmt.Fprintf(w, "id: %d\n", e.ID)
+					cur.last = e.ID
+				}
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Name, e.Data)
+				cur.recent = append(cur.recent, e.ID)
+				cur.sentAt[e.ID] = now
+				wrote = true
 			}
-			if len(events) > 0 {
+			if wrote {
 				flusher.Flush()
 			}
 			if len(events) < eventBatch {

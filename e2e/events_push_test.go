@@ -199,3 +199,35 @@ func TestAgentEventsSurviveALostListenConnection(t *testing.T) {
 	id3 := st.writeAgentEvent(st.db, a.ID, 3)
 	wantPing(t, events, id3, 3)
 }
+
+// Ids are taken at insert and committed in any order: an event whose transaction
+// commits after a newer event was sent still reaches the stream (without an id, so
+// that the client's Last-Event-ID stays the highest it has).
+func TestAgentEventsCommittedOutOfOrderAreNotLost(t *testing.T) {
+	st := newStack(t)
+	a := st.createAgent("ola", 1)
+	p := st.startPushStarter(time.Hour)
+	events := st.openEventsAt(p.url, a, "")
+
+	tx, err := st.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	older := st.writeAgentEvent(tx, a.ID, 1)
+	newer := st.writeAgentEvent(st.db, a.ID, 2)
+	wantPing(t, events, newer, 2)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	late := events.next(t, "test.ping", 60*time.Second)
+	if late.Data["seq"] != float64(1) || late.ID != "" {
+		t.Fatalf("late event %s %v, want seq 1 (id %s) without an id", late.ID, late.Data, older)
+	}
+	next := st.writeAgentEvent(st.db, a.ID, 3)
+	wantPing(t, events, next, 3)
+
+	// A reconnect from the highest id replays nothing already seen.
+	again := st.openEventsAt(p.url, a, newer)
+	wantPing(t, again, next, 3)
+}
