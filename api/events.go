@@ -37,6 +37,24 @@ func newEventCursor(last int64) *eventCursor {
 	return &eventCursor{last: last, floor: last, sentAt: map[int64]time.Time{}}
 }
 
+// sent reports whether id was sent (within eventSettle).
+func (c *eventCursor) sent(id int64) bool {
+	_, ok := c.sentAt[id]
+	return ok
+}
+
+// mark records id as sent now and reports whether it is the newest so far (a
+// late event is not: it goes without an id).
+func (c *eventCursor) mark(id int64, now time.Time) (newest bool) {
+	c.recent = append(c.recent, id)
+	c.sentAt[id] = now
+	if id <= c.last {
+		return false
+	}
+	c.last = id
+	return true
+}
+
 // settle forgets ids sent more than eventSettle ago, raising the floor past them.
 func (c *eventCursor) settle(now time.Time) {
 	for len(c.recent) > 0 && now.Sub(c.sentAt[c.recent[0]]) > eventSettle {
@@ -109,16 +127,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 			wrote := false
 			for _, e := range events {
 				from = e.ID
-				if _, sent := cur.sentAt[e.ID]; sent {
+				if cur.sent(e.ID) {
 					continue
 				}
-				if e.ID > cur.last {
+				if cur.mark(e.ID, now) {
 					fmt.Fprintf(w, "id: %d\n", e.ID)
-					cur.last = e.ID
 				}
 				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Name, e.Data)
-				cur.recent = append(cur.recent, e.ID)
-				cur.sentAt[e.ID] = now
 				wrote = true
 			}
 			if wrote {
