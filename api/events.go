@@ -37,12 +37,6 @@ func newEventCursor(last int64) *eventCursor {
 	return &eventCursor{last: last, floor: last, sentAt: map[int64]time.Time{}}
 }
 
-// sent reports whether id was sent (within eventSettle).
-func (c *eventCursor) sent(id int64) bool {
-	_, ok := c.sentAt[id]
-	return ok
-}
-
 // mark records id as sent now and reports whether it is the newest so far (a
 // late event is not: it goes without an id).
 func (c *eventCursor) mark(id int64, now time.Time) (newest bool) {
@@ -111,7 +105,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 	flusher.Flush()
 
 	// send writes what the log holds above the cursor's floor and was not sent
-	// yet; on a database error the client keeps its place and the next wake or
+	// yet (the database leaves those out); on a database error the client keeps its place and the next wake or
 	// poll tries again. An event that committed after a newer one was sent goes
 	// without an id: the client's Last-Event-ID stays the highest id it has.
 	cur := newEventCursor(last)
@@ -120,23 +114,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 		cur.settle(now)
 		from := cur.floor
 		for {
-			events, err := s.Store.EventsSince(ctx, me.ID, from, eventBatch)
+			events, err := s.Store.EventsSince(ctx, me.ID, from, cur.recent, eventBatch)
 			if err != nil {
 				return
 			}
-			wrote := false
 			for _, e := range events {
 				from = e.ID
-				if cur.sent(e.ID) {
-					continue
-				}
 				if cur.mark(e.ID, now) {
 					fmt.Fprintf(w, "id: %d\n", e.ID)
 				}
 				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Name, e.Data)
-				wrote = true
 			}
-			if wrote {
+			if len(events) > 0 {
 				flusher.Flush()
 			}
 			if len(events) < eventBatch {
