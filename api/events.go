@@ -61,9 +61,9 @@ func (c *eventCursor) settle(now time.Time) {
 // events streams the agent's events as Server-Sent Events. A reconnect with
 // Last-Event-ID replays what was missed from the event log in Postgres.
 //
-// The stream reads the log after its last id whenever the hub rings (Postgres
-// notified a new event of this agent, or the hub's connection came back) and on
-// the hub's slow safety poll, so a lost notification delays an event, never drops it.
+// The stream reads the log whenever the hub rings (Postgres notified a new event
+// of this agent, or the hub's connection came back) and on the hub's slow safety
+// poll, so a lost notification delays an event, never drops it.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -105,9 +105,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 	flusher.Flush()
 
 	// send writes what the log holds above the cursor's floor and was not sent
-	// yet (the database leaves those out); on a database error the client keeps its place and the next wake or
-	// poll tries again. An event that committed after a newer one was sent goes
-	// without an id: the client's Last-Event-ID stays the highest id it has.
+	// yet (the query leaves those out); on a database error the client keeps its
+	// place and the next wake or poll tries again. An event that committed after a
+	// newer one was sent goes without an id: the client's Last-Event-ID stays the
+	// highest id it has.
 	cur := newEventCursor(last)
 	send := func() {
 		now := time.Now()
