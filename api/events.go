@@ -27,7 +27,7 @@ const eventSettle = 10 * time.Second
 
 // eventCursor is a stream's place in its agent's log.
 type eventCursor struct {
-	last   int64               // highest id sent: what the client's Last-Event-ID will be
+	last   int64               // highest id sent: the stream's position, the client's Last-Event-ID
 	floor  int64               // ids up to floor are not read again
 	recent []int64             // ids above floor sent within eventSettle, in sending order
 	sentAt map[int64]time.Time // when each of recent was sent
@@ -37,16 +37,11 @@ func newEventCursor(last int64) *eventCursor {
 	return &eventCursor{last: last, floor: last, sentAt: map[int64]time.Time{}}
 }
 
-// mark records id as sent now and reports whether it is the newest so far (a
-// late event is not: it goes without an id).
-func (c *eventCursor) mark(id int64, now time.Time) (newest bool) {
+// mark records id as sent now.
+func (c *eventCursor) mark(id int64, now time.Time) {
 	c.recent = append(c.recent, id)
 	c.sentAt[id] = now
-	if id <= c.last {
-		return false
-	}
-	c.last = id
-	return true
+	c.last = max(c.last, id)
 }
 
 // settle forgets ids sent more than eventSettle ago, raising the floor past them.
@@ -106,9 +101,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 
 	// send writes what the log holds above the cursor's floor and was not sent
 	// yet (the query leaves those out); on a database error the client keeps its
-	// place and the next wake or poll tries again. An event that committed after a
-	// newer one was sent goes without an id: the client's Last-Event-ID stays the
-	// highest id it has.
+	// place and the next wake or poll tries again. Every event's id: is the
+	// stream's position, the highest id sent: its own id, except for an event that
+	// committed after a newer one was sent, so that Last-Event-ID never goes back.
 	cur := newEventCursor(last)
 	send := func() {
 		now := time.Now()
@@ -121,10 +116,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 			}
 			for _, e := range events {
 				from = e.ID
-				if cur.mark(e.ID, now) {
-					fmt.Fprintf(w, "id: %d\n", e.ID)
-				}
-				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Name, e.Data)
+				cur.mark(e.ID, now)
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", cur.last, e.Name, e.Data)
 			}
 			if len(events) > 0 {
 				flusher.Flush()

@@ -201,8 +201,8 @@ func TestAgentEventsSurviveALostListenConnection(t *testing.T) {
 }
 
 // Ids are taken at insert and committed in any order: an event whose transaction
-// commits after a newer event was sent still reaches the stream (without an id, so
-// that the client's Last-Event-ID stays the highest it has).
+// commits after a newer event was sent still reaches the stream (with the newer
+// id as its id:, so that the client's Last-Event-ID does not go back).
 func TestAgentEventsCommittedOutOfOrderAreNotLost(t *testing.T) {
 	st := newStack(t)
 	a := st.createAgent("ola", 1)
@@ -221,8 +221,8 @@ func TestAgentEventsCommittedOutOfOrderAreNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	late := events.next(t, "test.ping", 60*time.Second)
-	if late.Data["seq"] != float64(1) || late.ID != "" {
-		t.Fatalf("late event %s %v, want seq 1 (id %s) without an id", late.ID, late.Data, older)
+	if late.Data["seq"] != float64(1) || late.ID != newer {
+		t.Fatalf("late event %s %v, want seq 1 (row %s) with id %s", late.ID, late.Data, older, newer)
 	}
 	next := st.writeAgentEvent(st.db, a.ID, 3)
 	wantPing(t, events, next, 3)
