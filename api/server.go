@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"fbchannel/agentevents"
 	"fbchannel/desk"
 	"fbchannel/ops"
 	"fbchannel/store"
@@ -30,6 +31,9 @@ type Server struct {
 	// Metrics records webhook and HTTP metrics and is served at /metrics; when
 	// nil, Handler gives the server a fresh ops.NewStarter().
 	Metrics *ops.Metrics
+	// Events wakes agents' event streams when Postgres notifies a new event (the
+	// starter's one LISTEN connection); when nil, streams poll (tools and tests).
+	Events *agentevents.Hub
 }
 
 // Handler routes every endpoint of CONTRACT.md, plus /healthz, /readyz (Postgres

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"fbchannel/agentevents"
 	"fbchannel/api"
 	"fbchannel/codec"
 	"fbchannel/config"
@@ -52,6 +53,8 @@ type Starter struct {
 	CodecCORSOrigins []string
 	// Tracing gives every request a server span; nil: none.
 	Tracing *tracing.Tracing
+	// Events wakes agents' event streams on Postgres NOTIFY; nil: they poll.
+	Events *agentevents.Hub
 }
 
 // API is the API server alone: every endpoint of CONTRACT.md and the probes.
@@ -59,6 +62,7 @@ func (s Starter) API() *api.Server {
 	return &api.Server{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, PublicBaseURL: s.PublicBaseURL,
 		AdminToken: s.AdminToken, WebhookMaxBytes: s.WebhookMaxBytes, Log: s.Log, Metrics: s.Metrics,
+		Events: s.Events,
 	}
 }
 
@@ -115,11 +119,14 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 	}
 	defer c.Close()
 	st := &store.Store{DB: db, Box: p.Box}
+	// One LISTEN connection for every agent's event stream.
+	events := agentevents.Listen(cfg.DatabaseURL, agentevents.Options{Log: p.Log})
+	defer events.Close()
 
 	handler := Starter{
 		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
 		AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
-		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing,
+		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing, Events: events,
 	}.Handler()
 
 	// Background work of the starter (beside its HTTP server) starts here, on

@@ -324,8 +324,14 @@ type sseEvent struct {
 
 func (st *stack) openEvents(a agent, lastEventID string) *sse {
 	st.t.Helper()
+	return st.openEventsAt(st.api.URL, a, lastEventID)
+}
+
+// openEventsAt opens the agent's event stream on another starter of this stack.
+func (st *stack) openEventsAt(base string, a agent, lastEventID string) *sse {
+	st.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", st.api.URL+"/api/v1/me/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/me/events", nil)
 	req.Header.Set("Authorization", "Bearer "+a.Token)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)

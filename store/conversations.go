@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
+	"github.com/lib/pq"
 )
 
 // Customer, Conversation and Message are the shapes of CONTRACT.md.
@@ -269,11 +270,15 @@ func insertEvent(ctx context.Context, tx querier, agentID, name, conversationID,
 	return err
 }
 
-// EventsSince returns an agent's events after afterID, oldest first.
-func (s *Store) EventsSince(ctx context.Context, agentID string, afterID int64, limit int) ([]Event, error) {
+// EventsSince returns an agent's events after afterID, oldest first, leaving out
+// the ids in except (those a stream has already sent).
+func (s *Store) EventsSince(ctx context.Context, agentID string, afterID int64, except []int64, limit int) ([]Event, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("id", "name", "data").From("agent_events").
 		Where(sb.Equal("agent_id", agentID), sb.GreaterThan("id", afterID)).OrderBy("id").Limit(limit)
+	if len(except) > 0 {
+		sb.Where("NOT (id = ANY(" + sb.Var(pq.Array(except)) + "))")
+	}
 	rows, err := query(ctx, s.DB, sb)
 	if err != nil {
 		return nil, err

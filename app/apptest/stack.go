@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"fbchannel/agentevents"
 	"fbchannel/app"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
@@ -166,9 +167,12 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 		Temporal: opts.Worker, TaskQueue: s.TaskQueue, Store: workerStore,
 		GraphAPIURL: s.SimURL, GraphAPIVersion: "v23.0", Options: opts.WorkerOptions,
 	}
+	// The stack's starter listens for agent events as the starter process does.
+	events := agentevents.Listen(s.DatabaseURL, agentevents.Options{Log: log})
+	s.stops = append(s.stops, events.Close)
 	s.Starter = app.Starter{
 		Store: s.Store, Temporal: opts.Starter, TaskQueue: s.TaskQueue, AdminToken: s.AdminToken,
-		WebhookMaxBytes: maxBytes, Log: log,
+		WebhookMaxBytes: maxBytes, Log: log, Events: events,
 	}
 	conns := max(opts.Connections, 1)
 	s.HTTP = &http.Client{

@@ -1,0 +1,175 @@
+//go:build integration
+
+package agentevents_test
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"fbchannel/agentevents"
+)
+
+// testDSN is the Postgres the integration tests use (DATABASE_URL, or the local
+// default), with application_name set so that this test's listener is the one it
+// finds in pg_stat_activity.
+func testDSN(t *testing.T, appName string) string {
+	t.Helper()
+	base := os.Getenv("DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", appName)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// rung waits for a ring; the wait is a bound on a failing test, not a timing claim.
+func rung(s *agentevents.Subscription) bool {
+	select {
+	case <-s.Wake():
+		return true
+	case <-time.After(30 * time.Second):
+		return false
+	}
+}
+
+func listening(t *testing.T, hub *agentevents.Hub) {
+	t.Helper()
+	select {
+	case <-hub.Listening():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hub never listened")
+	}
+}
+
+func drain(subs ...*agentevents.Subscription) {
+	for _, s := range subs {
+		select {
+		case <-s.Wake():
+		default:
+		}
+	}
+}
+
+// listenerPID is the backend of the LISTEN connection named appName.
+func listenerPID(t *testing.T, db *sql.DB, appName string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var pid int
+		err := db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, appName).Scan(&pid)
+		if err == nil {
+			return pid
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no LISTEN connection named %s", appName)
+	return 0
+}
+
+func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
+	appName := "hub-test-" + time.Now().Format("150405.000000")
+	dsn := testDSN(t, appName)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
+	defer hub.Close()
+	if hub.SafetyPoll() != time.Hour {
+		t.Fatalf("safety poll %s", hub.SafetyPoll())
+	}
+	a := hub.Subscribe("7F9C0E4A-0000-4000-8000-000000000001") // ids compare case-insensitively
+	defer a.Close()
+	a2 := hub.Subscribe("7f9c0e4a-0000-4000-8000-000000000001")
+	defer a2.Close()
+	b := hub.Subscribe("7f9c0e4a-0000-4000-8000-000000000002")
+	defer b.Close()
+	listening(t, hub)
+	drain(a, a2, b) // the catch-up ring after LISTEN
+
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	if !rung(a) || !rung(a2) {
+		t.Fatal("a notification for agent 1 did not ring both of its streams")
+	}
+	// Agent 2 was not notified: a notification for it, sent after, rings it, and
+	// at that point its channel holds exactly that one ring.
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000002"); err != nil {
+		t.Fatal(err)
+	}
+	if !rung(b) {
+		t.Fatal("a notification for agent 2 did not ring its stream")
+	}
+	select {
+	case <-a.Wake():
+		t.Fatal("agent 1's stream rang for agent 2's notification")
+	default:
+	}
+
+	// A closed subscription is not rung (its channel stays empty).
+	a2.Close()
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	if !rung(a) {
+		t.Fatal("agent 1's remaining stream did not ring")
+	}
+	select {
+	case <-a2.Wake():
+		t.Fatal("a closed subscription rang")
+	default:
+	}
+}
+
+// Notifications sent while the LISTEN connection is down are lost; when it comes
+// back every stream is rung so that it reads what it missed.
+func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
+	appName := "hub-test-" + time.Now().Format("150405.000000")
+	dsn := testDSN(t, appName)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
+	defer hub.Close()
+	s := hub.Subscribe("7f9c0e4a-0000-4000-8000-000000000003")
+	defer s.Close()
+	listening(t, hub)
+	drain(s)
+	pid := listenerPID(t, db, appName)
+
+	ctx := context.Background()
+	var terminated bool
+	// The timeout form waits until the backend is gone.
+	if err := db.QueryRowContext(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&terminated); err != nil || !terminated {
+		t.Fatalf("terminate the listener: %v %v", terminated, err)
+	}
+	if !rung(s) {
+		t.Fatal("no ring after the LISTEN connection came back")
+	}
+	if again := listenerPID(t, db, appName); again == pid {
+		t.Fatalf("the listener is still backend %d", pid)
+	}
+	// And it listens again.
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000003"); err != nil {
+		t.Fatal(err)
+	}
+	if !rung(s) {
+		t.Fatal("no ring for a notification after the reconnection")
+	}
+}
