@@ -18,6 +18,7 @@ import (
 	"fbchannel/codec"
 	"fbchannel/config"
 	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/store"
 	"fbchannel/tracing"
 )
@@ -69,17 +70,25 @@ func run() error {
 	}
 	defer db.Close()
 	metrics := ops.NewStarter()
-	// Lazy: the starter serves (and answers 503 to webhooks) while Temporal is down.
-	c, err := client.NewLazyClient(p.ClientOptions(metrics.TemporalHandler()))
+	// Lazy: the starter serves (webhooks go into the inbox) while Temporal is down.
+	c, err := client.NewLazyClient(relay.ClientOptions(p.ClientOptions(metrics.TemporalHandler())))
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
 	}
 	defer c.Close()
+	st := &store.Store{DB: db, Box: p.Box}
+
+	// The inbox relay: hands committed webhook events to their conversation
+	// workflows; it stops with ctx, before the database closes.
+	inbox := relay.New(relay.Options{Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, Log: p.Log, Metrics: metrics})
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = inbox.Run(ctx) }()
+	defer func() { <-relayDone }()
 
 	handler := (&api.Server{
-		Store: &store.Store{DB: db, Box: p.Box}, Temporal: c, TaskQueue: cfg.TaskQueue,
+		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue,
 		PublicBaseURL: cfg.PublicBaseURL, AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log,
-		Metrics: metrics,
+		Metrics: metrics, Relay: inbox,
 	}).Handler()
 	if p.Codec != nil {
 		// /codec/encode and /codec/decode for the Temporal UI and CLI.
