@@ -33,6 +33,8 @@ import (
 	"fbchannel/activities"
 	"fbchannel/api"
 	"fbchannel/graph"
+	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/schema"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
@@ -41,6 +43,10 @@ import (
 )
 
 var temporalClient client.Client
+
+// temporalAddress is the dev server's frontend host:port, for tests that put a
+// proxy between a starter and Temporal.
+var temporalAddress string
 
 const namespace = "default"
 
@@ -69,6 +75,7 @@ func runMain(m *testing.M) int {
 	}
 	defer server.Stop()
 	temporalClient = server.Client()
+	temporalAddress = server.FrontendHostPort()
 	if err := workflows.EnsureSearchAttributes(ctx, temporalClient, namespace); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -221,12 +228,29 @@ func (st *stack) stopWorker() {
 	}
 }
 
-// server builds a starter handler over this stack's database with a given client.
+// server builds a starter handler over this stack's database with a given
+// client, and runs its inbox relay (with that client) as the starter process does.
 func (st *stack) server(c client.Client) *api.Server {
+	m := ops.NewStarter()
+	r, _ := st.startRelay(c, m)
 	return &api.Server{
 		Store: st.store, Temporal: c, TaskQueue: st.taskQueue, PublicBaseURL: st.api.URL,
 		AdminToken: st.adminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: m, Relay: r,
 	}
+}
+
+// startRelay runs an inbox relay over this stack's database with client c until
+// stop (which is what killing its starter does to it) or the test's end.
+func (st *stack) startRelay(c client.Client, m *ops.Metrics) (r *relay.Relay, stop func()) {
+	r = relay.New(relay.Options{Store: st.store, Temporal: c, TaskQueue: st.taskQueue, Metrics: m})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	st.t.Cleanup(stop) // before the database closes: cleanups run last first
+	return r, stop
 }
 
 // call sends a JSON request and decodes a JSON answer into out (if non-nil).
