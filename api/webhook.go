@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"fbchannel/messenger"
 	"fbchannel/ops"
 	"fbchannel/store"
@@ -90,6 +92,12 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, unreadable := route(acct, r.PathValue("page"), batch)
+	// The relay's signals continue this request's trace.
+	trace := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(r.Context(), trace)
+	for i := range events {
+		events[i].TraceParent = trace.Get("traceparent")
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), webhookDeadline)
 	defer cancel()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc"
@@ -41,11 +42,13 @@ import (
 const (
 	DefaultPoll          = time.Second
 	DefaultParallel      = 8
-	DefaultSignalTimeout = 4 * time.Second
+	DefaultSignalTimeout = 2 * time.Second
 	// maxBackoff bounds the wait between attempts while Temporal fails, so
 	// events move again within a few seconds of its return.
-	maxBackoff = 2 * time.Second
+	maxBackoff = time.Second
 	minBackoff = 100 * time.Millisecond
+	// healthTimeout bounds the health probe of a failing relay.
+	healthTimeout = time.Second
 	// busyWait is how soon to look again at conversations another replica held.
 	busyWait = 100 * time.Millisecond
 	// conversationsPerPass bounds one pass's work list.
@@ -118,6 +121,16 @@ func (r *Relay) Run(ctx context.Context) error {
 	var backoff time.Duration
 	failing := false
 	for ctx.Err() == nil {
+		// While failing, ask Temporal before taking conversations: a replica
+		// cut off from Temporal must not hold conversations' locks through
+		// signals that cannot succeed while other replicas could hand them on.
+		if failing && !r.temporalReachable(ctx) {
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			continue
+		}
 		res := r.pass(ctx)
 		if ctx.Err() != nil {
 			break
@@ -153,6 +166,14 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// temporalReachable asks the Temporal frontend for its health, briefly.
+func (r *Relay) temporalReachable(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	_, err := r.o.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err == nil
 }
 
 // await returns on a kick, after d, or when ctx ends.
@@ -238,6 +259,10 @@ func (r *Relay) pass(ctx context.Context) passResult {
 func (r *Relay) signal(ctx context.Context, e store.PendingEvent) error {
 	ctx, cancel := context.WithTimeout(ctx, r.o.SignalTimeout)
 	defer cancel()
+	if e.TraceParent != "" {
+		// The signal's span joins the trace of the delivery that brought the event.
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
+	}
 	start := time.Now()
 	_, err := r.o.Temporal.SignalWithStartWorkflow(ctx, workflows.ConversationWorkflowID(e.PageID, e.PSID), workflows.SignalInbound,
 		workflows.InboundEvent{
@@ -268,4 +293,4 @@ func ClientOptions(o client.Options) client.Options {
 	return o
 }
 
-const reconnectMaxDelay = 2 * time.Second
+const reconnectMaxDelay = time.Second

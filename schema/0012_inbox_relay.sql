@@ -13,6 +13,10 @@ ALTER TABLE inbound_events ADD COLUMN seq bigserial;
 -- The page (our id) the event was routed to, for the signal; NULL on old rows.
 ALTER TABLE inbound_events ADD COLUMN page_uuid uuid;
 
+-- The W3C traceparent of the webhook request that delivered the event, so the
+-- relay's signal continues the delivery's trace (no secret or personal data).
+ALTER TABLE inbound_events ADD COLUMN traceparent text;
+
 -- The relay's work list (the pending conversations, oldest first) and the
 -- backlog metrics read only pending rows.
 CREATE INDEX inbound_events_pending ON inbound_events (seq) WHERE relayed_at IS NULL;

@@ -23,6 +23,8 @@ type InboundEvent struct {
 	PSID     string
 	Kind     string
 	Payload  []byte
+	// TraceParent is the W3C traceparent of the delivery's request ("" untraced).
+	TraceParent string
 }
 
 // UnreadableEvent is a part of a delivery that could not be read, kept raw with why.
@@ -50,9 +52,9 @@ func (s *Store) SaveInbox(ctx context.Context, events []InboundEvent, unreadable
 		inserted = 0
 		for start := 0; start < len(events); start += inboxInsertRows {
 			ib := pg.NewInsertBuilder()
-			ib.InsertInto("inbound_events").Cols("page_id", "page_uuid", "event_key", "psid", "kind", "payload")
+			ib.InsertInto("inbound_events").Cols("page_id", "page_uuid", "event_key", "psid", "kind", "payload", "traceparent")
 			for _, e := range events[start:min(start+inboxInsertRows, len(events))] {
-				ib.Values(e.PageID, nullUUID(e.PageUUID), e.EventKey, e.PSID, e.Kind, string(e.Payload))
+				ib.Values(e.PageID, nullUUID(e.PageUUID), e.EventKey, e.PSID, e.Kind, string(e.Payload), nullText(e.TraceParent))
 			}
 			ib.SQL("ON CONFLICT (page_id, event_key) DO NOTHING")
 			res, err := exec(ctx, tx, ib)
@@ -88,6 +90,13 @@ func storable(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
 
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func nullUUID(id string) any {
 	if id == "" {
 		return nil
@@ -111,6 +120,8 @@ type PendingEvent struct {
 	EventKey  string
 	Kind      string
 	Timestamp int64 // Facebook's, in milliseconds; 0 when the event had none
+	// TraceParent is the W3C traceparent of the delivery's request ("" untraced).
+	TraceParent string
 }
 
 // PendingConversations lists up to limit conversations with pending events,
@@ -156,12 +167,12 @@ func (s *Store) RelayConversation(ctx context.Context, c InboxConversation, send
 	}
 	sb := pg.NewSelectBuilder()
 	sb.Select("seq", "coalesce(page_uuid::text, '')", "page_id", "psid", "event_key", "kind",
-		"coalesce((payload->>'timestamp')::bigint, 0)").
+		"coalesce((payload->>'timestamp')::bigint, 0)", "coalesce(traceparent, '')").
 		From("inbound_events").
 		Where(sb.Equal("page_id", c.PageID), sb.Equal("psid", c.PSID), sb.IsNull("relayed_at")).
 		OrderBy("seq").Limit(relayBatch)
 	pending, err := queryAll(ctx, tx, sb, func(row rowScanner) (e PendingEvent, err error) {
-		err = row.Scan(&e.Seq, &e.PageUUID, &e.PageID, &e.PSID, &e.EventKey, &e.Kind, &e.Timestamp)
+		err = row.Scan(&e.Seq, &e.PageUUID, &e.PageID, &e.PSID, &e.EventKey, &e.Kind, &e.Timestamp, &e.TraceParent)
 		return e, err
 	})
 	if err != nil {
