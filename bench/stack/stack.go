@@ -29,6 +29,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/api"
 	"fbchannel/graph"
+	"fbchannel/relay"
 	"fbchannel/schema"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
@@ -150,9 +151,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	s.AdminToken = "admin-" + RandomHex(8)
 	apiServer := httptest.NewServer(nil)
+	// The starter's inbox relay hands webhook events to their conversation workflows.
+	apiStore := &store.Store{DB: apiDB, Box: box}
+	inbox := relay.New(relay.Options{Store: apiStore, Temporal: opts.Starter, TaskQueue: s.TaskQueue})
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = inbox.Run(relayCtx) }()
+	s.stops = append(s.stops, func() { stopRelay(); <-relayDone })
 	var handler http.Handler = (&api.Server{
-		Store: &store.Store{DB: apiDB, Box: box}, Temporal: opts.Starter, TaskQueue: s.TaskQueue, PublicBaseURL: apiServer.URL,
-		AdminToken: s.AdminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(opts.StarterLog),
+		Store: apiStore, Temporal: opts.Starter, TaskQueue: s.TaskQueue, PublicBaseURL: apiServer.URL,
+		AdminToken: s.AdminToken, WebhookMaxBytes: 64 << 10, Log: slog.New(opts.StarterLog), Relay: inbox,
 	}).Handler()
 	if opts.WrapStarter != nil {
 		handler = opts.WrapStarter(handler)

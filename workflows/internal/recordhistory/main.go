@@ -55,6 +55,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/api"
 	"fbchannel/graph"
+	"fbchannel/relay"
 	"fbchannel/schema"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
@@ -138,9 +139,14 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 	apiServer := httptest.NewServer(nil)
 	defer apiServer.Close()
 	h := &harness{sim: sim, db: db, api: apiServer.URL, adminToken: "admin-" + randomHex(8)}
+	// The inbox relay hands webhook events to the conversation workflow, as in the starter.
+	inbox := relay.New(relay.Options{Store: st, Temporal: tc, TaskQueue: taskQueue})
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	defer stopRelay()
+	go func() { _ = inbox.Run(relayCtx) }()
 	apiServer.Config.Handler = (&api.Server{
 		Store: st, Temporal: tc, TaskQueue: taskQueue, PublicBaseURL: apiServer.URL, AdminToken: h.adminToken,
-		WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		WebhookMaxBytes: 64 << 10, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Relay: inbox,
 	}).Handler()
 
 	ids, err := h.story(ctx, tc)
