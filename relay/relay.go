@@ -28,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc"
@@ -150,7 +151,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		case res.relayed > 0:
-			wait = 0 // more may have arrived meanwhile
+			wait = 0 // more may have arrived meanwhile (a refused conversation waits for the next poll)
 		case res.busy > 0:
 			wait = busyWait
 		default:
@@ -200,12 +201,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 type passResult struct {
 	relayed, busy int
-	err           error // the first failure; the pass stopped there
+	stuck         int   // conversations whose signal Temporal refused (not unavailability)
+	err           error // the first failure of Postgres or Temporal's availability; the pass stopped there
 }
 
 // pass hands on the pending conversations, several at once. At the first
-// failure it stops taking more: with Temporal down, one failed signal is enough
-// to know, and a long work list must not keep the relay busy when Temporal is back.
+// failure of Postgres or of Temporal's availability it stops taking more: with
+// Temporal down, one failed signal is enough to know, and a long work list must
+// not keep the relay busy when Temporal is back. A signal Temporal refuses for
+// one conversation (a limit of that workflow, say) holds back only that
+// conversation's events, which stay pending and show in the backlog age.
 func (r *Relay) pass(ctx context.Context) passResult {
 	convs, err := r.o.Store.PendingConversations(ctx, conversationsPerPass)
 	if err != nil || len(convs) == 0 {
@@ -233,7 +238,11 @@ func (r *Relay) pass(ctx context.Context) passResult {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			n, busy, err := r.o.Store.RelayConversation(ctx, c, func(e store.PendingEvent) error {
-				return r.signal(signalCtx, e)
+				err := r.signal(signalCtx, e)
+				if err != nil && refused(err) {
+					return &refusedSignal{eventKey: e.EventKey, err: err}
+				}
+				return err
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -241,7 +250,14 @@ func (r *Relay) pass(ctx context.Context) passResult {
 			if busy {
 				res.busy++
 			}
-			if err != nil && res.err == nil {
+			var refused *refusedSignal
+			switch {
+			case err == nil:
+			case errors.As(err, &refused):
+				res.stuck++
+				r.o.Log.Warn("relay: Temporal refused a signal; the conversation's events stay pending",
+					"page_id", c.PageID, "event_key", refused.eventKey, "err", refused.err)
+			case res.err == nil:
 				res.err = err
 				stop()
 			}
@@ -252,6 +268,30 @@ func (r *Relay) pass(ctx context.Context) passResult {
 		r.o.Log.Debug("relay pass stopped", "relayed", res.relayed, "err", res.err)
 	}
 	return res
+}
+
+// refusedSignal is a signal Temporal answered with a refusal rather than
+// unavailability: retrying at once will not help, and other conversations
+// should not wait for it.
+type refusedSignal struct {
+	eventKey string
+	err      error
+}
+
+func (e *refusedSignal) Error() string {
+	return "signal of " + e.eventKey + " refused: " + e.err.Error()
+}
+func (e *refusedSignal) Unwrap() error { return e.err }
+
+// refused tells whether Temporal turned this one signal down (an invalid
+// argument, a limit of that workflow) rather than being unreachable, slow or
+// busy; anything not known to be a refusal counts as unavailability, so an
+// outage always backs off.
+func refused(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	var precondition *serviceerror.FailedPrecondition
+	var denied *serviceerror.PermissionDenied
+	return errors.As(err, &invalid) || errors.As(err, &precondition) || errors.As(err, &denied)
 }
 
 // signal is the SignalWithStart the webhook handler used to make: the payload

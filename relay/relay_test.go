@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"fbchannel/schema"
@@ -31,6 +32,7 @@ type recordingTemporal struct {
 	inFlight      map[string]bool
 	overlap       []string
 	got           map[string][]string // workflow id → event keys, in signal order
+	refuse        string              // a workflow id whose signals Temporal turns down
 }
 
 func (f *recordingTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
@@ -38,7 +40,11 @@ func (f *recordingTemporal) SignalWithStartWorkflow(ctx context.Context, workflo
 	f.mu.Lock()
 	if f.down {
 		f.mu.Unlock()
-		return nil, errors.New("temporal is down")
+		return nil, serviceerror.NewUnavailable("temporal is down")
+	}
+	if workflowID == f.refuse {
+		f.mu.Unlock()
+		return nil, serviceerror.NewInvalidArgument("refused")
 	}
 	if f.inFlight[workflowID] {
 		f.overlap = append(f.overlap, workflowID)
@@ -106,10 +112,12 @@ func testStore(t *testing.T) *store.Store {
 
 // Three relays share one inbox while deliveries keep coming and Temporal goes
 // down and comes back: each event is signalled once, each conversation's in
-// commit order, never two of one conversation at once.
+// commit order, never two of one conversation at once. A conversation whose
+// signals Temporal refuses keeps its events pending and holds up no other.
 func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 	st := testStore(t)
-	temporal := &recordingTemporal{inFlight: map[string]bool{}, got: map[string][]string{}}
+	poisoned := workflows.ConversationWorkflowID("page", "psid-poisoned")
+	temporal := &recordingTemporal{inFlight: map[string]bool{}, got: map[string][]string{}, refuse: poisoned}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var relays []*Relay
@@ -123,6 +131,11 @@ func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 
 	const customers, perCustomer = 20, 30
 	pageUUID := "00000000-0000-0000-0000-000000000001"
+	// The refused conversation's events are the oldest in the inbox.
+	if _, err := st.SaveInbox(ctx, []store.InboundEvent{{PageID: "page", PageUUID: pageUUID, EventKey: "m_poison", PSID: "psid-poisoned",
+		Kind: "message", Payload: []byte(`{}`)}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	want := map[string][]string{}
 	for i := range perCustomer {
 		switch i {
@@ -152,8 +165,8 @@ func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			break
+		if n == 1 {
+			break // the refused one
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d events still pending", n)
@@ -164,6 +177,9 @@ func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 	defer temporal.mu.Unlock()
 	if len(temporal.overlap) > 0 {
 		t.Errorf("signals of one conversation overlapped: %v", temporal.overlap)
+	}
+	if len(temporal.got[poisoned]) != 0 {
+		t.Errorf("the refused conversation got %v", temporal.got[poisoned])
 	}
 	for id, keys := range want {
 		if fmt.Sprint(temporal.got[id]) != fmt.Sprint(keys) {
