@@ -16,6 +16,7 @@ import (
 	"fbchannel/agentevents"
 	"fbchannel/desk"
 	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/store"
 )
 
@@ -34,16 +35,19 @@ type Server struct {
 	// Events wakes agents' event streams when Postgres notifies a new event (the
 	// starter's one LISTEN connection); when nil, streams poll (tools and tests).
 	Events *agentevents.Hub
+	// Relay hands the webhook inbox on to Temporal; the webhook handler kicks
+	// it after each commit. Nil: events wait for another starter's relay.
+	Relay *relay.Relay
 }
 
-// Handler routes every endpoint of CONTRACT.md, plus /healthz, /readyz (Postgres
-// and Temporal) and /metrics.
+// Handler routes every endpoint of CONTRACT.md, plus /healthz, /readyz (Postgres;
+// Temporal down only warns, as webhooks still go into the inbox) and /metrics.
 func (s *Server) Handler() http.Handler {
 	if s.Metrics == nil {
 		s.Metrics = ops.NewStarter()
 	}
 	mux := http.NewServeMux()
-	ops.Mount(mux, s.Metrics, ops.PostgresCheck(s.Store.DB), ops.TemporalCheck(s.Temporal))
+	ops.Mount(mux, s.Metrics, ops.PostgresCheck(s.Store.DB), ops.WarnOnly(ops.TemporalCheck(s.Temporal), s.Log))
 	mux.HandleFunc("GET /webhooks/facebook/{page}", s.verifyWebhook)
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,20 +10,15 @@ import (
 	"net/http"
 	"time"
 
-	"go.temporal.io/sdk/client"
+	"go.opentelemetry.io/otel/propagation"
 
 	"fbchannel/messenger"
 	"fbchannel/ops"
 	"fbchannel/store"
-	"fbchannel/workflows"
-	"fbchannel/workflows/contract"
 )
 
 // webhookDeadline keeps the answer inside Facebook's 5-second delivery timeout.
 const webhookDeadline = 4 * time.Second
-
-// maxParallelSignals bounds concurrent SignalWithStart calls of one delivery.
-const maxParallelSignals = 16
 
 // verifyWebhook answers Facebook's subscription handshake.
 func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
@@ -45,9 +41,11 @@ func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
 }
 
-// receiveWebhook accepts a delivery: 200 only once every event in it is stored and
-// signalled into its conversation workflow; any failure answers 503 and leaves the
-// database as it was, so Facebook's redelivery starts clean.
+// receiveWebhook accepts a delivery: 200 once every event in it is committed in
+// the inbox (inbound_events, one transaction), whatever Temporal's state; the
+// relay then hands the events to their conversation workflows, kicked here
+// right after the commit. 503 only when Postgres could not take them (nothing
+// was committed; Facebook redelivers).
 func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.WebhookMaxBytes))
 	if err != nil {
@@ -93,29 +91,33 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed", "The delivery is not a Messenger webhook batch: "+err.Error())
 		return
 	}
-	rows, signals := s.route(acct, batch)
+	events, unreadable := route(acct, r.PathValue("page"), batch)
+	// The relay's signals continue this request's trace.
+	trace := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(r.Context(), trace)
+	for i := range events {
+		events[i].TraceParent = trace.Get("traceparent")
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), webhookDeadline)
 	defer cancel()
-	// Stored (and committed) before the signals, so a worker never looks for an
-	// event that is not there yet; taken back if the signals fail.
-	inserted, err := s.Store.SaveInboundEvents(ctx, rows)
-	if err == nil {
-		if err = s.signalAll(ctx, signals); err != nil {
-			if derr := s.Store.DeleteInboundEvents(context.WithoutCancel(ctx), inserted); derr != nil {
-				s.Log.Error("could not take back unsignalled events", "events", len(inserted), "err", derr)
-			}
-		}
-	}
+	inserted, err := s.Store.SaveInbox(ctx, events, unreadable)
 	if err != nil {
-		s.Log.Error("webhook not accepted", "page_uuid", r.PathValue("page"), "events", len(rows), "err", err)
+		s.Log.Error("webhook not accepted: the inbox could not store it", "page_uuid", r.PathValue("page"), "events", len(events), "err", err)
 		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The delivery could not be stored; Facebook will retry it.")
 		return
 	}
+	if inserted > 0 {
+		s.Relay.Kick()
+	}
+	for _, u := range unreadable {
+		s.Log.Warn("webhook event unreadable; stored raw", "page_uuid", r.PathValue("page"), "page_id", u.PageID, "reason", u.Reason)
+	}
 	s.Metrics.WebhookRequest(ops.WebhookAccepted)
-	s.Metrics.WebhookEventsIngested(len(rows))
-	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(rows)})
+	s.Metrics.WebhookEventsIngested(len(events))
+	s.Metrics.WebhookUnreadableEvents(len(unreadable))
+	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(events), "unreadable": len(unreadable)})
 }
 
 // signedBy finds the account whose app secret signed the delivery.
@@ -128,11 +130,33 @@ func signedBy(accts []store.WebhookAccount, body []byte, signature string) (stor
 	return store.WebhookAccount{}, false
 }
 
-// route picks the events we serve: entries of the account's live pages, events
-// with a customer. Facebook sends all of an app's pages to one callback URL.
-func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]store.InboundEvent, []contract.InboundEvent) {
-	var rows []store.InboundEvent
-	var signals []contract.InboundEvent
+// containsNUL tells whether JSON holds a NUL character, the one Postgres cannot
+// store in text or jsonb: a \u0000 escape whose backslash is not itself escaped.
+func containsNUL(payload []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(payload[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		slashes := 0
+		for k := at - 1; k >= 0 && payload[k] == '\\'; k-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return true
+		}
+		i = at + 1
+	}
+}
+
+// route picks what we keep: the events of the account's live pages that have a
+// customer, and the unreadable parts of those pages' entries (or of entries
+// whose page could not be read, kept under the callback's page). Facebook sends
+// all of an app's pages to one callback URL.
+func route(acct store.WebhookAccount, callbackPage string, batch messenger.Batch) ([]store.InboundEvent, []store.UnreadableEvent) {
+	var events []store.InboundEvent
+	var unreadable []store.UnreadableEvent
 	for _, entry := range batch.Entry {
 		pageUUID, ok := acct.Pages[entry.ID]
 		if !ok {
@@ -140,66 +164,32 @@ func (s *Server) route(acct store.WebhookAccount, batch messenger.Batch) ([]stor
 		}
 		for _, ev := range entry.Messaging {
 			psid, kind := ev.CustomerPSID(), ev.Kind()
-			if psid == "" || kind == "unknown" {
+			if psid == "" || kind == messenger.KindUnknown {
 				continue
 			}
 			payload, err := json.Marshal(ev)
 			if err != nil {
 				continue
 			}
-			key := ev.Key()
-			rows = append(rows, store.InboundEvent{PageID: entry.ID, EventKey: key, PSID: psid, Kind: kind, Payload: payload})
-			signals = append(signals, contract.InboundEvent{
-				PageUUID: pageUUID, PageID: entry.ID, PSID: psid, EventKey: key, Kind: kind, Timestamp: ev.Timestamp,
+			if containsNUL(payload) {
+				unreadable = append(unreadable, store.UnreadableEvent{PageID: entry.ID, PageUUID: pageUUID, PSID: psid, Raw: payload,
+					Reason: "the event contains a NUL character (\\u0000), which cannot be stored as text"})
+				continue
+			}
+			events = append(events, store.InboundEvent{
+				PageID: entry.ID, PageUUID: pageUUID, EventKey: ev.Key(), PSID: psid, Kind: kind, Payload: payload,
 			})
 		}
 	}
-	return rows, signals
-}
-
-// signalAll signals each conversation's events in order; different conversations
-// are signalled concurrently.
-func (s *Server) signalAll(ctx context.Context, events []contract.InboundEvent) error {
-	var order []string
-	byWorkflow := map[string][]contract.InboundEvent{}
-	for _, ev := range events {
-		id := contract.ConversationWorkflowID(ev.PageID, ev.PSID)
-		if _, ok := byWorkflow[id]; !ok {
-			order = append(order, id)
+	for _, u := range batch.Unreadable {
+		pageUUID, ok := acct.Pages[u.PageID]
+		if u.PageID != "" && !ok {
+			continue // another account's page, or none we serve
 		}
-		byWorkflow[id] = append(byWorkflow[id], ev)
-	}
-	errs := make(chan error, len(order))
-	sem := make(chan struct{}, maxParallelSignals)
-	for _, id := range order {
-		sem <- struct{}{}
-		go func(id string, evs []contract.InboundEvent) {
-			defer func() { <-sem }()
-			for _, ev := range evs {
-				if err := s.signalInbound(ctx, id, ev); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}(id, byWorkflow[id])
-	}
-	var first error
-	for range order {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+		if !ok {
+			pageUUID = callbackPage
 		}
+		unreadable = append(unreadable, store.UnreadableEvent{PageID: u.PageID, PageUUID: pageUUID, PSID: u.PSID, Reason: u.Reason, Raw: u.Raw})
 	}
-	return first
-}
-
-func (s *Server) signalInbound(ctx context.Context, workflowID string, ev contract.InboundEvent) error {
-	defer func(start time.Time) { s.Metrics.ObserveSignal(time.Since(start)) }(time.Now())
-	_, err := s.Temporal.SignalWithStartWorkflow(ctx, workflowID, contract.SignalInbound, ev,
-		client.StartWorkflowOptions{
-			TaskQueue:             s.TaskQueue,
-			TypedSearchAttributes: temporalSearchAttributes(ev.PageID, ev.PSID, contract.StatusWaiting),
-		},
-		workflows.ConversationWorkflow, contract.ConversationInput{PageID: ev.PageID, PSID: ev.PSID})
-	return err
+	return events, unreadable
 }

@@ -16,6 +16,7 @@ import (
 	"fbchannel/codec"
 	"fbchannel/config"
 	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/store"
 	"fbchannel/tracing"
 )
@@ -55,6 +56,9 @@ type Starter struct {
 	Tracing *tracing.Tracing
 	// Events wakes agents' event streams on Postgres NOTIFY; nil: they poll.
 	Events *agentevents.Hub
+	// Relay hands the webhook inbox on to Temporal; the webhook kicks it after
+	// each commit. Nil: events wait for another starter's relay.
+	Relay *relay.Relay
 }
 
 // API is the API server alone: every endpoint of CONTRACT.md and the probes.
@@ -62,7 +66,7 @@ func (s Starter) API() *api.Server {
 	return &api.Server{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, PublicBaseURL: s.PublicBaseURL,
 		AdminToken: s.AdminToken, WebhookMaxBytes: s.WebhookMaxBytes, Log: s.Log, Metrics: s.Metrics,
-		Events: s.Events,
+		Events: s.Events, Relay: s.Relay,
 	}
 }
 
@@ -112,8 +116,8 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 	if err != nil {
 		return err
 	}
-	// Lazy: the starter serves (and answers 503 to webhooks) while Temporal is down.
-	c, err := client.NewLazyClient(opts)
+	// Lazy: the starter serves (webhooks go into the inbox) while Temporal is down.
+	c, err := client.NewLazyClient(relay.ClientOptions(opts))
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
 	}
@@ -122,15 +126,18 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 	// One LISTEN connection for every agent's event stream.
 	events := agentevents.Listen(cfg.DatabaseURL, agentevents.Options{Log: p.Log})
 	defer events.Close()
+	// The inbox relay: hands committed webhook events to their conversation
+	// workflows, now and after any outage; it stops before the database closes.
+	inbox := relay.New(relay.Options{Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, Log: p.Log, Metrics: metrics})
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = inbox.Run(ctx) }()
+	defer func() { <-relayDone }()
 
 	handler := Starter{
 		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
 		AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
-		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing, Events: events,
+		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing, Events: events, Relay: inbox,
 	}.Handler()
-
-	// Background work of the starter (beside its HTTP server) starts here, on
-	// ctx, before the server listens; it ends with ctx.
 
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,

@@ -29,11 +29,17 @@ import (
 	"fbchannel/activities"
 	"fbchannel/api"
 	"fbchannel/app/apptest"
+	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/simulator"
 	"fbchannel/store"
 )
 
 var temporalClient client.Client
+
+// temporalAddress is the dev server's frontend host:port, for tests that put a
+// proxy between a starter and Temporal.
+var temporalAddress string
 
 const namespace = apptest.Namespace
 
@@ -54,6 +60,7 @@ func runMain(m *testing.M) int {
 	}
 	defer server.Stop()
 	temporalClient = server.Client()
+	temporalAddress = server.FrontendHostPort()
 	return m.Run()
 }
 
@@ -161,11 +168,22 @@ func (st *stack) stopWorker() {
 }
 
 // server builds a starter's API server over this stack's database with a given
-// client (a test may change it before calling Handler).
+// client (a test may change it before calling Handler), and runs its inbox relay
+// (with that client) as the starter process does.
 func (st *stack) server(c client.Client) *api.Server {
 	s := st.app.Starter
 	s.Temporal = c
+	s.Metrics = ops.NewStarter()
+	s.Relay, _ = st.startRelay(c, s.Metrics)
 	return s.API()
+}
+
+// startRelay runs an inbox relay over this stack's database with client c until
+// stop (which is what killing its starter does to it) or the test's end.
+func (st *stack) startRelay(c client.Client, m *ops.Metrics) (r *relay.Relay, stop func()) {
+	r, stop = st.app.StartRelay(c, m)
+	st.t.Cleanup(stop) // before the database closes: cleanups run last first
+	return r, stop
 }
 
 // call sends a JSON request and decodes a JSON answer into out (if non-nil).

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 )
 
 // Errors returned by ParseBatch, so that a webhook handler can tell a body it
@@ -34,6 +36,22 @@ const (
 type Batch struct {
 	Object string  `json:"object"`
 	Entry  []Entry `json:"entry"`
+	// Unreadable holds the entries and events ParseBatch could not read, each
+	// with its raw JSON and the reason; the readable rest of the batch is in Entry.
+	Unreadable []Unreadable `json:"-"`
+}
+
+// Unreadable is an entry or event of a delivery that could not be read (a field
+// of the wrong type, a shape this package does not know). It is kept raw so
+// that nothing Facebook sent is lost, and so that it never costs the batch its
+// other events.
+type Unreadable struct {
+	// PageID is the entry's page id; empty when the entry itself was unreadable.
+	PageID string
+	// PSID is the sender's id when it could be read, for erasure; often empty.
+	PSID   string
+	Raw    json.RawMessage
+	Reason string
 }
 
 // Entry holds one page's events. Events arrive under Standby instead of
@@ -50,13 +68,14 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 	type plain Entry
 	var aux struct {
 		plain
-		ID flexID `json:"id"` // shallower than plain.ID, so it wins
+		ID   flexID  `json:"id"` // shallower than plain.ID, so it wins
+		Time flexInt `json:"time"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	*e = Entry(aux.plain)
-	e.ID = string(aux.ID)
+	e.ID, e.Time = string(aux.ID), int64(aux.Time)
 	return nil
 }
 
@@ -94,6 +113,21 @@ type Event struct {
 	MessageEdit *MessageEdit `json:"message_edit,omitempty"`
 }
 
+// UnmarshalJSON accepts the timestamp as a number or as a string of digits.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	var aux struct {
+		plain
+		Timestamp flexInt `json:"timestamp"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*e = Event(aux.plain)
+	e.Timestamp = int64(aux.Timestamp)
+	return nil
+}
+
 // Message is a message from the customer or, with IsEcho, one the page sent
 // (through us, the Page Inbox or another app, told apart by AppID and the
 // Metadata we set on send).
@@ -107,6 +141,7 @@ type Message struct {
 	Attachments []Attachment `json:"attachments,omitempty"`
 	ReplyTo     *ReplyTo     `json:"reply_to,omitempty"`
 	IsDeleted   bool         `json:"is_deleted,omitempty"`
+	Seq         int64        `json:"seq,omitempty"`
 }
 
 // PageInboxAppID is the app id on echoes of messages sent from the Page Inbox.
@@ -119,12 +154,13 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	var aux struct {
 		plain
 		AppID json.RawMessage `json:"app_id"`
+		Seq   flexInt         `json:"seq"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	*m = Message(aux.plain)
-	m.AppID = lenientInt(aux.AppID)
+	m.AppID, m.Seq = lenientInt(aux.AppID), int64(aux.Seq)
 	return nil
 }
 
@@ -188,11 +224,45 @@ type Postback struct {
 type Delivery struct {
 	MIDs      []string `json:"mids,omitempty"`
 	Watermark int64    `json:"watermark"`
+	Seq       int64    `json:"seq,omitempty"`
+}
+
+// UnmarshalJSON accepts watermark and seq as numbers or strings of digits.
+func (d *Delivery) UnmarshalJSON(b []byte) error {
+	type plain Delivery
+	var aux struct {
+		plain
+		Watermark flexInt `json:"watermark"`
+		Seq       flexInt `json:"seq"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*d = Delivery(aux.plain)
+	d.Watermark, d.Seq = int64(aux.Watermark), int64(aux.Seq)
+	return nil
 }
 
 // Read says that everything sent at or before Watermark was read.
 type Read struct {
 	Watermark int64 `json:"watermark"`
+	Seq       int64 `json:"seq,omitempty"`
+}
+
+// UnmarshalJSON accepts watermark and seq as numbers or strings of digits.
+func (r *Read) UnmarshalJSON(b []byte) error {
+	type plain Read
+	var aux struct {
+		plain
+		Watermark flexInt `json:"watermark"`
+		Seq       flexInt `json:"seq"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*r = Read(aux.plain)
+	r.Watermark, r.Seq = int64(aux.Watermark), int64(aux.Seq)
+	return nil
 }
 
 // Reaction is a reaction added ("react") or removed ("unreact") on MID.
@@ -217,18 +287,134 @@ type MessageEdit struct {
 	NumEdit int    `json:"num_edit"`
 }
 
-// ParseBatch decodes a webhook body. Unknown fields and event kinds are kept
-// out of the result rather than rejected, as Facebook adds them without
-// notice. Verify the signature over the same bytes first.
+// UnmarshalJSON accepts num_edit as a number or a string of digits.
+func (m *MessageEdit) UnmarshalJSON(b []byte) error {
+	type plain MessageEdit
+	var aux struct {
+		plain
+		NumEdit flexInt `json:"num_edit"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*m = MessageEdit(aux.plain)
+	m.NumEdit = int(aux.NumEdit)
+	return nil
+}
+
+// ParseBatch decodes a webhook body. It fails only when the body is not a JSON
+// object (ErrMalformed) or its object is not "page" (ErrNotPage). Everything
+// else is read entry by entry and event by event: an entry or event that cannot
+// be read (a field of the wrong type, an unknown shape) goes to Unreadable with
+// its reason and never costs the batch its other events. Unknown fields and
+// event kinds are kept out of the result rather than rejected, as Facebook adds
+// them without notice. Verify the signature over the same bytes first.
 func ParseBatch(body []byte) (Batch, error) {
-	var b Batch
-	if err := json.Unmarshal(body, &b); err != nil {
+	var top struct {
+		Object json.RawMessage `json:"object"`
+		Entry  json.RawMessage `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &top); err != nil {
 		return Batch{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if b.Object != "page" {
+	var object string
+	if json.Unmarshal(top.Object, &object) != nil || object != "page" {
 		return Batch{}, ErrNotPage
 	}
+	b := Batch{Object: object}
+	if isNull(top.Entry) {
+		return b, nil
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(top.Entry, &entries); err != nil {
+		b.Unreadable = append(b.Unreadable, Unreadable{Raw: top.Entry, Reason: "entry: " + reason(err)})
+		return b, nil
+	}
+	for _, raw := range entries {
+		b.readEntry(raw)
+	}
 	return b, nil
+}
+
+// readEntry adds one entry's readable events to b.Entry and the rest to
+// b.Unreadable.
+func (b *Batch) readEntry(raw json.RawMessage) {
+	var head struct {
+		ID   flexID          `json:"id"`
+		Time json.RawMessage `json:"time"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		b.Unreadable = append(b.Unreadable, Unreadable{Raw: raw, Reason: "entry: " + reason(err)})
+		return
+	}
+	entry := Entry{ID: string(head.ID)}
+	var t flexInt
+	if t.UnmarshalJSON(orNull(head.Time)) == nil {
+		entry.Time = int64(t) // an unreadable entry time is not worth an event: nothing uses it
+	}
+	var lists struct {
+		Messaging json.RawMessage `json:"messaging"`
+		Standby   json.RawMessage `json:"standby"`
+	}
+	_ = json.Unmarshal(raw, &lists) // raw is an object: head was read from it
+	read := func(field string, list json.RawMessage) []Event {
+		if isNull(list) {
+			return nil
+		}
+		var raws []json.RawMessage
+		if err := json.Unmarshal(list, &raws); err != nil {
+			b.Unreadable = append(b.Unreadable, Unreadable{PageID: entry.ID, Raw: list, Reason: field + ": " + reason(err)})
+			return nil
+		}
+		events := make([]Event, 0, len(raws))
+		for _, r := range raws {
+			var ev Event
+			if err := json.Unmarshal(r, &ev); err != nil {
+				b.Unreadable = append(b.Unreadable, Unreadable{PageID: entry.ID, PSID: senderID(r), Raw: r, Reason: field + " event: " + reason(err)})
+				continue
+			}
+			events = append(events, ev)
+		}
+		return events
+	}
+	entry.Messaging = read("messaging", lists.Messaging)
+	entry.Standby = read("standby", lists.Standby)
+	b.Entry = append(b.Entry, entry)
+}
+
+// senderID reads the sender's id of an event that is otherwise unreadable, so
+// that erasing the customer can find it; "" when even that cannot be read.
+func senderID(raw json.RawMessage) string {
+	var ev struct {
+		Sender struct {
+			ID flexID `json:"id"`
+		} `json:"sender"`
+	}
+	if json.Unmarshal(raw, &ev) != nil {
+		return ""
+	}
+	return string(ev.Sender.ID)
+}
+
+// reason says in one line why a part of a delivery could not be read, naming
+// the field when encoding/json knows it.
+func reason(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		// The "plain" types of the lenient decoders show in the path; they are ours, not Facebook's.
+		field := strings.ReplaceAll("."+typeErr.Field, ".plain.", ".")[1:]
+		return fmt.Sprintf("field %s: %s is not a %s", field, typeErr.Value, typeErr.Type)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
 }
 
 // Kind names the event's kind; echoes are told apart from customer messages.
@@ -324,6 +510,43 @@ func (id *flexID) UnmarshalJSON(b []byte) error {
 	default:
 		return errors.New("messenger: id is neither a string nor a number")
 	}
+}
+
+// flexInt decodes an integer Facebook documents as a number but that arrives
+// as a string of digits now and then (timestamps, watermarks, seq, num_edit).
+// null is 0; anything else (a bool, an object, words) is an error, which makes
+// the event unreadable rather than silently wrong.
+type flexInt int64
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	text := string(b)
+	switch {
+	case text == "null":
+		*n = 0
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		if err := json.Unmarshal(b, &text); err != nil {
+			return err
+		}
+		text = strings.TrimSpace(text)
+	}
+	if v, err := strconv.ParseInt(text, 10, 64); err == nil {
+		*n = flexInt(v)
+		return nil
+	}
+	// A float with nothing after the point (1.7e12) is still an integer.
+	if f, err := strconv.ParseFloat(text, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<62 {
+		*n = flexInt(f)
+		return nil
+	}
+	return fmt.Errorf("%s is not an integer", strconv.Quote(truncate(string(b), 40)))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // lenientInt reads an integer sent as a number or a string; anything else

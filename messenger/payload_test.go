@@ -1,6 +1,7 @@
 package messenger
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -214,8 +215,7 @@ func TestParseBatch(t *testing.T) {
 		{"empty", ``, ErrMalformed},
 		{"truncated", `{"object":"page","entry":[`, ErrMalformed},
 		{"not an object", `[1,2]`, ErrMalformed},
-		{"id is a bool", `{"object":"page","entry":[{"id":true}]}`, ErrMalformed},
-		{"entry not an array", `{"object":"page","entry":{}}`, ErrMalformed},
+		{"object is a number", `{"object":7,"entry":[]}`, ErrNotPage},
 		{"instagram", `{"object":"instagram","entry":[]}`, ErrNotPage},
 		{"no object", `{"entry":[]}`, ErrNotPage},
 		{"null", `null`, ErrNotPage},
@@ -229,15 +229,100 @@ func TestParseBatch(t *testing.T) {
 	}
 }
 
+func TestNumbersSentAsStrings(t *testing.T) {
+	e := parseOne(t, `{"sender":{"id":"PSID"},"recipient":{"id":"PAGE"},"timestamp":"1700000000001","message_edit":{"mid":"m_1","text":"x","num_edit":"3"}}`)
+	if e.Timestamp != 1700000000001 || e.MessageEdit.NumEdit != 3 || e.Key() != "m_1:edit:3" {
+		t.Errorf("edit = %+v, timestamp %d, key %s", e.MessageEdit, e.Timestamp, e.Key())
+	}
+	e = parseOne(t, `{"sender":{"id":"PSID"},"recipient":{"id":"PAGE"},"timestamp":1.700000000002e12,"delivery":{"mids":["m"],"watermark":"1700000000000","seq":"12"}}`)
+	if e.Timestamp != 1700000000002 || e.Delivery.Watermark != 1700000000000 || e.Delivery.Seq != 12 {
+		t.Errorf("delivery = %+v, timestamp %d", e.Delivery, e.Timestamp)
+	}
+	e = parseOne(t, `{"sender":{"id":"PSID"},"recipient":{"id":"PAGE"},"timestamp":null,"read":{"watermark":" 7 ","seq":null}}`)
+	if e.Read.Watermark != 7 || e.Timestamp != 0 {
+		t.Errorf("read = %+v", e.Read)
+	}
+	e = parseOne(t, `{"sender":{"id":"PSID"},"recipient":{"id":"PAGE"},"message":{"mid":"m_2","seq":"5","text":"hi"}}`)
+	if e.Message.Seq != 5 || e.Message.Text != "hi" {
+		t.Errorf("message = %+v", e.Message)
+	}
+	b, err := ParseBatch([]byte(`{"object":"page","entry":[{"id":"P","time":"1700000000000","messaging":[]}]}`))
+	if err != nil || b.Entry[0].Time != 1700000000000 || len(b.Unreadable) != 0 {
+		t.Errorf("entry time as a string: %+v %v", b, err)
+	}
+}
+
+// An event with wrong-typed fields is kept raw with its reason; the events
+// around it are read as usual.
+func TestUnreadableEventsDoNotCostTheBatch(t *testing.T) {
+	body := `{"object":"page","entry":[
+		{"id":"P1","time":1,"messaging":[
+			{"sender":{"id":"A"},"recipient":{"id":"P1"},"timestamp":1,"message":{"mid":"m_a","text":"first"}},
+			{"sender":{"id":"B"},"recipient":{"id":"P1"},"timestamp":2,"message":{"mid":"m_b","text":["not","text"]}},
+			{"sender":{"id":"C"},"recipient":{"id":"P1"},"timestamp":"soon","message":{"mid":"m_c"}},
+			{"sender":"D","message":{"mid":"m_d"}},
+			{"sender":{"id":"E"},"recipient":{"id":"P1"},"timestamp":3,"message":{"mid":"m_e","text":"last"}}],
+		 "standby":{"not":"a list"}},
+		{"id":true,"messaging":[]},
+		{"id":"P2","messaging":[{"sender":{"id":"F"},"message_edit":{"mid":"m_f","num_edit":true}}]},
+		"an entry that is a string"
+	]}`
+	b, err := ParseBatch([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Entry) != 2 || len(b.Entry[0].Messaging) != 2 || b.Entry[0].Messaging[0].Message.Text != "first" ||
+		b.Entry[0].Messaging[1].Message.Text != "last" || len(b.Entry[1].Messaging) != 0 {
+		t.Fatalf("readable events = %+v", b.Entry)
+	}
+	want := []struct{ page, psid, raw, reason string }{
+		{"P1", "B", `"m_b"`, "message.text"},
+		{"P1", "C", `"soon"`, "not an integer"},
+		{"P1", "", `"D"`, "messaging event"},
+		{"P1", "", `{"not":"a list"}`, "standby"},
+		{"", "", `"id":true`, "entry"},
+		{"P2", "F", `"m_f"`, "messaging event"},
+		{"", "", `"an entry that is a string"`, "entry"},
+	}
+	if len(b.Unreadable) != len(want) {
+		t.Fatalf("unreadable = %+v", b.Unreadable)
+	}
+	for i, w := range want {
+		u := b.Unreadable[i]
+		if u.PageID != w.page || u.PSID != w.psid || !strings.Contains(string(u.Raw), w.raw) || !strings.Contains(u.Reason, w.reason) {
+			t.Errorf("unreadable %d = {%s %s %s %q}, want page %q psid %q raw with %s, reason with %q", i, u.PageID, u.PSID, u.Raw, u.Reason, w.page, w.psid, w.raw, w.reason)
+		}
+	}
+
+	// An entry list that is not a list: the whole of it is unreadable, still no error.
+	b, err = ParseBatch([]byte(`{"object":"page","entry":{"id":"P"}}`))
+	if err != nil || len(b.Entry) != 0 || len(b.Unreadable) != 1 || string(b.Unreadable[0].Raw) != `{"id":"P"}` {
+		t.Fatalf("entry object: %+v %v", b, err)
+	}
+}
+
 func FuzzParseBatch(f *testing.F) {
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m","text":"\u00e4","attachments":[{"type":"fallback"}]}}]}]}`))
 	f.Add([]byte(`{"object":"page","entry":[{"id":1,"standby":[{"sender":{"id":2},"message":{"is_echo":true,"app_id":"x"}},{"delivery":{}},{"reaction":{}},{"message_edit":{}},{"postback":{}}]}]}`))
 	f.Add([]byte(`{"object":"page","entry":[{"messaging":[{"message":{"attachments":[{"payload":null},{"payload":[]},{"payload":{"sticker_id":1e99}}]}}]}]}`))
 	f.Add([]byte(`null`))
+	// Wrong-typed fields: numbers as strings, strings as numbers, objects where lists go.
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1","time":"1","messaging":[{"sender":{"id":"2"},"timestamp":"17","message":{"mid":5,"text":["x"],"seq":"3"}},{"sender":{"id":"2"},"timestamp":"x","read":{"watermark":"9"}}]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"id":{},"messaging":{}},{"id":"1","standby":"s","messaging":[{"sender":"2","delivery":{"watermark":true,"mids":"m"}},{"message_edit":{"num_edit":"1e3"}},{"timestamp":1.5}]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"sender":{"id":"2"},"timestamp":"-9223372036854775809","postback":{"title":1}},{"reaction":"love"},[],null,7]}]}`))
+	f.Add([]byte(`{"object":"page","entry":"nope"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := ParseBatch(body)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotPage) {
+				t.Fatalf("unexpected error %v", err)
+			}
 			return
+		}
+		for _, u := range b.Unreadable {
+			if u.Reason == "" || len(u.Raw) == 0 || !json.Valid(u.Raw) {
+				t.Fatalf("unreadable without reason or raw JSON: %+v", u)
+			}
 		}
 		for _, entry := range b.Entry {
 			for _, events := range [][]Event{entry.Messaging, entry.Standby} {

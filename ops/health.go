@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,6 +26,20 @@ const CheckTimeout = 2 * time.Second
 type Check struct {
 	Name string // what is down, as the 503 names it: "postgres", "temporal"
 	Fn   func(ctx context.Context) error
+	// Degraded, when set, makes a failure of this check a warning instead of
+	// "not ready": it is logged here and shown in the answer, which stays 200.
+	Degraded *slog.Logger
+}
+
+// WarnOnly makes a check whose failure degrades the process without making it
+// unready: the starter keeps taking webhooks into its inbox while Temporal is
+// down, so taking it out of the load balancer would only lose deliveries.
+func WarnOnly(c Check, log *slog.Logger) Check {
+	if log == nil {
+		log = slog.Default()
+	}
+	c.Degraded = log
+	return c
 }
 
 // PostgresCheck pings the database.
@@ -89,6 +104,11 @@ func Readyz(checks ...Check) http.HandlerFunc {
 		status := map[string]string{}
 		var down []string
 		for i, c := range checks {
+			if errs[i] != nil && c.Degraded != nil {
+				c.Degraded.Warn("readiness: a dependency is down; still ready", "dependency", c.Name, "err", errs[i])
+				status[c.Name] = "unavailable: " + errs[i].Error()
+				continue
+			}
 			if errs[i] != nil {
 				down = append(down, c.Name+" is not reachable: "+errs[i].Error())
 				continue

@@ -23,6 +23,12 @@ const (
 	WebhookIgnored      = "ignored" // for a deleted channel
 )
 
+// Relay outcomes, the values of fbchannel_relay_signals_total{outcome}.
+const (
+	RelayRelayed = "relayed"
+	RelayFailed  = "failed"
+)
+
 // Send outcomes, the values of fbchannel_sends_total{outcome}.
 const (
 	SendSent     = "sent"     // Facebook accepted the message (or it was already sent)
@@ -42,10 +48,12 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	// Starter.
-	WebhookRequests *prometheus.CounterVec // fbchannel_webhook_requests_total{outcome}
-	WebhookEvents   prometheus.Counter     // fbchannel_webhook_events_total
-	SignalDuration  prometheus.Histogram   // fbchannel_signal_duration_seconds
-	HTTPRequests    *prometheus.CounterVec // fbchannel_http_requests_total{route,code}
+	WebhookRequests   *prometheus.CounterVec // fbchannel_webhook_requests_total{outcome}
+	WebhookEvents     prometheus.Counter     // fbchannel_webhook_events_total
+	WebhookUnreadable prometheus.Counter     // fbchannel_webhook_unreadable_events_total
+	SignalDuration    prometheus.Histogram   // fbchannel_signal_duration_seconds
+	RelaySignals      *prometheus.CounterVec // fbchannel_relay_signals_total{outcome}
+	HTTPRequests      *prometheus.CounterVec // fbchannel_http_requests_total{route,code}
 
 	// Worker.
 	Sends *prometheus.CounterVec // fbchannel_sends_total{outcome,reason}
@@ -75,18 +83,28 @@ func NewStarter() *Metrics {
 	}, []string{"outcome"})
 	m.WebhookEvents = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fbchannel_webhook_events_total",
-		Help: "Messenger events ingested: stored and signalled into their conversation workflow by an accepted delivery.",
+		Help: "Messenger events ingested: committed in the inbox by an accepted delivery (the relay then hands them to their conversation workflow).",
 	})
+	m.WebhookUnreadable = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fbchannel_webhook_unreadable_events_total",
+		Help: "Entries and events of accepted deliveries that could not be read (wrong-typed fields, unknown shapes); each is stored raw with its reason in inbound_unreadable.",
+	})
+	m.RelaySignals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fbchannel_relay_signals_total",
+		Help: "SignalWithStart calls of the inbox relay by outcome: relayed, or failed (the event stays pending and is retried).",
+	}, []string{"outcome"})
 	m.SignalDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "fbchannel_signal_duration_seconds",
-		Help:    "Latency of SignalWithStart into a conversation workflow, successful or not.",
+		Help:    "Latency of the inbox relay's SignalWithStart into a conversation workflow, successful or not.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4},
 	})
 	m.HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fbchannel_http_requests_total",
 		Help: "HTTP requests answered by the starter, by route pattern and status code.",
 	}, []string{"route", "code"})
-	m.Registry.MustRegister(m.WebhookRequests, m.WebhookEvents, m.SignalDuration, m.HTTPRequests)
+	m.Registry.MustRegister(m.WebhookRequests, m.WebhookEvents, m.WebhookUnreadable, m.SignalDuration, m.RelaySignals, m.HTTPRequests)
+	m.RelaySignals.WithLabelValues(RelayRelayed)
+	m.RelaySignals.WithLabelValues(RelayFailed)
 	// Outcomes appear at zero from the start, so rate() and alerts see them.
 	for _, o := range []string{WebhookAccepted, WebhookBadSignature, WebhookMalformed, WebhookTooLarge, WebhookUnavailable, WebhookNotFound, WebhookIgnored} {
 		m.WebhookRequests.WithLabelValues(o)
@@ -141,6 +159,26 @@ func (m *Metrics) WebhookEventsIngested(n int) {
 		return
 	}
 	m.WebhookEvents.Add(float64(n))
+}
+
+// WebhookUnreadableEvents counts the unreadable parts an accepted delivery stored.
+func (m *Metrics) WebhookUnreadableEvents(n int) {
+	if m == nil || m.WebhookUnreadable == nil || n <= 0 {
+		return
+	}
+	m.WebhookUnreadable.Add(float64(n))
+}
+
+// RelaySignal counts one SignalWithStart of the inbox relay by its error.
+func (m *Metrics) RelaySignal(err error) {
+	if m == nil || m.RelaySignals == nil {
+		return
+	}
+	outcome := RelayRelayed
+	if err != nil {
+		outcome = RelayFailed
+	}
+	m.RelaySignals.WithLabelValues(outcome).Inc()
 }
 
 // ObserveSignal records the latency of one SignalWithStart.

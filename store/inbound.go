@@ -13,56 +13,6 @@ import (
 	"fbchannel/messenger"
 )
 
-// InboundEvent is one webhook event as stored in inbound_events.
-type InboundEvent struct {
-	PageID   string
-	EventKey string
-	PSID     string
-	Kind     string
-	Payload  []byte
-}
-
-// SaveInboundEvents stores webhook events before their workflows are signalled, so
-// history carries references only. A redelivered event changes nothing.
-func (s *Store) SaveInboundEvents(ctx context.Context, events []InboundEvent) (inserted []InboundEvent, err error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	ib := pg.NewInsertBuilder()
-	ib.InsertInto("inbound_events").Cols("page_id", "event_key", "psid", "kind", "payload")
-	for _, e := range events {
-		ib.Values(e.PageID, e.EventKey, e.PSID, e.Kind, string(e.Payload))
-	}
-	ib.SQL("ON CONFLICT (page_id, event_key) DO NOTHING").Returning("page_id", "event_key")
-	rows, err := query(ctx, s.DB, ib)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e InboundEvent
-		if err := rows.Scan(&e.PageID, &e.EventKey); err != nil {
-			return nil, err
-		}
-		inserted = append(inserted, e)
-	}
-	return inserted, rows.Err()
-}
-
-// DeleteInboundEvents takes back what SaveInboundEvents inserted, for a delivery
-// that could not be signalled: the database is left as it was, and Facebook's
-// redelivery starts clean.
-func (s *Store) DeleteInboundEvents(ctx context.Context, events []InboundEvent) error {
-	for _, e := range events {
-		db := pg.NewDeleteBuilder()
-		db.DeleteFrom("inbound_events").Where(db.Equal("page_id", e.PageID), db.Equal("event_key", e.EventKey))
-		if _, err := exec(ctx, s.DB, db); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // InboundRecord is what recording one webhook event did.
 type InboundRecord struct {
 	// Recorded: something new entered the transcript.

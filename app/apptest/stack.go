@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -20,6 +21,8 @@ import (
 
 	"fbchannel/agentevents"
 	"fbchannel/app"
+	"fbchannel/ops"
+	"fbchannel/relay"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
 	"fbchannel/store"
@@ -196,12 +199,38 @@ func (s *Stack) Start() error {
 	if s.Starter.PublicBaseURL == "" {
 		s.Starter.PublicBaseURL = s.API.URL
 	}
+	if s.Starter.Relay == nil {
+		// The starter's inbox relay, as the starter process runs it.
+		if s.Starter.Metrics == nil {
+			s.Starter.Metrics = ops.NewStarter()
+		}
+		s.Starter.Relay = s.RunRelay(s.Starter.Temporal, s.Starter.Metrics)
+	}
 	h := s.Starter.Handler()
 	if s.WrapStarter != nil {
 		h = s.WrapStarter(h)
 	}
 	s.API.Config.Handler = h
 	return nil
+}
+
+// RunRelay runs an inbox relay over the stack's database with client c (and
+// metrics m, optional) until the stack closes; it stops before the database.
+func (s *Stack) RunRelay(c client.Client, m *ops.Metrics) *relay.Relay {
+	r, stop := s.StartRelay(c, m)
+	s.stops = append(s.stops, stop)
+	return r
+}
+
+// StartRelay runs an inbox relay until stop, which is what killing its starter
+// does to it; stop is idempotent.
+func (s *Stack) StartRelay(c client.Client, m *ops.Metrics) (r *relay.Relay, stop func()) {
+	r = relay.New(relay.Options{Store: s.Store, Temporal: c, TaskQueue: s.TaskQueue, Metrics: m})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	var once sync.Once
+	return r, func() { once.Do(func() { cancel(); <-done }) }
 }
 
 // Start is New, then Start.
