@@ -10,8 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +21,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -56,7 +59,9 @@ func envOr(name, fallback string) string {
 
 func run(ctx context.Context, address, namespace string) error {
 	began := time.Now()
-	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace})
+	// The SDK's own logging (worker start, every activity and timer) would bury the report.
+	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: quiet})
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", address, err)
 	}
@@ -119,7 +124,7 @@ func run(ctx context.Context, address, namespace string) error {
 	if !slices.Equal(result, want) {
 		return fmt.Errorf("workflow returned %q, want %q", result, want)
 	}
-	fmt.Printf("  signal, 1s timer, complete  %-17q %v\n", result, time.Since(step).Round(time.Millisecond))
+	fmt.Printf("  signal, 1s timer, complete  %-17s %v\n", strings.Join(result, " / "), time.Since(step).Round(time.Millisecond))
 
 	if err := printSearchAttributes(ctx, c, namespace); err != nil {
 		return err
