@@ -20,15 +20,18 @@
 #   CLUSTER_PG_HOST, CLUSTER_PG_PORT, CLUSTER_PG_USER, CLUSTER_PG_PASSWORD
 #                       Postgres [127.0.0.1, 5432, postgres, none]
 #   CLUSTER_DB, CLUSTER_VISIBILITY_DB
-#                       its databases [temporal_cluster, temporal_cluster_visibility]
+#                       its databases [temporal_cluster, temporal_cluster_visibility;
+#                       with another CLUSTER_PORT: temporal_cluster_<port>[_visibility]]
 #   CLUSTER_SHARDS      history shards [16]; fixed once the databases were used
 #   CLUSTER_PG_MAX_CONNS  connections per service pool [6]
 #   CLUSTER_NAMESPACE, CLUSTER_NAMESPACE_RETENTION  [default, 168h]
 #   CLUSTER_LOG_LEVEL   [warn]
+#   CLUSTER_DYNAMIC_CONFIG  [deploy/temporal/dynamicconfig/production-sql.yaml]
 #
 # The server's configuration is deploy/cluster/cluster.yaml (a template of these
 # variables); its dynamic configuration is the compose file's. Pid file:
-# .data/pids/temporal-cluster.pid, log: .data/logs/temporal-cluster.log.
+# .data/pids/temporal-cluster.pid, log: .data/logs/temporal-cluster.log (with another
+# CLUSTER_PORT: temporal-cluster-<port>.pid and .log), so servers on two ports coexist.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,8 +41,6 @@ BIN=$ROOT/bin
 DATA=$ROOT/.data
 LOGS=$DATA/logs
 PIDS=$DATA/pids
-PIDFILE=$PIDS/temporal-cluster.pid
-LOG=$LOGS/temporal-cluster.log
 
 SERVER_MODULE=go.temporal.io/server
 
@@ -118,7 +119,12 @@ configure() {
 	: "${CLUSTER_METRICS_PORT:=$((CLUSTER_PORT + 2000))}"
 	: "${CLUSTER_PG_HOST:=127.0.0.1}" "${CLUSTER_PG_PORT:=5432}" "${CLUSTER_PG_USER:=postgres}"
 	: "${CLUSTER_PG_PASSWORD:=}" "${CLUSTER_PG_MAX_CONNS:=6}"
-	: "${CLUSTER_DB:=temporal_cluster}" "${CLUSTER_VISIBILITY_DB:=temporal_cluster_visibility}"
+	# Another port is another server, with databases, pid file and log of its own.
+	suffix=""
+	((CLUSTER_PORT == 7333)) || suffix=_$CLUSTER_PORT
+	: "${CLUSTER_DB:=temporal_cluster$suffix}" "${CLUSTER_VISIBILITY_DB:=temporal_cluster${suffix}_visibility}"
+	PIDFILE=$PIDS/temporal-cluster${suffix/_/-}.pid
+	LOG=$LOGS/temporal-cluster${suffix/_/-}.log
 	: "${CLUSTER_SHARDS:=16}" "${CLUSTER_LOG_LEVEL:=warn}"
 	: "${CLUSTER_NAMESPACE:=default}" "${CLUSTER_NAMESPACE_RETENTION:=168h}"
 	export CLUSTER_PORT CLUSTER_HTTP_PORT CLUSTER_HISTORY_PORT CLUSTER_MATCHING_PORT \
@@ -250,11 +256,24 @@ cmd_start() {
 	wait_for 180 "serving" healthy
 	register_namespace || failed "refused the namespace $CLUSTER_NAMESPACE"
 	wait_for 60 "ready for namespace $CLUSTER_NAMESPACE" namespace_ready
-	say "Temporal server ready at $ADDRESS (namespace $CLUSTER_NAMESPACE) after $((SECONDS - started))s; stop it with: make cluster-stop"
+	check_shards
+	say "Temporal server ready at $ADDRESS (namespace $CLUSTER_NAMESPACE) after $((SECONDS - started))s; stop it with: ${suffix:+CLUSTER_PORT=$CLUSTER_PORT }make cluster-stop"
+}
+
+# The shard count is fixed by the first start; a later different CLUSTER_SHARDS is
+# ignored by the server (with a warning in its log), so say so here too.
+check_shards() {
+	local shards
+	shards=$(temporal operator cluster describe -o json | sed -nE 's/^[[:space:]]*"historyShardCount": ([0-9]+),?$/\1/p')
+	if [[ $shards != "$CLUSTER_SHARDS" ]]; then
+		printf 'WARNING: the server runs %s history shards, not CLUSTER_SHARDS=%s: the count is fixed when its databases are first used (scripts/cluster.sh reset drops them)\n' \
+			"${shards:-an unknown number of}" "$CLUSTER_SHARDS" >&2
+	fi
 }
 
 cmd_stop() {
 	local pid i
+	configure
 	if ! pid=$(running_pid); then
 		rm -f "$PIDFILE"
 		say "The Temporal server is not running"
@@ -298,7 +317,7 @@ cmd_reset() {
 	sql_tool "$CLUSTER_VISIBILITY_DB" drop-database -f >/dev/null
 }
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set /{/^set /d;p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case ${1:-help} in
 build) cmd_build ;;
