@@ -12,10 +12,10 @@ FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test test-long fuzz build lint bench tools
+.PHONY: help run stop test test-long fuzz build lint bench tools cluster cluster-stop cluster-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-9s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
 
 run: ## Postgres, Temporal dev server, simulator, worker, starter and demo data; Ctrl-C stops all
 	@$(DEV) run
@@ -44,5 +44,14 @@ bench: ## go run ./bench/ingest (BENCH=assign: bench/assign), with Postgres and 
 soak: ## fault-injection soak on its own stack (SOAK_FLAGS="-messages 2000 -conversations 100" for a quick run)
 	@$(DEV) soak $(SOAK_FLAGS)
 
-tools: ## build the pinned Temporal CLI and workflowcheck into ./bin
+tools: ## build the pinned Temporal CLI, workflowcheck and the Temporal server into ./bin
 	@$(DEV) tools
+
+cluster: tools ## a real Temporal server (1.29.1, 16 shards) on Postgres at 127.0.0.1:7333, in the background
+	@scripts/cluster.sh start
+
+cluster-stop: ## stop the server `make cluster` started (its databases stay)
+	@scripts/cluster.sh stop
+
+cluster-check: ## run a workflow (signal, activity, timer, update) on the `make cluster` server
+	@scripts/cluster.sh check

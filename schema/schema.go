@@ -112,7 +112,10 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	}
 	// CREATE DATABASE takes no bind parameters; the name is quoted as an identifier.
 	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
-	if pqErr, ok := err.(*pq.Error); ok && pqErr.Code == "42P04" { // created by a concurrent starter
+	// Created by a process starting at the same time (two workers, a worker and a
+	// starter): Postgres reports it as duplicate_database, or, when both CREATEs ran
+	// at once, as a unique violation on its catalog (pg_database_datname_index).
+	if pqErr, ok := err.(*pq.Error); ok && (pqErr.Code == "42P04" || pqErr.Code == "23505") {
 		return nil
 	}
 	return err

@@ -128,6 +128,11 @@ ensure_workflowcheck() {
 		die "could not build workflowcheck ($WORKFLOWCHECK_PKG@$WORKFLOWCHECK_VERSION)"
 }
 
+# The Temporal server itself and its SQL tool, for `make cluster` (scripts/cluster.sh).
+ensure_temporal_server() {
+	"$ROOT/scripts/cluster.sh" build
+}
+
 # ---------------------------------------------------------------------------------------
 # Postgres: the one at DATABASE_URL, else a private one under .data/postgres
 
@@ -505,6 +510,7 @@ main() {
 	tools)
 		ensure_temporal_cli
 		ensure_workflowcheck
+		ensure_temporal_server
 		;;
 	postgres) # start (or find) Postgres and print DATABASE_URL; `make stop` stops a private one
 		ensure_postgres >&2
