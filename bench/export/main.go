@@ -20,6 +20,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"flag"
@@ -203,11 +204,20 @@ func measureExport(baseURL, token, accountID string, from, to time.Time) (result
 		return r, fmt.Errorf("export: %d %s", resp.StatusCode, b)
 	}
 	// Count lines and messages as they come (each message object has one "kind").
+	// A long line comes in several chunks: the tail of the previous chunk is
+	// kept so that a "kind" split between two is still counted once.
+	const marker = `"kind":`
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	var tail []byte
 	for {
 		line, err := br.ReadSlice('\n')
 		r.bytes += int64(len(line))
-		r.messages += int64(strings.Count(string(line), `"kind":`))
+		window := append(tail, line...)
+		r.messages += int64(bytes.Count(window, []byte(marker)))
+		tail = append(tail[:0], window[max(0, len(window)-len(marker)+1):]...)
+		if err == nil {
+			tail = tail[:0]
+		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
