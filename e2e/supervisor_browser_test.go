@@ -34,8 +34,13 @@ func TestSupervisorPageInBrowser(t *testing.T) {
 	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
 	tb.typeInto("#token", sue.Token)
 	tb.click("#signin-button")
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
-	tb.navigate(st.api.URL + "/supervisor")
+	tb.waitFor("the desk with its Supervisor link", `!document.querySelector("#app").hidden && !document.querySelector("#supervisor-link").hidden`, 10*time.Second)
+	var link string
+	tb.mustEval(`document.querySelector("#supervisor-link").pathname`, &link)
+	if link != "/supervisor" {
+		t.Fatalf("the desk's Supervisor link goes to %q", link)
+	}
+	tb.navigate(st.api.URL + link)
 	row := fmt.Sprintf(`document.querySelector('#sup-rows tr[data-id=%q]')`, convID)
 	tb.waitFor("the queue's conversation", row+` !== null`, 10*time.Second)
 	var href string
