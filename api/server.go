@@ -100,6 +100,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/contacts/{id}", s.adminOrAgent(s.getContact))
 	mux.HandleFunc("PATCH /api/v1/contacts/{id}", s.adminOrAgent(s.patchContact))
 
+	// Supervisors and transcript export (supervisor.go, export.go).
+	s.registerSupervisor(mux)
+
 	// The agent desk and admin console (desk/) and desk sign-in (session.go).
 	desk.Register(mux)
 	mux.HandleFunc("POST /desk/session", s.createSession)

@@ -55,6 +55,8 @@ type Agent struct {
 	Email    string `json:"email"`
 	Capacity int    `json:"capacity"`
 	Presence string `json:"presence"`
+	// Role is "agent" or "supervisor" (store/supervisors.go); read by AgentByToken.
+	Role string `json:"role,omitempty"`
 }
 
 func accountAD(id string) string { return "account:" + id }
@@ -358,9 +360,9 @@ func (s *Store) CreateAgent(ctx context.Context, name, email string, capacity in
 // AgentByToken authenticates a bearer token.
 func (s *Store) AgentByToken(ctx context.Context, token string) (Agent, error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "name", "email", "capacity", "presence").From("agents").Where(sb.Equal("token_hash", secrets.HashToken(token)))
+	sb.Select("id", "name", "email", "capacity", "presence", "role").From("agents").Where(sb.Equal("token_hash", secrets.HashToken(token)))
 	var a Agent
-	err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.Email, &a.Capacity, &a.Presence)
+	err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.Email, &a.Capacity, &a.Presence, &a.Role)
 	return a, notFound(err, "agent")
 }
 

@@ -89,6 +89,7 @@ async function startDesk(agent) {
   $("#signin").hidden = true;
   $("#app").hidden = false;
   $("#me-name").textContent = agent.name;
+  $("#supervisor-link").hidden = agent.role !== "supervisor";
   clear($("#me-avatar")).appendChild(avatar(agent.name, "", "small"));
   setPresenceUI(agent.presence || "offline");
   updateAlertsButton();
