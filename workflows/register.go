@@ -31,6 +31,7 @@ func Register(w worker.WorkflowRegistry) {
 	register(QueueWorkflow, contract.QueueWorkflowType)
 	register(AccountDeletionWorkflow, contract.AccountDeletionWorkflowType)
 	register(ReplySweeperWorkflow, contract.ReplySweeperWorkflowType)
+	register(RetentionWorkflow, contract.RetentionWorkflowType)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,
