@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -19,6 +20,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/store"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // retentionFixture is an account with a 30-day retention: conversations
@@ -243,5 +245,32 @@ func TestRetentionContinuesAsNewWithItsProgress(t *testing.T) {
 		if erased, _ := f.erased(t, conv); erased != 2 {
 			t.Errorf("due conversation %s: %d messages erased; want 2", conv, erased)
 		}
+	}
+}
+
+// Every worker creates the retention schedule at start; the second finds it
+// and changes nothing. The schedule starts RetentionWorkflow daily.
+func TestRetentionScheduleIsCreatedOnce(t *testing.T) {
+	t.Parallel()
+	c := devServerClient(t)
+	ctx := context.Background()
+	taskQueue := "retention-" + uuid.NewString()
+	for range 2 {
+		if err := workflows.StartRetentionSchedule(ctx, c, taskQueue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := c.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID(taskQueue))
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	d, err := h.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok || action.Workflow != contract.RetentionWorkflowType || action.TaskQueue != taskQueue {
+		t.Fatalf("schedule action %+v; want %s on %s", d.Schedule.Action, contract.RetentionWorkflowType, taskQueue)
+	}
+	if iv := d.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != workflows.RetentionEvery {
+		t.Fatalf("schedule spec %+v; want every %s", d.Schedule.Spec, workflows.RetentionEvery)
 	}
 }
