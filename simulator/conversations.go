@@ -35,6 +35,9 @@ type HistoryMessage struct {
 const historyRate = 2
 
 type historyState struct {
+	// unlimited turns the rate limit off, for tests whose timers are skipped
+	// (the Temporal test environment) while the simulator keeps real time.
+	unlimited bool
 	threads map[string][]HistoryThread // page id -> threads
 	calls   map[string][]time.Time     // page id -> recent calls, for the rate limit
 }
@@ -50,11 +53,22 @@ func (s *Simulator) SetHistory(pageID string, threads []HistoryThread) {
 	s.history.threads[pageID] = slices.Clone(threads)
 }
 
+// SetHistoryRateLimit turns the Conversations API's limit of 2 calls per
+// second per page on (the default) or off.
+func (s *Simulator) SetHistoryRateLimit(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.history.unlimited = !on
+}
+
 // rateLimited counts a call on the page's Conversations API and says whether it
 // is over Facebook's limit (error 613). Called with s.mu held.
 func (s *Simulator) rateLimited(pageID string) *apiError {
 	if s.history.calls == nil {
 		s.history.calls = map[string][]time.Time{}
+	}
+	if s.history.unlimited {
+		return nil
 	}
 	now := time.Now()
 	recent := slices.DeleteFunc(s.history.calls[pageID], func(t time.Time) bool { return now.Sub(t) >= time.Second })

@@ -32,6 +32,7 @@ func Register(w worker.WorkflowRegistry) {
 	register(AccountDeletionWorkflow, contract.AccountDeletionWorkflowType)
 	register(ReplySweeperWorkflow, contract.ReplySweeperWorkflowType)
 	register(RetentionWorkflow, contract.RetentionWorkflowType)
+	register(HistoryImportWorkflow, contract.HistoryImportWorkflowType)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,
