@@ -38,8 +38,8 @@ type historyState struct {
 	// unlimited turns the rate limit off, for tests whose timers are skipped
 	// (the Temporal test environment) while the simulator keeps real time.
 	unlimited bool
-	threads map[string][]HistoryThread // page id -> threads
-	calls   map[string][]time.Time     // page id -> recent calls, for the rate limit
+	threads   map[string][]HistoryThread // page id -> threads
+	calls     map[string][]time.Time     // page id -> recent calls, for the rate limit
 }
 
 // SetHistory replaces the page's past threads.
