@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // MaxImportHistoryDays bounds a page's import_history_days.
@@ -143,6 +144,21 @@ func (s *Store) ImportPastMessages(ctx context.Context, t PastThread) (added int
 		}
 	}
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		// Messages stored already (the webhook delivered them, or an earlier
+		// attempt imported them) stay where they are; a thread with nothing new
+		// adds no conversation.
+		mids := make([]string, len(t.Messages))
+		for i, m := range t.Messages {
+			mids[i] = m.MID
+		}
+		known, err := queryAllStrings(ctx, tx, `SELECT facebook_message_id FROM messages WHERE page_id = $1 AND facebook_message_id = ANY($2)`,
+			t.PageID, pq.Array(mids))
+		if err != nil {
+			return err
+		}
+		if len(known) == len(t.Messages) {
+			return nil
+		}
 		var customerID string
 		if err := tx.QueryRowContext(ctx, `
 			WITH ins AS (INSERT INTO customers (id, page_id, psid, name) VALUES ($1, $2, $3, $4)
@@ -197,7 +213,7 @@ func (s *Store) ImportPastMessages(ctx context.Context, t PastThread) (added int
 		if inserted {
 			newConversations = 1
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE page_history_imports SET conversations = conversations + $2, messages = messages + $3
+		_, err = tx.ExecContext(ctx, `UPDATE page_history_imports SET conversations = conversations + $2, messages = messages + $3
 			WHERE page_uuid = $1`, t.PageUUID, newConversations, added)
 		return err
 	})
@@ -205,4 +221,22 @@ func (s *Store) ImportPastMessages(ctx context.Context, t PastThread) (added int
 		return 0, err
 	}
 	return added, nil
+}
+
+// queryAllStrings runs a query of one text column.
+func queryAllStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

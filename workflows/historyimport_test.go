@@ -199,3 +199,37 @@ func TestHistoryImportOff(t *testing.T) {
 		t.Errorf("import %+v; want off", h)
 	}
 }
+
+// A thread whose messages the webhook already stored (the customer is in a
+// live conversation) adds no imported conversation and no message.
+func TestHistoryImportSkipsMessagesStoredAlready(t *testing.T) {
+	t.Parallel()
+	f := newHistoryFixture(t)
+	ctx := context.Background()
+	live, cust := "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+	for _, q := range []string{
+		`INSERT INTO customers (id, page_id, psid) VALUES ('` + cust + `', '1001', 'psid-live')`,
+		`INSERT INTO conversations (id, page_uuid, page_id, customer_id, status) VALUES ('` + live + `', '` + f.pageID + `', '1001', '` + cust + `', 'assigned')`,
+		`INSERT INTO messages (id, conversation_id, page_id, direction, sender, kind, text, status, facebook_message_id)
+		 VALUES (gen_random_uuid(), '` + live + `', '1001', 'inbound', 'customer', 'text', 'hi', 'received', 'm_live_1')`,
+	} {
+		if _, err := f.s.DB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sim.SetHistory("1001", []simulator.HistoryThread{{ID: "t_live", PSID: "psid-live",
+		Messages: []simulator.HistoryMessage{{MID: "m_live_1", At: time.Now().Add(-time.Minute), Text: "hi"}}}})
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(f.acts)
+	env.ExecuteWorkflow(workflows.HistoryImportWorkflow, workflows.HistoryImportInput{PageUUID: f.pageID})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM conversations WHERE facebook_thread_id IS NOT NULL`); n != 0 {
+		t.Errorf("%d imported conversations; want none", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM messages`); n != 1 {
+		t.Errorf("%d messages; want the live one only", n)
+	}
+}
