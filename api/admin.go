@@ -79,8 +79,15 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 		Name        string `json:"name"`
 		PageID      string `json:"page_id"`
 		AccessToken string `json:"access_token"`
+		// ImportHistoryDays (issue 15): days of Messenger history imported on
+		// connect; absent: the default (30), 0: none.
+		ImportHistoryDays *int `json:"import_history_days"`
 	}
 	if !decode(w, r, &in) || !required(w, map[string]string{"name": in.Name, "page_id": in.PageID, "access_token": in.AccessToken}) {
+		return
+	}
+	if err := validImportHistoryDays(in.ImportHistoryDays); err != nil {
+		s.answerStoreError(w, r, err, "")
 		return
 	}
 	if !validPageID(in.PageID) {
@@ -88,6 +95,9 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.Store.CreatePage(r.Context(), r.PathValue("id"), strings.TrimSpace(in.Name), in.PageID, strings.TrimSpace(in.AccessToken), s.PublicBaseURL)
+	if err == nil && in.ImportHistoryDays != nil {
+		err = s.Store.SetImportHistoryDays(r.Context(), p.ID, *in.ImportHistoryDays)
+	}
 	if s.answerStoreError(w, r, err, "No active account has this id.") {
 		return
 	}
@@ -107,6 +117,9 @@ func (s *Server) createPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) provision(r *http.Request, pageUUID string) error {
 	_, err := s.Temporal.SignalWithStartWorkflow(r.Context(), contract.PageWorkflowID(pageUUID), contract.SignalReprovision, struct{}{},
 		client.StartWorkflowOptions{TaskQueue: s.TaskQueue}, workflows.PageWorkflow, contract.PageInput{PageUUID: pageUUID})
+	if err == nil {
+		err = workflows.StartHistoryImport(r.Context(), s.Temporal, s.TaskQueue, pageUUID)
+	}
 	return err
 }
 
@@ -115,7 +128,7 @@ func (s *Server) getPage(w http.ResponseWriter, r *http.Request) {
 	if s.answerStoreError(w, r, err, "No page has this id.") {
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	s.writePageWithImport(w, r, p)
 }
 
 func (s *Server) replacePageToken(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"fbchannel/store"
 )
 
 // eraseCustomer: DELETE /api/v1/customers/{id} (admin). It erases the customer's
@@ -43,18 +45,28 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		PrivacyNoticeURL optString `json:"privacy_notice_url"`
+		// RetentionDays (issue 15): closed conversations' transcripts older
+		// than this many days are erased daily; 0 or null keeps them.
+		RetentionDays optional[int] `json:"retention_days"`
 	}
 	if !decode(w, r, &in) {
 		return
 	}
-	if !in.PrivacyNoticeURL.Set {
-		writeError(w, http.StatusBadRequest, "invalid_request", "Nothing to change: send {\"privacy_notice_url\": \"https://...\"} (null removes it).")
+	if !in.PrivacyNoticeURL.Set && !in.RetentionDays.Set {
+		writeError(w, http.StatusBadRequest, "invalid_request", "Nothing to change: send {\"privacy_notice_url\": \"https://...\"} (null removes it) or {\"retention_days\": 30} (0 keeps everything).")
 		return
 	}
 	raw := strings.TrimSpace(in.PrivacyNoticeURL.Value)
 	err := validPrivacyNoticeURL(raw)
-	if err == nil {
+	if err == nil && in.RetentionDays.Set && (in.RetentionDays.Value < 0 || in.RetentionDays.Value > store.MaxRetentionDays) {
+		err = invalidf("retention_days must be a whole number of days from 0 (keep everything) to %d.", store.MaxRetentionDays)
+	}
+	// Both changes are checked before either is written.
+	if err == nil && in.PrivacyNoticeURL.Set {
 		err = s.Store.SetPrivacyNoticeURL(r.Context(), r.PathValue("id"), raw)
+	}
+	if err == nil && in.RetentionDays.Set {
+		err = s.Store.SetRetentionDays(r.Context(), r.PathValue("id"), in.RetentionDays.Value)
 	}
 	if s.answerStoreError(w, r, err, "No account has this id.") {
 		return

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/pages/{id}", s.admin(s.deletePage))
 	mux.HandleFunc("POST /api/v1/accounts/{id}/pages", s.admin(s.createPage))
 	mux.HandleFunc("GET /api/v1/pages/{id}", s.admin(s.getPage))
+	mux.HandleFunc("PATCH /api/v1/pages/{id}", s.admin(s.patchPage))
 	mux.HandleFunc("PUT /api/v1/pages/{id}/token", s.admin(s.replacePageToken))
 	mux.HandleFunc("POST /api/v1/agents", s.admin(s.createAgent))
 	mux.HandleFunc("GET /api/v1/workstreams/{id}", s.admin(s.getWorkstream))

@@ -134,6 +134,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err := workflows.StartReplySweeper(setupCtx, c, cfg.TaskQueue, workflows.ReplySweeperInput{}); err != nil {
 		return fmt.Errorf("start the reply sweeper: %w", err)
 	}
+	if err := workflows.StartRetentionSchedule(setupCtx, c, cfg.TaskQueue); err != nil {
+		return fmt.Errorf("start the retention schedule: %w", err)
+	}
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
 		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
 	return w.Run(interruptOn(ctx))

@@ -211,6 +211,10 @@ func (s *Simulator) route(g *graphRequest, path string) (int, any) {
 		out, err = s.exchangeToken(g)
 	case len(parts) == 1:
 		out, err = s.object(g, parts[0])
+	case len(parts) == 2 && parts[1] == "conversations":
+		out, err = s.conversations(g, parts[0])
+	case len(parts) == 2 && parts[1] == "messages" && g.method == http.MethodGet:
+		out, err = s.threadMessages(g, parts[0])
 	case len(parts) == 2 && parts[1] == "messages":
 		out, err = s.sendMessage(g, parts[0])
 	case len(parts) == 2 && parts[1] == "subscribed_apps":

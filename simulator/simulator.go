@@ -32,6 +32,7 @@ type Simulator struct {
 	profiles map[string]ProfileData
 	faults   []*faultState
 	requests []Request
+	history  historyState // the Conversations API's threads (conversations.go)
 
 	webhookClient *http.Client
 }

@@ -21,6 +21,8 @@ type Account struct {
 	Pages  []Page `json:"pages,omitempty"`
 	// PrivacyNoticeURL is the account's privacy notice address ("" for none).
 	PrivacyNoticeURL string `json:"privacy_notice_url"`
+	// RetentionDays: closed transcripts older than this are erased; 0 keeps them.
+	RetentionDays int `json:"retention_days"`
 }
 
 type Page struct {
@@ -78,9 +80,9 @@ func (s *Store) GetAccount(ctx context.Context, id, publicBaseURL string) (Accou
 		return Account{}, ErrNotFound
 	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "name", "app_id", "status", "privacy_notice_url").From("accounts").Where(sb.Equal("id", id))
+	sb.Select("id", "name", "app_id", "status", "privacy_notice_url", "retention_days").From("accounts").Where(sb.Equal("id", id))
 	var a Account
-	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status, &a.PrivacyNoticeURL); err != nil {
+	if err := queryRow(ctx, s.DB, sb).Scan(&a.ID, &a.Name, &a.AppID, &a.Status, &a.PrivacyNoticeURL, &a.RetentionDays); err != nil {
 		return Account{}, notFound(err, "account")
 	}
 	pages, err := s.pages(ctx, "account_id", id, publicBaseURL)

@@ -31,6 +31,8 @@ func Register(w worker.WorkflowRegistry) {
 	register(QueueWorkflow, contract.QueueWorkflowType)
 	register(AccountDeletionWorkflow, contract.AccountDeletionWorkflowType)
 	register(ReplySweeperWorkflow, contract.ReplySweeperWorkflowType)
+	register(RetentionWorkflow, contract.RetentionWorkflowType)
+	register(HistoryImportWorkflow, contract.HistoryImportWorkflowType)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

@@ -17,6 +17,8 @@ func TestWorkflowTypeNamesAreTheFunctionNames(t *testing.T) {
 		contract.PageWorkflowType:            workflows.PageWorkflow,
 		contract.AccountDeletionWorkflowType: workflows.AccountDeletionWorkflow,
 		contract.ReplySweeperWorkflowType:    workflows.ReplySweeperWorkflow,
+		contract.RetentionWorkflowType:       workflows.RetentionWorkflow,
+		contract.HistoryImportWorkflowType:   workflows.HistoryImportWorkflow,
 	} {
 		if got := activityName(fn); got != typ {
 			t.Errorf("workflow function %s is registered as %s", got, typ)

@@ -25,7 +25,11 @@
 //   - page-TAG.json: the page's workflow: provisioned, provisioned again after the
 //     admin replaced its token, then deleted with its account (the deletion saga);
 //   - account-deletion-TAG.json: the account's deletion;
-//   - reply-sweeper-TAG.json: the reply sweeper's first sweeps.
+//   - reply-sweeper-TAG.json: the reply sweeper's first sweeps;
+//   - history-import-TAG.json: the page's history import on connect (two past
+//     threads of 65 messages);
+//   - retention-TAG.json: a retention run erasing the first conversation, made
+//     40 days old, of an account with retention_days 30.
 //
 // Record after changing a workflow, from the repository root:
 //
@@ -151,6 +155,8 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 		{"page", runs.page},
 		{"account-deletion", runs.accountDeletion},
 		{"reply-sweeper", runs.sweeper},
+		{"history-import", runs.historyImport},
+		{"retention", runs.retention},
 	}
 	for _, f := range files {
 		path := filepath.Join(outDir, f.name+"-"+tag+".json")
@@ -171,6 +177,7 @@ type storyRuns struct {
 	long, continued             recordedRun
 	queue, page                 recordedRun
 	accountDeletion, sweeper    recordedRun
+	historyImport, retention    recordedRun
 }
 
 // story drives the channel over its HTTP API, as the e2e tests do.
@@ -180,6 +187,14 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error
 	pageID, pageToken := "100000000000042", "EAAB"+randomHex(20)
 	h.sim.RegisterApp(appID, appSecret)
 	h.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Recorded Page", AccessToken: pageToken, AppID: appID})
+	// The page's past threads, imported when it is connected.
+	past := []simulator.HistoryThread{{ID: "t_recorded_1", PSID: "2900000000000051", CustomerName: "Past Customer"},
+		{ID: "t_recorded_2", PSID: "2900000000000052", CustomerName: "Other Past Customer"}}
+	for i := range 130 {
+		past[i%2].Messages = append(past[i%2].Messages, simulator.HistoryMessage{MID: fmt.Sprintf("m_recorded_past_%03d", i),
+			At: time.Now().Add(-48*time.Hour + time.Duration(i)*time.Minute), FromPage: i%3 == 0, Text: fmt.Sprintf("earlier %d", i)})
+	}
+	h.sim.SetHistory(pageID, past)
 
 	var acct struct{ ID string }
 	if err := h.call("POST", "/api/v1/accounts", h.adminToken, 201, map[string]string{"name": "Acme", "app_id": appID, "app_secret": appSecret}, &acct); err != nil {
@@ -198,6 +213,10 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error
 		return runs, err
 	}
 	runs.page = recordedRun{workflowID: contract.PageWorkflowID(page.ID)}
+	runs.historyImport = recordedRun{workflowID: contract.HistoryImportWorkflowID(page.ID)}
+	if err := tc.GetWorkflow(ctx, runs.historyImport.workflowID, "").Get(ctx, nil); err != nil {
+		return runs, fmt.Errorf("the history import did not complete: %w", err)
+	}
 	runs.queue = recordedRun{workflowID: contract.QueueWorkflowID(page.DefaultQueueID)}
 	runs.accountDeletion = recordedRun{workflowID: contract.AccountDeletionWorkflowID(acct.ID)}
 
@@ -360,6 +379,28 @@ func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error
 		return len(h.sim.Requests("/subscribed_apps")) >= 2, nil
 	}); err != nil {
 		return runs, err
+	}
+
+	// Retention: the account keeps 30 days; the first conversation, closed, is
+	// made 40 days old and a retention run (as the daily schedule starts) erases it.
+	if err := h.call("PATCH", "/api/v1/accounts/"+acct.ID, h.adminToken, 200, map[string]any{"retention_days": 30}, nil); err != nil {
+		return runs, err
+	}
+	if _, err := h.db.ExecContext(ctx, `UPDATE conversations SET closed_at = now() - interval '40 days' WHERE id = $1`, convID); err != nil {
+		return runs, err
+	}
+	runs.retention = recordedRun{workflowID: "retention-recorded"}
+	retention, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: runs.retention.workflowID, TaskQueue: h.taskQueue},
+		contract.RetentionWorkflowType, workflows.RetentionInput{})
+	if err != nil {
+		return runs, err
+	}
+	var erased workflows.RetentionResult
+	if err := retention.Get(ctx, &erased); err != nil {
+		return runs, fmt.Errorf("the retention run: %w", err)
+	}
+	if erased.Total.Conversations < 1 {
+		return runs, fmt.Errorf("the retention run erased %+v; want the old conversation", erased.Total)
 	}
 
 	// Deleting the account deletes its page, which closes the open conversation.
