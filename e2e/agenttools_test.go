@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"fbchannel/simulator"
 )
 
@@ -238,6 +240,62 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 	if sends := st.sim.Requests("/messages"); len(sends) != 1 {
 		t.Fatalf("Send API calls after the note: %d, want 1", len(sends))
 	}
+	if p := b.Problems(); len(p) > 0 {
+		t.Fatalf("the page reported problems: %v", p)
+	}
+}
+
+// The admin console manages the account's quick reply library: an unknown
+// slug is refused with the API's message and nothing is added; a good reply
+// is added, edited and deleted.
+func TestAdminQuickRepliesInBrowser(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	st := newStack(t)
+	var acct struct{ ID string }
+	if code := st.call("POST", "/api/v1/accounts", st.adminToken, map[string]string{"name": "Acme", "app_id": "app-" + randomHex(4), "app_secret": "secret-" + randomHex(16)}, &acct); code != 201 {
+		t.Fatalf("create account: %d", code)
+	}
+	b := startBrowser(t)
+	tb := b.newTab("")
+	tb.navigate(st.api.URL + "/admin")
+	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
+	tb.typeInto("#token", st.adminToken)
+	tb.click("#signin-button")
+	tb.waitFor("the console", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb.typeInto("#open-id", acct.ID)
+	tb.click("#open-account button[type=submit]")
+	tb.waitFor("the quick replies section", `document.querySelector("#qr-form")`, 10*time.Second)
+
+	tb.typeInto("#qr-title", "Order status")
+	tb.typeInto("#qr-text", "Hi {customer.frist_name}")
+	tb.typeInto("#qr-tags", "order, shipping")
+	tb.typeInto("#qr-locale", "en")
+	tb.click("#qr-save")
+	tb.waitFor("the unknown slug refused", `!document.querySelector("#qr-error").hidden && document.querySelector("#qr-error").textContent.includes("{customer.frist_name}")`, 10*time.Second)
+	if n := st.count("quick_replies", "true"); n != 0 {
+		t.Fatalf("a refused reply was saved: %d", n)
+	}
+	tb.mustEval(`document.querySelector("#qr-text").value = ""`, nil)
+	tb.typeInto("#qr-text", "Hi {customer.first_name}, your order ships today.")
+	tb.click("#qr-save")
+	tb.waitFor("the reply listed", `[...document.querySelectorAll("#qr-list li .title")].map(e => e.textContent).join("|") === "Order status"`, 10*time.Second)
+	var tags []string
+	if err := st.db.QueryRow(`SELECT tags FROM quick_replies WHERE account_id = $1 AND locale = 'en'`, acct.ID).Scan((*pq.StringArray)(&tags)); err != nil || fmt.Sprint(tags) != "[order shipping]" {
+		t.Fatalf("stored tags: %v %v", tags, err)
+	}
+
+	tb.click("#qr-list li button")
+	tb.waitFor("the form filled for editing", `document.querySelector("#qr-title").value === "Order status" && document.querySelector("#qr-save").textContent === "Save changes"`, 5*time.Second)
+	tb.mustEval(`document.querySelector("#qr-title").value = ""`, nil)
+	tb.typeInto("#qr-title", "Order update")
+	tb.click("#qr-save")
+	tb.waitFor("the reply renamed", `[...document.querySelectorAll("#qr-list li .title")].map(e => e.textContent).join("|") === "Order update"`, 10*time.Second)
+	if n := st.count("quick_replies", "true"); n != 1 {
+		t.Fatalf("quick replies after the edit: %d", n)
+	}
+	tb.click("#qr-list li button.danger")
+	tb.waitFor("the reply deleted", `!document.querySelector("#qr-list") && document.querySelector("#quick-replies .empty-note")`, 10*time.Second)
 	if p := b.Problems(); len(p) > 0 {
 		t.Fatalf("the page reported problems: %v", p)
 	}

@@ -62,4 +62,3 @@ func (s *Store) insertNote(ctx context.Context, tx *sql.Tx, conversationID, auth
 	}
 	return m, nil
 }
-

@@ -219,7 +219,7 @@ function noteNode(m) {
     h(
       "div",
       { class: "note-body" },
-      h("span", { class: "note-label" }, "🔒 Internal note · " + senderLabel(m) + " · " + fmtTime(m.created_at)),
+      h("span", { class: "note-label" }, "Internal note · " + senderLabel(m) + " · " + fmtTime(m.created_at)),
       h("span", { class: "text" }, m.text || "")
     )
   );
