@@ -234,6 +234,7 @@ func (s *Server) searchQuickReplies(w http.ResponseWriter, r *http.Request, me s
 		return
 	}
 	var values *slugValues
+	var pageUUID string
 	if id := query.Get("conversation_id"); id != "" {
 		c, err := s.Store.GetConversation(r.Context(), id)
 		if err == nil && (c.AgentID == nil || *c.AgentID != me.ID) {
@@ -250,8 +251,9 @@ func (s *Server) searchQuickReplies(w http.ResponseWriter, r *http.Request, me s
 			return
 		}
 		values = &v
+		pageUUID = c.PageUUID
 	}
-	list, err := s.Store.AgentQuickReplies(r.Context(), me.ID, q, locale)
+	list, err := s.Store.AgentQuickReplies(r.Context(), me.ID, pageUUID, q, locale)
 	if s.answerStoreError(w, r, err, "") {
 		return
 	}

@@ -148,13 +148,19 @@ func (s *Store) AccountQuickReplies(ctx context.Context, accountID string) ([]Qu
 // libraries of the accounts whose queues it belongs to. q (when not empty)
 // matches a title containing it or a tag starting with it, ignoring case; the
 // replies in locale come first (a reply "en" fits a customer's "en_US"), then
-// those for any locale (""), then the rest.
-func (s *Store) AgentQuickReplies(ctx context.Context, agentID, q, locale string) ([]QuickReply, error) {
+// those for any locale (""), then the rest. pageUUID, when set, adds the
+// library of that page's account (the conversation's, which an agent who got
+// it by transfer may not share a queue with).
+func (s *Store) AgentQuickReplies(ctx context.Context, agentID, pageUUID, q, locale string) ([]QuickReply, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select(quickReplyColumns).From("quick_replies r")
+	accounts := "SELECT qu.account_id FROM queue_members m JOIN queues qu ON qu.id = m.queue_id WHERE m.agent_id = " + sb.Var(agentID)
+	if pageUUID != "" {
+		accounts += " UNION SELECT p.account_id FROM pages p WHERE p.id = " + sb.Var(pageUUID)
+	}
 	sb.Where(sb.Or(
 		sb.Equal("r.agent_id", agentID),
-		"r.account_id IN (SELECT qu.account_id FROM queue_members m JOIN queues qu ON qu.id = m.queue_id WHERE m.agent_id = "+sb.Var(agentID)+")",
+		"r.account_id IN ("+accounts+")",
 	))
 	if q != "" {
 		pattern := likeEscape(q)
