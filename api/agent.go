@@ -201,6 +201,8 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 	// The body is optional: {"disposition": "resolved"}.
 	var in struct {
 		Disposition string `json:"disposition"`
+		// Note, optional, is the disposition note: stored as an internal note.
+		Note string `json:"note"`
 	}
 	if r.ContentLength != 0 && !decode(w, r, &in) {
 		return
@@ -209,7 +211,19 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		writeError(w, http.StatusBadRequest, "invalid_request", "disposition must be at most 200 characters.")
 		return
 	}
+	var note string
+	if strings.TrimSpace(in.Note) != "" {
+		var err error
+		if note, err = noteText(in.Note); s.answerStoreError(w, r, err, "") {
+			return
+		}
+	}
 	if c.Status == contract.StatusClosed {
+		if note != "" {
+			if _, err := s.Store.AddNote(r.Context(), c.ID, me.ID, note); s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
@@ -227,6 +241,13 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 	if err != nil {
 		s.workflowError(w, r, err)
 		return
+	}
+	if note != "" {
+		// After the close, so a refused close leaves no note; the note needs
+		// no workflow (notes.go).
+		if _, err := s.Store.AddNote(r.Context(), c.ID, me.ID, note); s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
 }

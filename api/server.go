@@ -95,6 +95,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/contact", s.agent(s.linkContact))
 	mux.HandleFunc("DELETE /api/v1/conversations/{id}/contact", s.agent(s.unlinkContact))
 
+	// Quick replies and internal notes (issue 13; quickreplies.go, notes.go).
+	mux.HandleFunc("GET /api/v1/quick-replies", s.agent(s.searchQuickReplies))
+	mux.HandleFunc("POST /api/v1/quick-replies", s.agent(s.createMyQuickReply))
+	mux.HandleFunc("PATCH /api/v1/quick-replies/{qr}", s.agent(s.updateMyQuickReply))
+	mux.HandleFunc("DELETE /api/v1/quick-replies/{qr}", s.agent(s.deleteMyQuickReply))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/quick-replies", s.admin(s.listAccountQuickReplies))
+	mux.HandleFunc("POST /api/v1/accounts/{id}/quick-replies", s.admin(s.createAccountQuickReply))
+	mux.HandleFunc("PATCH /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.updateAccountQuickReply))
+	mux.HandleFunc("DELETE /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.deleteAccountQuickReply))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/notes", s.agent(s.addNote))
+
 	// Contacts: admins and agents alike (contacts.go); linking is the agent's, above.
 	mux.HandleFunc("GET /api/v1/contacts", s.adminOrAgent(s.searchContacts))
 	mux.HandleFunc("POST /api/v1/contacts", s.adminOrAgent(s.createContact))

@@ -75,6 +75,9 @@ func (s *Store) BotTurnFor(ctx context.Context, conversationID string) (BotTurn,
 		messages = messages[len(messages)-maxBotTranscript:]
 	}
 	for _, m := range messages {
+		if m.Kind == KindNote {
+			continue // internal: agents' notes never leave the service
+		}
 		turn.Transcript = append(turn.Transcript, BotMessage{Sender: m.Sender, Kind: m.Kind, Text: m.Text})
 		if m.Sender == "customer" {
 			turn.Message = BotMessage{ID: m.ID, Kind: m.Kind, Text: m.Text}

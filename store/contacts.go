@@ -204,8 +204,9 @@ func linkedCustomers(ctx context.Context, tx *sql.Tx, contactID, viewerAgentID s
 // all of them, or those opened up to before other than exceptID. With
 // onlyTextOf set, last messages are given only for that agent's conversations.
 func customerConversations(ctx context.Context, q querier, customerID, exceptID string, before time.Time, onlyTextOf string) ([]PreviousConversation, error) {
+	// Notes are internal: never the preview of what was said with the customer.
 	sb := pg.NewSelectBuilder()
-	last := "coalesce((SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '')"
+	last := "coalesce((SELECT m.text FROM messages m WHERE m.conversation_id = c.id AND m.kind <> 'note' ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '')"
 	if onlyTextOf != "" {
 		last = "CASE WHEN c.agent_id = " + sb.Var(onlyTextOf) + " THEN " + last + " ELSE '' END"
 	}

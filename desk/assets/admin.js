@@ -206,6 +206,107 @@ function renderAccount() {
     if (p.provisioning_status === "pending") poll(p.id);
   }
   loadWorkstreams(a.id);
+  loadQuickReplies(a.id);
+}
+
+// ---------- quick replies (the account's library) ----------
+
+// loadQuickReplies shows the account's quick replies with a form to add one or
+// change one (Edit fills the form). The API refuses an unknown slug (400) and
+// the form shows its message.
+async function loadQuickReplies(accountID) {
+  const box = $("#quick-replies");
+  const path = "/api/v1/accounts/" + encodeURIComponent(accountID) + "/quick-replies";
+  let list;
+  try {
+    list = await api("GET", path);
+  } catch (e) {
+    if (!current || current.id !== accountID) return;
+    clear(box).append(h("h3", { class: "section-title" }, "Quick replies"), h("p", { class: "form-error", role: "alert" }, "Could not load the quick replies: " + e.message));
+    return;
+  }
+  if (!current || current.id !== accountID) return;
+  clear(box).appendChild(h("h3", { class: "section-title" }, "Quick replies"));
+  box.appendChild(
+    h(
+      "p",
+      { class: "muted small-text" },
+      "Agents type / in the reply box to find these by title or tag. Slugs filled when used: {customer.first_name}, {customer.name}, {agent.name}, {agent.first_name}, {page.name}."
+    )
+  );
+  const title = h("input", { id: "qr-title", type: "text", required: true });
+  const text = h("textarea", { id: "qr-text", rows: 3, required: true });
+  const tags = h("input", { id: "qr-tags", type: "text", placeholder: "order, shipping" });
+  const locale = h("input", { id: "qr-locale", type: "text", placeholder: "en (empty: every language)" });
+  const err = h("p", { id: "qr-error", class: "form-error", role: "alert", hidden: true });
+  const submit = h("button", { id: "qr-save", type: "submit", class: "btn primary" }, "Add quick reply");
+  let editing = null; // the reply the form changes, or null to add one
+  const reset = () => {
+    editing = null;
+    title.value = text.value = tags.value = locale.value = "";
+    submit.textContent = "Add quick reply";
+  };
+  if ((list || []).length === 0) box.appendChild(h("p", { class: "empty-note" }, "No quick replies yet."));
+  else {
+    const ul = h("ul", { class: "list", id: "qr-list" });
+    for (const r of list) {
+      const edit = h("button", { type: "button", class: "btn small" }, "Edit");
+      const del = h("button", { type: "button", class: "btn small danger" }, "Delete");
+      edit.addEventListener("click", () => {
+        editing = r;
+        title.value = r.title;
+        text.value = r.text;
+        tags.value = (r.tags || []).join(", ");
+        locale.value = r.locale || "";
+        submit.textContent = "Save changes";
+        title.focus();
+      });
+      del.addEventListener("click", async () => {
+        try {
+          await api("DELETE", path + "/" + encodeURIComponent(r.id));
+          loadQuickReplies(accountID);
+        } catch (e) {
+          toast(e.message, "error");
+        }
+      });
+      const sub = [r.locale || "every language"].concat((r.tags || []).map((t) => "#" + t)).join(" · ");
+      ul.appendChild(
+        h("li", { dataset: { quickReply: r.id } }, h("div", { class: "grow" }, h("div", { class: "title" }, r.title), h("div", { class: "sub" }, sub), h("div", { class: "sub" }, r.text)), edit, del)
+      );
+    }
+    box.appendChild(ul);
+  }
+  const form = h(
+    "form",
+    { id: "qr-form", class: "inline-form", novalidate: true },
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "qr-title" }, "Title"), title), h("div", {}, h("label", { for: "qr-locale" }, "Locale"), locale)),
+    h("label", { for: "qr-text" }, "Text"),
+    text,
+    h("label", { for: "qr-tags" }, "Tags (comma-separated)"),
+    tags,
+    err,
+    h("div", { class: "form-actions" }, submit)
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.hidden = true;
+    const body = {
+      title: title.value.trim(),
+      text: text.value.trim(),
+      tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+      locale: locale.value.trim(),
+    };
+    try {
+      if (editing) await api("PATCH", path + "/" + encodeURIComponent(editing.id), body);
+      else await api("POST", path, body);
+      reset();
+      loadQuickReplies(accountID);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    }
+  });
+  box.appendChild(form);
 }
 
 // The account's privacy notice: agents see a link to it in the desk's customer panel.

@@ -7,6 +7,7 @@ import { state, countedSet, applyStatus } from "./state.js";
 import { api } from "./session.js";
 import { renderList } from "./list.js";
 import { loadConversation, renderMessages, scrollToEnd, windowState, renderWindow } from "./transcript.js";
+import { slashQuery, searchQuickReplies, menuKey, closeMenu } from "./quickreplies.js";
 
 // renderAttach: the attachment control follows the workstream's policy
 // (agent_attachments) and the window; off, it says why instead.
@@ -186,6 +187,33 @@ function followUnknown(convID, temp, attempt) {
   );
 }
 
+// addNote saves the reply box's text as an internal note: stored, shown in the
+// transcript with its own look, never sent to the customer.
+async function addNote() {
+  const conv = state.current;
+  const reply = $("#reply");
+  const text = reply.value.trim();
+  if (!conv || !text || state.sending) return;
+  closeMenu();
+  showSendError("");
+  $("#add-note").disabled = true;
+  try {
+    const note = await api("POST", "/api/v1/conversations/" + encodeURIComponent(conv.id) + "/notes", { text });
+    if (reply.value.trim() === text) reply.value = "";
+    updateCharCount();
+    // The note.added event may have brought it first.
+    if (!conv.messages.some((m) => m.id === note.id)) conv.messages.push(note);
+    if (state.current === conv) {
+      renderMessages();
+      scrollToEnd(true);
+    }
+  } catch (e) {
+    showSendError(e.message);
+  } finally {
+    $("#add-note").disabled = false;
+  }
+}
+
 export function showSendError(msg) {
   const el = $("#send-error");
   el.hidden = !msg;
@@ -208,13 +236,20 @@ export function bindComposer() {
     if (e.key === "Escape") toggleAttach(false);
   });
   const reply = $("#reply");
+  $("#add-note").addEventListener("click", addNote);
   reply.addEventListener("keydown", (e) => {
+    if (menuKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
     }
   });
+  reply.addEventListener("blur", () => closeMenu());
   reply.addEventListener("input", () => {
+    // "/word" searches the quick replies; anything else closes their menu.
+    const q = slashQuery(reply.value);
+    if (q === null) closeMenu();
+    else searchQuickReplies(q);
     updateCharCount();
     $("#send").disabled = state.sending || reply.value.trim() === "" || !state.current || !windowState(state.current).canSend;
   });

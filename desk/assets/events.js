@@ -6,7 +6,7 @@ import { $, request, APIError } from "./common.js";
 import { STATUS_RANK, OPEN, state, saveUnread, countedSet, applyStatus } from "./state.js";
 import { sessionEnded } from "./session.js";
 import { loadList, renderList } from "./list.js";
-import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer } from "./transcript.js";
+import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded } from "./transcript.js";
 import { markTransferred } from "./transfer.js";
 import { alertAssigned } from "./alerts.js";
 
@@ -51,6 +51,7 @@ export function startEvents() {
   stream.addEventListener("conversation.transferred", (e) => onTransferred(parse(e)));
   stream.addEventListener("message.received", (e) => onReceived(parse(e)));
   stream.addEventListener("message.status", (e) => onStatus(parse(e)));
+  stream.addEventListener("note.added", (e) => noteAdded(parse(e)));
 }
 
 export function stopEvents() {

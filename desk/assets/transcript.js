@@ -199,7 +199,34 @@ function attachmentNode(a) {
   return link;
 }
 
+// noteAdded shows a note.added event's note in the open conversation (a note
+// from another tab, or later a consultant's), once.
+export function noteAdded(d) {
+  const conv = state.current;
+  if (!conv || conv.id !== d.conversation_id || !d.message) return;
+  if (conv.messages.some((m) => m.id === d.message.id)) return;
+  conv.messages.push(d.message);
+  renderMessages();
+  scrollToEnd();
+}
+
+// noteNode: an internal note (kind "note", direction "internal") has its own
+// look: never a chat bubble, since the customer never sees it.
+function noteNode(m) {
+  return h(
+    "div",
+    { class: "msg note", dataset: { id: m.id, sender: m.sender || "", kind: "note" } },
+    h(
+      "div",
+      { class: "note-body" },
+      h("span", { class: "note-label" }, "Internal note · " + senderLabel(m) + " · " + fmtTime(m.created_at)),
+      h("span", { class: "text" }, m.text || "")
+    )
+  );
+}
+
 function messageNode(m, prev) {
+  if (m.kind === "note" || m.direction === "internal") return noteNode(m);
   const out = m.direction === "outbound";
   // The service's automated messages and the bot's: the customer got them,
   // but no person wrote them.
