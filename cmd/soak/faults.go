@@ -27,6 +27,9 @@ type faultRecord struct {
 	downtime time.Duration // until the piece answered again
 	note     string
 	err      error
+	// outage is set for temporal-outage: the webhook must answer 200 throughout it,
+	// since it only needs Postgres (the durable inbox).
+	outage bool
 }
 
 func newInjector(s *soak) *injector {
@@ -35,7 +38,7 @@ func newInjector(s *soak) *injector {
 		k = strings.TrimSpace(k)
 		switch k {
 		case "":
-		case "worker", "starter", "temporal":
+		case "worker", "starter", "temporal", "temporal-outage":
 			in.kinds = append(in.kinds, k)
 		case "postgres":
 			if s.pg.canRestart() {
@@ -68,7 +71,7 @@ func (in *injector) run(ctx context.Context, loadStart time.Time) {
 		}
 		kind := deck[0]
 		deck = deck[1:]
-		rec := faultRecord{kind: kind, at: time.Since(loadStart)}
+		rec := faultRecord{kind: kind, at: time.Since(loadStart), outage: kind == "temporal-outage"}
 		t0 := time.Now()
 		// A fault, once begun, is seen through: the stack is whole again afterwards.
 		rec.note, rec.err = in.inject(context.WithoutCancel(ctx), kind)
@@ -131,6 +134,22 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("SIGTERM (pid %d), started again on the same database file", pid), nil
+	case "temporal-outage":
+		// Temporal stays down for minutes while customers keep sending: the webhook
+		// answers from Postgres alone, and the relay hands the inbox over afterwards.
+		s.temporal.Op.Lock()
+		defer s.temporal.Op.Unlock()
+		pid := s.temporal.PID()
+		s.temporal.ExpectExit()
+		if !s.temporal.Signal(syscall.SIGTERM, 30*time.Second) {
+			s.temporal.Kill()
+		}
+		logf("temporal-outage: Temporal (pid %d) stopped; it stays down for %s", pid, s.cfg.outage)
+		time.Sleep(s.cfg.outage)
+		if err := s.temporal.Restart(ctx, "after a "+s.cfg.outage.String()+" outage, same --db-filename", restartBound); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("SIGTERM (pid %d), down for %s, started again on the same database file", pid, s.cfg.outage), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", kind)
 }

@@ -58,6 +58,7 @@ type config struct {
 	faultEvery    time.Duration
 	warmup        time.Duration
 	faults        string
+	outage        time.Duration
 	replyProb     float64
 	batchProb     float64
 	redeliverProb float64
@@ -90,7 +91,9 @@ func parseFlags() config {
 	flag.DurationVar(&c.faultEvery, "fault-every", 40*time.Second, "mean time between faults (each interval uniform in [0.5, 1.5] times this); "+
 		"unless given, a shorter load gets them more often (a sixth of its expected length, at least 15s), so every kind comes round")
 	flag.DurationVar(&c.warmup, "warmup", 20*time.Second, "load before the first fault")
-	flag.StringVar(&c.faults, "faults", "worker,starter,postgres,temporal", "faults to inject (comma-separated; empty for none)")
+	flag.StringVar(&c.faults, "faults", "worker,starter,postgres,temporal", "faults to inject (comma-separated; empty for none): "+
+		"worker, starter, postgres, temporal (a restart), temporal-outage (Temporal stopped for -outage while customers keep sending)")
+	flag.DurationVar(&c.outage, "outage", 5*time.Minute, "how long the temporal-outage fault keeps Temporal down")
 	flag.Float64Var(&c.replyProb, "reply", 0.6, "probability that an agent answers a new customer message")
 	flag.Float64Var(&c.batchProb, "batch", 0.1, "probability that a delivery carries 2-3 customers' messages")
 	flag.Float64Var(&c.redeliverProb, "redeliver", 0.02, "probability that an acknowledged delivery is delivered again (Facebook is at-least-once)")
