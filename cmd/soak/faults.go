@@ -38,8 +38,14 @@ func newInjector(s *soak) *injector {
 		k = strings.TrimSpace(k)
 		switch k {
 		case "":
-		case "worker", "starter", "temporal", "temporal-outage":
+		case "worker", "starter":
 			in.kinds = append(in.kinds, k)
+		case "temporal", "temporal-outage":
+			if s.temporal != nil {
+				in.kinds = append(in.kinds, k)
+			} else {
+				in.skipped = append(in.skipped, k+" (-temporal-address: the soak does not run that server)")
+			}
 		case "postgres":
 			if s.pg.canRestart() {
 				in.kinds = append(in.kinds, k)
@@ -95,10 +101,12 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 	s := in.s
 	switch kind {
 	case "worker", "starter":
-		p := s.worker
+		// One of them: with two, the other keeps serving.
+		ps := s.workers
 		if kind == "starter" {
-			p = s.starter
+			ps = s.starters
 		}
+		p := ps[in.rng.IntN(len(ps))]
 		p.Op.Lock()
 		defer p.Op.Unlock()
 		pid := p.PID()
@@ -109,7 +117,7 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		if err := p.Restart(ctx, "after kill -9", restartBound); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("kill -9 (pid %d), restarted after %s", pid, pause.Round(100*time.Millisecond)), nil
+		return fmt.Sprintf("%s kill -9 (pid %d), restarted after %s", p.Name, pid, pause.Round(100*time.Millisecond)), nil
 	case "postgres":
 		mode := "fast"
 		if in.rng.IntN(2) == 0 {
