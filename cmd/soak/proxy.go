@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -32,7 +33,9 @@ func startProxy(addr string, backends []string) (*starterProxy, error) {
 		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.URL.Scheme = "http"; r.Out.Host = r.In.Host },
 		Transport:     rt,
 		FlushInterval: -1, // event streams (SSE) pass through at once
-		ErrorLog:      nil,
+		// Streams and requests cut by a starter kill are expected; the clients count
+		// what they see (a 502 or a broken stream).
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	p := &starterProxy{srv: &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = p.srv.Serve(ln) }()
