@@ -134,8 +134,12 @@ func (s *soak) report(r *result) string {
 	}
 	s.monitor.mu.Unlock()
 	p("- Highest sampled load per agent (capacity %d): %s.\n", cfg.capacity, strings.Join(loads, ", "))
-	p("\nLogs: %s/logs/{temporal,graphsim,worker,starter,postgres}.log; histories of the conversations involved in broken invariants and the reply log: %s/evidence-%s/; database %s (kept until the next run).\n",
-		cfg.data, cfg.data, s.runID, databaseName(cfg.databaseURL))
+	var names []string
+	for _, proc := range s.processes() {
+		names = append(names, proc.Name)
+	}
+	p("\nLogs: %s/logs/{%s,postgres}.log; histories of the conversations involved in broken invariants and the reply log: %s/evidence-%s/; database %s (kept until the next run).\n",
+		cfg.data, strings.Join(names, ","), cfg.data, s.runID, databaseName(cfg.databaseURL))
 	return b.String()
 }
 
