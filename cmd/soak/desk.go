@@ -230,7 +230,7 @@ func errorCode(body []byte) string {
 	if b := strings.TrimSpace(string(body)); b != "" {
 		return b
 	}
-	return "(empty body: the soak's proxy, its starter died mid-request)"
+	return "(empty body)" // e.g. the soak proxy's 502 when a starter dies mid-request
 }
 
 func (a *agent) close(ctx context.Context, c *aconv) {
