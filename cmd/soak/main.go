@@ -11,7 +11,11 @@
 // webhook (non-200 answers are retried with backoff, as Facebook does, and counted)
 // and agents follow their event streams, reply and close conversations. At random
 // moments it kills -9 the worker or the starter, restarts Postgres, or restarts the
-// Temporal dev server. After the load it waits for the system to settle and checks:
+// Temporal dev server, or keeps it down for minutes (temporal-outage). With
+// -temporal-address it uses a Temporal server it does not run (make soak
+// SOAK_CLUSTER=1: the real server of scripts/cluster.sh), and with -workers/-starters
+// it runs several of each (starters behind a failover proxy of its own), a fault
+// killing one. After the load it waits for the system to settle and checks:
 //
 //   - messages lost: every acknowledged customer message id is in `messages` once;
 //   - messages duplicated in transcripts (facebook_message_id counted more than once);
@@ -21,7 +25,8 @@
 //     assigned, from the agents' event log written in the assignment's transaction);
 //   - agents over capacity (sampled from Postgres every second, and replayed exactly
 //     from the event log);
-//   - webhook deliveries not acknowledged 200 (reported; each must end acknowledged).
+//   - webhook deliveries not acknowledged 200 (reported; each must end acknowledged;
+//     none at all while Temporal is down).
 //
 // It prints the table and exits 1 if any invariant is broken.
 package main
