@@ -41,7 +41,7 @@ lint: ## gofmt (must list nothing), go vet with and without -tags integration, w
 bench: ## go run ./bench/ingest (BENCH=assign: bench/assign), with Postgres and the Temporal CLI ready
 	@$(DEV) bench $(BENCH)
 
-soak: ## fault-injection soak on its own stack (SOAK_FLAGS="-messages 2000 -conversations 100" for a quick run)
+soak: ## fault-injection soak on its own stack (SOAK_FLAGS="-messages 2000 -conversations 100" for a quick run; SOAK_CLUSTER=1 on a real Temporal server)
 	@$(DEV) soak $(SOAK_FLAGS)
 
 tools: ## build the pinned Temporal CLI, workflowcheck and the Temporal server into ./bin

@@ -461,6 +461,9 @@ cmd_bench() {
 # Soak (make soak): cmd/soak on a stack of its own (docs/RELIABILITY.md)
 
 SOAK_PG_PORT=55442
+# SOAK_CLUSTER=1: the real Temporal server (scripts/cluster.sh) on this port, with
+# databases of its own (dropped and created at each run) on the machine's Postgres.
+SOAK_CLUSTER_PORT=${SOAK_CLUSTER_PORT:-7533}
 
 # The soak starts and stops its own Temporal dev server, simulator, worker and starter
 # (kill -9 and restarts included); this gives it a private Postgres it may restart, on
@@ -479,8 +482,19 @@ cmd_soak() {
 	trap 'exit 130' INT TERM
 	stop_leftovers "$DATA" # of a killed soak
 	start_private_postgres
+	local cluster=()
+	if [[ ${SOAK_CLUSTER:-} == 1 ]]; then
+		# Two workers and two starters (behind the soak's proxy) on a real Temporal
+		# server; the faults kill one of each (and restart the soak's Postgres). Flags
+		# given to make soak come after these and win.
+		say "SOAK_CLUSTER=1: a fresh Temporal server on 127.0.0.1:$SOAK_CLUSTER_PORT (scripts/cluster.sh)"
+		CLUSTER_PORT=$SOAK_CLUSTER_PORT scripts/cluster.sh reset || die "could not reset the soak's Temporal server"
+		SOAK_CLUSTER_STARTED=1
+		CLUSTER_PORT=$SOAK_CLUSTER_PORT scripts/cluster.sh start || die "could not start the soak's Temporal server"
+		cluster=(-temporal-address "127.0.0.1:$SOAK_CLUSTER_PORT" -workers 2 -starters 2 -faults worker,starter,postgres)
+	fi
 	"$BIN/soak" -bin "$BIN" -data "$DATA" -database-url "$(private_pg_url fbchannel_soak)" \
-		-pg-bindir "$(pg_bindir)" -pg-data "$PG_DATA" -pg-run-as "$PG_RUN_AS" -pg-log "$PG_LOG" "$@"
+		-pg-bindir "$(pg_bindir)" -pg-data "$PG_DATA" -pg-run-as "$PG_RUN_AS" -pg-log "$PG_LOG" "${cluster[@]}" "$@"
 }
 
 soak_cleanup() {
@@ -488,6 +502,8 @@ soak_cleanup() {
 	set +e
 	trap '' INT TERM
 	stop_leftovers "$DATA" # what the soak could not stop itself (it was killed)
+	# The server stays stopped with its databases, for inspection, until the next run.
+	[[ -z ${SOAK_CLUSTER_STARTED:-} ]] || CLUSTER_PORT=$SOAK_CLUSTER_PORT scripts/cluster.sh stop
 	stop_private_postgres
 	return "$rc"
 }

@@ -338,6 +338,10 @@ func (s *soak) check(ctx context.Context, r *result) {
 	st.mu.Unlock()
 	sort.Strings(kinds)
 	r.add(invariant{name: "webhook POSTs not answered 200 (each retried with backoff)", value: non200, detail: kinds})
+	if n, windows := s.non200DuringOutages(); len(windows) > 0 {
+		r.add(invariant{name: fmt.Sprintf("webhook POSTs not answered 200 while Temporal was down (temporal-outage, until %s after it was back)", outageTail),
+			value: n, mustBeZero: true, detail: windows})
+	}
 	sort.Strings(unacked)
 	r.add(invariant{name: "customer messages never acknowledged 200 despite retries", value: len(unacked), mustBeZero: true, detail: clip(unacked)})
 
@@ -360,4 +364,42 @@ func (s *soak) check(ctx context.Context, r *result) {
 		rows.Close()
 	}
 	r.add(invariant{name: "conversations left waiting in the queue after settling (agents had room)", value: len(stranded), mustBeZero: true, extra: true, detail: clip(stranded)})
+}
+
+// outageTail extends a Temporal outage's window past its restart: the relay's
+// catch-up must not cost the webhook either.
+const outageTail = 30 * time.Second
+
+// non200DuringOutages counts the webhook's non-200 answers (HTTP errors and no
+// answer at all) from the stop of Temporal by a temporal-outage fault until
+// outageTail after it was ready again (or the next fault, whichever is first):
+// the webhook needs only Postgres, so none is allowed.
+func (s *soak) non200DuringOutages() (int, []string) {
+	s.faults.mu.Lock()
+	faults := append([]faultRecord(nil), s.faults.records...)
+	s.faults.mu.Unlock()
+	st := &s.customers.stats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var total int
+	var windows []string
+	for i, f := range faults {
+		if !f.outage {
+			continue
+		}
+		from, to := f.at, f.at+f.downtime+outageTail
+		if i+1 < len(faults) && faults[i+1].at < to {
+			to = faults[i+1].at
+		}
+		n := 0
+		for _, t := range st.non200Times {
+			if t >= from && t < to {
+				n++
+			}
+		}
+		total += n
+		windows = append(windows, fmt.Sprintf("Temporal down from %.0fs to %.0fs into the load (window to %.0fs): %d non-200",
+			from.Seconds(), (f.at+f.downtime).Seconds(), to.Seconds(), n))
+	}
+	return total, windows
 }

@@ -227,7 +227,10 @@ func errorCode(body []byte) string {
 	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
 		return e.Error.Code
 	}
-	return strings.TrimSpace(string(body))
+	if b := strings.TrimSpace(string(body)); b != "" {
+		return b
+	}
+	return "(empty body)" // e.g. the soak proxy's 502 when a starter dies mid-request
 }
 
 func (a *agent) close(ctx context.Context, c *aconv) {

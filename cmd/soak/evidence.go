@@ -50,7 +50,7 @@ func (s *soak) saveEvidence(ctx context.Context, r *result) {
 		ids = ids[:25]
 	}
 	temporal, _ := filepath.Abs(filepath.Join(s.cfg.bin, "temporal"))
-	addr := fmt.Sprintf("127.0.0.1:%d", s.cfg.temporalPort)
+	addr := s.temporalAddr()
 	var index strings.Builder
 	for _, id := range ids {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -27,6 +27,9 @@ type faultRecord struct {
 	downtime time.Duration // until the piece answered again
 	note     string
 	err      error
+	// outage is set for temporal-outage: the webhook must answer 200 throughout it,
+	// since it only needs Postgres (the durable inbox).
+	outage bool
 }
 
 func newInjector(s *soak) *injector {
@@ -35,8 +38,14 @@ func newInjector(s *soak) *injector {
 		k = strings.TrimSpace(k)
 		switch k {
 		case "":
-		case "worker", "starter", "temporal":
+		case "worker", "starter":
 			in.kinds = append(in.kinds, k)
+		case "temporal", "temporal-outage":
+			if s.temporal != nil {
+				in.kinds = append(in.kinds, k)
+			} else {
+				in.skipped = append(in.skipped, k+" (-temporal-address: the soak does not run that server)")
+			}
 		case "postgres":
 			if s.pg.canRestart() {
 				in.kinds = append(in.kinds, k)
@@ -68,7 +77,7 @@ func (in *injector) run(ctx context.Context, loadStart time.Time) {
 		}
 		kind := deck[0]
 		deck = deck[1:]
-		rec := faultRecord{kind: kind, at: time.Since(loadStart)}
+		rec := faultRecord{kind: kind, at: time.Since(loadStart), outage: kind == "temporal-outage"}
 		t0 := time.Now()
 		// A fault, once begun, is seen through: the stack is whole again afterwards.
 		rec.note, rec.err = in.inject(context.WithoutCancel(ctx), kind)
@@ -92,10 +101,12 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 	s := in.s
 	switch kind {
 	case "worker", "starter":
-		p := s.worker
+		// One of them: with two, the other keeps serving.
+		ps := s.workers
 		if kind == "starter" {
-			p = s.starter
+			ps = s.starters
 		}
+		p := ps[in.rng.IntN(len(ps))]
 		p.Op.Lock()
 		defer p.Op.Unlock()
 		pid := p.PID()
@@ -106,7 +117,7 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		if err := p.Restart(ctx, "after kill -9", restartBound); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("kill -9 (pid %d), restarted after %s", pid, pause.Round(100*time.Millisecond)), nil
+		return fmt.Sprintf("%s kill -9 (pid %d), restarted after %s", p.Name, pid, pause.Round(100*time.Millisecond)), nil
 	case "postgres":
 		mode := "fast"
 		if in.rng.IntN(2) == 0 {
@@ -131,6 +142,22 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("SIGTERM (pid %d), started again on the same database file", pid), nil
+	case "temporal-outage":
+		// Temporal stays down for minutes while customers keep sending: the webhook
+		// answers from Postgres alone, and the relay hands the inbox over afterwards.
+		s.temporal.Op.Lock()
+		defer s.temporal.Op.Unlock()
+		pid := s.temporal.PID()
+		s.temporal.ExpectExit()
+		if !s.temporal.Signal(syscall.SIGTERM, 30*time.Second) {
+			s.temporal.Kill()
+		}
+		logf("temporal-outage: Temporal (pid %d) stopped; it stays down for %s", pid, s.cfg.outage)
+		time.Sleep(s.cfg.outage)
+		if err := s.temporal.Restart(ctx, "after a "+s.cfg.outage.String()+" outage, same --db-filename", restartBound); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("SIGTERM (pid %d), down for %s, started again on the same database file", pid, s.cfg.outage), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", kind)
 }

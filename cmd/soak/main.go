@@ -11,7 +11,11 @@
 // webhook (non-200 answers are retried with backoff, as Facebook does, and counted)
 // and agents follow their event streams, reply and close conversations. At random
 // moments it kills -9 the worker or the starter, restarts Postgres, or restarts the
-// Temporal dev server. After the load it waits for the system to settle and checks:
+// Temporal dev server, or keeps it down for minutes (temporal-outage). With
+// -temporal-address it uses a Temporal server it does not run (make soak
+// SOAK_CLUSTER=1: the real server of scripts/cluster.sh), and with -workers/-starters
+// it runs several of each (starters behind a failover proxy of its own), a fault
+// killing one. After the load it waits for the system to settle and checks:
 //
 //   - messages lost: every acknowledged customer message id is in `messages` once;
 //   - messages duplicated in transcripts (facebook_message_id counted more than once);
@@ -21,7 +25,8 @@
 //     assigned, from the agents' event log written in the assignment's transaction);
 //   - agents over capacity (sampled from Postgres every second, and replayed exactly
 //     from the event log);
-//   - webhook deliveries not acknowledged 200 (reported; each must end acknowledged).
+//   - webhook deliveries not acknowledged 200 (reported; each must end acknowledged;
+//     none at all while Temporal is down).
 //
 // It prints the table and exits 1 if any invariant is broken.
 package main
@@ -58,6 +63,7 @@ type config struct {
 	faultEvery    time.Duration
 	warmup        time.Duration
 	faults        string
+	outage        time.Duration
 	replyProb     float64
 	batchProb     float64
 	redeliverProb float64
@@ -75,6 +81,12 @@ type config struct {
 	pgLog       string
 
 	temporalPort, temporalHTTPPort, simPort, starterPort, opsPort int
+
+	// temporalAddress, when set, is a Temporal server the soak does not run (a real
+	// cluster, scripts/cluster.sh): no Temporal faults then.
+	temporalAddress string
+	workers         int
+	starters        int
 }
 
 func parseFlags() config {
@@ -90,7 +102,9 @@ func parseFlags() config {
 	flag.DurationVar(&c.faultEvery, "fault-every", 40*time.Second, "mean time between faults (each interval uniform in [0.5, 1.5] times this); "+
 		"unless given, a shorter load gets them more often (a sixth of its expected length, at least 15s), so every kind comes round")
 	flag.DurationVar(&c.warmup, "warmup", 20*time.Second, "load before the first fault")
-	flag.StringVar(&c.faults, "faults", "worker,starter,postgres,temporal", "faults to inject (comma-separated; empty for none)")
+	flag.StringVar(&c.faults, "faults", "worker,starter,postgres,temporal", "faults to inject (comma-separated; empty for none): "+
+		"worker, starter, postgres, temporal (a restart), temporal-outage (Temporal stopped for -outage while customers keep sending)")
+	flag.DurationVar(&c.outage, "outage", 5*time.Minute, "how long the temporal-outage fault keeps Temporal down")
 	flag.Float64Var(&c.replyProb, "reply", 0.6, "probability that an agent answers a new customer message")
 	flag.Float64Var(&c.batchProb, "batch", 0.1, "probability that a delivery carries 2-3 customers' messages")
 	flag.Float64Var(&c.redeliverProb, "redeliver", 0.02, "probability that an acknowledged delivery is delivered again (Facebook is at-least-once)")
@@ -113,7 +127,12 @@ func parseFlags() config {
 	flag.IntVar(&c.temporalHTTPPort, "temporal-http-port", 17243, "Temporal HTTP API port")
 	flag.IntVar(&c.simPort, "sim-port", 18090, "simulator port")
 	flag.IntVar(&c.starterPort, "starter-port", 18080, "starter port")
-	flag.IntVar(&c.opsPort, "ops-port", 19090, "worker ops port (/readyz, /metrics)")
+	flag.IntVar(&c.opsPort, "ops-port", 19090, "worker ops port (/readyz, /metrics); further workers take the next ports")
+	flag.StringVar(&c.temporalAddress, "temporal-address", "", "use this Temporal server (host:port, namespace default) instead of starting a dev server; "+
+		"the temporal and temporal-outage faults are then not injected")
+	flag.IntVar(&c.workers, "workers", 1, "worker processes (a worker fault kills one of them)")
+	flag.IntVar(&c.starters, "starters", 1, "starter processes; with more than one the soak serves -starter-port itself, "+
+		"a reverse proxy over starters on the next ports (a starter fault kills one of them)")
 	flag.Parse()
 	given := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -172,10 +191,11 @@ type soak struct {
 	runID string
 
 	pg       *postgres
-	temporal *supervise.Process
+	temporal *supervise.Process // nil with -temporal-address
 	graphsim *supervise.Process
-	worker   *supervise.Process
-	starter  *supervise.Process
+	workers  []*supervise.Process
+	starters []*supervise.Process
+	proxy    *starterProxy // with more than one starter
 
 	adminToken, secretsKey string
 	starterURL, simURL     string
@@ -274,12 +294,25 @@ func (s *soak) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.workers < 1 || cfg.starters < 1 {
+		return errors.New("-workers and -starters must be at least 1")
+	}
 	for _, name := range []string{"temporal", "graphsim", "worker", "starter"} {
 		if _, err := os.Stat(filepath.Join(cfg.bin, name)); err != nil {
 			return fmt.Errorf("%s not found in %s: build first (scripts/dev.sh soak does)", name, cfg.bin)
 		}
 	}
-	for _, p := range []int{cfg.temporalPort, cfg.temporalHTTPPort, cfg.simPort, cfg.starterPort, cfg.opsPort} {
+	ports := []int{cfg.simPort, cfg.starterPort}
+	if cfg.temporalAddress == "" {
+		ports = append(ports, cfg.temporalPort, cfg.temporalHTTPPort)
+	}
+	for i := range cfg.workers {
+		ports = append(ports, cfg.opsPort+i)
+	}
+	for i := 1; i < cfg.starters; i++ {
+		ports = append(ports, cfg.starterPort+i)
+	}
+	for _, p := range ports {
 		if err := supervise.PortFree(p); err != nil {
 			return err
 		}
@@ -304,8 +337,11 @@ func (s *soak) prepare(ctx context.Context) error {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		_ = os.Remove(filepath.Join(cfg.data, "temporal.db"+suffix))
 	}
-	for _, name := range []string{"temporal", "graphsim", "worker", "starter"} {
-		_ = os.Truncate(filepath.Join(cfg.data, "logs", name+".log"), 0)
+	logs, _ := filepath.Glob(filepath.Join(cfg.data, "logs", "*.log"))
+	for _, l := range logs {
+		if filepath.Base(l) != "postgres.log" {
+			_ = os.Truncate(l, 0)
+		}
 	}
 	return nil
 }
@@ -331,7 +367,7 @@ func (s *soak) startStack(ctx context.Context) error {
 	s.adminToken = "soak-admin-" + randomHex(12)
 	s.starterURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.starterPort)
 	s.simURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.simPort)
-	temporalAddr := fmt.Sprintf("127.0.0.1:%d", cfg.temporalPort)
+	temporalAddr := s.temporalAddr()
 	bin := func(n string) string { p, _ := filepath.Abs(filepath.Join(cfg.bin, n)); return p }
 	logPath := func(n string) string { return filepath.Join(cfg.data, "logs", n+".log") }
 	pidPath := func(n string) string { return filepath.Join(cfg.data, "pids", n+".pid") }
@@ -346,12 +382,81 @@ func (s *soak) startStack(ctx context.Context) error {
 		"GRAPH_API_VERSION=v23.0",
 		"SECRETS_KEY="+s.secretsKey,
 		"ADMIN_TOKEN="+s.adminToken,
-		"HTTP_ADDR="+fmt.Sprintf("127.0.0.1:%d", cfg.starterPort),
 		"PUBLIC_BASE_URL="+s.starterURL,
 		"SIM_ADDR="+fmt.Sprintf("127.0.0.1:%d", cfg.simPort),
-		"OPS_ADDR="+fmt.Sprintf("127.0.0.1:%d", cfg.opsPort),
 	)
-	s.temporal = &supervise.Process{
+	with := func(extra ...string) []string { return append(append([]string(nil), env...), extra...) }
+	if cfg.temporalAddress == "" {
+		s.temporal = s.devServer(env, bin, logPath, pidPath, dbFile)
+	}
+	s.graphsim = &supervise.Process{Name: "graphsim", Path: bin("graphsim"), Env: env, LogPath: logPath("graphsim"), PIDFile: pidPath("graphsim"), Logf: logf,
+		Ready: supervise.HTTPReady(s.simURL + "/_sim/requests?path_suffix=/none")}
+	// One process keeps the plain names (worker, starter); more are numbered.
+	name := func(base string, i, n int) string {
+		if n == 1 {
+			return base
+		}
+		return fmt.Sprintf("%s%d", base, i+1)
+	}
+	for i := range cfg.workers {
+		n := name("worker", i, cfg.workers)
+		ops := cfg.opsPort + i
+		s.workers = append(s.workers, &supervise.Process{Name: n, Path: bin("worker"), Env: with(fmt.Sprintf("OPS_ADDR=127.0.0.1:%d", ops)),
+			LogPath: logPath(n), PIDFile: pidPath(n), Logf: logf,
+			Ready: supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", ops))})
+	}
+	var backends []string
+	for i := range cfg.starters {
+		n := name("starter", i, cfg.starters)
+		port := cfg.starterPort
+		if cfg.starters > 1 {
+			port = cfg.starterPort + 1 + i
+		}
+		backends = append(backends, fmt.Sprintf("127.0.0.1:%d", port))
+		s.starters = append(s.starters, &supervise.Process{Name: n, Path: bin("starter"), Env: with(fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port)),
+			LogPath: logPath(n), PIDFile: pidPath(n), Logf: logf,
+			Ready: supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))})
+	}
+	if cfg.starters > 1 {
+		proxy, err := startProxy(fmt.Sprintf("127.0.0.1:%d", cfg.starterPort), backends)
+		if err != nil {
+			return err
+		}
+		s.proxy = proxy
+		logf("starters behind a reverse proxy on %s: %s", s.starterURL, strings.Join(backends, ", "))
+	}
+	for _, p := range s.processes() {
+		logf("starting %s (log %s)", p.Name, p.LogPath)
+		if err := p.Restart(ctx, "initial start", restartBound); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// temporalAddr is the Temporal frontend the services and the soak use.
+func (s *soak) temporalAddr() string {
+	if s.cfg.temporalAddress != "" {
+		return s.cfg.temporalAddress
+	}
+	return fmt.Sprintf("127.0.0.1:%d", s.cfg.temporalPort)
+}
+
+// processes are the programs the soak runs, in start order (nil-free).
+func (s *soak) processes() []*supervise.Process {
+	var ps []*supervise.Process
+	if s.temporal != nil {
+		ps = append(ps, s.temporal)
+	}
+	ps = append(ps, s.graphsim)
+	ps = append(ps, s.workers...)
+	return append(ps, s.starters...)
+}
+
+func (s *soak) devServer(env []string, bin, logPath, pidPath func(string) string, dbFile string) *supervise.Process {
+	cfg := s.cfg
+	temporalAddr := s.temporalAddr()
+	p := &supervise.Process{
 		Name: "temporal", Path: bin("temporal"), Env: env, LogPath: logPath("temporal"), PIDFile: pidPath("temporal"), Logf: logf,
 		Args: []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(cfg.temporalPort),
 			"--http-port", strconv.Itoa(cfg.temporalHTTPPort), "--headless",
@@ -364,32 +469,22 @@ func (s *soak) startStack(ctx context.Context) error {
 			"--search-attribute", "CustomerPSID=Keyword",
 			"--search-attribute", "AgentID=Keyword"},
 	}
-	s.temporal.Ready = func(ctx context.Context) error {
+	p.Ready = func(ctx context.Context) error {
 		out, err := execOutput(ctx, bin("temporal"), "operator", "cluster", "health", "--address", temporalAddr)
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, strings.TrimSpace(out))
 		}
 		return nil
 	}
-	s.graphsim = &supervise.Process{Name: "graphsim", Path: bin("graphsim"), Env: env, LogPath: logPath("graphsim"), PIDFile: pidPath("graphsim"), Logf: logf,
-		Ready: supervise.HTTPReady(s.simURL + "/_sim/requests?path_suffix=/none")}
-	s.worker = &supervise.Process{Name: "worker", Path: bin("worker"), Env: env, LogPath: logPath("worker"), PIDFile: pidPath("worker"), Logf: logf,
-		Ready: supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.opsPort))}
-	s.starter = &supervise.Process{Name: "starter", Path: bin("starter"), Env: env, LogPath: logPath("starter"), PIDFile: pidPath("starter"), Logf: logf,
-		Ready: supervise.HTTPReady(s.starterURL + "/readyz")}
-
-	for _, p := range []*supervise.Process{s.temporal, s.graphsim, s.worker, s.starter} {
-		logf("starting %s (log %s)", p.Name, p.LogPath)
-		if err := p.Restart(ctx, "initial start", restartBound); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p
 }
 
 // restartBound is how long a (re)started program may take to be ready.
 const restartBound = 90 * time.Second
 
 func (s *soak) stopAll() {
-	supervise.StopAll(30*time.Second, s.temporal, s.graphsim, s.worker, s.starter)
+	supervise.StopAll(30*time.Second, s.processes()...)
+	if s.proxy != nil {
+		s.proxy.close()
+	}
 }

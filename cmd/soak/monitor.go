@@ -68,7 +68,7 @@ func (m *monitor) every(ctx context.Context, d time.Duration, f func(context.Con
 // supervise restarts a program that exited although nobody stopped it: that is a
 // finding (a crash of the service, or of a dependency), reported with its log's tail.
 func (m *monitor) supervise(ctx context.Context) {
-	for _, p := range []*supervise.Process{m.s.temporal, m.s.graphsim, m.s.worker, m.s.starter} {
+	for _, p := range m.s.processes() {
 		if !p.Op.TryLock() {
 			continue // a fault is being injected into it
 		}

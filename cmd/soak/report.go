@@ -25,6 +25,11 @@ func (s *soak) report(r *result) string {
 		cfg.messages, cfg.conversations, cfg.rate, cfg.concurrency, cfg.batchProb*100, cfg.redeliverProb*100,
 		cfg.agents, cfg.capacity, cfg.replyProb*100, cfg.closeMin, cfg.closeMax, cfg.idleClose, cfg.reopenProb*100,
 		cfg.faultEvery, cfg.warmup, cfg.seed)
+	temporal := "the Temporal dev server the soak runs (SQLite file)"
+	if cfg.temporalAddress != "" {
+		temporal = "the Temporal server at " + cfg.temporalAddress + " (not run by the soak)"
+	}
+	p("Stack: %s, %d worker(s), %d starter(s)%s.\n\n", temporal, cfg.workers, cfg.starters, map[bool]string{true: " behind the soak's failover proxy"}[cfg.starters > 1])
 
 	// Faults.
 	s.faults.mu.Lock()
@@ -129,8 +134,12 @@ func (s *soak) report(r *result) string {
 	}
 	s.monitor.mu.Unlock()
 	p("- Highest sampled load per agent (capacity %d): %s.\n", cfg.capacity, strings.Join(loads, ", "))
-	p("\nLogs: %s/logs/{temporal,graphsim,worker,starter,postgres}.log; histories of the conversations involved in broken invariants and the reply log: %s/evidence-%s/; database %s (kept until the next run).\n",
-		cfg.data, cfg.data, s.runID, databaseName(cfg.databaseURL))
+	var names []string
+	for _, proc := range s.processes() {
+		names = append(names, proc.Name)
+	}
+	p("\nLogs: %s/logs/{%s,postgres}.log; histories of the conversations involved in broken invariants and the reply log: %s/evidence-%s/; database %s (kept until the next run).\n",
+		cfg.data, strings.Join(names, ","), cfg.data, s.runID, databaseName(cfg.databaseURL))
 	return b.String()
 }
 
