@@ -47,7 +47,7 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 		c.notify(ctx, activities.NoticeSurvey)
 	}
 	var res activities.CloseConversationResult
-	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.CloseConversation, activities.CloseConversationInput{
+	if err := workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.CloseConversation, activities.CloseConversationInput{
 		ConversationID: c.ConversationID, Reason: reason, Disposition: req.Disposition,
 	}).Get(ctx, &res); err != nil {
 		return err

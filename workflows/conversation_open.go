@@ -51,8 +51,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	c.CustomerID, c.AutoCloseAfter = res.CustomerID, res.AutoCloseAfter
 	c.recorded(batch, taken, res.Recorded)
 	if res.Routed {
-		c.QueueID = res.RoutedQueueID
-		c.upsertSearchAttributes(ctx)
+		c.QueueID = res.RoutedQueueID // the search attributes follow in run
 	}
 	profile := c.fetchProfile(ctx)
 	if err := c.record(ctx); err != nil { // what did not fit in the first batch

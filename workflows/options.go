@@ -54,6 +54,20 @@ func withSendActivity(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// withSendLocalActivity is withSendActivity's policy for a local activity (the
+// service's notices: short, and idempotent on the notice's id).
+func withSendLocalActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+			MaximumAttempts:    4,
+		},
+	})
+}
+
 // Profile lookups and provisioning calls to the Graph API: a few tries, then the
 // workflow falls back or records a readable failure.
 func withGraphActivity(ctx workflow.Context) workflow.Context {
