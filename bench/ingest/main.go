@@ -295,7 +295,7 @@ func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
 	}
 	s, err := apptest.New(ctx, apptest.Options{
 		WebhookMaxBytes: 1 << 20, // the starter's default (WEBHOOK_MAX_BYTES): a 1000-event delivery fits
-		DatabaseURL: b.cfg.databaseURL, Database: "fbchannel_bench_" + b.tag, KeepDB: b.cfg.keepDB, SeparatePools: true,
+		DatabaseURL:     b.cfg.databaseURL, Database: "fbchannel_bench_" + b.tag, KeepDB: b.cfg.keepDB, SeparatePools: true,
 		TaskQueue: "fbchannel-bench-" + b.tag, Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
 		StarterLog: slog.New(b.serviceLog), Connections: b.cfg.concurrency,
 	})
