@@ -142,6 +142,5 @@ func wakeQueues(ctx workflow.Context, queueIDs []string) error {
 	if len(queueIDs) == 0 {
 		return nil
 	}
-	// Local: a few SignalWithStart calls, idempotent (wakes coalesce).
-	return workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.WakeQueues, activities.WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
+	return workflow.ExecuteActivity(withDatabaseActivity(ctx), a.WakeQueues, activities.WakeQueuesInput{QueueIDs: queueIDs}).Get(ctx, nil)
 }
