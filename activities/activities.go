@@ -83,6 +83,11 @@ func fromGraph(err error) error {
 	return permanent(string(gerr.Reason()), gerr.Readable())
 }
 
+// OpenConversation is a customer's first message in one activity: it opens the
+// conversation (customer and conversation rows), records its first events, and
+// — unless a bot takes it or routing needs the profile — routes it and wakes its
+// queue. Every step is idempotent, so a retry redoes nothing twice; the profile
+// is fetched beside it (FetchCustomerProfile), off the path to an agent.
 func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationInput) (OpenConversationResult, error) {
 	served, customerID, queueID, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
 	if err != nil || !served {
@@ -100,17 +105,39 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 	}
 	if bot != "" {
 		res.HasBot = true
-		err = a.Store.StartBot(ctx, in.ConversationID)
+		if err := a.Store.StartBot(ctx, in.ConversationID); err != nil {
+			return res, err
+		}
 	}
-	return res, err
+	if res.Recorded, err = a.recordInbound(ctx, in.ConversationID, in.Events); err != nil {
+		return res, err
+	}
+	if res.HasBot {
+		return res, nil
+	}
+	if res.ProfileFirst, err = a.Store.RoutesByLocale(ctx, in.ConversationID); err != nil || res.ProfileFirst {
+		return res, err
+	}
+	if res.RoutedQueueID, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil {
+		return res, fromStore(err)
+	}
+	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, []string{res.RoutedQueueID}); err != nil {
+		return res, err
+	}
+	res.Routed = true
+	return res, nil
 }
 
 // RecordInbound records a batch of one conversation's webhook events, in order.
 // Each event is its own idempotent transaction, so a retry redoes nothing twice.
 func (a *Activities) RecordInbound(ctx context.Context, in RecordInboundInput) (RecordInboundResult, error) {
+	return a.recordInbound(ctx, in.ConversationID, in.Events)
+}
+
+func (a *Activities) recordInbound(ctx context.Context, conversationID string, events []contract.InboundEvent) (RecordInboundResult, error) {
 	var res RecordInboundResult
-	for _, ev := range in.Events {
-		rec, err := a.Store.RecordInbound(ctx, in.ConversationID, ev.PageID, ev.EventKey)
+	for _, ev := range events {
+		rec, err := a.Store.RecordInbound(ctx, conversationID, ev.PageID, ev.EventKey)
 		if errors.Is(err, store.ErrNotFound) {
 			res.Missing = append(res.Missing, ev.EventKey)
 			continue
@@ -134,7 +161,7 @@ func (a *Activities) RecordInbound(ctx context.Context, in RecordInboundInput) (
 	if len(res.Missing) > 0 && activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
 		// Unless the customer's data was erased meanwhile, which deletes their
 		// stored events for good: e.g. the echo of a reply sent just before.
-		if erased, err := a.Store.ConversationCustomerErased(ctx, in.ConversationID); err != nil || !erased {
+		if erased, err := a.Store.ConversationCustomerErased(ctx, conversationID); err != nil || !erased {
 			return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
 		}
 	}
@@ -314,15 +341,8 @@ func (a *Activities) FetchCustomerProfile(ctx context.Context, in FetchCustomerP
 	return a.Store.SaveProfile(ctx, in.CustomerID, name, p.ProfilePic, p.Locale)
 }
 
-// FallbackName is how a customer without a profile is shown: honest and still
-// distinguishable from other customers.
-func FallbackName(psid string) string {
-	tail := psid
-	if len(tail) > 4 {
-		tail = tail[len(tail)-4:]
-	}
-	return "Facebook user ·" + tail
-}
+// FallbackName is how a customer without a profile is shown (store.FallbackName).
+func FallbackName(psid string) string { return store.FallbackName(psid) }
 
 func joinName(first, last string) string {
 	switch {

@@ -14,6 +14,8 @@ type OpenConversationInput struct {
 	PageUUID       string
 	PageID         string
 	PSID           string
+	// Events are the first events to record (at most one batch), oldest first.
+	Events []contract.InboundEvent
 }
 
 type OpenConversationResult struct {
@@ -25,6 +27,14 @@ type OpenConversationResult struct {
 	HasBot bool
 	// AutoCloseAfter is the workstream's inactivity limit (0: none).
 	AutoCloseAfter time.Duration
+	// Recorded is what recording Events did.
+	Recorded RecordInboundResult
+	// Routed: the conversation is in its queue (RoutedQueueID) and that queue was
+	// woken. False with a bot, or when routing needs the profile first
+	// (ProfileFirst): the workflow fetches it, then routes.
+	Routed        bool
+	RoutedQueueID string
+	ProfileFirst  bool
 }
 
 type FetchCustomerProfileInput struct {

@@ -119,13 +119,92 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 	return queues, agent, err
 }
 
-// SaveProfile stores what Facebook told us about a customer.
+// SaveProfile stores what Facebook told us about a customer, and tells each agent
+// who has one of the customer's open conversations (customer.updated): the profile
+// is fetched off the conversation's critical path, so an agent may already show the
+// stand-in name. The conversations are locked first, so an assignment either
+// commits before (and its agent gets the event) or after (and reads the new name).
 func (s *Store) SaveProfile(ctx context.Context, customerID, name, pic, locale string) error {
-	ub := pg.NewUpdateBuilder()
-	ub.Update("customers").Set(ub.Assign("name", name), ub.Assign("profile_pic", pic), ub.Assign("locale", locale),
-		"profile_fetched_at = now()").Where(ub.Equal("id", customerID))
-	_, err := exec(ctx, s.DB, ub)
-	return err
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		sb := pg.NewSelectBuilder()
+		sb.Select("id", "agent_id").From("conversations").
+			Where(sb.Equal("customer_id", customerID), sb.NotEqual("status", "closed")).OrderBy("id").ForUpdate()
+		type held struct{ conversationID, agentID string }
+		open, err := queryAll(ctx, tx, sb, func(row rowScanner) (held, error) {
+			var h held
+			var agent sql.NullString
+			err := row.Scan(&h.conversationID, &agent)
+			h.agentID = agent.String
+			return h, err
+		})
+		if err != nil {
+			return err
+		}
+		ub := pg.NewUpdateBuilder()
+		ub.Update("customers").Set(ub.Assign("name", name), ub.Assign("profile_pic", pic), ub.Assign("locale", locale),
+			"profile_fetched_at = now()").Where(ub.Equal("id", customerID))
+		ub.SQL("RETURNING profile_fetched_at")
+		var fetchedAt time.Time
+		if err := queryRow(ctx, tx, ub).Scan(&fetchedAt); err != nil {
+			return notFound(err, "customer")
+		}
+		customer := map[string]any{"id": customerID, "name": name, "profile_pic": pic, "locale": locale}
+		for _, h := range open {
+			if h.agentID == "" {
+				continue
+			}
+			// One event per saved profile and conversation: a retry of the same
+			// save (same fetched-at) adds none.
+			key := "customer:" + h.conversationID + ":" + fetchedAt.UTC().Format(time.RFC3339Nano)
+			if err := insertEvent(ctx, tx, h.agentID, "customer.updated", h.conversationID, key,
+				map[string]any{"customer": customer}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FallbackName is how a customer without a profile is shown: honest and still
+// distinguishable from other customers. A new customer has it until Facebook's
+// profile arrives.
+func FallbackName(psid string) string {
+	tail := psid
+	if len(tail) > 4 {
+		tail = tail[len(tail)-4:]
+	}
+	return "Facebook user ·" + tail
+}
+
+// RoutesByLocale says whether routing the conversation must wait for the customer's
+// profile: its workstream has a rule on customer.locale and the customer's profile
+// has not been fetched yet. Otherwise the conversation is routed at once and the
+// profile fetched beside it.
+func (s *Store) RoutesByLocale(ctx context.Context, conversationID string) (bool, error) {
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(c.workstream_id, p.workstream_id)", "cu.profile_fetched_at IS NOT NULL").
+		From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
+		Where(sb.Equal("c.id", conversationID))
+	var workstreamID string
+	var fetched bool
+	if err := queryRow(ctx, s.DB, sb).Scan(&workstreamID, &fetched); err != nil {
+		return false, notFound(err, "conversation")
+	}
+	if fetched {
+		return false, nil
+	}
+	rules, err := routingRules(ctx, s.DB, workstreamID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range rules {
+		for _, c := range r.Conditions {
+			if c.Field == "customer.locale" {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // CustomerForProfile says whose profile to fetch, and whether it is fresh enough.
@@ -206,7 +285,7 @@ func (s *Store) InsertAutomatedMessage(ctx context.Context, id, conversationID, 
 
 // OpenConversation creates the customer (once per page and PSID) and the
 // conversation, waiting but not yet in a queue: RouteConversation puts it in one
-// once its first messages and the customer's profile are known. The conversation
+// once its first messages are recorded. The conversation
 // belongs to the page's workstream of this moment. Idempotent on conversationID.
 // The returned queue is the page's default, for reference.
 func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (served bool, customerID, queueID string, err error) {
@@ -222,7 +301,8 @@ func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, 
 			return err
 		}
 		ib := pg.NewInsertBuilder()
-		ib.InsertInto("customers").Cols("id", "page_id", "psid").Values(uuid.NewString(), pageID, psid)
+		// Shown as the stand-in name until the profile (fetched beside routing) arrives.
+		ib.InsertInto("customers").Cols("id", "page_id", "psid", "name").Values(uuid.NewString(), pageID, psid, FallbackName(psid))
 		// DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING gives the existing id.
 		ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id")
 		if err := queryRow(ctx, tx, ib).Scan(&customerID); err != nil {

@@ -84,6 +84,12 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID string) (Erasure, 
 		if e.AgentEvents, err = rowsChanged(exec(ctx, tx, ub)); err != nil {
 			return err
 		}
+		// customer.updated carries the profile itself: those copies go.
+		db := pg.NewDeleteBuilder()
+		db.DeleteFrom("agent_events").Where(db.In("conversation_id", conversations), db.Equal("name", "customer.updated"))
+		if _, err := exec(ctx, tx, db); err != nil {
+			return err
+		}
 
 		// What the bot and agents wrote about the customer on its conversations.
 		ub = pg.NewUpdateBuilder()
@@ -94,7 +100,7 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID string) (Erasure, 
 		}
 
 		// The raw webhook payloads hold the customer's words.
-		db := pg.NewDeleteBuilder()
+		db = pg.NewDeleteBuilder()
 		db.DeleteFrom("inbound_events").Where(db.Equal("page_id", pageID), db.Equal("psid", psid))
 		if e.InboundEvents, err = rowsChanged(exec(ctx, tx, db)); err != nil {
 			return err

@@ -40,13 +40,16 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 	// transcript ends with them.
 	switch reason {
 	case contract.CloseReasonAgent:
-		c.notify(ctx, activities.NoticeAgentEnded)
-		c.notify(ctx, activities.NoticeSurvey)
+		c.notifyAsActivity(ctx, activities.NoticeAgentEnded)
+		c.notifyAsActivity(ctx, activities.NoticeSurvey)
 	case contract.CloseReasonInactive:
-		c.notify(ctx, activities.NoticeInactiveClosed)
-		c.notify(ctx, activities.NoticeSurvey)
+		c.notifyAsActivity(ctx, activities.NoticeInactiveClosed)
+		c.notifyAsActivity(ctx, activities.NoticeSurvey)
 	}
 	var res activities.CloseConversationResult
+	// An ordinary activity, as the close's notices and wake-up are: the close is
+	// an update, and under load local activities in an update's workflow task made
+	// closes fail (seen in the load e2e tests); not investigated further yet.
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.CloseConversation, activities.CloseConversationInput{
 		ConversationID: c.ConversationID, Reason: reason, Disposition: req.Disposition,
 	}).Get(ctx, &res); err != nil {

@@ -37,28 +37,51 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	c.ConversationID = workflow.GetInfo(ctx).WorkflowExecution.RunID
 	c.PageUUID = first.PageUUID
 	c.Status = contract.StatusWaiting
+	// One local activity opens the conversation, records its first events, routes
+	// it and wakes its queue: the customer's first message costs one workflow task
+	// before an agent can be given the conversation.
+	batch, taken := c.nextBatch()
 	var res activities.OpenConversationResult
-	err = workflow.ExecuteActivity(withDatabaseActivity(ctx), a.OpenConversation, activities.OpenConversationInput{
-		ConversationID: c.ConversationID, PageUUID: c.PageUUID, PageID: c.PageID, PSID: c.PSID,
+	err = workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.OpenConversation, activities.OpenConversationInput{
+		ConversationID: c.ConversationID, PageUUID: c.PageUUID, PageID: c.PageID, PSID: c.PSID, Events: batch,
 	}).Get(ctx, &res)
 	if err != nil || !res.Served {
 		return false, err
 	}
 	c.CustomerID, c.AutoCloseAfter = res.CustomerID, res.AutoCloseAfter
-	if err := c.record(ctx); err != nil {
+	c.recorded(batch, taken, res.Recorded)
+	if res.Routed {
+		c.QueueID = res.RoutedQueueID // the search attributes follow in run
+	}
+	profile := c.fetchProfile(ctx)
+	if err := c.record(ctx); err != nil { // what did not fit in the first batch
 		return false, err
 	}
 	c.tellRefusedFiles(ctx)
-	// The profile is a nicety: a conversation never fails over it. It comes
-	// before routing, which may look at the customer's locale.
-	_ = workflow.ExecuteActivity(withProfileActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
-		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
-	}).Get(ctx, nil)
-	if res.HasBot {
+	switch {
+	case res.HasBot:
+		// The bot is told the customer's name and locale.
+		_ = profile.Get(ctx, nil)
 		c.Status = contract.StatusBot
 		return true, c.botTurn(ctx)
+	case res.ProfileFirst:
+		// The workstream routes by locale: the profile decides the queue.
+		_ = profile.Get(ctx, nil)
+		return true, c.route(ctx)
 	}
-	return true, c.route(ctx)
+	// After the wake-up, so the greeting never delays the assignment; the
+	// agent-joined notice comes from the main loop, after this returns.
+	c.notify(ctx, activities.NoticeGreeting)
+	return true, nil
+}
+
+// fetchProfile fetches the customer's name and picture beside the rest: until it
+// is stored (and the agent told, customer.updated), the agent sees the stand-in
+// name. The profile is a nicety: a conversation never fails over it.
+func (c *conversation) fetchProfile(ctx workflow.Context) workflow.Future {
+	return workflow.ExecuteActivity(withProfileActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
+		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
+	})
 }
 
 // opensConversation says whether any of the events comes from the customer:
@@ -92,7 +115,7 @@ func (c *conversation) takeCustomerMessages(ctx workflow.Context) error {
 func (c *conversation) route(ctx workflow.Context) error {
 	c.Status = contract.StatusWaiting
 	var routed activities.RouteConversationResult
-	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RouteConversation, activities.RouteConversationInput{
+	if err := workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.RouteConversation, activities.RouteConversationInput{
 		ConversationID: c.ConversationID,
 	}).Get(ctx, &routed); err != nil {
 		return err
@@ -136,44 +159,55 @@ func (c *conversation) record(ctx workflow.Context) error {
 	}
 	defer c.lock.Unlock()
 	for len(c.pending) > 0 && c.phase != phaseClosed {
-		taken := 0
-		var batch []contract.InboundEvent
-		for _, ev := range c.pending {
-			if len(batch) == maxRecordBatch {
-				break
-			}
-			taken++
-			if !slices.Contains(c.SeenKeys, ev.EventKey) && !containsKey(batch, ev.EventKey) {
-				batch = append(batch, ev)
-			}
-		}
+		batch, taken := c.nextBatch()
 		var res activities.RecordInboundResult
 		if len(batch) > 0 {
-			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.RecordInbound, activities.RecordInboundInput{
+			if err := workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.RecordInbound, activities.RecordInboundInput{
 				ConversationID: c.ConversationID, Events: batch,
 			}).Get(ctx, &res); err != nil {
 				return err
 			}
-			if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
-				c.LastCustomerMessageAt = res.CustomerMessageAt
-			}
-			if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
-				c.botTurnDue = true
-			}
-			if res.AttachmentsRefused > 0 {
-				c.refusedFiles = true
-			}
 		}
-		c.pending = c.pending[taken:]
-		for _, ev := range batch {
-			// A key that never appeared is not remembered: Facebook's redelivery
-			// of it must still be recorded.
-			if !slices.Contains(res.Missing, ev.EventKey) {
-				c.remember(ev.EventKey)
-			}
-		}
+		c.recorded(batch, taken, res)
 	}
 	return nil
+}
+
+// nextBatch is the next pending events to record: at most maxRecordBatch of
+// pending (taken), less those already recorded (batch).
+func (c *conversation) nextBatch() (batch []contract.InboundEvent, taken int) {
+	for _, ev := range c.pending {
+		if len(batch) == maxRecordBatch {
+			break
+		}
+		taken++
+		if !slices.Contains(c.SeenKeys, ev.EventKey) && !containsKey(batch, ev.EventKey) {
+			batch = append(batch, ev)
+		}
+	}
+	return batch, taken
+}
+
+// recorded takes what recording a batch did: the window, the bot's turn, files
+// to refuse, and the keys to remember.
+func (c *conversation) recorded(batch []contract.InboundEvent, taken int, res activities.RecordInboundResult) {
+	if res.CustomerMessageAt.After(c.LastCustomerMessageAt) {
+		c.LastCustomerMessageAt = res.CustomerMessageAt
+	}
+	if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
+		c.botTurnDue = true
+	}
+	if res.AttachmentsRefused > 0 {
+		c.refusedFiles = true
+	}
+	c.pending = c.pending[taken:]
+	for _, ev := range batch {
+		// A key that never appeared is not remembered: Facebook's redelivery
+		// of it must still be recorded.
+		if !slices.Contains(res.Missing, ev.EventKey) {
+			c.remember(ev.EventKey)
+		}
+	}
 }
 
 // takeInbound moves the inbound events waiting in their channel to pending.

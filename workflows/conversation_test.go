@@ -59,8 +59,11 @@ type conversationFixture struct {
 
 func newConversation(t *testing.T) *conversationFixture {
 	f := &conversationFixture{t: t, env: newTestEnv(t), log: &activityLog{}}
-	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", QueueID: "default-queue"}, nil
+	// OpenConversation does what the real one does, through the other fakes (not
+	// logged as activities of their own): record the first events, then route and
+	// wake the queue unless a bot takes the conversation or routing needs the profile.
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", QueueID: "default-queue"})
 	}
 	// Every event is stored; the latest customer message (re)opens the window at
 	// the time Facebook stamped on it.
@@ -113,6 +116,32 @@ func newConversation(t *testing.T) *conversationFixture {
 	f.recordStray = func(activities.RecordStrayEventsInput) error { return nil }
 	stubErr(f.env, f.log, a.RecordStrayEvents, &f.recordStray)
 	return f
+}
+
+// opened completes an OpenConversation answer the way the activity does.
+func (f *conversationFixture) opened(in activities.OpenConversationInput, res activities.OpenConversationResult) (activities.OpenConversationResult, error) {
+	if !res.Served {
+		return res, nil
+	}
+	if len(in.Events) > 0 {
+		rec, err := f.recordInbound(activities.RecordInboundInput{ConversationID: in.ConversationID, Events: in.Events})
+		if err != nil {
+			return res, err
+		}
+		res.Recorded = rec
+	}
+	if res.HasBot || res.ProfileFirst {
+		return res, nil
+	}
+	routed, err := f.routeConversation(activities.RouteConversationInput{ConversationID: in.ConversationID})
+	if err != nil {
+		return res, err
+	}
+	if err := f.wakeQueues(activities.WakeQueuesInput{QueueIDs: []string{routed.QueueID}}); err != nil {
+		return res, err
+	}
+	res.Routed, res.RoutedQueueID = true, routed.QueueID
+	return res, nil
 }
 
 // inbound is a customer message stamped at the given time.
@@ -230,13 +259,10 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 	if convID == "" {
 		t.Fatal("OpenConversation got no ConversationID")
 	}
-	wantOpen := activities.OpenConversationInput{ConversationID: convID, PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID}
-	if opens[0] != wantOpen {
+	wantOpen := activities.OpenConversationInput{ConversationID: convID, PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
+		Events: []contract.InboundEvent{first}}
+	if !reflect.DeepEqual(opens[0], wantOpen) {
 		t.Errorf("OpenConversation input %+v, want %+v", opens[0], wantOpen)
-	}
-	records := inputsOf[activities.RecordInboundInput](f.log, a.RecordInbound)
-	if want := []activities.RecordInboundInput{{ConversationID: convID, Events: []contract.InboundEvent{first}}}; !reflect.DeepEqual(records, want) {
-		t.Errorf("RecordInbound inputs %+v, want %+v", records, want)
 	}
 	profiles := inputsOf[activities.FetchCustomerProfileInput](f.log, a.FetchCustomerProfile)
 	if len(profiles) == 0 {
@@ -247,30 +273,22 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 			t.Errorf("FetchCustomerProfile input %+v, want %+v", p, want)
 		}
 	}
-	routes := inputsOf[activities.RouteConversationInput](f.log, a.RouteConversation)
-	if want := []activities.RouteConversationInput{{ConversationID: convID}}; !reflect.DeepEqual(routes, want) {
-		t.Errorf("RouteConversation inputs %+v, want %+v", routes, want)
-	}
-	wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues)
-	if want := []activities.WakeQueuesInput{{QueueIDs: []string{testQueueID}}}; !reflect.DeepEqual(wakes, want) {
-		t.Errorf("WakeQueues inputs %+v, want %+v (the queue the routing chose)", wakes, want)
-	}
-	// The conversation exists in the database before its message; it is queued
-	// only once the message is recorded (and the profile, which routing may use, is
-	// asked for).
-	var order []string
-	for _, name := range f.log.names() {
-		if len(order) == 0 || order[len(order)-1] != name {
-			order = append(order, name) // retries of one activity count once
+	// Opening, recording, routing and waking the queue are the one OpenConversation;
+	// the profile is fetched beside the greeting, after it, off the path to an agent.
+	for _, separate := range []any{a.RecordInbound, a.RouteConversation, a.WakeQueues} {
+		if n := count(f.log.names(), separate); n != 0 {
+			t.Errorf("%s ran %d times on its own, want 0 (inside OpenConversation)", activityName(separate), n)
 		}
 	}
-	wantOrder := []string{activityName(a.OpenConversation), activityName(a.RecordInbound), activityName(a.FetchCustomerProfile),
-		activityName(a.RouteConversation), activityName(a.WakeQueues), activityName(a.SendNotice)}
-	if !reflect.DeepEqual(order, wantOrder) {
-		t.Errorf("activities ran as %v, want %v", order, wantOrder)
+	if names := f.log.names(); len(names) == 0 || names[0] != activityName(a.OpenConversation) {
+		t.Errorf("activities ran as %v, want OpenConversation first", names)
+	}
+	if !slices.Contains(f.log.names(), activityName(a.SendNotice)) {
+		t.Errorf("activities ran as %v, want the greeting (SendNotice)", f.log.names())
 	}
 
-	// The profile never came, and the conversation carries on.
+	// The profile never came, and the conversation carries on (queued before it
+	// was asked for).
 	want := contract.ConversationState{
 		ConversationID: convID, CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
 		QueueID: testQueueID, Status: contract.StatusWaiting, LastCustomerMessageAt: testStart, SeenKeys: []string{"m_1"},
@@ -284,6 +302,11 @@ func TestNewConversationOpensRecordsRoutesAndQueues(t *testing.T) {
 // recordedKeys lists the event keys given to RecordInbound, call after call.
 func recordedKeys(l *activityLog) []string {
 	var keys []string
+	for _, in := range inputsOf[activities.OpenConversationInput](l, a.OpenConversation) {
+		for _, ev := range in.Events {
+			keys = append(keys, ev.EventKey)
+		}
+	}
 	for _, in := range inputsOf[activities.RecordInboundInput](l, a.RecordInbound) {
 		for _, ev := range in.Events {
 			keys = append(keys, ev.EventKey)
@@ -507,8 +530,9 @@ func TestCloseEndsConversationAndWakesAgentQueues(t *testing.T) {
 		t.Errorf("CloseConversation inputs %+v, want %+v", closes, want)
 	}
 	wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues)
-	// The first wake queued the new conversation; the last hands the freed agent's capacity on.
-	if len(wakes) != 2 || !reflect.DeepEqual(wakes[1].QueueIDs, []string{testQueueID, "queue-2"}) {
+	// The new conversation's queue was woken inside OpenConversation; the close's
+	// wake hands the freed agent's capacity on.
+	if len(wakes) != 1 || !reflect.DeepEqual(wakes[0].QueueIDs, []string{testQueueID, "queue-2"}) {
 		t.Errorf("WakeQueues inputs %+v, want the queues CloseConversation returned last", wakes)
 	}
 }
@@ -841,8 +865,8 @@ func TestRedeliveryAfterInboundMissingIsRecorded(t *testing.T) {
 // turn, and its handover sends the conversation to routing.
 func TestBotAnswersUntilItHandsOver(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true})
 	}
 	var turns atomic.Int32
 	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) {
@@ -878,8 +902,8 @@ func TestBotAnswersUntilItHandsOver(t *testing.T) {
 // A bot that does not answer hands the conversation to people, saying why.
 func TestFailingBotHandsOverToPeople(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true}, nil
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true})
 	}
 	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) {
 		return activities.AskBotResult{}, temporal.NewApplicationError("The bot's endpoint timed out.", "bot_unavailable", nil)
@@ -903,8 +927,8 @@ func TestFailingBotHandsOverToPeople(t *testing.T) {
 // HUMAN_AGENT window would.
 func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 48 * time.Hour}, nil
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 48 * time.Hour})
 	}
 	f.at(time.Minute, f.assign)
 	f.startNew(inbound("m_1", testStart))
@@ -959,8 +983,8 @@ func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
 // allows an automated message.
 func TestInactiveCloseTellsTheCustomer(t *testing.T) {
 	f := newConversation(t)
-	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour}, nil
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour})
 	}
 	f.at(time.Minute, f.assign)
 	f.startNew(inbound("m_1", testStart))
@@ -1020,5 +1044,34 @@ func TestReplyQueuedWhileParkedOnesGoOutIsSent(t *testing.T) {
 	}
 	if want := []string{"msg-1", "msg-1", "msg-2"}; !reflect.DeepEqual(sent, want) || len(after.Parked) != 0 {
 		t.Errorf("SendMessage calls %v with %d still parked, want %v and none", sent, len(after.Parked), want)
+	}
+}
+
+// A workstream that routes by locale waits for the profile: the conversation is
+// opened and its message recorded, then the profile is fetched, then it is routed.
+func TestRoutingByLocaleWaitsForTheProfile(t *testing.T) {
+	f := newConversation(t)
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", ProfileFirst: true})
+	}
+	var st contract.ConversationState
+	f.at(time.Minute, func() { st = f.state() })
+	f.cancelAt(time.Hour)
+	f.startNew(inbound("m_1", testStart))
+	f.requireCanceled()
+
+	var order []string
+	for _, name := range f.log.names() {
+		if len(order) == 0 || order[len(order)-1] != name {
+			order = append(order, name)
+		}
+	}
+	want := []string{activityName(a.OpenConversation), activityName(a.FetchCustomerProfile), activityName(a.RouteConversation),
+		activityName(a.WakeQueues), activityName(a.SendNotice)}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("activities ran as %v, want %v", order, want)
+	}
+	if st.QueueID != testQueueID || st.Status != contract.StatusWaiting {
+		t.Errorf("queue %q status %q, want %q waiting", st.QueueID, st.Status, testQueueID)
 	}
 }

@@ -22,11 +22,42 @@ func withDatabaseActivity(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// Short, idempotent Postgres calls on the path of a customer's message run as local
+// activities: in the workflow task that needs them, with no activity task of their
+// own to schedule, dispatch and report (three history events and a round trip to
+// the server fewer). Retried as withDatabaseActivity's; a local activity that
+// outlasts the workflow task is kept alive by the SDK (task heartbeats), and long
+// retry waits become timers.
+func withDatabaseLocalActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	})
+}
+
 // A send is retried a few times for Facebook's transient errors, then reported to
 // the agent: an agent waits on the answer, so retrying for ever is worse than a
 // clear failure they can act on.
 func withSendActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+			MaximumAttempts:    4,
+		},
+	})
+}
+
+// withSendLocalActivity is withSendActivity's policy for a local activity (the
+// service's notices: short, and idempotent on the notice's id).
+func withSendLocalActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
@@ -66,8 +97,8 @@ func failureOf(err error) (reason, message string) {
 	return "transient", "The message could not be sent because of a temporary problem; please try again."
 }
 
-// The profile delays routing (which may use the customer's locale), so it gets two
-// quick tries: a customer without a profile is better than a customer kept waiting.
+// The profile gets two quick tries: a customer without a profile is better than a
+// customer kept waiting (when routing looks at the locale, routing waits for it).
 func withProfileActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,

@@ -52,6 +52,7 @@ export function startEvents() {
   stream.addEventListener("message.received", (e) => onReceived(parse(e)));
   stream.addEventListener("message.status", (e) => onStatus(parse(e)));
   stream.addEventListener("note.added", (e) => noteAdded(parse(e)));
+  stream.addEventListener("customer.updated", (e) => onCustomerUpdated(parse(e)));
 }
 
 export function stopEvents() {
@@ -94,6 +95,17 @@ function onTransferred(d) {
   const id = d.conversation_id;
   if (!id) return;
   markTransferred(id, d.to_agent_id ? { agent_id: d.to_agent_id } : { queue_id: d.to_queue_id });
+}
+
+// onCustomerUpdated: the customer's profile arrived after the conversation did
+// (it is fetched beside routing): the stand-in name gives way to the real one.
+function onCustomerUpdated(d) {
+  const id = d.conversation_id;
+  const c = state.convs.get(id);
+  if (!c || !d.customer) return;
+  c.customer = Object.assign({}, c.customer || {}, d.customer);
+  if (state.selected === id) loadConversation(id);
+  renderList();
 }
 
 function onClosed(d) {

@@ -75,10 +75,11 @@ import (
 const namespace = "default"
 
 // suggestContinueAsNewAt is above every other run's history in the story, and below
-// the long conversation's (longConversationDeliveries of about ten events each).
+// the long conversation's (longConversationDeliveries of about five events each:
+// the signal, one workflow task and the recording's local-activity marker).
 const (
 	suggestContinueAsNewAt     = 200
-	longConversationDeliveries = 30
+	longConversationDeliveries = 60
 )
 
 func main() {
