@@ -166,8 +166,7 @@ func TestDeskSessionCookieAuth(t *testing.T) {
 	// A conversation: a cookie POST of a reply is refused without the header and
 	// sends nothing; with it, the reply reaches the Send API.
 	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000101", "Hello from the desk test", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(events, ch, "2900000000000101", "Hello from the desk test")
 	reply := map[string]string{"text": "Hi, how can I help?"}
 	resp, body = st.deskRequest("POST", "/api/v1/conversations/"+convID+"/messages", cookies, nil, reply)
 	wantError(t, "cookie POST without CSRF header", resp, body, 403, "csrf_failed")

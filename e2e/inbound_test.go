@@ -30,9 +30,7 @@ func TestEveryInboundKind(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("ivy", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("ivy", 1)
 	psid := "2900000000000050"
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch,

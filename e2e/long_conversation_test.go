@@ -53,9 +53,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	}
 	st := newStack(t, func(st *stack) { st.starterClient, st.workerClient = c, c })
 	ch := st.connectPage()
-	a := st.createAgent("lena", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("lena", 1)
 	psid := "2900000000000300"
 	workflowID := contract.ConversationWorkflowID(ch.PageID, psid)
 	ctx := context.Background()

@@ -19,9 +19,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("pam", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("pam", 2)
 
 	const (
 		psid      = "2900000000000081"
@@ -36,8 +34,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 		t.Fatalf("privacy notice: %d", code)
 	}
 
-	st.customerSays(ch, psid, secret, "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(events, ch, psid, secret)
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch,
 		fromCustomer(ch, psid, ms, "message", map[string]any{"mid": "m_erase_text", "text": secret2}),
@@ -145,8 +142,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 	}
 	events.next(t, "conversation.closed", 10*time.Second)
 	profileCalls := len(st.sim.Requests("/" + psid))
-	st.customerSays(ch, psid, "hello again", "")
-	conv2 := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	conv2 := st.customerAssigned(events, ch, psid, "hello again")
 	st.call("GET", "/api/v1/conversations/"+conv2, a.Token, nil, &conv)
 	if cu := conv["customer"].(map[string]any); cu["name"] != "Deleted customer" || len(st.sim.Requests("/"+psid)) != profileCalls {
 		t.Fatalf("the profile came back: %v", cu)

@@ -13,13 +13,8 @@ import (
 func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("jo", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 	psid := "2900000000000060"
-	st.customerSays(ch, psid, "my order", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, a, events, convID := st.conversationOnNewPage("jo", 2, psid, "my order")
 
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, map[string]string{"disposition": "resolved"}, nil); code != 200 {
 		t.Fatalf("close: %d", code)
@@ -59,8 +54,7 @@ func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	bEvents.next(t, "conversation.closed", 10*time.Second)
 
 	// The customer writes again: a new conversation, showing the earlier one.
-	st.customerSays(ch, psid, "me again", "")
-	next := bEvents.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	next := st.customerAssigned(bEvents, ch, psid, "me again")
 	if next == convID {
 		t.Fatalf("the customer's new message reopened the old conversation")
 	}
