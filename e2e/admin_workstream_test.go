@@ -214,9 +214,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	// An empty name is the API's 400, shown under the form.
 	tb.click("#new-ws-create")
 	tb.waitFor("the empty name refused", `!document.querySelector("#new-ws-error").hidden && document.querySelector("#new-ws-error").textContent.includes("name is required")`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // A conversation the demo bot handed over shows, at the top of the desk's
@@ -269,7 +267,5 @@ func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
 		t.Fatalf("the handoff banner: %+v (summary %q)", banner, summary)
 	}
 	tb.screenshot(filepath.Join(screenshotDir(t), "desk-bot-handoff.png"), false)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

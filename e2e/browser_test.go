@@ -92,6 +92,15 @@ func (b *browser) Problems() []string {
 	return append([]string(nil), b.problems...)
 }
 
+// requireNoProblems fails the test if a page reported anything broken: the
+// last check of every browser test.
+func (b *browser) requireNoProblems() {
+	b.t.Helper()
+	if p := b.Problems(); len(p) > 0 {
+		b.t.Fatalf("the pages reported problems: %v", p)
+	}
+}
+
 // watch records what a page reports as broken. It runs in the tab's event
 // loop, so it only takes notes.
 func (b *browser) watch(ev any) {

@@ -483,7 +483,5 @@ func TestContactDeskInBrowser(t *testing.T) {
 	tb.mustEval(`document.querySelector("#conv-list .conv-item").click()`, nil)
 	tb.waitFor("the deleted marker", `document.querySelector("#messages .erased") && !document.querySelector("#messages").textContent.includes("filters") &&
 		document.querySelector("#cust-name").textContent === "Deleted customer" && document.querySelector("#contact-search")`, 15*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

@@ -175,9 +175,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 		t.Fatal("the refused file is linked in the transcript")
 	}
 	tb.screenshot(filepath.Join(screenshotDir(t), "desk-attachments.png"), false)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // The admin console's workstream settings: switch the greeting on, set the
@@ -243,7 +241,5 @@ func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
 		e["overridden"] != false || e["enabled"] != false {
 		t.Fatalf("after the browser: greeting %v, survey %v, farewell %v", g, s, e)
 	}
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

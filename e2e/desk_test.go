@@ -392,9 +392,7 @@ func TestDeskInBrowser(t *testing.T) {
 	tb.screenshot(filepath.Join(shots, "desk-closed.png"), false)
 	tb.click("#reopen-conv")
 	tb.waitFor("the conversation reopened", `document.querySelector("#conv-status").textContent === "assigned" && !document.querySelector("#reply").disabled`, 20*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // The admin console connects an app and a page (showing provisioning, the
@@ -452,7 +450,5 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	tb.mustEval(`window.scrollTo(0, 0)`, nil)
 	tb.screenshot(filepath.Join(screenshotDir(t), "admin-1366x768.png"), false)
 	tb.screenshot(filepath.Join(screenshotDir(t), "admin-full.png"), true)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

@@ -241,7 +241,5 @@ func TestPrivacyNoticeInAdminConsole(t *testing.T) {
 		return a["privacy_notice_url"] == "https://acme.example/privacy"
 	})
 	tb.waitFor("the saved value shown", `document.querySelector("#privacy-url").value === "https://acme.example/privacy" && document.querySelector("#account-privacy .form-error").hidden`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
