@@ -115,9 +115,7 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 		}
 	}
 
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	texts := st.sentTexts()
 	if len(texts) != 4 {
 		t.Fatalf("sent %q, want greeting, agent joined, farewell, survey", texts)

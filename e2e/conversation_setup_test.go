@@ -29,3 +29,22 @@ func (st *stack) conversationOnNewPage(agentName string, capacity int, psid, tex
 	a, events = st.availableAgent(agentName, capacity)
 	return ch, a, events, st.customerAssigned(events, ch, psid, text)
 }
+
+// agentSends has the agent reply text in the conversation and requires the
+// reply sent; it returns the API's answer.
+func (st *stack) agentSends(a agent, convID, text string) map[string]any {
+	st.t.Helper()
+	var out map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": text}, &out); code != 201 || out["status"] != "sent" {
+		st.t.Fatalf("send %q: %d %v", text, code, out)
+	}
+	return out
+}
+
+// agentCloses has the agent close the conversation, with no disposition.
+func (st *stack) agentCloses(a agent, convID string) {
+	st.t.Helper()
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
+		st.t.Fatalf("close: %d", code)
+	}
+}

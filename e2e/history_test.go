@@ -64,13 +64,8 @@ func TestWorkflowHistoriesHoldNoSecretsOrMessageText(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch, a, events, convID := st.conversationOnNewPage("erin", 2, "2900000000000020", "my card number is 4111 1111")
-	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "please never share card numbers"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentSends(a, convID, "please never share card numbers")
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	st.assertHistoriesFree("2900000000000020", ch.AppSecret, ch.PageToken, a.Token, st.adminToken, "4111 1111", "never share card numbers")
 }

@@ -71,10 +71,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	var replies, transcript []string
 	reply := func(words string) {
 		t.Helper()
-		var out map[string]any
-		if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": words}, &out); code != 201 || out["status"] != "sent" {
-			t.Fatalf("reply %q: %d %v", words, code, out)
-		}
+		st.agentSends(a, convID, words)
 		replies = append(replies, words)
 		transcript = append(transcript, "agent "+words)
 	}

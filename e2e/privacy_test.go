@@ -42,9 +42,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 	)
 	st.eventually("three messages recorded", 30*time.Second, func() bool { return st.count("messages", "conversation_id = $1", convID) == 3 })
 	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": reply}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, reply)
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/contact", a.Token, map[string]any{"create": map[string]any{"name": "Eric Erased", "email": "eric@example.com"}}, &out); code != 201 {
 		t.Fatalf("link: %d %v", code, out)
 	}
@@ -137,9 +135,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 
 	// The customer writes again later: a new conversation, and the erased profile
 	// is not fetched back.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	profileCalls := len(st.sim.Requests("/" + psid))
 	conv2 := st.customerAssigned(events, ch, psid, "hello again")

@@ -29,14 +29,10 @@ func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	if ev := events.next(t, "conversation.assigned", 10*time.Second); ev.Data["conversation_id"] != convID {
 		t.Fatalf("reopen announced another conversation: %v", ev.Data)
 	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "reopened to add one thing"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send after reopen: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, "reopened to add one thing")
 
 	// Closed again; the agent goes away; reopening hands it to the next agent.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	st.setPresence(a, "away")
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/reopen", a.Token, nil, &out); code != 200 || out["status"] != "waiting" {

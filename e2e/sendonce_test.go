@@ -198,9 +198,7 @@ func TestReplyNeverHandedOverIsFailedAsNotSent(t *testing.T) {
 	}
 	// A reply sent normally meanwhile.
 	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "Handed over"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, "Handed over")
 	sent, _ := out["id"].(string)
 
 	sweeper := workflows.ReplySweeperWorkflowID(st.taskQueue)

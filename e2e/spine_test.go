@@ -67,9 +67,7 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 		t.Fatalf("conversation has no window: %v", conv)
 	}
 
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	closed := events.next(t, "conversation.closed", 10*time.Second)
 	if closed.Data["conversation_id"] != convID {
 		t.Fatalf("closed event: %v", closed.Data)

@@ -110,9 +110,7 @@ func TestTraceOfAnInboundMessageSpansStarterWorkflowActivityAndGraphCall(t *test
 	const text = "my password is hunter2, please help"
 	convID := st.customerAssigned(events, ch, psid, text)
 	// Closing ends the run (by continuing as new), which ends its RunWorkflow span.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 
 	type link struct{ service, name, parent string }
@@ -213,13 +211,8 @@ func TestCodecEncryptsHistoriesAndTheCodecEndpointDecodesThem(t *testing.T) {
 	psid := "2900000000000071"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Zenobia", LastName: "Quillfeather"})
 	convID := st.customerAssigned(events, ch, psid, "my card number is 4111 1111")
-	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "please never share card numbers"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentSends(a, convID, "please never share card numbers")
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	var conv map[string]any
 	st.call("GET", "/api/v1/conversations/"+convID, a.Token, nil, &conv)

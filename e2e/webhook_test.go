@@ -8,14 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"fbchannel/messenger"
 	"fbchannel/store"
@@ -120,17 +117,7 @@ func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
 	ch := st.connectPage()
 
 	// A port nobody listens on stands for a stopped Temporal server.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
-	down, err := client.NewLazyClient(client.Options{HostPort: dead, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
+	down := opsDeadTemporal(t)
 	srv := httptest.NewServer(st.server(down).Handler())
 	defer srv.Close()
 
