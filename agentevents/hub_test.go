@@ -5,29 +5,21 @@ package agentevents_test
 import (
 	"context"
 	"database/sql"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	_ "github.com/lib/pq"
 
 	"fbchannel/agentevents"
+	"fbchannel/schema/schematest"
 )
 
-// testDSN is the Postgres the integration tests use (DATABASE_URL, or the local
-// default), with application_name set so that this test's listener is the one it
+// testDSN is the server the integration tests use (DATABASE_URL, or the local
+// default), its postgres database, with application_name set so that this test's listener is the one it
 // finds in pg_stat_activity.
 func testDSN(t *testing.T, appName string) string {
 	t.Helper()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := schematest.ServerURL(t, "postgres")
 	q := u.Query()
 	q.Set("application_name", appName)
 	u.RawQuery = q.Encode()

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"fbchannel/messenger"
-	"fbchannel/store"
 )
 
 func customerBatch(pageID, psid, mid, text string) []byte {
@@ -152,15 +150,7 @@ func TestWebhookAnswers503WhenPostgresIsDown(t *testing.T) {
 	ch := st.connectPage()
 	before := st.rowCounts()
 
-	closed, err := sql.Open("postgres", databaseURL(st.dbName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed.Close()
-	srv := st.server(temporalClient)
-	srv.Store = &store.Store{DB: closed, Box: st.store.Box}
-	h := httptest.NewServer(srv.Handler())
-	defer h.Close()
+	h := st.starterWithDatabaseDown()
 
 	body := customerBatch(ch.PageID, "2900000000000013", "m_pg_down", "hello?")
 	if code, resp := post(t, h.URL+"/webhooks/facebook/"+ch.PageUUID, body, messenger.Sign(ch.AppSecret, body)); code != 503 {

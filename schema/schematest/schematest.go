@@ -17,9 +17,9 @@ import (
 	"fbchannel/schema"
 )
 
-// NewURL is the URL of a database that does not exist yet, named prefix and
-// random hex; whatever creates it, it is dropped when the test ends.
-func NewURL(t testing.TB, prefix string) string {
+// ServerURL is the URL of the database name on the server of DATABASE_URL
+// (or the local default).
+func ServerURL(t testing.TB, name string) *url.URL {
 	t.Helper()
 	base := os.Getenv("DATABASE_URL")
 	if base == "" {
@@ -29,20 +29,25 @@ func NewURL(t testing.TB, prefix string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	u.Path = "/" + name
+	return u
+}
+
+// NewURL is the URL of a database that does not exist yet, named prefix and
+// random hex; whatever creates it, it is dropped when the test ends.
+func NewURL(t testing.TB, prefix string) string {
+	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := prefix + hex.EncodeToString(b)
-	u.Path = "/" + name
-	dsn := u.String()
-	u.Path = "/postgres"
-	admin := u.String()
+	admin := ServerURL(t, "postgres").String()
 	t.Cleanup(func() {
 		if db, err := sql.Open("postgres", admin); err == nil {
 			_, _ = db.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`)
 			db.Close()
 		}
 	})
-	return dsn
+	return ServerURL(t, name).String()
 }
 
 // Migrated is NewURL's database created and migrated, for tests of what runs
