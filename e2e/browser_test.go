@@ -260,6 +260,15 @@ func (tb *tab) waitFor(what, expr string, timeout time.Duration) {
 	tb.b.t.Fatalf("timed out waiting for %s (%v)\npage text:\n%s\nproblems: %v", what, evalErr, body, tb.b.Problems())
 }
 
+// signIn opens url, the desk or the admin console, and signs in with token.
+func (tb *tab) signIn(url, token string) {
+	tb.b.t.Helper()
+	tb.navigate(url)
+	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
+	tb.typeInto("#token", token)
+	tb.click("#signin-button")
+}
+
 // click presses and releases the left mouse button on the middle of an element,
 // as a person would (a trusted event, so it counts as a user gesture). Like a
 // person it waits, up to actionTimeout, until the element is there, visible,

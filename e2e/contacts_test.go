@@ -418,10 +418,7 @@ func TestContactDeskInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab(deskObservers)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
 
 	st.customerSays(ch, psid, "Can I return the blue kettle?", "")

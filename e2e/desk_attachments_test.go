@@ -69,10 +69,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab(deskFetchControl)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 15*time.Second)
 	tb.click("#conv-list .conv-item")
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent.includes("broken lamp"))`, 10*time.Second)

@@ -407,10 +407,7 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	st.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Acme Support", AccessToken: pageToken, AppID: appID})
 
 	tb := b.newTab("")
-	tb.navigate(st.api.URL + "/admin")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", "wrong-admin-token")
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/admin", "wrong-admin-token")
 	tb.waitFor("the sign-in error", `document.querySelector("#signin-error").textContent.includes("not valid")`, 10*time.Second)
 	tb.mustEval(`document.querySelector("#token").value = ""`, nil)
 	tb.typeInto("#token", st.adminToken)
