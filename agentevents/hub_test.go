@@ -70,16 +70,25 @@ func listenerPID(t *testing.T, db *sql.DB, appName string) int {
 	return 0
 }
 
-func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
-	appName := "hub-test-" + time.Now().Format("150405.000000")
+// startHub starts a hub named apart (see testDSN) whose safety poll never
+// comes in a test, and opens db on the same database to send notifications;
+// both close when the test ends.
+func startHub(t *testing.T) (hub *agentevents.Hub, db *sql.DB, appName string) {
+	t.Helper()
+	appName = "hub-test-" + time.Now().Format("150405.000000")
 	dsn := testDSN(t, appName)
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
-	defer hub.Close()
+	t.Cleanup(func() { db.Close() })
+	hub = agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
+	t.Cleanup(hub.Close)
+	return hub, db, appName
+}
+
+func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
+	hub, db, _ := startHub(t)
 	if hub.SafetyPoll() != time.Hour {
 		t.Fatalf("safety poll %s", hub.SafetyPoll())
 	}
@@ -130,15 +139,7 @@ func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
 // Notifications sent while the LISTEN connection is down are lost; when it comes
 // back every stream is rung so that it reads what it missed.
 func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
-	appName := "hub-test-" + time.Now().Format("150405.000000")
-	dsn := testDSN(t, appName)
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
-	defer hub.Close()
+	hub, db, appName := startHub(t)
 	s := hub.Subscribe("7f9c0e4a-0000-4000-8000-000000000003")
 	defer s.Close()
 	listening(t, hub)
