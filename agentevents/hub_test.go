@@ -70,6 +70,24 @@ func listenerPID(t *testing.T, db *sql.DB, appName string) int {
 	return 0
 }
 
+// notify sends what a write for agentID sends on commit.
+func notify(t *testing.T, db *sql.DB, agentID string) {
+	t.Helper()
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, agentID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quiet says that no ring is waiting on s.
+func quiet(s *agentevents.Subscription) bool {
+	select {
+	case <-s.Wake():
+		return false
+	default:
+		return true
+	}
+}
+
 // startHub starts a hub named apart (see testDSN) whose safety poll never
 // comes in a test, and opens db on the same database to send notifications;
 // both close when the test ends.
@@ -101,38 +119,28 @@ func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
 	listening(t, hub)
 	drain(a, a2, b) // the catch-up ring after LISTEN
 
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000001")
 	if !rung(a) || !rung(a2) {
 		t.Fatal("a notification for agent 1 did not ring both of its streams")
 	}
 	// Agent 2 was not notified: a notification for it, sent after, rings it, and
 	// at that point its channel holds exactly that one ring.
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000002"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000002")
 	if !rung(b) {
 		t.Fatal("a notification for agent 2 did not ring its stream")
 	}
-	select {
-	case <-a.Wake():
+	if !quiet(a) {
 		t.Fatal("agent 1's stream rang for agent 2's notification")
-	default:
 	}
 
 	// A closed subscription is not rung (its channel stays empty).
 	a2.Close()
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000001")
 	if !rung(a) {
 		t.Fatal("agent 1's remaining stream did not ring")
 	}
-	select {
-	case <-a2.Wake():
+	if !quiet(a2) {
 		t.Fatal("a closed subscription rang")
-	default:
 	}
 }
 
@@ -159,9 +167,7 @@ func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
 		t.Fatalf("the listener is still backend %d", pid)
 	}
 	// And it listens again.
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000003"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000003")
 	if !rung(s) {
 		t.Fatal("no ring for a notification after the reconnection")
 	}
