@@ -95,11 +95,7 @@ func (s *Server) deleteQueueMember(w http.ResponseWriter, r *http.Request) {
 	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
-	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, agentID)
-	if err == nil {
-		err = s.wakeQueues(r.Context(), queues)
-	}
-	if err != nil {
+	if err := s.wakeAgentQueues(r.Context(), agentID); err != nil {
 		s.internalError(w, r, err)
 		return
 	}
@@ -155,11 +151,7 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
-	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, id)
-	if err == nil {
-		err = s.wakeQueues(r.Context(), queues)
-	}
-	if err != nil {
+	if err := s.wakeAgentQueues(r.Context(), id); err != nil {
 		s.internalError(w, r, err)
 		return
 	}

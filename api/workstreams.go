@@ -18,6 +18,16 @@ func (s *Server) wakeQueues(ctx context.Context, queueIDs []string) error {
 	return contract.WakeQueues(ctx, s.Temporal, s.TaskQueue, queueIDs)
 }
 
+// wakeAgentQueues wakes every queue of the agent: a change to the agent (its
+// capacity, its queues) may let them assign now.
+func (s *Server) wakeAgentQueues(ctx context.Context, agentID string) error {
+	queues, err := s.Store.AgentQueues(ctx, s.Store.DB, agentID)
+	if err != nil {
+		return err
+	}
+	return s.wakeQueues(ctx, queues)
+}
+
 func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
 	var in workstreamInput
 	if !decode(w, r, &in) {
