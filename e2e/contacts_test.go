@@ -188,10 +188,8 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("lena", 2)
+	a, events := st.availableAgent("lena", 2)
 	b := st.createAgent("omar", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 
 	psid := "2900000000000061"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Linus", LastName: "Berg", ProfilePic: "https://cdn.example/linus.jpg"})
