@@ -5,29 +5,21 @@ package agentevents_test
 import (
 	"context"
 	"database/sql"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	_ "github.com/lib/pq"
 
 	"fbchannel/agentevents"
+	"fbchannel/schema/schematest"
 )
 
-// testDSN is the Postgres the integration tests use (DATABASE_URL, or the local
-// default), with application_name set so that this test's listener is the one it
+// testDSN is the server the integration tests use (DATABASE_URL, or the local
+// default), its postgres database, with application_name set so that this test's listener is the one it
 // finds in pg_stat_activity.
 func testDSN(t *testing.T, appName string) string {
 	t.Helper()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := schematest.ServerURL(t, "postgres")
 	q := u.Query()
 	q.Set("application_name", appName)
 	u.RawQuery = q.Encode()
@@ -78,16 +70,43 @@ func listenerPID(t *testing.T, db *sql.DB, appName string) int {
 	return 0
 }
 
-func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
-	appName := "hub-test-" + time.Now().Format("150405.000000")
+// notify sends what a write for agentID sends on commit.
+func notify(t *testing.T, db *sql.DB, agentID string) {
+	t.Helper()
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, agentID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quiet says that no ring is waiting on s.
+func quiet(s *agentevents.Subscription) bool {
+	select {
+	case <-s.Wake():
+		return false
+	default:
+		return true
+	}
+}
+
+// startHub starts a hub named apart (see testDSN) whose safety poll never
+// comes in a test, and opens db on the same database to send notifications;
+// both close when the test ends.
+func startHub(t *testing.T) (hub *agentevents.Hub, db *sql.DB, appName string) {
+	t.Helper()
+	appName = "hub-test-" + time.Now().Format("150405.000000")
 	dsn := testDSN(t, appName)
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
-	defer hub.Close()
+	t.Cleanup(func() { db.Close() })
+	hub = agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
+	t.Cleanup(hub.Close)
+	return hub, db, appName
+}
+
+func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
+	hub, db, _ := startHub(t)
 	if hub.SafetyPoll() != time.Hour {
 		t.Fatalf("safety poll %s", hub.SafetyPoll())
 	}
@@ -100,53 +119,35 @@ func TestHubRingsTheNotifiedAgentsStreams(t *testing.T) {
 	listening(t, hub)
 	drain(a, a2, b) // the catch-up ring after LISTEN
 
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000001")
 	if !rung(a) || !rung(a2) {
 		t.Fatal("a notification for agent 1 did not ring both of its streams")
 	}
 	// Agent 2 was not notified: a notification for it, sent after, rings it, and
 	// at that point its channel holds exactly that one ring.
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000002"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000002")
 	if !rung(b) {
 		t.Fatal("a notification for agent 2 did not ring its stream")
 	}
-	select {
-	case <-a.Wake():
+	if !quiet(a) {
 		t.Fatal("agent 1's stream rang for agent 2's notification")
-	default:
 	}
 
 	// A closed subscription is not rung (its channel stays empty).
 	a2.Close()
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000001"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000001")
 	if !rung(a) {
 		t.Fatal("agent 1's remaining stream did not ring")
 	}
-	select {
-	case <-a2.Wake():
+	if !quiet(a2) {
 		t.Fatal("a closed subscription rang")
-	default:
 	}
 }
 
 // Notifications sent while the LISTEN connection is down are lost; when it comes
 // back every stream is rung so that it reads what it missed.
 func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
-	appName := "hub-test-" + time.Now().Format("150405.000000")
-	dsn := testDSN(t, appName)
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour})
-	defer hub.Close()
+	hub, db, appName := startHub(t)
 	s := hub.Subscribe("7f9c0e4a-0000-4000-8000-000000000003")
 	defer s.Close()
 	listening(t, hub)
@@ -166,9 +167,7 @@ func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
 		t.Fatalf("the listener is still backend %d", pid)
 	}
 	// And it listens again.
-	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, agentevents.Channel, "7f9c0e4a-0000-4000-8000-000000000003"); err != nil {
-		t.Fatal(err)
-	}
+	notify(t, db, "7f9c0e4a-0000-4000-8000-000000000003")
 	if !rung(s) {
 		t.Fatal("no ring for a notification after the reconnection")
 	}

@@ -56,10 +56,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.Store.GetAccount(r.Context(), r.PathValue("id"), s.PublicBaseURL)
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	s.answer(w, r, http.StatusOK, a, err, "No account has this id.")
 }
 
 func validPageID(id string) bool {
@@ -171,10 +168,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, token, err := s.Store.CreateAgent(r.Context(), strings.TrimSpace(in.Name), strings.TrimSpace(in.Email), capacity)
-	if s.answerStoreError(w, r, err, "") {
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "email": a.Email, "capacity": a.Capacity, "token": token})
+	s.answer(w, r, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "email": a.Email, "capacity": a.Capacity, "token": token}, err, "")
 }
 
 // deletePage starts the page's deletion saga (202); calling it again is harmless.

@@ -27,10 +27,7 @@ func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request, _ *store
 	if utf8.ValidString(q) && utf8.RuneCountInString(q) <= maxSearchRunes {
 		list, err = s.Store.SearchContacts(r.Context(), q)
 	}
-	if s.answerStoreError(w, r, err, noContact) {
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	s.answer(w, r, http.StatusOK, list, err, noContact)
 }
 
 // createContact: POST /api/v1/contacts {"name","email","phone","notes"}.
@@ -44,10 +41,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ *store.
 	if err == nil {
 		c, err = s.Store.CreateContact(r.Context(), c)
 	}
-	if s.answerStoreError(w, r, err, noContact) {
-		return
-	}
-	writeJSON(w, http.StatusCreated, c)
+	s.answer(w, r, http.StatusCreated, c, err, noContact)
 }
 
 // getContact: GET /api/v1/contacts/{id}, with linked customers, their
@@ -59,10 +53,7 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request, me *store.Ag
 		viewer = me.ID
 	}
 	d, err := s.Store.GetContact(r.Context(), r.PathValue("id"), viewer)
-	if s.answerStoreError(w, r, err, noContact) {
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	s.answer(w, r, http.StatusOK, d, err, noContact)
 }
 
 // patchContact: PATCH /api/v1/contacts/{id}; absent fields stay, null clears
@@ -73,10 +64,7 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, _ *store.A
 		return
 	}
 	c, err := s.Store.UpdateContact(r.Context(), r.PathValue("id"), func(c *store.Contact) error { return in.apply(c, false) })
-	if s.answerStoreError(w, r, err, noContact) {
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	s.answer(w, r, http.StatusOK, c, err, noContact)
 }
 
 // linkContact: POST /api/v1/conversations/{id}/contact with {"contact_id"} or

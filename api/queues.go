@@ -29,36 +29,24 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		q, err = s.Store.CreateQueue(r.Context(), q)
 	}
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusCreated, q)
+	s.answer(w, r, http.StatusCreated, q, err, "No account has this id.")
 }
 
 // listQueues is the supervisor view: every queue (or ?account_id=) with its length,
 // oldest wait, available agents and each member's load.
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.URL.Query().Get("account_id"))
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, views)
+	s.answer(w, r, http.StatusOK, views, err, "No account has this id.")
 }
 
 func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, views)
+	s.answer(w, r, http.StatusOK, views, err, "No account has this id.")
 }
 
 func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
 	v, err := s.Store.QueueView(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No queue has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	s.answer(w, r, http.StatusOK, v, err, "No queue has this id.")
 }
 
 // patchQueue renames a queue or changes its priority; the queue is woken, since a
@@ -107,11 +95,7 @@ func (s *Server) deleteQueueMember(w http.ResponseWriter, r *http.Request) {
 	if s.answerStoreError(w, r, err, "No queue or agent has this id.") {
 		return
 	}
-	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, agentID)
-	if err == nil {
-		err = s.wakeQueues(r.Context(), queues)
-	}
-	if err != nil {
+	if err := s.wakeAgentQueues(r.Context(), agentID); err != nil {
 		s.internalError(w, r, err)
 		return
 	}
@@ -134,10 +118,7 @@ func (s *Server) queueConversations(w http.ResponseWriter, r *http.Request, me *
 		}
 	}
 	list, err := s.Store.QueueConversations(r.Context(), queueID, 500)
-	if s.answerStoreError(w, r, err, "No queue has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	s.answer(w, r, http.StatusOK, list, err, "No queue has this id.")
 }
 
 // getAgent shows an agent's presence, capacity, load, remaining capacity, queues
@@ -149,10 +130,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, me *store.Agen
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if s.answerStoreError(w, r, err, "No agent has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	s.answer(w, r, http.StatusOK, v, err, "No agent has this id.")
 }
 
 // patchAgent changes an agent's capacity (units, 0–100). The agent's queues are
@@ -173,19 +151,12 @@ func (s *Server) patchAgent(w http.ResponseWriter, r *http.Request) {
 	if s.answerStoreError(w, r, err, "No agent has this id.") {
 		return
 	}
-	queues, err := s.Store.AgentQueues(r.Context(), s.Store.DB, id)
-	if err == nil {
-		err = s.wakeQueues(r.Context(), queues)
-	}
-	if err != nil {
+	if err := s.wakeAgentQueues(r.Context(), id); err != nil {
 		s.internalError(w, r, err)
 		return
 	}
 	v, err := s.Store.AgentView(r.Context(), id)
-	if s.answerStoreError(w, r, err, "No agent has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	s.answer(w, r, http.StatusOK, v, err, "No agent has this id.")
 }
 
 // Queue priorities: a larger number is served first.

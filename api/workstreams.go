@@ -18,6 +18,16 @@ func (s *Server) wakeQueues(ctx context.Context, queueIDs []string) error {
 	return contract.WakeQueues(ctx, s.Temporal, s.TaskQueue, queueIDs)
 }
 
+// wakeAgentQueues wakes every queue of the agent: a change to the agent (its
+// capacity, its queues) may let them assign now.
+func (s *Server) wakeAgentQueues(ctx context.Context, agentID string) error {
+	queues, err := s.Store.AgentQueues(ctx, s.Store.DB, agentID)
+	if err != nil {
+		return err
+	}
+	return s.wakeQueues(ctx, queues)
+}
+
 func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
 	var in workstreamInput
 	if !decode(w, r, &in) {
@@ -28,26 +38,17 @@ func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		ws, err = s.Store.CreateWorkstream(r.Context(), ws)
 	}
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusCreated, ws)
+	s.answer(w, r, http.StatusCreated, ws, err, "No account has this id.")
 }
 
 func (s *Server) listWorkstreams(w http.ResponseWriter, r *http.Request) {
 	list, err := s.Store.ListWorkstreams(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	s.answer(w, r, http.StatusOK, list, err, "No account has this id.")
 }
 
 func (s *Server) getWorkstream(w http.ResponseWriter, r *http.Request) {
 	ws, err := s.Store.GetWorkstream(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No workstream has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, ws)
+	s.answer(w, r, http.StatusOK, ws, err, "No workstream has this id.")
 }
 
 // patchWorkstream changes a workstream's settings; absent fields stay as they are,
@@ -90,10 +91,7 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 // or off, its text in the workstream's language, and whether the text is its own.
 func (s *Server) listAutomatedMessages(w http.ResponseWriter, r *http.Request) {
 	list, err := s.Store.AutomatedMessages(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No workstream has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	s.answer(w, r, http.StatusOK, list, err, "No workstream has this id.")
 }
 
 // putAutomatedMessage switches one kind on or off and sets (or, with null, resets)
@@ -117,10 +115,7 @@ func (s *Server) putAutomatedMessage(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		m, err = s.Store.SetAutomatedMessage(r.Context(), id, kind, func(m *store.AutomatedMessage) error { return in.apply(kind, m) })
 	}
-	if s.answerStoreError(w, r, err, "No workstream has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	s.answer(w, r, http.StatusOK, m, err, "No workstream has this id.")
 }
 
 // Limits of workstream settings.

@@ -3,15 +3,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-
-	"fbchannel/store"
 )
 
 // adminAnswer is one admin request and the answer CONTRACT.md gives it: the
@@ -84,15 +80,7 @@ func TestAdminErrorAnswers(t *testing.T) {
 
 	// The same starter over a database that does not answer: 503 everywhere, the
 	// same answer whether or not the id would have been found.
-	down, err := store.Open(context.Background(), databaseURL(st.dbName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	down.Close()
-	srv := st.server(temporalClient)
-	srv.Store = &store.Store{DB: down, Box: st.store.Box}
-	unavailable := httptest.NewServer(srv.Handler())
-	defer unavailable.Close()
+	unavailable := st.starterWithDatabaseDown()
 	const retry = "The service is temporarily unavailable; please retry."
 	st.checkAdminAnswers(unavailable.URL, []adminAnswer{
 		{"POST", "/api/v1/accounts", map[string]string{"name": "Acme", "app_id": "a", "app_secret": "s"}, 503, "unavailable", retry},

@@ -24,10 +24,7 @@ func (st *stack) getWorkstream(id string) map[string]any {
 func adminConsole(st *stack, b *browser) *tab {
 	st.t.Helper()
 	tb := b.newTab("")
-	tb.navigate(st.api.URL + "/admin")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", st.adminToken)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/admin", st.adminToken)
 	tb.waitFor("the console", `!document.querySelector("#app").hidden`, 10*time.Second)
 	return tb
 }
@@ -214,9 +211,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	// An empty name is the API's 400, shown under the form.
 	tb.click("#new-ws-create")
 	tb.waitFor("the empty name refused", `!document.querySelector("#new-ws-error").hidden && document.querySelector("#new-ws-error").textContent.includes("name is required")`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // A conversation the demo bot handed over shows, at the top of the desk's
@@ -250,10 +245,7 @@ func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab("")
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 15*time.Second)
 	tb.click("#conv-list .conv-item")
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent.includes("talk to an agent"))`, 10*time.Second)
@@ -269,7 +261,5 @@ func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
 		t.Fatalf("the handoff banner: %+v (summary %q)", banner, summary)
 	}
 	tb.screenshot(filepath.Join(screenshotDir(t), "desk-bot-handoff.png"), false)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

@@ -104,11 +104,8 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 		t.Fatalf("reset: %d %v", code, out)
 	}
 
-	a := st.createAgent("Sanne", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000901", "Hallo, ik heb een vraag", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	a, events := st.availableAgent("Sanne", 1)
+	convID := st.customerAssigned(events, ch, "2900000000000901", "Hallo, ik heb een vraag")
 	st.eventually("greeting and agent joined sent", 30*time.Second, func() bool { return len(st.sentTexts()) >= 2 })
 	// The agent sees the service's words live, like any other message.
 	for {
@@ -118,9 +115,7 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 		}
 	}
 
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	texts := st.sentTexts()
 	if len(texts) != 4 {
 		t.Fatalf("sent %q, want greeting, agent joined, farewell, survey", texts)
@@ -144,9 +139,7 @@ func TestAttachmentPolicies(t *testing.T) {
 	if code := st.call("PATCH", "/api/v1/workstreams/"+ws, st.adminToken, map[string]any{"customer_attachments": false, "agent_attachments": false}, nil); code != 200 {
 		t.Fatalf("set attachment policy: %d", code)
 	}
-	a := st.createAgent("Omar", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("Omar", 1)
 	psid := "2900000000000902"
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch, fromCustomer(ch, psid, ms, "message", map[string]any{"mid": "m_photo", "attachments": []any{

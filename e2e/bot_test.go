@@ -26,9 +26,7 @@ func TestBotAnswersThenHandsOver(t *testing.T) {
 	if code := st.call("PATCH", "/api/v1/workstreams/"+st.workstreamOf(ch), st.adminToken, map[string]any{"bot_url": st.simURL + "/_sim/bot"}, &ws); code != 200 {
 		t.Fatalf("set bot: %d %v", code, ws)
 	}
-	a := st.createAgent("lee", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("lee", 1)
 	psid := "2900000000000070"
 	st.customerSays(ch, psid, "What are your opening hours?", "")
 	st.eventually("bot answered", 30*time.Second, func() bool {

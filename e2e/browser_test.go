@@ -92,6 +92,15 @@ func (b *browser) Problems() []string {
 	return append([]string(nil), b.problems...)
 }
 
+// requireNoProblems fails the test if a page reported anything broken: the
+// last check of every browser test.
+func (b *browser) requireNoProblems() {
+	b.t.Helper()
+	if p := b.Problems(); len(p) > 0 {
+		b.t.Fatalf("the pages reported problems: %v", p)
+	}
+}
+
 // watch records what a page reports as broken. It runs in the tab's event
 // loop, so it only takes notes.
 func (b *browser) watch(ev any) {
@@ -249,6 +258,15 @@ func (tb *tab) waitFor(what, expr string, timeout time.Duration) {
 	var body string
 	_ = tb.eval(`document.body ? document.body.innerText.slice(0, 2000) : ""`, &body)
 	tb.b.t.Fatalf("timed out waiting for %s (%v)\npage text:\n%s\nproblems: %v", what, evalErr, body, tb.b.Problems())
+}
+
+// signIn opens url, the desk or the admin console, and signs in with token.
+func (tb *tab) signIn(url, token string) {
+	tb.b.t.Helper()
+	tb.navigate(url)
+	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
+	tb.typeInto("#token", token)
+	tb.click("#signin-button")
 }
 
 // click presses and releases the left mouse button on the middle of an element,

@@ -188,15 +188,12 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("lena", 2)
+	a, events := st.availableAgent("lena", 2)
 	b := st.createAgent("omar", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 
 	psid := "2900000000000061"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Linus", LastName: "Berg", ProfilePic: "https://cdn.example/linus.jpg"})
-	st.customerSays(ch, psid, "Where is parcel 42?", "")
-	conv1 := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	conv1 := st.customerAssigned(events, ch, psid, "Where is parcel 42?")
 
 	getConv := func(id string) map[string]any {
 		t.Helper()
@@ -289,8 +286,7 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 		t.Fatalf("close: %d", code)
 	}
 	events.next(t, "conversation.closed", 10*time.Second)
-	st.customerSays(ch, psid, "Thanks, and one more question", "")
-	conv2 := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	conv2 := st.customerAssigned(events, ch, psid, "Thanks, and one more question")
 	if conv2 == conv1 {
 		t.Fatalf("no new conversation")
 	}
@@ -368,17 +364,14 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("pia", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("pia", 2)
 
 	refused, known := "2900000000007319", "2900000000000072"
 	st.sim.RegisterProfile(known, simulator.ProfileData{FirstName: "Mia", LastName: "Wong", ProfilePic: "https://cdn.example/mia.jpg", Locale: "en_GB"})
 
 	customerOf := func(psid, text string) map[string]any {
 		t.Helper()
-		st.customerSays(ch, psid, text, "")
-		id := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+		id := st.customerAssigned(events, ch, psid, text)
 		var cu map[string]any
 		st.eventually("profile of "+psid, 30*time.Second, func() bool {
 			var c map[string]any
@@ -423,10 +416,7 @@ func TestContactDeskInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab(deskObservers)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
 
 	st.customerSays(ch, psid, "Can I return the blue kettle?", "")
@@ -488,7 +478,5 @@ func TestContactDeskInBrowser(t *testing.T) {
 	tb.mustEval(`document.querySelector("#conv-list .conv-item").click()`, nil)
 	tb.waitFor("the deleted marker", `document.querySelector("#messages .erased") && !document.querySelector("#messages").textContent.includes("filters") &&
 		document.querySelector("#cust-name").textContent === "Deleted customer" && document.querySelector("#contact-search")`, 15*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

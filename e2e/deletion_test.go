@@ -18,13 +18,8 @@ import (
 func TestDeletePageAndReuseIt(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("hal", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 	psid := "2900000000000040"
-	st.customerSays(ch, psid, "hello", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, _, events, convID := st.conversationOnNewPage("hal", 2, psid, "hello")
 
 	var raw map[string]any
 	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/pages", st.adminToken,

@@ -69,10 +69,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab(deskFetchControl)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 15*time.Second)
 	tb.click("#conv-list .conv-item")
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent.includes("broken lamp"))`, 10*time.Second)
@@ -175,9 +172,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 		t.Fatal("the refused file is linked in the transcript")
 	}
 	tb.screenshot(filepath.Join(screenshotDir(t), "desk-attachments.png"), false)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // The admin console's workstream settings: switch the greeting on, set the
@@ -243,7 +238,5 @@ func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
 		e["overridden"] != false || e["enabled"] != false {
 		t.Fatalf("after the browser: greeting %v, survey %v, farewell %v", g, s, e)
 	}
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

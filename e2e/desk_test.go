@@ -166,8 +166,7 @@ func TestDeskSessionCookieAuth(t *testing.T) {
 	// A conversation: a cookie POST of a reply is refused without the header and
 	// sends nothing; with it, the reply reaches the Send API.
 	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000101", "Hello from the desk test", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(events, ch, "2900000000000101", "Hello from the desk test")
 	reply := map[string]string{"text": "Hi, how can I help?"}
 	resp, body = st.deskRequest("POST", "/api/v1/conversations/"+convID+"/messages", cookies, nil, reply)
 	wantError(t, "cookie POST without CSRF header", resp, body, 403, "csrf_failed")
@@ -393,9 +392,7 @@ func TestDeskInBrowser(t *testing.T) {
 	tb.screenshot(filepath.Join(shots, "desk-closed.png"), false)
 	tb.click("#reopen-conv")
 	tb.waitFor("the conversation reopened", `document.querySelector("#conv-status").textContent === "assigned" && !document.querySelector("#reply").disabled`, 20*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // The admin console connects an app and a page (showing provisioning, the
@@ -410,10 +407,7 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	st.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Acme Support", AccessToken: pageToken, AppID: appID})
 
 	tb := b.newTab("")
-	tb.navigate(st.api.URL + "/admin")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", "wrong-admin-token")
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/admin", "wrong-admin-token")
 	tb.waitFor("the sign-in error", `document.querySelector("#signin-error").textContent.includes("not valid")`, 10*time.Second)
 	tb.mustEval(`document.querySelector("#token").value = ""`, nil)
 	tb.typeInto("#token", st.adminToken)
@@ -453,7 +447,5 @@ func TestDeskAdminConsoleInBrowser(t *testing.T) {
 	tb.mustEval(`window.scrollTo(0, 0)`, nil)
 	tb.screenshot(filepath.Join(screenshotDir(t), "admin-1366x768.png"), false)
 	tb.screenshot(filepath.Join(screenshotDir(t), "admin-full.png"), true)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

@@ -169,7 +169,5 @@ func TestDeskTransferInBrowser(t *testing.T) {
 	tbart.waitFor("the note and its sender after the reload", fmt.Sprintf(`!document.querySelector("#transfer-note").hidden &&
 		document.querySelector("#transfer-note").textContent.includes("from Alice Moreau") &&
 		document.querySelector("#transfer-note").textContent.includes(%q)`, note), 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the pages reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

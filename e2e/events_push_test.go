@@ -26,6 +26,15 @@ type pushStarter struct {
 	stop    func()
 }
 
+// agentOnPushStarter creates an agent of capacity 1 and opens its event stream
+// on a new push starter (whose safety poll never comes in the test).
+func (st *stack) agentOnPushStarter(name string) (agent, *pushStarter, *sse) {
+	st.t.Helper()
+	a := st.createAgent(name, 1)
+	p := st.startPushStarter(time.Hour)
+	return a, p, st.openEventsAt(p.url, a, "")
+}
+
 // startPushStarter starts a starter whose streams read on the hub's rings and on
 // safetyPoll; it returns once the hub listens.
 func (st *stack) startPushStarter(safetyPoll time.Duration) *pushStarter {
@@ -143,9 +152,7 @@ func TestAgentEventsReplayAcrossStarterRestart(t *testing.T) {
 // reads what was committed meanwhile, although the notification went to nobody.
 func TestAgentEventsSurviveALostListenConnection(t *testing.T) {
 	st := newStack(t)
-	a := st.createAgent("lia", 1)
-	p := st.startPushStarter(time.Hour)
-	events := st.openEventsAt(p.url, a, "")
+	a, p, events := st.agentOnPushStarter("lia")
 	ctx := context.Background()
 
 	// 1. The event is committed while the listener cannot reconnect: the database
@@ -205,9 +212,7 @@ func TestAgentEventsSurviveALostListenConnection(t *testing.T) {
 // id as its id:, so that the client's Last-Event-ID does not go back).
 func TestAgentEventsCommittedOutOfOrderAreNotLost(t *testing.T) {
 	st := newStack(t)
-	a := st.createAgent("ola", 1)
-	p := st.startPushStarter(time.Hour)
-	events := st.openEventsAt(p.url, a, "")
+	a, p, events := st.agentOnPushStarter("ola")
 
 	tx, err := st.db.BeginTx(context.Background(), nil)
 	if err != nil {

@@ -21,9 +21,9 @@ func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	acts := &activities.Activities{Store: st.store, Graph: graph.New(st.simURL, "v23.0", nil), Temporal: temporalClient, TaskQueue: st.taskQueue}
-	ctx := context.Background()
 	gc := graph.New(st.simURL, "v23.0", nil)
+	acts := &activities.Activities{Store: st.store, Graph: gc, Temporal: temporalClient, TaskQueue: st.taskQueue}
+	ctx := context.Background()
 
 	// Facebook silently unsubscribed the app.
 	if err := gc.UnsubscribeApp(ctx, ch.PageID, graph.Credentials{AccessToken: ch.PageToken, AppSecret: ch.AppSecret}); err != nil {

@@ -63,19 +63,9 @@ func (st *stack) assertHistoriesFree(mustContain string, forbidden ...string) {
 func TestWorkflowHistoriesHoldNoSecretsOrMessageText(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("erin", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000020", "my card number is 4111 1111", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "please never share card numbers"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	ch, a, events, convID := st.conversationOnNewPage("erin", 2, "2900000000000020", "my card number is 4111 1111")
+	st.agentSends(a, convID, "please never share card numbers")
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	st.assertHistoriesFree("2900000000000020", ch.AppSecret, ch.PageToken, a.Token, st.adminToken, "4111 1111", "never share card numbers")
 }

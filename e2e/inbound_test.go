@@ -30,9 +30,7 @@ func TestEveryInboundKind(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("ivy", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("ivy", 1)
 	psid := "2900000000000050"
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch,
@@ -56,9 +54,7 @@ func TestEveryInboundKind(t *testing.T) {
 	}
 
 	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "Thanks!"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, "Thanks!")
 	ourMID, ourID := out["facebook_message_id"].(string), out["id"].(string)
 	echo := func(mid, metadata string, appID int64, text string) map[string]any {
 		msg := map[string]any{"mid": mid, "is_echo": true, "app_id": appID, "text": text}

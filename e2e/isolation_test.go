@@ -49,8 +49,7 @@ func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
 	st.setPresence(a, "available")
 	aEvents := st.openEvents(a, "")
 	bEvents := st.openEvents(b, "")
-	st.customerSays(ch, "2900000000000080", "private matter", "")
-	convID := aEvents.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(aEvents, ch, "2900000000000080", "private matter")
 
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/api/v1/conversations/" + convID},

@@ -53,9 +53,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	}
 	st := newStack(t, func(st *stack) { st.starterClient, st.workerClient = c, c })
 	ch := st.connectPage()
-	a := st.createAgent("lena", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("lena", 1)
 	psid := "2900000000000300"
 	workflowID := contract.ConversationWorkflowID(ch.PageID, psid)
 	ctx := context.Background()
@@ -73,10 +71,7 @@ func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.
 	var replies, transcript []string
 	reply := func(words string) {
 		t.Helper()
-		var out map[string]any
-		if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": words}, &out); code != 201 || out["status"] != "sent" {
-			t.Fatalf("reply %q: %d %v", words, code, out)
-		}
+		st.agentSends(a, convID, words)
 		replies = append(replies, words)
 		transcript = append(transcript, "agent "+words)
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
@@ -339,4 +340,20 @@ func TestOpsWorkerReadyzWhenItsDatabaseIsClosed(t *testing.T) {
 	if _, ok := mfs["fbchannel_pages"]; ok {
 		t.Fatal("fbchannel_pages reported without a database")
 	}
+}
+
+// starterWithDatabaseDown serves the starter's handler over a store whose
+// database pool is closed: every Postgres call fails as when the server is down.
+func (st *stack) starterWithDatabaseDown() *httptest.Server {
+	st.t.Helper()
+	closed, err := sql.Open("postgres", databaseURL(st.dbName))
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	closed.Close()
+	srv := st.server(temporalClient)
+	srv.Store = &store.Store{DB: closed, Box: st.store.Box}
+	h := httptest.NewServer(srv.Handler())
+	st.t.Cleanup(h.Close)
+	return h
 }

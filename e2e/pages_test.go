@@ -15,13 +15,8 @@ import (
 func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("fay", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 	psid := "2900000000000030"
-	st.customerSays(ch, psid, "Where is my parcel?", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, a, events, convID := st.conversationOnNewPage("fay", 1, psid, "Where is my parcel?")
 
 	st.sim.RevokeToken(ch.PageToken, 460)
 	texts := []string{"First reply", "Second reply", "Third reply", "Fourth reply"}
@@ -82,12 +77,7 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("gus", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000031", "hi", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, a, _, convID := st.conversationOnNewPage("gus", 1, "2900000000000031", "hi")
 
 	var conv map[string]any
 	st.call("GET", "/api/v1/conversations/"+convID, a.Token, nil, &conv)

@@ -19,9 +19,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	a := st.createAgent("pam", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("pam", 2)
 
 	const (
 		psid      = "2900000000000081"
@@ -36,8 +34,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 		t.Fatalf("privacy notice: %d", code)
 	}
 
-	st.customerSays(ch, psid, secret, "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(events, ch, psid, secret)
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch,
 		fromCustomer(ch, psid, ms, "message", map[string]any{"mid": "m_erase_text", "text": secret2}),
@@ -45,9 +42,7 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 	)
 	st.eventually("three messages recorded", 30*time.Second, func() bool { return st.count("messages", "conversation_id = $1", convID) == 3 })
 	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": reply}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, reply)
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/contact", a.Token, map[string]any{"create": map[string]any{"name": "Eric Erased", "email": "eric@example.com"}}, &out); code != 201 {
 		t.Fatalf("link: %d %v", code, out)
 	}
@@ -140,13 +135,10 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 
 	// The customer writes again later: a new conversation, and the erased profile
 	// is not fetched back.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	profileCalls := len(st.sim.Requests("/" + psid))
-	st.customerSays(ch, psid, "hello again", "")
-	conv2 := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	conv2 := st.customerAssigned(events, ch, psid, "hello again")
 	st.call("GET", "/api/v1/conversations/"+conv2, a.Token, nil, &conv)
 	if cu := conv["customer"].(map[string]any); cu["name"] != "Deleted customer" || len(st.sim.Requests("/"+psid)) != profileCalls {
 		t.Fatalf("the profile came back: %v", cu)
@@ -245,7 +237,5 @@ func TestPrivacyNoticeInAdminConsole(t *testing.T) {
 		return a["privacy_notice_url"] == "https://acme.example/privacy"
 	})
 	tb.waitFor("the saved value shown", `document.querySelector("#privacy-url").value === "https://acme.example/privacy" && document.querySelector("#account-privacy .form-error").hidden`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

@@ -13,13 +13,8 @@ import (
 func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("jo", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 	psid := "2900000000000060"
-	st.customerSays(ch, psid, "my order", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, a, events, convID := st.conversationOnNewPage("jo", 2, psid, "my order")
 
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, map[string]string{"disposition": "resolved"}, nil); code != 200 {
 		t.Fatalf("close: %d", code)
@@ -34,14 +29,10 @@ func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	if ev := events.next(t, "conversation.assigned", 10*time.Second); ev.Data["conversation_id"] != convID {
 		t.Fatalf("reopen announced another conversation: %v", ev.Data)
 	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "reopened to add one thing"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send after reopen: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, "reopened to add one thing")
 
 	// Closed again; the agent goes away; reopening hands it to the next agent.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	st.setPresence(a, "away")
 	if code := st.call("POST", "/api/v1/conversations/"+convID+"/reopen", a.Token, nil, &out); code != 200 || out["status"] != "waiting" {
@@ -59,8 +50,7 @@ func TestCloseReopenAndPreviousConversations(t *testing.T) {
 	bEvents.next(t, "conversation.closed", 10*time.Second)
 
 	// The customer writes again: a new conversation, showing the earlier one.
-	st.customerSays(ch, psid, "me again", "")
-	next := bEvents.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	next := st.customerAssigned(bEvents, ch, psid, "me again")
 	if next == convID {
 		t.Fatalf("the customer's new message reopened the old conversation")
 	}

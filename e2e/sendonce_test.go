@@ -22,12 +22,8 @@ import (
 // assigned to a new available agent, whose event stream is returned open.
 func (st *stack) assignedConversation(ch channel, psid string) (agent, *sse, string) {
 	st.t.Helper()
-	a := st.createAgent("agent-"+psid[len(psid)-4:], 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, psid, "Where is my parcel?", "")
-	convID := events.next(st.t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	return a, events, convID
+	a, events := st.availableAgent("agent-"+psid[len(psid)-4:], 1)
+	return a, events, st.customerAssigned(events, ch, psid, "Where is my parcel?")
 }
 
 // sendsOf lists the Send API calls that carried messageID as metadata.
@@ -202,9 +198,7 @@ func TestReplyNeverHandedOverIsFailedAsNotSent(t *testing.T) {
 	}
 	// A reply sent normally meanwhile.
 	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "Handed over"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
+	out = st.agentSends(a, convID, "Handed over")
 	sent, _ := out["id"].(string)
 
 	sweeper := workflows.ReplySweeperWorkflowID(st.taskQueue)

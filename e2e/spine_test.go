@@ -23,9 +23,7 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 		t.Fatalf("simulator saw no page subscription with messages: %+v", subs)
 	}
 
-	a := st.createAgent("ada", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("ada", 2)
 
 	psid := "2900000000000001"
 	st.customerSays(ch, psid, "Hello, my order is late", "")
@@ -69,9 +67,7 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 		t.Fatalf("conversation has no window: %v", conv)
 	}
 
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	closed := events.next(t, "conversation.closed", 10*time.Second)
 	if closed.Data["conversation_id"] != convID {
 		t.Fatalf("closed event: %v", closed.Data)
@@ -154,12 +150,7 @@ func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
 func TestPermanentSendFailureIsReportedNotRetried(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("dan", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000004", "Help", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	_, a, events, convID := st.conversationOnNewPage("dan", 1, "2900000000000004", "Help")
 
 	st.sim.AddFault(simFault551())
 	var out map[string]any
@@ -199,12 +190,7 @@ func simFault551() simulator.Fault {
 func TestRateLimitedSendIsRetriedThenSent(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("max", 1)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
-	st.customerSays(ch, "2900000000000090", "hello", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	_, a, _, convID := st.conversationOnNewPage("max", 1, "2900000000000090", "hello")
 
 	st.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 613,
 		Message: "Calls to this api have exceeded the rate limit.", Times: 2})

@@ -104,18 +104,13 @@ func TestTraceOfAnInboundMessageSpansStarterWorkflowActivityAndGraphCall(t *test
 		t.Fatal("tracing is off")
 	}
 	ch := st.connectPage()
-	a := st.createAgent("tracy", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("tracy", 2)
 	psid := "2900000000000070"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Theodora", LastName: "Tracewell", Locale: "en_GB"})
 	const text = "my password is hunter2, please help"
-	st.customerSays(ch, psid, text, "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convID := st.customerAssigned(events, ch, psid, text)
 	// Closing ends the run (by continuing as new), which ends its RunWorkflow span.
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 
 	type link struct{ service, name, parent string }
@@ -212,20 +207,12 @@ func TestCodecEncryptsHistoriesAndTheCodecEndpointDecodesThem(t *testing.T) {
 	}
 	st := newStackWith(t, stackOptions{codec: c})
 	ch := st.connectPage()
-	a := st.createAgent("cody", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
+	a, events := st.availableAgent("cody", 2)
 	psid := "2900000000000071"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Zenobia", LastName: "Quillfeather"})
-	st.customerSays(ch, psid, "my card number is 4111 1111", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	var out map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/messages", a.Token, map[string]string{"text": "please never share card numbers"}, &out); code != 201 || out["status"] != "sent" {
-		t.Fatalf("send: %d %v", code, out)
-	}
-	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	convID := st.customerAssigned(events, ch, psid, "my card number is 4111 1111")
+	st.agentSends(a, convID, "please never share card numbers")
+	st.agentCloses(a, convID)
 	events.next(t, "conversation.closed", 10*time.Second)
 	var conv map[string]any
 	st.call("GET", "/api/v1/conversations/"+convID, a.Token, nil, &conv)

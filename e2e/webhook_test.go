@@ -4,21 +4,16 @@ package e2e
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"fbchannel/messenger"
-	"fbchannel/store"
 )
 
 func customerBatch(pageID, psid, mid, text string) []byte {
@@ -120,17 +115,7 @@ func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
 	ch := st.connectPage()
 
 	// A port nobody listens on stands for a stopped Temporal server.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close()
-	down, err := client.NewLazyClient(client.Options{HostPort: dead, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
+	down := opsDeadTemporal(t)
 	srv := httptest.NewServer(st.server(down).Handler())
 	defer srv.Close()
 
@@ -165,15 +150,7 @@ func TestWebhookAnswers503WhenPostgresIsDown(t *testing.T) {
 	ch := st.connectPage()
 	before := st.rowCounts()
 
-	closed, err := sql.Open("postgres", databaseURL(st.dbName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed.Close()
-	srv := st.server(temporalClient)
-	srv.Store = &store.Store{DB: closed, Box: st.store.Box}
-	h := httptest.NewServer(srv.Handler())
-	defer h.Close()
+	h := st.starterWithDatabaseDown()
 
 	body := customerBatch(ch.PageID, "2900000000000013", "m_pg_down", "hello?")
 	if code, resp := post(t, h.URL+"/webhooks/facebook/"+ch.PageUUID, body, messenger.Sign(ch.AppSecret, body)); code != 503 {

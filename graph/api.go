@@ -106,14 +106,20 @@ type PageInfo struct {
 // Page reads the page's id and name; a cheap way to check that a token
 // belongs to the page.
 func (c *Client) Page(ctx context.Context, pageID string, cred Credentials) (PageInfo, error) {
-	p, err := segment("page id", pageID)
+	return readFields[PageInfo](ctx, c, "page id", pageID, "id,name", cred)
+}
+
+// readFields reads the named fields of one Graph object (what says what id
+// is, for the error when it is not a path segment).
+func readFields[T any](ctx context.Context, c *Client, what, id, fields string, cred Credentials) (T, error) {
+	var v T
+	p, err := segment(what, id)
 	if err != nil {
-		return PageInfo{}, err
+		return v, err
 	}
-	var page PageInfo
 	err = c.do(ctx, call{method: http.MethodGet, path: p, secrets: cred.secrets(),
-		query: authQuery(url.Values{"fields": {"id,name"}}, cred.AccessToken, cred.AppSecret)}, &page)
-	return page, err
+		query: authQuery(url.Values{"fields": {fields}}, cred.AccessToken, cred.AppSecret)}, &v)
+	return v, err
 }
 
 // SubscribedFields are the webhook fields the channel needs on each page.
@@ -304,13 +310,7 @@ type Profile struct {
 // 100/2018218) or only part of one; callers must fall back rather than fail.
 // Name is filled from the first and last name when Facebook sends no name.
 func (c *Client) UserProfile(ctx context.Context, psid string, cred Credentials) (Profile, error) {
-	p, err := segment("psid", psid)
-	if err != nil {
-		return Profile{}, err
-	}
-	var prof Profile
-	err = c.do(ctx, call{method: http.MethodGet, path: p, secrets: cred.secrets(),
-		query: authQuery(url.Values{"fields": {"first_name,last_name,profile_pic,locale"}}, cred.AccessToken, cred.AppSecret)}, &prof)
+	prof, err := readFields[Profile](ctx, c, "psid", psid, "first_name,last_name,profile_pic,locale", cred)
 	if err != nil {
 		return Profile{}, err
 	}

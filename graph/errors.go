@@ -124,51 +124,47 @@ func (e *Error) Readable() string {
 	if e.Code == 0 {
 		ref = fmt.Sprintf("HTTP %d from Facebook", e.HTTPStatus)
 	}
-	switch e.Reason() {
-	case ReasonWindowClosed:
-		return "Messenger's 24-hour window has closed (and the 7-day human agent window, where it applies), so Facebook won't deliver this message until the customer writes again (" + ref + ")."
-	case ReasonUserUnavailable:
-		return "The customer can't receive messages right now (" + ref + ")."
-	case ReasonThreadOwned:
-		return "Another app, such as the Page Inbox, currently controls this conversation, so this reply can't be sent (" + ref + ")."
-	case ReasonTokenInvalid:
-		return "This page's access token is no longer valid" + tokenCause(e.Subcode) + "; an admin must re-authorise the page (" + ref + ")."
-	case ReasonRateLimited:
-		return "Facebook is rate-limiting this page; the message will go out once the limit resets (" + ref + ")."
-	case ReasonPermissionDenied:
-		return "The app is missing a permission Facebook requires for this; an admin must check the app's permissions for this page (" + ref + ")."
-	case ReasonTransient:
-		return "Facebook had a temporary problem; trying again later should work (" + ref + ")."
+	r := e.Reason()
+	if r == ReasonTokenInvalid {
+		return "This page's access token is no longer valid" + tokenCauses[e.Subcode] + "; an admin must re-authorise the page (" + ref + ")."
 	}
-	switch e.Subcode {
-	case SubcodeAttachmentSize:
-		return "The attachment is too large for Messenger (" + ref + ")."
-	case SubcodeAttachmentFetch:
-		return "Facebook could not download the attachment from its URL (" + ref + ")."
-	case SubcodeAttachmentType:
-		return "The attachment's content does not match its declared type (" + ref + ")."
-	case SubcodeNoMatchingUser:
-		return "Facebook doesn't know this customer on this page (" + ref + ")."
-	case SubcodeNoProfile:
-		return "Facebook has no profile for this customer (" + ref + ")."
+	if s, ok := reasonSentences[r]; ok {
+		return s + " (" + ref + ")."
+	}
+	if s, ok := subcodeSentences[e.Subcode]; ok {
+		return s + " (" + ref + ")."
 	}
 	return "Facebook rejected the request as invalid (" + ref + ")."
 }
 
-func tokenCause(subcode int) string {
-	switch subcode {
-	case 458:
-		return " (the app was removed from the account)"
-	case 459:
-		return " (the account is checkpointed)"
-	case 460:
-		return " (the password was changed)"
-	case 463:
-		return " (it expired)"
-	case 464:
-		return " (the account is unconfirmed)"
-	}
-	return ""
+// reasonSentences are Readable's sentences for the reasons that say enough,
+// without the reference to Facebook's codes that ends each.
+var reasonSentences = map[Reason]string{
+	ReasonWindowClosed:     "Messenger's 24-hour window has closed (and the 7-day human agent window, where it applies), so Facebook won't deliver this message until the customer writes again",
+	ReasonUserUnavailable:  "The customer can't receive messages right now",
+	ReasonThreadOwned:      "Another app, such as the Page Inbox, currently controls this conversation, so this reply can't be sent",
+	ReasonRateLimited:      "Facebook is rate-limiting this page; the message will go out once the limit resets",
+	ReasonPermissionDenied: "The app is missing a permission Facebook requires for this; an admin must check the app's permissions for this page",
+	ReasonTransient:        "Facebook had a temporary problem; trying again later should work",
+}
+
+// subcodeSentences say what is wrong with an invalid request, where its
+// subcode tells.
+var subcodeSentences = map[int]string{
+	SubcodeAttachmentSize:  "The attachment is too large for Messenger",
+	SubcodeAttachmentFetch: "Facebook could not download the attachment from its URL",
+	SubcodeAttachmentType:  "The attachment's content does not match its declared type",
+	SubcodeNoMatchingUser:  "Facebook doesn't know this customer on this page",
+	SubcodeNoProfile:       "Facebook has no profile for this customer",
+}
+
+// tokenCauses name why a token became invalid, by its subcode.
+var tokenCauses = map[int]string{
+	458: " (the app was removed from the account)",
+	459: " (the account is checkpointed)",
+	460: " (the password was changed)",
+	463: " (it expired)",
+	464: " (the account is unconfirmed)",
 }
 
 // AsError finds a *Error in err's chain.

@@ -249,19 +249,14 @@ type Read struct {
 	Seq       int64 `json:"seq,omitempty"`
 }
 
-// UnmarshalJSON accepts watermark and seq as numbers or strings of digits.
+// UnmarshalJSON accepts watermark and seq as numbers or strings of digits,
+// the way a Delivery does.
 func (r *Read) UnmarshalJSON(b []byte) error {
-	type plain Read
-	var aux struct {
-		plain
-		Watermark flexInt `json:"watermark"`
-		Seq       flexInt `json:"seq"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	var d Delivery
+	if err := json.Unmarshal(b, &d); err != nil {
 		return err
 	}
-	*r = Read(aux.plain)
-	r.Watermark, r.Seq = int64(aux.Watermark), int64(aux.Seq)
+	*r = Read{Watermark: d.Watermark, Seq: d.Seq}
 	return nil
 }
 

@@ -72,15 +72,21 @@ func newMetrics() *Metrics {
 	return m
 }
 
+// counterVec makes a counter with labels, registered.
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	m.Registry.MustRegister(c)
+	return c
+}
+
 // NewStarter makes the starter's metrics: webhook deliveries and events,
 // SignalWithStart latency, HTTP requests, the Go runtime, the process and the
 // Temporal client's SDK metrics.
 func NewStarter() *Metrics {
 	m := newMetrics()
-	m.WebhookRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fbchannel_webhook_requests_total",
-		Help: "Facebook webhook deliveries (POST) by outcome: accepted, bad_signature, malformed, too_large, unavailable, not_found.",
-	}, []string{"outcome"})
+	m.WebhookRequests = m.counterVec("fbchannel_webhook_requests_total",
+		"Facebook webhook deliveries (POST) by outcome: accepted, bad_signature, malformed, too_large, unavailable, not_found.",
+		"outcome")
 	m.WebhookEvents = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fbchannel_webhook_events_total",
 		Help: "Messenger events ingested: committed in the inbox by an accepted delivery (the relay then hands them to their conversation workflow).",
@@ -89,20 +95,18 @@ func NewStarter() *Metrics {
 		Name: "fbchannel_webhook_unreadable_events_total",
 		Help: "Entries and events of accepted deliveries that could not be read (wrong-typed fields, unknown shapes); each is stored raw with its reason in inbound_unreadable.",
 	})
-	m.RelaySignals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fbchannel_relay_signals_total",
-		Help: "SignalWithStart calls of the inbox relay by outcome: relayed, or failed (the event stays pending and is retried).",
-	}, []string{"outcome"})
+	m.RelaySignals = m.counterVec("fbchannel_relay_signals_total",
+		"SignalWithStart calls of the inbox relay by outcome: relayed, or failed (the event stays pending and is retried).",
+		"outcome")
 	m.SignalDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "fbchannel_signal_duration_seconds",
 		Help:    "Latency of the inbox relay's SignalWithStart into a conversation workflow, successful or not.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 4},
 	})
-	m.HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fbchannel_http_requests_total",
-		Help: "HTTP requests answered by the starter, by route pattern and status code.",
-	}, []string{"route", "code"})
-	m.Registry.MustRegister(m.WebhookRequests, m.WebhookEvents, m.WebhookUnreadable, m.SignalDuration, m.RelaySignals, m.HTTPRequests)
+	m.HTTPRequests = m.counterVec("fbchannel_http_requests_total",
+		"HTTP requests answered by the starter, by route pattern and status code.",
+		"route", "code")
+	m.Registry.MustRegister(m.WebhookEvents, m.WebhookUnreadable, m.SignalDuration)
 	m.RelaySignals.WithLabelValues(RelayRelayed)
 	m.RelaySignals.WithLabelValues(RelayFailed)
 	// Outcomes appear at zero from the start, so rate() and alerts see them.
@@ -117,11 +121,9 @@ func NewStarter() *Metrics {
 // NewPostgresCollector to Registry.MustRegister for the gauges read from Postgres.
 func NewWorker() *Metrics {
 	m := newMetrics()
-	m.Sends = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fbchannel_sends_total",
-		Help: "Agent replies sent to Facebook by outcome (sent, failed, retrying, queued) and reason (the stable failure code; empty when sent).",
-	}, []string{"outcome", "reason"})
-	m.Registry.MustRegister(m.Sends)
+	m.Sends = m.counterVec("fbchannel_sends_total",
+		"Agent replies sent to Facebook by outcome (sent, failed, retrying, queued) and reason (the stable failure code; empty when sent).",
+		"outcome", "reason")
 	m.Sends.WithLabelValues(SendSent, "")
 	return m
 }

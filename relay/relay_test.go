@@ -4,12 +4,8 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"fbchannel/schema"
+	"fbchannel/schema/schematest"
 	"fbchannel/store"
 	"fbchannel/workflows/contract"
 )
@@ -80,33 +76,11 @@ func (f *recordingTemporal) setDown(down bool) {
 
 func testStore(t *testing.T) *store.Store {
 	t.Helper()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
-	}
-	u, _ := url.Parse(base)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	u.Path = "/fbchannel_relay_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if err := schema.EnsureDatabase(ctx, u.String()); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, u.String())
+	db, err := store.Open(context.Background(), schematest.Migrated(t, "fbchannel_relay_"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		db.Close()
-		u.Path = "/postgres"
-		if admin, err := store.Open(ctx, u.String()); err == nil {
-			_, _ = admin.Exec(`DROP DATABASE IF EXISTS "fbchannel_relay_` + hex.EncodeToString(b) + `" WITH (FORCE)`)
-			admin.Close()
-		}
-	})
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { db.Close() })
 	return &store.Store{DB: db}
 }
 

@@ -15,15 +15,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 
-	"fbchannel/schema"
+	"fbchannel/schema/schematest"
 	"fbchannel/secrets"
 )
 
@@ -44,35 +41,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/fbchannel?sslmode=disable"
-	}
-	u, err := url.Parse(base)
+	db, err := Open(ctx, schematest.Migrated(t, "fbchannel_store_test_"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "fbchannel_store_test_" + randomHex(6)
-	u.Path = "/" + name
-	dsn := u.String()
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Close()
-		u.Path = "/postgres"
-		if admin, err := sql.Open("postgres", u.String()); err == nil {
-			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
-			admin.Close()
-		}
-	})
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { db.Close() })
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))

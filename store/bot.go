@@ -7,23 +7,24 @@ import (
 
 // ConversationBotURL is the bot of the conversation's workstream ("" for none).
 func (s *Store) ConversationBotURL(ctx context.Context, conversationID string) (string, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("w.bot_url").From("conversations c").Join("pages p", "p.id = c.page_uuid").
-		Join("workstreams w", "w.id = p.workstream_id").Where(sb.Equal("c.id", conversationID))
-	var url string
-	err := queryRow(ctx, s.DB, sb).Scan(&url)
-	return url, notFound(err, "conversation")
+	return conversationWorkstream[string](ctx, s, conversationID, "w.bot_url")
 }
 
 // ConversationAutoClose is the inactivity limit of the conversation's workstream,
 // in hours (0: none).
 func (s *Store) ConversationAutoClose(ctx context.Context, conversationID string) (int, error) {
+	return conversationWorkstream[int](ctx, s, conversationID, "coalesce(w.auto_close_after_hours, 0)")
+}
+
+// conversationWorkstream reads one setting (column, over the workstream w) of
+// the conversation's workstream.
+func conversationWorkstream[T any](ctx context.Context, s *Store, conversationID, column string) (T, error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("coalesce(w.auto_close_after_hours, 0)").From("conversations c").Join("pages p", "p.id = c.page_uuid").
+	sb.Select(column).From("conversations c").Join("pages p", "p.id = c.page_uuid").
 		Join("workstreams w", "w.id = p.workstream_id").Where(sb.Equal("c.id", conversationID))
-	var hours int
-	err := queryRow(ctx, s.DB, sb).Scan(&hours)
-	return hours, notFound(err, "conversation")
+	var v T
+	err := queryRow(ctx, s.DB, sb).Scan(&v)
+	return v, notFound(err, "conversation")
 }
 
 // StartBot gives a new conversation to its workstream's bot before any queue.

@@ -24,14 +24,8 @@ type Queue struct {
 func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 	q.ID = uuid.NewString()
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("status").From("accounts").Where(sb.Equal("id", q.AccountID)).ForUpdate()
-		var status string
-		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			return invalidf("account_id: no active account has id %s.", q.AccountID)
+		if err := lockActiveAccount(ctx, tx, q.AccountID); err != nil {
+			return err
 		}
 		ib := pg.NewInsertBuilder()
 		ib.InsertInto("queues").Cols("id", "account_id", "name", "priority").Values(q.ID, q.AccountID, q.Name, q.Priority)
@@ -39,6 +33,22 @@ func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 		return err
 	})
 	return q, err
+}
+
+// lockActiveAccount locks the account a new queue or workstream is to belong
+// to (so that it cannot be deleted meanwhile); one that is missing or not
+// active is an *InvalidInput.
+func lockActiveAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
+	sb := pg.NewSelectBuilder()
+	sb.Select("status").From("accounts").Where(sb.Equal("id", accountID)).ForUpdate()
+	var status string
+	if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return invalidf("account_id: no active account has id %s.", accountID)
+	}
+	return nil
 }
 
 func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) {
@@ -70,10 +80,7 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) 
 
 // AddQueueMember puts an agent in a queue (again: no change).
 func (s *Store) AddQueueMember(ctx context.Context, queueID, agentID string) error {
-	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
-		return err
-	}
-	if err := s.agentExists(ctx, agentID); err != nil {
+	if err := s.queueAndAgentExist(ctx, queueID, agentID); err != nil {
 		return err
 	}
 	ib := pg.NewInsertBuilder()
@@ -84,16 +91,22 @@ func (s *Store) AddQueueMember(ctx context.Context, queueID, agentID string) err
 
 // RemoveQueueMember takes an agent out of a queue; its conversations stay its own.
 func (s *Store) RemoveQueueMember(ctx context.Context, queueID, agentID string) error {
-	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
-		return err
-	}
-	if err := s.agentExists(ctx, agentID); err != nil {
+	if err := s.queueAndAgentExist(ctx, queueID, agentID); err != nil {
 		return err
 	}
 	db := pg.NewDeleteBuilder()
 	db.DeleteFrom("queue_members").Where(db.Equal("queue_id", queueID), db.Equal("agent_id", agentID))
 	_, err := exec(ctx, s.DB, db)
 	return err
+}
+
+// queueAndAgentExist answers ErrNotFound unless both exist: a membership
+// change needs both.
+func (s *Store) queueAndAgentExist(ctx context.Context, queueID, agentID string) error {
+	if _, err := s.queue(ctx, s.DB, queueID); err != nil {
+		return err
+	}
+	return s.agentExists(ctx, agentID)
 }
 
 func (s *Store) agentExists(ctx context.Context, agentID string) error {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -147,14 +146,8 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 		w.PageIDs = []string{}
 	}
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("status").From("accounts").Where(sb.Equal("id", w.AccountID)).ForUpdate()
-		var status string
-		if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			return invalidf("account_id: no active account has id %s.", w.AccountID)
+		if err := lockActiveAccount(ctx, tx, w.AccountID); err != nil {
+			return err
 		}
 		if w.DefaultQueueID == "" {
 			w.DefaultQueueID = uuid.NewString()
