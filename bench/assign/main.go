@@ -40,17 +40,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -90,24 +87,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "assign: need agents ≥ 1, capacity ≥ 1, probes ≥ 1 and conversations ≥ agents × capacity")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, cfg)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "assign:", err)
-		os.Exit(1)
-	}
+	measure.Run("assign", func(ctx context.Context) error { return run(ctx, cfg) })
 }
-
-// quietLogger drops the SDK's log and counts its warnings and errors.
-type quietLogger struct{ warnings, errors atomic.Int64 }
-
-func (l *quietLogger) Debug(string, ...any) {}
-func (l *quietLogger) Info(string, ...any)  {}
-func (l *quietLogger) Warn(string, ...any)  { l.warnings.Add(1) }
-func (l *quietLogger) Error(string, ...any) { l.errors.Add(1) }
-
-var _ log.Logger = (*quietLogger)(nil)
 
 func run(ctx context.Context, cfg config) error {
 	if _, err := os.Stat(cfg.temporalCLI); err != nil {
@@ -115,7 +96,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
-	sdkLog := &quietLogger{}
+	sdkLog := &measure.QuietLogger{}
 	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
 	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: sdkLog, Output: io.Discard})
 	if err != nil {
@@ -534,7 +515,7 @@ func (b *assignBench) count(ctx context.Context, query string, args ...any) int 
 // ---------------------------------------------------------------------------
 // Report.
 
-func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawResult, total time.Duration, sdkLog *quietLogger) {
+func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawResult, total time.Duration, sdkLog *measure.QuietLogger) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(out, "# bench/assign — %s\n\n", time.Now().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(out, "`go run ./bench/assign -conversations %d -agents %d -capacity %d -probes %d -think %s` on %s, %s/%s, GOMAXPROCS %d, %s; total %s.\n\n",
@@ -584,7 +565,7 @@ func report(out io.Writer, cfg config, b *assignBench, w workResult, raws []rawR
 		fmt.Fprintf(out, "| %s ÷ signal → activity | %s | %s |\n", m.name, ratio(measure.Percentile(lat, 0.5), measure.Percentile(rawWake, 0.5)), ratio(measure.Percentile(lat, 0.99), measure.Percentile(rawWake, 0.99)))
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "SDK log: %d warnings, %d errors.\n", sdkLog.warnings.Load(), sdkLog.errors.Load())
+	fmt.Fprintf(out, "SDK log: %d warnings, %d errors.\n", sdkLog.Warnings.Load(), sdkLog.Errors.Load())
 }
 
 func ratio(a, b time.Duration) string {

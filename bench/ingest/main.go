@@ -33,14 +33,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -91,13 +89,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ingest: need conversations ≥ 1, messages ≥ conversations, concurrency ≥ 1, rounds ≥ 1")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, cfg)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
+	measure.Run("ingest", func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 // ---------------------------------------------------------------------------

@@ -34,19 +34,15 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -77,24 +73,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "latency: need probes ≥ 1")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, cfg)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "latency:", err)
-		os.Exit(1)
-	}
+	measure.Run("latency", func(ctx context.Context) error { return run(ctx, cfg) })
 }
-
-// quietLogger drops the SDK's log and counts its warnings and errors.
-type quietLogger struct{ warnings, errors atomic.Int64 }
-
-func (l *quietLogger) Debug(string, ...any) {}
-func (l *quietLogger) Info(string, ...any)  {}
-func (l *quietLogger) Warn(string, ...any)  { l.warnings.Add(1) }
-func (l *quietLogger) Error(string, ...any) { l.errors.Add(1) }
-
-var _ log.Logger = (*quietLogger)(nil)
 
 type results struct {
 	rawBefore, rawAfter []time.Duration
@@ -110,7 +90,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
-	sdkLog := &quietLogger{}
+	sdkLog := &measure.QuietLogger{}
 	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
 	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: sdkLog, Output: io.Discard})
 	if err != nil {
@@ -491,7 +471,7 @@ func (b *bench) oneConversation(ctx context.Context, res *results) error {
 
 // ---------------------------------------------------------------------------
 
-func report(out io.Writer, cfg config, res results, total time.Duration, sdkLog *quietLogger) {
+func report(out io.Writer, cfg config, res results, total time.Duration, sdkLog *measure.QuietLogger) {
 	raw := append(append([]time.Duration{}, res.rawBefore...), res.rawAfter...)
 	p := measure.Percentile
 	fmt.Fprintf(out, "## Latency benchmark\n\n`go run ./bench/latency -probes %d` — %s, %s/%s, GOMAXPROCS %d, %d CPUs; total %s\n\n",
@@ -531,7 +511,7 @@ func report(out io.Writer, cfg config, res results, total time.Duration, sdkLog 
 	for _, k := range sortedKeys(res.historyByType) {
 		fmt.Fprintf(out, "| %s | %d |\n", k, res.historyByType[k])
 	}
-	fmt.Fprintf(out, "\nSDK log: %d warnings, %d errors.\n", sdkLog.warnings.Load(), sdkLog.errors.Load())
+	fmt.Fprintf(out, "\nSDK log: %d warnings, %d errors.\n", sdkLog.Warnings.Load(), sdkLog.Errors.Load())
 }
 
 func sortedKeys(m map[string]int) []string {
