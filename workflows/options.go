@@ -8,17 +8,23 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// backoff retries after initial, doubling the wait up to maxInterval, at most
+// attempts times (0: until the activity succeeds or fails permanently).
+func backoff(initial, maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:    initial,
+		BackoffCoefficient: 2,
+		MaximumInterval:    maxInterval,
+		MaximumAttempts:    attempts,
+	}
+}
+
 // Postgres calls are retried until the database is back: a conversation must not
 // lose a customer's message because the database restarted. Only typed permanent
 // failures (see activities) stop the retries.
 func withDatabaseActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-		},
+		StartToCloseTimeout: 15 * time.Second, RetryPolicy: backoff(500*time.Millisecond, 30*time.Second, 0),
 	})
 }
 
@@ -30,12 +36,7 @@ func withDatabaseActivity(ctx workflow.Context) workflow.Context {
 // retry waits become timers.
 func withDatabaseLocalActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-		},
+		StartToCloseTimeout: 15 * time.Second, RetryPolicy: backoff(500*time.Millisecond, 30*time.Second, 0),
 	})
 }
 
@@ -44,13 +45,7 @@ func withDatabaseLocalActivity(ctx workflow.Context) workflow.Context {
 // clear failure they can act on.
 func withSendActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Second,
-			MaximumAttempts:    4,
-		},
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: backoff(time.Second, 10*time.Second, 4),
 	})
 }
 
@@ -58,13 +53,7 @@ func withSendActivity(ctx workflow.Context) workflow.Context {
 // service's notices: short, and idempotent on the notice's id).
 func withSendLocalActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Second,
-			MaximumAttempts:    4,
-		},
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: backoff(time.Second, 10*time.Second, 4),
 	})
 }
 
@@ -72,13 +61,7 @@ func withSendLocalActivity(ctx workflow.Context) workflow.Context {
 // workflow falls back or records a readable failure.
 func withGraphActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-			MaximumAttempts:    5,
-		},
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: backoff(time.Second, 30*time.Second, 5),
 	})
 }
 

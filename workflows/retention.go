@@ -61,13 +61,7 @@ type RetentionResult struct {
 // step is idempotent: it only finds what is still there).
 func withRetentionActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    30,
-		},
+		StartToCloseTimeout: 2 * time.Minute, RetryPolicy: backoff(time.Second, time.Minute, 30),
 	})
 }
 
