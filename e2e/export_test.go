@@ -74,9 +74,7 @@ func TestSupervisorsAndTranscriptExport(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
-	amy := st.createAgent("amy", 5)
-	st.setPresence(amy, "available")
-	events := st.openEvents(amy, "")
+	amy, events := st.availableAgent("amy", 5)
 
 	const (
 		psidA    = "2900000000000141"
@@ -86,18 +84,14 @@ func TestSupervisorsAndTranscriptExport(t *testing.T) {
 		noteText = "VIP customer: refund approved by Sue"
 	)
 	// Conversation A: text, markup that must stay text, an image, a reply and a note.
-	st.customerSays(ch, psidA, "hello, my order is late", "")
-	convA := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convA := st.customerAssigned(events, ch, psidA, "hello, my order is late")
 	ms := time.Now().UnixMilli()
 	st.postEvents(ch,
 		fromCustomer(ch, psidA, ms, "message", map[string]any{"mid": "m_export_markup", "text": "<b>order</b> #42 & co"}),
 		fromCustomer(ch, psidA, ms+1, "message", map[string]any{"mid": "m_export_img", "attachments": []any{map[string]any{"type": "image", "payload": map[string]any{"url": imageURL}}}}),
 	)
 	st.eventually("three customer messages", 30*time.Second, func() bool { return st.count("messages", "conversation_id = $1", convA) == 3 })
-	var sent map[string]any
-	if code := st.call("POST", "/api/v1/conversations/"+convA+"/messages", amy.Token, map[string]string{"text": "Sorry! Refund on its way."}, &sent); code != 201 || sent["status"] != "sent" {
-		t.Fatalf("reply: %d %v", code, sent)
-	}
+	st.agentSends(amy, convA, "Sorry! Refund on its way.")
 	// A note, as the notes feature stores it: a message row of kind note, direction internal.
 	if _, err := st.db.Exec(`INSERT INTO messages (id, conversation_id, page_id, direction, sender, kind, text, status, agent_id, created_at)
 		VALUES ($1, $2, $3, 'internal', 'agent', 'note', $4, 'sent', $5, now() + interval '1 second')`, uuid.NewString(), convA, ch.PageID, noteText, amy.ID); err != nil {
@@ -105,10 +99,8 @@ func TestSupervisorsAndTranscriptExport(t *testing.T) {
 	}
 
 	// Conversation B: its customer is erased. Conversation C: opened long ago.
-	st.customerSays(ch, psidB, "please forget me", "")
-	convB := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	st.customerSays(ch, psidC, "an old question", "")
-	convC := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	convB := st.customerAssigned(events, ch, psidB, "please forget me")
+	convC := st.customerAssigned(events, ch, psidC, "an old question")
 	if _, err := st.db.Exec(`UPDATE conversations SET opened_at = '2020-06-01T12:00:00Z' WHERE id = $1`, convC); err != nil {
 		t.Fatal(err)
 	}

@@ -69,20 +69,11 @@ func TestRetentionAndImportSettings(t *testing.T) {
 func TestRetentionScheduleErasesOldTranscriptsAndKeepsOpenOnes(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("rita", 2)
-	st.setPresence(a, "available")
-	events := st.openEvents(a, "")
 	const oldPSID, openPSID = "2900000000000091", "2900000000000092"
-
-	st.customerSays(ch, oldPSID, "my old order number is 4711", "")
-	oldConv := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	if code := st.call("POST", "/api/v1/conversations/"+oldConv+"/close", a.Token, nil, nil); code != 200 {
-		t.Fatalf("close: %d", code)
-	}
+	ch, a, events, oldConv := st.conversationOnNewPage("rita", 2, oldPSID, "my old order number is 4711")
+	st.agentCloses(a, oldConv)
 	events.next(t, "conversation.closed", 10*time.Second)
-	st.customerSays(ch, openPSID, "I am still here", "")
-	openConv := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	openConv := st.customerAssigned(events, ch, openPSID, "I am still here")
 	st.eventually("the open conversation's message is recorded", 30*time.Second, func() bool {
 		return st.count("messages", "conversation_id = $1 AND text <> ''", openConv) == 1
 	})

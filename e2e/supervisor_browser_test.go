@@ -14,12 +14,7 @@ func TestSupervisorPageInBrowser(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
-	ch := st.connectPage()
-	amy := st.createAgent("amy", 2)
-	st.setPresence(amy, "available")
-	events := st.openEvents(amy, "")
-	st.customerSays(ch, "2900000000000151", "where is my parcel?", "")
-	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	ch, _, _, convID := st.conversationOnNewPage("amy", 2, "2900000000000151", "where is my parcel?")
 
 	sue := st.createAgent("sue", 2)
 	if code := st.call("PUT", "/api/v1/agents/"+sue.ID+"/supervision", st.adminToken, map[string]any{"role": "supervisor", "queue_ids": []string{ch.QueueID}}, nil); code != 200 {
