@@ -106,8 +106,7 @@ func (s *Store) ExportConversationByID(ctx context.Context, id string) (ExportCo
 // EachExportMessage calls fn with every message of a conversation, oldest
 // first, reading them a page at a time (keyset on created_at, id).
 func (s *Store) EachExportMessage(ctx context.Context, conversationID string, fn func(ExportMessage) error) error {
-	var after *ExportMessage
-	for {
+	return eachPage(exportMessagePage, fn, func(after *ExportMessage) ([]ExportMessage, error) {
 		sb := pg.NewSelectBuilder()
 		sb.Select("m.id", "m.direction", "m.sender", "m.kind", "m.text", "m.attachments", "m.status", "m.agent_id",
 			"coalesce(a.name, '')", "m.created_at").
@@ -117,7 +116,7 @@ func (s *Store) EachExportMessage(ctx context.Context, conversationID string, fn
 		if after != nil {
 			sb.Where("(m.created_at, m.id) > (" + sb.Var(after.CreatedAt) + ", " + sb.Var(after.ID) + "::uuid)")
 		}
-		page, err := queryAll(ctx, s.DB, sb, func(row rowScanner) (ExportMessage, error) {
+		return queryAll(ctx, s.DB, sb, func(row rowScanner) (ExportMessage, error) {
 			var m ExportMessage
 			var attachments []byte
 			if err := row.Scan(&m.ID, &m.Direction, &m.Sender, &m.Kind, &m.Text, &attachments, &m.Status, &m.AgentID,
@@ -128,15 +127,24 @@ func (s *Store) EachExportMessage(ctx context.Context, conversationID string, fn
 			m.Attachments = []Attachment{}
 			return m, json.Unmarshal(attachments, &m.Attachments)
 		})
+	})
+}
+
+// eachPage calls fn with every row of a keyset walk: next reads the page of
+// at most size rows after the last one of the previous page (nil: the first).
+func eachPage[T any](size int, fn func(T) error, next func(after *T) ([]T, error)) error {
+	var after *T
+	for {
+		page, err := next(after)
 		if err != nil {
 			return err
 		}
-		for _, m := range page {
-			if err := fn(m); err != nil {
+		for _, row := range page {
+			if err := fn(row); err != nil {
 				return err
 			}
 		}
-		if len(page) < exportMessagePage {
+		if len(page) < size {
 			return nil
 		}
 		after = &page[len(page)-1]
@@ -151,8 +159,7 @@ func (s *Store) EachExportConversation(ctx context.Context, accountID string, fr
 	if !validUUID(accountID) {
 		return fmt.Errorf("account: %w", ErrNotFound)
 	}
-	var after *ExportConversation
-	for {
+	return eachPage(exportConversationPage, fn, func(after *ExportConversation) ([]ExportConversation, error) {
 		sb := pg.NewSelectBuilder()
 		sb.Select(exportConversationSelect()).From("conversations c").
 			Join("pages p", "p.id = c.page_uuid").
@@ -165,20 +172,8 @@ func (s *Store) EachExportConversation(ctx context.Context, accountID string, fr
 		if after != nil {
 			sb.Where("(c.opened_at, c.id) > (" + sb.Var(after.OpenedAt) + ", " + sb.Var(after.ID) + "::uuid)")
 		}
-		page, err := queryAll(ctx, s.DB, sb, scanExportConversation)
-		if err != nil {
-			return err
-		}
-		for _, c := range page {
-			if err := fn(c); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportConversationPage {
-			return nil
-		}
-		after = &page[len(page)-1]
-	}
+		return queryAll(ctx, s.DB, sb, scanExportConversation)
+	})
 }
 
 // AccountExists says whether an account id is known (the bulk export's 404).

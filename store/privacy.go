@@ -137,11 +137,17 @@ func rowsChanged(res sql.Result, err error) (int64, error) {
 // SetPrivacyNoticeURL stores an account's privacy notice address ("" clears
 // it), checked by the caller.
 func (s *Store) SetPrivacyNoticeURL(ctx context.Context, accountID, raw string) error {
+	return s.setAccountSetting(ctx, accountID, "privacy_notice_url", raw)
+}
+
+// setAccountSetting sets one column of an account's settings; an unknown
+// account is ErrNotFound.
+func (s *Store) setAccountSetting(ctx context.Context, accountID, column string, value any) error {
 	if !validUUID(accountID) {
 		return fmt.Errorf("account: %w", ErrNotFound)
 	}
 	ub := pg.NewUpdateBuilder()
-	ub.Update("accounts").Set(ub.Assign("privacy_notice_url", raw)).Where(ub.Equal("id", accountID))
+	ub.Update("accounts").Set(ub.Assign(column, value)).Where(ub.Equal("id", accountID))
 	n, err := rowsChanged(exec(ctx, s.DB, ub))
 	if err == nil && n == 0 {
 		err = fmt.Errorf("account: %w", ErrNotFound)

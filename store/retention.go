@@ -35,13 +35,7 @@ func (s *Store) SetRetentionDays(ctx context.Context, accountID string, days int
 	if days < 0 || days > MaxRetentionDays {
 		return fmt.Errorf("retention_days must be between 0 (keep for ever) and %d", MaxRetentionDays)
 	}
-	ub := pg.NewUpdateBuilder()
-	ub.Update("accounts").Set(ub.Assign("retention_days", days)).Where(ub.Equal("id", accountID))
-	n, err := rowsChanged(exec(ctx, s.DB, ub))
-	if err == nil && n == 0 {
-		err = fmt.Errorf("account: %w", ErrNotFound)
-	}
-	return err
+	return s.setAccountSetting(ctx, accountID, "retention_days", days)
 }
 
 // RetentionBatch is what one bounded retention step erased. Counts are of what
