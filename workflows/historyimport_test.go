@@ -74,6 +74,19 @@ func newHistoryFixture(t *testing.T) historyFixture {
 	return historyFixture{s: s, sim: sim, acts: acts, pageID: page.ID}
 }
 
+// importHistory runs HistoryImportWorkflow for the fixture's page with its
+// real activities and requires it to succeed.
+func (f historyFixture) importHistory(t *testing.T) {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(f.acts)
+	env.ExecuteWorkflow(workflows.HistoryImportWorkflow, workflows.HistoryImportInput{PageUUID: f.pageID})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f historyFixture) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
 	var n int
@@ -185,13 +198,7 @@ func TestHistoryImportOff(t *testing.T) {
 	if err := f.s.SetImportHistoryDays(context.Background(), f.pageID, 0); err != nil {
 		t.Fatal(err)
 	}
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(f.acts)
-	env.ExecuteWorkflow(workflows.HistoryImportWorkflow, workflows.HistoryImportInput{PageUUID: f.pageID})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	f.importHistory(t)
 	if n := len(f.sim.Requests("/conversations")); n != 0 {
 		t.Errorf("%d Conversations API calls; want none", n)
 	}
@@ -219,13 +226,7 @@ func TestHistoryImportSkipsMessagesStoredAlready(t *testing.T) {
 	}
 	f.sim.SetHistory("1001", []simulator.HistoryThread{{ID: "t_live", PSID: "psid-live",
 		Messages: []simulator.HistoryMessage{{MID: "m_live_1", At: time.Now().Add(-time.Minute), Text: "hi"}}}})
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(f.acts)
-	env.ExecuteWorkflow(workflows.HistoryImportWorkflow, workflows.HistoryImportInput{PageUUID: f.pageID})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	f.importHistory(t)
 	if n := f.count(t, `SELECT count(*) FROM conversations WHERE facebook_thread_id IS NOT NULL`); n != 0 {
 		t.Errorf("%d imported conversations; want none", n)
 	}
