@@ -24,13 +24,8 @@ func (a *Activities) ProvisionPage(ctx context.Context, in contract.PageInput) (
 	}
 	status, lastError, name, expires, err := a.provision(ctx, cred.PageID, cred.AppID, graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret})
 	if err != nil {
-		gerr, ok := graph.AsError(err)
-		if !ok || gerr.Temporary() {
-			return contract.PageStatus{}, fromGraph(err)
-		}
-		status, lastError = "failed", gerr.Readable()
-		if gerr.Reason() == graph.ReasonTokenInvalid {
-			status = "needs_reauth"
+		if status, lastError, err = failedPageStatus(err); err != nil {
+			return contract.PageStatus{}, err
 		}
 	}
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, name, expires); err != nil {
@@ -97,13 +92,8 @@ func (a *Activities) CheckPageHealth(ctx context.Context, in contract.PageInput)
 	gcred := graph.Credentials{AccessToken: cred.AccessToken, AppSecret: cred.AppSecret}
 	status, lastError, expires, err := a.checkHealth(ctx, in.PageUUID, cred.PageID, cred.AppID, gcred)
 	if err != nil {
-		gerr, ok := graph.AsError(err)
-		if !ok || gerr.Temporary() {
-			return contract.PageStatus{}, fromGraph(err)
-		}
-		status, lastError = "failed", gerr.Readable()
-		if gerr.Reason() == graph.ReasonTokenInvalid {
-			status = "needs_reauth"
+		if status, lastError, err = failedPageStatus(err); err != nil {
+			return contract.PageStatus{}, err
 		}
 	}
 	if err := a.Store.SetPageStatus(ctx, in.PageUUID, status, lastError, "", expires); err != nil {
@@ -182,4 +172,18 @@ func (a *Activities) pageStatus(ctx context.Context, pageUUID, status, lastError
 	}
 	out.ParkedReplies = p.ParkedReplies
 	return out, nil
+}
+
+// failedPageStatus is the status a permanent Graph failure leaves a page in:
+// needs_reauth when its token is no longer valid, else failed, with the
+// readable error. A temporary failure comes back as the error, to be retried.
+func failedPageStatus(err error) (status, lastError string, _ error) {
+	gerr, ok := graph.AsError(err)
+	if !ok || gerr.Temporary() {
+		return "", "", fromGraph(err)
+	}
+	if gerr.Reason() == graph.ReasonTokenInvalid {
+		return "needs_reauth", gerr.Readable(), nil
+	}
+	return "failed", gerr.Readable(), nil
 }
