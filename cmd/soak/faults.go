@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fbchannel/supervise"
 	"fmt"
 	"strings"
 	"sync"
@@ -133,11 +134,7 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 	case "temporal":
 		s.temporal.Op.Lock()
 		defer s.temporal.Op.Unlock()
-		pid := s.temporal.PID()
-		s.temporal.ExpectExit()
-		if !s.temporal.Signal(syscall.SIGTERM, 30*time.Second) {
-			s.temporal.Kill()
-		}
+		pid := stopTemporal(s.temporal)
 		if err := s.temporal.Restart(ctx, "restart, same --db-filename", restartBound); err != nil {
 			return "", err
 		}
@@ -147,11 +144,7 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		// answers from Postgres alone, and the relay hands the inbox over afterwards.
 		s.temporal.Op.Lock()
 		defer s.temporal.Op.Unlock()
-		pid := s.temporal.PID()
-		s.temporal.ExpectExit()
-		if !s.temporal.Signal(syscall.SIGTERM, 30*time.Second) {
-			s.temporal.Kill()
-		}
+		pid := stopTemporal(s.temporal)
 		logf("temporal-outage: Temporal (pid %d) stopped; it stays down for %s", pid, s.cfg.outage)
 		time.Sleep(s.cfg.outage)
 		if err := s.temporal.Restart(ctx, "after a "+s.cfg.outage.String()+" outage, same --db-filename", restartBound); err != nil {
@@ -160,4 +153,15 @@ func (in *injector) inject(ctx context.Context, kind string) (string, error) {
 		return fmt.Sprintf("SIGTERM (pid %d), down for %s, started again on the same database file", pid, s.cfg.outage), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", kind)
+}
+
+// stopTemporal stops the Temporal dev server, as an expected exit (SIGTERM, a
+// kill after 30s), and answers the pid it had; the caller holds its Op lock.
+func stopTemporal(p *supervise.Process) int {
+	pid := p.PID()
+	p.ExpectExit()
+	if !p.Signal(syscall.SIGTERM, 30*time.Second) {
+		p.Kill()
+	}
+	return pid
 }
