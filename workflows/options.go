@@ -84,21 +84,13 @@ func failureOf(err error) (reason, message string) {
 // customer kept waiting (when routing looks at the locale, routing waits for it).
 func withProfileActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second,
-			MaximumAttempts: 2,
-		},
+		StartToCloseTimeout: 10 * time.Second, RetryPolicy: backoff(time.Second, time.Second, 2),
 	})
 }
 
 // A bot is asked a few times quickly; after that a person takes over.
 func withBotActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second,
-			MaximumAttempts: 3,
-		},
+		StartToCloseTimeout: 20 * time.Second, RetryPolicy: backoff(time.Second, 2*time.Second, 3),
 	})
 }
