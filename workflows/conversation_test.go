@@ -461,10 +461,13 @@ func TestCustomerMessageReopensWindow(t *testing.T) {
 	}
 }
 
-func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
+// replyWhileSendsFail runs a conversation, assigned after a minute, whose agent
+// replies msg-1 after an hour while every send fails with sendErr; it answers
+// the fixture, for its activity log, and the reply's update.
+func replyWhileSendsFail(t *testing.T, sendErr error) (*conversationFixture, *updateOutcome) {
 	f := newConversation(t)
 	f.sendMessage = func(activities.SendMessageInput) (contract.SendOutcome, error) {
-		return contract.SendOutcome{}, temporal.NewNonRetryableApplicationError("The customer can't receive messages right now.", "user_unavailable", nil)
+		return contract.SendOutcome{}, sendErr
 	}
 	var reply *updateOutcome
 	f.at(time.Minute, f.assign)
@@ -472,7 +475,11 @@ func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 	f.cancelAt(2 * time.Hour)
 	f.startNew(inbound("m_1", testStart))
 	f.requireCanceled()
+	return f, reply
+}
 
+func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
+	f, reply := replyWhileSendsFail(t, temporal.NewNonRetryableApplicationError("The customer can't receive messages right now.", "user_unavailable", nil))
 	if n := count(f.log.names(), a.SendMessage); n != 1 {
 		t.Errorf("SendMessage tried %d times, want 1: the failure is permanent", n)
 	}
@@ -488,17 +495,7 @@ func TestPermanentSendFailureIsMarkedAndReported(t *testing.T) {
 
 // Facebook's transient errors are retried a few times, then the agent is told to try again.
 func TestTransientSendFailureIsRetriedThenReported(t *testing.T) {
-	f := newConversation(t)
-	f.sendMessage = func(activities.SendMessageInput) (contract.SendOutcome, error) {
-		return contract.SendOutcome{}, temporal.NewApplicationError("Facebook is busy; please try again.", "transient", nil)
-	}
-	var reply *updateOutcome
-	f.at(time.Minute, f.assign)
-	f.at(time.Hour, func() { reply = f.reply("msg-1") })
-	f.cancelAt(2 * time.Hour)
-	f.startNew(inbound("m_1", testStart))
-	f.requireCanceled()
-
+	f, reply := replyWhileSendsFail(t, temporal.NewApplicationError("Facebook is busy; please try again.", "transient", nil))
 	if n := count(f.log.names(), a.SendMessage); n != 4 {
 		t.Errorf("SendMessage tried %d times, want 4 (the send retry policy)", n)
 	}
