@@ -14,6 +14,7 @@ import (
 
 	"fbchannel/activities"
 	"fbchannel/workflows"
+	"fbchannel/workflows/contract"
 )
 
 // The tests run in package workflows_test and register the real
@@ -116,4 +117,18 @@ func count(names []string, method any) int {
 		}
 	}
 	return n
+}
+
+// queryState answers the workflow's state query, decoded as S.
+func queryState[S any](t *testing.T, env *testsuite.TestWorkflowEnvironment) S {
+	t.Helper()
+	var st S
+	v, err := env.QueryWorkflow(contract.QueryState)
+	if err != nil {
+		t.Fatalf("query %s: %v", contract.QueryState, err)
+	}
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -159,15 +159,7 @@ func (f *conversationFixture) at(d time.Duration, fn func()) { f.env.RegisterDel
 
 func (f *conversationFixture) state() contract.ConversationState {
 	f.t.Helper()
-	v, err := f.env.QueryWorkflow(contract.QueryState)
-	if err != nil {
-		f.t.Fatalf("query %s: %v", contract.QueryState, err)
-	}
-	var st contract.ConversationState
-	if err := v.Get(&st); err != nil {
-		f.t.Fatal(err)
-	}
-	return st
+	return queryState[contract.ConversationState](f.t, f.env)
 }
 
 // assign tells the conversation its agent, as the queue workflow does.

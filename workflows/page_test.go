@@ -48,15 +48,7 @@ func (f *pageFixture) at(d time.Duration, fn func()) { f.env.RegisterDelayedCall
 
 func (f *pageFixture) state() contract.PageStatus {
 	f.t.Helper()
-	v, err := f.env.QueryWorkflow(contract.QueryState)
-	if err != nil {
-		f.t.Fatalf("query %s: %v", contract.QueryState, err)
-	}
-	var st contract.PageStatus
-	if err := v.Get(&st); err != nil {
-		f.t.Fatal(err)
-	}
-	return st
+	return queryState[contract.PageStatus](f.t, f.env)
 }
 
 // run starts the page workflow and ends it at endAt the way Temporal would: by
