@@ -89,11 +89,7 @@ func (f historyFixture) importHistory(t *testing.T) {
 
 func (f historyFixture) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := f.s.DB.QueryRow(q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countRows(t, f.s, q, args...)
 }
 
 func (f historyFixture) checkImportedOnce(t *testing.T) {

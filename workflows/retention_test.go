@@ -114,8 +114,14 @@ func (f retentionFixture) erased(t *testing.T, conv string) (erased, kept int) {
 
 func (f retentionFixture) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
+	return countRows(t, f.s, q, args...)
+}
+
+// countRows answers a SELECT count(*) query.
+func countRows(t *testing.T, s *store.Store, q string, args ...any) int {
+	t.Helper()
 	var n int
-	if err := f.s.DB.QueryRow(q, args...).Scan(&n); err != nil {
+	if err := s.DB.QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
