@@ -58,14 +58,12 @@ import (
 const namespace = apptest.Namespace
 
 type config struct {
+	measure.Stack
 	conversations int
 	agents        int
 	capacity      int
 	probes        int
 	think         time.Duration
-	temporalCLI   string
-	databaseURL   string
-	keepDB        bool
 	fillTimeout   time.Duration
 	workTimeout   time.Duration
 }
@@ -77,9 +75,7 @@ func main() {
 	flag.IntVar(&cfg.capacity, "capacity", 1, "each agent's capacity (1: a close is what makes room)")
 	flag.IntVar(&cfg.probes, "probes", 200, "sequential raw round trips of each kind, before and after")
 	flag.DurationVar(&cfg.think, "think", 0, "how long an agent works on a conversation before closing it (uniform in [½, 1½]×); 0: at once, saturating the queue")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
-	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
+	cfg.Stack.Register()
 	flag.DurationVar(&cfg.fillTimeout, "fill-timeout", 10*time.Minute, "how long the conversations may take to be waiting")
 	flag.DurationVar(&cfg.workTimeout, "work-timeout", 10*time.Minute, "how long the agents may take to work through the queue")
 	flag.Parse()
@@ -91,14 +87,14 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config) error {
-	if _, err := os.Stat(cfg.temporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
+	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
+		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
 	sdkLog := &measure.QuietLogger{}
-	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
-	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: sdkLog, Output: io.Discard})
+	measure.Progress("starting Temporal dev server (%s)", cfg.TemporalCLI)
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.TemporalCLI, Logger: sdkLog, Output: io.Discard})
 	if err != nil {
 		return err
 	}
@@ -130,7 +126,7 @@ func run(ctx context.Context, cfg config) error {
 	defer rawWorker.Stop()
 
 	s, err := apptest.Start(ctx, apptest.Options{
-		DatabaseURL: cfg.databaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.keepDB, SeparatePools: true,
+		DatabaseURL: cfg.DatabaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.KeepDB, SeparatePools: true,
 		TaskQueue: "fbchannel-bench-" + tag, Starter: caller, Worker: workerClient, Connections: 16 + cfg.agents,
 	})
 	if err != nil {

@@ -58,15 +58,13 @@ import (
 const namespace = apptest.Namespace
 
 type config struct {
+	measure.Stack
 	conversations int
 	messages      int
 	concurrency   int
 	rounds        int
 	warmup        int
-	temporalCLI   string
-	databaseURL   string
 	drainTimeout  time.Duration
-	keepDB        bool
 	diagnose      bool
 	workerPollers int
 }
@@ -78,12 +76,10 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "C: requests in flight")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "number of (b) phases; the schedule is a b a b … a (rounds+1 (a) phases)")
 	flag.IntVar(&cfg.warmup, "warmup", 40, "untimed warm-up calls of each kind before the first phase")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	cfg.Stack.Register()
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for a phase's work to be drained")
 	flag.BoolVar(&cfg.diagnose, "diagnose", true, "after the schedule: (a) with the webhook's search attributes, a paced single conversation, and (b) with the channel's worker stopped (shown apart)")
 	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as app.RunWorker)")
-	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
 	flag.Parse()
 	if cfg.conversations < 1 || cfg.messages < cfg.conversations || cfg.concurrency < 1 || cfg.rounds < 1 {
 		fmt.Fprintln(os.Stderr, "ingest: need conversations ≥ 1, messages ≥ conversations, concurrency ≥ 1, rounds ≥ 1")
@@ -174,8 +170,8 @@ type phaseResult struct {
 func (p phaseResult) throughput() float64 { return float64(p.ok) / p.wall.Seconds() }
 
 func run(ctx context.Context, cfg config) (err error) {
-	if _, err := os.Stat(cfg.temporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
+	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
+		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
 	}
 	b := &bench{cfg: cfg, tag: apptest.RandomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
 	defer func() {
@@ -187,8 +183,8 @@ func run(ctx context.Context, cfg config) (err error) {
 	}()
 	start := time.Now()
 
-	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
-	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: b.sdkLog, Output: b.serverLog})
+	measure.Progress("starting Temporal dev server (%s)", cfg.TemporalCLI)
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.TemporalCLI, Logger: b.sdkLog, Output: b.serverLog})
 	if err != nil {
 		return err
 	}
@@ -287,7 +283,7 @@ func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
 	}
 	s, err := apptest.New(ctx, apptest.Options{
 		WebhookMaxBytes: 1 << 20, // the starter's default (WEBHOOK_MAX_BYTES): a 1000-event delivery fits
-		DatabaseURL:     b.cfg.databaseURL, Database: "fbchannel_bench_" + b.tag, KeepDB: b.cfg.keepDB, SeparatePools: true,
+		DatabaseURL:     b.cfg.DatabaseURL, Database: "fbchannel_bench_" + b.tag, KeepDB: b.cfg.KeepDB, SeparatePools: true,
 		TaskQueue: "fbchannel-bench-" + b.tag, Starter: timedClient{b.caller}, Worker: b.workerClient, WorkerOptions: opts,
 		StarterLog: slog.New(b.serviceLog), Connections: b.cfg.concurrency,
 	})

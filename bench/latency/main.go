@@ -54,19 +54,15 @@ import (
 const namespace = apptest.Namespace
 
 type config struct {
-	probes      int
-	temporalCLI string
-	databaseURL string
-	keepDB      bool
-	timeout     time.Duration
+	measure.Stack
+	probes  int
+	timeout time.Duration
 }
 
 func main() {
 	var cfg config
 	flag.IntVar(&cfg.probes, "probes", 50, "sequential probes of each kind")
-	flag.StringVar(&cfg.temporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
-	flag.StringVar(&cfg.databaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
-	flag.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
+	cfg.Stack.Register()
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "how long one probe may take")
 	flag.Parse()
 	if cfg.probes < 1 {
@@ -85,14 +81,14 @@ type results struct {
 }
 
 func run(ctx context.Context, cfg config) error {
-	if _, err := os.Stat(cfg.temporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.temporalCLI, err)
+	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
+		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
 	sdkLog := &measure.QuietLogger{}
-	measure.Progress("starting Temporal dev server (%s)", cfg.temporalCLI)
-	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.temporalCLI, Logger: sdkLog, Output: io.Discard})
+	measure.Progress("starting Temporal dev server (%s)", cfg.TemporalCLI)
+	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.TemporalCLI, Logger: sdkLog, Output: io.Discard})
 	if err != nil {
 		return err
 	}
@@ -123,7 +119,7 @@ func run(ctx context.Context, cfg config) error {
 	defer rawWorker.Stop()
 
 	s, err := apptest.Start(ctx, apptest.Options{
-		DatabaseURL: cfg.databaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.keepDB, SeparatePools: true,
+		DatabaseURL: cfg.DatabaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.KeepDB, SeparatePools: true,
 		TaskQueue: "fbchannel-bench-" + tag, Starter: caller, Worker: workerClient, Connections: 16,
 	})
 	if err != nil {

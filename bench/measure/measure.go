@@ -1,6 +1,7 @@
 // Package measure is what the benchmarks share to measure and report: nearest-rank
-// percentiles, millisecond formatting, a cancellable sleep and progress lines. The
-// channel they measure is app/apptest's Stack.
+// percentiles, millisecond formatting, a cancellable sleep and progress lines, and
+// the flags, main and SDK log counter of a bench. The channel they measure is
+// app/apptest's Stack.
 package measure
 
 import (

@@ -2,6 +2,8 @@ package measure
 
 import (
 	"context"
+	"fbchannel/app/apptest"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -33,3 +35,17 @@ func (l *QuietLogger) Warn(string, ...any)  { l.Warnings.Add(1) }
 func (l *QuietLogger) Error(string, ...any) { l.Errors.Add(1) }
 
 var _ log.Logger = (*QuietLogger)(nil)
+
+// Stack is the flags of a bench that runs the channel in-process (app/apptest).
+type Stack struct {
+	TemporalCLI string
+	DatabaseURL string
+	KeepDB      bool
+}
+
+// Register defines the stack's flags on the command line.
+func (s *Stack) Register() {
+	flag.StringVar(&s.TemporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
+	flag.StringVar(&s.DatabaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
+	flag.BoolVar(&s.KeepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
+}
