@@ -761,10 +761,9 @@ func TestConversationClosesWhenHumanAgentWindowExpires(t *testing.T) {
 	}
 }
 
-// A reply refused because the page's token is invalid waits, with later replies
-// behind it, and goes out in order when the page is active again.
-func TestRepliesWaitWhilePageNeedsReauthAndGoInOrder(t *testing.T) {
-	f := newConversation(t)
+// sendsRefusedWhilePageDown makes every send refused as token_invalid while the
+// answered flag is set (it starts set), and sent once it is cleared.
+func (f *conversationFixture) sendsRefusedWhilePageDown() *atomic.Bool {
 	var pageDown atomic.Bool
 	pageDown.Store(true)
 	f.sendMessage = func(in activities.SendMessageInput) (contract.SendOutcome, error) {
@@ -773,6 +772,14 @@ func TestRepliesWaitWhilePageNeedsReauthAndGoInOrder(t *testing.T) {
 		}
 		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
 	}
+	return &pageDown
+}
+
+// A reply refused because the page's token is invalid waits, with later replies
+// behind it, and goes out in order when the page is active again.
+func TestRepliesWaitWhilePageNeedsReauthAndGoInOrder(t *testing.T) {
+	f := newConversation(t)
+	pageDown := f.sendsRefusedWhilePageDown()
 	var first, second *updateOutcome
 	var parked contract.ConversationState
 	f.at(time.Minute, f.assign)
@@ -1005,14 +1012,7 @@ func TestNoNoticeOutsideTheStandardWindow(t *testing.T) {
 // be marked queued after the others had already gone out.
 func TestReplyQueuedWhileParkedOnesGoOutIsSent(t *testing.T) {
 	f := newConversation(t)
-	var pageDown atomic.Bool
-	pageDown.Store(true)
-	f.sendMessage = func(in activities.SendMessageInput) (contract.SendOutcome, error) {
-		if pageDown.Load() {
-			return contract.SendOutcome{}, temporal.NewNonRetryableApplicationError("The page needs re-authorisation.", "token_invalid", nil)
-		}
-		return contract.SendOutcome{MessageID: in.MessageID, Status: "sent", FacebookMessageID: "m_sent_" + in.MessageID}, nil
-	}
+	pageDown := f.sendsRefusedWhilePageDown()
 	f.markQueuedCall.After(30 * time.Minute) // marking a reply queued takes a while
 	f.at(time.Minute, f.assign)
 	f.at(time.Hour, func() { f.reply("msg-1") })
