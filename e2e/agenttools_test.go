@@ -195,10 +195,7 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := b.newTab(deskObservers)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", a.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", a.Token)
 	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)
 	tb.click("#conv-list .conv-item")
@@ -240,9 +237,7 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 	if sends := st.sim.Requests("/messages"); len(sends) != 1 {
 		t.Fatalf("Send API calls after the note: %d, want 1", len(sends))
 	}
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }
 
 // The admin console manages the account's quick reply library: an unknown
@@ -258,10 +253,7 @@ func TestAdminQuickRepliesInBrowser(t *testing.T) {
 	}
 	b := startBrowser(t)
 	tb := b.newTab("")
-	tb.navigate(st.api.URL + "/admin")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", st.adminToken)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/admin", st.adminToken)
 	tb.waitFor("the console", `!document.querySelector("#app").hidden`, 10*time.Second)
 	tb.typeInto("#open-id", acct.ID)
 	tb.click("#open-account button[type=submit]")
@@ -296,7 +288,5 @@ func TestAdminQuickRepliesInBrowser(t *testing.T) {
 	}
 	tb.click("#qr-list li button.danger")
 	tb.waitFor("the reply deleted", `!document.querySelector("#qr-list") && document.querySelector("#quick-replies .empty-note")`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("the page reported problems: %v", p)
-	}
+	b.requireNoProblems()
 }

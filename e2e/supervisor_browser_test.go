@@ -25,10 +25,7 @@ func TestSupervisorPageInBrowser(t *testing.T) {
 	tb := b.newIsolatedTab("")
 	tb.navigate(st.api.URL + "/supervisor")
 	tb.waitFor("the sign-in hint", `document.querySelector("#sup-status a") !== null && document.querySelector("#sup-status a").pathname === "/desk"`, 10*time.Second)
-	tb.navigate(st.api.URL + "/desk")
-	tb.waitFor("the sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-	tb.typeInto("#token", sue.Token)
-	tb.click("#signin-button")
+	tb.signIn(st.api.URL+"/desk", sue.Token)
 	tb.waitFor("the desk with its Supervisor link", `!document.querySelector("#app").hidden && !document.querySelector("#supervisor-link").hidden`, 10*time.Second)
 	var link string
 	tb.mustEval(`document.querySelector("#supervisor-link").pathname`, &link)
@@ -45,7 +42,5 @@ func TestSupervisorPageInBrowser(t *testing.T) {
 	}
 	tb.navigate(href)
 	tb.waitFor("the printable transcript", `document.body.innerText.includes("where is my parcel?")`, 10*time.Second)
-	if p := b.Problems(); len(p) > 0 {
-		t.Fatalf("page problems: %v", p)
-	}
+	b.requireNoProblems()
 }
