@@ -57,10 +57,7 @@ func TestDeskTransferInBrowser(t *testing.T) {
 	signIn := func(a agent, name string) *tab {
 		tb := b.newIsolatedTab(deskObservers)
 		tb.grantNotifications(st.api.URL)
-		tb.navigate(st.api.URL + "/desk")
-		tb.waitFor(name+"'s sign-in form", `!document.querySelector("#signin").hidden`, 10*time.Second)
-		tb.typeInto("#token", a.Token)
-		tb.click("#signin-button")
+		tb.signIn(st.api.URL+"/desk", a.Token)
 		tb.waitFor(name+"'s desk", fmt.Sprintf(`!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === %q`, name), 10*time.Second)
 		// A reload would wipe this mark: what follows must arrive live.
 		tb.mustEval(`window.__sameDocument = true`, nil)
