@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,8 +38,21 @@ type queueFixture struct {
 	// overflow answers OverflowWaiting after its call time is logged.
 	overflow func() activities.OverflowWaitingResult
 
+	// signals is guarded by mu: the test environment runs the external signals a
+	// pass sends together on goroutines of their own, in no fixed order.
+	mu        sync.Mutex
 	signals   []externalSignal
 	signalErr func(workflowID string) error
+}
+
+// sortedSignals are the recorded signals by workflow ID: a pass sends its
+// signals together, so their order is not the workflow's to keep.
+func (f *queueFixture) sortedSignals() []externalSignal {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Clone(f.signals)
+	slices.SortStableFunc(out, func(x, y externalSignal) int { return strings.Compare(x.workflowID, y.workflowID) })
+	return out
 }
 
 type externalSignal struct {
@@ -72,7 +88,9 @@ func newQueue(t *testing.T, answers ...activities.AssignQueueResult) *queueFixtu
 	stubErr(f.env, f.log, a.WakeQueues, &wake)
 	f.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(namespace, workflowID, runID, signalName string, arg any) error {
+			f.mu.Lock()
 			f.signals = append(f.signals, externalSignal{workflowID, runID, signalName, arg})
+			f.mu.Unlock()
 			return f.signalErr(workflowID)
 		})
 	return f
@@ -120,8 +138,8 @@ func TestQueueSignalsEachAssignedConversation(t *testing.T) {
 		{contract.ConversationWorkflowID(testPageID, "psid-1"), "", contract.SignalAssigned, a1},
 		{contract.ConversationWorkflowID(testPageID, "psid-2"), "", contract.SignalAssigned, a2},
 	}
-	if !reflect.DeepEqual(f.signals, want) {
-		t.Errorf("signals\n got %+v\nwant %+v", f.signals, want)
+	if got := f.sortedSignals(); !reflect.DeepEqual(got, want) {
+		t.Errorf("signals\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -208,8 +226,8 @@ func TestQueueCarriesOnWhenConversationIsGone(t *testing.T) {
 	f.env.RegisterDelayedCallback(func() { passes = f.passes() }, 30*time.Minute)
 	f.run(time.Hour)
 
-	if len(f.signals) != 2 || f.signals[1].arg != assignment(2) {
-		t.Errorf("signals %+v, want the second conversation told despite the first failing", f.signals)
+	if got := f.sortedSignals(); len(got) != 2 || got[1].arg != assignment(2) {
+		t.Errorf("signals %+v, want the second conversation told despite the first failing", got)
 	}
 	if passes != 1 {
 		t.Errorf("%d passes, want 1: a failed signal is not a reason to assign again", passes)
