@@ -46,7 +46,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -54,8 +53,6 @@ import (
 	"fbchannel/app/apptest"
 	"fbchannel/bench/measure"
 )
-
-const namespace = apptest.Namespace
 
 type config struct {
 	measure.Stack
@@ -92,34 +89,17 @@ func run(ctx context.Context, cfg config) error {
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
-	sdkLog := &measure.QuietLogger{}
-	measure.Progress("starting Temporal dev server (%s)", cfg.TemporalCLI)
-	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.TemporalCLI, Logger: sdkLog, Output: io.Discard})
+	tc, err := measure.StartTemporal(ctx, cfg.TemporalCLI)
 	if err != nil {
 		return err
 	}
-	defer server.Stop()
-	dial := func() (client.Client, error) {
-		return client.Dial(client.Options{HostPort: server.FrontendHostPort(), Namespace: namespace, Logger: sdkLog})
-	}
-	// The starter's client also makes the raw calls; the workers poll on another
-	// connection, as a separate worker process would.
-	caller, err := dial()
-	if err != nil {
-		return err
-	}
-	defer caller.Close()
-	workerClient, err := dial()
-	if err != nil {
-		return err
-	}
-	defer workerClient.Close()
+	defer tc.Close()
+	caller, workerClient, sdkLog := tc.Caller, tc.Worker, tc.Log
 
-	raw := &rawProbe{caller: caller, queue: "bench-raw-" + tag, started: map[int]time.Time{}, note: make(chan int, 1)}
+	raw := &rawProbe{WakeProbe: measure.NewWakeProbe(caller), caller: caller, queue: "bench-raw-" + tag}
 	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
 	rawWorker.RegisterWorkflowWithOptions(echoWorkflow, workflow.RegisterOptions{Name: echoWorkflowName})
-	rawWorker.RegisterWorkflowWithOptions(wakeWorkflow, workflow.RegisterOptions{Name: wakeWorkflowName})
-	rawWorker.RegisterActivityWithOptions(raw.noteActivity, activity.RegisterOptions{Name: noteActivityName})
+	raw.Register(rawWorker)
 	if err := rawWorker.Start(); err != nil {
 		return err
 	}
@@ -166,9 +146,6 @@ func run(ctx context.Context, cfg config) error {
 const (
 	echoWorkflowName = "BenchEchoWorkflow"
 	echoUpdate       = "echo"
-	wakeWorkflowName = "BenchWakeWorkflow"
-	wakeSignal       = "wake"
-	noteActivityName = "BenchNote"
 )
 
 // echoWorkflow answers an update at once: one workflow task per round trip.
@@ -179,42 +156,15 @@ func echoWorkflow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return false })
 }
 
-// wakeWorkflow runs a no-op activity for each signal, as a queue workflow runs
-// its assignment pass for each wake.
-func wakeWorkflow(ctx workflow.Context) error {
-	ch := workflow.GetSignalChannel(ctx, wakeSignal)
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	for {
-		var seq int
-		ch.Receive(ctx, &seq)
-		if err := workflow.ExecuteActivity(ctx, noteActivityName, seq).Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-}
-
 // wakePace spaces the raw wakes so that each finds its workflow idle.
 const wakePace = 50 * time.Millisecond
 
+// rawProbe measures the raw round trips on its own task queue: an update, and a
+// wake (measure.WakeProbe).
 type rawProbe struct {
+	*measure.WakeProbe
 	caller client.Client
 	queue  string
-
-	mu      sync.Mutex
-	started map[int]time.Time // wake sequence number → when its activity started
-	note    chan int
-}
-
-func (p *rawProbe) noteActivity(ctx context.Context, seq int) error {
-	now := time.Now()
-	p.mu.Lock()
-	p.started[seq] = now
-	p.mu.Unlock()
-	select {
-	case p.note <- seq:
-	default:
-	}
-	return nil
 }
 
 type rawResult struct {
@@ -231,7 +181,7 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-echo", TaskQueue: p.queue}, echoWorkflowName); err != nil {
 		return res, err
 	}
-	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id + "-wake", TaskQueue: p.queue}, wakeWorkflowName); err != nil {
+	if err := p.StartWorkflow(ctx, id+"-wake", p.queue); err != nil {
 		return res, err
 	}
 	defer func() {
@@ -257,33 +207,14 @@ func (p *rawProbe) measure(ctx context.Context, label string, n int) (rawResult,
 	}
 	for i := -warmup; i < n; i++ {
 		t0 := time.Now()
-		if err := p.caller.SignalWorkflow(ctx, id+"-wake", "", wakeSignal, i); err != nil {
-			return res, fmt.Errorf("raw signal: %w", err)
+		t1, at, err := p.Wake(ctx, id+"-wake", i)
+		if err != nil {
+			return res, fmt.Errorf("raw wake %d: %w", i, err)
 		}
-		t1 := time.Now()
-		timeout := time.After(30 * time.Second)
-		for {
-			p.mu.Lock()
-			at, ok := p.started[i]
-			p.mu.Unlock()
-			if ok {
-				if i >= 0 {
-					res.wake = append(res.wake, at.Sub(t1))
-					res.wakeFromSent = append(res.wakeFromSent, at.Sub(t0))
-				}
-				break
-			}
-			select {
-			case <-p.note:
-			case <-timeout:
-				return res, fmt.Errorf("raw wake %d: no activity within 30s", i)
-			case <-ctx.Done():
-				return res, ctx.Err()
-			}
+		if i >= 0 {
+			res.wake = append(res.wake, at.Sub(t1))
+			res.wakeFromSent = append(res.wakeFromSent, at.Sub(t0))
 		}
-		p.mu.Lock()
-		clear(p.started)
-		p.mu.Unlock()
 		// Unhurried: the next wake finds the workflow idle again (its activity
 		// completed and recorded), as a queue workflow between passes.
 		if err := measure.Sleep(ctx, wakePace); err != nil {

@@ -37,21 +37,16 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"fbchannel/app/apptest"
 	"fbchannel/bench/measure"
 	"fbchannel/workflows/contract"
 )
-
-const namespace = apptest.Namespace
 
 type config struct {
 	measure.Stack
@@ -86,33 +81,16 @@ func run(ctx context.Context, cfg config) error {
 	}
 	start := time.Now()
 	tag := apptest.RandomHex(3)
-	sdkLog := &measure.QuietLogger{}
-	measure.Progress("starting Temporal dev server (%s)", cfg.TemporalCLI)
-	server, err := apptest.StartTemporal(ctx, apptest.Temporal{CLI: cfg.TemporalCLI, Logger: sdkLog, Output: io.Discard})
+	tc, err := measure.StartTemporal(ctx, cfg.TemporalCLI)
 	if err != nil {
 		return err
 	}
-	defer server.Stop()
-	dial := func() (client.Client, error) {
-		return client.Dial(client.Options{HostPort: server.FrontendHostPort(), Namespace: namespace, Logger: sdkLog})
-	}
-	// The starter's client also makes the raw calls; the workers poll on another
-	// connection, as a separate worker process would.
-	caller, err := dial()
-	if err != nil {
-		return err
-	}
-	defer caller.Close()
-	workerClient, err := dial()
-	if err != nil {
-		return err
-	}
-	defer workerClient.Close()
+	defer tc.Close()
+	caller, workerClient, sdkLog := tc.Caller, tc.Worker, tc.Log
 
-	raw := &rawProbe{caller: caller, queue: "bench-raw-" + tag, started: map[int]time.Time{}, note: make(chan int, 1)}
+	raw := &rawProbe{WakeProbe: measure.NewWakeProbe(caller), caller: caller, queue: "bench-raw-" + tag}
 	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
-	rawWorker.RegisterWorkflowWithOptions(wakeWorkflow, workflow.RegisterOptions{Name: wakeWorkflowName})
-	rawWorker.RegisterActivityWithOptions(raw.noteActivity, activity.RegisterOptions{Name: noteActivityName})
+	raw.Register(rawWorker)
 	if err := rawWorker.Start(); err != nil {
 		return err
 	}
@@ -173,81 +151,30 @@ func run(ctx context.Context, cfg config) error {
 // ---------------------------------------------------------------------------
 // The raw round trip: a signal to an idle workflow → its activity starts.
 
-const (
-	wakeWorkflowName = "BenchWakeWorkflow"
-	wakeSignal       = "wake"
-	noteActivityName = "BenchNote"
-)
-
-// wakeWorkflow runs a no-op activity for each signal.
-func wakeWorkflow(ctx workflow.Context) error {
-	ch := workflow.GetSignalChannel(ctx, wakeSignal)
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	for {
-		var seq int
-		ch.Receive(ctx, &seq)
-		if err := workflow.ExecuteActivity(ctx, noteActivityName, seq).Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-}
-
+// rawProbe measures the raw round trip on its own task queue.
 type rawProbe struct {
+	*measure.WakeProbe
 	caller client.Client
 	queue  string
-
-	mu      sync.Mutex
-	started map[int]time.Time
-	note    chan int
-}
-
-func (p *rawProbe) noteActivity(ctx context.Context, seq int) error {
-	now := time.Now()
-	p.mu.Lock()
-	p.started[seq] = now
-	p.mu.Unlock()
-	select {
-	case p.note <- seq:
-	default:
-	}
-	return nil
 }
 
 func (p *rawProbe) measure(ctx context.Context, label string, n int) ([]time.Duration, error) {
 	id := fmt.Sprintf("bench-raw-%s-%s", p.queue, label)
 	measure.Progress("raw %s: %d signal → activity", label, n)
-	if _, err := p.caller.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: p.queue}, wakeWorkflowName); err != nil {
+	if err := p.StartWorkflow(ctx, id, p.queue); err != nil {
 		return nil, err
 	}
 	defer func() { _ = p.caller.TerminateWorkflow(context.Background(), id, "", "bench done") }()
-	p.mu.Lock()
-	clear(p.started) // sequence numbers start again with each measure
-	p.mu.Unlock()
 	var out []time.Duration
 	const warmup = 20
 	for i := -warmup; i < n; i++ {
 		t0 := time.Now()
-		if err := p.caller.SignalWorkflow(ctx, id, "", wakeSignal, i); err != nil {
-			return nil, fmt.Errorf("raw signal: %w", err)
+		_, at, err := p.Wake(ctx, id, i)
+		if err != nil {
+			return nil, fmt.Errorf("raw wake %d: %w", i, err)
 		}
-		timeout := time.After(30 * time.Second)
-		for {
-			p.mu.Lock()
-			at, ok := p.started[i]
-			p.mu.Unlock()
-			if ok {
-				if i >= 0 {
-					out = append(out, at.Sub(t0))
-				}
-				break
-			}
-			select {
-			case <-p.note:
-			case <-timeout:
-				return nil, fmt.Errorf("raw wake %d: no activity within 30s", i)
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		if i >= 0 {
+			out = append(out, at.Sub(t0))
 		}
 		// Unhurried: the next signal finds the workflow idle again.
 		if err := measure.Sleep(ctx, 50*time.Millisecond); err != nil {
