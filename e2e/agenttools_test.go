@@ -14,6 +14,16 @@ import (
 	"fbchannel/simulator"
 )
 
+// profileSaved waits until the customer's profile name is saved. It is fetched
+// beside routing, so it may come after the assignment (customer.updated); quick
+// replies fill their slugs from it.
+func (st *stack) profileSaved(psid, name string) {
+	st.t.Helper()
+	st.eventually(psid+"'s profile", 30*time.Second, func() bool {
+		return st.count("customers", "psid = $1 AND name = $2", psid, name) == 1
+	})
+}
+
 // conversationOf waits until the agent has the customer's conversation
 // and returns its id.
 func (st *stack) conversationOf(a agent, psid string) string {
@@ -55,6 +65,7 @@ func TestQuickRepliesAndNotesAPI(t *testing.T) {
 	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", Locale: "fr_FR"})
 	st.customerSays(ch, jane, "Where is my order?", "")
 	convID := st.conversationOf(a, jane)
+	st.profileSaved(jane, "Jane Cooper")
 
 	library := "/api/v1/accounts/" + ch.AccountID + "/quick-replies"
 	var raw map[string]any
@@ -192,6 +203,7 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 	st.setPresence(a, "available")
 	st.customerSays(ch, jane, "Where is my order?", "")
 	st.conversationOf(a, jane)
+	st.profileSaved(jane, "Jane Cooper")
 
 	b := startBrowser(t)
 	tb := b.newTab(deskObservers)
