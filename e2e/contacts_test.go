@@ -369,26 +369,25 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 	refused, known := "2900000000007319", "2900000000000072"
 	st.sim.RegisterProfile(known, simulator.ProfileData{FirstName: "Mia", LastName: "Wong", ProfilePic: "https://cdn.example/mia.jpg", Locale: "en_GB"})
 
-	customerOf := func(psid, text string) map[string]any {
+	// The profile is fetched beside routing, so the customer is first shown with
+	// the fallback name; each check waits for the fetch's own observable effect.
+	customerOf := func(psid, text string, fetched func()) map[string]any {
 		t.Helper()
 		id := st.customerAssigned(events, ch, psid, text)
-		var cu map[string]any
-		st.eventually("profile of "+psid, 30*time.Second, func() bool {
-			var c map[string]any
-			st.call("GET", "/api/v1/conversations/"+id, a.Token, nil, &c)
-			cu, _ = c["customer"].(map[string]any)
-			return cu != nil && cu["name"] != ""
-		})
+		fetched()
+		var c map[string]any
+		st.call("GET", "/api/v1/conversations/"+id, a.Token, nil, &c)
+		cu, _ := c["customer"].(map[string]any)
 		return cu
 	}
-	if cu := customerOf(refused, "Hi"); cu["name"] != "Facebook user ·7319" || cu["profile_pic"] != "" || cu["psid"] != refused {
+	refusedAsked := func() {
+		st.eventually("the refused profile asked for", 30*time.Second, func() bool { return len(st.sim.Requests("/"+refused)) > 0 })
+	}
+	if cu := customerOf(refused, "Hi", refusedAsked); cu["name"] != "Facebook user ·7319" || cu["profile_pic"] != "" || cu["psid"] != refused {
 		t.Fatalf("refused profile: %v", cu)
 	}
-	if cu := customerOf(known, "Hello"); cu["name"] != "Mia Wong" || cu["profile_pic"] != "https://cdn.example/mia.jpg" || cu["locale"] != "en_GB" {
+	if cu := customerOf(known, "Hello", func() { st.profileSaved(known, "Mia Wong") }); cu["name"] != "Mia Wong" || cu["profile_pic"] != "https://cdn.example/mia.jpg" || cu["locale"] != "en_GB" {
 		t.Fatalf("real profile: %v", cu)
-	}
-	if n := len(st.sim.Requests("/" + refused)); n == 0 {
-		t.Fatalf("the refused profile was never asked for")
 	}
 	var list []map[string]any
 	st.call("GET", "/api/v1/me/conversations", a.Token, nil, &list)
