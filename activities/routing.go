@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-
-	"fbchannel/workflows/contract"
 )
 
 // RouteConversation chooses the conversation's queue and puts it there.
@@ -15,12 +13,7 @@ func (a *Activities) RouteConversation(ctx context.Context, in RouteConversation
 // AssignQueue is one assignment pass of a queue workflow (store.AssignQueue).
 func (a *Activities) AssignQueue(ctx context.Context, in AssignQueueInput) (AssignQueueResult, error) {
 	pass, err := a.Store.AssignQueue(ctx, in.QueueID, in.Max)
-	out := AssignQueueResult{DeferredTo: pass.DeferredTo}
-	for _, d := range pass.Assigned {
-		out.Assignments = append(out.Assignments, contract.Assignment{
-			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt,
-		})
-	}
+	out := AssignQueueResult{DeferredTo: pass.DeferredTo, Assignments: pass.Assigned}
 	if pass.NextOverflowAt != nil {
 		out.NextOverflowAt = pass.NextOverflowAt.UTC()
 	}

@@ -57,8 +57,7 @@ func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me sto
 // Temporal hiccup only leaves the workflow's search attributes behind, so it is
 // logged, not reported.
 func (s *Server) tellConversation(r *http.Request, a store.Assigned) {
-	err := s.Temporal.SignalWorkflow(r.Context(), contract.ConversationWorkflowID(a.PageID, a.PSID), "", contract.SignalAssigned,
-		contract.Assignment{ConversationID: a.ConversationID, PageID: a.PageID, PSID: a.PSID, AgentID: a.AgentID, QueueID: a.QueueID, AssignedAt: a.AssignedAt})
+	err := s.Temporal.SignalWorkflow(r.Context(), contract.ConversationWorkflowID(a.PageID, a.PSID), "", contract.SignalAssigned, a)
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
 		s.Log.Warn("could not signal the assignment to the conversation workflow", "conversation_id", a.ConversationID, "err", err)

@@ -41,7 +41,6 @@ func (st *stack) checkAdminAnswers(base string, answers []adminAnswer) {
 // writes by id. (The handlers share one function for the 404/503 answer; this
 // is what keeps a change to it honest.)
 func TestAdminErrorAnswers(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	unknown := uuid.NewString()
 	pageID := fmt.Sprint(200000000000000 + time.Now().UnixNano()%799999999999)

@@ -70,7 +70,6 @@ func (tb *tab) choose(selector, value string) {
 // fields sent with it; the corrected form is saved. Then a new workstream is
 // created with the page moved into it.
 func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -217,7 +216,6 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 // A conversation the demo bot handed over shows, at the top of the desk's
 // conversation, why (the bot's reason) and the bot's summary.
 func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

@@ -56,7 +56,6 @@ func (st *stack) conversationOf(a agent, psid string) string {
 // conversation's messages, on SSE as note.added, never sent to Facebook; a
 // note at close is stored as a note.
 func TestQuickRepliesAndNotesAPI(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("Grace Hopper", 2)
@@ -184,7 +183,6 @@ func TestQuickRepliesAndNotesAPI(t *testing.T) {
 // Send API receives the filled text. "Add as note" adds an internal note to
 // the transcript, which Facebook never sees.
 func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -256,7 +254,6 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 // slug is refused with the API's message and nothing is added; a good reply
 // is added, edited and deleted.
 func TestAdminQuickRepliesInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	var acct struct{ ID string }

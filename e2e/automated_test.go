@@ -52,7 +52,6 @@ func (st *stack) automatedMessages(workstreamID string) map[string]map[string]an
 }
 
 func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)
@@ -132,7 +131,6 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 }
 
 func TestAttachmentPolicies(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)
@@ -224,7 +222,6 @@ func TestAttachmentPolicies(t *testing.T) {
 // limit) ends `failed` after its last attempt, never left `sending` in the
 // transcript, and the conversation goes on.
 func TestAutomatedMessageThatCannotBeSentEndsFailed(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.workstreamOf(ch)

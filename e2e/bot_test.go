@@ -19,7 +19,6 @@ func (st *stack) workstreamOf(ch channel) string {
 // tagged), hands over on "agent", and the agent then sees the bot's transcript and
 // summary. A bot that does not answer hands over too.
 func TestBotAnswersThenHandsOver(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	var ws map[string]any

@@ -37,7 +37,6 @@ func sameStrings(a, b []string) bool {
 // Admins and agents search, create, read and update contacts; bad input is
 // refused with 400 and changes nothing; unknown ids are 404.
 func TestContactsSearchCreateReadUpdate(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	a := st.createAgent("cora", 1)
 
@@ -185,7 +184,6 @@ func TestContactsSearchCreateReadUpdate(t *testing.T) {
 // with the summary of the earlier one; unlinking is audited; another agent
 // cannot link or unlink; bad input changes nothing.
 func TestContactLinkFollowsTheCustomer(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, events := st.availableAgent("lena", 2)
@@ -361,7 +359,6 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 // "Facebook user ·<last 4 of the PSID>", never a made-up name; a profile Facebook
 // gives is shown with its name, picture and locale.
 func TestProfileFallbackAndRealProfile(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, events := st.availableAgent("pia", 2)
@@ -401,7 +398,6 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 // conversation in the summary and the account's privacy notice; after the admin
 // erases the customer the transcript shows the "deleted" marker.
 func TestContactDeskInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

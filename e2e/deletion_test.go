@@ -16,7 +16,6 @@ import (
 // DELETE twice is harmless; the same page added again keeps its callback URL and
 // verify token, and cannot be connected twice.
 func TestDeletePageAndReuseIt(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	psid := "2900000000000040"
 	ch, _, events, convID := st.conversationOnNewPage("hal", 2, psid, "hello")
@@ -92,7 +91,6 @@ func TestDeletePageAndReuseIt(t *testing.T) {
 
 // Deleting an account deletes each page and erases the app secret.
 func TestDeleteAccount(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	for i := 0; i < 2; i++ {
@@ -120,7 +118,6 @@ func TestDeleteAccount(t *testing.T) {
 // is deleted and started again, it completes; every page is unsubscribed once and
 // no token or secret is left.
 func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	second := "EAAB" + randomHex(20)

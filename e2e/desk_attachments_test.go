@@ -41,7 +41,6 @@ window.__holdReads = null;
 // (then its real status). With agent attachments turned off the desk refuses
 // inline and then says attachments are off.
 func TestDeskAttachmentsInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -179,7 +178,6 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 // survey's URL template (a bad one is refused inline), override a text and put
 // it back; the API then shows what was set in the browser.
 func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

@@ -77,7 +77,6 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // readable anti-CSRF cookie; cookie-authenticated reads work, writes need the
 // X-CSRF-Token header; bearer tokens work exactly as before.
 func TestDeskSessionCookieAuth(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ada", 2)
@@ -274,7 +273,6 @@ if (window.AudioContext) {
 // goes available, is alerted to a new customer, reads the transcript live,
 // replies, and the reply reaches the Send API.
 func TestDeskInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()
@@ -398,7 +396,6 @@ func TestDeskInBrowser(t *testing.T) {
 // The admin console connects an app and a page (showing provisioning, the
 // callback URL and verify token) and creates an agent whose token is shown once.
 func TestDeskAdminConsoleInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	b := startBrowser(t)

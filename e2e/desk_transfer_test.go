@@ -20,7 +20,6 @@ import (
 // transfer made through the API (to a queue) reaches Alice's open desk the same
 // way.
 func TestDeskTransferInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

@@ -71,7 +71,6 @@ func exportedIDs(lines []map[string]any) []string {
 // admin's bulk export streams every conversation of the account opened in the
 // range, and nothing outside it.
 func TestSupervisorsAndTranscriptExport(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	amy, events := st.availableAgent("amy", 5)

@@ -109,10 +109,24 @@ type stack struct {
 	activityHooks func(*activities.Activities)
 }
 
-// newStack builds an isolated stack. Each wire function runs once the database
-// and the simulator are up, before the worker and the starter start.
+// parallelTests holds the tests already marked parallel: t.Parallel panics when
+// called twice, and both heavy and newStack mark their test.
+var parallelTests sync.Map
+
+// parallel marks t parallel, once.
+func parallel(t *testing.T) {
+	if _, done := parallelTests.LoadOrStore(t, true); !done {
+		t.Parallel()
+	}
+}
+
+// newStack builds an isolated stack and marks its test parallel: every stack has
+// its own database and task queue, so every test that has one runs beside the
+// others. Each wire function runs once the database and the simulator are up,
+// before the worker and the starter start.
 func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	t.Helper()
+	parallel(t)
 	a, err := apptest.New(context.Background(), apptest.Options{
 		Database: "fbchannel_test_" + randomHex(6), TaskQueue: "fbchannel-test-" + randomHex(6),
 		AdminToken: "admin-" + randomHex(8), Starter: temporalClient,

@@ -18,7 +18,6 @@ import (
 // workflow tests) re-subscribes an app Facebook unsubscribed, refreshes a
 // user-derived token before it expires, and warns about one it cannot refresh.
 func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	gc := graph.New(st.simURL, "v23.0", nil)

@@ -61,7 +61,6 @@ func (st *stack) assertHistoriesFree(mustContain string, forbidden ...string) {
 }
 
 func TestWorkflowHistoriesHoldNoSecretsOrMessageText(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch, a, events, convID := st.conversationOnNewPage("erin", 2, "2900000000000020", "my card number is 4111 1111")
 	st.agentSends(a, convID, "please never share card numbers")

@@ -16,7 +16,6 @@ import (
 // Facebook fails the last thread) and started again; the thread from 40 days
 // ago stays out. The page shows the import's progress.
 func TestConnectingAPageImportsItsHistoryOnce(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	appID, secret := "app-"+randomHex(4), "secret-"+randomHex(16)
 	pageID, token := fmt.Sprint(200000000000000+time.Now().UnixNano()%899999999999), "EAAB"+randomHex(20)

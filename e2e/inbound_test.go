@@ -27,7 +27,6 @@ func fromCustomer(ch channel, psid string, ms int64, kind string, body map[strin
 // Every inbound kind lands in the transcript; edits and unsends change it; our own
 // echoes are not recorded twice, the Page Inbox's are; receipts move statuses.
 func TestEveryInboundKind(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, events := st.availableAgent("ivy", 1)

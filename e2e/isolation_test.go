@@ -34,7 +34,6 @@ func (b *lockedBuffer) String() string {
 // Agent B cannot read, send on, close, reopen or hear about agent A's conversation,
 // and neither the desk's HTML nor the starter's logs hold a token or a secret.
 func TestAgentsSeeOnlyTheirOwnConversations(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	logs := &lockedBuffer{}
 	srv := st.server(temporalClient)

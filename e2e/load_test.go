@@ -42,7 +42,7 @@ var heavyGate = make(chan struct{}, 1)
 // make test's -parallel 6 leaves the light tests enough.)
 func heavy(t *testing.T) {
 	t.Helper()
-	t.Parallel()
+	parallel(t)
 	heavyGate <- struct{}{}
 	t.Cleanup(func() { <-heavyGate })
 }

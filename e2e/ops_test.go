@@ -135,7 +135,6 @@ func opsDeadTemporal(t *testing.T) client.Client {
 }
 
 func TestOpsStarterProbes(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 
 	if code, body := opsGet(t, st.api.URL+"/healthz"); code != 200 {
@@ -168,7 +167,6 @@ func TestOpsStarterProbes(t *testing.T) {
 }
 
 func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	accepted := map[string]string{"outcome": "accepted"}
@@ -213,7 +211,6 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 }
 
 func TestOpsWorkerEndpoints(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	// No agent: the conversation waits in the page's default queue.
@@ -302,7 +299,6 @@ func TestOpsWorkerEndpoints(t *testing.T) {
 }
 
 func TestOpsWorkerReadyzWhenItsDatabaseIsClosed(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	db, err := store.Open(context.Background(), databaseURL(st.dbName))
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 // While a page's token is invalid, replies are parked, not failed and not lost;
 // a new token re-provisions the page and the parked replies go out in order.
 func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	psid := "2900000000000030"
 	ch, a, events, convID := st.conversationOnNewPage("fay", 1, psid, "Where is my parcel?")
@@ -75,7 +74,6 @@ func TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter(t *testing.T) 
 // Facebook's own window refusal (10/2018278) reaches the agent as window_closed;
 // enabling HUMAN_AGENT on the workstream shows in open conversations at once.
 func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch, a, _, convID := st.conversationOnNewPage("gus", 1, "2900000000000031", "hi")
 
@@ -116,7 +114,6 @@ func TestWindowRefusalAndHumanAgentSetting(t *testing.T) {
 // Provisioning names what is wrong with a token: a missing permission, or a token
 // of another page.
 func TestProvisioningFailuresNameTheProblem(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	appID, secret := "app-"+randomHex(4), "secret-"+randomHex(8)
 	st.sim.RegisterApp(appID, secret)

@@ -16,7 +16,6 @@ import (
 // Postgres or in any workflow history. Repeating it is harmless; the customer's
 // next conversation does not bring the profile back.
 func TestPrivacyEraseCustomer(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, events := st.availableAgent("pam", 2)
@@ -151,7 +150,6 @@ func TestPrivacyEraseCustomer(t *testing.T) {
 // Each account has a privacy notice URL: admins set it (http or https only),
 // GET account shows it, and it is refused with 400 and no change otherwise.
 func TestPrivacyNoticeURLPerAccount(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	a := st.createAgent("nia", 1)
 	var acct map[string]any
@@ -212,7 +210,6 @@ func TestPrivacyNoticeURLPerAccount(t *testing.T) {
 
 // The admin console sets an account's privacy notice URL, refusing a bad one inline.
 func TestPrivacyNoticeInAdminConsole(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	b := startBrowser(t)

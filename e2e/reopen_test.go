@@ -11,7 +11,6 @@ import (
 // reopened while the agent is away, it waits for the next available agent; the
 // customer's next conversation shows the earlier one, which can no longer be reopened.
 func TestCloseReopenAndPreviousConversations(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	psid := "2900000000000060"
 	ch, a, events, convID := st.conversationOnNewPage("jo", 2, psid, "my order")

@@ -17,7 +17,6 @@ import (
 // page's import_history_days are read and changed in CONTRACT style; bad values
 // answer 400 and change nothing.
 func TestRetentionAndImportSettings(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	var acct map[string]any
@@ -67,7 +66,6 @@ func TestRetentionAndImportSettings(t *testing.T) {
 // stored webhook events are erased; a conversation opened 40 days ago and
 // still open keeps everything.
 func TestRetentionScheduleErasesOldTranscriptsAndKeepsOpenOnes(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	const oldPSID, openPSID = "2900000000000091", "2900000000000092"
 	ch, a, events, oldConv := st.conversationOnNewPage("rita", 2, oldPSID, "my old order number is 4711")

@@ -189,7 +189,6 @@ func conversationState(ctx context.Context, pageID, psid string) (contract.Conve
 // Workstream settings: created with the page, changed field by field, and an
 // invalid request (any bad field) is a 400 that changes nothing.
 func TestWorkstreamSettings(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	wsID := st.rtWorkstreamID(ch)
@@ -303,7 +302,6 @@ func TestWorkstreamSettings(t *testing.T) {
 // to a contact in the contacts queue, anything else in the fallback (default) queue.
 // Invalid rule sets are refused at save time with 400 and nothing saved.
 func TestRoutingRulesChooseTheQueue(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -401,7 +399,6 @@ func TestRoutingRulesChooseTheQueue(t *testing.T) {
 // queue first, then the rest in FIFO order, each the moment it closes the previous
 // one (no new customer message).
 func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -441,7 +438,6 @@ func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
 // lower queue's conversation then goes to the agent it had left, with no further
 // event to wake it.
 func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -473,7 +469,6 @@ func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
 
 // Two agents in the same queue: the longest-idle available agent gets the next one.
 func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("amy", 5)
@@ -498,7 +493,6 @@ func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
 // assigns the other at once with no new message; a larger capacity (PATCH) takes
 // the next; a workstream's capacity units are honoured.
 func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -700,7 +694,6 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 // room is refused with 409; transfer to a queue releases the first agent's capacity
 // and puts the conversation behind those already waiting there.
 func TestTransferMovesCapacity(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -815,7 +808,6 @@ func TestTransferMovesCapacity(t *testing.T) {
 // After the workstream's maximum wait, a conversation nobody took moves to the
 // overflow queue (durable timer in the queue workflow) and is assigned there.
 func TestConversationOverflowsAfterMaxWait(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	ws := st.rtWorkstreamID(ch)
@@ -848,7 +840,6 @@ func TestConversationOverflowsAfterMaxWait(t *testing.T) {
 // agent's load; an agent's own view with its open conversations and remaining
 // capacity.
 func TestSupervisorView(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("ava", 2)

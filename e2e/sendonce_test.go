@@ -53,7 +53,6 @@ func (st *stack) messageRow(id string) (status, reason, mid string) {
 // the attempt marker the retry called the Send API again and the customer got the
 // reply twice; now the retry waits for the echo and records the reply as sent.
 func TestReplyWhoseAnswerIsLostIsSentOnce(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, _, convID := st.assignedConversation(ch, "2900000000007001")
@@ -80,7 +79,6 @@ func TestReplyWhoseAnswerIsLostIsSentOnce(t *testing.T) {
 // committed (played by a fault hook failing the activity there): the retry finds
 // the attempt, takes Facebook's id from the echo, and does not send again.
 func TestReplyWhoseWorkerDiesBeforeMarkSentIsSentOnce(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	var mu sync.Mutex
 	died := map[string]string{} // message id -> Facebook id, for the attempts that "died"
@@ -132,7 +130,6 @@ func TestReplyWhoseWorkerDiesBeforeMarkSentIsSentOnce(t *testing.T) {
 // failed as outcome_unknown (the agent is told to check Messenger), never sent
 // again. An echo that turns up later after all makes it sent.
 func TestReplyWithoutAnswerOrEchoIsReportedOutcomeUnknown(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	st.activityHooks = func(a *activities.Activities) { a.EchoWait = 3 * time.Second }
 	st.stopWorker()
@@ -186,7 +183,6 @@ func TestReplyWithoutAnswerOrEchoIsReportedOutcomeUnknown(t *testing.T) {
 // sweeper fails it as not_sent and tells the agent; an update that turns up after
 // that does not send it. A reply handed over in time is not touched.
 func TestReplyNeverHandedOverIsFailedAsNotSent(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a, events, convID := st.assignedConversation(ch, "2900000000007004")

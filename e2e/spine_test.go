@@ -14,7 +14,6 @@ import (
 // customer through the Send API, the agent closes, and the customer's next message
 // opens a new conversation.
 func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 
@@ -96,7 +95,6 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 
 // Facebook redelivers: the same batch three times is one message.
 func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	psid := "2900000000000002"
@@ -119,7 +117,6 @@ func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
 // A conversation waits durably and is assigned when an agent becomes available,
 // without any further customer message.
 func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	ch := st.connectPage()
 	a := st.createAgent("carol", 1)
@@ -148,7 +145,6 @@ func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
 // A send that Facebook refuses permanently answers failed with a readable reason,
 // and is tried once.
 func TestPermanentSendFailureIsReportedNotRetried(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	_, a, events, convID := st.conversationOnNewPage("dan", 1, "2900000000000004", "Help")
 
@@ -188,7 +184,6 @@ func simFault551() simulator.Fault {
 // Facebook's rate limit (613) twice, then success: the reply is sent once, and the
 // agent's answer is the real outcome.
 func TestRateLimitedSendIsRetriedThenSent(t *testing.T) {
-	t.Parallel()
 	st := newStack(t)
 	_, a, _, convID := st.conversationOnNewPage("max", 1, "2900000000000090", "hello")
 

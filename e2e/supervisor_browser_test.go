@@ -11,7 +11,6 @@ import (
 // A supervisor signs in at the desk like any agent and opens /supervisor: its
 // queues' conversations, each with transcript links, and no page problems.
 func TestSupervisorPageInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch, _, _, convID := st.conversationOnNewPage("amy", 2, "2900000000000151", "where is my parcel?")

@@ -96,7 +96,6 @@ func newStackWith(t *testing.T, opts stackOptions) *opsStack {
 // webhook request and its SignalWithStart in the starter, the conversation
 // workflow, its activities and the Graph API call of one of them in the worker.
 func TestTraceOfAnInboundMessageSpansStarterWorkflowActivityAndGraphCall(t *testing.T) {
-	t.Parallel()
 	rcv := tracingtest.NewReceiver()
 	t.Cleanup(rcv.Close) // after the stack's cleanup, which exports the last spans
 	st := newStackWith(t, stackOptions{otlpEndpoint: rcv.URL()})
@@ -198,7 +197,6 @@ func TestTraceOfAnInboundMessageSpansStarterWorkflowActivityAndGraphCall(t *test
 // conversation is encrypted (read with a client that has no codec), the
 // starter's codec endpoint decodes them, and clients with the codec work.
 func TestCodecEncryptsHistoriesAndTheCodecEndpointDecodesThem(t *testing.T) {
-	t.Parallel()
 	key := make([]byte, codec.KeySize)
 	_, _ = rand.Read(key)
 	c, err := codec.New(key)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fbchannel/workflows/contract"
 	"fmt"
 	"sort"
 	"strings"
@@ -31,17 +32,9 @@ func lockConversation(ctx context.Context, tx *sql.Tx, id string) (status string
 	return status, agentID, notFound(err, "conversation")
 }
 
-// Assigned is one assignment: made by a queue pass, a pick or a transfer.
-type Assigned struct {
-	ConversationID string
-	PageID         string
-	PSID           string
-	AgentID        string
-	QueueID        string
-	// AssignedAt orders decisions about one conversation: its workflow ignores a
-	// signal about an older one that arrives late.
-	AssignedAt time.Time
-}
+// Assigned is one assignment: made by a queue pass, a pick or a transfer. It is
+// what the conversation's workflow is told, as it is.
+type Assigned = contract.Assignment
 
 // QueuePass is the outcome of one assignment pass over a queue.
 type QueuePass struct {

@@ -20,8 +20,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fbchannel/apiclient"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -119,7 +119,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	admin := "Bearer " + cfg.adminToken
+	admin := cfg.adminToken
 	if !reused {
 		var acc struct {
 			ID string `json:"id"`
@@ -167,7 +167,7 @@ func previousDemo(ctx context.Context, api *client, cfg config) (demo, bool, err
 		return demo{}, false, nil
 	}
 	status, body, err := api.raw(ctx, http.MethodGet,
-		cfg.starterURL+"/api/v1/accounts/"+url.PathEscape(prev["ACCOUNT_ID"]), "Bearer "+cfg.adminToken, nil)
+		cfg.starterURL+"/api/v1/accounts/"+url.PathEscape(prev["ACCOUNT_ID"]), cfg.adminToken, nil)
 	if err != nil {
 		return demo{}, false, err
 	}
@@ -230,7 +230,7 @@ type pageAnswer struct {
 }
 
 func ensurePage(ctx context.Context, api *client, cfg config, d *demo, reused bool) error {
-	admin := "Bearer " + cfg.adminToken
+	admin := cfg.adminToken
 	if reused && d.PageUUID != "" {
 		var p pageAnswer
 		path := "/api/v1/pages/" + url.PathEscape(d.PageUUID)
@@ -284,7 +284,7 @@ func ensurePage(ctx context.Context, api *client, cfg config, d *demo, reused bo
 
 func ensureAgent(ctx context.Context, api *client, cfg config, d *demo, reused bool) error {
 	if reused && d.AgentToken != "" {
-		status, body, err := api.raw(ctx, http.MethodGet, cfg.starterURL+"/api/v1/me/conversations", "Bearer "+d.AgentToken, nil)
+		status, body, err := api.raw(ctx, http.MethodGet, cfg.starterURL+"/api/v1/me/conversations", d.AgentToken, nil)
 		if err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func ensureAgent(ctx context.Context, api *client, cfg config, d *demo, reused b
 		Name  string `json:"name"`
 		Token string `json:"token"`
 	}
-	err := api.call(ctx, http.MethodPost, cfg.starterURL+"/api/v1/agents", "Bearer "+cfg.adminToken,
+	err := api.call(ctx, http.MethodPost, cfg.starterURL+"/api/v1/agents", cfg.adminToken,
 		map[string]any{"name": "Demo Agent", "email": demoAgentMail, "capacity": 3}, &a)
 	if err != nil {
 		return err
@@ -322,7 +322,7 @@ func waitProvisioned(ctx context.Context, api *client, cfg config, d *demo) {
 	deadline := time.Now().Add(20 * time.Second)
 	var p pageAnswer
 	for {
-		status, body, err := api.raw(ctx, http.MethodGet, path, "Bearer "+cfg.adminToken, nil)
+		status, body, err := api.raw(ctx, http.MethodGet, path, cfg.adminToken, nil)
 		if err == nil && status == http.StatusOK && json.Unmarshal(body, &p) == nil && p.ProvisioningStatus != "" {
 			d.ProvisioningStatus = p.ProvisioningStatus
 			if p.ProvisioningStatus != "pending" {
@@ -477,42 +477,15 @@ func (c *client) waitUp(ctx context.Context, u string, limit time.Duration) erro
 	}
 }
 
-// raw sends a JSON request and returns the status and body, whatever the status.
-func (c *client) raw(ctx context.Context, method, u, auth string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("%s %s: reading the answer: %w", method, u, err)
-	}
-	return resp.StatusCode, b, nil
+// raw sends a JSON request with the bearer token (if any) and returns the
+// status and body, whatever the status.
+func (c *client) raw(ctx context.Context, method, u, token string, body any) (int, []byte, error) {
+	return apiclient.Do(ctx, c.http, method, u, token, body)
 }
 
 // call sends a JSON request, requires a 2xx answer and decodes it into out (if not nil).
-func (c *client) call(ctx context.Context, method, u, auth string, body, out any) error {
-	status, b, err := c.raw(ctx, method, u, auth, body)
+func (c *client) call(ctx context.Context, method, u, token string, body, out any) error {
+	status, b, err := c.raw(ctx, method, u, token, body)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fbchannel/apiclient"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
@@ -22,33 +21,10 @@ var httpClient = &http.Client{
 	},
 }
 
-// call sends a JSON request and answers the status and body, whatever the status.
-func call(ctx context.Context, method, url, auth string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	return resp.StatusCode, b, err
+// call sends a JSON request with the bearer token (if any) and answers the
+// status and body, whatever the status.
+func call(ctx context.Context, method, url, token string, body any) (int, []byte, error) {
+	return apiclient.Do(ctx, httpClient, method, url, token, body)
 }
 
 // mustCall requires a 2xx and decodes the answer into out; setup retries a few
