@@ -69,6 +69,13 @@ func (s *Server) ownConversation(w http.ResponseWriter, r *http.Request, me stor
 	return c, !s.answerStoreError(w, r, err, "No conversation of yours has this id.")
 }
 
+// ownConversationWith is ownConversation for a call with a JSON body, decoded
+// into in once the conversation is found to be the agent's.
+func (s *Server) ownConversationWith(w http.ResponseWriter, r *http.Request, me store.Agent, in any) (store.Conversation, bool) {
+	c, ok := s.ownConversation(w, r, me)
+	return c, ok && decode(w, r, in)
+}
+
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	if c, ok := s.ownConversation(w, r, me); ok {
 		writeJSON(w, http.StatusOK, c)
@@ -78,15 +85,12 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, me stor
 // sendMessage stores the reply, then asks the conversation workflow to send it
 // and answers with the real outcome of the Graph call.
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Agent) {
-	c, ok := s.ownConversation(w, r, me)
-	if !ok {
-		return
-	}
 	var in struct {
 		Text        string             `json:"text"`
 		Attachments []store.Attachment `json:"attachments"`
 	}
-	if !decode(w, r, &in) {
+	c, ok := s.ownConversationWith(w, r, me, &in)
+	if !ok {
 		return
 	}
 	if problem := replyProblem(in.Text, in.Attachments); problem != "" {

@@ -70,15 +70,12 @@ func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, _ *store.A
 // linkContact: POST /api/v1/conversations/{id}/contact with {"contact_id"} or
 // {"create": {"name","email","phone","notes"}}; only the conversation's agent.
 func (s *Server) linkContact(w http.ResponseWriter, r *http.Request, me store.Agent) {
-	conv, ok := s.ownConversation(w, r, me)
-	if !ok {
-		return
-	}
 	var in struct {
 		ContactID *string       `json:"contact_id"`
 		Create    *contactInput `json:"create"`
 	}
-	if !decode(w, r, &in) {
+	conv, ok := s.ownConversationWith(w, r, me, &in)
+	if !ok {
 		return
 	}
 	if (in.ContactID == nil) == (in.Create == nil) {

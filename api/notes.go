@@ -31,14 +31,11 @@ func noteText(text string) (string, error) {
 // addNote answers POST /api/v1/conversations/{id}/notes with the stored note,
 // a message with kind "note" and direction "internal".
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request, me store.Agent) {
-	c, ok := s.ownConversation(w, r, me)
-	if !ok {
-		return
-	}
 	var in struct {
 		Text string `json:"text"`
 	}
-	if !decode(w, r, &in) {
+	c, ok := s.ownConversationWith(w, r, me, &in)
+	if !ok {
 		return
 	}
 	text, err := noteText(in.Text)

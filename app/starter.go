@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -35,39 +34,23 @@ type StarterConfig struct {
 	CodecCORSOrigin string `env:"CODEC_CORS_ORIGIN"`
 }
 
-// Starter is what the starter's HTTP handler is built from.
+// Starter is what the starter's HTTP handler is built from: the API server's
+// dependencies (its Temporal client, made with ClientOptions, carries the
+// request's span into the workflows and seals their payloads), and what wraps it.
 type Starter struct {
-	Store *store.Store
-	// Temporal is the starter's client; made with ClientOptions, it carries the
-	// request's span into the workflows and seals their payloads.
-	Temporal        client.Client
-	TaskQueue       string
-	PublicBaseURL   string
-	AdminToken      string
-	WebhookMaxBytes int64
-	Log             *slog.Logger
-	// Metrics is served at /metrics; nil: a fresh ops.NewStarter().
-	Metrics *ops.Metrics
+	api.Server
 	// Codec, when set, is served at /codec/encode and /codec/decode for the
 	// Temporal UI and CLI, to the admin token, from CodecCORSOrigins in browsers.
 	Codec            *codec.Codec
 	CodecCORSOrigins []string
 	// Tracing gives every request a server span; nil: none.
 	Tracing *tracing.Tracing
-	// Events wakes agents' event streams on Postgres NOTIFY; nil: they poll.
-	Events *agentevents.Hub
-	// Relay hands the webhook inbox on to Temporal; the webhook kicks it after
-	// each commit. Nil: events wait for another starter's relay.
-	Relay *relay.Relay
 }
 
 // API is the API server alone: every endpoint of CONTRACT.md and the probes.
 func (s Starter) API() *api.Server {
-	return &api.Server{
-		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, PublicBaseURL: s.PublicBaseURL,
-		AdminToken: s.AdminToken, WebhookMaxBytes: s.WebhookMaxBytes, Log: s.Log, Metrics: s.Metrics,
-		Events: s.Events, Relay: s.Relay,
-	}
+	srv := s.Server
+	return &srv
 }
 
 // Handler is the starter's whole handler: the API, the codec endpoint and the
@@ -134,9 +117,12 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 	defer func() { <-relayDone }()
 
 	handler := Starter{
-		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
-		AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
-		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing, Events: events, Relay: inbox,
+		Server: api.Server{
+			Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
+			AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
+			Events: events, Relay: inbox,
+		},
+		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing,
 	}.Handler()
 
 	srv := &http.Server{

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/agentevents"
+	"fbchannel/api"
 	"fbchannel/app"
 	"fbchannel/ops"
 	"fbchannel/relay"
@@ -173,10 +174,10 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 	// The stack's starter listens for agent events as the starter process does.
 	events := agentevents.Listen(s.DatabaseURL, agentevents.Options{Log: log})
 	s.stops = append(s.stops, events.Close)
-	s.Starter = app.Starter{
+	s.Starter = app.Starter{Server: api.Server{
 		Store: s.Store, Temporal: opts.Starter, TaskQueue: s.TaskQueue, AdminToken: s.AdminToken,
 		WebhookMaxBytes: maxBytes, Log: log, Events: events,
-	}
+	}}
 	conns := max(opts.Connections, 1)
 	s.HTTP = &http.Client{
 		Timeout:   30 * time.Second,
