@@ -27,6 +27,8 @@ type Simulator struct {
 	// subscribed to message_echoes).
 	echoes   bool
 	sent     []SentMessage
+	// senderActions are the accepted sender actions (typing, seen, reactions).
+	senderActions []SenderAction
 	pages    map[string]*pageState
 	tokens   map[string]*tokenState
 	profiles map[string]ProfileData
@@ -127,6 +129,31 @@ func (s *Simulator) SentMessages() []SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]SentMessage{}, s.sent...)
+}
+
+// SenderAction is one sender action the Send API accepted: typing_on,
+// typing_off, mark_seen, or react / unreact with the message's id (and emoji).
+type SenderAction struct {
+	PageID    string    `json:"page_id"`
+	PSID      string    `json:"psid"`
+	Action    string    `json:"action"`
+	MessageID string    `json:"message_id,omitempty"`
+	Reaction  string    `json:"reaction,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// SenderActions returns the sender actions the Send API accepted for the
+// customer psid ("" for everyone), oldest first.
+func (s *Simulator) SenderActions(psid string) []SenderAction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []SenderAction{}
+	for _, a := range s.senderActions {
+		if psid == "" || a.PSID == psid {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Page registers a page and one valid page access token for it.
@@ -306,6 +333,7 @@ func (s *Simulator) ClearRequests() {
 	defer s.mu.Unlock()
 	s.requests = nil
 	s.sent = nil
+	s.senderActions = nil
 }
 
 func (s *Simulator) record(r Request) {
