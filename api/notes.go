@@ -31,7 +31,8 @@ func noteText(text string) (string, error) {
 // addNote answers POST /api/v1/conversations/{id}/notes with the stored note,
 // a message with kind "note" and direction "internal".
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request, me store.Agent) {
-	c, ok := s.ownConversation(w, r, me)
+	// The assigned agent and its consultants write notes (consults.go).
+	c, _, ok := s.viewedConversation(w, r, me)
 	if !ok {
 		return
 	}

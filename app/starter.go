@@ -15,6 +15,7 @@ import (
 	"fbchannel/api"
 	"fbchannel/codec"
 	"fbchannel/config"
+	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/relay"
 	"fbchannel/store"
@@ -33,6 +34,10 @@ type StarterConfig struct {
 	// CodecCORSOrigin, for the codec endpoint of payload encryption, extends
 	// CONTRACT.md; see README "Operations".
 	CodecCORSOrigin string `env:"CODEC_CORS_ORIGIN"`
+	// The Graph API, as for the worker: the starter sends the best-effort
+	// sender actions (typing, seen, reactions) itself (api/senderactions.go).
+	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
+	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 }
 
 // Starter is what the starter's HTTP handler is built from.
@@ -59,6 +64,8 @@ type Starter struct {
 	// Relay hands the webhook inbox on to Temporal; the webhook kicks it after
 	// each commit. Nil: events wait for another starter's relay.
 	Relay *relay.Relay
+	// Graph sends sender actions; nil: none are sent.
+	Graph *graph.Client
 }
 
 // API is the API server alone: every endpoint of CONTRACT.md and the probes.
@@ -66,7 +73,7 @@ func (s Starter) API() *api.Server {
 	return &api.Server{
 		Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, PublicBaseURL: s.PublicBaseURL,
 		AdminToken: s.AdminToken, WebhookMaxBytes: s.WebhookMaxBytes, Log: s.Log, Metrics: s.Metrics,
-		Events: s.Events, Relay: s.Relay,
+		Events: s.Events, Relay: s.Relay, Graph: s.Graph,
 	}
 }
 
@@ -137,6 +144,7 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
 		AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
 		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing, Events: events, Relay: inbox,
+		Graph: graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil),
 	}.Handler()
 
 	srv := &http.Server{

@@ -25,16 +25,16 @@ type Simulator struct {
 	callbacks map[string]string
 	// echoes: deliver message echoes (on by default, as on Facebook for an app
 	// subscribed to message_echoes).
-	echoes   bool
-	sent     []SentMessage
+	echoes bool
+	sent   []SentMessage
 	// senderActions are the accepted sender actions (typing, seen, reactions).
 	senderActions []SenderAction
-	pages    map[string]*pageState
-	tokens   map[string]*tokenState
-	profiles map[string]ProfileData
-	faults   []*faultState
-	requests []Request
-	history  historyState // the Conversations API's threads (conversations.go)
+	pages         map[string]*pageState
+	tokens        map[string]*tokenState
+	profiles      map[string]ProfileData
+	faults        []*faultState
+	requests      []Request
+	history       historyState // the Conversations API's threads (conversations.go)
 
 	webhookClient *http.Client
 }
