@@ -25,8 +25,12 @@ import (
 	"fbchannel/store"
 )
 
-// senderActionTimeout bounds one best-effort Graph call.
-const senderActionTimeout = 10 * time.Second
+// senderActionTimeout bounds one best-effort Graph call in the background;
+// typingTimeout the typing call a request waits for.
+const (
+	senderActionTimeout = 10 * time.Second
+	typingTimeout       = 5 * time.Second
+)
 
 // senderAction is one best-effort Send API sender action for a conversation.
 type senderAction struct {
@@ -95,8 +99,16 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, me store.Agent) 
 	if *in.On {
 		action = graph.SenderActionTypingOn
 	}
+	// In the request, bounded: the desk does not wait on the answer, and a
+	// caller that does learns that the action went (or was not allowed) by then.
+	if s.Graph != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), typingTimeout)
+		defer cancel()
+		if err := s.deliverSenderAction(ctx, senderAction{conversationID: c.ID, action: action}); err != nil {
+			s.Log.Warn("sender action not sent", "conversation_id", c.ID, "action", action, "err", err)
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
-	s.sendSenderAction(r, senderAction{conversationID: c.ID, action: action})
 }
 
 // markSeen sends mark_seen when the primary agent opens a conversation whose

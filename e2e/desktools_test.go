@@ -1,0 +1,315 @@
+//go:build integration
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"fbchannel/simulator"
+)
+
+// customerReacts delivers a message_reactions webhook event: the customer
+// reacts (or, with action "unreact", stops reacting) to the message mid.
+func (st *stack) customerReacts(ch channel, psid, mid, action, emoji string) {
+	st.t.Helper()
+	payload, _ := json.Marshal(map[string]any{"object": "page", "entry": []any{map[string]any{
+		"id": ch.PageID, "time": time.Now().UnixMilli(),
+		"messaging": []any{map[string]any{
+			"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": ch.PageID},
+			"timestamp": time.Now().UnixMilli(),
+			"reaction":  map[string]string{"reaction": "like", "emoji": emoji, "action": action, "mid": mid},
+		}},
+	}}})
+	status, body, err := st.sim.PostWebhook(context.Background(), ch.CallbackURL, ch.AppSecret, payload)
+	if err != nil || status != 200 {
+		st.t.Fatalf("reaction webhook: %d %s %v", status, body, err)
+	}
+}
+
+// senderActions are the simulator's sender actions for psid, by action.
+func (st *stack) senderActions(psid, action string) []simulator.SenderAction {
+	var out []simulator.SenderAction
+	for _, a := range st.sim.SenderActions(psid) {
+		if a.Action == action {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+type conversationView struct {
+	ID           string     `json:"id"`
+	Status       string     `json:"status"`
+	AgentID      string     `json:"agent_id"`
+	UnreadCount  int        `json:"unread_count"`
+	WaitingSince *time.Time `json:"waiting_since"`
+	LastMessage  *struct {
+		Text string `json:"text"`
+	} `json:"last_message"`
+	Messages []struct {
+		ID                string `json:"id"`
+		Direction         string `json:"direction"`
+		Kind              string `json:"kind"`
+		Text              string `json:"text"`
+		FacebookMessageID string `json:"facebook_message_id"`
+		Reactions         []struct {
+			Emoji string `json:"emoji"`
+			By    string `json:"by"`
+		} `json:"reactions"`
+	} `json:"messages"`
+}
+
+// Consult: A invites B; B sees A's conversation live (a new customer message
+// arrives on B's stream), writes a note A gets, and takes none of B's capacity
+// (a new customer is assigned to B while it consults). B may not reply. At
+// most five consultants; either side ends a consult; the primary turns one
+// into a transfer, after which B owns the conversation and the consult is over.
+func TestConsultAPI(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch, a, eventsA, conv := st.conversationOnNewPage("Ann", 1, "3100000000000001", "My parcel is lost")
+	b, eventsB := st.availableAgent("Ben", 2)
+
+	var k struct{ ID, AgentID, Status string }
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", b.Token, map[string]string{"agent_id": a.ID}, &raw); code != 404 {
+		t.Fatalf("consult invited by someone else: %d %v", code, raw)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{}, &raw); code != 400 {
+		t.Fatalf("consult without a target: %d %v", code, raw)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{"agent_id": b.ID}, &raw); code != 201 {
+		t.Fatalf("consult: %d %v", code, raw)
+	}
+	k.ID, k.AgentID, k.Status = raw["id"].(string), raw["agent_id"].(string), raw["status"].(string)
+	if k.AgentID != b.ID || k.Status != "active" {
+		t.Fatalf("consult answer: %v", raw)
+	}
+	if ev := eventsB.next(t, "consult.started", 10*time.Second); ev.Data["conversation_id"] != conv {
+		t.Fatalf("consult.started for B: %v", ev.Data)
+	}
+	eventsA.next(t, "consult.started", 10*time.Second)
+
+	// B reads the conversation, and its list holds it.
+	var seen conversationView
+	if code := st.call("GET", "/api/v1/conversations/"+conv, b.Token, nil, &seen); code != 200 || len(seen.Messages) == 0 || seen.AgentID != a.ID {
+		t.Fatalf("consultant reads: %d %+v", code, seen)
+	}
+	var listB []conversationView
+	st.call("GET", "/api/v1/me/conversations", b.Token, nil, &listB)
+	if len(listB) != 1 || listB[0].ID != conv {
+		t.Fatalf("consultant's list: %+v", listB)
+	}
+	// Live: the customer's next message reaches B's stream.
+	st.customerSays(ch, "3100000000000001", "It was due Monday", "")
+	if ev := eventsB.next(t, "message.received", 30*time.Second); ev.Data["conversation_id"] != conv {
+		t.Fatalf("message.received for B: %v", ev.Data)
+	}
+	// B writes a note; A gets it. B may not reply to the customer.
+	var note map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/notes", b.Token, map[string]string{"text": "Carrier lost two parcels this week"}, &note); code != 201 {
+		t.Fatalf("consultant's note: %d %v", code, note)
+	}
+	ev := eventsA.next(t, "note.added", 10*time.Second)
+	if m, _ := ev.Data["message"].(map[string]any); m["text"] != "Carrier lost two parcels this week" || m["agent_id"] != b.ID {
+		t.Fatalf("note.added for A: %v", ev.Data)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/messages", b.Token, map[string]string{"text": "hi"}, &raw); code != 404 {
+		t.Fatalf("consultant replies: %d %v", code, raw)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/typing", b.Token, map[string]bool{"on": true}, nil); code != 404 {
+		t.Fatalf("consultant types: %d", code)
+	}
+
+	// No capacity taken: A is full (capacity 1), so the next customer goes to B,
+	// and B then still has room for the transfer below (capacity 2).
+	other := st.customerAssigned(eventsB, ch, "3100000000000002", "Hello?")
+	if other == conv || st.count("conversations", "id = $1 AND agent_id = $2", other, b.ID) != 1 {
+		t.Fatalf("the next customer was not assigned to the consultant")
+	}
+
+	// At most five consultants.
+	for i := 0; i < 4; i++ {
+		c := st.createAgent(fmt.Sprintf("Consultant %d", i), 1)
+		st.setPresence(c, "available")
+		if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{"agent_id": c.ID}, &raw); code != 201 {
+			t.Fatalf("consultant %d: %d %v", i+2, code, raw)
+		}
+	}
+	sixth := st.createAgent("Sixth", 1)
+	st.setPresence(sixth, "available")
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{"agent_id": sixth.ID}, &raw); code != 409 {
+		t.Fatalf("sixth consultant: %d %v", code, raw)
+	}
+	// The consultant ends a consult of its own (one of the four), then the limit has room.
+	var consults struct {
+		Consults []struct{ ID, AgentID string } `json:"consults"`
+	}
+	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &consults)
+	if len(consults.Consults) != 5 {
+		t.Fatalf("consults on the conversation: %+v", consults)
+	}
+	last := consults.Consults[4]
+	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/consults/"+last.ID, b.Token, nil, &raw); code != 404 {
+		t.Fatalf("another consultant's consult ended by B: %d %v", code, raw)
+	}
+	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/consults/"+consults.Consults[3].ID, a.Token, nil, &raw); code != 200 || raw["status"] != "ended" {
+		t.Fatalf("primary ends a consult: %d %v", code, raw)
+	}
+
+	// The consult becomes a transfer: B owns the conversation, the consult is over.
+	var moved conversationView
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults/"+k.ID+"/transfer", a.Token, nil, &moved); code != 200 || moved.AgentID != b.ID {
+		t.Fatalf("consult to transfer: %d %+v", code, moved)
+	}
+	if ev := eventsB.next(t, "conversation.assigned", 30*time.Second); ev.Data["conversation_id"] != conv {
+		t.Fatalf("B's assignment: %v", ev.Data)
+	}
+	if st.count("conversation_consults", "id = $1 AND status = 'transferred'", k.ID) != 1 {
+		t.Fatal("the consult did not end as transferred")
+	}
+	st.agentSends(b, conv, "I have your parcel's case now")
+	if code := st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &raw); code != 404 {
+		t.Fatalf("A reads after the transfer: %d", code)
+	}
+}
+
+// Sender actions: opening a conversation with unread customer messages sends
+// one mark_seen (opening it again sends none); typing sends typing_on at most
+// once a second; nothing goes outside the 24-hour window or for a closed
+// conversation. The simulator records every sender action.
+func TestSenderActionsAPI(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	psid := "3100000000000011"
+	_, a, _, conv := st.conversationOnNewPage("Ann", 1, psid, "Are you there?")
+
+	var c conversationView
+	st.call("GET", "/api/v1/me/conversations", a.Token, nil, &[]conversationView{})
+	if code := st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &c); code != 200 || c.UnreadCount != 0 {
+		t.Fatalf("open: %d unread %d", code, c.UnreadCount)
+	}
+	st.eventually("one mark_seen", 10*time.Second, func() bool { return len(st.senderActions(psid, "mark_seen")) == 1 })
+	// Opened again: nothing unread, so no second mark_seen. Typing (sent within
+	// the request) comes after it in the log, which proves the second open sent none.
+	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &c)
+	st.eventually("typing_on after the throttle", 10*time.Second, func() bool {
+		st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": true}, nil)
+		return len(st.senderActions(psid, "typing_on")) == 1
+	})
+	if n := len(st.senderActions(psid, "mark_seen")); n != 1 {
+		t.Fatalf("mark_seen sent %d times", n)
+	}
+
+	// A burst of typing: at most one sender action a second.
+	start := time.Now()
+	for i := 0; i < 25; i++ {
+		if code := st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": true}, nil); code != 204 {
+			t.Fatalf("typing: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond) // the agent's keystrokes, not a wait for a result
+	}
+	elapsed := time.Since(start)
+	all := st.sim.SenderActions(psid)
+	if n := len(st.senderActions(psid, "typing_on")); n < 2 || float64(n) > elapsed.Seconds()+2 {
+		t.Fatalf("typing_on sent %d times in %s of typing", n, elapsed)
+	}
+	for i := 1; i < len(all); i++ {
+		if gap := all[i].At.Sub(all[i-1].At); gap < 500*time.Millisecond {
+			t.Fatalf("sender actions %d and %d only %s apart: %+v", i-1, i, gap, all)
+		}
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]any{}, nil); code != 400 {
+		t.Fatalf("typing without on: %d", code)
+	}
+
+	// Outside the window nothing is sent (typing is sent within the request, so
+	// its answer is the moment to look).
+	if _, err := st.db.Exec(`UPDATE conversations SET last_customer_message_at = now() - interval '25 hours', sender_action_at = NULL WHERE id = $1`, conv); err != nil {
+		t.Fatal(err)
+	}
+	before := len(st.sim.SenderActions(psid))
+	st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": true}, nil)
+	st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": false}, nil)
+	if n := len(st.sim.SenderActions(psid)); n != before {
+		t.Fatalf("sender actions outside the window: %+v", st.sim.SenderActions(psid)[before:])
+	}
+	// Back in the window but closed: nothing either.
+	if _, err := st.db.Exec(`UPDATE conversations SET last_customer_message_at = now(), sender_action_at = NULL WHERE id = $1`, conv); err != nil {
+		t.Fatal(err)
+	}
+	st.agentCloses(a, conv)
+	st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": true}, nil)
+	if n := len(st.sim.SenderActions(psid)); n != before {
+		t.Fatalf("sender actions for a closed conversation: %+v", st.sim.SenderActions(psid)[before:])
+	}
+}
+
+// Reactions: the customer's 👍 on the agent's reply is stored on that message
+// and reaches the agent live (message.reaction); the agent's reaction to the
+// customer's message reaches the simulator as react with the message's id,
+// and its removal as unreact.
+func TestReactionsAPI(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	psid := "3100000000000021"
+	customerMID := "m_customer_" + randomHex(6)
+	ch := st.connectPage()
+	a, events := st.availableAgent("Ann", 1)
+	st.customerSays(ch, psid, "Can I change my address?", customerMID)
+	conv := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
+	reply := st.agentSends(a, conv, "Yes, send it to me here.")
+	replyMID, _ := reply["facebook_message_id"].(string)
+
+	st.customerReacts(ch, psid, replyMID, "react", "👍")
+	ev := events.next(t, "message.reaction", 30*time.Second)
+	if list, _ := ev.Data["reactions"].([]any); ev.Data["message_id"] != reply["id"] || len(list) != 1 ||
+		list[0].(map[string]any)["emoji"] != "👍" || list[0].(map[string]any)["by"] != "customer" {
+		t.Fatalf("message.reaction: %v", ev.Data)
+	}
+	var c conversationView
+	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &c)
+	var customerMsg string
+	for _, m := range c.Messages {
+		if m.ID == reply["id"] && (len(m.Reactions) != 1 || m.Reactions[0].Emoji != "👍") {
+			t.Fatalf("reply's reactions: %+v", m.Reactions)
+		}
+		if m.FacebookMessageID == customerMID {
+			customerMsg = m.ID
+		}
+		if m.Kind == "reaction" {
+			t.Fatalf("the reaction became a message of its own: %+v", m)
+		}
+	}
+
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/messages/"+reply["id"].(string)+"/reaction", a.Token, map[string]string{"emoji": "❤️"}, &raw); code != 404 {
+		t.Fatalf("reaction to the agent's own message: %d %v", code, raw)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/messages/"+customerMsg+"/reaction", a.Token, map[string]string{"emoji": ""}, &raw); code != 400 {
+		t.Fatalf("reaction without an emoji: %d %v", code, raw)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/messages/"+customerMsg+"/reaction", a.Token, map[string]string{"emoji": "❤️"}, &raw); code != 200 {
+		t.Fatalf("agent reacts: %d %v", code, raw)
+	}
+	st.eventually("react in the simulator", 10*time.Second, func() bool {
+		r := st.senderActions(psid, "react")
+		return len(r) == 1 && r[0].MessageID == customerMID && r[0].Reaction == "❤️"
+	})
+	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/messages/"+customerMsg+"/reaction", a.Token, nil, &raw); code != 200 {
+		t.Fatalf("agent removes its reaction: %d %v", code, raw)
+	}
+	st.eventually("unreact in the simulator", 10*time.Second, func() bool {
+		r := st.senderActions(psid, "unreact")
+		return len(r) == 1 && r[0].MessageID == customerMID
+	})
+	// The customer takes back the 👍.
+	st.customerReacts(ch, psid, replyMID, "unreact", "")
+	st.eventually("the customer's reaction removed", 30*time.Second, func() bool {
+		return st.count("message_reactions", "by = 'customer'") == 0
+	})
+}
