@@ -3,7 +3,8 @@ package api
 // Sender actions (issue 13): typing, seen and reactions, so the customer sees
 // that someone is there. They are best-effort and cosmetic, so they take the
 // shortest road: the starter sends them itself, after the request is
-// answered, with the page token it reads from Postgres for that one call. No
+// answered (typing: within the request, bounded), with the page token it
+// reads from Postgres for that one call. No
 // workflow is involved: a durable, retried "typing" is worth nothing a second
 // later, and a signal per keystroke pause would only grow the conversation's
 // history. The token never leaves this process's memory (no workflow input,
@@ -11,8 +12,8 @@ package api
 // here. Rules, checked by the store's one-statement claim: never for a closed
 // conversation, only inside the 24-hour window, at most one per second per
 // conversation (the claim is a row in Postgres, shared by every starter).
-// Typing is dropped when the slot is taken; a reaction, which the agent asked
-// for, waits once for the next slot. A failure is logged and never reaches the
+// typing_off is dropped when the slot is taken; typing_on and a reaction
+// wait once for the next slot. A failure is logged and never reaches the
 // agent's reply path.
 
 import (
@@ -104,7 +105,10 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, me store.Agent) 
 	if s.Graph != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), typingTimeout)
 		defer cancel()
-		if err := s.deliverSenderAction(ctx, senderAction{conversationID: c.ID, action: action}); err != nil {
+		// typing_on waits once for the slot (the agent who starts typing right
+		// after opening the conversation would otherwise lose it to mark_seen);
+		// a typing_off that finds the slot taken is dropped.
+		if err := s.deliverSenderAction(ctx, senderAction{conversationID: c.ID, action: action, waitForSlot: *in.On}); err != nil {
 			s.Log.Warn("sender action not sent", "conversation_id", c.ID, "action", action, "err", err)
 		}
 	}

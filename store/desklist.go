@@ -19,6 +19,7 @@ type MessagePreview struct {
 	Text      string    `json:"text"`
 	Kind      string    `json:"kind"`
 	Sender    string    `json:"sender"`
+	AgentID   *string   `json:"agent_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -55,10 +56,10 @@ func (s *Store) addListActivity(ctx context.Context, list []Conversation) error 
 	rows, err := s.DB.QueryContext(ctx, `SELECT c.id, `+unreadSQL+`,
 		(SELECT min(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound' AND m.sender = 'customer'
 			AND m.created_at > coalesce(`+answeredAtSQL+`, '-infinity')),
-		lm.text, lm.kind, lm.sender, lm.created_at,
+		lm.text, lm.kind, lm.sender, lm.agent_id, lm.created_at,
 		coalesce(w.wait_amber_s, 120), coalesce(w.wait_red_s, 300)
 		FROM conversations c JOIN pages p ON p.id = c.page_uuid LEFT JOIN workstreams w ON w.id = p.workstream_id
-		LEFT JOIN LATERAL (SELECT m.text, m.kind, m.sender, m.created_at FROM messages m
+		LEFT JOIN LATERAL (SELECT m.text, m.kind, m.sender, m.agent_id, m.created_at FROM messages m
 			WHERE m.conversation_id = c.id AND m.direction <> 'internal' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) lm ON true
 		WHERE c.id = ANY($1)`, pq.Array(ids))
 	if err != nil {
@@ -69,9 +70,9 @@ func (s *Store) addListActivity(ctx context.Context, list []Conversation) error 
 		var id string
 		var unread int
 		var waiting, lastAt *time.Time
-		var text, kind, sender *string
+		var text, kind, sender, agentID *string
 		var colours WaitColours
-		if err := rows.Scan(&id, &unread, &waiting, &text, &kind, &sender, &lastAt, &colours.AmberSeconds, &colours.RedSeconds); err != nil {
+		if err := rows.Scan(&id, &unread, &waiting, &text, &kind, &sender, &agentID, &lastAt, &colours.AmberSeconds, &colours.RedSeconds); err != nil {
 			return err
 		}
 		c := byID[id]
@@ -80,7 +81,7 @@ func (s *Store) addListActivity(ctx context.Context, list []Conversation) error 
 			c.WaitingSince = waiting // nobody waits on a closed conversation
 		}
 		if lastAt != nil {
-			c.LastMessage = &MessagePreview{Text: *text, Kind: *kind, Sender: *sender, CreatedAt: *lastAt}
+			c.LastMessage = &MessagePreview{Text: *text, Kind: *kind, Sender: *sender, AgentID: agentID, CreatedAt: *lastAt}
 		}
 	}
 	if err := rows.Err(); err != nil {
