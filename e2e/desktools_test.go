@@ -430,3 +430,72 @@ func (st *stack) messageID(mid string) string {
 	}
 	return id
 }
+
+// Consult in Chromium: Alice invites Bart from the desk; Bart's desk lists the
+// conversation as a consult and shows it live (a new customer message arrives
+// without a reload); Bart's note reaches Alice's transcript live; Bart cannot
+// reply; consulting takes none of Bart's capacity (the next customer is
+// assigned to him); Alice turns the consult into a transfer, and Bart can reply.
+func TestDeskConsultInBrowser(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	st := newStack(t)
+	ch := st.connectPage()
+	alice := st.createAgent("Alice Moreau", 1)
+	bart := st.createAgent("Bart Simpson", 2)
+	jane, marcus := "3100000000000041", "3100000000000042"
+	st.setPresence(alice, "available")
+	st.customerSays(ch, jane, "My parcel never came", "")
+	conv := st.conversationOf(alice, jane)
+	st.setPresence(bart, "available")
+
+	b := startBrowser(t)
+	signIn := func(a agent, name string) *tab {
+		tb := b.newIsolatedTab(deskObservers)
+		tb.signIn(st.api.URL+"/desk", a.Token)
+		tb.waitFor(name+"'s desk", fmt.Sprintf(`!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === %q`, name), 10*time.Second)
+		tb.mustEval(`window.__sameDocument = true`, nil) // a reload would wipe it: what follows is live
+		return tb
+	}
+	ta := signIn(alice, "Alice Moreau")
+	tbart := signIn(bart, "Bart Simpson")
+	row := fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, conv)
+
+	ta.waitFor("Alice's conversation", fmt.Sprintf(`!!document.querySelector(%q)`, row), 15*time.Second)
+	ta.click(row)
+	ta.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "My parcel never came")`, 15*time.Second)
+	ta.click("#consult-conv")
+	ta.waitFor("Bart offered", fmt.Sprintf(`[...document.querySelectorAll("#consult-target option")].some(o => o.value === %q)`, "agent:"+bart.ID), 10*time.Second)
+	ta.mustEval(fmt.Sprintf(`document.querySelector("#consult-target").value = %q`, "agent:"+bart.ID), nil)
+	ta.click("#consult-send")
+	ta.waitFor("Bart in the consults bar", fmt.Sprintf(`!document.querySelector("#consult-bar").hidden && !!document.querySelector('#consult-bar .consultant[data-agent=%q]')`, bart.ID), 10*time.Second)
+
+	// Bart's desk: the conversation, marked as a consult, live.
+	tbart.waitFor("the consulted conversation in Bart's list", fmt.Sprintf(`!!document.querySelector(%q) && !!document.querySelector(%q + " .pill-consult")`, row, row), 15*time.Second)
+	tbart.click(row)
+	tbart.waitFor("the transcript for the consultant", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "My parcel never came") && !document.querySelector("#consult-bar").hidden`, 15*time.Second)
+	st.customerSays(ch, jane, "It was due on Monday", "")
+	tbart.waitFor("the customer's new message, live", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "It was due on Monday")`, 30*time.Second)
+	tbart.typeInto("#reply", "Carrier lost two parcels this week")
+	tbart.waitFor("Send stays off for the consultant", `document.querySelector("#send").disabled && !document.querySelector("#reply").disabled`, 5*time.Second)
+	tbart.click("#add-note")
+	ta.waitFor("Bart's note in Alice's transcript, live", `[...document.querySelectorAll("#messages .msg.note .text")].some(e => e.textContent === "Carrier lost two parcels this week")`, 15*time.Second)
+	tbart.screenshot(filepath.Join(screenshotDir(t), "desk-consultant.png"), false)
+
+	// No capacity taken: Alice is full, so the next customer is Bart's.
+	st.customerSays(ch, marcus, "Hello?", "")
+	st.conversationOf(bart, marcus)
+
+	// Alice hands the conversation to Bart.
+	ta.click(fmt.Sprintf(`#consult-bar .consultant[data-agent=%q] .consult-transfer`, bart.ID))
+	ta.waitFor("Alice's pane says it went", `!document.querySelector("#transferred-away").hidden`, 15*time.Second)
+	tbart.waitFor("Bart owns it: no consult mark, reply possible", fmt.Sprintf(`!!document.querySelector(%q) && !document.querySelector(%q + " .pill-consult") && document.querySelector("#consult-bar").hidden && !document.querySelector("#reply").disabled`, row, row), 15*time.Second)
+	if st.count("conversations", "id = $1 AND agent_id = $2", conv, bart.ID) != 1 || st.count("conversation_consults", "conversation_id = $1 AND status = 'transferred'", conv) != 1 {
+		t.Fatal("the consult did not become a transfer")
+	}
+	var same bool
+	if tbart.mustEval(`window.__sameDocument === true`, &same); !same {
+		t.Fatal("Bart's desk was reloaded: the consult did not arrive live")
+	}
+	b.requireNoProblems()
+}
