@@ -134,9 +134,11 @@ func TestConsultAPI(t *testing.T) {
 	}
 
 	// At most five consultants.
+	var extra []agent
 	for i := 0; i < 4; i++ {
 		c := st.createAgent(fmt.Sprintf("Consultant %d", i), 1)
 		st.setPresence(c, "available")
+		extra = append(extra, c)
 		if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{"agent_id": c.ID}, &raw); code != 201 {
 			t.Fatalf("consultant %d: %d %v", i+2, code, raw)
 		}
@@ -148,7 +150,10 @@ func TestConsultAPI(t *testing.T) {
 	}
 	// The consultant ends a consult of its own (one of the four), then the limit has room.
 	var consults struct {
-		Consults []struct{ ID, AgentID string } `json:"consults"`
+		Consults []struct {
+			ID      string `json:"id"`
+			AgentID string `json:"agent_id"`
+		} `json:"consults"`
 	}
 	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &consults)
 	if len(consults.Consults) != 5 {
@@ -160,6 +165,19 @@ func TestConsultAPI(t *testing.T) {
 	}
 	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/consults/"+consults.Consults[3].ID, a.Token, nil, &raw); code != 200 || raw["status"] != "ended" {
 		t.Fatalf("primary ends a consult: %d %v", code, raw)
+	}
+	if consults.Consults[1].AgentID != extra[0].ID {
+		t.Fatalf("consults out of order: %+v", consults.Consults)
+	}
+	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/consults/"+consults.Consults[1].ID, extra[0].Token, nil, &raw); code != 200 || raw["status"] != "ended" {
+		t.Fatalf("consultant ends its consult: %d %v", code, raw)
+	}
+	// A queue gives its longest-idle available member who is not consulting yet.
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", a.Token, map[string]string{"queue_id": ch.QueueID}, &raw); code != 201 {
+		t.Fatalf("consult a queue: %d %v", code, raw)
+	}
+	if who := raw["agent_id"]; who == a.ID || who == b.ID || who == extra[1].ID || who == extra[3].ID {
+		t.Fatalf("the queue gave someone already on the conversation: %v", raw)
 	}
 
 	// The consult becomes a transfer: B owns the conversation, the consult is over.
