@@ -117,6 +117,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/typing", s.agent(s.typing))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
 	mux.HandleFunc("DELETE /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/wait-colours", s.admin(s.getWaitColours))
+	mux.HandleFunc("PUT /api/v1/workstreams/{id}/wait-colours", s.admin(s.putWaitColours))
 
 	// Contacts: admins and agents alike (contacts.go); linking is the agent's, above.
 	mux.HandleFunc("GET /api/v1/contacts", s.adminOrAgent(s.searchContacts))

@@ -517,3 +517,71 @@ func TestDeskConsultInBrowser(t *testing.T) {
 	}
 	b.requireNoProblems()
 }
+
+// The list API: each conversation carries its last message, the count of
+// customer messages the agent has not read, and since when the customer waits
+// (its oldest unanswered message), with its workstream's wait colours, which an
+// admin sets per workstream; the list orders by that wait, and answering ends it.
+func TestConversationListRowsAPI(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch, a, events, first := st.conversationOnNewPage("Ann", 3, "3100000000000051", "First question")
+	st.customerSays(ch, "3100000000000051", "Second question", "")
+	second := st.customerAssigned(events, ch, "3100000000000052", "Other customer")
+	st.eventually("both of the first customer's messages", 30*time.Second, func() bool {
+		return st.count("messages", "conversation_id = $1 AND direction = 'inbound'", first) == 2
+	})
+	if _, err := st.db.Exec(`UPDATE messages SET created_at = created_at - interval '4 minutes' WHERE conversation_id = $1`, second); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		conversationView
+		WaitColours struct {
+			Amber int `json:"amber_s"`
+			Red   int `json:"red_s"`
+		} `json:"wait_colours"`
+	}
+	list := func() []row {
+		var l []row
+		if code := st.call("GET", "/api/v1/me/conversations", a.Token, nil, &l); code != 200 || len(l) != 2 {
+			t.Fatalf("list: %d %+v", code, l)
+		}
+		return l
+	}
+	l := list()
+	if l[0].ID != second || l[1].ID != first {
+		t.Fatalf("not ordered by wait: %s, %s", l[0].ID, l[1].ID)
+	}
+	if r := l[1]; r.UnreadCount != 2 || r.LastMessage == nil || r.LastMessage.Text != "Second question" || r.WaitingSince == nil ||
+		r.WaitColours.Amber != 120 || r.WaitColours.Red != 300 {
+		t.Fatalf("first customer's row: %+v", r)
+	}
+	if r := l[0]; r.UnreadCount != 1 || time.Since(*r.WaitingSince) < 4*time.Minute {
+		t.Fatalf("second customer's row: %+v", r)
+	}
+
+	var wss []struct{ ID string }
+	st.call("GET", "/api/v1/accounts/"+ch.AccountID+"/workstreams", st.adminToken, nil, &wss)
+	if len(wss) != 1 {
+		t.Fatalf("workstreams: %+v", wss)
+	}
+	var raw map[string]any
+	if code := st.call("PUT", "/api/v1/workstreams/"+wss[0].ID+"/wait-colours", st.adminToken, map[string]int{"amber_s": 300, "red_s": 300}, &raw); code != 400 {
+		t.Fatalf("amber not before red: %d %v", code, raw)
+	}
+	if code := st.call("PUT", "/api/v1/workstreams/"+wss[0].ID+"/wait-colours", st.adminToken, map[string]int{"amber_s": 60, "red_s": 180}, &raw); code != 200 || raw["amber_s"] != 60.0 {
+		t.Fatalf("set wait colours: %d %v", code, raw)
+	}
+	if r := list()[0]; r.WaitColours.Amber != 60 || r.WaitColours.Red != 180 {
+		t.Fatalf("the list's wait colours: %+v", r.WaitColours)
+	}
+
+	// Answered: nobody waits on the second conversation; opened: nothing unread.
+	st.agentSends(a, second, "Here to help")
+	st.call("GET", "/api/v1/conversations/"+first, a.Token, nil, nil)
+	l = list()
+	if l[0].ID != first || l[0].UnreadCount != 0 || l[0].WaitingSince == nil || l[1].WaitingSince != nil || l[1].UnreadCount != 0 ||
+		l[1].LastMessage.Text != "Here to help" {
+		t.Fatalf("after answering and opening: %+v", l)
+	}
+}

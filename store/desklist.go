@@ -118,3 +118,32 @@ func (s *Store) MarkReadByAgent(ctx context.Context, conversationID string) (boo
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
+
+// Wait colour limits: a threshold is between a second and a day.
+const maxWaitColourSeconds = 24 * 3600
+
+// GetWaitColours reads a workstream's wait colour thresholds.
+func (s *Store) GetWaitColours(ctx context.Context, workstreamID string) (WaitColours, error) {
+	var c WaitColours
+	if !validUUID(workstreamID) {
+		return c, ErrNotFound
+	}
+	err := s.DB.QueryRowContext(ctx, `SELECT wait_amber_s, wait_red_s FROM workstreams WHERE id = $1`, workstreamID).Scan(&c.AmberSeconds, &c.RedSeconds)
+	return c, notFound(err, "workstream")
+}
+
+// SetWaitColours sets a workstream's wait colour thresholds: amber before red,
+// each between a second and a day. The desk reads them with each list.
+func (s *Store) SetWaitColours(ctx context.Context, workstreamID string, c WaitColours) (WaitColours, error) {
+	switch {
+	case c.AmberSeconds < 1 || c.AmberSeconds > maxWaitColourSeconds || c.RedSeconds < 1 || c.RedSeconds > maxWaitColourSeconds:
+		return c, invalidf("amber_s and red_s must be between 1 and %d seconds.", maxWaitColourSeconds)
+	case c.AmberSeconds >= c.RedSeconds:
+		return c, invalidf("amber_s must be less than red_s: the wait turns amber first, then red.")
+	case !validUUID(workstreamID):
+		return c, ErrNotFound
+	}
+	err := s.DB.QueryRowContext(ctx, `UPDATE workstreams SET wait_amber_s = $2, wait_red_s = $3, updated_at = now() WHERE id = $1
+		RETURNING wait_amber_s, wait_red_s`, workstreamID, c.AmberSeconds, c.RedSeconds).Scan(&c.AmberSeconds, &c.RedSeconds)
+	return c, notFound(err, "workstream")
+}
