@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"fbchannel/simulator"
 )
 
 // customerReacts delivers a message_reactions webhook event: the customer
@@ -29,17 +27,6 @@ func (st *stack) customerReacts(ch channel, psid, mid, action, emoji string) {
 	if err != nil || status != 200 {
 		st.t.Fatalf("reaction webhook: %d %s %v", status, body, err)
 	}
-}
-
-// senderActions are the simulator's sender actions for psid, by action.
-func (st *stack) senderActions(psid, action string) []simulator.SenderAction {
-	var out []simulator.SenderAction
-	for _, a := range st.sim.SenderActions(psid) {
-		if a.Action == action {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 type conversationView struct {
@@ -212,15 +199,15 @@ func TestSenderActionsAPI(t *testing.T) {
 	if code := st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &c); code != 200 || c.UnreadCount != 0 {
 		t.Fatalf("open: %d unread %d", code, c.UnreadCount)
 	}
-	st.eventually("one mark_seen", 10*time.Second, func() bool { return len(st.senderActions(psid, "mark_seen")) == 1 })
+	st.eventually("one mark_seen", 10*time.Second, func() bool { return len(st.sim.SenderActions(psid, "mark_seen")) == 1 })
 	// Opened again: nothing unread, so no second mark_seen. Typing (sent within
 	// the request) comes after it in the log, which proves the second open sent none.
 	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &c)
 	st.eventually("typing_on after the throttle", 10*time.Second, func() bool {
 		st.call("POST", "/api/v1/conversations/"+conv+"/typing", a.Token, map[string]bool{"on": true}, nil)
-		return len(st.senderActions(psid, "typing_on")) == 1
+		return len(st.sim.SenderActions(psid, "typing_on")) == 1
 	})
-	if n := len(st.senderActions(psid, "mark_seen")); n != 1 {
+	if n := len(st.sim.SenderActions(psid, "mark_seen")); n != 1 {
 		t.Fatalf("mark_seen sent %d times", n)
 	}
 
@@ -323,14 +310,14 @@ func TestReactionsAPI(t *testing.T) {
 		t.Fatalf("agent reacts: %d %v", code, raw)
 	}
 	st.eventually("react in the simulator", 10*time.Second, func() bool {
-		r := st.senderActions(psid, "react")
+		r := st.sim.SenderActions(psid, "react")
 		return len(r) == 1 && r[0].MessageID == customerMID && r[0].Reaction == "❤️"
 	})
 	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/messages/"+customerMsg+"/reaction", a.Token, nil, &raw); code != 200 {
 		t.Fatalf("agent removes its reaction: %d %v", code, raw)
 	}
 	st.eventually("unreact in the simulator", 10*time.Second, func() bool {
-		r := st.senderActions(psid, "unreact")
+		r := st.sim.SenderActions(psid, "unreact")
 		return len(r) == 1 && r[0].MessageID == customerMID
 	})
 	// The customer takes back the 👍.
@@ -396,12 +383,12 @@ func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
 	// Opening Jane's conversation reads it: one mark_seen, and the count is gone for good.
 	tb.click(fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, convJane))
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "Hello??")`, 15*time.Second)
-	st.eventually("one mark_seen", 10*time.Second, func() bool { return len(st.senderActions(jane, "mark_seen")) == 1 })
+	st.eventually("one mark_seen", 10*time.Second, func() bool { return len(st.sim.SenderActions(jane, "mark_seen")) == 1 })
 	tb.waitFor("Jane's count cleared", rowStateJS(convJane)+` === "0|Hello??|red"`, 10*time.Second)
 
 	// Typing shows the customer that someone is there.
 	tb.typeInto("#reply", "Let me check that for you")
-	st.eventually("typing_on", 10*time.Second, func() bool { return len(st.senderActions(jane, "typing_on")) >= 1 })
+	st.eventually("typing_on", 10*time.Second, func() bool { return len(st.sim.SenderActions(jane, "typing_on")) >= 1 })
 	tb.click("#send")
 	tb.waitFor("the reply sent", `[...document.querySelectorAll("#messages .msg.out")].some(m => m.querySelector(".text").textContent === "Let me check that for you" && ["sent","delivered","read"].includes(m.querySelector(".msg-status").dataset.status))`, 20*time.Second)
 	tb.waitFor("Jane no longer waits", rowStateJS(convJane)+` === "0|You: Let me check that for you|none"`, 10*time.Second)
@@ -422,7 +409,7 @@ func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
 	mine := first + ` .reaction[data-by="agent"][data-emoji="❤️"]`
 	tb.waitFor("the agent's ❤️", fmt.Sprintf(`!!document.querySelector(%q)`, mine), 10*time.Second)
 	st.eventually("react in the simulator", 10*time.Second, func() bool {
-		r := st.senderActions(jane, "react")
+		r := st.sim.SenderActions(jane, "react")
 		return len(r) == 1 && r[0].MessageID == janeMID && r[0].Reaction == "❤️"
 	})
 	tb.screenshot(filepath.Join(screenshotDir(t), "desk-reactions.png"), false)
@@ -433,7 +420,7 @@ func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
 		rowStateJS(convJane), rowStateJS(convJoe), convJoe), 30*time.Second)
 	tb.click(fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, convJane))
 	tb.waitFor("both reactions after a reload", reacted+fmt.Sprintf(` && !!document.querySelector(%q)`, mine), 15*time.Second)
-	if n := len(st.senderActions(jane, "mark_seen")); n != 1 {
+	if n := len(st.sim.SenderActions(jane, "mark_seen")); n != 1 {
 		t.Fatalf("mark_seen sent %d times; nothing was unread on the second opening", n)
 	}
 	b.requireNoProblems()

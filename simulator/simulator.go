@@ -7,6 +7,7 @@ package simulator
 import (
 	"crypto/rand"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,14 +144,21 @@ type SenderAction struct {
 }
 
 // SenderActions returns the sender actions the Send API accepted for the
-// customer psid ("" for everyone), oldest first.
-func (s *Simulator) SenderActions(psid string) []SenderAction {
+// customer psid ("" for everyone), of the given actions (none: all), oldest first.
+func (s *Simulator) SenderActions(psid string, actions ...string) []SenderAction {
+	return recorded(s, &s.senderActions, func(a SenderAction) bool {
+		return (psid == "" || a.PSID == psid) && (len(actions) == 0 || slices.Contains(actions, a.Action))
+	})
+}
+
+// recorded copies, under the lock, the entries of a log that keep accepts.
+func recorded[T any](s *Simulator, log *[]T, keep func(T) bool) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []SenderAction{}
-	for _, a := range s.senderActions {
-		if psid == "" || a.PSID == psid {
-			out = append(out, a)
+	out := []T{}
+	for _, v := range *log {
+		if keep(v) {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -316,15 +324,7 @@ type Request struct {
 // Requests returns the recorded Graph calls whose path ends in pathSuffix
 // ("" for all), oldest first.
 func (s *Simulator) Requests(pathSuffix string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []Request{}
-	for _, r := range s.requests {
-		if strings.HasSuffix(r.Path, pathSuffix) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return recorded(s, &s.requests, func(r Request) bool { return strings.HasSuffix(r.Path, pathSuffix) })
 }
 
 // ClearRequests forgets the recorded calls.
