@@ -152,14 +152,6 @@ func inboundMessage(ev messenger.Event) Message {
 			mid := ev.Postback.MID
 			m.FacebookMessageID = &mid
 		}
-	case ev.Reaction != nil:
-		m.Kind, m.Text = "reaction", ev.Reaction.Emoji
-		if m.Text == "" {
-			m.Text = ev.Reaction.Reaction
-		}
-		if ev.Reaction.Action == "unreact" {
-			m.Text = "removed reaction " + m.Text
-		}
 	case ev.Referral != nil:
 		m.Kind = "referral"
 		m.Text = strings.TrimSpace("Came from " + strings.ToLower(ev.Referral.Source) + " " + ev.Referral.Ref)
