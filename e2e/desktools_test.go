@@ -182,6 +182,14 @@ func TestConsultAPI(t *testing.T) {
 	if code := st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &raw); code != 404 {
 		t.Fatalf("A reads after the transfer: %d", code)
 	}
+	// Closing the conversation ends the consults still running.
+	if st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv) == 0 {
+		t.Fatal("no consult left running to end")
+	}
+	st.agentCloses(b, conv)
+	if n := st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv); n != 0 {
+		t.Fatalf("%d consults still active after the close", n)
+	}
 }
 
 // Sender actions: opening a conversation with unread customer messages sends

@@ -256,6 +256,27 @@ func endConsultForTransfer(ctx context.Context, tx *sql.Tx, req TransferRequest)
 	return tellConsultSides(ctx, tx, "consult.ended", k, req.FromAgentID)
 }
 
+// endConsultsAtClose ends the conversation's consults when it closes: the
+// consultants got conversation.closed, then consult.ended takes the
+// conversation off their lists.
+func endConsultsAtClose(ctx context.Context, tx *sql.Tx, conversationID, primaryID string) error {
+	sb := consultSelect()
+	sb.Where(sb.Equal("k.conversation_id", conversationID), sb.Equal("k.status", ConsultActive))
+	active, err := queryAll(ctx, tx, sb, scanConsult)
+	if err != nil {
+		return err
+	}
+	for _, k := range active {
+		if k, err = endConsult(ctx, tx, k, primaryID, ConsultEnded); err != nil {
+			return err
+		}
+		if err := tellConsultSides(ctx, tx, "consult.ended", k, primaryID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // tellConsultSides writes the consult's event to the primary agent and the consultant.
 func tellConsultSides(ctx context.Context, tx *sql.Tx, name string, k Consult, primaryID string) error {
 	for _, agent := range []string{primaryID, k.AgentID} {
