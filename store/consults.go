@@ -37,6 +37,7 @@ type Consult struct {
 	AgentID        string     `json:"agent_id"`
 	AgentName      string     `json:"agent_name"`
 	InvitedBy      string     `json:"invited_by"`
+	InvitedByName  string     `json:"invited_by_name"`
 	Status         string     `json:"status"`
 	StartedAt      time.Time  `json:"started_at"`
 	EndedAt        *time.Time `json:"ended_at,omitempty"`
@@ -49,17 +50,17 @@ type ConsultRequest struct {
 	AgentID, QueueID          string
 }
 
-const consultColumns = "k.id, k.conversation_id, k.agent_id, a.name, k.invited_by, k.status, k.started_at, k.ended_at"
+const consultColumns = "k.id, k.conversation_id, k.agent_id, a.name, k.invited_by, i.name, k.status, k.started_at, k.ended_at"
 
 func consultSelect() *sqlbuilder.SelectBuilder {
 	sb := pg.NewSelectBuilder()
-	sb.Select(consultColumns).From("conversation_consults k").Join("agents a", "a.id = k.agent_id")
+	sb.Select(consultColumns).From("conversation_consults k").Join("agents a", "a.id = k.agent_id").Join("agents i", "i.id = k.invited_by")
 	return sb
 }
 
 func scanConsult(row rowScanner) (Consult, error) {
 	var k Consult
-	err := row.Scan(&k.ID, &k.ConversationID, &k.AgentID, &k.AgentName, &k.InvitedBy, &k.Status, &k.StartedAt, &k.EndedAt)
+	err := row.Scan(&k.ID, &k.ConversationID, &k.AgentID, &k.AgentName, &k.InvitedBy, &k.InvitedByName, &k.Status, &k.StartedAt, &k.EndedAt)
 	return k, err
 }
 

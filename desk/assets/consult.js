@@ -6,7 +6,7 @@
 // consults, or, to a consultant, whose conversation it is.
 
 import { h, clear, $ } from "./common.js";
-import { state, agentName } from "./state.js";
+import { state } from "./state.js";
 import { api } from "./session.js";
 import { loadList, renderList } from "./list.js";
 import { loadConversation, renderConversation } from "./transcript.js";
@@ -31,7 +31,7 @@ export function renderConsults() {
   const primaryOpen = !consulting(conv) && conv.status !== "closed" && !state.transferred[conv.id];
   $("#consult-conv").hidden = !primaryOpen;
   if (mine) {
-    bar.appendChild(h("span", { class: "consult-text" }, "You are consulting on " + agentName(conv.agent_id) + "'s conversation: you can read it and add notes."));
+    bar.appendChild(h("span", { class: "consult-text" }, (mine.invited_by_name || "Another agent") + " asked you to consult: you can read this conversation and add notes."));
     bar.appendChild(h("button", { type: "button", class: "btn small", id: "end-my-consult", onclick: () => endConsult(conv, mine) }, "End consult"));
   } else if (list.length && primaryOpen) {
     bar.appendChild(h("span", { class: "consult-text" }, "Consulting:"));

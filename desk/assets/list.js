@@ -55,6 +55,20 @@ export function waitOf(c) {
   return { seconds, level: seconds >= t.red_s ? "red" : seconds >= t.amber_s ? "amber" : "ok" };
 }
 
+// clockIcon is the wait's icon: inline SVG, so it shows without an emoji font.
+function clockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    return n;
+  };
+  const svg = el("svg", { class: "icon", viewBox: "0 0 16 16", width: "11", height: "11", "aria-hidden": "true", focusable: "false" });
+  svg.appendChild(el("circle", { cx: "8", cy: "8", r: "6.3", fill: "none", stroke: "currentColor", "stroke-width": "1.6" }));
+  svg.appendChild(el("path", { d: "M8 4.6V8l2.4 1.6", fill: "none", stroke: "currentColor", "stroke-width": "1.6", "stroke-linecap": "round" }));
+  return svg;
+}
+
 function fmtWait(s) {
   if (s < 60) return "<1m";
   if (s < 3600) return Math.floor(s / 60) + "m";
@@ -117,7 +131,7 @@ export function renderList() {
           consulting ? h("span", { class: "pill pill-consult" }, "consulting") : null,
           h("span", { class: "spacer" }),
           wait
-            ? h("span", { class: "wait wait-" + wait.level, dataset: { wait: wait.level }, title: "Waiting for an answer since " + fmtWhen(c.waiting_since) }, "⏱ " + fmtWait(wait.seconds))
+            ? h("span", { class: "wait wait-" + wait.level, dataset: { wait: wait.level }, title: "Waiting for an answer since " + fmtWhen(c.waiting_since) }, clockIcon(), fmtWait(wait.seconds))
             : null
         ),
         // The note of a transfer is what the next agent reads first.

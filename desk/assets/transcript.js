@@ -16,6 +16,8 @@ import { consulting, renderConsults } from "./consult.js";
 
 let loadSeq = 0; // the latest read of a conversation: older answers are dropped
 
+const REPLY_PLACEHOLDER = "Write a reply… (Enter to send, Shift+Enter for a new line, / for quick replies)";
+
 // loadConversation reads the conversation and shows it, if it is still the selected one.
 export async function loadConversation(id) {
   const seq = ++loadSeq;
@@ -102,6 +104,7 @@ export function renderConversation() {
   renderWindow();
   renderCustomer();
   $("#reply").disabled = guest ? conv.status === "closed" : !isOpen || !windowState(conv).canSend;
+  $("#reply").placeholder = guest ? "Write a note for the conversation's agent… (Add as note)" : REPLY_PLACEHOLDER;
 }
 
 // renderTransferNote shows the receiving agent why the conversation came: the
@@ -296,7 +299,7 @@ export function windowState(conv) {
   const human = w.human_agent_until ? new Date(w.human_agent_until) : null;
   const away = state.transferred[conv.id];
   if (away) return { canSend: false, kind: "closed", text: "Transferred to " + away.to + " — you can no longer reply." };
-  if (consulting(conv) && conv.status !== "closed") return { canSend: false, kind: "consult", text: "You are consulting: write notes for " + agentName(conv.agent_id) + "; only they reply." };
+  if (consulting(conv) && conv.status !== "closed") return { canSend: false, kind: "consult", text: "You are consulting: add notes; the conversation's agent replies." };
   if (conv.status === "closed") return { canSend: false, kind: "closed", text: "This conversation is closed. Reopen it to reply." };
   if (conv.status !== "assigned") return { canSend: false, kind: "closed", text: "This conversation is " + conv.status + "; it is not assigned to you yet." };
   if (expires && expires > now) {
