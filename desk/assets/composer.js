@@ -234,7 +234,7 @@ const typing = { conv: null, sentAt: 0, idle: null };
 
 function typed() {
   const conv = state.current;
-  if (!conv || consulting(conv) || conv.status !== "assigned" || !windowState(conv).canSend) return;
+  if (!conv || consulting(conv) || !windowState(conv).canSend) return;
   if ($("#reply").value.trim() === "" || slashQuery($("#reply").value) !== null) {
     stopTyping();
     return;
