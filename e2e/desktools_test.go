@@ -332,6 +332,25 @@ func TestReactionsAPI(t *testing.T) {
 	st.eventually("the customer's reaction removed", 30*time.Second, func() bool {
 		return st.count("message_reactions", "by = 'customer'") == 0
 	})
+
+	// Erasing the customer erases the reactions on its conversation's messages.
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/messages/"+customerMsg+"/reaction", a.Token, map[string]string{"emoji": "🙏"}, &raw); code != 200 {
+		t.Fatalf("agent reacts again: %d %v", code, raw)
+	}
+	st.customerReacts(ch, psid, replyMID, "react", "😮")
+	st.eventually("the customer's second reaction", 30*time.Second, func() bool { return st.count("message_reactions", "by = 'customer'") == 1 })
+	var customer struct {
+		Customer struct {
+			ID string `json:"id"`
+		} `json:"customer"`
+	}
+	st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &customer)
+	if code := st.call("DELETE", "/api/v1/customers/"+customer.Customer.ID, st.adminToken, nil, &raw); code != 200 {
+		t.Fatalf("erase: %d %v", code, raw)
+	}
+	if n := st.count("message_reactions", "true") + st.count("agent_events", "conversation_id = $1 AND name = 'message.reaction'", conv); n != 0 {
+		t.Fatalf("%d reactions or reaction events left after the erasure", n)
+	}
 }
 
 // rowJS evaluates to the list row of the conversation (null when absent).
