@@ -43,6 +43,12 @@ type ReactionTarget struct {
 	Reactions         []Reaction
 }
 
+// reactionEmoji are the emoji of Messenger's named reactions (the webhook's
+// reaction field: smile, angry, sad, wow, love, like, dislike; other has none).
+var reactionEmoji = map[string]string{
+	"smile": "😆", "angry": "😠", "sad": "😢", "wow": "😮", "love": "😍", "like": "👍", "dislike": "👎",
+}
+
 // maxEmojiRunes bounds a reaction: one emoji, possibly a sequence (skin tone, ZWJ).
 const maxEmojiRunes = 16
 
@@ -140,7 +146,11 @@ func recordCustomerReaction(ctx context.Context, tx *sql.Tx, pageID, conversatio
 	}
 	emoji := r.Emoji
 	if emoji == "" {
-		emoji = r.Reaction // Facebook names some reactions ("love") without an emoji
+		// Facebook may name the reaction without its emoji.
+		emoji = reactionEmoji[r.Reaction]
+		if emoji == "" {
+			emoji = r.Reaction
+		}
 	}
 	var err error
 	if r.Action == "unreact" || emoji == "" {
