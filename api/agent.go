@@ -76,8 +76,13 @@ func (s *Server) ownConversationWith(w http.ResponseWriter, r *http.Request, me 
 	return c, ok && decode(w, r, in)
 }
 
+// getConversation answers with the conversation to its agent or a consultant;
+// the agent opening it reads the customer's messages (markSeen).
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
-	if c, ok := s.ownConversation(w, r, me); ok {
+	if c, primary, ok := s.viewedConversation(w, r, me); ok {
+		if primary && s.markSeen(r, c) {
+			c.UnreadCount = 0
+		}
 		writeJSON(w, http.StatusOK, c)
 	}
 }

@@ -86,8 +86,13 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 	if !decode(w, r, &in) {
 		return
 	}
-	id := r.PathValue("id")
-	req := store.TransferRequest{ConversationID: id, FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: strings.TrimSpace(in.Note)}
+	s.transfer(w, r, store.TransferRequest{ConversationID: r.PathValue("id"), FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note})
+}
+
+// transfer checks and makes a transfer, tells the workflow and the queues, and
+// answers with the conversation (also the consult's way to a transfer).
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request, req store.TransferRequest) {
+	req.Note = strings.TrimSpace(req.Note)
 	var out store.Transferred
 	err := transferProblem(req)
 	if err == nil {
@@ -101,9 +106,9 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 	}
 	if err := s.wakeQueues(r.Context(), out.WakeQueues); err != nil {
 		// The transfer is saved; the queues are woken by the next event anyway.
-		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
+		s.Log.Warn("could not wake queues after a transfer", "conversation_id", req.ConversationID, "err", err)
 	}
-	s.writeConversation(w, r, id)
+	s.writeConversation(w, r, req.ConversationID)
 }
 
 // transferTarget is an agent the conversation can be transferred to, as the desk

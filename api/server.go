@@ -15,6 +15,7 @@ import (
 
 	"fbchannel/agentevents"
 	"fbchannel/desk"
+	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/relay"
 	"fbchannel/store"
@@ -38,6 +39,9 @@ type Server struct {
 	// Relay hands the webhook inbox on to Temporal; the webhook handler kicks
 	// it after each commit. Nil: events wait for another starter's relay.
 	Relay *relay.Relay
+	// Graph sends the best-effort sender actions (typing, seen, reactions;
+	// senderactions.go). Nil: they are not sent.
+	Graph *graph.Client
 }
 
 // Handler routes every endpoint of CONTRACT.md, plus /healthz, /readyz (Postgres;
@@ -105,6 +109,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PATCH /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.updateAccountQuickReply))
 	mux.HandleFunc("DELETE /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.deleteAccountQuickReply))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/notes", s.agent(s.addNote))
+
+	// Consults, typing, seen and reactions (issue 13; consults.go, senderactions.go).
+	mux.HandleFunc("POST /api/v1/conversations/{id}/consults", s.agent(s.startConsult))
+	mux.HandleFunc("DELETE /api/v1/conversations/{id}/consults/{consult_id}", s.agent(s.endConsult))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/consults/{consult_id}/transfer", s.agent(s.transferToConsultant))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/typing", s.agent(s.typing))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
+	mux.HandleFunc("DELETE /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/wait-colours", s.admin(s.getWaitColours))
+	mux.HandleFunc("PUT /api/v1/workstreams/{id}/wait-colours", s.admin(s.putWaitColours))
 
 	// Contacts: admins and agents alike (contacts.go); linking is the agent's, above.
 	mux.HandleFunc("GET /api/v1/contacts", s.adminOrAgent(s.searchContacts))

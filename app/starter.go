@@ -14,6 +14,7 @@ import (
 	"fbchannel/api"
 	"fbchannel/codec"
 	"fbchannel/config"
+	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/relay"
 	"fbchannel/store"
@@ -32,6 +33,10 @@ type StarterConfig struct {
 	// CodecCORSOrigin, for the codec endpoint of payload encryption, extends
 	// CONTRACT.md; see README "Operations".
 	CodecCORSOrigin string `env:"CODEC_CORS_ORIGIN"`
+	// The Graph API, as for the worker: the starter sends the best-effort
+	// sender actions (typing, seen, reactions) itself (api/senderactions.go).
+	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
+	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 }
 
 // Starter is what the starter's HTTP handler is built from: the API server's
@@ -120,7 +125,7 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 		Server: api.Server{
 			Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, PublicBaseURL: cfg.PublicBaseURL,
 			AdminToken: cfg.AdminToken, WebhookMaxBytes: cfg.WebhookMaxBytes, Log: p.Log, Metrics: metrics,
-			Events: events, Relay: inbox,
+			Events: events, Relay: inbox, Graph: graph.New(cfg.GraphAPIURL, cfg.GraphAPIVersion, nil),
 		},
 		Codec: p.Codec, CodecCORSOrigins: corsOrigins, Tracing: p.Tracing,
 	}.Handler()

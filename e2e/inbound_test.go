@@ -24,8 +24,9 @@ func fromCustomer(ch channel, psid string, ms int64, kind string, body map[strin
 	return map[string]any{"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": ch.PageID}, "timestamp": ms, kind: body}
 }
 
-// Every inbound kind lands in the transcript; edits and unsends change it; our own
-// echoes are not recorded twice, the Page Inbox's are; receipts move statuses.
+// Every inbound kind lands in the transcript (a reaction on the message it
+// reacts to); edits and unsends change it; our own echoes are not recorded
+// twice, the Page Inbox's are; receipts move statuses.
 func TestEveryInboundKind(t *testing.T) {
 	st := newStack(t)
 	ch := st.connectPage()
@@ -43,7 +44,10 @@ func TestEveryInboundKind(t *testing.T) {
 		fromCustomer(ch, psid, ms+7, "message", map[string]any{"mid": "m_file", "attachments": []any{map[string]any{"type": "file", "payload": map[string]any{"url": "https://cdn.example/invoice.pdf"}}}}),
 	)
 	convID := events.next(t, "conversation.assigned", 30*time.Second).Data["conversation_id"].(string)
-	st.eventually("all eight recorded", 30*time.Second, func() bool { return st.count("messages", "conversation_id = $1", convID) == 8 })
+	// Seven messages: the reaction goes onto the message it reacts to (issue 13).
+	st.eventually("all seven recorded, and the reaction", 30*time.Second, func() bool {
+		return st.count("messages", "conversation_id = $1", convID) == 7 && st.count("message_reactions", "by = 'customer' AND emoji = '❤'") == 1
+	})
 
 	st.postEvents(ch, map[string]any{"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": ch.PageID}, "timestamp": ms + 8,
 		"message_edit": map[string]any{"mid": "m_text", "text": "hello there (edited)", "num_edit": 1}})
@@ -89,14 +93,17 @@ func TestEveryInboundKind(t *testing.T) {
 		kinds = append(kinds, key)
 	}
 	want := []string{"text/customer", "attachment/customer", "sticker/customer", "quick_reply/customer", "postback/customer",
-		"reaction/customer", "referral/customer", "text/agent", "text/page"}
+		"referral/customer", "text/agent", "text/page"}
 	for _, k := range want {
 		if byKind[k] == nil {
 			t.Fatalf("no %s message in %v", k, kinds)
 		}
 	}
-	if len(kinds) != 10 { // 8 inbound + our reply + the Page Inbox's
-		t.Fatalf("transcript has %d messages (%v), want 10: an echo was recorded twice or something was lost", len(kinds), kinds)
+	if len(kinds) != 9 { // 7 inbound + our reply + the Page Inbox's
+		t.Fatalf("transcript has %d messages (%v), want 9: an echo was recorded twice or something was lost", len(kinds), kinds)
+	}
+	if r, _ := byKind["text/customer"]["reactions"].([]any); len(r) != 1 || r[0].(map[string]any)["emoji"] != "❤" || r[0].(map[string]any)["by"] != "customer" {
+		t.Fatalf("the reaction on the customer's text: %v", byKind["text/customer"])
 	}
 	if byKind["text/agent"]["status"] != "read" || byKind["sticker/customer"]["text"] != "👍" {
 		t.Fatalf("statuses/sticker: %v %v", byKind["text/agent"], byKind["sticker/customer"])

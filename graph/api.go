@@ -232,6 +232,13 @@ type sendBody struct {
 	Tag           string       `json:"tag,omitempty"`
 	Message       *sendMessage `json:"message,omitempty"`
 	SenderAction  string       `json:"sender_action,omitempty"`
+	// Payload names the message of a react or unreact sender action.
+	Payload *reactionPayload `json:"payload,omitempty"`
+}
+
+type reactionPayload struct {
+	MessageID string `json:"message_id"`
+	Reaction  string `json:"reaction,omitempty"`
 }
 
 type recipient struct {
@@ -282,6 +289,8 @@ const (
 	SenderActionTypingOn  = "typing_on"
 	SenderActionTypingOff = "typing_off"
 	SenderActionMarkSeen  = "mark_seen"
+	SenderActionReact     = "react"
+	SenderActionUnreact   = "unreact"
 )
 
 // SendSenderAction shows typing or marks the customer's messages seen. It is
@@ -295,6 +304,21 @@ func (c *Client) SendSenderAction(ctx context.Context, pageID, psid, action stri
 	return c.do(ctx, call{method: http.MethodPost, path: p + "/messages", secrets: cred.secrets(),
 		body:  sendBody{Recipient: recipient{ID: psid}, SenderAction: action},
 		query: authQuery(nil, cred.AccessToken, cred.AppSecret)}, nil)
+}
+
+// SendReaction reacts to the customer's message mid with an emoji, or, with
+// emoji "", removes the page's reaction (unreact carries the message id only).
+func (c *Client) SendReaction(ctx context.Context, pageID, psid, mid, emoji string, cred Credentials) error {
+	p, err := segment("page id", pageID)
+	if err != nil {
+		return err
+	}
+	body := sendBody{Recipient: recipient{ID: psid}, SenderAction: SenderActionReact, Payload: &reactionPayload{MessageID: mid, Reaction: emoji}}
+	if emoji == "" {
+		body.SenderAction = SenderActionUnreact
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: p + "/messages", secrets: cred.secrets(),
+		body: body, query: authQuery(nil, cred.AccessToken, cred.AppSecret)}, nil)
 }
 
 // Profile is what Facebook shares about a customer; any field may be empty.

@@ -344,6 +344,28 @@ func TestSenderAction(t *testing.T) {
 	}
 }
 
+// A reaction is the react sender action naming the message and the emoji;
+// removing it is unreact with the message id alone.
+func TestSendReaction(t *testing.T) {
+	c, rec := fakeGraph(t, 200, `{"recipient_id":"PSID"}`)
+	if err := c.SendReaction(context.Background(), "PAGE", "PSID", "m_1", "👍", testCred); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"recipient": map[string]any{"id": "PSID"}, "sender_action": "react",
+		"payload": map[string]any{"message_id": "m_1", "reaction": "👍"}}
+	if !reflect.DeepEqual(rec.body, want) {
+		t.Errorf("react body = %v", rec.body)
+	}
+	if err := c.SendReaction(context.Background(), "PAGE", "PSID", "m_1", "", testCred); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]any{"recipient": map[string]any{"id": "PSID"}, "sender_action": "unreact",
+		"payload": map[string]any{"message_id": "m_1"}}
+	if !reflect.DeepEqual(rec.body, want) {
+		t.Errorf("unreact body = %v", rec.body)
+	}
+}
+
 func TestNewDefaults(t *testing.T) {
 	c := New("https://graph.facebook.com", "v23.0", nil)
 	if c.HTTP == nil || c.HTTP.Timeout != 15*time.Second {

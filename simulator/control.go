@@ -35,6 +35,8 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 	case "GET /_sim/sent":
 		writeJSON(w, http.StatusOK, s.SentMessages())
+	case "GET /_sim/sender-actions":
+		writeJSON(w, http.StatusOK, s.SenderActions(r.URL.Query().Get("psid")))
 	case "POST /_sim/pages":
 		var in Page
 		if decode(w, r, &in) && require(w, "page_id", in.PageID, "access_token", in.AccessToken) {

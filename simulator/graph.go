@@ -31,7 +31,7 @@ const longLivedSeconds = 5184000
 var (
 	messagingTypes = []string{"RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY"}
 	retiredTags    = []string{"CONFIRMED_EVENT_UPDATE", "ACCOUNT_UPDATE", "POST_PURCHASE_UPDATE"}
-	senderActions  = []string{"typing_on", "typing_off", "mark_seen"}
+	senderActions  = []string{"typing_on", "typing_off", "mark_seen", "react", "unreact"}
 	attachmentKind = []string{"image", "audio", "video", "file", "template"}
 	// webhookFields are the page webhook fields Facebook accepts; anything
 	// else is refused, which catches typos in the channel's field list.
@@ -149,7 +149,11 @@ func (s *Simulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 			g.badBody = true
 		}
 	}
-	s.record(rec)
+	// Sender actions have their own log (SenderActions), so that Requests
+	// ("/messages") keeps counting the messages a test sent.
+	if _, action := rec.Body["sender_action"]; !action {
+		s.record(rec)
+	}
 
 	f, faulty := s.takeFault(r.Method, r.URL.Path)
 	if faulty && !f.AfterServe {
@@ -476,6 +480,22 @@ func (s *Simulator) sendMessage(g *graphRequest, id string) (any, *apiError) {
 		}
 		if g.value("message") != nil {
 			return nil, invalidParam("Param sender_action cannot be sent with message")
+		}
+		rec := SenderAction{PageID: t.pageID, PSID: psid, Action: action, At: time.Now()}
+		if action == "react" || action == "unreact" {
+			p, _ := g.value("payload").(map[string]any)
+			rec.MessageID, _ = p["message_id"].(string)
+			rec.Reaction, _ = p["reaction"].(string)
+			switch {
+			case rec.MessageID == "":
+				return nil, invalidParam("Param payload[message_id] is required for sender_action %s", action)
+			case action == "react" && rec.Reaction == "":
+				return nil, invalidParam("Param payload[reaction] is required for sender_action react")
+			}
+		}
+		s.senderActions = append(s.senderActions, rec)
+		if len(s.senderActions) > maxRecorded {
+			s.senderActions = append(s.senderActions[:0:0], s.senderActions[len(s.senderActions)-maxRecorded/2:]...)
 		}
 		return answer, nil
 	}

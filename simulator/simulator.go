@@ -7,6 +7,7 @@ package simulator
 import (
 	"crypto/rand"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,14 +26,16 @@ type Simulator struct {
 	callbacks map[string]string
 	// echoes: deliver message echoes (on by default, as on Facebook for an app
 	// subscribed to message_echoes).
-	echoes   bool
-	sent     []SentMessage
-	pages    map[string]*pageState
-	tokens   map[string]*tokenState
-	profiles map[string]ProfileData
-	faults   []*faultState
-	requests []Request
-	history  historyState // the Conversations API's threads (conversations.go)
+	echoes bool
+	sent   []SentMessage
+	// senderActions are the accepted sender actions (typing, seen, reactions).
+	senderActions []SenderAction
+	pages         map[string]*pageState
+	tokens        map[string]*tokenState
+	profiles      map[string]ProfileData
+	faults        []*faultState
+	requests      []Request
+	history       historyState // the Conversations API's threads (conversations.go)
 
 	webhookClient *http.Client
 }
@@ -127,6 +130,38 @@ func (s *Simulator) SentMessages() []SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]SentMessage{}, s.sent...)
+}
+
+// SenderAction is one sender action the Send API accepted: typing_on,
+// typing_off, mark_seen, or react / unreact with the message's id (and emoji).
+type SenderAction struct {
+	PageID    string    `json:"page_id"`
+	PSID      string    `json:"psid"`
+	Action    string    `json:"action"`
+	MessageID string    `json:"message_id,omitempty"`
+	Reaction  string    `json:"reaction,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// SenderActions returns the sender actions the Send API accepted for the
+// customer psid ("" for everyone), of the given actions (none: all), oldest first.
+func (s *Simulator) SenderActions(psid string, actions ...string) []SenderAction {
+	return recorded(s, &s.senderActions, func(a SenderAction) bool {
+		return (psid == "" || a.PSID == psid) && (len(actions) == 0 || slices.Contains(actions, a.Action))
+	})
+}
+
+// recorded copies, under the lock, the entries of a log that keep accepts.
+func recorded[T any](s *Simulator, log *[]T, keep func(T) bool) []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []T{}
+	for _, v := range *log {
+		if keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Page registers a page and one valid page access token for it.
@@ -289,15 +324,7 @@ type Request struct {
 // Requests returns the recorded Graph calls whose path ends in pathSuffix
 // ("" for all), oldest first.
 func (s *Simulator) Requests(pathSuffix string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []Request{}
-	for _, r := range s.requests {
-		if strings.HasSuffix(r.Path, pathSuffix) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return recorded(s, &s.requests, func(r Request) bool { return strings.HasSuffix(r.Path, pathSuffix) })
 }
 
 // ClearRequests forgets the recorded calls.
@@ -306,6 +333,7 @@ func (s *Simulator) ClearRequests() {
 	defer s.mu.Unlock()
 	s.requests = nil
 	s.sent = nil
+	s.senderActions = nil
 }
 
 func (s *Simulator) record(r Request) {

@@ -83,6 +83,15 @@ func TestSendMessage(t *testing.T) {
 	if err := c.SendSenderAction(ctx, pageID, "PSID", "typing_on", cred); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.SendReaction(ctx, pageID, "PSID", "m_customer", "👍", cred); err != nil {
+		t.Fatal(err)
+	}
+	// Sender actions have their own log, with a reaction's message and emoji.
+	actions := sim.SenderActions("PSID")
+	if len(actions) != 2 || actions[0].Action != "typing_on" || actions[1].Action != "react" ||
+		actions[1].MessageID != "m_customer" || actions[1].Reaction != "👍" {
+		t.Errorf("sender actions %+v", actions)
+	}
 
 	refused := []struct {
 		name string

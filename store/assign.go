@@ -363,6 +363,9 @@ type TransferRequest struct {
 	ToAgentID      string
 	ToQueueID      string
 	Note           string
+	// ConsultID, when set, turns that consult into this transfer to its
+	// consultant (ToAgentID): the consult ends in the same transaction.
+	ConsultID string
 }
 
 // Transferred is what the caller tells Temporal after a transfer: the new
@@ -432,6 +435,11 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			}
 			if err := assignTo(ctx, tx, &a, units, req.FromAgentID); err != nil {
 				return err
+			}
+			if req.ConsultID != "" {
+				if err := endConsultForTransfer(ctx, tx, req); err != nil {
+					return err
+				}
 			}
 			out.Assignment = &a
 			event["to_agent_id"] = req.ToAgentID

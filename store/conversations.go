@@ -63,6 +63,14 @@ type Conversation struct {
 	Contact ContactField `json:"contact,omitzero"`
 	// PrivacyNoticeURL is the account's privacy notice, for the desk to show.
 	PrivacyNoticeURL string `json:"privacy_notice_url,omitempty"`
+	// The list row (store/desklist.go): filled by AgentConversations and GetConversation.
+	UnreadCount  int             `json:"unread_count"`
+	LastMessage  *MessagePreview `json:"last_message"`
+	WaitingSince *time.Time      `json:"waiting_since"`
+	WaitColours  WaitColours     `json:"wait_colours"`
+	// Consults are the conversation's active consultants (store/consults.go);
+	// only GetConversation loads them.
+	Consults []Consult `json:"consults,omitempty"`
 }
 
 type Attachment struct {
@@ -87,6 +95,8 @@ type Message struct {
 	// ErasedAt is set when the customer's data was erased: text and attachments
 	// are gone, and the transcript shows a "deleted" marker (store/privacy.go).
 	ErasedAt *time.Time `json:"erased_at,omitempty"`
+	// Reactions are the customer's and the agent's reactions (store/reactions.go).
+	Reactions []Reaction `json:"reactions,omitempty"`
 }
 
 // StandardMessagingWindow mirrors workflows.StandardMessagingWindow for the views;
@@ -155,8 +165,15 @@ func (s *Store) GetConversation(ctx context.Context, id string) (Conversation, e
 	if c.Contact, err = customerContact(ctx, s.DB, c.Customer.ID); err != nil {
 		return c, err
 	}
-	c.PrivacyNoticeURL, err = pagePrivacyNoticeURL(ctx, s.DB, c.PageUUID)
-	return c, err
+	if c.PrivacyNoticeURL, err = pagePrivacyNoticeURL(ctx, s.DB, c.PageUUID); err != nil {
+		return c, err
+	}
+	if c.Consults, err = s.ActiveConsults(ctx, c.ID); err != nil {
+		return c, err
+	}
+	one := []Conversation{c}
+	err = s.addListActivity(ctx, one)
+	return one[0], err
 }
 
 // PreviousConversation summarises an earlier conversation with the same customer.
@@ -184,18 +201,27 @@ func (s *Store) conversation(ctx context.Context, q querier, id string) (Convers
 // AgentConversations lists an agent's conversations, open ones first, newest first.
 func (s *Store) AgentConversations(ctx context.Context, agentID string) ([]Conversation, error) {
 	sb := conversationSelect()
-	sb.Where(sb.Equal("c.agent_id", agentID)).
+	// Conversations the agent consults on are listed with its own (store/consults.go).
+	sb.Where(sb.Or(sb.Equal("c.agent_id", agentID),
+		"c.id IN (SELECT conversation_id FROM conversation_consults WHERE status = 'active' AND agent_id = "+sb.Var(agentID)+")")).
 		OrderBy("(c.status = 'closed')", "c.opened_at DESC").Limit(200)
-	return queryAll(ctx, s.DB, sb, scanConversation)
+	list, err := queryAll(ctx, s.DB, sb, scanConversation)
+	if err != nil {
+		return nil, err
+	}
+	return list, s.addListActivity(ctx, list)
 }
 
-const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at, erased_at"
+const messageColumns = "id, conversation_id, direction, sender, kind, text, attachments, status, error, reason, facebook_message_id, agent_id, created_at, erased_at, " + reactionsColumn
 
 func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 	var m Message
-	var attachments []byte
+	var attachments, reactions []byte
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Sender, &m.Kind, &m.Text, &attachments, &m.Status,
-		&m.Error, &m.Reason, &m.FacebookMessageID, &m.AgentID, &m.CreatedAt, &m.ErasedAt); err != nil {
+		&m.Error, &m.Reason, &m.FacebookMessageID, &m.AgentID, &m.CreatedAt, &m.ErasedAt, &reactions); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(reactions, &m.Reactions); err != nil {
 		return m, err
 	}
 	m.Attachments = []Attachment{}
@@ -266,8 +292,10 @@ func insertEvent(ctx context.Context, tx querier, agentID, name, conversationID,
 	ib.InsertInto("agent_events").Cols("agent_id", "name", "conversation_id", "dedup_key", "data").
 		Values(agentID, name, conversationID, dedupKey, string(body))
 	ib.SQL("ON CONFLICT (dedup_key) DO NOTHING")
-	_, err = exec(ctx, tx, ib)
-	return err
+	if _, err = exec(ctx, tx, ib); err != nil {
+		return err
+	}
+	return copyToConsultants(ctx, tx, agentID, name, conversationID, dedupKey, body)
 }
 
 // EventsSince returns an agent's events after afterID, oldest first, leaving out

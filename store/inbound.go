@@ -47,7 +47,14 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 			at = time.Now().UTC()
 		}
 		switch ev.Kind() {
-		case "message", "postback", "reaction", "referral":
+		case "reaction":
+			// A reaction shows on the message it reacts to (store/reactions.go),
+			// not as a message of its own; it still restarts the window.
+			if _, err := recordCustomerReaction(ctx, tx, pageID, conversationID, agentID, ev.Reaction); err != nil {
+				return err
+			}
+			out.CustomerAt = at
+		case "message", "postback", "referral":
 			if ev.Message != nil && ev.Message.IsDeleted {
 				return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.Message.MID, "", "deleted")
 			}
@@ -144,14 +151,6 @@ func inboundMessage(ev messenger.Event) Message {
 		if ev.Postback.MID != "" {
 			mid := ev.Postback.MID
 			m.FacebookMessageID = &mid
-		}
-	case ev.Reaction != nil:
-		m.Kind, m.Text = "reaction", ev.Reaction.Emoji
-		if m.Text == "" {
-			m.Text = ev.Reaction.Reaction
-		}
-		if ev.Reaction.Action == "unreact" {
-			m.Text = "removed reaction " + m.Text
 		}
 	case ev.Referral != nil:
 		m.Kind = "referral"

@@ -113,8 +113,11 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 		if agentID == nil {
 			return nil
 		}
-		return insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
-			map[string]any{"reason": reason, "disposition": disposition})
+		if err := insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
+			map[string]any{"reason": reason, "disposition": disposition}); err != nil {
+			return err
+		}
+		return endConsultsAtClose(ctx, tx, conversationID, *agentID)
 	})
 	return queues, agent, err
 }

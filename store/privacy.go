@@ -84,10 +84,16 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID string) (Erasure, 
 		if e.AgentEvents, err = rowsChanged(exec(ctx, tx, ub)); err != nil {
 			return err
 		}
-		// customer.updated carries the profile itself: those copies go.
+		// customer.updated carries the profile itself, message.reaction the
+		// customer's reactions: those copies go.
 		db := pg.NewDeleteBuilder()
-		db.DeleteFrom("agent_events").Where(db.In("conversation_id", conversations), db.Equal("name", "customer.updated"))
+		db.DeleteFrom("agent_events").Where(db.In("conversation_id", conversations), db.In("name", "customer.updated", "message.reaction"))
 		if _, err := exec(ctx, tx, db); err != nil {
+			return err
+		}
+		// The reactions on the conversations' messages (store/reactions.go).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM message_reactions WHERE message_id IN
+			(SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.customer_id = $1)`, customerID); err != nil {
 			return err
 		}
 

@@ -22,6 +22,7 @@ import (
 	"fbchannel/agentevents"
 	"fbchannel/api"
 	"fbchannel/app"
+	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/relay"
 	"fbchannel/secrets"
@@ -177,6 +178,7 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.Starter = app.Starter{Server: api.Server{
 		Store: s.Store, Temporal: opts.Starter, TaskQueue: s.TaskQueue, AdminToken: s.AdminToken,
 		WebhookMaxBytes: maxBytes, Log: log, Events: events,
+		Graph: graph.New(s.SimURL, "v23.0", nil),
 	}}
 	conns := max(opts.Connections, 1)
 	s.HTTP = &http.Client{

@@ -8,6 +8,7 @@ import { api } from "./session.js";
 import { renderList } from "./list.js";
 import { loadConversation, renderMessages, scrollToEnd, windowState, renderWindow } from "./transcript.js";
 import { slashQuery, searchQuickReplies, menuKey, closeMenu } from "./quickreplies.js";
+import { consulting } from "./consult.js";
 
 // renderAttach: the attachment control follows the workstream's policy
 // (agent_attachments) and the window; off, it says why instead.
@@ -52,6 +53,7 @@ async function send(ev) {
   }
   reply.value = "";
   updateCharCount();
+  stopTyping();
   await deliver(conv, { text }, { kind: "text", text, attachments: [] }, "You: " + text, () => {
     if (!reply.value) reply.value = text;
   });
@@ -148,6 +150,13 @@ async function deliver(conv, body, fields, preview, restore) {
     }
   } finally {
     state.sending = false;
+    const row = state.convs.get(convID);
+    if (row && !temp.pending && temp.status !== "failed") {
+      // Answered: the customer no longer waits, and what it wrote has been read.
+      row.waiting_since = null;
+      row.unread_count = 0;
+      row.last_message = { text: temp.text || preview, kind: temp.kind, sender: "agent", agent_id: state.me.id, created_at: temp.created_at };
+    }
     if (state.current === conv) {
       state.activity[convID] = { at: temp.created_at, text: preview };
       renderMessages();
@@ -214,6 +223,47 @@ async function addNote() {
   }
 }
 
+// Typing: Messenger shows the customer "typing…" while the agent writes. The
+// desk tells the server at most every TYPING_EVERY ms while keys are pressed,
+// and stops after TYPING_IDLE ms without a key, when the box is emptied or the
+// reply goes. The server adds Messenger's rules (one sender action a second per
+// conversation, only inside the window) and drops what it may not send.
+const TYPING_EVERY = 2000;
+const TYPING_IDLE = 5000;
+const typing = { conv: null, sentAt: 0, idle: null };
+
+function typed() {
+  const conv = state.current;
+  if (!conv || consulting(conv) || !windowState(conv).canSend) return;
+  if ($("#reply").value.trim() === "" || slashQuery($("#reply").value) !== null) {
+    stopTyping();
+    return;
+  }
+  const now = Date.now();
+  if (typing.conv !== conv.id || now - typing.sentAt >= TYPING_EVERY) {
+    if (typing.conv && typing.conv !== conv.id) postTyping(typing.conv, false);
+    typing.conv = conv.id;
+    typing.sentAt = now;
+    postTyping(conv.id, true);
+  }
+  clearTimeout(typing.idle);
+  typing.idle = setTimeout(stopTyping, TYPING_IDLE);
+}
+
+export function stopTyping() {
+  clearTimeout(typing.idle);
+  if (!typing.conv) return;
+  const id = typing.conv;
+  typing.conv = null;
+  typing.sentAt = 0;
+  postTyping(id, false);
+}
+
+function postTyping(id, on) {
+  // Best-effort: a lost typing indicator is not worth the agent's attention.
+  api("POST", "/api/v1/conversations/" + encodeURIComponent(id) + "/typing", { on }).catch(() => {});
+}
+
 export function showSendError(msg) {
   const el = $("#send-error");
   el.hidden = !msg;
@@ -252,5 +302,6 @@ export function bindComposer() {
     else searchQuickReplies(q);
     updateCharCount();
     $("#send").disabled = state.sending || reply.value.trim() === "" || !state.current || !windowState(state.current).canSend;
+    typed();
   });
 }

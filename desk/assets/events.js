@@ -9,6 +9,8 @@ import { loadList, renderList } from "./list.js";
 import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded } from "./transcript.js";
 import { markTransferred } from "./transfer.js";
 import { alertAssigned } from "./alerts.js";
+import { reactionChanged } from "./reactions.js";
+import { consultChanged } from "./consult.js";
 
 let es = null; // the open EventSource
 let retry = 0; // reconnects refused in a row, for the back-off
@@ -53,6 +55,9 @@ export function startEvents() {
   stream.addEventListener("message.status", (e) => onStatus(parse(e)));
   stream.addEventListener("note.added", (e) => noteAdded(parse(e)));
   stream.addEventListener("customer.updated", (e) => onCustomerUpdated(parse(e)));
+  stream.addEventListener("message.reaction", (e) => reactionChanged(parse(e)));
+  stream.addEventListener("consult.started", (e) => consultChanged(parse(e), true));
+  stream.addEventListener("consult.ended", (e) => consultChanged(parse(e), false));
 }
 
 export function stopEvents() {
@@ -139,6 +144,15 @@ function onReceived(d) {
   state.activity[id] = { at: m.created_at, text: (inbound ? "" : senderLabel(m) + ": ") + gist };
   if (!state.convs.has(id)) loadList();
   const viewing = state.selected === id && state.current && state.current.id === id;
+  // The list row: its preview, and the customer's wait starts with its first unanswered message.
+  const row = state.convs.get(id);
+  if (row && m.direction !== "internal") {
+    row.last_message = { text: gist, kind: m.kind, sender: m.sender, agent_id: m.agent_id, created_at: m.created_at };
+    if (inbound && m.sender === "customer" && !row.waiting_since) row.waiting_since = m.created_at;
+  }
+  // Seen as it arrives: read the conversation again, which marks it read (and
+  // tells the customer, mark_seen).
+  if (viewing && inbound && m.sender === "customer" && document.visibilityState === "visible") rereadSoon(id);
   if (viewing) {
     if (!state.current.messages.some((x) => x.id === m.id)) {
       state.current.messages.push(m);
@@ -163,6 +177,16 @@ function onReceived(d) {
     saveUnread();
   }
   renderList();
+}
+
+let rereadTimer = null;
+
+// rereadSoon reads the open conversation again once a burst of messages is over.
+function rereadSoon(id) {
+  clearTimeout(rereadTimer);
+  rereadTimer = setTimeout(() => {
+    if (state.selected === id) loadConversation(id);
+  }, 700);
 }
 
 function onStatus(d) {

@@ -1,11 +1,15 @@
-// The list of the agent's conversations: open and closed tabs, the latest
-// activity first, unread badges (also in the page title), and choosing one.
+// The list of the agent's conversations: open and closed tabs, the customer
+// who has waited longest first, each row with the last message's preview, the
+// unread count (also in the page title), the wait's colour and the state, and
+// choosing one. The server computes preview, unread count and wait
+// (last_message, unread_count, waiting_since), so a reload shows what the live
+// events built.
 
 import { h, clear, $, APIError, fmtWhen, avatar, statusPill } from "./common.js";
 import { OPEN, state, saveUnread } from "./state.js";
 import { api } from "./session.js";
 import { loadConversation } from "./transcript.js";
-import { toggleAttach } from "./composer.js";
+import { toggleAttach, stopTyping } from "./composer.js";
 import { toast } from "./alerts.js";
 
 export async function loadList() {
@@ -20,6 +24,11 @@ export async function loadList() {
   // A list read before a transfer may still hold the conversation: the
   // transfer wins (if it comes back, conversation.assigned clears the mark).
   for (const c of list) if (!state.transferred[c.id]) state.convs.set(c.id, c);
+  // The server's unread counts are the truth (they survive a reload and
+  // other tabs); the one on screen is read by being open.
+  state.unread = {};
+  for (const c of state.convs.values()) if (c.unread_count > 0 && !viewingNow(c.id)) state.unread[c.id] = c.unread_count;
+  saveUnread();
   renderList();
   if (state.selected && state.convs.has(state.selected) && state.current) {
     const c = state.convs.get(state.selected);
@@ -29,14 +38,60 @@ export async function loadList() {
 
 function lastActivity(c) {
   const a = state.activity[c.id];
-  return a ? a.at : c.closed_at || c.opened_at;
+  return a ? a.at : (c.last_message && c.last_message.created_at) || c.closed_at || c.opened_at;
 }
 
+function viewingNow(id) {
+  return state.selected === id && document.visibilityState === "visible";
+}
+
+// waitOf is how long the customer has waited for an answer (since its oldest
+// unanswered message) and that wait's colour by the workstream's thresholds
+// (wait_colours: amber_s, red_s): "ok", "amber" or "red"; null when nobody waits.
+export function waitOf(c) {
+  if (!c.waiting_since || !OPEN.has(c.status)) return null;
+  const seconds = Math.max(0, (Date.now() - new Date(c.waiting_since).getTime()) / 1000);
+  const t = c.wait_colours || { amber_s: 120, red_s: 300 };
+  return { seconds, level: seconds >= t.red_s ? "red" : seconds >= t.amber_s ? "amber" : "ok" };
+}
+
+// clockIcon is the wait's icon: inline SVG, so it shows without an emoji font.
+function clockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    return n;
+  };
+  const svg = el("svg", { class: "icon", viewBox: "0 0 16 16", width: "11", height: "11", "aria-hidden": "true", focusable: "false" });
+  svg.appendChild(el("circle", { cx: "8", cy: "8", r: "6.3", fill: "none", stroke: "currentColor", "stroke-width": "1.6" }));
+  svg.appendChild(el("path", { d: "M8 4.6V8l2.4 1.6", fill: "none", stroke: "currentColor", "stroke-width": "1.6", "stroke-linecap": "round" }));
+  return svg;
+}
+
+function fmtWait(s) {
+  if (s < 60) return "<1m";
+  if (s < 3600) return Math.floor(s / 60) + "m";
+  return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+}
+
+// previewOf is the row's line: the last message (the agent's own marked "You:").
+function previewOf(c) {
+  const m = c.last_message;
+  if (!m) return c.status === "closed" ? "Closed " + fmtWhen(c.closed_at) : "Opened " + fmtWhen(c.opened_at);
+  const gist = m.text || "📎 " + (m.kind || "attachment").replace(/_/g, " ");
+  const mine = m.sender === "agent" && state.me && m.agent_id === state.me.id;
+  const who = mine ? "You: " : { agent: "Agent: ", bot: "Bot: ", system: "Automated: ", page: "Page: " }[m.sender] || "";
+  return who + gist;
+}
+
+// sortedConvs: the longest wait first, then those nobody waits on, latest activity first.
 function sortedConvs() {
   const want = state.filter === "open";
+  const since = (c) => (waitOf(c) ? new Date(c.waiting_since).getTime() : Infinity);
   return [...state.convs.values()]
     .filter((c) => OPEN.has(c.status) === want)
-    .sort((a, b) => new Date(lastActivity(b)) - new Date(lastActivity(a)));
+    .sort((a, b) => since(a) - since(b) || new Date(lastActivity(b)) - new Date(lastActivity(a)));
 }
 
 export function renderList() {
@@ -51,8 +106,9 @@ export function renderList() {
   const items = sortedConvs();
   for (const c of items) {
     const unread = state.unread[c.id] || 0;
-    const act = state.activity[c.id];
-    const preview = act ? act.text : c.status === "closed" ? "Closed " + fmtWhen(c.closed_at) : "Opened " + fmtWhen(c.opened_at);
+    const preview = previewOf(c);
+    const wait = waitOf(c);
+    const consulting = state.me && c.agent_id && c.agent_id !== state.me.id;
     const li = h(
       "li",
       {
@@ -68,7 +124,16 @@ export function renderList() {
         { class: "conv-main" },
         h("div", { class: "conv-line" }, h("span", { class: "conv-name" }, c.customer.name), h("span", { class: "conv-time" }, fmtWhen(lastActivity(c)))),
         h("div", { class: "conv-line" }, h("span", { class: "conv-preview" }, preview), unread ? h("span", { class: "badge", title: unread + " unread" }, String(unread)) : null),
-        h("div", { class: "conv-line" }, statusPill(c.status)),
+        h(
+          "div",
+          { class: "conv-line" },
+          statusPill(c.status),
+          consulting ? h("span", { class: "pill pill-consult" }, "consulting") : null,
+          h("span", { class: "spacer" }),
+          wait
+            ? h("span", { class: "wait wait-" + wait.level, dataset: { wait: wait.level }, title: "Waiting for an answer since " + fmtWhen(c.waiting_since) }, clockIcon(), fmtWait(wait.seconds))
+            : null
+        ),
         // The note of a transfer is what the next agent reads first.
         c.transfer_note && OPEN.has(c.status)
           ? h("div", { class: "conv-line" }, h("span", { class: "conv-note", title: "Transfer note: " + c.transfer_note }, "↪ " + c.transfer_note))
@@ -110,6 +175,7 @@ export async function select(id) {
     // A file address typed for one customer must not go to the next.
     $("#attach-url").value = "";
     toggleAttach(false);
+    stopTyping();
   }
   state.selected = id;
   const c = state.convs.get(id);
@@ -132,8 +198,11 @@ export function bindList() {
     }
   });
   // A periodic refresh moves relative times on and picks up profile names
-  // fetched after assignment.
+  // fetched after assignment; the wait colours move on in between.
   setInterval(() => {
     if (state.me) loadList();
   }, 60000);
+  setInterval(() => {
+    if (state.me) renderList();
+  }, 10000);
 }

@@ -11,8 +11,12 @@ import { renderAttach, updateCharCount, matchUnknown, showSendError } from "./co
 import { loadTargets } from "./transfer.js";
 import { toast } from "./alerts.js";
 import { render as renderContacts } from "./contacts.js";
+import { reactionsNode } from "./reactions.js";
+import { consulting, renderConsults } from "./consult.js";
 
 let loadSeq = 0; // the latest read of a conversation: older answers are dropped
+
+const REPLY_PLACEHOLDER = "Write a reply… (Enter to send, Shift+Enter for a new line, / for quick replies)";
 
 // loadConversation reads the conversation and shows it, if it is still the selected one.
 export async function loadConversation(id) {
@@ -80,9 +84,11 @@ export function renderConversation() {
   clear($("#conv-status")).appendChild(statusPill(conv.status));
   $("#conv-sub").textContent = conv.status === "closed" ? "Closed " + fmtDateTime(conv.closed_at) : "Opened " + fmtDateTime(conv.opened_at);
   const away = state.transferred[conv.id];
-  const isOpen = conv.status === "assigned" && !away;
-  $("#close-conv").hidden = conv.status === "closed" || !!away;
-  $("#reopen-conv").hidden = conv.status !== "closed" || !!away;
+  // A consultant reads and writes notes; everything else is the agent's.
+  const guest = consulting(conv);
+  const isOpen = conv.status === "assigned" && !away && !guest;
+  $("#close-conv").hidden = conv.status === "closed" || !!away || guest;
+  $("#reopen-conv").hidden = conv.status !== "closed" || !!away || guest;
   $("#transfer-conv").hidden = !isOpen;
   $("#action-error").hidden = true;
   const notice = $("#transferred-away");
@@ -90,13 +96,15 @@ export function renderConversation() {
   notice.textContent = away ? "Transferred to " + away.to + ". This conversation is no longer yours: you can read it, but not reply." : "";
   renderTransferNote();
   renderBotHandoff();
+  renderConsults();
   // Linking a contact needs the conversation to be ours.
   $("#cust-contact").inert = !!away;
 
   renderMessages();
   renderWindow();
   renderCustomer();
-  $("#reply").disabled = !isOpen || !windowState(conv).canSend;
+  $("#reply").disabled = guest ? conv.status === "closed" : !isOpen || !windowState(conv).canSend;
+  $("#reply").placeholder = guest ? "Write a note for the conversation's agent… (Add as note)" : REPLY_PLACEHOLDER;
 }
 
 // renderTransferNote shows the receiving agent why the conversation came: the
@@ -252,7 +260,7 @@ function messageNode(m, prev) {
         : h("span", { class: "msg-status status-" + m.status, dataset: { status: m.status } }, statusIcon(m.status), statusLabel(m.status))
     );
   }
-  const children = [h("div", { class: "bubble" }, body)];
+  const children = [h("div", { class: "bubble" }, body), reactionsNode(state.current, m)];
   if (m.status === "failed") {
     children.push(h("div", { class: "msg-error", role: "alert" }, m.error || "Facebook did not accept this message."));
   }
@@ -291,6 +299,7 @@ export function windowState(conv) {
   const human = w.human_agent_until ? new Date(w.human_agent_until) : null;
   const away = state.transferred[conv.id];
   if (away) return { canSend: false, kind: "closed", text: "Transferred to " + away.to + " — you can no longer reply." };
+  if (consulting(conv) && conv.status !== "closed") return { canSend: false, kind: "consult", text: "You are consulting: add notes; the conversation's agent replies." };
   if (conv.status === "closed") return { canSend: false, kind: "closed", text: "This conversation is closed. Reopen it to reply." };
   if (conv.status !== "assigned") return { canSend: false, kind: "closed", text: "This conversation is " + conv.status + "; it is not assigned to you yet." };
   if (expires && expires > now) {
@@ -320,7 +329,7 @@ export function renderWindow() {
   el.appendChild(h("span", { class: "ws-text" }, ws.text));
   if (ws.detail) el.appendChild(h("span", { class: "ws-detail muted" }, " · " + ws.detail));
   const reply = $("#reply");
-  reply.disabled = !ws.canSend;
+  reply.disabled = !ws.canSend && ws.kind !== "consult";
   $("#send").disabled = !ws.canSend || state.sending || reply.value.trim() === "";
   updateCharCount();
   renderAttach(ws);
