@@ -145,7 +145,7 @@ func decideAffinity(ctx context.Context, tx *sql.Tx, conversationID, workstreamI
 		}
 	}
 	ub := pg.NewUpdateBuilder()
-	set := []string{ub.Assign("preferred_agents", pq.StringArray(preferred)), "affinity_until = NULL"}
+	set := []string{ub.Assign("preferred_agents", pq.StringArray(append([]string{}, preferred...))), "affinity_until = NULL"}
 	if len(preferred) > 0 && fallback == AffinityWait && wait > 0 {
 		set[1] = "affinity_until = now() + " + ub.Var(fmt.Sprintf("%d seconds", wait)) + "::interval"
 	}
@@ -178,7 +178,7 @@ func lockWaitingHead(ctx context.Context, tx *sql.Tx, queueID string, held []str
 		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id LEFT JOIN workstreams w ON w.id = c.workstream_id "+
 		"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' "+
 		"AND NOT (c.id = ANY(%v::uuid[])) "+
-		"ORDER BY c.enqueued_at, c.id LIMIT 1 FOR UPDATE OF c", queueID, pq.StringArray(held))
+		"ORDER BY c.enqueued_at, c.id LIMIT 1 FOR UPDATE OF c", queueID, pq.StringArray(append([]string{}, held...))) // nil would be NULL
 	if err := queryRow(ctx, tx, head).Scan(&h.ConversationID, &h.PageID, &h.PSID, &h.units, &preferred, &h.holding, &h.passedOver); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
