@@ -53,11 +53,25 @@ func (f *fixture) idleSince(agentID string, ago time.Duration) {
 	f.exec("UPDATE agents SET last_assigned_at = now() - make_interval(secs => $2) WHERE id = $1", agentID, ago.Seconds())
 }
 
+func (f *fixture) presence(agentID, presence string) {
+	f.t.Helper()
+	_, err := f.s.SetPresence(f.ctx, agentID, presence)
+	f.must(err)
+}
+
 func (f *fixture) pass(p Page) QueuePass {
 	f.t.Helper()
 	pass, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100)
 	f.must(err)
 	return pass
+}
+
+// passGives makes a pass over the page's queue and requires the conversation
+// assigned to want ("": still waiting).
+func (f *fixture) passGives(p Page, conversationID, want string) {
+	f.t.Helper()
+	f.pass(p)
+	f.requireAgent(conversationID, want)
 }
 
 func (f *fixture) requireAgent(conversationID, want string) {
@@ -78,13 +92,11 @@ func TestAffinityReturningCustomerGoesToPreviousAgent(t *testing.T) {
 	f.affinity(p, Affinity{Days: 7, Fallback: AffinityRoute})
 
 	within := f.returning(p, "psid-within", previous, 6)
-	f.pass(p)
-	f.requireAgent(within, previous)
+	f.passGives(p, within, previous)
 
 	f.idleSince(idle, time.Hour)
 	after := f.returning(p, "psid-after", previous, 8)
-	f.pass(p)
-	f.requireAgent(after, idle)
+	f.passGives(p, after, idle)
 }
 
 // With the fallback "wait", a conversation whose previous agent has no room waits
@@ -109,14 +121,12 @@ func TestAffinityWaitsForBusyPreviousAgentThenRoutesNormally(t *testing.T) {
 
 	// The previous agent frees its room within the wait: it gets the customer.
 	f.exec("UPDATE conversations SET status = 'closed' WHERE id = $1", busy)
-	f.pass(p)
-	f.requireAgent(held, previous)
+	f.passGives(p, held, previous)
 
 	// Busy again for the next returning customer, and the wait ends (the
 	// queue's timer is tested in workflows): someone else gets it.
 	again := f.returning(p, "psid-again", previous, 1)
-	f.pass(p)
-	f.requireAgent(again, "")
+	f.passGives(p, again, "")
 	f.exec("UPDATE conversations SET affinity_until = now() - interval '1 second' WHERE id = $1", again)
 	if pass := f.pass(p); pass.NextAffinityEndAt != nil {
 		t.Fatalf("NextAffinityEndAt %v after the wait ended, want none", pass.NextAffinityEndAt)
@@ -130,11 +140,9 @@ func TestAffinityRouteFallbackAssignsAnotherAgentAtOnce(t *testing.T) {
 	p := f.page()
 	previous, other := f.agent(1), f.agent(1)
 	f.affinity(p, Affinity{Days: 7, WaitSeconds: 600, Fallback: AffinityRoute})
-	_, err := f.s.SetPresence(f.ctx, previous, "away")
-	f.must(err)
+	f.presence(previous, "away")
 	c := f.returning(p, "psid-1", previous, 1)
-	f.pass(p)
-	f.requireAgent(c, other)
+	f.passGives(p, c, other)
 }
 
 // A contact's preferred agents are tried in rank order, before the previous agent.
@@ -148,28 +156,22 @@ func TestAffinityPreferredAgentsAreRanked(t *testing.T) {
 	if got, err := f.s.contact(f.ctx, f.s.DB, contact.ID, false); err != nil || fmt.Sprint(got.PreferredAgents) != fmt.Sprint([]string{first, second}) {
 		t.Fatalf("preferred agents %v (%v), want %v", got.PreferredAgents, err, []string{first, second})
 	}
-	link := func(conversationID string) {
+	// The customer is linked to the contact, then the conversation routed again.
+	routedAsContact := func(conversationID string) {
 		f.exec("UPDATE customers SET contact_id = $2 WHERE id = (SELECT customer_id FROM conversations WHERE id = $1)", conversationID, contact.ID)
+		f.exec("UPDATE conversations SET queue_id = NULL WHERE id = $1", conversationID)
+		_, err := f.s.RouteConversation(f.ctx, conversationID)
+		f.must(err)
+		f.pass(p)
 	}
-
-	_, err = f.s.SetPresence(f.ctx, first, "away")
-	f.must(err)
+	f.presence(first, "away")
 	c1 := f.returning(p, "psid-ada", previous, 1)
-	link(c1)
-	f.exec("UPDATE conversations SET queue_id = NULL WHERE id = $1", c1)
-	_, err = f.s.RouteConversation(f.ctx, c1) // routed again now that the customer is the contact's
-	f.must(err)
-	f.pass(p)
+	routedAsContact(c1)
 	f.requireAgent(c1, second)
 
-	_, err = f.s.SetPresence(f.ctx, first, "available")
-	f.must(err)
+	f.presence(first, "available")
 	c2 := f.open(p, "psid-ada-2")
-	link(c2)
-	f.exec("UPDATE conversations SET queue_id = NULL WHERE id = $1", c2)
-	_, err = f.s.RouteConversation(f.ctx, c2)
-	f.must(err)
-	f.pass(p)
+	routedAsContact(c2)
 	f.requireAgent(c2, first)
 
 	// An unknown agent is refused and changes nothing.
@@ -191,8 +193,7 @@ func TestAffinityReofferPassesTheAgentOver(t *testing.T) {
 	f.idleSince(other, 0)
 	f.idleSince(slow, time.Hour)
 	c := f.open(p, "psid-1")
-	f.pass(p)
-	f.requireAgent(c, slow)
+	f.passGives(p, c, slow)
 
 	out, err := f.s.ReofferUnanswered(f.ctx, c, slow)
 	f.must(err)
@@ -200,8 +201,7 @@ func TestAffinityReofferPassesTheAgentOver(t *testing.T) {
 		t.Fatalf("re-offer %+v, want done in the default queue", out)
 	}
 	f.requireAgent(c, "")
-	f.pass(p)
-	f.requireAgent(c, other)
+	f.passGives(p, c, other)
 
 	// Again, with the slow agent away: the agent passed over is the only one
 	// left, and gets it back.
@@ -210,10 +210,8 @@ func TestAffinityReofferPassesTheAgentOver(t *testing.T) {
 	if again, err := f.s.ReofferUnanswered(f.ctx, c, other); err != nil || again.Done {
 		t.Fatalf("second re-offer of a waiting conversation: %+v %v, want nothing done", again, err)
 	}
-	_, err = f.s.SetPresence(f.ctx, slow, "away")
-	f.must(err)
-	f.pass(p)
-	f.requireAgent(c, other)
+	f.presence(slow, "away")
+	f.passGives(p, c, other)
 	if n := f.assignedEvents(c); n != 3 {
 		t.Fatalf("%d conversation.assigned events, want 3", n)
 	}
@@ -236,33 +234,7 @@ func TestAffinityRacingQueuePassesAssignEachConversationOnceWithinCapacity(t *te
 			f.returning(p2, fmt.Sprintf("psid-b-%d", i), agents[rand.IntN(3)], 1))
 	}
 
-	passes, errs := race(6, func(i int) (QueuePass, error) {
-		q := p1.DefaultQueueID
-		if i%2 == 1 {
-			q = p2.DefaultQueueID
-		}
-		return f.s.AssignQueue(f.ctx, q, 100)
-	})
-	seen := map[string]string{}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("pass %d: %v", i, err)
-		}
-		for _, a := range passes[i].Assigned {
-			if other, ok := seen[a.ConversationID]; ok {
-				t.Fatalf("conversation %s assigned twice: to %s and %s", a.ConversationID, other, a.AgentID)
-			}
-			seen[a.ConversationID] = a.AgentID
-		}
-	}
-	if len(seen) != 6 {
-		t.Fatalf("%d conversations assigned, want 6 (the agents' whole capacity)", len(seen))
-	}
-	for _, id := range agents {
-		if got := f.load(id); got != capacity[id] {
-			t.Fatalf("agent load %d, want its capacity %d", got, capacity[id])
-		}
-	}
+	seen := f.racePassesFillingAgents(p1, p2, capacity)
 	for _, c := range convs {
 		want := 0
 		if seen[c] != "" {

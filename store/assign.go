@@ -125,9 +125,11 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 }
 
 // waitingPushSQL selects a queue's waiting push-mode conversations, oldest first;
-// the caller supplies the queue (%v) and what to select.
+// the caller supplies the queue (%v) and what to select. A conversation waiting
+// for its preferred agents is left out: it is not work any agent can take.
 const waitingPushFrom = "FROM conversations c LEFT JOIN workstreams w ON w.id = c.workstream_id " +
 	"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' " +
+	"AND NOT coalesce(c.affinity_until > now(), false) " +
 	"ORDER BY c.enqueued_at, c.id LIMIT 1"
 
 // assignOne assigns the queue's oldest waiting conversation not held: to its
