@@ -169,3 +169,45 @@ func TestAgentNonResponseRemindsThenRequeuesToAnotherAgent(t *testing.T) {
 	}
 	st.rtWait("3500000000000021", "assigned to the other agent", assignedTo(other))
 }
+
+// The affinity and the timeouts are edited in the admin console: a refused value
+// (a re-offer before the reminder) is shown inline on its field and saves
+// nothing; the corrected form saves only what changed.
+func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	st := newStack(t)
+	ch := st.connectPage()
+	ws := st.workstreamOf(ch)
+
+	b := startBrowser(t)
+	tb := signInAdmin(st, b, ch.AccountID)
+	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
+	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
+	tb.click(settings)
+	tb.waitFor("the rules as stored", `!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-affinity-days").value === "0" &&
+		document.querySelector("#ws-affinity-fallback").value === "route" && document.querySelector("#ws-timeout-reoffer").value === "0"`, 10*time.Second)
+
+	tb.setField("#ws-affinity-days", "7")
+	tb.choose("#ws-affinity-fallback", "wait")
+	tb.setField("#ws-affinity-wait", "30")
+	tb.setField("#ws-timeout-customer", "600")
+	tb.setField("#ws-timeout-remind", "120")
+	tb.setField("#ws-timeout-reoffer", "60")
+	tb.click("#ws-save")
+	tb.waitFor("the refusal inline", `!document.querySelector("#ws-settings-error").hidden &&
+		document.querySelector("#ws-settings-error").textContent.includes("agent_reoffer_s must be longer") &&
+		document.querySelector("#ws-timeout-reoffer").getAttribute("aria-invalid") === "true"`, 10*time.Second)
+	if w := st.getWorkstream(ws); fmt.Sprint(w["affinity"], w["timeouts"]) != "map[days:0 fallback:route wait_s:0] map[agent_remind_s:0 agent_reoffer_s:0 customer_s:0]" {
+		t.Fatalf("a refused change was saved: %v %v", w["affinity"], w["timeouts"])
+	}
+
+	tb.setField("#ws-timeout-reoffer", "300")
+	tb.clearToasts()
+	tb.click("#ws-save")
+	tb.waitFor("the rules saved", `document.querySelector("#ws-settings-error").hidden &&
+		[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.")`, 10*time.Second)
+	if w := st.getWorkstream(ws); fmt.Sprint(w["affinity"], w["timeouts"]) != "map[days:7 fallback:wait wait_s:30] map[agent_remind_s:120 agent_reoffer_s:300 customer_s:600]" {
+		t.Fatalf("after saving: %v %v", w["affinity"], w["timeouts"])
+	}
+}
