@@ -245,3 +245,23 @@ func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
 		t.Fatalf("after saving: %v %v", w["affinity"], w["timeouts"])
 	}
 }
+
+// The desk shows the reminder: a customer has waited unanswered for the
+// workstream's agent_remind_s.
+func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	st := newStack(t)
+	ch := st.connectPage()
+	st.rtPatch("/api/v1/workstreams/"+st.workstreamOf(ch), map[string]any{"timeouts": map[string]any{"agent_remind_s": 2}})
+	a := st.createAgent("Ada Lovelace", 2)
+
+	b := startBrowser(t)
+	tb := b.newTab(deskObservers)
+	tb.signIn(st.api.URL+"/desk", a.Token)
+	tb.waitFor("the desk", `!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === "Ada Lovelace"`, 10*time.Second)
+	st.setPresence(a, "available")
+	st.customerSays(ch, "3500000000000031", "hello? anyone?", "")
+	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)
+	tb.waitFor("the reminder", `[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent.includes("Waiting for your answer"))`, 30*time.Second)
+}
