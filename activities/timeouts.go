@@ -36,6 +36,8 @@ func (a *Activities) RemindAgent(ctx context.Context, in RemindAgentInput) error
 type ReofferUnansweredInput struct {
 	ConversationID string
 	AgentID        string
+	// WaitingSince is the wait re-offered for: one re-offer per value.
+	WaitingSince time.Time
 }
 
 type ReofferUnansweredResult struct {
@@ -47,7 +49,7 @@ type ReofferUnansweredResult struct {
 // ReofferUnanswered puts the conversation the agent left unanswered back in its
 // queue (store.ReofferUnanswered) and wakes that queue and the agent's.
 func (a *Activities) ReofferUnanswered(ctx context.Context, in ReofferUnansweredInput) (ReofferUnansweredResult, error) {
-	out, err := a.Store.ReofferUnanswered(ctx, in.ConversationID, in.AgentID)
+	out, err := a.Store.ReofferUnanswered(ctx, in.ConversationID, in.AgentID, in.WaitingSince)
 	if err != nil {
 		return ReofferUnansweredResult{}, fromStore(err)
 	}

@@ -266,8 +266,9 @@ type Requeued struct {
 // queue, at its place in line of now, with that agent passed over: the queue gives
 // it to anyone else eligible first, and to the same agent only when nobody else
 // can take it. The agent is told (conversation.transferred with reason
-// agent_no_response, so its desk drops the conversation like a transfer).
-func (s *Store) ReofferUnanswered(ctx context.Context, conversationID, agentID string) (Requeued, error) {
+// agent_no_response, so its desk drops the conversation like a transfer), once
+// per waitingSince (the customer's wait the workflow re-offers for).
+func (s *Store) ReofferUnanswered(ctx context.Context, conversationID, agentID string, waitingSince time.Time) (Requeued, error) {
 	var out Requeued
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		status, current, err := lockConversation(ctx, tx, conversationID)
@@ -288,7 +289,7 @@ func (s *Store) ReofferUnanswered(ctx context.Context, conversationID, agentID s
 		out.Done = true
 		out.WakeQueues = uniqueIDs(append([]string{out.QueueID}, freed...))
 		return insertEvent(ctx, tx, agentID, "conversation.transferred", conversationID,
-			fmt.Sprintf("reoffered:%s:%s", conversationID, agentID)+":"+time.Now().UTC().Format(time.RFC3339Nano),
+			fmt.Sprintf("reoffered:%s:%s:%d", conversationID, agentID, waitingSince.UnixMilli()),
 			map[string]any{"to_queue_id": out.QueueID, "reason": "agent_no_response"})
 	})
 	return out, err

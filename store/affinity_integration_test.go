@@ -195,7 +195,7 @@ func TestAffinityReofferPassesTheAgentOver(t *testing.T) {
 	c := f.open(p, "psid-1")
 	f.passGives(p, c, slow)
 
-	out, err := f.s.ReofferUnanswered(f.ctx, c, slow)
+	out, err := f.s.ReofferUnanswered(f.ctx, c, slow, time.Now())
 	f.must(err)
 	if !out.Done || out.QueueID != p.DefaultQueueID {
 		t.Fatalf("re-offer %+v, want done in the default queue", out)
@@ -205,9 +205,9 @@ func TestAffinityReofferPassesTheAgentOver(t *testing.T) {
 
 	// Again, with the slow agent away: the agent passed over is the only one
 	// left, and gets it back.
-	_, err = f.s.ReofferUnanswered(f.ctx, c, other)
+	_, err = f.s.ReofferUnanswered(f.ctx, c, other, time.Now())
 	f.must(err)
-	if again, err := f.s.ReofferUnanswered(f.ctx, c, other); err != nil || again.Done {
+	if again, err := f.s.ReofferUnanswered(f.ctx, c, other, time.Now()); err != nil || again.Done {
 		t.Fatalf("second re-offer of a waiting conversation: %+v %v, want nothing done", again, err)
 	}
 	f.presence(slow, "away")

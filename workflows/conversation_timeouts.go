@@ -161,7 +161,7 @@ func (c *conversation) onTimeout(ctx workflow.Context) error {
 		since := c.waitingSince()
 		var res activities.ReofferUnansweredResult
 		if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.ReofferUnanswered, activities.ReofferUnansweredInput{
-			ConversationID: c.ConversationID, AgentID: c.AgentID,
+			ConversationID: c.ConversationID, AgentID: c.AgentID, WaitingSince: since,
 		}).Get(ctx, &res); err != nil {
 			return err
 		}
