@@ -209,16 +209,7 @@ func TestAgentNonResponseRemindsThenRequeuesToAnotherAgent(t *testing.T) {
 // nothing; the corrected form saves only what changed.
 func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
 	t.Parallel()
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.workstreamOf(ch)
-
-	b := startBrowser(t)
-	tb := signInAdmin(st, b, ch.AccountID)
-	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
-	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
-	tb.click(settings)
+	st, ws, _, tb := workstreamInAdmin(t)
 	tb.waitFor("the rules as stored", `!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-affinity-days").value === "0" &&
 		document.querySelector("#ws-affinity-fallback").value === "route" && document.querySelector("#ws-timeout-reoffer").value === "0"`, 10*time.Second)
 

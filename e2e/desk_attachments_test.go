@@ -180,16 +180,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 // it back; the API then shows what was set in the browser.
 func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
 	t.Parallel()
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.workstreamOf(ch)
-
-	b := startBrowser(t)
-	tb := signInAdmin(st, b, ch.AccountID)
-	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
-	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
-	tb.click(settings)
+	st, ws, b, tb := workstreamInAdmin(t)
 	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 7`, 10*time.Second)
 	var kinds []string
 	tb.mustEval(`[...document.querySelectorAll("#automated-messages .auto-msg")].map(r => r.dataset.kind + ":" + r.querySelector(".auto-enabled").checked)`, &kinds)
