@@ -3,14 +3,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
-
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 
 	"fbchannel/workflows/contract"
 )
@@ -151,31 +147,9 @@ func TestCustomerNonResponseClosesTheConversationWithTheMessage(t *testing.T) {
 	}
 	// The timeout was a durable timer of the conversation's run, named for the
 	// Temporal UI.
-	if got := timerSummaries(t, contract.ConversationWorkflowID(ch.PageID, "3500000000000011"), conv); !slices.Contains(got, "customer_timeout") {
+	if got := st.timerSummaries(contract.ConversationWorkflowID(ch.PageID, "3500000000000011"), conv); !slices.Contains(got, "customer_timeout") {
 		t.Fatalf("timers of the run %v, want one named customer_timeout", got)
 	}
-}
-
-// timerSummaries lists the summaries of the timers a workflow run started.
-func timerSummaries(t *testing.T, workflowID, runID string) []string {
-	t.Helper()
-	var out []string
-	it := temporalClient.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.GetEventType() != enumspb.EVENT_TYPE_TIMER_STARTED {
-			continue
-		}
-		var summary string
-		if p := ev.GetUserMetadata().GetSummary(); p != nil {
-			_ = converter.GetDefaultDataConverter().FromPayload(p, &summary)
-		}
-		out = append(out, summary)
-	}
-	return out
 }
 
 // Agent non-response: the customer waits unanswered: the agent is reminded after
