@@ -179,10 +179,7 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
-		if err := saveWorkstreamRules(ctx, tx, w); err != nil {
-			return err
-		}
-		return movePages(ctx, tx, w)
+		return saveRulesAndPages(ctx, tx, w)
 	})
 	if err != nil {
 		return Workstream{}, err
@@ -225,10 +222,7 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 		if _, err := exec(ctx, tx, ub); err != nil {
 			return err
 		}
-		if err := saveWorkstreamRules(ctx, tx, w); err != nil {
-			return err
-		}
-		return movePages(ctx, tx, w)
+		return saveRulesAndPages(ctx, tx, w)
 	})
 	if err != nil {
 		return Workstream{}, err
@@ -284,6 +278,15 @@ func queueOfAccount(ctx context.Context, q querier, queueID, accountID string) e
 		return invalidf("the account has no queue with id %s.", queueID)
 	}
 	return nil
+}
+
+// saveRulesAndPages writes what the workstream's row leaves out: its rules
+// (affinity and timeouts, store/affinity.go) and the pages that move to it.
+func saveRulesAndPages(ctx context.Context, tx *sql.Tx, w Workstream) error {
+	if err := saveWorkstreamRules(ctx, tx, w); err != nil {
+		return err
+	}
+	return movePages(ctx, tx, w)
 }
 
 func movePages(ctx context.Context, tx *sql.Tx, w Workstream) error {
