@@ -230,3 +230,48 @@ func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)
 	tb.waitFor("the reminder", `[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent.includes("Waiting for your answer"))`, 30*time.Second)
 }
+
+// A contact's preferred agents, ranked: the customer linked to the contact goes to
+// the first who is available with room, though another agent has been idle longer.
+func TestAffinityPreferredAgentsOfTheContactAreRanked(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch := st.connectPage()
+	amy, amyEvents := st.availableAgent("amy", 2)
+	ben := st.createAgent("ben", 2)
+	cem := st.createAgent("cem", 2)
+	var contact map[string]any
+	if code := st.call("POST", "/api/v1/contacts", st.adminToken, map[string]any{"name": "Ada", "preferred_agents": []string{ben.ID, cem.ID}}, &contact); code != 201 {
+		t.Fatalf("create contact: %d %v", code, contact)
+	}
+	const psid = "3500000000000041"
+	first := st.customerAssigned(amyEvents, ch, psid, "hello")
+	if code := st.call("POST", "/api/v1/conversations/"+first+"/contact", amy.Token, map[string]any{"contact_id": contact["id"]}, nil); code != 200 {
+		t.Fatalf("link the customer: %d", code)
+	}
+	st.rtClose(amy, first)
+	idleLongest := func(a agent) {
+		if _, err := st.db.Exec(`UPDATE agents SET last_assigned_at = now() - interval '1 hour' WHERE id = $1`, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Both preferred agents available: the first ranked.
+	st.setPresence(ben, "available")
+	st.setPresence(cem, "available")
+	idleLongest(amy)
+	st.customerSays(ch, psid, "me again", "")
+	if c := st.rtWait(psid, "assigned", func(c rtConv) bool { return c.Status == "assigned" && c.ID != first }); c.AgentID != ben.ID {
+		t.Fatalf("assigned to %s, want the first preferred agent ben %s", c.AgentID, ben.ID)
+	}
+	second, _ := st.rtConversation(psid)
+	st.rtClose(ben, second.ID)
+
+	// The first away: the second ranked.
+	st.setPresence(ben, "away")
+	idleLongest(amy)
+	st.customerSays(ch, psid, "and again", "")
+	if c := st.rtWait(psid, "assigned", func(c rtConv) bool { return c.Status == "assigned" && c.ID != second.ID }); c.AgentID != cem.ID {
+		t.Fatalf("assigned to %s, want the second preferred agent cem %s", c.AgentID, cem.ID)
+	}
+}
