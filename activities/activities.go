@@ -99,6 +99,9 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 		return res, err
 	}
 	res.AutoCloseAfter = time.Duration(hours) * time.Hour
+	if res.Timeouts, err = a.conversationTimeouts(ctx, in.ConversationID); err != nil {
+		return res, err
+	}
 	bot, err := a.Store.ConversationBotURL(ctx, in.ConversationID)
 	if err != nil {
 		return res, err

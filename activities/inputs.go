@@ -27,6 +27,8 @@ type OpenConversationResult struct {
 	HasBot bool
 	// AutoCloseAfter is the workstream's inactivity limit (0: none).
 	AutoCloseAfter time.Duration
+	// Timeouts are the workstream's conversation timeouts (zero: off).
+	Timeouts contract.ConversationTimeouts
 	// Recorded is what recording Events did.
 	Recorded RecordInboundResult
 	// Routed: the conversation is in its queue (RoutedQueueID) and that queue was
@@ -94,6 +96,9 @@ type AssignQueueResult struct {
 	DeferredTo []string
 	// Incomplete: the pass stopped on an error after some assignments; pass again.
 	Incomplete bool
+	// NextAffinityEndAt is when the first conversation waiting for its preferred
+	// agents stops waiting; zero when none waits.
+	NextAffinityEndAt time.Time
 }
 
 type OverflowWaitingInput struct {
@@ -125,6 +130,7 @@ const (
 	NoticeInactiveClosed    = "inactive_closed"
 	NoticeSurvey            = "survey"
 	NoticeAttachmentRefused = "attachment_refused"
+	NoticeCustomerTimeout   = "customer_timeout"
 )
 
 // SendNoticeInput asks for one automated message; the activity sends nothing when

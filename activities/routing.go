@@ -17,6 +17,9 @@ func (a *Activities) AssignQueue(ctx context.Context, in AssignQueueInput) (Assi
 	if pass.NextOverflowAt != nil {
 		out.NextOverflowAt = pass.NextOverflowAt.UTC()
 	}
+	if pass.NextAffinityEndAt != nil {
+		out.NextAffinityEndAt = pass.NextAffinityEndAt.UTC()
+	}
 	if err != nil && len(out.Assignments) > 0 {
 		// Assignments already committed are returned, so the workflow tells those
 		// conversations; Incomplete makes it pass again at once for the rest.

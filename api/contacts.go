@@ -142,6 +142,8 @@ type contactInput struct {
 	Email optString `json:"email"`
 	Phone optString `json:"phone"`
 	Notes optString `json:"notes"`
+	// PreferredAgents: ranked agent ids (issue 15; api/workstream_affinity.go).
+	PreferredAgents optional[[]string] `json:"preferred_agents"`
 }
 
 // apply checks in and merges it into c.
@@ -204,7 +206,7 @@ func (in contactInput) apply(c *store.Contact, creating bool) error {
 		}
 		c.Notes = notes
 	}
-	return nil
+	return preferredAgents(in.PreferredAgents, c)
 }
 
 // plainText refuses invalid UTF-8, control characters (newlines only where

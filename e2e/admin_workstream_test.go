@@ -53,6 +53,27 @@ func (tb *tab) clearToasts() {
 	tb.mustEval(`document.querySelectorAll("#toasts .toast").forEach(e => e.remove())`, nil)
 }
 
+// workstreamInAdmin is a new page's workstream, open in the admin console.
+func workstreamInAdmin(t *testing.T) (st *stack, ws string, b *browser, tb *tab) {
+	t.Helper()
+	requireChromium(t)
+	st = newStack(t)
+	ch := st.connectPage()
+	ws = st.workstreamOf(ch)
+	b = startBrowser(t)
+	tb = signInAdmin(st, b, ch.AccountID)
+	tb.openWorkstream(ws)
+	return st, ws, b, tb
+}
+
+// openWorkstream opens the workstream's settings in the admin console's list.
+func (tb *tab) openWorkstream(id string) {
+	tb.b.t.Helper()
+	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, id)
+	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
+	tb.click(settings)
+}
+
 // choose picks an option of a <select> and fires its change event.
 func (tb *tab) choose(selector, value string) {
 	tb.b.t.Helper()
@@ -87,11 +108,9 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	tb := signInAdmin(st, b, ch.AccountID)
-	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
-	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
-	tb.click(settings)
+	tb.openWorkstream(ws)
 	tb.waitFor("the settings form", fmt.Sprintf(`!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-name").value === %q &&
-		document.querySelectorAll("#automated-messages .auto-msg").length === 6`, name), 10*time.Second)
+		document.querySelectorAll("#automated-messages .auto-msg").length === 7`, name), 10*time.Second)
 	var shown struct {
 		Mode, Capacity, DefaultQueue, Overflow, Hint string
 		Queues                                       []string

@@ -59,7 +59,7 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 		t.Fatalf("set language: %d", code)
 	}
 	msgs := st.automatedMessages(ws)
-	if len(msgs) != 6 {
+	if len(msgs) != 7 {
 		t.Fatalf("kinds: %v", msgs)
 	}
 	if g := msgs["greeting"]; g["language"] != "nl" || g["enabled"] != false || !strings.HasPrefix(g["text"].(string), "Bedankt voor je bericht") {

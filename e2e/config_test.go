@@ -16,7 +16,7 @@ import (
 
 // Both processes refuse bad configuration with a non-zero exit and one clear line.
 func TestProcessesExitWithOneClearLineOnBadConfiguration(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dir := t.TempDir()
 	for _, pkg := range []string{"worker", "starter"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "../"+pkg)

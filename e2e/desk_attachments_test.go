@@ -178,20 +178,12 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 // survey's URL template (a bad one is refused inline), override a text and put
 // it back; the API then shows what was set in the browser.
 func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.workstreamOf(ch)
-
-	b := startBrowser(t)
-	tb := signInAdmin(st, b, ch.AccountID)
-	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
-	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
-	tb.click(settings)
-	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 6`, 10*time.Second)
+	parallel(t)
+	st, ws, b, tb := workstreamInAdmin(t)
+	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 7`, 10*time.Second)
 	var kinds []string
 	tb.mustEval(`[...document.querySelectorAll("#automated-messages .auto-msg")].map(r => r.dataset.kind + ":" + r.querySelector(".auto-enabled").checked)`, &kinds)
-	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true" {
+	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true,customer_timeout:true" {
 		t.Fatalf("kinds shown: %v", kinds)
 	}
 

@@ -226,7 +226,7 @@ func untilStatus(t *testing.T, what, url string, want int, within time.Duration)
 // show at all: the connections it ended, still pooled, must not answer for the
 // database.
 func TestReadyzFollowsPostgresStoppedAndStartedAgain(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	pg := startPrivatePostgres(t)
 	ctx := context.Background()
 	dsn := pg.url("fbchannel")

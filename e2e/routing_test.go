@@ -917,6 +917,10 @@ type assignmentLoad struct {
 	// interrupt, when set, runs on the test goroutine while the agents work (e.g.
 	// it stops and restarts the worker) and returns when it is done.
 	interrupt func(w *loadWork)
+	// returning, when set, is the workstream's affinity for a second round: when
+	// the queue has drained, every customer writes again, while the agents are
+	// available, and the agents work through those conversations too.
+	returning map[string]any
 }
 
 // loadWork is the work phase in progress, as an interruption sees it.
@@ -931,9 +935,9 @@ type loadWork struct {
 }
 
 // runAssignmentLoad runs the load and checks what must hold whatever happened
-// meanwhile: every conversation assigned exactly once, in FIFO order of the queue,
-// no agent ever over capacity (watched live, and replayed event by event from the
-// agents' event log), and the queue drained.
+// meanwhile: every conversation assigned exactly once, in FIFO order of the queue
+// (without affinity), no agent ever over capacity (watched live, and replayed
+// event by event from the agents' event log), and the queue drained.
 func (st *stack) runAssignmentLoad(l assignmentLoad) {
 	t := st.t
 	t.Helper()
@@ -944,38 +948,7 @@ func (st *stack) runAssignmentLoad(l assignmentLoad) {
 	}
 
 	start := time.Now()
-	var wg sync.WaitGroup
-	var failed, redelivered atomic.Int32
-	sem := make(chan struct{}, 16)
-	for i := 0; i < l.conversations; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			// A 503 (the signal missed the webhook's deadline on a loaded machine)
-			// means "deliver again", and Facebook does: the same message, so a
-			// delivery that did reach Temporal is recorded once.
-			mid := fmt.Sprintf("m_load_%d", i)
-			for attempt := 1; ; attempt++ {
-				status, _, err := st.sim.PostCustomerMessage(context.Background(), ch.CallbackURL, ch.AppSecret, ch.PageID, fmt.Sprintf("39%014d", i), "help", mid)
-				if err == nil && status == 503 && attempt < 5 {
-					redelivered.Add(1)
-					time.Sleep(time.Duration(attempt) * time.Second) // Facebook's backoff, shortened
-					continue
-				}
-				if err != nil || status != 200 {
-					failed.Add(1)
-				}
-				return
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		t.Fatalf("%d webhook deliveries failed", failed.Load())
-	}
-	t.Logf("%d customers wrote in %v (%d deliveries answered 503 and were delivered again)", l.conversations, time.Since(start), redelivered.Load())
+	st.loadCustomersWrite(ch, l.conversations, "m_load_%d")
 	st.eventually("all waiting", 180*time.Second, func() bool {
 		return st.count("conversations", "status = 'waiting' AND queue_id IS NOT NULL") == l.conversations
 	})
@@ -1002,13 +975,87 @@ func (st *stack) runAssignmentLoad(l assignmentLoad) {
 		}
 	}()
 
-	work := &loadWork{st: st, queueID: ch.QueueID, load: l, failed: make(chan error, l.agents)}
 	workStart := time.Now()
 	for _, a := range team {
 		st.setPresence(a, "available")
 	}
-	// Each agent closes its conversations in random order until the queue is empty.
+	st.loadWorkThrough(ch, l, team, l.interrupt)
+	elapsed := time.Since(workStart)
+	if l.returning != nil {
+		st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"affinity": l.returning})
+		back := time.Now()
+		st.loadCustomersWrite(ch, l.conversations, "m_back_%d")
+		again := st.loadWorkThrough(ch, l, team, nil)
+		var previous int
+		if err := st.db.QueryRow(`SELECT count(*) FROM conversations c WHERE c.status = 'closed' AND EXISTS (
+			SELECT 1 FROM conversations b WHERE b.customer_id = c.customer_id AND b.opened_at < c.opened_at AND b.agent_id = c.agent_id)`).Scan(&previous); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("returning customers: %d conversations closed in %v, %d of them by the customer's previous agent",
+			again.closed.Load(), time.Since(back), previous)
+	}
+	close(stop)
+	<-watcher
+	if id := over.Load(); id != nil {
+		t.Fatalf("agent %v was over capacity", id)
+	}
+	t.Logf("%d conversations assigned and closed by %d agents of capacity %d in %v (%.0f assignments/s)",
+		l.conversations, l.agents, l.capacity, elapsed, float64(l.conversations)/elapsed.Seconds())
+	if n := st.count("conversations", "status <> 'closed'"); n != 0 {
+		t.Fatalf("%d conversations not closed: the queue did not drain", n)
+	}
+	st.rtReplayAssignments(l)
+	st.rtWorkflowsKnowTheirAgents()
+}
+
+// loadCustomersWrite has n customers of the page write at once (16 at a time),
+// each message id made from midFormat and the customer's number.
+func (st *stack) loadCustomersWrite(ch channel, n int, midFormat string) {
+	t := st.t
+	t.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed, redelivered atomic.Int32
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// A 503 (the signal missed the webhook's deadline on a loaded machine)
+			// means "deliver again", and Facebook does: the same message, so a
+			// delivery that did reach Temporal is recorded once.
+			mid := fmt.Sprintf(midFormat, i)
+			for attempt := 1; ; attempt++ {
+				status, _, err := st.sim.PostCustomerMessage(context.Background(), ch.CallbackURL, ch.AppSecret, ch.PageID, fmt.Sprintf("39%014d", i), "help", mid)
+				if err == nil && status == 503 && attempt < 5 {
+					redelivered.Add(1)
+					time.Sleep(time.Duration(attempt) * time.Second) // Facebook's backoff, shortened
+					continue
+				}
+				if err != nil || status != 200 {
+					failed.Add(1)
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d webhook deliveries failed", failed.Load())
+	}
+	t.Logf("%d customers wrote in %v (%d deliveries answered 503 and were delivered again)", n, time.Since(start), redelivered.Load())
+}
+
+// loadWorkThrough has each agent close its conversations in random order until
+// l.conversations more are closed, with interrupt (if any) running meanwhile.
+func (st *stack) loadWorkThrough(ch channel, l assignmentLoad, team []agent, interrupt func(*loadWork)) *loadWork {
+	t := st.t
+	t.Helper()
+	work := &loadWork{st: st, queueID: ch.QueueID, load: l, failed: make(chan error, l.agents)}
 	errs := work.failed
+	var wg sync.WaitGroup
 	for _, a := range team {
 		wg.Add(1)
 		go func() {
@@ -1043,30 +1090,18 @@ func (st *stack) runAssignmentLoad(l assignmentLoad) {
 			}
 		}()
 	}
-	if l.interrupt != nil {
-		l.interrupt(work)
+	if interrupt != nil {
+		interrupt(work)
 	}
 	wg.Wait()
-	close(stop)
-	<-watcher
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if id := over.Load(); id != nil {
-		t.Fatalf("agent %v was over capacity", id)
-	}
 	if got := int(work.closed.Load()); got != l.conversations {
 		t.Fatalf("%d of %d conversations worked through", got, l.conversations)
 	}
-	elapsed := time.Since(workStart)
-	t.Logf("%d conversations assigned and closed by %d agents of capacity %d in %v (%.0f assignments/s)",
-		l.conversations, l.agents, l.capacity, elapsed, float64(l.conversations)/elapsed.Seconds())
-	if n := st.count("conversations", "status <> 'closed'"); n != 0 {
-		t.Fatalf("%d conversations not closed: the queue did not drain", n)
-	}
-	st.rtReplayAssignments(l)
-	st.rtWorkflowsKnowTheirAgents()
+	return work
 }
 
 // rtReplayAssignments reads the agents' event log in order: each conversation
@@ -1101,7 +1136,7 @@ func (st *stack) rtReplayAssignments(l assignmentLoad) {
 		if load[agentID] > l.capacity {
 			t.Fatalf("agent %s at %d conversations, capacity %d", agentID, load[agentID], l.capacity)
 		}
-		if enqueued.Before(lastEnqueued) || (enqueued.Equal(lastEnqueued) && id < lastID) {
+		if l.returning == nil && (enqueued.Before(lastEnqueued) || (enqueued.Equal(lastEnqueued) && id < lastID)) {
 			t.Fatalf("conversation %s (enqueued %v) assigned after one enqueued later (%v): not FIFO", convID, enqueued, lastEnqueued)
 		}
 		lastEnqueued, lastID = enqueued, id
@@ -1109,8 +1144,12 @@ func (st *stack) rtReplayAssignments(l assignmentLoad) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(assignedOnce) != l.conversations {
-		t.Fatalf("%d conversations assigned, want %d", len(assignedOnce), l.conversations)
+	want := l.conversations
+	if l.returning != nil {
+		want *= 2 // each customer's two conversations
+	}
+	if len(assignedOnce) != want {
+		t.Fatalf("%d conversations assigned, want %d", len(assignedOnce), want)
 	}
 	for id, n := range assignedOnce {
 		if n != 1 {
@@ -1151,6 +1190,18 @@ func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
 	}
 	newStack(t).runAssignmentLoad(l)
 	t.Logf("%d of 2 stops caught the assignment activity running", interrupted)
+}
+
+// The load again with affinity on: when the queue has drained, every customer
+// writes again while the agents work, and the workstream sends each back to their
+// previous agent, waiting 2 s for one who is full (then anyone). Still every
+// conversation is assigned exactly once, no agent is ever over capacity, and the
+// queue drains.
+func TestReturningCustomersWithAffinityAreEachAssignedOnceWithinCapacity(t *testing.T) {
+	heavy(t)
+	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 100, 300), agents: 10, capacity: 3,
+		returning: map[string]any{"days": 7, "wait_s": 2, "fallback": "wait"}}
+	newStack(t).runAssignmentLoad(l)
 }
 
 // restartWorkerDuringAssignment waits until the agents have closed `closed`

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
 
 	"fbchannel/workflows/contract"
 )
@@ -145,4 +146,27 @@ func (st *stack) idleRun(workflowID string) ([]*historypb.HistoryEvent, bool) {
 		return nil, false
 	}
 	return events, true
+}
+
+// timerSummaries lists the summaries of the timers a workflow run started.
+func (st *stack) timerSummaries(workflowID, runID string) []string {
+	t := st.t
+	t.Helper()
+	var out []string
+	it := temporalClient.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() != enumspb.EVENT_TYPE_TIMER_STARTED {
+			continue
+		}
+		var summary string
+		if p := ev.GetUserMetadata().GetSummary(); p != nil {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &summary)
+		}
+		out = append(out, summary)
+	}
+	return out
 }

@@ -45,6 +45,9 @@ type QueuePass struct {
 	// DeferredTo lists higher-priority queues an available agent with room was
 	// left to (see AssignQueue): their work comes first for that agent.
 	DeferredTo []string
+	// NextAffinityEndAt is when the first conversation waiting for its preferred
+	// agents stops waiting (nil when none waits): the queue passes again then.
+	NextAffinityEndAt *time.Time
 }
 
 // AssignQueue assigns the queue's waiting push-mode conversations, oldest first
@@ -78,15 +81,24 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 		return pass, err
 	}
 	deferred := map[string]bool{}
+	var held []string // waiting for their preferred agents, who had no room
 	var err error
 	for len(pass.Assigned) < max {
 		var a *Assigned
+		var holds string
 		err = s.InTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			a, err = assignOne(ctx, tx, queueID, priority, deferred)
+			a, holds, err = assignOne(ctx, tx, queueID, priority, deferred, held)
 			return err
 		})
-		if err != nil || a == nil {
+		if err != nil {
+			break
+		}
+		if holds != "" {
+			held = append(held, holds)
+			continue
+		}
+		if a == nil {
 			break
 		}
 		pass.Assigned = append(pass.Assigned, *a)
@@ -98,37 +110,53 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 	if err != nil {
 		return pass, err
 	}
-	pass.NextOverflowAt, err = nextOverflow(ctx, s.DB, queueID)
+	if pass.NextOverflowAt, err = nextOverflow(ctx, s.DB, queueID); err != nil {
+		return pass, err
+	}
+	pass.NextAffinityEndAt, err = nextAffinityEnd(ctx, s.DB, queueID)
 	return pass, err
 }
 
 // waitingPushSQL selects a queue's waiting push-mode conversations, oldest first;
-// the caller supplies the queue (%v) and what to select.
+// the caller supplies the queue (%v) and what to select. A conversation waiting
+// for its preferred agents is left out: it is not work any agent can take.
 const waitingPushFrom = "FROM conversations c LEFT JOIN workstreams w ON w.id = c.workstream_id " +
 	"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' " +
+	"AND NOT coalesce(c.affinity_until > now(), false) " +
 	"ORDER BY c.enqueued_at, c.id LIMIT 1"
 
-func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, deferred map[string]bool) (*Assigned, error) {
-	var a Assigned
-	var units int
-	head := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, coalesce(w.capacity_units, 1) "+
-		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id LEFT JOIN workstreams w ON w.id = c.workstream_id "+
-		"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' "+
-		"ORDER BY c.enqueued_at, c.id LIMIT 1 FOR UPDATE OF c", queueID)
-	if err := queryRow(ctx, tx, head).Scan(&a.ConversationID, &a.PageID, &a.PSID, &units); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, err
+// assignOne assigns the queue's oldest waiting conversation not held: to its
+// preferred agents first (by rank), else to the longest-idle available member with
+// room. A conversation that waits for its preferred agents, none of whom can take
+// it now, is set aside for the rest of the pass (holds names it).
+func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, deferred map[string]bool, held []string) (a *Assigned, holds string, err error) {
+	h, err := lockWaitingHead(ctx, tx, queueID, held)
+	if err != nil || h == nil {
+		return nil, "", err
 	}
-	a.QueueID = queueID
+	if len(h.preferred) > 0 {
+		if a, err := assignPreferred(ctx, tx, h); err != nil || a != nil {
+			return a, "", err
+		}
+		if h.holding {
+			return nil, h.ConversationID, nil
+		}
+	}
+	a, err = assignLongestIdle(ctx, tx, h, priority, deferred)
+	return a, "", err
+}
 
+// assignLongestIdle gives the head to the longest-idle available member with room
+// that no higher-priority queue claims; the agent who left the customer unanswered
+// (passedOver) comes last, so it gets the conversation back only when nobody else can.
+func assignLongestIdle(ctx context.Context, tx *sql.Tx, h *waitingHead, priority int, deferred map[string]bool) (*Assigned, error) {
+	a, units, queueID := h.Assigned, h.units, h.QueueID
 	// Longest-idle first; the free capacity read here is only a first filter,
 	// the decision counts again under the agent's lock.
 	candidates := sqlbuilder.Buildf("SELECT a.id FROM agents a JOIN queue_members m ON m.agent_id = a.id "+
 		"WHERE m.queue_id = %v AND a.presence = 'available' "+
 		"AND a.capacity - coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0) >= %v "+
-		"ORDER BY a.last_assigned_at, a.id", queueID, units)
+		"ORDER BY a.id::text = %v, a.last_assigned_at, a.id", queueID, units, h.passedOver)
 	ids, err := queryIDs(ctx, tx, candidates)
 	if err != nil {
 		return nil, err
@@ -454,7 +482,7 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			// from there after the workstream's maximum wait, like any arrival.
 			ub := pg.NewUpdateBuilder()
 			ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", ub.Assign("queue_id", req.ToQueueID),
-				"enqueued_at = now()", "overflow_from = NULL", "overflowed_at = NULL", "assigned_at = NULL").
+				"enqueued_at = now()", "overflow_from = NULL", "overflowed_at = NULL", "assigned_at = NULL", forgetAffinity).
 				Where(ub.Equal("id", req.ConversationID))
 			if _, err := exec(ctx, tx, ub); err != nil {
 				return err

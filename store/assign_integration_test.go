@@ -230,6 +230,30 @@ func TestRacingQueuePassesAssignEachConversationOnceWithinCapacity(t *testing.T)
 		convs = append(convs, f.waiting(p1), f.waiting(p2))
 	}
 
+	seen := f.racePassesFillingAgents(p1, p2, capacity)
+	for _, c := range convs {
+		status, agent := f.conversationAgent(c)
+		want := 0
+		if seen[c] != "" {
+			want = 1
+			if status != "assigned" || agent != seen[c] {
+				t.Fatalf("conversation %s is %s with %q, want assigned to %s", c, status, agent, seen[c])
+			}
+		} else if status != "waiting" {
+			t.Fatalf("unassigned conversation %s is %s, want waiting", c, status)
+		}
+		if n := f.assignedEvents(c); n != want {
+			t.Fatalf("conversation %s has %d conversation.assigned events, want %d", c, n, want)
+		}
+	}
+}
+
+// racePassesFillingAgents races six passes over the two pages' queues, requires
+// that none assigned a conversation another assigned too and that together they
+// filled every agent to its capacity, and answers who got each conversation.
+func (f *fixture) racePassesFillingAgents(p1, p2 Page, capacity map[string]int) map[string]string {
+	t := f.t
+	t.Helper()
 	passes, errs := race(6, func(i int) (QueuePass, error) {
 		q := p1.DefaultQueueID
 		if i%2 == 1 {
@@ -249,29 +273,17 @@ func TestRacingQueuePassesAssignEachConversationOnceWithinCapacity(t *testing.T)
 			seen[a.ConversationID] = a.AgentID
 		}
 	}
-	if len(seen) != 6 {
-		t.Fatalf("%d conversations assigned, want 6 (the agents' whole capacity)", len(seen))
-	}
-	for _, id := range agents {
-		if got := f.load(id); got != capacity[id] {
-			t.Fatalf("agent load %d, want its capacity %d", got, capacity[id])
+	total := 0
+	for id, c := range capacity {
+		total += c
+		if got := f.load(id); got != c {
+			t.Fatalf("agent load %d, want its capacity %d", got, c)
 		}
 	}
-	for _, c := range convs {
-		status, agent := f.conversationAgent(c)
-		want := 0
-		if seen[c] != "" {
-			want = 1
-			if status != "assigned" || agent != seen[c] {
-				t.Fatalf("conversation %s is %s with %q, want assigned to %s", c, status, agent, seen[c])
-			}
-		} else if status != "waiting" {
-			t.Fatalf("unassigned conversation %s is %s, want waiting", c, status)
-		}
-		if n := f.assignedEvents(c); n != want {
-			t.Fatalf("conversation %s has %d conversation.assigned events, want %d", c, n, want)
-		}
+	if len(seen) != total {
+		t.Fatalf("%d conversations assigned, want %d (the agents' whole capacity)", len(seen), total)
 	}
+	return seen
 }
 
 func TestPicksRacingQueuePassesAssignEachConversationOnce(t *testing.T) {

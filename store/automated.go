@@ -15,18 +15,22 @@ const (
 	AutomatedInactiveClosed    = "inactive_closed"    // closed after the workstream's inactivity limit
 	AutomatedSurvey            = "survey"             // at close; {survey_url} from url_template
 	AutomatedAttachmentRefused = "attachment_refused" // the workstream does not take customer attachments
+	AutomatedCustomerTimeout   = "customer_timeout"   // closed: the customer did not answer the agent in time
 )
 
 // AutomatedKinds lists every kind, in the order a conversation meets them.
 var AutomatedKinds = []string{
 	AutomatedGreeting, AutomatedAgentJoined, AutomatedAgentEnded, AutomatedInactiveClosed,
-	AutomatedSurvey, AutomatedAttachmentRefused,
+	AutomatedSurvey, AutomatedAttachmentRefused, AutomatedCustomerTimeout,
 }
 
 // enabledByDefault: nothing is said in the page's name until an admin chooses it,
 // except the refusal of an attachment, without which the customer's file would
-// vanish without a word.
-func enabledByDefault(kind string) bool { return kind == AutomatedAttachmentRefused }
+// vanish without a word, and the customer timeout's close, which the admin chose
+// by setting the timeout (a conversation that closes unexplained looks broken).
+func enabledByDefault(kind string) bool {
+	return kind == AutomatedAttachmentRefused || kind == AutomatedCustomerTimeout
+}
 
 // fallbackLanguage is used when the workstream's language has no texts.
 const fallbackLanguage = "en"

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // ContactSearchLimit is how many contacts a search returns at most.
@@ -19,13 +21,16 @@ const ContactSearchLimit = 50
 // one page) is linked to at most one contact; the link is on the customer row,
 // so every later conversation of that customer comes linked.
 type Contact struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Email     string    `json:"email"`
-	Phone     string    `json:"phone"`
-	Notes     string    `json:"notes"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+	Notes string `json:"notes"`
+	// PreferredAgents are the agents the contact's conversations go to first,
+	// ranked (at most MaxPreferredAgents; see store/affinity.go).
+	PreferredAgents []string  `json:"preferred_agents"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // ContactSummary is the contact as a conversation shows it.
@@ -76,11 +81,16 @@ type ContactLinkEvent struct {
 	At             time.Time `json:"at"`
 }
 
-const contactColumns = "ct.id, ct.name, ct.email, ct.phone, ct.notes, ct.created_at, ct.updated_at"
+const contactColumns = "ct.id, ct.name, ct.email, ct.phone, ct.notes, ct.created_at, ct.updated_at, " + preferredAgentsColumn
 
 func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	var c Contact
-	err := row.Scan(append([]any{&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &c.CreatedAt, &c.UpdatedAt}, extra...)...)
+	var preferred pq.StringArray
+	err := row.Scan(append([]any{&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &c.CreatedAt, &c.UpdatedAt, &preferred}, extra...)...)
+	c.PreferredAgents = []string(preferred)
+	if c.PreferredAgents == nil {
+		c.PreferredAgents = []string{}
+	}
 	return c, err
 }
 
@@ -141,8 +151,13 @@ func createContact(ctx context.Context, tx *sql.Tx, c Contact) (Contact, error) 
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("contacts").Cols("id", "name", "email", "phone", "notes").Values(c.ID, c.Name, c.Email, c.Phone, c.Notes).
 		Returning("created_at", "updated_at")
-	err := queryRow(ctx, tx, ib).Scan(&c.CreatedAt, &c.UpdatedAt)
-	return c, err
+	if err := queryRow(ctx, tx, ib).Scan(&c.CreatedAt, &c.UpdatedAt); err != nil {
+		return c, err
+	}
+	if c.PreferredAgents == nil {
+		c.PreferredAgents = []string{}
+	}
+	return c, setPreferredAgents(ctx, tx, c.ID, c.PreferredAgents)
 }
 
 func (s *Store) contact(ctx context.Context, q querier, id string, lock bool) (Contact, error) {
@@ -243,8 +258,14 @@ func (s *Store) UpdateContact(ctx context.Context, id string, change func(*Conta
 		if c, err = s.contact(ctx, tx, id, true); err != nil {
 			return err
 		}
+		before := slices.Clone(c.PreferredAgents)
 		if err := change(&c); err != nil {
 			return err
+		}
+		if !slices.Equal(before, c.PreferredAgents) {
+			if err := setPreferredAgents(ctx, tx, id, c.PreferredAgents); err != nil {
+				return err
+			}
 		}
 		ub := pg.NewUpdateBuilder()
 		ub.Update("contacts").Set(ub.Assign("name", c.Name), ub.Assign("email", c.Email), ub.Assign("phone", c.Phone),

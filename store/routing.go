@@ -320,8 +320,10 @@ func (s *Store) RouteConversation(ctx context.Context, conversationID string) (q
 		ub := pg.NewUpdateBuilder()
 		ub.Update("conversations").Set(ub.Assign("queue_id", queueID), ub.Assign("workstream_id", workstreamID), "enqueued_at = now()").
 			Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"))
-		_, err = exec(ctx, tx, ub)
-		return err
+		if _, err = exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		return decideAffinity(ctx, tx, conversationID, workstreamID)
 	})
 	return queueID, err
 }

@@ -34,6 +34,9 @@ type Workstream struct {
 	AgentAttachments    bool    `json:"agent_attachments"`
 	HumanAgentTag       bool    `json:"human_agent_tag"`
 	BotURL              *string `json:"bot_url"`
+	// Affinity and Timeouts: see store/affinity.go.
+	Affinity Affinity `json:"affinity"`
+	Timeouts Timeouts `json:"timeouts"`
 }
 
 // Distribution modes.
@@ -77,8 +80,10 @@ func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool)
 	if err != nil {
 		return w, notFound(err, "workstream")
 	}
-	w.PageIDs, err = workstreamPages(ctx, q, id)
-	return w, err
+	if w.PageIDs, err = workstreamPages(ctx, q, id); err != nil {
+		return w, err
+	}
+	return w, loadWorkstreamRules(ctx, q, &w)
 }
 
 func workstreamPages(ctx context.Context, q querier, workstreamID string) ([]string, error) {
@@ -132,7 +137,7 @@ func accountExists(ctx context.Context, q querier, accountID string) error {
 // starts from, for the caller to change before CreateWorkstream.
 func NewWorkstream(accountID string) Workstream {
 	return Workstream{AccountID: accountID, PageIDs: []string{}, DistributionMode: DistributionPush, CapacityUnits: 1,
-		CustomerAttachments: true, AgentAttachments: true}
+		CustomerAttachments: true, AgentAttachments: true, Affinity: Affinity{Fallback: AffinityRoute}}
 }
 
 // CreateWorkstream stores w, whose values the caller has checked; the store
@@ -174,7 +179,7 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
-		return movePages(ctx, tx, w)
+		return saveRulesAndPages(ctx, tx, w)
 	})
 	if err != nil {
 		return Workstream{}, err
@@ -217,7 +222,7 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 		if _, err := exec(ctx, tx, ub); err != nil {
 			return err
 		}
-		return movePages(ctx, tx, w)
+		return saveRulesAndPages(ctx, tx, w)
 	})
 	if err != nil {
 		return Workstream{}, err
@@ -273,6 +278,15 @@ func queueOfAccount(ctx context.Context, q querier, queueID, accountID string) e
 		return invalidf("the account has no queue with id %s.", queueID)
 	}
 	return nil
+}
+
+// saveRulesAndPages writes what the workstream's row leaves out: its rules
+// (affinity and timeouts, store/affinity.go) and the pages that move to it.
+func saveRulesAndPages(ctx context.Context, tx *sql.Tx, w Workstream) error {
+	if err := saveWorkstreamRules(ctx, tx, w); err != nil {
+		return err
+	}
+	return movePages(ctx, tx, w)
 }
 
 func movePages(ctx context.Context, tx *sql.Tx, w Workstream) error {

@@ -72,6 +72,10 @@ type conversation struct {
 	// closeDue: the conversation must close — the service asked (e.g. the channel
 	// is deleted), or its deadline passed (inactivity, the HUMAN_AGENT window).
 	closeDue *contract.CloseRequest
+	// timeoutDue: a timeout's timer fired (conversation_timeouts.go);
+	// customerMessaged: a customer message was recorded, for the timeouts' clock.
+	timeoutDue       string
+	customerMessaged bool
 
 	// Every signal waits in its channel until the main loop takes it (takeSignals):
 	// a goroutine blocked in Receive would be handed a signal that arrives as the
@@ -119,6 +123,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 	c.phase = phaseOpen
 	c.upsertSearchAttributes(ctx)
 	c.watchDeadline(ctx)
+	c.watchTimeouts(ctx)
 
 	for c.phase != phaseClosed {
 		if err := workflow.Await(ctx, func() bool { return c.hasWork(ctx) }); err != nil {
@@ -139,6 +144,8 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 			c.notify(ctx, activities.NoticeAgentJoined)
 		case c.closeDue != nil:
 			err = c.closeOnRequest(ctx, *c.closeDue)
+		case c.timeoutDue != "":
+			err = c.onTimeout(ctx)
 		case workflow.GetInfo(ctx).GetContinueAsNewSuggested():
 			settled, err := c.settleBeforeContinuing(ctx)
 			if err != nil {
@@ -158,7 +165,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 
 // hasWork says the main loop has something to do.
 func (c *conversation) hasWork(ctx workflow.Context) bool {
-	return c.phase == phaseClosed || len(c.pending) > 0 || c.closeDue != nil || (c.pageActive && len(c.Parked) > 0) ||
+	return c.phase == phaseClosed || len(c.pending) > 0 || c.closeDue != nil || c.timeoutDue != "" || (c.pageActive && len(c.Parked) > 0) ||
 		c.AnnounceAgent || c.signalsWaiting() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
@@ -200,6 +207,7 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 		return // overtaken by a later decision (e.g. a transfer) that arrived first
 	}
 	c.AgentID, c.QueueID, c.Status, c.AssignedAt = as.AgentID, as.QueueID, contract.StatusAssigned, as.AssignedAt
+	c.agentAssigned(ctx)
 	c.AnnounceAgent = true
 	c.upsertSearchAttributes(ctx)
 }

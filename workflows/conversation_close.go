@@ -45,6 +45,8 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 	case contract.CloseReasonInactive:
 		c.notifyAsActivity(ctx, activities.NoticeInactiveClosed)
 		c.notifyAsActivity(ctx, activities.NoticeSurvey)
+	case contract.CloseReasonCustomerTimeout:
+		c.notifyAsActivity(ctx, activities.NoticeCustomerTimeout)
 	}
 	var res activities.CloseConversationResult
 	// An ordinary activity, as the close's notices and wake-up are: the close is

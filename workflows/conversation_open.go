@@ -48,7 +48,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	if err != nil || !res.Served {
 		return false, err
 	}
-	c.CustomerID, c.AutoCloseAfter = res.CustomerID, res.AutoCloseAfter
+	c.CustomerID, c.AutoCloseAfter, c.Clock.Timeouts = res.CustomerID, res.AutoCloseAfter, res.Timeouts
 	c.recorded(batch, taken, res.Recorded)
 	if res.Routed {
 		c.QueueID = res.RoutedQueueID // the search attributes follow in run
@@ -196,6 +196,7 @@ func (c *conversation) recorded(batch []contract.InboundEvent, taken int, res ac
 	}
 	if res.Recorded > 0 && !res.CustomerMessageAt.IsZero() {
 		c.botTurnDue = true
+		c.customerMessaged = true
 	}
 	if res.AttachmentsRefused > 0 {
 		c.refusedFiles = true

@@ -78,6 +78,7 @@ func (c *conversation) trySend(ctx workflow.Context, req contract.SendMessageReq
 		MessageID: req.MessageID, MessagingType: kind, Tag: tag,
 	}).Get(ctx, &out)
 	if err == nil {
+		c.agentReplied(ctx)
 		return out, false, nil
 	}
 	reason, message := failureOf(err)

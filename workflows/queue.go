@@ -32,7 +32,9 @@ const overflowRetryAfter = time.Second
 //
 // Between passes the workflow sleeps on a durable timer until the oldest waiting
 // conversation reaches its workstream's maximum wait, and then moves it (and any
-// other due one) to the overflow queue and wakes that queue.
+// other due one) to the overflow queue and wakes that queue; or until a
+// conversation that waits for its preferred agents (affinity) stops waiting, and
+// then it passes again, giving it to anyone.
 func QueueWorkflow(ctx workflow.Context, in contract.QueueInput) error {
 	wake := workflow.GetSignalChannel(ctx, contract.SignalQueueWake)
 	dbCtx := withDatabaseActivity(ctx)
@@ -81,7 +83,8 @@ func QueueWorkflow(ctx workflow.Context, in contract.QueueInput) error {
 }
 
 // nextLook is how long the queue may sleep without a wake: until the next overflow
-// deadline, or a short recheck after deferring agents; 0 means until woken.
+// deadline or the end of a wait for preferred agents, or a short recheck after
+// deferring agents; 0 means until woken.
 func nextLook(now time.Time, res activities.AssignQueueResult, lastOverflow time.Time) time.Duration {
 	var wait time.Duration
 	if !res.NextOverflowAt.IsZero() {
@@ -93,6 +96,13 @@ func nextLook(now time.Time, res activities.AssignQueueResult, lastOverflow time
 	}
 	if len(res.DeferredTo) > 0 && (wait == 0 || wait > deferredRecheck) {
 		wait = deferredRecheck
+	}
+	if !res.NextAffinityEndAt.IsZero() {
+		// A conversation stops waiting for its preferred agents: pass again then
+		// (at least overflowRetryAfter/10 later, should the database's clock lag).
+		if d := max(res.NextAffinityEndAt.Sub(now), overflowRetryAfter/10); wait == 0 || d < wait {
+			wait = d
+		}
 	}
 	return wait
 }

@@ -322,3 +322,22 @@ func TestQueueRechecksAfterDeferringToHigherPriority(t *testing.T) {
 		t.Errorf("%d passes and %d assignments after a minute, want the recheck's pass and its assignment", passes, len(f.signals))
 	}
 }
+
+// A conversation waiting for its preferred agents makes the queue pass again when
+// the wait ends, on a durable timer, without any wake: then it goes to anyone.
+func TestQueuePassesAgainWhenAffinityWaitEnds(t *testing.T) {
+	f := newQueue(t,
+		activities.AssignQueueResult{NextAffinityEndAt: testStart.Add(2 * time.Minute)},
+		assigned(assignment(1)))
+	var before, after int
+	f.env.RegisterDelayedCallback(func() { before = f.passes() }, 2*time.Minute-time.Second)
+	f.env.RegisterDelayedCallback(func() { after = f.passes() }, 2*time.Minute+time.Second)
+	f.run(time.Hour)
+
+	if before != 1 || after != 2 {
+		t.Fatalf("passes %d before the wait ended and %d after, want 1 and 2", before, after)
+	}
+	if got := f.sortedSignals(); len(got) != 1 || got[0].workflowID != contract.ConversationWorkflowID(testPageID, "psid-1") {
+		t.Fatalf("signals %+v, want the conversation told its agent once", got)
+	}
+}

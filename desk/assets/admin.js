@@ -600,6 +600,16 @@ function renderAutomated(messages) {
 
 // ---------- workstream settings (one PATCH of what changed) ----------
 
+// The rules' fields (issue 15): the object, its field, its input (0: off).
+const RULES = [
+  ["affinity", "days", "#ws-affinity-days"],
+  ["affinity", "wait_s", "#ws-affinity-wait"],
+  ["affinity", "fallback", "#ws-affinity-fallback"],
+  ["timeouts", "customer_s", "#ws-timeout-customer"],
+  ["timeouts", "agent_remind_s", "#ws-timeout-remind"],
+  ["timeouts", "agent_reoffer_s", "#ws-timeout-reoffer"],
+];
+
 // The settings form's fields: the API field, its input, and what the input
 // holds when the workstream is as stored.
 const SETTINGS = [
@@ -614,6 +624,7 @@ const SETTINGS = [
   ["bot_url", "#ws-bot-url"],
   ["human_agent_tag", "#ws-human-agent"],
   ["page_ids", "#ws-pages"],
+  ...RULES.map(([group, field, sel]) => [group + "." + field, sel]),
 ];
 
 function queueOptions(select, selected, none) {
@@ -640,6 +651,7 @@ function renderSettings() {
   queueOptions($("#ws-overflow"), w.overflow_queue_id, "None (no overflow)");
   $("#ws-bot-url").value = w.bot_url || "";
   $("#ws-human-agent").checked = !!w.human_agent_tag;
+  for (const [group, field, sel] of RULES) $(sel).value = String((w[group] || {})[field] ?? (field === "fallback" ? "route" : 0));
   // Pages: the workstream's own (a PATCH cannot drop one: add it to another
   // workstream instead) and the account's others, which a tick moves here.
   const box = clear($("#ws-page-list"));
@@ -703,6 +715,12 @@ function settingsChanges() {
   if (bot !== (w.bot_url || "")) body.bot_url = bot === "" ? null : bot;
   const tag = $("#ws-human-agent").checked;
   if (tag !== !!w.human_agent_tag) body.human_agent_tag = tag;
+  // The rules: only the fields that changed, in their objects.
+  for (const [group, field, sel] of RULES) {
+    const stored = (w[group] || {})[field];
+    const v = field === "fallback" ? $(sel).value : wholeNumber(sel, group + "." + field) ?? 0;
+    if (v !== stored) body[group] = Object.assign(body[group] || {}, { [field]: v });
+  }
   const pages = w.page_ids || [];
   const added = [...document.querySelectorAll("#ws-page-list .ws-page:checked")].map((i) => i.value).filter((id) => !pages.includes(id));
   if (added.length > 0) body.page_ids = pages.concat(added);
@@ -815,6 +833,7 @@ const AUTOMATED = {
   inactive_closed: ["Closed for inactivity", "When the workstream's inactivity limit closes the conversation."],
   survey: ["Survey", "At close, after the farewell; {survey_url} is the URL template below with {conversation_id} filled in."],
   attachment_refused: ["Attachment refused", "When a customer's file is refused (customer attachments off)."],
+  customer_timeout: ["Customer silent", "When the customer has not answered the agent in time and the conversation closes."],
 };
 
 // automatedRow: one kind with its switch, its text (reset to the default when

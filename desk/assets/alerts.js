@@ -84,6 +84,14 @@ export async function alertAssigned(conv, d) {
   }
 }
 
+// alertReminder: a customer of the agent's has waited unanswered for the
+// workstream's reminder time (conversation.reminder).
+export function alertReminder(conv) {
+  const name = (conv.customer && conv.customer.name) || "A customer";
+  toast(h("span", {}, h("b", {}, "Waiting for your answer"), " — " + name + "."), "assign", () => select(conv.id), conv.id);
+  beep();
+}
+
 export function toast(content, kind, onClick, conversationID) {
   const el = h("div", { class: "toast toast-" + (kind || "info"), role: kind === "error" ? "alert" : "status" }, content);
   if (conversationID) el.dataset.conversation = conversationID;

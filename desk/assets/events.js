@@ -8,7 +8,7 @@ import { sessionEnded } from "./session.js";
 import { loadList, renderList } from "./list.js";
 import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded } from "./transcript.js";
 import { markTransferred } from "./transfer.js";
-import { alertAssigned } from "./alerts.js";
+import { alertAssigned, alertReminder } from "./alerts.js";
 import { reactionChanged } from "./reactions.js";
 import { consultChanged } from "./consult.js";
 
@@ -51,6 +51,10 @@ export function startEvents() {
   stream.addEventListener("conversation.assigned", (e) => onAssigned(parse(e)));
   stream.addEventListener("conversation.closed", (e) => onClosed(parse(e)));
   stream.addEventListener("conversation.transferred", (e) => onTransferred(parse(e)));
+  stream.addEventListener("conversation.reminder", (e) => {
+    const c = state.convs.get(parse(e).conversation_id);
+    if (c) alertReminder(c);
+  });
   stream.addEventListener("message.received", (e) => onReceived(parse(e)));
   stream.addEventListener("message.status", (e) => onStatus(parse(e)));
   stream.addEventListener("note.added", (e) => noteAdded(parse(e)));

@@ -131,6 +131,8 @@ type ConversationState struct {
 	NoticeSeq int
 	// AnnounceAgent: an agent was assigned and the customer has not been told yet.
 	AnnounceAgent bool
+	// Clock holds the workstream's timeouts and what their timers count from.
+	Clock TimeoutClock
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
