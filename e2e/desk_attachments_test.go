@@ -190,10 +190,10 @@ func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
 	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
 	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
 	tb.click(settings)
-	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 6`, 10*time.Second)
+	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 8`, 10*time.Second)
 	var kinds []string
 	tb.mustEval(`[...document.querySelectorAll("#automated-messages .auto-msg")].map(r => r.dataset.kind + ":" + r.querySelector(".auto-enabled").checked)`, &kinds)
-	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true" {
+	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true,out_of_hours:true,queue_full:true" {
 		t.Fatalf("kinds shown: %v", kinds)
 	}
 

@@ -21,12 +21,16 @@ const (
 var AutomatedKinds = []string{
 	AutomatedGreeting, AutomatedAgentJoined, AutomatedAgentEnded, AutomatedInactiveClosed,
 	AutomatedSurvey, AutomatedAttachmentRefused,
+	AutomatedOutOfHours, AutomatedQueueFull, // store/hours.go
 }
 
 // enabledByDefault: nothing is said in the page's name until an admin chooses it,
 // except the refusal of an attachment, without which the customer's file would
-// vanish without a word.
-func enabledByDefault(kind string) bool { return kind == AutomatedAttachmentRefused }
+// vanish without a word, and the queueing rules' messages, without which a
+// customer writing at night (or ended by the overflow) would hear nothing.
+func enabledByDefault(kind string) bool {
+	return kind == AutomatedAttachmentRefused || kind == AutomatedOutOfHours || kind == AutomatedQueueFull
+}
 
 // fallbackLanguage is used when the workstream's language has no texts.
 const fallbackLanguage = "en"

@@ -34,6 +34,8 @@ type Workstream struct {
 	AgentAttachments    bool    `json:"agent_attachments"`
 	HumanAgentTag       bool    `json:"human_agent_tag"`
 	BotURL              *string `json:"bot_url"`
+	// Operating hours, out of hours and overflow before queueing (store/hours.go).
+	WorkstreamHours
 }
 
 // Distribution modes.
@@ -76,6 +78,9 @@ func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool)
 	w, err := scanWorkstream(queryRow(ctx, q, sb))
 	if err != nil {
 		return w, notFound(err, "workstream")
+	}
+	if w.WorkstreamHours, err = workstreamHours(ctx, q, id); err != nil {
+		return w, err
 	}
 	w.PageIDs, err = workstreamPages(ctx, q, id)
 	return w, err
@@ -174,6 +179,9 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
+		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
+			return err
+		}
 		return movePages(ctx, tx, w)
 	})
 	if err != nil {
@@ -215,6 +223,9 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
 		).Where(ub.Equal("id", id))
 		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
 			return err
 		}
 		return movePages(ctx, tx, w)
