@@ -131,6 +131,9 @@ type ConversationState struct {
 	NoticeSeq int
 	// AnnounceAgent: an agent was assigned and the customer has not been told yet.
 	AnnounceAgent bool
+	// HoldUntil: out of hours, the conversation enters its queue at this time (a
+	// durable timer of the run; zero when not held).
+	HoldUntil time.Time `json:",omitempty"`
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
