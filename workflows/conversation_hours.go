@@ -41,7 +41,10 @@ func (c *conversation) enqueue(ctx workflow.Context, rules store.QueueingRules) 
 	if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.EnqueueConversation, req).Get(ctx, &d); err != nil {
 		return err
 	}
-	c.QueueID, c.HoldUntil = d.QueueID, d.HoldUntil
+	// Held, it is in no queue until the release.
+	if c.HoldUntil = d.HoldUntil; c.HoldUntil.IsZero() {
+		c.QueueID = d.QueueID
+	}
 	c.upsertSearchAttributes(ctx)
 	c.watchHold(ctx)
 	switch {
