@@ -142,6 +142,7 @@ type workstreamInput struct {
 	AgentAttachments    optional[bool]     `json:"agent_attachments"`
 	HumanAgentTag       optional[bool]     `json:"human_agent_tag"`
 	BotURL              optional[string]   `json:"bot_url"`
+	workstreamHoursInput
 }
 
 // apply merges in into w and checks every value that needs no database.
@@ -250,7 +251,7 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 			w.BotURL = &raw
 		}
 	}
-	return nil
+	return in.workstreamHoursInput.apply(&w.WorkstreamHours)
 }
 
 // automatedMessageInput changes one kind; absent fields stay, text null goes
