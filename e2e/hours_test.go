@@ -1,0 +1,166 @@
+//go:build integration
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 15, parts 1 and 2: operating hours and overflow before queueing, through
+// the webhook, the admin API, Postgres, a Temporal dev server and the simulator.
+
+// allDayHours is a calendar open around the clock (a 24/7 queue's own).
+func allDayHours() map[string]any {
+	weekly := map[string]any{}
+	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		weekly[d] = [][]string{{"00:00", "24:00"}}
+	}
+	return map[string]any{"time_zone": "UTC", "weekly": weekly}
+}
+
+// closedTodayHours is weekdays 09:00–17:00 UTC with today and tomorrow closed
+// (holidays), so the team is closed whenever the test runs, even across midnight,
+// and opens the day after tomorrow at 09:00 UTC, or later after a weekend.
+func closedTodayHours(now time.Time) (map[string]any, time.Time) {
+	weekly := map[string]any{}
+	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		weekly[d] = [][]string{{"09:00", "17:00"}}
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	return map[string]any{"time_zone": "UTC", "weekly": weekly, "exceptions": []map[string]any{
+		{"date": today.Format(time.DateOnly), "closed": true},
+		{"date": today.AddDate(0, 0, 1).Format(time.DateOnly), "closed": true},
+	}}, today.AddDate(0, 0, 2).Add(9 * time.Hour)
+}
+
+type queueingDecisionRow struct{ Reason, Action, ToQueueID, QueueID string }
+
+func (st *stack) queueingDecisions(conversationID string) []queueingDecisionRow {
+	st.t.Helper()
+	rows, err := st.db.Query(`SELECT reason, action, coalesce(to_queue_id::text, ''), queue_id::text FROM queueing_decisions WHERE conversation_id = $1`, conversationID)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []queueingDecisionRow
+	for rows.Next() {
+		var d queueingDecisionRow
+		if err := rows.Scan(&d.Reason, &d.Action, &d.ToQueueID, &d.QueueID); err != nil {
+			st.t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// A customer who writes while the team is closed is told when it opens and goes
+// at once to the 24/7 queue, whose agent gets the conversation. The rules are
+// checked on save: a bad one is a 400 that changes nothing.
+func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch := st.connectPage()
+	wsPath := "/api/v1/workstreams/" + st.rtWorkstreamID(ch)
+	night := st.rtQueue(ch.AccountID, "24/7", 0)
+	hours, opening := closedTodayHours(time.Now())
+
+	// The 24/7 queue has no hours of its own yet: it would be closed with the workstream.
+	var out map[string]any
+	if code := st.call("PATCH", wsPath, st.adminToken, map[string]any{"operating_hours": hours,
+		"out_of_hours": map[string]any{"action": "transfer", "queue_id": night}}, &out); code != 400 || !strings.Contains(errorMessage(out), "no operating_hours of its own") {
+		t.Fatalf("transfer to a queue without hours: %d %v, want 400", code, out)
+	}
+	q := st.rtPatch("/api/v1/queues/"+night, map[string]any{"operating_hours": allDayHours()})
+	if oh, _ := q["operating_hours"].(map[string]any); oh["time_zone"] != "UTC" {
+		t.Fatalf("queue hours not saved: %v", q)
+	}
+	ws := st.rtPatch(wsPath, map[string]any{"operating_hours": hours, "out_of_hours": map[string]any{"action": "transfer", "queue_id": night}})
+	for _, bad := range []map[string]any{
+		{"operating_hours": map[string]any{"time_zone": "Mars/Olympus", "weekly": map[string]any{"mon": [][]string{{"09:00", "17:00"}}}}},
+		{"operating_hours": map[string]any{"time_zone": "UTC", "weekly": map[string]any{"mon": [][]string{{"09:00", "25:00"}}}}},
+		{"operating_hours": map[string]any{"time_zone": "UTC", "weekly": map[string]any{"mon": [][]string{{"09:00", "13:00"}, {"12:00", "17:00"}}}}},
+		{"operating_hours": map[string]any{"timezone": "UTC"}},
+		{"out_of_hours": map[string]any{"action": "transfer", "queue_id": "7a8f5a52-3a43-4c7a-9d1e-6a2f3b1c0d9e"}},
+		{"out_of_hours": map[string]any{"action": "transfer"}},
+		{"out_of_hours": map[string]any{"action": "later"}},
+		{"overflow": map[string]any{"max_waiting": 0, "action": "end"}},
+		{"overflow": map[string]any{"max_waiting": 3, "action": "transfer", "queue_id": "7a8f5a52-3a43-4c7a-9d1e-6a2f3b1c0d9e"}},
+	} {
+		if code := st.call("PATCH", wsPath, st.adminToken, bad, &out); code != 400 || errorMessage(out) == "" {
+			t.Errorf("PATCH %v: %d %v, want 400 with a message", bad, code, out)
+		}
+	}
+	if code := st.call("PATCH", "/api/v1/queues/"+night, st.adminToken, map[string]any{"operating_hours": map[string]any{"time_zone": "Nowhere/City", "weekly": map[string]any{}}}, &out); code != 400 {
+		t.Errorf("queue with a bad zone: %d %v, want 400", code, out)
+	}
+	var after map[string]any
+	st.call("GET", wsPath, st.adminToken, nil, &after)
+	if fmt.Sprint(after) != fmt.Sprint(ws) {
+		t.Fatalf("a refused PATCH changed the workstream:\nbefore %v\nafter  %v", ws, after)
+	}
+
+	nightAgent, events := st.availableAgent("Night", 2)
+	st.rtLeave(ch.QueueID, nightAgent)
+	st.rtJoin(night, nightAgent)
+	convID := st.customerAssigned(events, ch, "psid-late", "Hello, anyone there?")
+	c := st.rtWait("psid-late", "assigned in the 24/7 queue", assignedTo(nightAgent))
+	if c.ID != convID || c.QueueID != night {
+		t.Fatalf("conversation %+v, want %s in the 24/7 queue", c, convID)
+	}
+	if d := st.queueingDecisions(convID); len(d) != 1 || d[0].Reason != "out_of_hours" || d[0].Action != "transfer" || d[0].ToQueueID != night || d[0].QueueID != ch.QueueID {
+		t.Fatalf("decisions %+v, want one: out_of_hours, transfer to the 24/7 queue", d)
+	}
+	want := "back " + opening.Format("Monday") + " " + fmt.Sprint(opening.Day()) + " " + opening.Format("January") + " at 09:00 (UTC)"
+	st.eventually("the out-of-hours message", 30*time.Second, func() bool {
+		for _, text := range st.sentTexts() {
+			if strings.Contains(text, want) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// The default queue takes one waiting conversation; the next overflows to the
+// spill queue once (its decision recorded with the reason), and a manual
+// transfer into the full queue is not judged.
+func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch := st.connectPage()
+	wsPath := "/api/v1/workstreams/" + st.rtWorkstreamID(ch)
+	spill := st.rtQueue(ch.AccountID, "Spill", 0)
+	ws := st.rtPatch(wsPath, map[string]any{"overflow": map[string]any{"max_waiting": 1, "action": "transfer", "queue_id": spill}})
+	if of, _ := ws["overflow"].(map[string]any); of["max_waiting"] != 1.0 || of["queue_id"] != spill {
+		t.Fatalf("overflow not saved: %v", ws)
+	}
+	helper, events := st.availableAgent("Spill helper", 2)
+	st.rtLeave(ch.QueueID, helper)
+	st.rtJoin(spill, helper)
+
+	st.customerSays(ch, "psid-first", "first", "")
+	first := st.rtWait("psid-first", "waiting in the default queue", waitingIn(ch.QueueID))
+	secondID := st.customerAssigned(events, ch, "psid-second", "second")
+	second := st.rtWait("psid-second", "assigned from the spill queue", assignedTo(helper))
+	if second.ID != secondID || second.QueueID != spill {
+		t.Fatalf("second conversation %+v, want assigned from the spill queue", second)
+	}
+	if d := st.queueingDecisions(secondID); len(d) != 1 || d[0].Reason != "max_waiting" || d[0].Action != "transfer" || d[0].ToQueueID != spill {
+		t.Fatalf("decisions %+v, want one: max_waiting, transfer to the spill queue", d)
+	}
+	if d := st.queueingDecisions(first.ID); len(d) != 0 {
+		t.Fatalf("the first conversation was judged %+v, want queued as routed", d)
+	}
+
+	// The helper hands the second conversation back to the full queue: it waits there.
+	if code := st.call("POST", "/api/v1/conversations/"+secondID+"/transfer", helper.Token, map[string]any{"queue_id": ch.QueueID}, nil); code != 200 {
+		t.Fatalf("transfer to the full queue: %d", code)
+	}
+	st.rtWait("psid-second", "waiting in the full default queue", waitingIn(ch.QueueID))
+	if d := st.queueingDecisions(secondID); len(d) != 1 {
+		t.Fatalf("decisions %+v after the manual transfer, want still the one", d)
+	}
+}
