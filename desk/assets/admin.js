@@ -11,6 +11,7 @@
 // never renders data as HTML.
 
 import { h, append, clear, $, request, APIError, fmtDateTime, copyField, statusPill, avatar } from "./common.js";
+import { renderHours } from "./hours.js";
 
 const TOKEN_KEY = "fbc.admin.token";
 const ACCOUNTS_KEY = "fbc.admin.accounts";
@@ -574,6 +575,7 @@ async function openWorkstream(id) {
   renderWorkstreamHead();
   renderSettings();
   renderAttachmentPolicy();
+  renderHours($("#workstream-hours"), w, wsQueues, { api, toast, saved: (out) => (workstream = out) });
   renderAutomated(messages);
   view.scrollIntoView({ block: "start" });
 }
