@@ -92,7 +92,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
 	tb.click(settings)
 	tb.waitFor("the settings form", fmt.Sprintf(`!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-name").value === %q &&
-		document.querySelectorAll("#automated-messages .auto-msg").length === 6`, name), 10*time.Second)
+		document.querySelectorAll("#automated-messages .auto-msg").length === 8`, name), 10*time.Second)
 	var shown struct {
 		Mode, Capacity, DefaultQueue, Overflow, Hint string
 		Queues                                       []string

@@ -164,3 +164,47 @@ func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
 		t.Fatalf("decisions %+v after the manual transfer, want still the one", d)
 	}
 }
+
+// The admin console edits the hours and the overflow: a bad zone is refused
+// inline and saves nothing; the corrected form is saved as the API shows it.
+func TestDeskAdminHoursEditorInBrowser(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	st := newStack(t)
+	ch := st.connectPage()
+	ws := st.workstreamOf(ch)
+	spill := st.rtQueue(ch.AccountID, "Spill", 0)
+
+	b := startBrowser(t)
+	tb := signInAdmin(st, b, ch.AccountID)
+	settings := fmt.Sprintf(`#workstreams button[data-workstream=%q]`, ws)
+	tb.waitFor("the workstream", `document.querySelector('`+settings+`')`, 10*time.Second)
+	tb.click(settings)
+	tb.waitFor("the hours editor", `!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-hours-form") !== null`, 10*time.Second)
+
+	setHours := func(zone string) {
+		tb.mustEval(fmt.Sprintf(`document.querySelector("#ws-hours").value = JSON.stringify({time_zone: %q, weekly: {mon: [["09:00", "17:00"]]}})`, zone), nil)
+	}
+	setHours("Mars/Olympus")
+	tb.choose("#ws-ooh-action", "end")
+	tb.click("#ws-hours-save")
+	tb.waitFor("the refusal inline", `[...document.querySelectorAll("#ws-hours-form .form-error")].some(e => !e.hidden && e.textContent.includes("not an IANA time zone") && e.textContent.includes("Nothing was saved"))`, 10*time.Second)
+	if w := st.getWorkstream(ws); w["operating_hours"] != nil || w["out_of_hours"] != nil {
+		t.Fatalf("a refused change was saved: %v", w)
+	}
+
+	setHours("Europe/Amsterdam")
+	tb.setField("#ws-max-waiting", "3")
+	tb.choose("#ws-overflow-action", "transfer")
+	tb.choose("#ws-overflow-queue", spill)
+	tb.clearToasts()
+	tb.click("#ws-hours-save")
+	tb.waitFor("saved", `[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Hours and overflow saved.")`, 10*time.Second)
+	w := st.getWorkstream(ws)
+	hours, _ := w["operating_hours"].(map[string]any)
+	ooh, _ := w["out_of_hours"].(map[string]any)
+	of, _ := w["overflow"].(map[string]any)
+	if hours["time_zone"] != "Europe/Amsterdam" || ooh["action"] != "end" || of["max_waiting"] != 3.0 || of["action"] != "transfer" || of["queue_id"] != spill {
+		t.Fatalf("saved: hours %v, out of hours %v, overflow %v", hours, ooh, of)
+	}
+}
