@@ -42,6 +42,19 @@ type Exception struct {
 // Days are the weekly keys, Sunday first as time.Weekday counts.
 var Days = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
+// Weekdays are Monday to Friday.
+var Weekdays = []string{"mon", "tue", "wed", "thu", "fri"}
+
+// Weekly is a calendar open on days at the same ranges: weekdays 09:00–17:00, or
+// every day 00:00–24:00 for a 24/7 queue.
+func Weekly(zone string, days []string, ranges ...Range) Hours {
+	h := Hours{TimeZone: zone, Weekly: map[string][]Range{}}
+	for _, d := range days {
+		h.Weekly[d] = ranges
+	}
+	return h
+}
+
 // MaxExceptions bounds a calendar's dated exceptions (a year of holidays and more).
 const MaxExceptions = 400
 

@@ -9,10 +9,8 @@ import (
 
 // weekdays9to17 is a team open Monday to Friday, 09:00–17:00.
 func weekdays9to17(zone string, exceptions ...Exception) *Calendar {
-	h := Hours{TimeZone: zone, Weekly: map[string][]Range{}, Exceptions: exceptions}
-	for _, d := range []string{"mon", "tue", "wed", "thu", "fri"} {
-		h.Weekly[d] = []Range{{"09:00", "17:00"}}
-	}
+	h := Weekly(zone, Weekdays, Range{"09:00", "17:00"})
+	h.Exceptions = exceptions
 	c, err := Parse(h)
 	if err != nil {
 		panic(err)
@@ -23,11 +21,7 @@ func weekdays9to17(zone string, exceptions ...Exception) *Calendar {
 // everyDay is a team open every day at the given ranges.
 func everyDay(t *testing.T, zone string, ranges ...Range) *Calendar {
 	t.Helper()
-	h := Hours{TimeZone: zone, Weekly: map[string][]Range{}}
-	for _, d := range Days {
-		h.Weekly[d] = ranges
-	}
-	c, err := Parse(h)
+	c, err := Parse(Weekly(zone, Days, ranges...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,33 +7,38 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fbchannel/calendar"
 )
 
 // Issue 15, parts 1 and 2: operating hours and overflow before queueing, through
 // the webhook, the admin API, Postgres, a Temporal dev server and the simulator.
 
 // allDayHours is a calendar open around the clock (a 24/7 queue's own).
-func allDayHours() map[string]any {
-	weekly := map[string]any{}
-	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
-		weekly[d] = [][]string{{"00:00", "24:00"}}
-	}
-	return map[string]any{"time_zone": "UTC", "weekly": weekly}
+func allDayHours() calendar.Hours {
+	return calendar.Weekly("UTC", calendar.Days, calendar.Range{"00:00", "24:00"})
 }
 
-// closedTodayHours is weekdays 09:00–17:00 UTC with today and tomorrow closed
-// (holidays), so the team is closed whenever the test runs, even across midnight,
-// and opens the day after tomorrow at 09:00 UTC, or later after a weekend.
-func closedTodayHours(now time.Time) (map[string]any, time.Time) {
-	weekly := map[string]any{}
-	for _, d := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
-		weekly[d] = [][]string{{"09:00", "17:00"}}
-	}
+// closedTodayHours is every day 09:00–17:00 UTC with today and tomorrow closed
+// (holidays), so the team is closed whenever the test runs, even across
+// midnight, and opens the day after tomorrow at 09:00 UTC.
+func closedTodayHours(now time.Time) (calendar.Hours, time.Time) {
+	h := calendar.Weekly("UTC", calendar.Days, calendar.Range{"09:00", "17:00"})
 	today := now.UTC().Truncate(24 * time.Hour)
-	return map[string]any{"time_zone": "UTC", "weekly": weekly, "exceptions": []map[string]any{
-		{"date": today.Format(time.DateOnly), "closed": true},
-		{"date": today.AddDate(0, 0, 1).Format(time.DateOnly), "closed": true},
-	}}, today.AddDate(0, 0, 2).Add(9 * time.Hour)
+	h.Exceptions = []calendar.Exception{
+		{Date: today.Format(time.DateOnly), Closed: true},
+		{Date: today.AddDate(0, 0, 1).Format(time.DateOnly), Closed: true},
+	}
+	return h, today.AddDate(0, 0, 2).Add(9 * time.Hour)
+}
+
+// newHoursStack is a stack with a connected page, its workstream's path, and a
+// second queue of the account (where conversations go instead).
+func newHoursStack(t *testing.T, queueName string) (st *stack, ch channel, wsPath, queueID string) {
+	t.Helper()
+	st = newStack(t)
+	ch = st.connectPage()
+	return st, ch, "/api/v1/workstreams/" + st.rtWorkstreamID(ch), st.rtQueue(ch.AccountID, queueName, 0)
 }
 
 type queueingDecisionRow struct{ Reason, Action, ToQueueID, QueueID string }
@@ -60,11 +65,7 @@ func (st *stack) queueingDecisions(conversationID string) []queueingDecisionRow 
 // at once to the 24/7 queue, whose agent gets the conversation. The rules are
 // checked on save: a bad one is a 400 that changes nothing.
 func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
-	t.Parallel()
-	st := newStack(t)
-	ch := st.connectPage()
-	wsPath := "/api/v1/workstreams/" + st.rtWorkstreamID(ch)
-	night := st.rtQueue(ch.AccountID, "24/7", 0)
+	st, ch, wsPath, night := newHoursStack(t, "24/7")
 	hours, opening := closedTodayHours(time.Now())
 
 	// The 24/7 queue has no hours of its own yet: it would be closed with the workstream.
@@ -128,11 +129,7 @@ func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
 // spill queue once (its decision recorded with the reason), and a manual
 // transfer into the full queue is not judged.
 func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
-	t.Parallel()
-	st := newStack(t)
-	ch := st.connectPage()
-	wsPath := "/api/v1/workstreams/" + st.rtWorkstreamID(ch)
-	spill := st.rtQueue(ch.AccountID, "Spill", 0)
+	st, ch, wsPath, spill := newHoursStack(t, "Spill")
 	ws := st.rtPatch(wsPath, map[string]any{"overflow": map[string]any{"max_waiting": 1, "action": "transfer", "queue_id": spill}})
 	if of, _ := ws["overflow"].(map[string]any); of["max_waiting"] != 1.0 || of["queue_id"] != spill {
 		t.Fatalf("overflow not saved: %v", ws)
@@ -168,7 +165,6 @@ func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
 // The admin console edits the hours and the overflow: a bad zone is refused
 // inline and saves nothing; the corrected form is saved as the API shows it.
 func TestDeskAdminHoursEditorInBrowser(t *testing.T) {
-	t.Parallel()
 	requireChromium(t)
 	st := newStack(t)
 	ch := st.connectPage()

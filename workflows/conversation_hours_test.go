@@ -15,20 +15,15 @@ const allDayQueueID = "queue-24-7"
 
 // weekdayHours is a team open Monday to Friday, 09:00–17:00, in zone.
 func weekdayHours(zone string, exceptions ...calendar.Exception) *calendar.Hours {
-	h := &calendar.Hours{TimeZone: zone, Weekly: map[string][]calendar.Range{}, Exceptions: exceptions}
-	for _, d := range []string{"mon", "tue", "wed", "thu", "fri"} {
-		h.Weekly[d] = []calendar.Range{{"09:00", "17:00"}}
-	}
-	return h
+	h := calendar.Weekly(zone, calendar.Weekdays, calendar.Range{"09:00", "17:00"})
+	h.Exceptions = exceptions
+	return &h
 }
 
 // allDay is a queue open around the clock.
 func allDay() *calendar.Hours {
-	h := &calendar.Hours{TimeZone: "UTC", Weekly: map[string][]calendar.Range{}}
-	for _, d := range calendar.Days {
-		h.Weekly[d] = []calendar.Range{{"00:00", "24:00"}}
-	}
-	return h
+	h := calendar.Weekly("UTC", calendar.Days, calendar.Range{"00:00", "24:00"})
+	return &h
 }
 
 func localTime(t *testing.T, zone, s string) time.Time {
@@ -82,6 +77,18 @@ func newHoursConversation(t *testing.T, start time.Time, rules store.QueueingRul
 	stub(f.env, f.log, a.EnqueueConversation, &f.enqueue)
 	stub(f.env, f.log, a.ReleaseHeldConversation, &f.release)
 	return f
+}
+
+// stateAfter runs the conversation opened by a message at start, reads its
+// state after d and cancels it at until.
+func (f *hoursFixture) stateAfter(start time.Time, d, until time.Duration) contract.ConversationState {
+	f.t.Helper()
+	var st contract.ConversationState
+	f.at(d, func() { st = f.state() })
+	f.cancelAt(until)
+	f.startNew(inbound("m_1", start))
+	f.requireCanceled()
+	return st
 }
 
 // outOfHoursNotices lists the out-of-hours notices asked for.
@@ -168,11 +175,7 @@ func TestOutOfHoursTransferGoesToTheOpenQueueAtOnce(t *testing.T) {
 	rules := store.QueueingRules{QueueID: testQueueID, Hours: weekdayHours("Europe/Amsterdam"),
 		OutOfHours: store.OutOfHours{Action: store.ActionTransfer, QueueID: &to}, TransferHours: allDay()}
 	f := newHoursConversation(t, start, rules)
-	var st contract.ConversationState
-	f.at(time.Second, func() { st = f.state() })
-	f.cancelAt(24 * time.Hour)
-	f.startNew(inbound("m_1", start))
-	f.requireCanceled()
+	st := f.stateAfter(start, time.Second, 24*time.Hour)
 
 	reqs := inputsOf[store.QueueingRequest](f.log, a.EnqueueConversation)
 	if len(reqs) != 1 || !reqs[0].OutOfHours || !reqs[0].HoldUntil.IsZero() {
@@ -214,11 +217,7 @@ func TestOpenHoursQueueAsRouted(t *testing.T) {
 	start := localTime(t, "Europe/Amsterdam", "2026-12-08 10:00")
 	rules := store.QueueingRules{QueueID: testQueueID, Hours: weekdayHours("Europe/Amsterdam"), OutOfHours: store.OutOfHours{Action: store.ActionEnd}}
 	f := newHoursConversation(t, start, rules)
-	var st contract.ConversationState
-	f.at(time.Second, func() { st = f.state() })
-	f.cancelAt(time.Hour)
-	f.startNew(inbound("m_1", start))
-	f.requireCanceled()
+	st := f.stateAfter(start, time.Second, time.Hour)
 	if reqs := inputsOf[store.QueueingRequest](f.log, a.EnqueueConversation); len(reqs) != 1 || reqs[0].OutOfHours {
 		t.Fatalf("EnqueueConversation asked %+v, want once, in hours", reqs)
 	}

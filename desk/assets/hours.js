@@ -47,6 +47,26 @@ function queueChoices(queues, none) {
   return [["", none], ...queues.map((q) => [q.id, q.name])];
 }
 
+// onSubmit runs save on the form's submit with its button disabled; an error
+// shows under the form, and one found before sending or refused by the API (4xx)
+// says nothing was saved.
+function onSubmit(form, button, err, save) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.hidden = true;
+    button.disabled = true;
+    try {
+      await save();
+    } catch (e) {
+      const refused = e.status === undefined || (e.status >= 400 && e.status < 500);
+      err.textContent = e.message + (refused ? " Nothing was saved." : "");
+      err.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 // renderHours fills box with the editor for workstream w; deps has the admin
 // console's api and toast, and saved(workstream) takes the stored result.
 export function renderHours(box, w, queues, deps) {
@@ -80,37 +100,19 @@ export function renderHours(box, w, queues, deps) {
     err,
     h("div", { class: "form-actions" }, save)
   );
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    err.hidden = true;
-    let body;
-    try {
-      body = {
-        operating_hours: parseJSON(hours.value, "operating_hours"),
-        out_of_hours: oohAction.value ? { action: oohAction.value, ...(oohAction.value === "transfer" ? { queue_id: oohQueue.value } : {}) } : null,
-        overflow: null,
-      };
-      const max = maxWaiting.value.trim();
-      if (max !== "") {
-        if (!/^\d+$/.test(max)) throw new Error("overflow.max_waiting must be a whole number (or empty).");
-        body.overflow = { max_waiting: Number(max), action: ofAction.value, ...(ofAction.value === "transfer" ? { queue_id: ofQueue.value } : {}) };
-      }
-    } catch (e) {
-      err.textContent = e.message + " Nothing was saved.";
-      err.hidden = false;
-      return;
+  onSubmit(form, save, err, async () => {
+    const body = {
+      operating_hours: parseJSON(hours.value, "operating_hours"),
+      out_of_hours: oohAction.value ? { action: oohAction.value, ...(oohAction.value === "transfer" ? { queue_id: oohQueue.value } : {}) } : null,
+      overflow: null,
+    };
+    const max = maxWaiting.value.trim();
+    if (max !== "") {
+      if (!/^\d+$/.test(max)) throw new Error("overflow.max_waiting must be a whole number (or empty).");
+      body.overflow = { max_waiting: Number(max), action: ofAction.value, ...(ofAction.value === "transfer" ? { queue_id: ofQueue.value } : {}) };
     }
-    save.disabled = true;
-    try {
-      const out = await deps.api("PATCH", "/api/v1/workstreams/" + encodeURIComponent(w.id), body);
-      deps.saved(out);
-      deps.toast("Hours and overflow saved.");
-    } catch (e) {
-      err.textContent = e.message + (e.status >= 400 && e.status < 500 ? " Nothing was saved." : "");
-      err.hidden = false;
-    } finally {
-      save.disabled = false;
-    }
+    deps.saved(await deps.api("PATCH", "/api/v1/workstreams/" + encodeURIComponent(w.id), body));
+    deps.toast("Hours and overflow saved.");
   });
   box.appendChild(form);
   box.appendChild(queueHoursEditor(queues, deps));
@@ -134,26 +136,12 @@ function queueHoursEditor(queues, deps) {
     err,
     h("div", { class: "form-actions" }, save)
   );
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    err.hidden = true;
-    if (!pick.value) {
-      err.textContent = "Choose a queue.";
-      err.hidden = false;
-      return;
-    }
-    save.disabled = true;
-    try {
-      const out = await deps.api("PATCH", "/api/v1/queues/" + encodeURIComponent(pick.value), { operating_hours: parseJSON(text.value, "operating_hours") });
-      const q = queues.find((q) => q.id === pick.value);
-      if (q) q.operating_hours = out.operating_hours;
-      deps.toast("The queue's hours are saved.");
-    } catch (e) {
-      err.textContent = e.message + (e.status >= 400 && e.status < 500 ? " Nothing was saved." : "");
-      err.hidden = false;
-    } finally {
-      save.disabled = false;
-    }
+  onSubmit(form, save, err, async () => {
+    if (!pick.value) throw new Error("Choose a queue.");
+    const out = await deps.api("PATCH", "/api/v1/queues/" + encodeURIComponent(pick.value), { operating_hours: parseJSON(text.value, "operating_hours") });
+    const q = queues.find((q) => q.id === pick.value);
+    if (q) q.operating_hours = out.operating_hours;
+    deps.toast("The queue's hours are saved.");
   });
   return form;
 }
