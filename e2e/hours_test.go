@@ -32,13 +32,13 @@ func closedTodayHours(now time.Time) (calendar.Hours, time.Time) {
 	return h, today.AddDate(0, 0, 2).Add(9 * time.Hour)
 }
 
-// newHoursStack is a stack with a connected page, its workstream's path, and a
-// second queue of the account (where conversations go instead).
-func newHoursStack(t *testing.T, queueName string) (st *stack, ch channel, wsPath, queueID string) {
+// newHoursStack is a stack with a connected page, its workstream, and a second
+// queue of the account (where conversations go instead).
+func newHoursStack(t *testing.T, queueName string) (st *stack, ch channel, workstreamID, queueID string) {
 	t.Helper()
 	st = newStack(t)
 	ch = st.connectPage()
-	return st, ch, "/api/v1/workstreams/" + st.rtWorkstreamID(ch), st.rtQueue(ch.AccountID, queueName, 0)
+	return st, ch, st.rtWorkstreamID(ch), st.rtQueue(ch.AccountID, queueName, 0)
 }
 
 type queueingDecisionRow struct{ Reason, Action, ToQueueID, QueueID string }
@@ -65,7 +65,8 @@ func (st *stack) queueingDecisions(conversationID string) []queueingDecisionRow 
 // at once to the 24/7 queue, whose agent gets the conversation. The rules are
 // checked on save: a bad one is a 400 that changes nothing.
 func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
-	st, ch, wsPath, night := newHoursStack(t, "24/7")
+	st, ch, ws, night := newHoursStack(t, "24/7")
+	wsPath := "/api/v1/workstreams/" + ws
 	hours, opening := closedTodayHours(time.Now())
 
 	// The 24/7 queue has no hours of its own yet: it would be closed with the workstream.
@@ -78,7 +79,7 @@ func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
 	if oh, _ := q["operating_hours"].(map[string]any); oh["time_zone"] != "UTC" {
 		t.Fatalf("queue hours not saved: %v", q)
 	}
-	ws := st.rtPatch(wsPath, map[string]any{"operating_hours": hours, "out_of_hours": map[string]any{"action": "transfer", "queue_id": night}})
+	saved := st.rtPatch(wsPath, map[string]any{"operating_hours": hours, "out_of_hours": map[string]any{"action": "transfer", "queue_id": night}})
 	for _, bad := range []map[string]any{
 		{"operating_hours": map[string]any{"time_zone": "Mars/Olympus", "weekly": map[string]any{"mon": [][]string{{"09:00", "17:00"}}}}},
 		{"operating_hours": map[string]any{"time_zone": "UTC", "weekly": map[string]any{"mon": [][]string{{"09:00", "25:00"}}}}},
@@ -99,8 +100,8 @@ func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
 	}
 	var after map[string]any
 	st.call("GET", wsPath, st.adminToken, nil, &after)
-	if fmt.Sprint(after) != fmt.Sprint(ws) {
-		t.Fatalf("a refused PATCH changed the workstream:\nbefore %v\nafter  %v", ws, after)
+	if fmt.Sprint(after) != fmt.Sprint(saved) {
+		t.Fatalf("a refused PATCH changed the workstream:\nbefore %v\nafter  %v", saved, after)
 	}
 
 	nightAgent, events := st.availableAgent("Night", 2)
@@ -129,10 +130,11 @@ func TestOutOfHoursTransferThroughTheWebhook(t *testing.T) {
 // spill queue once (its decision recorded with the reason), and a manual
 // transfer into the full queue is not judged.
 func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
-	st, ch, wsPath, spill := newHoursStack(t, "Spill")
-	ws := st.rtPatch(wsPath, map[string]any{"overflow": map[string]any{"max_waiting": 1, "action": "transfer", "queue_id": spill}})
-	if of, _ := ws["overflow"].(map[string]any); of["max_waiting"] != 1.0 || of["queue_id"] != spill {
-		t.Fatalf("overflow not saved: %v", ws)
+	st, ch, ws, spill := newHoursStack(t, "Spill")
+	wsPath := "/api/v1/workstreams/" + ws
+	saved := st.rtPatch(wsPath, map[string]any{"overflow": map[string]any{"max_waiting": 1, "action": "transfer", "queue_id": spill}})
+	if of, _ := saved["overflow"].(map[string]any); of["max_waiting"] != 1.0 || of["queue_id"] != spill {
+		t.Fatalf("overflow not saved: %v", saved)
 	}
 	helper, events := st.availableAgent("Spill helper", 2)
 	st.rtLeave(ch.QueueID, helper)
@@ -166,10 +168,7 @@ func TestOverflowBeforeQueueingThroughTheWebhook(t *testing.T) {
 // inline and saves nothing; the corrected form is saved as the API shows it.
 func TestDeskAdminHoursEditorInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.workstreamOf(ch)
-	spill := st.rtQueue(ch.AccountID, "Spill", 0)
+	st, ch, ws, spill := newHoursStack(t, "Spill")
 
 	b := startBrowser(t)
 	tb := signInAdmin(st, b, ch.AccountID)
