@@ -9,6 +9,7 @@ package calendar
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,17 +81,12 @@ func Parse(h Hours) (*Calendar, error) {
 		return nil, fmt.Errorf("time_zone %q is not an IANA time zone (for example Europe/Amsterdam)", h.TimeZone)
 	}
 	c := &Calendar{loc: loc, exceptions: map[string][]span{}}
-	keys := make([]string, 0, len(h.Weekly))
-	for day := range h.Weekly {
-		keys = append(keys, day)
+	if err := unknownDay(h.Weekly); err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
 	opens := false
-	for _, day := range keys {
-		i := indexOf(Days, day)
-		if i < 0 {
-			return nil, fmt.Errorf("weekly: %q is not a day; use %s", day, strings.Join(Days, ", "))
-		}
+	// In the days' order, never the map's: a workflow computes with this.
+	for i, day := range Days {
 		spans, err := parseRanges(h.Weekly[day])
 		if err != nil {
 			return nil, fmt.Errorf("weekly %s: %v", day, err)
@@ -123,13 +119,21 @@ func Parse(h Hours) (*Calendar, error) {
 	return c, nil
 }
 
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
+// unknownDay names a weekly key that is not a day (the first in sorted order).
+func unknownDay(weekly map[string][]Range) error {
+	var unknown []string
+	// The keys are sorted before use, so the map's order never shows.
+	//workflowcheck:ignore
+	for day := range weekly {
+		if !slices.Contains(Days, day) {
+			unknown = append(unknown, day)
 		}
 	}
-	return -1
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("weekly: %q is not a day; use %s", unknown[0], strings.Join(Days, ", "))
 }
 
 // parseRanges checks one day's ranges and sorts them.
