@@ -142,8 +142,8 @@ type SendNoticeInput struct {
 	MessageID string
 	Kind      string
 	// NextOpening fills {next_opening} (out_of_hours), named in TimeZone.
-	NextOpening time.Time `json:",omitempty"`
-	TimeZone    string    `json:",omitempty"`
+	NextOpening time.Time
+	TimeZone    string
 }
 
 type SendAutomatedMessageInput struct {

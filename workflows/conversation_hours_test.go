@@ -8,6 +8,7 @@ import (
 	"fbchannel/activities"
 	"fbchannel/calendar"
 	"fbchannel/store"
+	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
 
@@ -241,5 +242,45 @@ func TestOverflowEndClosesWithQueueFull(t *testing.T) {
 	}
 	if want := []string{activities.NoticeQueueFull}; !reflect.DeepEqual(f.notices, want) {
 		t.Errorf("notices %v, want %v", f.notices, want)
+	}
+}
+
+// TestBotHandoverOutOfHoursIsHeld: a bot that hands over at night routes the
+// conversation into the same judgement: told the opening, held until it.
+func TestBotHandoverOutOfHoursIsHeld(t *testing.T) {
+	start := localTime(t, "Europe/Amsterdam", "2026-12-07 22:00")
+	rules := store.QueueingRules{QueueID: testQueueID, Hours: weekdayHours("Europe/Amsterdam"), OutOfHours: store.OutOfHours{Action: store.ActionAssignAnyway}}
+	f := newHoursConversation(t, start, rules)
+	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true})
+	}
+	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) { return activities.AskBotResult{Handoff: true}, nil }
+	f.routeConversation = func(activities.RouteConversationInput) (activities.RouteConversationResult, error) {
+		return activities.RouteConversationResult{QueueID: testQueueID, Rules: &rules}, nil
+	}
+	opening := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC)
+	f.stateAfter(start, time.Minute, opening.Sub(start)+time.Hour)
+	if n := len(f.outOfHoursNotices()); n != 1 {
+		t.Fatalf("%d out-of-hours notices, want 1", n)
+	}
+	if len(f.released) != 1 || !f.released[0].Equal(opening) {
+		t.Fatalf("released at %v, want once at %v", f.released, opening)
+	}
+}
+
+// TestContinuedRunKeepsItsHold: a run that continues as new while held (its
+// history grew) releases the conversation at the same opening.
+func TestContinuedRunKeepsItsHold(t *testing.T) {
+	start := localTime(t, "Europe/Amsterdam", "2026-12-07 23:00")
+	opening := time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC)
+	f := newHoursConversation(t, start, store.QueueingRules{QueueID: testQueueID})
+	f.cancelAt(opening.Sub(start) + time.Hour)
+	f.env.ExecuteWorkflow(workflows.ConversationWorkflow, contract.ConversationInput{PageID: testPageID, PSID: testPSID, State: &contract.ConversationState{
+		ConversationID: "conv-held", CustomerID: "customer-1", PageUUID: testPageUUID, PageID: testPageID, PSID: testPSID,
+		Status: contract.StatusWaiting, LastCustomerMessageAt: start.Add(-time.Hour), HoldUntil: opening,
+	}})
+	f.requireCanceled()
+	if len(f.released) != 1 || !f.released[0].Equal(opening) {
+		t.Fatalf("released at %v, want once at %v", f.released, opening)
 	}
 }

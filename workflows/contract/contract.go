@@ -133,7 +133,7 @@ type ConversationState struct {
 	AnnounceAgent bool
 	// HoldUntil: out of hours, the conversation enters its queue at this time (a
 	// durable timer of the run; zero when not held).
-	HoldUntil time.Time `json:",omitempty"`
+	HoldUntil time.Time
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
