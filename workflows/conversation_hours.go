@@ -90,7 +90,8 @@ func (c *conversation) watchHold(ctx workflow.Context) {
 	until := c.HoldUntil
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		if wait := until.Sub(workflow.Now(ctx)); wait > 0 {
-			if err := workflow.Sleep(ctx, wait); err != nil {
+			timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "out of hours: enters its queue at the opening"})
+			if err := timer.Get(ctx, nil); err != nil {
 				return
 			}
 		}
