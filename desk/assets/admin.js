@@ -817,6 +817,8 @@ const AUTOMATED = {
   inactive_closed: ["Closed for inactivity", "When the workstream's inactivity limit closes the conversation."],
   survey: ["Survey", "At close, after the farewell; {survey_url} is the URL template below with {conversation_id} filled in."],
   attachment_refused: ["Attachment refused", "When a customer's file is refused (customer attachments off)."],
+  out_of_hours: ["Out of hours", "When the queue is closed; {next_opening} is when it opens, in the workstream's language."],
+  queue_full: ["Queue full", "When the overflow before queueing ends the conversation."],
 };
 
 // automatedRow: one kind with its switch, its text (reset to the default when
