@@ -203,3 +203,53 @@ func TestDeskAdminHoursEditorInBrowser(t *testing.T) {
 		t.Fatalf("saved: hours %v, out of hours %v, overflow %v", hours, ooh, of)
 	}
 }
+
+// With assign_anyway a customer who writes shortly before the opening is held
+// out of the queue (an available agent does not get the conversation) and
+// assigned when the team opens, by the real queue workflow after the
+// conversation's durable timer. The opening is a minute or two away, so the
+// test waits that long (on the assignment, not a sleep).
+func TestOutOfHoursAssignAnywayIsAssignedAtTheOpening(t *testing.T) {
+	now := time.Now().UTC()
+	opening := now.Truncate(time.Minute).Add(time.Minute)
+	if opening.Sub(now) < 20*time.Second {
+		opening = opening.Add(time.Minute) // time enough to write before it
+	}
+	if opening.Day() != now.Day() {
+		t.Skip("too close to midnight UTC for a same-day opening")
+	}
+	st, ch, ws, _ := newHoursStack(t, "Unused")
+	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{
+		"operating_hours": calendar.Weekly("UTC", calendar.Days, calendar.Range{opening.Format("15:04"), "24:00"}),
+		"out_of_hours":    map[string]any{"action": "assign_anyway"},
+	})
+	early, _ := st.availableAgent("Early", 1)
+	st.customerSays(ch, "psid-early", "Are you open yet?", "")
+
+	var convID string
+	st.eventually("the conversation held", 30*time.Second, func() bool {
+		c, ok := st.rtConversation("psid-early")
+		if ok {
+			convID = c.ID
+		}
+		return ok && len(st.queueingDecisions(c.ID)) == 1
+	})
+	if d := st.queueingDecisions(convID)[0]; d.Reason != "out_of_hours" || d.Action != "assign_anyway" || d.ToQueueID != ch.QueueID {
+		t.Fatalf("decision %+v, want out_of_hours, assign_anyway for the default queue", d)
+	}
+	if c, _ := st.rtConversation("psid-early"); c.Status != "waiting" || c.QueueID != "" || time.Now().After(opening) {
+		t.Fatalf("before the opening: %+v, want waiting in no queue (now %v, opening %v)", c, time.Now().UTC(), opening)
+	}
+	var c rtConv
+	st.eventually("assigned at the opening", 3*time.Minute, func() bool {
+		c, _ = st.rtConversation("psid-early")
+		return c.Status == "assigned"
+	})
+	var assignedAt time.Time
+	if err := st.db.QueryRow(`SELECT assigned_at FROM conversations WHERE id = $1`, c.ID).Scan(&assignedAt); err != nil {
+		t.Fatal(err)
+	}
+	if c.AgentID != early.ID || assignedAt.Before(opening) {
+		t.Fatalf("assigned to %s at %v, want the available agent at or after the opening %v", c.AgentID, assignedAt.UTC(), opening)
+	}
+}
