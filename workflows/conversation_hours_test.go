@@ -200,15 +200,22 @@ func TestOutOfHoursEndClosesWithTheMessage(t *testing.T) {
 	rules := store.QueueingRules{QueueID: testQueueID, Hours: weekdayHours("Europe/Amsterdam"), OutOfHours: store.OutOfHours{Action: store.ActionEnd}}
 	f := newHoursConversation(t, start, rules)
 	f.startNew(inbound("m_1", start))
+	f.requireClosedAfter(activities.NoticeOutOfHours, contract.CloseReasonOutOfHours)
+}
+
+// requireClosedAfter checks the run told the customer notice (and nothing else)
+// and ended, the conversation closed for reason.
+func (f *hoursFixture) requireClosedAfter(notice, reason string) {
+	f.t.Helper()
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
-		t.Fatalf("workflow completed %v with %v, want closed and done", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
+		f.t.Fatalf("workflow completed %v with %v, want closed and done", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
 	}
 	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
-	if len(closes) != 1 || closes[0].Reason != contract.CloseReasonOutOfHours {
-		t.Fatalf("closes %+v, want one with reason out_of_hours", closes)
+	if len(closes) != 1 || closes[0].Reason != reason {
+		f.t.Fatalf("closes %+v, want one with reason %s", closes, reason)
 	}
-	if want := []string{activities.NoticeOutOfHours}; !reflect.DeepEqual(f.notices, want) {
-		t.Errorf("notices %v, want %v", f.notices, want)
+	if want := []string{notice}; !reflect.DeepEqual(f.notices, want) {
+		f.t.Errorf("notices %v, want %v", f.notices, want)
 	}
 }
 
@@ -236,13 +243,7 @@ func TestOverflowEndClosesWithQueueFull(t *testing.T) {
 		return store.QueueingDecision{Reason: store.ReasonMaxWaiting, Action: store.ActionEnd}, nil
 	}
 	f.startNew(inbound("m_1", testStart))
-	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
-	if len(closes) != 1 || closes[0].Reason != contract.CloseReasonQueueFull {
-		t.Fatalf("closes %+v, want one with reason queue_full", closes)
-	}
-	if want := []string{activities.NoticeQueueFull}; !reflect.DeepEqual(f.notices, want) {
-		t.Errorf("notices %v, want %v", f.notices, want)
-	}
+	f.requireClosedAfter(activities.NoticeQueueFull, contract.CloseReasonQueueFull)
 }
 
 // TestBotHandoverOutOfHoursIsHeld: a bot that hands over at night routes the
@@ -254,7 +255,9 @@ func TestBotHandoverOutOfHoursIsHeld(t *testing.T) {
 	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
 		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", HasBot: true})
 	}
-	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) { return activities.AskBotResult{Handoff: true}, nil }
+	f.askBot = func(activities.AskBotInput) (activities.AskBotResult, error) {
+		return activities.AskBotResult{Handoff: true}, nil
+	}
 	f.routeConversation = func(activities.RouteConversationInput) (activities.RouteConversationResult, error) {
 		return activities.RouteConversationResult{QueueID: testQueueID, Rules: &rules}, nil
 	}
