@@ -136,18 +136,30 @@ func jsonValue[T any](v *T) (any, error) {
 
 // workstreamHours reads a workstream's rules.
 func workstreamHours(ctx context.Context, q querier, id string) (WorkstreamHours, error) {
+	h, _, err := workstreamAndQueueHours(ctx, q, id, "")
+	return h, err
+}
+
+// workstreamAndQueueHours reads a workstream's rules and, with a queueID, that
+// queue's own calendar, in one query: routing asks on every new conversation.
+func workstreamAndQueueHours(ctx context.Context, q querier, id, queueID string) (WorkstreamHours, *calendar.Hours, error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("operating_hours", "out_of_hours", "overflow").From("workstreams").Where(sb.Equal("id", id))
-	var hours, outOfHours, overflow []byte
+	sb.From("workstreams w").Where(sb.Equal("w.id", id))
+	// No queue joins no row: the queue's column is NULL.
+	sb.JoinWithOption("LEFT", "queues q", "q.id = "+sb.Var(nullIfEmpty(queueID))+"::uuid")
+	sb.Select("w.operating_hours", "w.out_of_hours", "w.overflow", "q.operating_hours")
+	var raw [4][]byte
 	var h WorkstreamHours
-	if err := queryRow(ctx, q, sb).Scan(&hours, &outOfHours, &overflow); err != nil {
-		return h, notFound(err, "workstream")
+	if err := queryRow(ctx, q, sb).Scan(&raw[0], &raw[1], &raw[2], &raw[3]); err != nil {
+		return h, nil, notFound(err, "workstream")
 	}
-	var errs [3]error
-	h.OperatingHours, errs[0] = jsonColumn[calendar.Hours](hours)
-	h.OutOfHours, errs[1] = jsonColumn[OutOfHours](outOfHours)
-	h.Overflow, errs[2] = jsonColumn[Overflow](overflow)
-	return h, errors.Join(errs[:]...)
+	var errs [4]error
+	var own *calendar.Hours
+	h.OperatingHours, errs[0] = jsonColumn[calendar.Hours](raw[0])
+	h.OutOfHours, errs[1] = jsonColumn[OutOfHours](raw[1])
+	h.Overflow, errs[2] = jsonColumn[Overflow](raw[2])
+	own, errs[3] = jsonColumn[calendar.Hours](raw[3])
+	return h, own, errors.Join(errs[:]...)
 }
 
 // saveWorkstreamHours checks the rules' queues (the account's; a transfer out of
@@ -235,13 +247,13 @@ type QueueingRules struct {
 // queue; nil when there are none (the queue is always open and never overflows
 // before queueing), so the conversation is queued at once.
 func queueingRules(ctx context.Context, q querier, workstreamID, queueID string) (*QueueingRules, error) {
-	w, err := workstreamHours(ctx, q, workstreamID)
+	w, own, err := workstreamAndQueueHours(ctx, q, workstreamID, queueID)
 	if err != nil {
 		return nil, err
 	}
-	r := &QueueingRules{QueueID: queueID, Overflow: w.Overflow, OutOfHours: OutOfHours{Action: ActionAssignAnyway}}
-	if r.Hours, err = effectiveHours(ctx, q, queueID, w); err != nil {
-		return nil, err
+	r := &QueueingRules{QueueID: queueID, Hours: own, Overflow: w.Overflow, OutOfHours: OutOfHours{Action: ActionAssignAnyway}}
+	if r.Hours == nil {
+		r.Hours = w.OperatingHours
 	}
 	if r.Hours == nil && r.Overflow == nil {
 		return nil, nil
