@@ -170,3 +170,17 @@ func TestHeldConversationEntersItsQueueOnlyWhenReleased(t *testing.T) {
 		t.Fatal("the release is not recorded")
 	}
 }
+
+// The out-of-hours message names the opening in the workstream's language and
+// the calendar's zone.
+func TestOutOfHoursNoticeNamesTheOpeningInTheLanguage(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.setRules(p, func(w *Workstream) { w.Language = "nl-NL" })
+	id := f.waiting(p)
+	notice, err := f.s.OpeningNotice(f.ctx, id, AutomatedOutOfHours, time.Date(2026, 12, 8, 8, 0, 0, 0, time.UTC), "Europe/Amsterdam")
+	f.must(err)
+	if want := "Bedankt voor je bericht! We zijn nu gesloten en weer bereikbaar op dinsdag 8 december om 09:00 (CET)."; !notice.Enabled || notice.Text != want {
+		t.Fatalf("notice %+v, want on by default with %q", notice, want)
+	}
+}

@@ -21,6 +21,12 @@ func weekdayHours(zone string, exceptions ...calendar.Exception) *calendar.Hours
 	return &h
 }
 
+// everyDayHours is a team open every day, 09:00–17:00, in zone.
+func everyDayHours(zone string) *calendar.Hours {
+	h := calendar.Weekly(zone, calendar.Days, calendar.Range{"09:00", "17:00"})
+	return &h
+}
+
 // allDay is a queue open around the clock.
 func allDay() *calendar.Hours {
 	h := calendar.Weekly("UTC", calendar.Days, calendar.Range{"00:00", "24:00"})
@@ -123,6 +129,10 @@ func TestOutOfHoursAssignAnywayWaitsForTheOpening(t *testing.T) {
 			time.Date(2026, 3, 9, 13, 0, 0, 0, time.UTC)},
 		{"Friday before Amsterdam falls back", localTime(t, "Europe/Amsterdam", "2026-10-23 18:00"), weekdayHours("Europe/Amsterdam"),
 			time.Date(2026, 10, 26, 8, 0, 0, 0, time.UTC)},
+		{"the night Amsterdam springs forward", localTime(t, "Europe/Amsterdam", "2026-03-28 22:00"), everyDayHours("Europe/Amsterdam"),
+			time.Date(2026, 3, 29, 7, 0, 0, 0, time.UTC)},
+		{"the night New York falls back", localTime(t, "America/New_York", "2026-10-31 22:00"), everyDayHours("America/New_York"),
+			time.Date(2026, 11, 1, 14, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rules := store.QueueingRules{QueueID: testQueueID, Hours: tc.hours, OutOfHours: store.OutOfHours{Action: store.ActionAssignAnyway}}
