@@ -121,7 +121,7 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 	if res.ProfileFirst, err = a.Store.RoutesByLocale(ctx, in.ConversationID); err != nil || res.ProfileFirst {
 		return res, err
 	}
-	if res.RoutedQueueID, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil {
+	if res.RoutedQueueID, res.Rules, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil || res.Rules != nil {
 		return res, fromStore(err)
 	}
 	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, []string{res.RoutedQueueID}); err != nil {

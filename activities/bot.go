@@ -182,6 +182,9 @@ func (a *Activities) trySendAutomated(ctx context.Context, id, conversationID, s
 // language, when the workstream has that kind switched on.
 func (a *Activities) SendNotice(ctx context.Context, in SendNoticeInput) error {
 	notice, err := a.Store.AutomatedNoticeFor(ctx, in.ConversationID, in.Kind)
+	if !in.NextOpening.IsZero() {
+		notice, err = a.Store.OpeningNotice(ctx, in.ConversationID, in.Kind, in.NextOpening, in.TimeZone)
+	}
 	if err != nil || !notice.Enabled {
 		return fromStore(err)
 	}

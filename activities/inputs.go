@@ -3,6 +3,7 @@ package activities
 import (
 	"time"
 
+	"fbchannel/store"
 	"fbchannel/workflows/contract"
 )
 
@@ -37,6 +38,9 @@ type OpenConversationResult struct {
 	Routed        bool
 	RoutedQueueID string
 	ProfileFirst  bool
+	// Rules: the routed queue has operating hours or the workstream an overflow
+	// before queueing; the workflow decides (EnqueueConversation) and Routed is false.
+	Rules *store.QueueingRules
 }
 
 type FetchCustomerProfileInput struct {
@@ -73,6 +77,8 @@ type RouteConversationInput struct {
 
 type RouteConversationResult struct {
 	QueueID string
+	// Rules: not queued yet; the workflow decides (EnqueueConversation).
+	Rules *store.QueueingRules
 }
 
 type WakeQueuesInput struct {
@@ -141,6 +147,9 @@ type SendNoticeInput struct {
 	// so a retried activity or a replayed workflow sends it once.
 	MessageID string
 	Kind      string
+	// NextOpening fills {next_opening} (out_of_hours), named in TimeZone.
+	NextOpening time.Time
+	TimeZone    string
 }
 
 type SendAutomatedMessageInput struct {

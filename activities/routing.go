@@ -6,8 +6,8 @@ import (
 
 // RouteConversation chooses the conversation's queue and puts it there.
 func (a *Activities) RouteConversation(ctx context.Context, in RouteConversationInput) (RouteConversationResult, error) {
-	queueID, err := a.Store.RouteConversation(ctx, in.ConversationID)
-	return RouteConversationResult{QueueID: queueID}, fromStore(err)
+	queueID, rules, err := a.Store.RouteConversation(ctx, in.ConversationID)
+	return RouteConversationResult{QueueID: queueID, Rules: rules}, fromStore(err)
 }
 
 // AssignQueue is one assignment pass of a queue workflow (store.AssignQueue).

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 
+	"fbchannel/calendar"
 	"fbchannel/store"
 )
 
@@ -170,6 +171,8 @@ type queueInput struct {
 	AccountID optional[string] `json:"account_id"`
 	Name      optional[string] `json:"name"`
 	Priority  optional[int]    `json:"priority"`
+	// OperatingHours overrides the workstream's calendar (api/workstream_hours.go).
+	OperatingHours optional[calendar.Hours] `json:"operating_hours"`
 }
 
 func (in queueInput) apply(q *store.Queue) error {
@@ -185,5 +188,5 @@ func (in queueInput) apply(q *store.Queue) error {
 		}
 		q.Priority = in.Priority.Value
 	}
-	return nil
+	return applyQueueHours(in.OperatingHours, q)
 }

@@ -143,6 +143,7 @@ type workstreamInput struct {
 	HumanAgentTag       optional[bool]     `json:"human_agent_tag"`
 	BotURL              optional[string]   `json:"bot_url"`
 	workstreamRulesInput
+	workstreamHoursInput
 }
 
 // apply merges in into w and checks every value that needs no database.
@@ -251,7 +252,10 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 			w.BotURL = &raw
 		}
 	}
-	return in.workstreamRulesInput.apply(w)
+	if err := in.workstreamRulesInput.apply(w); err != nil {
+		return err
+	}
+	return in.workstreamHoursInput.apply(&w.WorkstreamHours)
 }
 
 // automatedMessageInput changes one kind; absent fields stay, text null goes

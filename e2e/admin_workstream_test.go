@@ -110,7 +110,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	tb := signInAdmin(st, b, ch.AccountID)
 	tb.openWorkstream(ws)
 	tb.waitFor("the settings form", fmt.Sprintf(`!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-name").value === %q &&
-		document.querySelectorAll("#automated-messages .auto-msg").length === 7`, name), 10*time.Second)
+		document.querySelectorAll("#automated-messages .auto-msg").length === 9`, name), 10*time.Second)
 	var shown struct {
 		Mode, Capacity, DefaultQueue, Overflow, Hint string
 		Queues                                       []string

@@ -59,8 +59,11 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 		t.Fatalf("set language: %d", code)
 	}
 	msgs := st.automatedMessages(ws)
-	if len(msgs) != 7 {
+	if len(msgs) != 9 {
 		t.Fatalf("kinds: %v", msgs)
+	}
+	if o := msgs["out_of_hours"]; o["enabled"] != true || !strings.Contains(o["text"].(string), "{next_opening}") || o["language"] != "nl" {
+		t.Fatalf("the out-of-hours message must be on by default, in the language, naming the opening: %v", o)
 	}
 	if g := msgs["greeting"]; g["language"] != "nl" || g["enabled"] != false || !strings.HasPrefix(g["text"].(string), "Bedankt voor je bericht") {
 		t.Fatalf("greeting of a Dutch workstream: %v", g)

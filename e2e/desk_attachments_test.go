@@ -180,10 +180,10 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 func TestDeskAdminAutomatedMessagesInBrowser(t *testing.T) {
 	parallel(t)
 	st, ws, b, tb := workstreamInAdmin(t)
-	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 7`, 10*time.Second)
+	tb.waitFor("the automated messages", `!document.querySelector("#workstream-view").hidden && document.querySelectorAll("#automated-messages .auto-msg").length === 9`, 10*time.Second)
 	var kinds []string
 	tb.mustEval(`[...document.querySelectorAll("#automated-messages .auto-msg")].map(r => r.dataset.kind + ":" + r.querySelector(".auto-enabled").checked)`, &kinds)
-	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true,customer_timeout:true" {
+	if strings.Join(kinds, ",") != "greeting:false,agent_joined:false,agent_ended:false,inactive_closed:false,survey:false,attachment_refused:true,customer_timeout:true,out_of_hours:true,queue_full:true" {
 		t.Fatalf("kinds shown: %v", kinds)
 	}
 

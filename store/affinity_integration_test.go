@@ -42,7 +42,7 @@ func (f *fixture) open(p Page, psid string) string {
 	id := uuid.NewString()
 	_, _, _, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, psid)
 	f.must(err)
-	_, err = f.s.RouteConversation(f.ctx, id)
+	_, _, err = f.s.RouteConversation(f.ctx, id)
 	f.must(err)
 	return id
 }
@@ -160,7 +160,7 @@ func TestAffinityPreferredAgentsAreRanked(t *testing.T) {
 	routedAsContact := func(conversationID string) {
 		f.exec("UPDATE customers SET contact_id = $2 WHERE id = (SELECT customer_id FROM conversations WHERE id = $1)", conversationID, contact.ID)
 		f.exec("UPDATE conversations SET queue_id = NULL WHERE id = $1", conversationID)
-		_, err := f.s.RouteConversation(f.ctx, conversationID)
+		_, _, err := f.s.RouteConversation(f.ctx, conversationID)
 		f.must(err)
 		f.pass(p)
 	}

@@ -98,7 +98,7 @@ func (f *fixture) waiting(p Page) string {
 	if !served {
 		f.t.Fatalf("page %s does not serve conversations", p.ID)
 	}
-	_, err = f.s.RouteConversation(f.ctx, id)
+	_, _, err = f.s.RouteConversation(f.ctx, id)
 	f.must(err)
 	return id
 }

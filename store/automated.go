@@ -22,14 +22,17 @@ const (
 var AutomatedKinds = []string{
 	AutomatedGreeting, AutomatedAgentJoined, AutomatedAgentEnded, AutomatedInactiveClosed,
 	AutomatedSurvey, AutomatedAttachmentRefused, AutomatedCustomerTimeout,
+	AutomatedOutOfHours, AutomatedQueueFull, // store/hours.go
 }
 
 // enabledByDefault: nothing is said in the page's name until an admin chooses it,
 // except the refusal of an attachment, without which the customer's file would
-// vanish without a word, and the customer timeout's close, which the admin chose
-// by setting the timeout (a conversation that closes unexplained looks broken).
+// vanish without a word; the customer timeout's close, which the admin chose by
+// setting the timeout (a conversation that closes unexplained looks broken); and
+// the queueing rules' messages, without which a customer writing at night (or
+// ended by the overflow) would hear nothing.
 func enabledByDefault(kind string) bool {
-	return kind == AutomatedAttachmentRefused || kind == AutomatedCustomerTimeout
+	return kind == AutomatedAttachmentRefused || kind == AutomatedCustomerTimeout || kind == AutomatedOutOfHours || kind == AutomatedQueueFull
 }
 
 // fallbackLanguage is used when the workstream's language has no texts.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"fbchannel/calendar"
 )
 
 // Queue is a queue as the admin API shows it.
@@ -17,6 +19,9 @@ type Queue struct {
 	Name      string `json:"name"`
 	Priority  int    `json:"priority"`
 	IsDefault bool   `json:"is_default"`
+	// OperatingHours overrides the workstream's calendar for this queue (nil: the
+	// workstream's applies).
+	OperatingHours *calendar.Hours `json:"operating_hours"`
 }
 
 // CreateQueue stores q (its values checked by the caller) as a queue of its
@@ -29,8 +34,10 @@ func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 		}
 		ib := pg.NewInsertBuilder()
 		ib.InsertInto("queues").Cols("id", "account_id", "name", "priority").Values(q.ID, q.AccountID, q.Name, q.Priority)
-		_, err := exec(ctx, tx, ib)
-		return err
+		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		return saveQueueHours(ctx, tx, q.ID, q.OperatingHours)
 	})
 	return q, err
 }
@@ -59,7 +66,11 @@ func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) 
 	sb.Select("id", "coalesce(account_id::text, '')", "name", "priority", "is_default").From("queues").Where(sb.Equal("id", id))
 	var out Queue
 	err := queryRow(ctx, q, sb).Scan(&out.ID, &out.AccountID, &out.Name, &out.Priority, &out.IsDefault)
-	return out, notFound(err, "queue")
+	if err != nil {
+		return out, notFound(err, "queue")
+	}
+	out.OperatingHours, err = queueHours(ctx, q, id)
+	return out, err
 }
 
 // UpdateQueue renames a queue or changes its priority: change edits the queue
@@ -72,9 +83,14 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) 
 	if err := change(&q); err != nil {
 		return Queue{}, err
 	}
-	ub := pg.NewUpdateBuilder()
-	ub.Update("queues").Set(ub.Assign("name", q.Name), ub.Assign("priority", q.Priority)).Where(ub.Equal("id", id))
-	_, err = exec(ctx, s.DB, ub)
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		ub := pg.NewUpdateBuilder()
+		ub.Update("queues").Set(ub.Assign("name", q.Name), ub.Assign("priority", q.Priority)).Where(ub.Equal("id", id))
+		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		return saveQueueHours(ctx, tx, id, q.OperatingHours)
+	})
 	return q, err
 }
 

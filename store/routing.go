@@ -288,7 +288,11 @@ func routingRules(ctx context.Context, q querier, workstreamID string) ([]Routin
 // queue. Rules look at the customer's locale (the profile is fetched before
 // routing), the first customer message with text, whether the customer is linked
 // to a contact, and the page. Idempotent: a conversation already in a queue keeps it.
-func (s *Store) RouteConversation(ctx context.Context, conversationID string) (queueID string, err error) {
+//
+// When the queue has operating hours or the workstream an overflow before
+// queueing (store/hours.go), the conversation is not queued: the rules are
+// answered for the conversation workflow to decide (EnqueueConversation).
+func (s *Store) RouteConversation(ctx context.Context, conversationID string) (queueID string, held *QueueingRules, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		if _, _, err := lockConversation(ctx, tx, conversationID); err != nil {
 			return err
@@ -318,14 +322,20 @@ func (s *Store) RouteConversation(ctx context.Context, conversationID string) (q
 			queueID = chosen
 		}
 		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set(ub.Assign("queue_id", queueID), ub.Assign("workstream_id", workstreamID), "enqueued_at = now()").
-			Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"))
+		set := []string{ub.Assign("workstream_id", workstreamID)}
+		if held, err = queueingRules(ctx, tx, workstreamID, queueID); err != nil {
+			return err
+		}
+		if held == nil {
+			set = append(set, ub.Assign("queue_id", queueID), "enqueued_at = now()")
+		}
+		ub.Update("conversations").Set(set...).Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"))
 		if _, err = exec(ctx, tx, ub); err != nil {
 			return err
 		}
 		return decideAffinity(ctx, tx, conversationID, workstreamID)
 	})
-	return queueID, err
+	return queueID, held, err
 }
 
 // firstMatch evaluates rules in order. Rules were checked when saved; one that

@@ -37,6 +37,8 @@ type Workstream struct {
 	// Affinity and Timeouts: see store/affinity.go.
 	Affinity Affinity `json:"affinity"`
 	Timeouts Timeouts `json:"timeouts"`
+	// Operating hours, out of hours and overflow before queueing (store/hours.go).
+	WorkstreamHours
 }
 
 // Distribution modes.
@@ -79,6 +81,9 @@ func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool)
 	w, err := scanWorkstream(queryRow(ctx, q, sb))
 	if err != nil {
 		return w, notFound(err, "workstream")
+	}
+	if w.WorkstreamHours, err = workstreamHours(ctx, q, id); err != nil {
+		return w, err
 	}
 	if w.PageIDs, err = workstreamPages(ctx, q, id); err != nil {
 		return w, err
@@ -179,6 +184,9 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
+		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
+			return err
+		}
 		return saveRulesAndPages(ctx, tx, w)
 	})
 	if err != nil {
@@ -220,6 +228,9 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
 		).Where(ub.Equal("id", id))
 		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
 			return err
 		}
 		return saveRulesAndPages(ctx, tx, w)

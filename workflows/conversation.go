@@ -69,6 +69,8 @@ type conversation struct {
 	refusedFiles bool
 	// pageActive: the page is active again, so parked replies may go.
 	pageActive bool
+	// releaseDue: the conversation held out of hours may enter its queue now.
+	releaseDue bool
 	// closeDue: the conversation must close — the service asked (e.g. the channel
 	// is deleted), or its deadline passed (inactivity, the HUMAN_AGENT window).
 	closeDue *contract.CloseRequest
@@ -109,7 +111,8 @@ func (c *conversation) setup(ctx workflow.Context) error {
 func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) error {
 	switch {
 	case in.State != nil:
-		// Restored before setup.
+		// Restored before setup; a hold goes on where the last run left it.
+		c.watchHold(ctx)
 	case in.Reopen != nil:
 		if err := c.reopen(ctx, *in.Reopen); err != nil {
 			return err
@@ -146,6 +149,8 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 			err = c.closeOnRequest(ctx, *c.closeDue)
 		case c.timeoutDue != "":
 			err = c.onTimeout(ctx)
+		case c.releaseDue:
+			err = c.release(ctx)
 		case workflow.GetInfo(ctx).GetContinueAsNewSuggested():
 			settled, err := c.settleBeforeContinuing(ctx)
 			if err != nil {
@@ -166,7 +171,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 // hasWork says the main loop has something to do.
 func (c *conversation) hasWork(ctx workflow.Context) bool {
 	return c.phase == phaseClosed || len(c.pending) > 0 || c.closeDue != nil || c.timeoutDue != "" || (c.pageActive && len(c.Parked) > 0) ||
-		c.AnnounceAgent || c.signalsWaiting() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		c.AnnounceAgent || c.releaseDue || c.signalsWaiting() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
 // signalsWaiting says a signal waits in its channel.

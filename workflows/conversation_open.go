@@ -68,6 +68,8 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 		// The workstream routes by locale: the profile decides the queue.
 		_ = profile.Get(ctx, nil)
 		return true, c.route(ctx)
+	case res.Rules != nil:
+		return true, c.enqueue(ctx, *res.Rules)
 	}
 	// After the wake-up, so the greeting never delays the assignment; the
 	// agent-joined notice comes from the main loop, after this returns.
@@ -121,6 +123,9 @@ func (c *conversation) route(ctx workflow.Context) error {
 		return err
 	}
 	c.QueueID = routed.QueueID
+	if routed.Rules != nil {
+		return c.enqueue(ctx, *routed.Rules)
+	}
 	c.upsertSearchAttributes(ctx)
 	if err := wakeQueues(ctx, []string{c.QueueID}); err != nil {
 		return err

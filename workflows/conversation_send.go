@@ -145,12 +145,17 @@ func (c *conversation) notifyAsActivity(ctx workflow.Context, kind string) {
 }
 
 func (c *conversation) sendNotice(ctx workflow.Context, kind string, local bool) {
+	c.sendNoticeOf(ctx, activities.SendNoticeInput{Kind: kind}, local)
+}
+
+// sendNoticeOf sends the notice in describes (its kind and what fills it in).
+func (c *conversation) sendNoticeOf(ctx workflow.Context, in activities.SendNoticeInput, local bool) {
 	if how, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false); how != "RESPONSE" {
 		return
 	}
 	c.NoticeSeq++
-	id := uuid.NewSHA1(noticeNamespace, []byte(c.ConversationID+"/"+strconv.Itoa(c.NoticeSeq))).String()
-	in := activities.SendNoticeInput{ConversationID: c.ConversationID, MessageID: id, Kind: kind}
+	in.ConversationID = c.ConversationID
+	in.MessageID = uuid.NewSHA1(noticeNamespace, []byte(c.ConversationID+"/"+strconv.Itoa(c.NoticeSeq))).String()
 	if local {
 		// From the main loop, a local activity: one Postgres read and one send,
 		// idempotent on the notice's id, cost the conversation one marker instead

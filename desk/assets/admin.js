@@ -11,6 +11,7 @@
 // never renders data as HTML.
 
 import { h, append, clear, $, request, APIError, fmtDateTime, copyField, statusPill, avatar } from "./common.js";
+import { renderHours } from "./hours.js";
 
 const TOKEN_KEY = "fbc.admin.token";
 const ACCOUNTS_KEY = "fbc.admin.accounts";
@@ -574,6 +575,7 @@ async function openWorkstream(id) {
   renderWorkstreamHead();
   renderSettings();
   renderAttachmentPolicy();
+  renderHours($("#workstream-hours"), w, wsQueues, { api, toast, saved: (out) => (workstream = out) });
   renderAutomated(messages);
   view.scrollIntoView({ block: "start" });
 }
@@ -834,6 +836,8 @@ const AUTOMATED = {
   survey: ["Survey", "At close, after the farewell; {survey_url} is the URL template below with {conversation_id} filled in."],
   attachment_refused: ["Attachment refused", "When a customer's file is refused (customer attachments off)."],
   customer_timeout: ["Customer silent", "When the customer has not answered the agent in time and the conversation closes."],
+  out_of_hours: ["Out of hours", "When the queue is closed; {next_opening} is when it opens, in the workstream's language."],
+  queue_full: ["Queue full", "When the overflow before queueing ends the conversation."],
 };
 
 // automatedRow: one kind with its switch, its text (reset to the default when

@@ -133,6 +133,9 @@ type ConversationState struct {
 	AnnounceAgent bool
 	// Clock holds the workstream's timeouts and what their timers count from.
 	Clock TimeoutClock
+	// HoldUntil: out of hours, the conversation enters its queue at this time (a
+	// durable timer of the run; zero when not held).
+	HoldUntil time.Time
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
