@@ -97,6 +97,13 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
+	s.afterTransfer(r, id, out)
+	s.writeConversation(w, r, id)
+}
+
+// afterTransfer tells Temporal about a committed transfer: the conversation's
+// workflow its new agent, and the queues to wake.
+func (s *Server) afterTransfer(r *http.Request, id string, out store.Transferred) {
 	if out.Assignment != nil {
 		s.tellConversation(r, *out.Assignment)
 	}
@@ -104,7 +111,6 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 		// The transfer is saved; the queues are woken by the next event anyway.
 		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
 	}
-	s.writeConversation(w, r, id)
 }
 
 // transferTarget is an agent the conversation can be transferred to, as the desk
