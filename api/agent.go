@@ -239,18 +239,9 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
-	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateName: contract.UpdateClose,
-		Args: []any{contract.CloseRequest{
-			ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
-		}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(r.Context(), nil)
-	}
-	if err != nil {
+	if err := s.closeInWorkflow(r.Context(), c, contract.CloseRequest{
+		ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
+	}); err != nil {
 		s.workflowError(w, r, err)
 		return
 	}
@@ -262,6 +253,21 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
+}
+
+// closeInWorkflow asks the conversation's workflow, which owns its lifecycle,
+// to close it, and waits until it has.
+func (s *Server) closeInWorkflow(ctx context.Context, c store.Conversation, req contract.CloseRequest) error {
+	handle, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateName:   contract.UpdateClose,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, nil)
+	}
+	return err
 }
 
 // reopenWait bounds how long reopen waits for the closing run to finish and the

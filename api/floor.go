@@ -5,7 +5,6 @@ package api
 // any other, as if the conversation did not exist); the admin token everywhere.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"go.temporal.io/sdk/client"
 
 	"fbchannel/store"
 	"fbchannel/workflows/contract"
@@ -49,6 +46,14 @@ func (s *Server) supervisor(w http.ResponseWriter, r *http.Request, me *store.Ag
 	return store.Supervisor{AgentID: me.ID, Name: me.Name, Queues: queues}, true
 }
 
+// supervisorBody reads the caller as a supervisor and the request's JSON body;
+// false when it has answered (not a supervisor, or a bad body).
+func supervisorBody[T any](s *Server, w http.ResponseWriter, r *http.Request, me *store.Agent) (store.Supervisor, T, bool) {
+	var in T
+	sup, ok := s.supervisor(w, r, me)
+	return sup, in, ok && decode(w, r, &in)
+}
+
 // floorFilter reads the floor's filters from the query: state, queue, agent,
 // page and wait_s (the least wait, in seconds). A queue the supervisor does
 // not supervise is a 404.
@@ -75,14 +80,21 @@ func floorFilter(r *http.Request, sup store.Supervisor) (store.FloorFilter, erro
 	return f, nil
 }
 
-// floor answers GET /api/v1/supervisor/floor.
-func (s *Server) floor(w http.ResponseWriter, r *http.Request, me *store.Agent) {
+// floorRequest reads the caller as a supervisor and the floor's filters;
+// false when it has answered.
+func (s *Server) floorRequest(w http.ResponseWriter, r *http.Request, me *store.Agent) (store.Supervisor, store.FloorFilter, bool) {
 	sup, ok := s.supervisor(w, r, me)
 	if !ok {
-		return
+		return sup, store.FloorFilter{}, false
 	}
 	f, err := floorFilter(r, sup)
-	if s.answerStoreError(w, r, err, "You supervise no queue with this id.") {
+	return sup, f, !s.answerStoreError(w, r, err, "You supervise no queue with this id.")
+}
+
+// floor answers GET /api/v1/supervisor/floor.
+func (s *Server) floor(w http.ResponseWriter, r *http.Request, me *store.Agent) {
+	sup, f, ok := s.floorRequest(w, r, me)
+	if !ok {
 		return
 	}
 	floor, err := s.Store.SupervisorFloor(r.Context(), sup.Queues, f)
@@ -104,12 +116,8 @@ func (s *Server) floor(w http.ResponseWriter, r *http.Request, me *store.Agent) 
 // capacity and membership; "conversation:{id}" for messages; schema 0024); the
 // stream also reads on the hub's safety poll, which refreshes the times shown.
 func (s *Server) floorEvents(w http.ResponseWriter, r *http.Request, me *store.Agent) {
-	sup, ok := s.supervisor(w, r, me)
+	sup, f, ok := s.floorRequest(w, r, me)
 	if !ok {
-		return
-	}
-	f, err := floorFilter(r, sup)
-	if s.answerStoreError(w, r, err, "You supervise no queue with this id.") {
 		return
 	}
 	monitored := r.URL.Query().Get("monitor")
@@ -126,29 +134,22 @@ func (s *Server) floorEvents(w http.ResponseWriter, r *http.Request, me *store.A
 	}
 	ctx := r.Context()
 	// Subscribe before the first read: a change committed in between rings.
-	var wake, wakeTranscript <-chan struct{}
+	var wake <-chan struct{}
 	poll := eventPoll
 	if s.Events != nil {
-		sub := s.Events.Subscribe("floor")
+		keys := []string{}
+		if monitored != "" {
+			keys = append(keys, "conversation:"+monitored)
+		}
+		sub := s.Events.Subscribe("floor", keys...)
 		defer sub.Close()
 		wake, poll = sub.Wake(), s.Events.SafetyPoll()
-		if monitored != "" {
-			tsub := s.Events.Subscribe("conversation:" + monitored)
-			defer tsub.Close()
-			wakeTranscript = tsub.Wake()
-		}
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": connected\n\n")
-	flusher.Flush()
+	beginStream(w, flusher)
 
 	// send writes one event with the state now; a database error skips it and
 	// the next ring or poll tries again.
-	send := func(name string, read func(context.Context) (any, error)) {
-		v, err := read(ctx)
+	send := func(name string, v any, err error) {
 		if err != nil {
 			return
 		}
@@ -159,41 +160,20 @@ func (s *Server) floorEvents(w http.ResponseWriter, r *http.Request, me *store.A
 		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, body)
 		flusher.Flush()
 	}
-	readFloor := func(ctx context.Context) (any, error) { return s.Store.SupervisorFloor(ctx, sup.Queues, f) }
-	readTranscript := func(ctx context.Context) (any, error) { return s.Store.GetConversation(ctx, monitored) }
 	sendAll := func() {
-		send("floor", readFloor)
+		floor, err := s.Store.SupervisorFloor(ctx, sup.Queues, f)
+		send("floor", floor, err)
 		if monitored != "" {
-			send("transcript", readTranscript)
+			conv, err := s.Store.GetConversation(ctx, monitored)
+			send("transcript", conv, err)
 		}
 	}
 	sendAll()
-
-	ticker := time.NewTicker(poll)
-	defer ticker.Stop()
-	heartbeat := time.NewTicker(eventHeartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-heartbeat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			flusher.Flush()
-		case <-wake:
-			if !sleep(ctx, floorSettle) {
-				return
-			}
-			send("floor", readFloor)
-		case <-wakeTranscript:
-			if !sleep(ctx, floorSettle) {
-				return
-			}
-			send("transcript", readTranscript)
-		case <-ticker.C:
+	runStream(ctx, w, flusher, wake, poll, func() {
+		if sleep(ctx, floorSettle) {
 			sendAll()
 		}
-	}
+	}, sendAll)
 }
 
 // monitorConversation answers POST .../monitor with the conversation and its
@@ -216,15 +196,11 @@ func (s *Server) monitorConversation(w http.ResponseWriter, r *http.Request, me 
 // {"text"} sends a message to the customer as the page; both are marked as
 // the supervisor's (sender "supervisor") and reach the agent's desk live.
 func (s *Server) joinConversation(w http.ResponseWriter, r *http.Request, me *store.Agent) {
-	sup, ok := s.supervisor(w, r, me)
-	if !ok {
-		return
-	}
-	var in struct {
+	sup, in, ok := supervisorBody[struct {
 		Note string `json:"note"`
 		Text string `json:"text"`
-	}
-	if !decode(w, r, &in) {
+	}](s, w, r, me)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -266,17 +242,13 @@ func (s *Server) joinConversation(w http.ResponseWriter, r *http.Request, me *st
 // "force"?, "note"?}: the transfer's locking and capacity rules (assign.go),
 // with force giving the conversation to an agent without room.
 func (s *Server) reassignConversation(w http.ResponseWriter, r *http.Request, me *store.Agent) {
-	sup, ok := s.supervisor(w, r, me)
-	if !ok {
-		return
-	}
-	var in struct {
+	sup, in, ok := supervisorBody[struct {
 		AgentID string `json:"agent_id"`
 		QueueID string `json:"queue_id"`
 		Force   bool   `json:"force"`
 		Note    string `json:"note"`
-	}
-	if !decode(w, r, &in) {
+	}](s, w, r, me)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -299,14 +271,10 @@ func (s *Server) reassignConversation(w http.ResponseWriter, r *http.Request, me
 // serialised there, and only one of them closes). 200 when this close was
 // the one; 409 conversation_not_open when another close came first.
 func (s *Server) forceCloseConversation(w http.ResponseWriter, r *http.Request, me *store.Agent) {
-	sup, ok := s.supervisor(w, r, me)
-	if !ok {
-		return
-	}
-	var in struct {
+	sup, in, ok := supervisorBody[struct {
 		Reason string `json:"reason"`
-	}
-	if !decode(w, r, &in) {
+	}](s, w, r, me)
+	if !ok {
 		return
 	}
 	reason := strings.TrimSpace(in.Reason)
@@ -322,18 +290,7 @@ func (s *Server) forceCloseConversation(w http.ResponseWriter, r *http.Request, 
 		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is already closed.")
 		return
 	}
-	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateName: contract.UpdateClose,
-		Args: []any{contract.CloseRequest{
-			ConversationID: c.ID, AgentID: sup.AgentID, Reason: store.CloseReasonSupervisor,
-		}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(r.Context(), nil)
-	}
-	if err != nil {
+	if err := s.closeInWorkflow(r.Context(), c, contract.CloseRequest{ConversationID: c.ID, AgentID: sup.AgentID, Reason: store.CloseReasonSupervisor}); err != nil {
 		s.workflowError(w, r, err)
 		return
 	}
