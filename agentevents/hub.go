@@ -55,7 +55,7 @@ type Hub struct {
 	stopped    sync.WaitGroup
 
 	mu      sync.Mutex
-	streams map[string]map[*Subscription]struct{} // by agent id
+	streams map[string]map[*Subscription]struct{} // by agent id (or other key)
 }
 
 // Listen starts the hub. It returns at once: the connection is made (and remade)
@@ -111,23 +111,30 @@ func (h *Hub) Close() {
 }
 
 // Subscribe registers a stream of agentID. Subscribe before the stream's first
-// read, so that an event committed between the two wakes it.
-func (h *Hub) Subscribe(agentID string) *Subscription {
-	s := &Subscription{hub: h, agentID: strings.ToLower(agentID), wake: make(chan struct{}, 1)}
+// read, so that an event committed between the two wakes it. Other keys are
+// other payloads on the channel (the supervisors' floor, schema 0024): the
+// subscription rings for any of them.
+func (h *Hub) Subscribe(agentID string, more ...string) *Subscription {
+	s := &Subscription{hub: h, wake: make(chan struct{}, 1)}
+	for _, key := range append([]string{agentID}, more...) {
+		s.keys = append(s.keys, strings.ToLower(key))
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.streams[s.agentID] == nil {
-		h.streams[s.agentID] = map[*Subscription]struct{}{}
+	for _, key := range s.keys {
+		if h.streams[key] == nil {
+			h.streams[key] = map[*Subscription]struct{}{}
+		}
+		h.streams[key][s] = struct{}{}
 	}
-	h.streams[s.agentID][s] = struct{}{}
 	return s
 }
 
 // Subscription is one stream's doorbell.
 type Subscription struct {
-	hub     *Hub
-	agentID string
-	wake    chan struct{}
+	hub  *Hub
+	keys []string
+	wake chan struct{}
 }
 
 // Wake receives when the agent may have new events. Wakes that come while the
@@ -139,9 +146,11 @@ func (s *Subscription) Close() {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.streams[s.agentID], s)
-	if len(h.streams[s.agentID]) == 0 {
-		delete(h.streams, s.agentID)
+	for _, key := range s.keys {
+		delete(h.streams[key], s)
+		if len(h.streams[key]) == 0 {
+			delete(h.streams, key)
+		}
 	}
 }
 

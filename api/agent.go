@@ -117,12 +117,28 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 		s.internalError(w, r, err)
 		return
 	}
+	out, ok := s.deliverReply(w, r, c, id, me.ID)
+	if !ok {
+		return
+	}
+	status := http.StatusCreated
+	if out.Status == "queued" {
+		status = http.StatusAccepted // parked until the page is re-authorised
+	}
+	writeJSON(w, status, out)
+}
+
+// deliverReply asks the conversation workflow to send the stored reply id (an
+// agent's, or a supervisor's: agentID is then the supervisor's, "" for the
+// admin) and returns the real outcome of the Graph call; when it cannot, it
+// answers the request itself and returns false.
+func (s *Server) deliverReply(w http.ResponseWriter, r *http.Request, c store.Conversation, id, agentID string) (contract.SendOutcome, bool) {
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
 		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
 		UpdateID:   id,
 		UpdateName: contract.UpdateSendMessage,
 		Args: []any{contract.SendMessageRequest{
-			ConversationID: c.ID, MessageID: id, AgentID: me.ID, HumanAgentAllowed: c.HumanAgentTag,
+			ConversationID: c.ID, MessageID: id, AgentID: agentID, HumanAgentAllowed: c.HumanAgentTag,
 		}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -142,16 +158,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, me store.Ag
 				"code":    "outcome_unknown",
 				"message": "The reply was accepted but its outcome is not known yet; watch its status before sending it again.",
 			}})
-			return
+			return out, false
 		}
 		s.workflowError(w, r, err)
-		return
+		return out, false
 	}
-	status := http.StatusCreated
-	if out.Status == "queued" {
-		status = http.StatusAccepted // parked until the page is re-authorised
-	}
-	writeJSON(w, status, out)
+	return out, true
 }
 
 // attachmentTypes are the files the Send API takes by URL.
@@ -236,18 +248,9 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": c.Status})
 		return
 	}
-	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
-		UpdateName: contract.UpdateClose,
-		Args: []any{contract.CloseRequest{
-			ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
-		}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(r.Context(), nil)
-	}
-	if err != nil {
+	if err := s.closeInWorkflow(r.Context(), c, contract.CloseRequest{
+		ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
+	}); err != nil {
 		s.workflowError(w, r, err)
 		return
 	}
@@ -259,6 +262,21 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
+}
+
+// closeInWorkflow asks the conversation's workflow, which owns its lifecycle,
+// to close it, and waits until it has.
+func (s *Server) closeInWorkflow(ctx context.Context, c store.Conversation, req contract.CloseRequest) error {
+	handle, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   contract.ConversationWorkflowID(c.PageID, c.Customer.PSID),
+		UpdateName:   contract.UpdateClose,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, nil)
+	}
+	return err
 }
 
 // reopenWait bounds how long reopen waits for the closing run to finish and the

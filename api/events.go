@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -92,12 +93,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 		}
 		last = n
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": connected\n\n")
-	flusher.Flush()
+	beginStream(w, flusher)
 
 	// send writes what the log holds above the cursor's floor and was not sent
 	// yet (the query leaves those out); on a database error the client keeps its
@@ -128,7 +124,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 		}
 	}
 	send() // the replay after Last-Event-ID
+	runStream(ctx, w, flusher, wake, poll, send, send)
+}
 
+// beginStream answers 200 with an event stream and a first comment, so the
+// client knows it is connected.
+func beginStream(w http.ResponseWriter, flusher http.Flusher) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	flusher.Flush()
+}
+
+// runStream serves an open stream until the client goes: onWake when the hub
+// rings (wake; nil without a hub), onPoll every poll, and a keep-alive comment
+// every eventHeartbeat.
+func runStream(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, wake <-chan struct{}, poll time.Duration, onWake, onPoll func()) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	heartbeat := time.NewTicker(eventHeartbeat)
@@ -141,9 +154,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, me store.Agent) 
 			fmt.Fprint(w, ": keep-alive\n\n")
 			flusher.Flush()
 		case <-wake:
-			send()
+			onWake()
 		case <-ticker.C:
-			send()
+			onPoll()
 		}
 	}
 }

@@ -101,14 +101,20 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request, req store.Tran
 	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
+	s.afterTransfer(r, req.ConversationID, out)
+	s.writeConversation(w, r, req.ConversationID)
+}
+
+// afterTransfer tells Temporal about a committed transfer: the conversation's
+// workflow its new agent, and the queues to wake.
+func (s *Server) afterTransfer(r *http.Request, id string, out store.Transferred) {
 	if out.Assignment != nil {
 		s.tellConversation(r, *out.Assignment)
 	}
 	if err := s.wakeQueues(r.Context(), out.WakeQueues); err != nil {
 		// The transfer is saved; the queues are woken by the next event anyway.
-		s.Log.Warn("could not wake queues after a transfer", "conversation_id", req.ConversationID, "err", err)
+		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
 	}
-	s.writeConversation(w, r, req.ConversationID)
 }
 
 // transferTarget is an agent the conversation can be transferred to, as the desk

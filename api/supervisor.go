@@ -20,6 +20,7 @@ func (s *Server) registerSupervisor(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/supervisor/queues/{id}/conversations", s.adminOrAgent(s.supervisorQueueConversations))
 	mux.HandleFunc("GET /api/v1/conversations/{id}/transcript", s.adminOrAgent(s.transcript))
 	mux.HandleFunc("GET /api/v1/accounts/{id}/export", s.admin(s.exportAccount))
+	s.registerFloor(mux)
 }
 
 // supervisorListLimit bounds the minimal supervisor page's list.

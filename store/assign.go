@@ -394,6 +394,12 @@ type TransferRequest struct {
 	// ConsultID, when set, turns that consult into this transfer to its
 	// consultant (ToAgentID): the consult ends in the same transaction.
 	ConsultID string
+	// Supervisor, when set, makes it a supervisor's reassignment (FromAgentID is
+	// then empty): any agent's open conversation, or a waiting one, of a
+	// supervised queue; the target queue must be supervised too. Force gives it
+	// to the target agent even without room.
+	Supervisor *Supervisor
+	Force      bool
 }
 
 // Transferred is what the caller tells Temporal after a transfer: the new
@@ -425,15 +431,35 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 		if err := queryRow(ctx, tx, sb).Scan(&status, &agentID, &queueID, &pageID, &psid, &units, &accountID); err != nil {
 			return notFound(err, "conversation")
 		}
-		if agentID != req.FromAgentID {
-			return fmt.Errorf("conversation: %w", ErrNotFound)
+		by := req.FromAgentID
+		if sup := req.Supervisor; sup != nil {
+			if !sup.Supervises(queueID) {
+				return fmt.Errorf("conversation: %w", ErrNotFound)
+			}
+			if status != "assigned" && status != "waiting" {
+				return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only a waiting or open conversation can be reassigned."}
+			}
+			if req.ToAgentID != "" && req.ToAgentID == agentID {
+				return invalidf("agent_id: the conversation is already this agent's.")
+			}
+			if req.ToQueueID != "" && !sup.Supervises(req.ToQueueID) {
+				return invalidf("queue_id: you supervise no queue with id %s.", req.ToQueueID)
+			}
+			by = sup.AgentID
+		} else {
+			if agentID != req.FromAgentID {
+				return fmt.Errorf("conversation: %w", ErrNotFound)
+			}
+			if status != "assigned" {
+				return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can be transferred."}
+			}
 		}
-		if status != "assigned" {
-			return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can be transferred."}
-		}
-		freed, err := s.AgentQueues(ctx, tx, req.FromAgentID)
-		if err != nil {
-			return err
+		var freed []string
+		if agentID != "" {
+			var err error
+			if freed, err = s.AgentQueues(ctx, tx, agentID); err != nil {
+				return err
+			}
 		}
 		event := map[string]any{"note": req.Note}
 		if req.ToAgentID != "" {
@@ -453,15 +479,15 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			if presence == "offline" {
 				return &Refused{Code: "agent_offline", Message: name + " is offline; transfer to an agent who is signed in, or to a queue."}
 			}
-			if free < units {
+			if free < units && !req.Force {
 				return &Refused{Code: "agent_at_capacity", Message: fmt.Sprintf(
 					"%s has %d capacity units free and this conversation needs %d; transfer to another agent or to a queue.", name, max(free, 0), units)}
 			}
 			a := Assigned{ConversationID: req.ConversationID, PageID: pageID, PSID: psid, AgentID: req.ToAgentID, QueueID: queueID}
-			if err := setTransferNote(ctx, tx, req); err != nil {
+			if err := setTransferNote(ctx, tx, req.ConversationID, req.Note, by); err != nil {
 				return err
 			}
-			if err := assignTo(ctx, tx, &a, units, req.FromAgentID); err != nil {
+			if err := assignTo(ctx, tx, &a, units, by); err != nil {
 				return err
 			}
 			if req.ConsultID != "" {
@@ -475,7 +501,7 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			if err := queueOfAccount(ctx, tx, req.ToQueueID, accountID); err != nil {
 				return fmt.Errorf("queue_id: %w", err)
 			}
-			if err := setTransferNote(ctx, tx, req); err != nil {
+			if err := setTransferNote(ctx, tx, req.ConversationID, req.Note, by); err != nil {
 				return err
 			}
 			// Behind everyone already waiting in the target queue; it may overflow
@@ -491,16 +517,32 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			freed = append(freed, req.ToQueueID)
 		}
 		out.WakeQueues = uniqueIDs(freed)
-		return insertEvent(ctx, tx, req.FromAgentID, "conversation.transferred", req.ConversationID,
+		if sup := req.Supervisor; sup != nil {
+			event["force"] = req.Force
+			if err := recordSupervisorAction(ctx, tx, *sup, ActionReassign, req.ConversationID, event); err != nil {
+				return err
+			}
+			event["by_supervisor"] = sup.Ref()
+		}
+		if agentID == "" {
+			return nil // it was waiting: no agent to tell
+		}
+		return insertEvent(ctx, tx, agentID, "conversation.transferred", req.ConversationID,
 			"transferred:"+req.ConversationID+":"+uuid.NewString(), event)
 	})
 	return out, err
 }
 
-func setTransferNote(ctx context.Context, tx *sql.Tx, req TransferRequest) error {
+// setTransferNote records the transfer's note and who made it (by: an agent, a
+// supervising agent, or "" for the admin).
+func setTransferNote(ctx context.Context, tx *sql.Tx, conversationID, note, by string) error {
 	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("transfer_note", req.Note), ub.Assign("transferred_by", req.FromAgentID), "transferred_at = now()").
-		Where(ub.Equal("id", req.ConversationID))
+	transferredBy := ub.Assign("transferred_by", by)
+	if by == "" {
+		transferredBy = "transferred_by = NULL"
+	}
+	ub.Update("conversations").Set(ub.Assign("transfer_note", note), transferredBy, "transferred_at = now()").
+		Where(ub.Equal("id", conversationID))
 	_, err := exec(ctx, tx, ub)
 	return err
 }

@@ -40,11 +40,32 @@ func (s *Store) notifyMessage(ctx context.Context, tx *sql.Tx, messageID string)
 	if errors.Is(err, ErrNotFound) {
 		return nil // a row that is gone has nothing to announce; retrying would never end
 	}
-	if err != nil || m.AgentID == nil {
+	if err != nil {
 		return err
 	}
-	return insertEvent(ctx, tx, *m.AgentID, "message.status", m.ConversationID, "status:"+m.ID+":"+m.Status,
-		map[string]any{"message_id": m.ID, "status": m.Status, "error": m.Error, "reason": m.Reason, "facebook_message_id": m.FacebookMessageID})
+	tell := []string{}
+	if m.AgentID != nil {
+		tell = append(tell, *m.AgentID)
+	}
+	if m.Sender == SenderSupervisor {
+		// A supervisor's message: the conversation's agent follows it as well.
+		sb := pg.NewSelectBuilder()
+		sb.Select("coalesce(agent_id::text, '')").From("conversations").Where(sb.Equal("id", m.ConversationID))
+		var agent string
+		if err := queryRow(ctx, tx, sb).Scan(&agent); err != nil {
+			return err
+		}
+		if agent != "" && (m.AgentID == nil || *m.AgentID != agent) {
+			tell = append(tell, agent)
+		}
+	}
+	for _, agent := range tell {
+		if err := insertEvent(ctx, tx, agent, "message.status", m.ConversationID, "status:"+m.ID+":"+m.Status+":"+agent,
+			map[string]any{"message_id": m.ID, "status": m.Status, "error": m.Error, "reason": m.Reason, "facebook_message_id": m.FacebookMessageID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OutboundToSend is what SendMessage needs from the database.
@@ -81,7 +102,9 @@ func (s *Store) OutboundToSend(ctx context.Context, messageID string) (OutboundT
 		return o, notFound(err, "conversation")
 	}
 	o.Attempted = attempted && o.AlreadySentMID == "" && (m.Status == "sending" || m.Status == "queued")
-	o.StillAssigned = status == "assigned" && agentID != nil && m.AgentID != nil && *agentID == *m.AgentID
+	o.StillAssigned = status == "assigned" && agentID != nil && m.AgentID != nil && *agentID == *m.AgentID ||
+		// A supervisor who joined writes as the page while the conversation is open.
+		m.Sender == SenderSupervisor && status != "closed"
 	return o, nil
 }
 

@@ -28,13 +28,15 @@ func (s *Store) AddNote(ctx context.Context, conversationID, authorID, text stri
 	var m Message
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		m, err = s.insertNote(ctx, tx, conversationID, authorID, text)
+		m, err = s.insertNote(ctx, tx, conversationID, authorID, "agent", text)
 		return err
 	})
 	return m, err
 }
 
-func (s *Store) insertNote(ctx context.Context, tx *sql.Tx, conversationID, authorID, text string) (Message, error) {
+// insertNote stores a note by authorID (an agent's id, or nil for the admin)
+// as sender ("agent", or "supervisor" for a supervisor's).
+func (s *Store) insertNote(ctx context.Context, tx *sql.Tx, conversationID string, authorID any, sender, text string) (Message, error) {
 	var pageID string
 	var assigned *string
 	sb := pg.NewSelectBuilder()
@@ -45,7 +47,7 @@ func (s *Store) insertNote(ctx context.Context, tx *sql.Tx, conversationID, auth
 	id := uuid.NewString()
 	ib := pg.NewInsertBuilder()
 	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "status", "agent_id").
-		Values(id, conversationID, pageID, DirectionInternal, "agent", KindNote, text, noteStatus, authorID)
+		Values(id, conversationID, pageID, DirectionInternal, sender, KindNote, text, noteStatus, authorID)
 	if _, err := exec(ctx, tx, ib); err != nil {
 		return Message{}, err
 	}

@@ -6,9 +6,9 @@ import { $, request, APIError } from "./common.js";
 import { STATUS_RANK, OPEN, state, saveUnread, countedSet, applyStatus } from "./state.js";
 import { sessionEnded } from "./session.js";
 import { loadList, renderList } from "./list.js";
-import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded } from "./transcript.js";
+import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded, renderMonitored } from "./transcript.js";
 import { markTransferred } from "./transfer.js";
-import { alertAssigned, alertReminder } from "./alerts.js";
+import { alertAssigned, alertReminder, toast } from "./alerts.js";
 import { reactionChanged } from "./reactions.js";
 import { consultChanged } from "./consult.js";
 
@@ -62,6 +62,20 @@ export function startEvents() {
   stream.addEventListener("message.reaction", (e) => reactionChanged(parse(e)));
   stream.addEventListener("consult.started", (e) => consultChanged(parse(e), true));
   stream.addEventListener("consult.ended", (e) => consultChanged(parse(e), false));
+  stream.addEventListener("conversation.monitored", (e) => onMonitored(parse(e)));
+}
+
+// onMonitored: a supervisor opened the conversation read-only (issue 14).
+function onMonitored(d) {
+  const id = d.conversation_id;
+  const by = (d.by_supervisor && d.by_supervisor.name) || "A supervisor";
+  if (!id) return;
+  state.monitoredBy[id] = by;
+  if (state.current && state.current.id === id) renderMonitored();
+  else {
+    const c = state.convs.get(id);
+    toast(by + " is monitoring " + ((c && c.customer && c.customer.name) || "a conversation") + ".", "info", null, id);
+  }
 }
 
 export function stopEvents() {

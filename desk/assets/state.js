@@ -36,6 +36,8 @@ export const state = {
   // status arrives later (message.status). Their ids, once matched, so the
   // bubble keeps saying "outcome not known yet" rather than a plain "Sending…".
   unknownIDs: new Set(),
+  // Supervisors watching a conversation (conversation.monitored): id -> name.
+  monitoredBy: {},
 };
 
 // forget empties the state when the agent signs out or the session ends.

@@ -95,6 +95,7 @@ export function renderConversation() {
   notice.hidden = !away;
   notice.textContent = away ? "Transferred to " + away.to + ". This conversation is no longer yours: you can read it, but not reply." : "";
   renderTransferNote();
+  renderMonitored();
   renderBotHandoff();
   renderConsults();
   // Linking a contact needs the conversation to be ours.
@@ -121,6 +122,17 @@ export function renderTransferNote() {
   const from = by ? " from " + (ref && ref.id === by && ref.name ? ref.name : agentName(by)) : "";
   box.appendChild(h("b", {}, note ? "Transfer note" + from + ": " : "Transferred to you" + from + "."));
   if (note) box.appendChild(document.createTextNode(note));
+}
+
+// renderMonitored says which supervisor is watching the open conversation
+// (conversation.monitored, live; forgotten on reload).
+export function renderMonitored() {
+  const conv = state.current;
+  const box = $("#monitored-note");
+  if (!box || !conv) return;
+  const by = state.monitoredBy[conv.id];
+  box.hidden = !by;
+  box.textContent = by ? by + " (supervisor) is monitoring this conversation." : "";
 }
 
 // renderBotHandoff shows, at the top of a conversation the workstream's bot
@@ -165,6 +177,8 @@ export function senderLabel(m) {
       return "Bot";
     case "page":
       return "Page";
+    case "supervisor":
+      return "Supervisor";
     case "system":
       return "Automated";
     default:
