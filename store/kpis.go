@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Service KPIs (issue 14): one SQL statement over the conversations' KPI times
+// (schema/0026: queued_at, accepted_at, queue_answers) and the agent event log.
+// README "Service KPIs" states each definition; the SQL is the definition.
+
+// KPI groupings and intervals, the values of ?by= and ?interval=.
+var (
+	KPIGroupings = []string{"queue", "agent", "page", "workstream"}
+	KPIIntervals = []string{"hour", "day"}
+)
+
+// KPIQuery asks for the KPIs of the conversations that entered a queue in
+// [From, To), per By and per Interval bucket (UTC). Queues limits every count
+// to facts of those queues (a supervisor's); nil is every queue (the admin).
+type KPIQuery struct {
+	From, To time.Time
+	By       string
+	Interval string
+	Queues   []string
+}
+
+// KPIRow is one group's KPIs in one bucket. Averages and rates are 0 when
+// there is nothing to average; rates are shares between 0 and 1.
+type KPIRow struct {
+	Bucket            time.Time `json:"bucket"`
+	By                string    `json:"by"`
+	Key               string    `json:"key"`
+	Name              string    `json:"name"`
+	Incoming          int       `json:"incoming"`
+	Served            int       `json:"served"`
+	Abandoned         int       `json:"abandoned"`
+	FirstWaitAvgS     float64   `json:"first_wait_avg_s"`
+	SpeedToAnswerAvgS float64   `json:"speed_to_answer_avg_s"`
+	ServiceLevel      float64   `json:"service_level"`
+	AHTS              float64   `json:"aht_s"`
+	TransferRate      float64   `json:"transfer_rate"`
+	DeclineRate       float64   `json:"decline_rate"`
+	OfferTimeoutRate  float64   `json:"offer_timeout_rate"`
+	// The counts behind the averages and rates.
+	Answered      int `json:"answered"`
+	Handled       int `json:"handled"`
+	Transferred   int `json:"transferred"`
+	Offers        int `json:"offers"`
+	Declined      int `json:"declined"`
+	OfferTimeouts int `json:"offer_timeouts"`
+}
+
+// segmentEnds end an agent's handle-time segment: its stint with a
+// conversation runs from its conversation.assigned to the first of these events
+// of the same agent after it. With wrap-up (wave 2) the closed event comes when
+// the wrap-up is finished, so a segment is active plus wrap-up time; an event
+// that takes a conversation from its agent in another way (a supervisor's
+// reassignment) belongs here. Consults never write conversation.assigned, so
+// consult time is no handle time. Offers end in conversation.offer_ended
+// {"conversation_id","outcome":"accepted"|"declined"|"expired"}.
+var segmentEnds = []string{"conversation.transferred", "conversation.closed", "conversation.assigned"}
+
+// kpiFacts has one row per counted fact, each with the queue (and agent) it
+// counts for and the bucket of its conversation: a report covers the
+// conversations that entered a queue in the range, with all that happened to
+// them. Conversation facts (incoming, served with its first wait, abandoned,
+// transferred, handle-time segments, offers) count in the queue the
+// conversation entered first; an answer counts in the queue it waited in.
+//
+// $1 from, $2 to, $3 interval, $4 segment-ending event names.
+const kpiFacts = `
+WITH conv AS (
+    SELECT c.id, c.page_uuid, c.workstream_id, c.first_queue_id, c.first_agent_id, c.status,
+           c.queued_at, c.accepted_at, c.closed_at,
+           date_trunc($3, c.queued_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket
+    FROM conversations c
+    WHERE c.queued_at >= $1 AND c.queued_at < $2
+), facts AS (
+    SELECT c.id AS conversation_id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id AS queue_id,
+           NULL::uuid AS agent_id, 'incoming' AS kind, NULL::float8 AS seconds, 0::float8 AS target, '' AS outcome
+    FROM conv c
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, c.first_agent_id, 'served',
+           extract(epoch FROM c.accepted_at - c.queued_at), 0, ''
+    FROM conv c WHERE c.accepted_at IS NOT NULL
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, NULL, 'abandoned', NULL, 0, ''
+    FROM conv c WHERE c.accepted_at IS NULL AND c.status = 'closed'
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, a.queue_id, a.agent_id, 'answer',
+           extract(epoch FROM a.answered_at - a.entered_at), coalesce(q.service_level_seconds, 60), ''
+    FROM conv c JOIN queue_answers a ON a.conversation_id = c.id LEFT JOIN queues q ON q.id = a.queue_id
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, e.agent_id, 'segment',
+           extract(epoch FROM ended.created_at - e.created_at), 0, ''
+    FROM conv c JOIN agent_events e ON e.conversation_id = c.id AND e.name = 'conversation.assigned'
+    LEFT JOIN LATERAL (
+        SELECT f.created_at FROM agent_events f
+        WHERE f.conversation_id = e.conversation_id AND f.agent_id = e.agent_id AND f.id > e.id AND f.name = ANY($4)
+        ORDER BY f.id LIMIT 1
+    ) ended ON true
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, e.agent_id, 'transfer', NULL, 0, ''
+    FROM conv c JOIN agent_events e ON e.conversation_id = c.id AND e.name = 'conversation.transferred'
+    UNION ALL
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, e.agent_id, 'offer', NULL, 0,
+           coalesce(e.data->>'outcome', '')
+    FROM conv c JOIN agent_events e ON e.conversation_id = c.id AND e.name = 'conversation.offer_ended'
+)`
+
+// kpiGroupKeys are the facts' column for each grouping, and where its name is.
+var kpiGroupKeys = map[string]struct{ column, nameTable, nameColumn string }{
+	"queue":      {"queue_id", "queues", "name"},
+	"agent":      {"agent_id", "agents", "name"},
+	"page":       {"page_uuid", "pages", "name"},
+	"workstream": {"workstream_id", "workstreams", "name"},
+}
+
+// kpiAggregate turns the facts of a group and bucket into the KPIs. Per agent,
+// what reached the agent is its sessions (segments) and the offers it did not
+// accept; its served are its sessions, and its transfer rate is its sessions
+// it transferred away. Elsewhere they are conversations.
+// $5 by agent, $6 the queues in scope (NULL: all).
+const kpiAggregate = `,
+grouped AS (
+    SELECT f.bucket, f.%[1]s AS key,
+        count(*) FILTER (WHERE kind = 'incoming') AS incoming,
+        count(*) FILTER (WHERE kind = 'served') AS served_conversations,
+        count(*) FILTER (WHERE kind = 'segment') AS sessions,
+        count(*) FILTER (WHERE kind = 'abandoned') AS abandoned,
+        coalesce(avg(seconds) FILTER (WHERE kind = 'served'), 0) AS first_wait,
+        coalesce(avg(seconds) FILTER (WHERE kind = 'answer'), 0) AS speed_to_answer,
+        count(*) FILTER (WHERE kind = 'answer') AS answered,
+        count(*) FILTER (WHERE kind = 'answer' AND seconds <= target) AS answered_in_target,
+        coalesce(sum(seconds) FILTER (WHERE kind = 'segment' AND seconds IS NOT NULL), 0) AS handle_seconds,
+        count(DISTINCT conversation_id) FILTER (WHERE kind = 'segment' AND seconds IS NOT NULL) AS handled,
+        count(*) FILTER (WHERE kind = 'transfer') AS transfers,
+        count(DISTINCT conversation_id) FILTER (WHERE kind = 'transfer') AS transferred_conversations,
+        count(*) FILTER (WHERE kind = 'offer') AS offers,
+        count(*) FILTER (WHERE kind = 'offer' AND outcome = 'declined') AS declined,
+        count(*) FILTER (WHERE kind = 'offer' AND outcome = 'expired') AS offer_timeouts
+    FROM facts f
+    WHERE f.%[1]s IS NOT NULL AND ($6::uuid[] IS NULL OR f.queue_id = ANY($6))
+    GROUP BY 1, 2
+), counted AS (
+    SELECT g.*,
+        CASE WHEN $5 THEN sessions + declined + offer_timeouts ELSE incoming END AS reached,
+        CASE WHEN $5 THEN sessions ELSE served_conversations END AS served,
+        CASE WHEN $5 THEN transfers ELSE transferred_conversations END AS transferred
+    FROM grouped g
+)
+SELECT c.bucket, c.key::text, coalesce(n.%[3]s, ''), c.reached, c.served, c.abandoned, c.first_wait, c.speed_to_answer,
+    coalesce(c.answered_in_target::float8 / nullif(c.answered, 0), 0),
+    coalesce(c.handle_seconds / nullif(c.handled, 0), 0),
+    coalesce(c.transferred::float8 / nullif(c.served, 0), 0),
+    coalesce(c.declined::float8 / nullif(c.offers, 0), 0),
+    coalesce(c.offer_timeouts::float8 / nullif(c.offers, 0), 0),
+    c.answered, c.handled, c.transferred, c.offers, c.declined, c.offer_timeouts
+FROM counted c LEFT JOIN %[2]s n ON n.id = c.key
+ORDER BY c.bucket, coalesce(n.%[3]s, ''), c.key`
+
+// KPIs computes the report. The caller has checked the query (a known By and
+// Interval, From before To).
+func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
+	group, ok := kpiGroupKeys[in.By]
+	if !ok {
+		return nil, invalidf("by must be one of queue, agent, page or workstream.")
+	}
+	var scope any // NULL: every queue
+	if in.Queues != nil {
+		scope = pq.Array(in.Queues)
+	}
+	q := kpiFacts + fmt.Sprintf(kpiAggregate, group.column, group.nameTable, group.nameColumn)
+	rows, err := s.DB.QueryContext(ctx, q, in.From, in.To, in.Interval, pq.Array(segmentEnds), in.By == "agent", scope)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []KPIRow{}
+	for rows.Next() {
+		r := KPIRow{By: in.By}
+		if err := rows.Scan(&r.Bucket, &r.Key, &r.Name, &r.Incoming, &r.Served, &r.Abandoned, &r.FirstWaitAvgS,
+			&r.SpeedToAnswerAvgS, &r.ServiceLevel, &r.AHTS, &r.TransferRate, &r.DeclineRate, &r.OfferTimeoutRate,
+			&r.Answered, &r.Handled, &r.Transferred, &r.Offers, &r.Declined, &r.OfferTimeouts); err != nil {
+			return nil, err
+		}
+		r.Bucket = r.Bucket.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
