@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"fbchannel/app"
 )
 
 // The service KPIs (issue 14, part 4) over "a seeded day": conversations made
@@ -407,6 +410,52 @@ func TestKPIsSeededDay(t *testing.T) {
 		code := st.call("GET", "/api/v1/reports/kpis?"+bad.query, st.adminToken, nil, &out)
 		if code != 400 || out["error"]["code"] != "invalid_request" || !strings.Contains(out["error"]["message"], bad.mentions) {
 			t.Errorf("%s: %d %v, want 400 mentioning %q", bad.query, code, out, bad.mentions)
+		}
+	}
+}
+
+// The worker's /metrics has the first wait and handle time of a served
+// conversation as histograms, equal to the times in the database.
+func TestKPIHistogramsObserveAServedConversation(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch, ann, _, convID := st.conversationOnNewPage("Ann", 1, "kpi-metrics-"+randomHex(3), "hello")
+	st.agentCloses(ann, convID)
+	st.eventually("closed event", 30*time.Second, func() bool {
+		return st.count("agent_events", "conversation_id = $1 AND name = 'conversation.closed'", convID) == 1
+	})
+	var wait, handle float64
+	if err := st.db.QueryRow(`SELECT extract(epoch FROM accepted_at - queued_at)::float8,
+		extract(epoch FROM (SELECT created_at FROM agent_events WHERE conversation_id = c.id AND name = 'conversation.closed')
+		                 - (SELECT created_at FROM agent_events WHERE conversation_id = c.id AND name = 'conversation.assigned'))::float8
+		FROM conversations c WHERE id = $1`, convID).Scan(&wait, &handle); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := httptest.NewServer(app.WorkerMetrics(st.db, nil).Handler())
+	defer srv.Close()
+	mfs := opsScrape(t, srv.URL)
+	for _, h := range []struct {
+		name string
+		want float64
+	}{{"fbchannel_first_wait_seconds", wait}, {"fbchannel_handle_time_seconds", handle}} {
+		m, ok := opsSample(mfs, h.name, map[string]string{"queue": ch.QueueID})
+		if !ok || m.Histogram == nil {
+			t.Fatalf("%s{queue=%s} missing: %v", h.name, ch.QueueID, mfs[h.name])
+		}
+		hist := m.Histogram
+		if hist.GetSampleCount() != 1 || math.Abs(hist.GetSampleSum()-h.want) > 1e-6 {
+			t.Errorf("%s: count %d sum %g, want 1 observation of %g", h.name, hist.GetSampleCount(), hist.GetSampleSum(), h.want)
+		}
+		// The one observation is in every bucket whose bound is at or above it.
+		for _, b := range hist.Bucket {
+			want := uint64(0)
+			if b.GetUpperBound() >= h.want {
+				want = 1
+			}
+			if b.GetCumulativeCount() != want {
+				t.Errorf("%s bucket le=%g: %d, want %d", h.name, b.GetUpperBound(), b.GetCumulativeCount(), want)
+			}
 		}
 	}
 }

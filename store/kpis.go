@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -54,15 +55,25 @@ type KPIRow struct {
 	OfferTimeouts int `json:"offer_timeouts"`
 }
 
-// segmentEnds end an agent's handle-time segment: its stint with a
-// conversation runs from its conversation.assigned to the first of these events
-// of the same agent after it. With wrap-up (wave 2) the closed event comes when
-// the wrap-up is finished, so a segment is active plus wrap-up time; an event
-// that takes a conversation from its agent in another way (a supervisor's
-// reassignment) belongs here. Consults never write conversation.assigned, so
-// consult time is no handle time. Offers end in conversation.offer_ended
-// {"conversation_id","outcome":"accepted"|"declined"|"expired"}.
-var segmentEnds = []string{"conversation.transferred", "conversation.closed", "conversation.assigned"}
+// handleSegments are the handle-time segments: an agent's stint with a
+// conversation, from its conversation.assigned to the first of the same
+// agent's later events that ends it (seconds is NULL while it has not ended).
+// With wrap-up (wave 2) the closed event comes when the wrap-up is finished, so
+// a segment is active plus wrap-up time; an event that takes a conversation
+// from its agent in another way (a supervisor's reassignment) belongs in the
+// list. Consults never write conversation.assigned, so consult time is no
+// handle time. (Offers end in conversation.offer_ended
+// {"conversation_id","outcome":"accepted"|"declined"|"expired"}.)
+const handleSegments = `
+    SELECT e.conversation_id, e.agent_id, extract(epoch FROM ended.created_at - e.created_at) AS seconds
+    FROM agent_events e
+    LEFT JOIN LATERAL (
+        SELECT f.created_at FROM agent_events f
+        WHERE f.conversation_id = e.conversation_id AND f.agent_id = e.agent_id AND f.id > e.id
+          AND f.name IN ('conversation.transferred', 'conversation.closed', 'conversation.assigned')
+        ORDER BY f.id LIMIT 1
+    ) ended ON true
+    WHERE e.name = 'conversation.assigned'`
 
 // kpiFacts has one row per counted fact, each with the queue (and agent) it
 // counts for and the bucket of its conversation: a report covers the
@@ -71,7 +82,7 @@ var segmentEnds = []string{"conversation.transferred", "conversation.closed", "c
 // transferred, handle-time segments, offers) count in the queue the
 // conversation entered first; an answer counts in the queue it waited in.
 //
-// $1 from, $2 to, $3 interval, $4 segment-ending event names.
+// $1 from, $2 to, $3 interval.
 const kpiFacts = `
 WITH conv AS (
     SELECT c.id, c.page_uuid, c.workstream_id, c.first_queue_id, c.first_agent_id, c.status,
@@ -95,14 +106,8 @@ WITH conv AS (
            extract(epoch FROM a.answered_at - a.entered_at), coalesce(q.service_level_seconds, 60), ''
     FROM conv c JOIN queue_answers a ON a.conversation_id = c.id LEFT JOIN queues q ON q.id = a.queue_id
     UNION ALL
-    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, e.agent_id, 'segment',
-           extract(epoch FROM ended.created_at - e.created_at), 0, ''
-    FROM conv c JOIN agent_events e ON e.conversation_id = c.id AND e.name = 'conversation.assigned'
-    LEFT JOIN LATERAL (
-        SELECT f.created_at FROM agent_events f
-        WHERE f.conversation_id = e.conversation_id AND f.agent_id = e.agent_id AND f.id > e.id AND f.name = ANY($4)
-        ORDER BY f.id LIMIT 1
-    ) ended ON true
+    SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, s.agent_id, 'segment', s.seconds, 0, ''
+    FROM conv c JOIN (` + handleSegments + `) s ON s.conversation_id = c.id
     UNION ALL
     SELECT c.id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id, e.agent_id, 'transfer', NULL, 0, ''
     FROM conv c JOIN agent_events e ON e.conversation_id = c.id AND e.name = 'conversation.transferred'
@@ -124,7 +129,7 @@ var kpiGroupKeys = map[string]struct{ column, nameTable, nameColumn string }{
 // what reached the agent is its sessions (segments) and the offers it did not
 // accept; its served are its sessions, and its transfer rate is its sessions
 // it transferred away. Elsewhere they are conversations.
-// $5 by agent, $6 the queues in scope (NULL: all).
+// $4 by agent, $5 the queues in scope (NULL: all).
 const kpiAggregate = `,
 grouped AS (
     SELECT f.bucket, f.%[1]s AS key,
@@ -144,13 +149,13 @@ grouped AS (
         count(*) FILTER (WHERE kind = 'offer' AND outcome = 'declined') AS declined,
         count(*) FILTER (WHERE kind = 'offer' AND outcome = 'expired') AS offer_timeouts
     FROM facts f
-    WHERE f.%[1]s IS NOT NULL AND ($6::uuid[] IS NULL OR f.queue_id = ANY($6))
+    WHERE f.%[1]s IS NOT NULL AND ($5::uuid[] IS NULL OR f.queue_id = ANY($5))
     GROUP BY 1, 2
 ), counted AS (
     SELECT g.*,
-        CASE WHEN $5 THEN sessions + declined + offer_timeouts ELSE incoming END AS reached,
-        CASE WHEN $5 THEN sessions ELSE served_conversations END AS served,
-        CASE WHEN $5 THEN transfers ELSE transferred_conversations END AS transferred
+        CASE WHEN $4 THEN sessions + declined + offer_timeouts ELSE incoming END AS reached,
+        CASE WHEN $4 THEN sessions ELSE served_conversations END AS served,
+        CASE WHEN $4 THEN transfers ELSE transferred_conversations END AS transferred
     FROM grouped g
 )
 SELECT c.bucket, c.key::text, coalesce(n.%[3]s, ''), c.reached, c.served, c.abandoned, c.first_wait, c.speed_to_answer,
@@ -175,7 +180,7 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 		scope = pq.Array(in.Queues)
 	}
 	q := kpiFacts + fmt.Sprintf(kpiAggregate, group.column, group.nameTable, group.nameColumn)
-	rows, err := s.DB.QueryContext(ctx, q, in.From, in.To, in.Interval, pq.Array(segmentEnds), in.By == "agent", scope)
+	rows, err := s.DB.QueryContext(ctx, q, in.From, in.To, in.Interval, in.By == "agent", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +195,73 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 		}
 		r.Bucket = r.Bucket.UTC()
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DurationHistogram is one queue's distribution of a KPI duration, as
+// Prometheus wants it: Counts[i] is how many were at most the i-th bound.
+type DurationHistogram struct {
+	Queue  string
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// firstWaits are the first waits of every conversation ever served, in the
+// queue it entered first; handleTimes are every ended handle-time segment,
+// in the conversation's first queue. Each is final once it exists, so the
+// counts only grow. $1 the bounds.
+const (
+	firstWaits = `SELECT first_queue_id AS queue_id, extract(epoch FROM accepted_at - queued_at) AS v
+    FROM conversations WHERE accepted_at IS NOT NULL AND queued_at IS NOT NULL AND first_queue_id IS NOT NULL`
+	handleTimes = `SELECT c.first_queue_id AS queue_id, s.seconds AS v
+    FROM conversations c JOIN (` + handleSegments + `) s ON s.conversation_id = c.id
+    WHERE s.seconds IS NOT NULL AND c.first_queue_id IS NOT NULL`
+	durationBuckets = `SELECT x.queue_id::text, b.i, count(*), sum(x.v)
+    FROM (%s) x
+    LEFT JOIN LATERAL (SELECT min(i) AS i FROM unnest($1::float8[]) WITH ORDINALITY AS b(le, i) WHERE x.v <= b.le) b ON true
+    GROUP BY 1, 2 ORDER BY 1`
+)
+
+// FirstWaitHistograms and HandleTimeHistograms read the Prometheus histograms
+// of first wait and handle time per queue from the same facts as the KPIs
+// (whichever process accepted or closed), for bounds in ascending order.
+func (s *Store) FirstWaitHistograms(ctx context.Context, bounds []float64) ([]DurationHistogram, error) {
+	return s.durationHistograms(ctx, firstWaits, bounds)
+}
+
+// HandleTimeHistograms: see FirstWaitHistograms.
+func (s *Store) HandleTimeHistograms(ctx context.Context, bounds []float64) ([]DurationHistogram, error) {
+	return s.durationHistograms(ctx, handleTimes, bounds)
+}
+
+func (s *Store) durationHistograms(ctx context.Context, samples string, bounds []float64) ([]DurationHistogram, error) {
+	rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(durationBuckets, samples), pq.Array(bounds))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DurationHistogram
+	for rows.Next() {
+		var queue string
+		var bucket sql.NullInt64 // 1-based; NULL above the last bound
+		var n uint64
+		var sum float64
+		if err := rows.Scan(&queue, &bucket, &n, &sum); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Queue != queue {
+			out = append(out, DurationHistogram{Queue: queue, Counts: make([]uint64, len(bounds))})
+		}
+		h := &out[len(out)-1]
+		h.Count += n
+		h.Sum += sum
+		if bucket.Valid {
+			for i := int(bucket.Int64) - 1; i < len(bounds); i++ {
+				h.Counts[i] += n
+			}
+		}
 	}
 	return out, rows.Err()
 }
