@@ -22,14 +22,14 @@ func (s *Server) registerReports(mux *http.ServeMux) {
 // kpiColumns are the CSV header, in the order of kpiRecord.
 var kpiColumns = []string{"bucket", "by", "key", "name", "incoming", "served", "abandoned", "first_wait_avg_s",
 	"speed_to_answer_avg_s", "service_level", "aht_s", "transfer_rate", "decline_rate", "offer_timeout_rate",
-	"answered", "handled", "transferred", "offers", "declined", "offer_timeouts"}
+	"first_answered", "answered", "handled", "transferred", "offers", "declined", "offer_timeouts"}
 
 func kpiRecord(r store.KPIRow) []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	n := strconv.Itoa
 	return []string{r.Bucket.Format(time.RFC3339), r.By, r.Key, r.Name, n(r.Incoming), n(r.Served), n(r.Abandoned),
 		f(r.FirstWaitAvgS), f(r.SpeedToAnswerAvgS), f(r.ServiceLevel), f(r.AHTS), f(r.TransferRate), f(r.DeclineRate),
-		f(r.OfferTimeoutRate), n(r.Answered), n(r.Handled), n(r.Transferred), n(r.Offers), n(r.Declined), n(r.OfferTimeouts)}
+		f(r.OfferTimeoutRate), n(r.FirstAnswered), n(r.Answered), n(r.Handled), n(r.Transferred), n(r.Offers), n(r.Declined), n(r.OfferTimeouts)}
 }
 
 // kpiQuery reads and checks the query string; by defaults to queue, interval to

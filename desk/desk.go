@@ -59,7 +59,7 @@ var assets = func() map[string]asset {
 }()
 
 // Register adds the desk's routes: GET /desk, GET /admin, GET /supervisor,
-// GET /supervisor/reports and GET /desk/assets/{file}.
+// GET /supervisor/reports, GET /desk/assets/{file} and GET /desk/assets/vendor/{file}.
 func Register(mux *http.ServeMux) {
 	mux.Handle("GET /desk", serve("desk.html"))
 	mux.Handle("GET /admin", serve("admin.html"))
@@ -69,6 +69,10 @@ func Register(mux *http.ServeMux) {
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /desk/assets/{file}", func(w http.ResponseWriter, r *http.Request) {
 		serve(r.PathValue("file")).ServeHTTP(w, r)
+	})
+	// Third-party files, vendored unchanged with their licenses (README "Libraries").
+	mux.HandleFunc("GET /desk/assets/vendor/{file}", func(w http.ResponseWriter, r *http.Request) {
+		serve("vendor/"+r.PathValue("file")).ServeHTTP(w, r)
 	})
 }
 

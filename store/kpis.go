@@ -47,6 +47,7 @@ type KPIRow struct {
 	DeclineRate       float64   `json:"decline_rate"`
 	OfferTimeoutRate  float64   `json:"offer_timeout_rate"`
 	// The counts behind the averages and rates.
+	FirstAnswered int `json:"first_answered"` // the conversations first_wait_avg_s averages
 	Answered      int `json:"answered"`
 	Handled       int `json:"handled"`
 	Transferred   int `json:"transferred"`
@@ -164,7 +165,7 @@ SELECT c.bucket, c.key::text, coalesce(n.%[3]s, ''), c.reached, c.served, c.aban
     coalesce(c.transferred::float8 / nullif(c.served, 0), 0),
     coalesce(c.declined::float8 / nullif(c.offers, 0), 0),
     coalesce(c.offer_timeouts::float8 / nullif(c.offers, 0), 0),
-    c.answered, c.handled, c.transferred, c.offers, c.declined, c.offer_timeouts
+    c.served_conversations, c.answered, c.handled, c.transferred, c.offers, c.declined, c.offer_timeouts
 FROM counted c LEFT JOIN %[2]s n ON n.id = c.key
 ORDER BY c.bucket, coalesce(n.%[3]s, ''), c.key`
 
@@ -190,7 +191,7 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 		r := KPIRow{By: in.By}
 		if err := rows.Scan(&r.Bucket, &r.Key, &r.Name, &r.Incoming, &r.Served, &r.Abandoned, &r.FirstWaitAvgS,
 			&r.SpeedToAnswerAvgS, &r.ServiceLevel, &r.AHTS, &r.TransferRate, &r.DeclineRate, &r.OfferTimeoutRate,
-			&r.Answered, &r.Handled, &r.Transferred, &r.Offers, &r.Declined, &r.OfferTimeouts); err != nil {
+			&r.FirstAnswered, &r.Answered, &r.Handled, &r.Transferred, &r.Offers, &r.Declined, &r.OfferTimeouts); err != nil {
 			return nil, err
 		}
 		r.Bucket = r.Bucket.UTC()
