@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/huandu/go-sqlbuilder"
 	"github.com/lib/pq"
 )
 
@@ -83,14 +84,14 @@ const handleSegments = `
 // transferred, handle-time segments, offers) count in the queue the
 // conversation entered first; an answer counts in the queue it waited in.
 //
-// $1 from, $2 to, $3 interval.
+// $0 from, $1 to, $2 interval (sqlbuilder.Build's placeholders).
 const kpiFacts = `
 WITH conv AS (
     SELECT c.id, c.page_uuid, c.workstream_id, c.first_queue_id, c.first_agent_id, c.status,
            c.queued_at, c.accepted_at, c.closed_at,
-           date_trunc($3, c.queued_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket
+           date_trunc($2, c.queued_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket
     FROM conversations c
-    WHERE c.queued_at >= $1 AND c.queued_at < $2
+    WHERE c.queued_at >= $0 AND c.queued_at < $1
 ), facts AS (
     SELECT c.id AS conversation_id, c.bucket, c.page_uuid, c.workstream_id, c.first_queue_id AS queue_id,
            NULL::uuid AS agent_id, 'incoming' AS kind, NULL::float8 AS seconds, 0::float8 AS target, '' AS outcome
@@ -130,7 +131,7 @@ var kpiGroupKeys = map[string]struct{ column, nameTable, nameColumn string }{
 // what reached the agent is its sessions (segments) and the offers it did not
 // accept; its served are its sessions, and its transfer rate is its sessions
 // it transferred away. Elsewhere they are conversations.
-// $4 by agent, $5 the queues in scope (NULL: all).
+// $3 by agent, $4 the queues in scope (NULL: all).
 const kpiAggregate = `,
 grouped AS (
     SELECT f.bucket, f.%[1]s AS key,
@@ -150,13 +151,13 @@ grouped AS (
         count(*) FILTER (WHERE kind = 'offer' AND outcome = 'declined') AS declined,
         count(*) FILTER (WHERE kind = 'offer' AND outcome = 'expired') AS offer_timeouts
     FROM facts f
-    WHERE f.%[1]s IS NOT NULL AND ($5::uuid[] IS NULL OR f.queue_id = ANY($5))
+    WHERE f.%[1]s IS NOT NULL AND ($4::uuid[] IS NULL OR f.queue_id = ANY($4))
     GROUP BY 1, 2
 ), counted AS (
     SELECT g.*,
-        CASE WHEN $4 THEN sessions + declined + offer_timeouts ELSE incoming END AS reached,
-        CASE WHEN $4 THEN sessions ELSE served_conversations END AS served,
-        CASE WHEN $4 THEN transfers ELSE transferred_conversations END AS transferred
+        CASE WHEN $3 THEN sessions + declined + offer_timeouts ELSE incoming END AS reached,
+        CASE WHEN $3 THEN sessions ELSE served_conversations END AS served,
+        CASE WHEN $3 THEN transfers ELSE transferred_conversations END AS transferred
     FROM grouped g
 )
 SELECT c.bucket, c.key::text, coalesce(n.%[3]s, ''), c.reached, c.served, c.abandoned, c.first_wait, c.speed_to_answer,
@@ -181,7 +182,7 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 		scope = pq.Array(in.Queues)
 	}
 	q := kpiFacts + fmt.Sprintf(kpiAggregate, group.column, group.nameTable, group.nameColumn)
-	rows, err := s.DB.QueryContext(ctx, q, in.From, in.To, in.Interval, in.By == "agent", scope)
+	rows, err := query(ctx, s.DB, sqlbuilder.Build(q, in.From, in.To, in.Interval, in.By == "agent", scope))
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +213,7 @@ type DurationHistogram struct {
 // firstWaits are the first waits of every conversation ever served, in the
 // queue it entered first; handleTimes are every ended handle-time segment,
 // in the conversation's first queue. Each is final once it exists, so the
-// counts only grow. $1 the bounds.
+// counts only grow. $0 the bounds.
 const (
 	firstWaits = `SELECT first_queue_id AS queue_id, extract(epoch FROM accepted_at - queued_at) AS v
     FROM conversations WHERE accepted_at IS NOT NULL AND queued_at IS NOT NULL AND first_queue_id IS NOT NULL`
@@ -221,7 +222,7 @@ const (
     WHERE s.seconds IS NOT NULL AND c.first_queue_id IS NOT NULL`
 	durationBuckets = `SELECT x.queue_id::text, b.i, count(*), sum(x.v)
     FROM (%s) x
-    LEFT JOIN LATERAL (SELECT min(i) AS i FROM unnest($1::float8[]) WITH ORDINALITY AS b(le, i) WHERE x.v <= b.le) b ON true
+    LEFT JOIN LATERAL (SELECT min(i) AS i FROM unnest($0::float8[]) WITH ORDINALITY AS b(le, i) WHERE x.v <= b.le) b ON true
     GROUP BY 1, 2 ORDER BY 1`
 )
 
@@ -238,7 +239,7 @@ func (s *Store) HandleTimeHistograms(ctx context.Context, bounds []float64) ([]D
 }
 
 func (s *Store) durationHistograms(ctx context.Context, samples string, bounds []float64) ([]DurationHistogram, error) {
-	rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(durationBuckets, samples), pq.Array(bounds))
+	rows, err := query(ctx, s.DB, sqlbuilder.Build(fmt.Sprintf(durationBuckets, samples), pq.Array(bounds)))
 	if err != nil {
 		return nil, err
 	}
