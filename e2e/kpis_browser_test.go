@@ -17,11 +17,7 @@ func TestKPIReportsPageDrawsCharts(t *testing.T) {
 	requireChromium(t)
 	st := newStack(t)
 	s := st.kpiSeededDay()
-	sue := st.createAgent("Sue", 1)
-	if code := st.call("PUT", "/api/v1/agents/"+sue.ID+"/supervision", st.adminToken,
-		map[string]any{"role": "supervisor", "queue_ids": []string{s.general, s.billing}}, nil); code != 200 {
-		t.Fatalf("supervision: %d", code)
-	}
+	sue := st.kpiSupervisor(s.general, s.billing)
 
 	b := startBrowser(t)
 	tb := b.newIsolatedTab("")

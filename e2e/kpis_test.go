@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"fbchannel/app"
+	"fbchannel/store"
 )
 
 // The service KPIs (issue 14, part 4) over "a seeded day": conversations made
@@ -214,30 +215,27 @@ func (st *stack) kpiSeededDay() kpiSeed {
 	return s
 }
 
-// kpiRow is a report row as the test compares it.
-type kpiRow struct {
-	Bucket            time.Time `json:"bucket"`
-	Key               string    `json:"key"`
-	Name              string    `json:"name"`
-	Incoming          int       `json:"incoming"`
-	Served            int       `json:"served"`
-	Abandoned         int       `json:"abandoned"`
-	FirstWaitAvgS     float64   `json:"first_wait_avg_s"`
-	SpeedToAnswerAvgS float64   `json:"speed_to_answer_avg_s"`
-	ServiceLevel      float64   `json:"service_level"`
-	AHTS              float64   `json:"aht_s"`
-	TransferRate      float64   `json:"transfer_rate"`
-	DeclineRate       float64   `json:"decline_rate"`
-	OfferTimeoutRate  float64   `json:"offer_timeout_rate"`
+// kpiSupervisor is a new supervisor of the queues.
+func (st *stack) kpiSupervisor(queues ...string) agent {
+	st.t.Helper()
+	sue := st.createAgent("Sue", 1)
+	if code := st.call("PUT", "/api/v1/agents/"+sue.ID+"/supervision", st.adminToken,
+		map[string]any{"role": "supervisor", "queue_ids": queues}, nil); code != 200 {
+		st.t.Fatalf("supervision: %d", code)
+	}
+	return sue
 }
 
-func (r kpiRow) String() string {
+// kpiRow is a report row, as the API's JSON and CSV carry it.
+type kpiRow = store.KPIRow
+
+func kpiString(r kpiRow) string {
 	return fmt.Sprintf("%s %s in=%d served=%d abandoned=%d first_wait=%g sta=%g sl=%g aht=%g transfer=%g decline=%g timeout=%g",
 		r.Bucket.Format(time.RFC3339), r.Name, r.Incoming, r.Served, r.Abandoned, r.FirstWaitAvgS, r.SpeedToAnswerAvgS,
 		r.ServiceLevel, r.AHTS, r.TransferRate, r.DeclineRate, r.OfferTimeoutRate)
 }
 
-func (r kpiRow) same(o kpiRow) bool {
+func kpiSame(r, o kpiRow) bool {
 	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 	return r.Bucket.Equal(o.Bucket) && r.Key == o.Key && r.Incoming == o.Incoming && r.Served == o.Served &&
 		r.Abandoned == o.Abandoned && near(r.FirstWaitAvgS, o.FirstWaitAvgS) && near(r.SpeedToAnswerAvgS, o.SpeedToAnswerAvgS) &&
@@ -314,15 +312,15 @@ func requireKPIs(t *testing.T, what string, got, want []kpiRow) {
 	t.Helper()
 	ok := len(got) == len(want)
 	for i := 0; ok && i < len(want); i++ {
-		ok = got[i].same(want[i])
+		ok = kpiSame(got[i], want[i])
 	}
 	if !ok {
 		var g, w []string
 		for _, r := range got {
-			g = append(g, r.String())
+			g = append(g, kpiString(r))
 		}
 		for _, r := range want {
-			w = append(w, r.String())
+			w = append(w, kpiString(r))
 		}
 		t.Fatalf("%s:\n got  %s\n want %s", what, strings.Join(g, "\n      "), strings.Join(w, "\n      "))
 	}
@@ -386,11 +384,7 @@ func TestKPIsSeededDay(t *testing.T) {
 	requireKPIs(t, "by workstream", st.kpiCSV(st.adminToken, "workstream", "day"), []kpiRow{whole})
 
 	// A supervisor of Billing sees Billing's facts only; an agent gets 403.
-	sue := st.createAgent("Sue", 1)
-	if code := st.call("PUT", "/api/v1/agents/"+sue.ID+"/supervision", st.adminToken,
-		map[string]any{"role": "supervisor", "queue_ids": []string{s.billing}}, nil); code != 200 {
-		t.Fatalf("supervision: %d", code)
-	}
+	sue := st.kpiSupervisor(s.billing)
 	requireKPIs(t, "supervisor of Billing", st.kpiJSON(sue.Token, "queue", "day"), []kpiRow{billing})
 	var refused map[string]any
 	if code := st.call("GET", kpiPath("queue", "day", ""), s.ann.Token, nil, &refused); code != 403 {

@@ -182,23 +182,14 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 		scope = pq.Array(in.Queues)
 	}
 	q := kpiFacts + fmt.Sprintf(kpiAggregate, group.column, group.nameTable, group.nameColumn)
-	rows, err := query(ctx, s.DB, sqlbuilder.Build(q, in.From, in.To, in.Interval, in.By == "agent", scope))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []KPIRow{}
-	for rows.Next() {
+	return queryAll(ctx, s.DB, sqlbuilder.Build(q, in.From, in.To, in.Interval, in.By == "agent", scope), func(row rowScanner) (KPIRow, error) {
 		r := KPIRow{By: in.By}
-		if err := rows.Scan(&r.Bucket, &r.Key, &r.Name, &r.Incoming, &r.Served, &r.Abandoned, &r.FirstWaitAvgS,
+		err := row.Scan(&r.Bucket, &r.Key, &r.Name, &r.Incoming, &r.Served, &r.Abandoned, &r.FirstWaitAvgS,
 			&r.SpeedToAnswerAvgS, &r.ServiceLevel, &r.AHTS, &r.TransferRate, &r.DeclineRate, &r.OfferTimeoutRate,
-			&r.FirstAnswered, &r.Answered, &r.Handled, &r.Transferred, &r.Offers, &r.Declined, &r.OfferTimeouts); err != nil {
-			return nil, err
-		}
+			&r.FirstAnswered, &r.Answered, &r.Handled, &r.Transferred, &r.Offers, &r.Declined, &r.OfferTimeouts)
 		r.Bucket = r.Bucket.UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // DurationHistogram is one queue's distribution of a KPI duration, as
@@ -239,31 +230,33 @@ func (s *Store) HandleTimeHistograms(ctx context.Context, bounds []float64) ([]D
 }
 
 func (s *Store) durationHistograms(ctx context.Context, samples string, bounds []float64) ([]DurationHistogram, error) {
-	rows, err := query(ctx, s.DB, sqlbuilder.Build(fmt.Sprintf(durationBuckets, samples), pq.Array(bounds)))
+	type bucketCount struct {
+		queue  string
+		bucket sql.NullInt64 // 1-based; NULL above the last bound
+		n      uint64
+		sum    float64
+	}
+	counts, err := queryAll(ctx, s.DB, sqlbuilder.Build(fmt.Sprintf(durationBuckets, samples), pq.Array(bounds)),
+		func(row rowScanner) (c bucketCount, err error) {
+			err = row.Scan(&c.queue, &c.bucket, &c.n, &c.sum)
+			return c, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []DurationHistogram
-	for rows.Next() {
-		var queue string
-		var bucket sql.NullInt64 // 1-based; NULL above the last bound
-		var n uint64
-		var sum float64
-		if err := rows.Scan(&queue, &bucket, &n, &sum); err != nil {
-			return nil, err
-		}
-		if len(out) == 0 || out[len(out)-1].Queue != queue {
-			out = append(out, DurationHistogram{Queue: queue, Counts: make([]uint64, len(bounds))})
+	for _, c := range counts { // ordered by queue
+		if len(out) == 0 || out[len(out)-1].Queue != c.queue {
+			out = append(out, DurationHistogram{Queue: c.queue, Counts: make([]uint64, len(bounds))})
 		}
 		h := &out[len(out)-1]
-		h.Count += n
-		h.Sum += sum
-		if bucket.Valid {
-			for i := int(bucket.Int64) - 1; i < len(bounds); i++ {
-				h.Counts[i] += n
+		h.Count += c.n
+		h.Sum += c.sum
+		if c.bucket.Valid {
+			for i := int(c.bucket.Int64) - 1; i < len(bounds); i++ {
+				h.Counts[i] += c.n
 			}
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -84,18 +84,26 @@ function groupBy(rows, keyOf) {
 const secs = (v) => (v >= 90 ? (v / 60).toFixed(1) + " min" : Math.round(v) + " s");
 const pct = (v) => Math.round(v * 100) + "%";
 
-// draw replaces a chart (Chart.js keeps one per canvas).
-function draw(id, config) {
+// plot draws one dataset per spec [label, value of a point, colour, y axis?]
+// over points, replacing the canvas's chart (Chart.js keeps one per canvas).
+function plot(id, type, labels, points, specs, options) {
   if (charts[id]) charts[id].destroy();
-  config.options = {
-    responsive: true,
-    maintainAspectRatio: false,
-    animation: false,
-    interaction: { mode: "index", intersect: false },
-    ...config.options,
-  };
-  charts[id] = new Chart($("#" + id), config);
+  const datasets = specs.map(([name, valueOf, color, axis]) => ({
+    label: name, data: points.map(valueOf), borderColor: color, backgroundColor: color, tension: 0.2, pointRadius: 2, yAxisID: axis || "y",
+  }));
+  charts[id] = new Chart($("#" + id), {
+    type,
+    data: { labels, datasets },
+    options: { responsive: true, maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false }, ...options },
+  });
 }
+
+// volumeSpecs draw incoming, served and abandoned, over time and per group.
+const volumeSpecs = [
+  ["Incoming", (t) => t.incoming, colors.incoming],
+  ["Served", (t) => t.served, colors.served],
+  ["Abandoned", (t) => t.abandoned, colors.abandoned],
+];
 
 function render(data, from, to) {
   const interval = data.interval;
@@ -121,68 +129,31 @@ function render(data, from, to) {
   const perBucket = groupBy(rows, (r) => Date.parse(r.bucket));
   const series = starts.map((b) => total(perBucket.get(b) || []));
   const labels = starts.map((b) => label(b, interval));
-  const line = (name, values, color, axis) => ({ label: name, data: values, borderColor: color, backgroundColor: color, tension: 0.2, pointRadius: 2, yAxisID: axis || "y" });
-  draw("chart-volume", {
-    type: "line",
-    data: {
-      labels,
-      datasets: [
-        line("Incoming", series.map((s) => s.incoming), colors.incoming),
-        line("Served", series.map((s) => s.served), colors.served),
-        line("Abandoned", series.map((s) => s.abandoned), colors.abandoned),
-      ],
-    },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-  });
-  draw("chart-service", {
-    type: "line",
-    data: {
-      labels,
-      datasets: [
-        line("Service level (%)", series.map((s) => (s.answered ? Math.round(s.service_level * 1000) / 10 : null)), colors.served),
-        line("Speed to answer (s)", series.map((s) => (s.answered ? Math.round(s.speed_to_answer_avg_s) : null)), colors.answer, "seconds"),
-      ],
-    },
-    options: {
-      spanGaps: true,
-      scales: {
-        y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } },
-        seconds: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "s" } },
-      },
+  const counts = { y: { beginAtZero: true, ticks: { precision: 0 } } };
+  plot("chart-volume", "line", labels, series, volumeSpecs, { scales: counts });
+  plot("chart-service", "line", labels, series, [
+    ["Service level (%)", (s) => (s.answered ? Math.round(s.service_level * 1000) / 10 : null), colors.served],
+    ["Speed to answer (s)", (s) => (s.answered ? Math.round(s.speed_to_answer_avg_s) : null), colors.answer, "seconds"],
+  ], {
+    spanGaps: true,
+    scales: {
+      y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } },
+      seconds: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "s" } },
     },
   });
 
   // Bars: one per group over the whole range.
   const perGroup = [...groupBy(rows, (r) => r.key).entries()].map(([key, rs]) => ({ name: rs[0].name || key, ...total(rs) }));
   const names = perGroup.map((g) => g.name);
-  const bar = (name, values, color) => ({ label: name, data: values, backgroundColor: color });
   const what = groupNames[data.by] || data.by;
   $("#groups-title").textContent = "Conversations per " + what;
   $("#times-title").textContent = "Wait and handle times per " + what;
-  draw("chart-groups", {
-    type: "bar",
-    data: {
-      labels: names,
-      datasets: [
-        bar("Incoming", perGroup.map((g) => g.incoming), colors.incoming),
-        bar("Served", perGroup.map((g) => g.served), colors.served),
-        bar("Abandoned", perGroup.map((g) => g.abandoned), colors.abandoned),
-      ],
-    },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-  });
-  draw("chart-times", {
-    type: "bar",
-    data: {
-      labels: names,
-      datasets: [
-        bar("First wait (s)", perGroup.map((g) => Math.round(g.first_wait_avg_s)), colors.wait),
-        bar("Speed to answer (s)", perGroup.map((g) => Math.round(g.speed_to_answer_avg_s)), colors.answer),
-        bar("Average handle time (s)", perGroup.map((g) => Math.round(g.aht_s)), colors.aht),
-      ],
-    },
-    options: { scales: { y: { beginAtZero: true, title: { display: true, text: "s" } } } },
-  });
+  plot("chart-groups", "bar", names, perGroup, volumeSpecs, { scales: counts });
+  plot("chart-times", "bar", names, perGroup, [
+    ["First wait (s)", (g) => Math.round(g.first_wait_avg_s), colors.wait],
+    ["Speed to answer (s)", (g) => Math.round(g.speed_to_answer_avg_s), colors.answer],
+    ["Average handle time (s)", (g) => Math.round(g.aht_s), colors.aht],
+  ], { scales: { y: { beginAtZero: true, title: { display: true, text: "s" } } } });
 
   const body = clear($("#kpi-rows"));
   for (const r of rows) {
