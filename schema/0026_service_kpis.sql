@@ -28,8 +28,13 @@ CREATE TABLE queue_answers (
 );
 CREATE INDEX queue_answers_conversation ON queue_answers (conversation_id, answered_at);
 
--- The handle-time segments are read per conversation from the event log.
-CREATE INDEX agent_events_conversation ON agent_events (conversation_id, id);
+-- The KPIs read these events per conversation (handle-time segments,
+-- transfers, offers), and the histograms all of a kind; the log's other events
+-- (messages, mostly) stay out of both indexes.
+CREATE INDEX agent_events_kpi ON agent_events (conversation_id, id)
+    WHERE name IN ('conversation.assigned', 'conversation.transferred', 'conversation.closed', 'conversation.offer_ended');
+CREATE INDEX agent_events_kpi_name ON agent_events (name, conversation_id)
+    WHERE name IN ('conversation.assigned', 'conversation.transferred', 'conversation.closed', 'conversation.offer_ended');
 
 -- A trigger, not the store's updates, keeps these: every path that puts a
 -- conversation in a queue or gives it to an agent (routing, bot hand-off,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -211,10 +210,10 @@ const (
 	handleTimes = `SELECT c.first_queue_id AS queue_id, s.seconds AS v
     FROM conversations c JOIN (` + handleSegments + `) s ON s.conversation_id = c.id
     WHERE s.seconds IS NOT NULL AND c.first_queue_id IS NOT NULL`
-	durationBuckets = `SELECT x.queue_id::text, b.i, count(*), sum(x.v)
-    FROM (%s) x
-    LEFT JOIN LATERAL (SELECT min(i) AS i FROM unnest($0::float8[]) WITH ORDINALITY AS b(le, i) WHERE x.v <= b.le) b ON true
-    GROUP BY 1, 2 ORDER BY 1`
+	// width_bucket(-v, the bounds negated and reversed) counts the bounds at or
+	// above v: a Prometheus bucket's le is inclusive, width_bucket's upper end is not.
+	durationBuckets = `SELECT x.queue_id::text, width_bucket(-x.v, $0::float8[]), count(*), sum(x.v)
+    FROM (%s) x GROUP BY 1, 2 ORDER BY 1`
 )
 
 // FirstWaitHistograms and HandleTimeHistograms read the Prometheus histograms
@@ -230,15 +229,19 @@ func (s *Store) HandleTimeHistograms(ctx context.Context, bounds []float64) ([]D
 }
 
 func (s *Store) durationHistograms(ctx context.Context, samples string, bounds []float64) ([]DurationHistogram, error) {
-	type bucketCount struct {
-		queue  string
-		bucket sql.NullInt64 // 1-based; NULL above the last bound
-		n      uint64
-		sum    float64
+	negated := make([]float64, len(bounds))
+	for i, b := range bounds {
+		negated[len(bounds)-1-i] = -b
 	}
-	counts, err := queryAll(ctx, s.DB, sqlbuilder.Build(fmt.Sprintf(durationBuckets, samples), pq.Array(bounds)),
+	type bucketCount struct {
+		queue    string
+		atOrOver int // how many bounds are at or above the samples
+		n        uint64
+		sum      float64
+	}
+	counts, err := queryAll(ctx, s.DB, sqlbuilder.Build(fmt.Sprintf(durationBuckets, samples), pq.Array(negated)),
 		func(row rowScanner) (c bucketCount, err error) {
-			err = row.Scan(&c.queue, &c.bucket, &c.n, &c.sum)
+			err = row.Scan(&c.queue, &c.atOrOver, &c.n, &c.sum)
 			return c, err
 		})
 	if err != nil {
@@ -252,10 +255,9 @@ func (s *Store) durationHistograms(ctx context.Context, samples string, bounds [
 		h := &out[len(out)-1]
 		h.Count += c.n
 		h.Sum += c.sum
-		if c.bucket.Valid {
-			for i := int(c.bucket.Int64) - 1; i < len(bounds); i++ {
-				h.Counts[i] += c.n
-			}
+		// The samples count in every bucket from the first bound at or above them.
+		for i := len(bounds) - c.atOrOver; i < len(bounds); i++ {
+			h.Counts[i] += c.n
 		}
 	}
 	return out, nil
