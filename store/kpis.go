@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/huandu/go-sqlbuilder"
@@ -175,6 +176,9 @@ func (s *Store) KPIs(ctx context.Context, in KPIQuery) ([]KPIRow, error) {
 	group, ok := kpiGroupKeys[in.By]
 	if !ok {
 		return nil, invalidf("by must be one of queue, agent, page or workstream.")
+	}
+	if !slices.Contains(KPIIntervals, in.Interval) {
+		return nil, invalidf("interval must be hour or day.")
 	}
 	var scope any // NULL: every queue
 	if in.Queues != nil {
