@@ -29,9 +29,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
-	"fbchannel/app"
 	"fbchannel/app/apptest"
 	"fbchannel/ops"
 	"fbchannel/store"
@@ -53,21 +50,11 @@ var base = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 func run(dbURL string, conversations, days int, keep bool) error {
 	ctx := context.Background()
-	name := "fbchannel_bench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	dsn, err := apptest.WithDatabase(dbURL, name)
+	db, name, done, err := apptest.ScratchDatabase(ctx, dbURL, keep)
 	if err != nil {
 		return err
 	}
-	db, err := app.OpenDatabase(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		db.Close()
-		if !keep {
-			_ = apptest.DropDatabase(dbURL, name)
-		}
-	}()
+	defer done()
 	fmt.Fprintf(os.Stderr, "seeding %d conversations over %d days into %s\n", conversations, days, name)
 	seedStart := time.Now()
 	if err := seed(ctx, db, conversations, days); err != nil {
