@@ -25,7 +25,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	q := store.Queue{AccountID: in.AccountID.Value}
+	q := store.Queue{AccountID: in.AccountID.Value, ServiceLevelSeconds: store.DefaultServiceLevelSeconds}
 	err := firstError(requiredField("account_id", in.AccountID.Set && validID(in.AccountID.Value)), requiredField("name", in.Name.Set), in.apply(&q))
 	if err == nil {
 		q, err = s.Store.CreateQueue(r.Context(), q)
@@ -166,6 +166,9 @@ const (
 	maxPriority = 1000
 )
 
+// maxServiceLevelSeconds is a day, as the schema's check allows.
+const maxServiceLevelSeconds = 86400
+
 // queueInput is the body of POST /queues and PATCH /queues/{id}.
 type queueInput struct {
 	AccountID optional[string] `json:"account_id"`
@@ -173,10 +176,13 @@ type queueInput struct {
 	Priority  optional[int]    `json:"priority"`
 	// OperatingHours overrides the workstream's calendar (api/workstream_hours.go).
 	OperatingHours optional[calendar.Hours] `json:"operating_hours"`
+	// The queue's service level target in seconds (README "Service KPIs").
+	ServiceLevelSeconds optional[int] `json:"service_level_seconds"`
 }
 
 func (in queueInput) apply(q *store.Queue) error {
-	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority)); err != nil {
+	if err := firstError(notNull("account_id", in.AccountID), notNull("name", in.Name), notNull("priority", in.Priority),
+		notNull("service_level_seconds", in.ServiceLevelSeconds)); err != nil {
 		return err
 	}
 	if err := setName(in.Name, &q.Name); err != nil {
@@ -187,6 +193,12 @@ func (in queueInput) apply(q *store.Queue) error {
 			return invalidf("priority must be between %d and %d (a larger number is served first).", minPriority, maxPriority)
 		}
 		q.Priority = in.Priority.Value
+	}
+	if in.ServiceLevelSeconds.Set {
+		if in.ServiceLevelSeconds.Value < 1 || in.ServiceLevelSeconds.Value > maxServiceLevelSeconds {
+			return invalidf("service_level_seconds must be between 1 and %d.", maxServiceLevelSeconds)
+		}
+		q.ServiceLevelSeconds = in.ServiceLevelSeconds.Value
 	}
 	return applyQueueHours(in.OperatingHours, q)
 }

@@ -128,6 +128,8 @@ func (s *Server) Handler() http.Handler {
 
 	// Supervisors and transcript export (supervisor.go, export.go).
 	s.registerSupervisor(mux)
+	// Service KPIs (reports.go).
+	s.registerReports(mux)
 
 	// The agent desk and admin console (desk/) and desk sign-in (session.go).
 	desk.Register(mux)

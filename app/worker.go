@@ -143,11 +143,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 }
 
 // WorkerMetrics are the worker's metrics, with the Postgres collector (pages,
-// queue lengths and waits, token expiry) over db; the SDK's temporal_* metrics
+// queue lengths and waits, token expiry) and the KPI histograms (first wait,
+// handle time) over db; the SDK's temporal_* metrics
 // join them through TemporalHandler in the client's options.
 func WorkerMetrics(db *sql.DB, log *slog.Logger) *ops.Metrics {
 	m := ops.NewWorker()
-	m.Registry.MustRegister(ops.NewPostgresCollector(db, log))
+	m.Registry.MustRegister(ops.NewPostgresCollector(db, log), ops.NewKPICollector(&store.Store{DB: db}, log))
 	return m
 }
 

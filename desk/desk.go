@@ -58,23 +58,28 @@ var assets = func() map[string]asset {
 	return m
 }()
 
-// Register adds the desk's routes: GET /desk, GET /admin, GET /supervisor and
-// GET /desk/assets/{file}.
+// Register adds the desk's routes: GET /desk, GET /admin, GET /supervisor,
+// GET /supervisor/reports, GET /desk/assets/{file} and GET /desk/assets/vendor/{file}.
 func Register(mux *http.ServeMux) {
 	mux.Handle("GET /desk", serve("desk.html"))
 	mux.Handle("GET /admin", serve("admin.html"))
 	mux.Handle("GET /supervisor", serve("supervisor.html"))
+	mux.Handle("GET /supervisor/reports", serve("reports.html"))
 	mux.Handle("GET /desk/{$}", http.RedirectHandler("/desk", http.StatusMovedPermanently))
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /desk/assets/{file}", func(w http.ResponseWriter, r *http.Request) {
 		serve(r.PathValue("file")).ServeHTTP(w, r)
+	})
+	// Third-party files, vendored unchanged with their licenses (README "Libraries").
+	mux.HandleFunc("GET /desk/assets/vendor/{file}", func(w http.ResponseWriter, r *http.Request) {
+		serve("vendor/"+r.PathValue("file")).ServeHTTP(w, r)
 	})
 }
 
 func serve(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := assets[name]
-		if !ok || strings.HasSuffix(name, ".html") && r.URL.Path != "/desk" && r.URL.Path != "/admin" && r.URL.Path != "/supervisor" {
+		if !ok || strings.HasSuffix(name, ".html") && r.URL.Path != "/desk" && r.URL.Path != "/admin" && r.URL.Path != "/supervisor" && r.URL.Path != "/supervisor/reports" {
 			http.NotFound(w, r)
 			return
 		}

@@ -22,7 +22,13 @@ type Queue struct {
 	// OperatingHours overrides the workstream's calendar for this queue (nil: the
 	// workstream's applies).
 	OperatingHours *calendar.Hours `json:"operating_hours"`
+	// ServiceLevelSeconds is the queue's service level target: the KPI
+	// service_level is the share of its answers within it.
+	ServiceLevelSeconds int `json:"service_level_seconds"`
 }
+
+// DefaultServiceLevelSeconds is a new queue's service level target.
+const DefaultServiceLevelSeconds = 60
 
 // CreateQueue stores q (its values checked by the caller) as a queue of its
 // account; an account that is not active is an *InvalidInput.
@@ -33,7 +39,8 @@ func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 			return err
 		}
 		ib := pg.NewInsertBuilder()
-		ib.InsertInto("queues").Cols("id", "account_id", "name", "priority").Values(q.ID, q.AccountID, q.Name, q.Priority)
+		ib.InsertInto("queues").Cols("id", "account_id", "name", "priority", "service_level_seconds").
+			Values(q.ID, q.AccountID, q.Name, q.Priority, q.ServiceLevelSeconds)
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
@@ -63,9 +70,9 @@ func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) 
 		return Queue{}, ErrNotFound
 	}
 	sb := pg.NewSelectBuilder()
-	sb.Select("id", "coalesce(account_id::text, '')", "name", "priority", "is_default").From("queues").Where(sb.Equal("id", id))
+	sb.Select("id", "coalesce(account_id::text, '')", "name", "priority", "is_default", "service_level_seconds").From("queues").Where(sb.Equal("id", id))
 	var out Queue
-	err := queryRow(ctx, q, sb).Scan(&out.ID, &out.AccountID, &out.Name, &out.Priority, &out.IsDefault)
+	err := queryRow(ctx, q, sb).Scan(&out.ID, &out.AccountID, &out.Name, &out.Priority, &out.IsDefault, &out.ServiceLevelSeconds)
 	if err != nil {
 		return out, notFound(err, "queue")
 	}
@@ -73,8 +80,9 @@ func (s *Store) queue(ctx context.Context, q querier, id string) (Queue, error) 
 	return out, err
 }
 
-// UpdateQueue renames a queue or changes its priority: change edits the queue
-// as it is (its error is returned as it is) and the name and priority are saved.
+// UpdateQueue renames a queue or changes its priority or service level target:
+// change edits the queue as it is (its error is returned as it is) and the
+// name, priority and target are saved.
 func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) error) (Queue, error) {
 	q, err := s.queue(ctx, s.DB, id)
 	if err != nil {

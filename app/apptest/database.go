@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"fbchannel/app"
 )
 
 // DefaultDatabaseURL is the Postgres the stacks create their databases next to:
@@ -48,4 +50,24 @@ func DropDatabase(base, name string) error {
 		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+// ScratchDatabase creates and migrates a fresh database fbchannel_bench_<random>
+// on the server base, for a benchmark to seed; done closes it and drops it,
+// unless keep (to look at it afterwards).
+func ScratchDatabase(ctx context.Context, base string, keep bool) (db *sql.DB, name string, done func(), err error) {
+	name = "fbchannel_bench_" + RandomHex(4)
+	dsn, err := WithDatabase(base, name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if db, err = app.OpenDatabase(ctx, dsn); err != nil {
+		return nil, "", nil, err
+	}
+	return db, name, func() {
+		db.Close()
+		if !keep {
+			_ = DropDatabase(base, name)
+		}
+	}, nil
 }

@@ -40,7 +40,6 @@ import (
 	"github.com/google/uuid"
 
 	"fbchannel/api"
-	"fbchannel/app"
 	"fbchannel/app/apptest"
 	"fbchannel/store"
 )
@@ -61,21 +60,11 @@ var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func run(dbURL string, messages, conversations int, keep bool) error {
 	ctx := context.Background()
-	name := "fbchannel_bench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	dsn, err := apptest.WithDatabase(dbURL, name)
+	db, name, done, err := apptest.ScratchDatabase(ctx, dbURL, keep)
 	if err != nil {
 		return err
 	}
-	db, err := app.OpenDatabase(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		db.Close()
-		if !keep {
-			_ = apptest.DropDatabase(dbURL, name)
-		}
-	}()
+	defer done()
 	fmt.Fprintf(os.Stderr, "seeding %d messages in %d conversations into %s\n", messages, conversations, name)
 	seedStart := time.Now()
 	accountID, err := seed(ctx, db, messages, conversations)
