@@ -34,6 +34,9 @@ const DefaultServiceLevelSeconds = 60
 // account; an account that is not active is an *InvalidInput.
 func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 	q.ID = uuid.NewString()
+	if q.ServiceLevelSeconds == 0 {
+		q.ServiceLevelSeconds = DefaultServiceLevelSeconds
+	}
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		if err := lockActiveAccount(ctx, tx, q.AccountID); err != nil {
 			return err
@@ -93,7 +96,8 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, change func(*Queue) 
 	}
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		ub := pg.NewUpdateBuilder()
-		ub.Update("queues").Set(ub.Assign("name", q.Name), ub.Assign("priority", q.Priority)).Where(ub.Equal("id", id))
+		ub.Update("queues").Set(ub.Assign("name", q.Name), ub.Assign("priority", q.Priority), ub.Assign("service_level_seconds", q.ServiceLevelSeconds)).
+			Where(ub.Equal("id", id))
 		if _, err := exec(ctx, tx, ub); err != nil {
 			return err
 		}
