@@ -17,6 +17,8 @@ import (
 type Store struct {
 	DB  *sql.DB
 	Box *secrets.Box
+
+	inbox inboxGroup // the webhook's group commit (inbox.go)
 }
 
 // Open connects and checks the connection.

@@ -210,14 +210,23 @@ func (c *conversation) recorded(batch []contract.InboundEvent, taken int, res ac
 	}
 }
 
-// takeInbound moves the inbound events waiting in their channel to pending.
+// takeInbound moves the inbound events waiting in their channels to pending.
+// The relay sends only batches, in commit order; single events come from other
+// senders (tools, tests), so the order between the two channels does not matter.
 func (c *conversation) takeInbound() {
 	for {
 		var ev contract.InboundEvent
 		if !c.inbound.ReceiveAsync(&ev) {
-			return
+			break
 		}
 		c.pending = append(c.pending, ev)
+	}
+	for {
+		var batch []contract.InboundEvent
+		if !c.inboundBatch.ReceiveAsync(&batch) {
+			return
+		}
+		c.pending = append(c.pending, batch...)
 	}
 }
 

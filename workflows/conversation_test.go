@@ -332,6 +332,27 @@ func TestRedeliveredEventIsRecordedOnce(t *testing.T) {
 	}
 }
 
+// The relay hands a conversation's pending events on in one signal: they are
+// recorded together, in their order, once each.
+func TestRelayedBatchIsRecordedTogetherInOrder(t *testing.T) {
+	f := newConversation(t)
+	first := inbound("m_1", testStart)
+	batch := []contract.InboundEvent{
+		inbound("m_2", testStart.Add(time.Minute)), first, inbound("m_3", testStart.Add(2*time.Minute)),
+	}
+	f.at(5*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInboundBatch, batch) })
+	f.cancelAt(time.Hour)
+	f.startNew(first)
+	f.requireCanceled()
+
+	if keys, want := recordedKeys(f.log), []string{"m_1", "m_2", "m_3"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("recorded %v, want %v (each key once, in order)", keys, want)
+	}
+	if n := len(inputsOf[activities.RecordInboundInput](f.log, a.RecordInbound)); n != 1 {
+		t.Errorf("RecordInbound ran %d times for one batch, want 1", n)
+	}
+}
+
 func TestConversationOfUnservedPageEndsQuietly(t *testing.T) {
 	f := newConversation(t)
 	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
