@@ -284,16 +284,21 @@ func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]Webhoo
 	if !validUUID(webhookID) {
 		return nil, ErrNotFound
 	}
-	sb := pg.NewSelectBuilder()
-	// The account's live pages come in the same query: every webhook delivery
-	// asks, so one round trip instead of one per account.
-	sb.Select("a.id", "a.app_secret_enc", "p.verify_token",
-		`(SELECT coalesce(json_object_agg(lp.page_id, lp.id), '{}') FROM pages lp
-		  WHERE lp.account_id = a.id AND lp.provisioning_status NOT IN ('deleting', 'deleted'))`).
-		From("pages p").Join("accounts a", "a.id = p.account_id").
-		Where(sb.Equal("p.webhook_id", webhookID), sb.NotIn("p.provisioning_status", "deleting", "deleted"),
-			"a.app_secret_enc IS NOT NULL").OrderBy("p.created_at")
-	accts, err := queryAll(ctx, s.DB, sb, func(row rowScanner) (WebhookAccount, error) {
+	// Every webhook delivery asks, so this is one round trip: the account's live
+	// pages come in the same query, and the id (checked above to be a UUID, and
+	// written in its canonical form) is part of the text, so the driver sends a
+	// simple query instead of preparing a statement first.
+	rows, err := s.DB.QueryContext(ctx, `SELECT a.id, a.app_secret_enc, p.verify_token,
+			(SELECT coalesce(json_object_agg(lp.page_id, lp.id), '{}') FROM pages lp
+			 WHERE lp.account_id = a.id AND lp.provisioning_status NOT IN ('deleting', 'deleted'))
+		FROM pages p JOIN accounts a ON a.id = p.account_id
+		WHERE p.webhook_id = '`+uuid.MustParse(webhookID).String()+`'
+		  AND p.provisioning_status NOT IN ('deleting', 'deleted') AND a.app_secret_enc IS NOT NULL
+		ORDER BY p.created_at`)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := scanAll(rows, func(row rowScanner) (WebhookAccount, error) {
 		var w WebhookAccount
 		var secretEnc, pages []byte
 		if err := row.Scan(&w.AccountID, &secretEnc, &w.VerifyToken, &pages); err != nil {

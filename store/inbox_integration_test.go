@@ -89,3 +89,23 @@ func TestConcurrentDeliveriesCommitOnceInOrder(t *testing.T) {
 		t.Errorf("%d events stored, want %d", len(seen), deliveries*perDelivery)
 	}
 }
+
+// Values reach the inbox as they came, whatever quotes and backslashes they
+// hold (the insert quotes them into its text).
+func TestInboxKeepsQuotesAndBackslashes(t *testing.T) {
+	f := newFixture(t)
+	e := InboundEvent{PageID: `pa'ge`, EventKey: `m_'); DROP TABLE inbound_events; --\`, PSID: `ps\'id`, Kind: "message",
+		Payload: []byte(`{"text":"it's a \\ and a \" and \\u0041"}`), TraceParent: `00-'x'-01`}
+	if n, err := f.s.SaveInbox(f.ctx, []InboundEvent{e, e}, nil); err != nil || n != 1 {
+		t.Fatalf("SaveInbox: %d new, %v", n, err)
+	}
+	var got InboundEvent
+	var payload string
+	f.must(f.s.DB.QueryRowContext(f.ctx, `SELECT page_id, event_key, psid, kind, payload::text, traceparent FROM inbound_events`).
+		Scan(&got.PageID, &got.EventKey, &got.PSID, &got.Kind, &payload, &got.TraceParent))
+	got.Payload = []byte(payload)
+	if want := `{"text": "it's a \\ and a \" and \\u0041"}`; got.PageID != e.PageID || got.EventKey != e.EventKey || got.PSID != e.PSID ||
+		got.TraceParent != e.TraceParent || payload != want {
+		t.Errorf("stored %+v (payload %s), want %+v (payload %s)", got, payload, e, want)
+	}
+}

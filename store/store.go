@@ -70,6 +70,11 @@ func queryAll[T any](ctx context.Context, q querier, b sqlbuilder.Builder, scan 
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll reads every row with scan and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	list := []T{}
 	for rows.Next() {

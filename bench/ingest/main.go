@@ -67,6 +67,7 @@ type config struct {
 	drainTimeout  time.Duration
 	diagnose      bool
 	workerPollers int
+	cpuProfile    string
 }
 
 func main() {
@@ -79,6 +80,7 @@ func main() {
 	cfg.Stack.Register()
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for a phase's work to be drained")
 	flag.BoolVar(&cfg.diagnose, "diagnose", true, "after the schedule: (a) with the webhook's search attributes, a paced single conversation, and (b) with the channel's worker stopped (shown apart)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (starter, relay, worker, simulator, HTTP client) during the POSTs of the (b) phases to this file")
 	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as app.RunWorker)")
 	flag.Parse()
 	if cfg.conversations < 1 || cfg.messages < cfg.conversations || cfg.concurrency < 1 || cfg.rounds < 1 {
@@ -406,9 +408,11 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	}
 	measure.Progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
 	b.takeTimings()
+	stopProfile := b.profile(round)
 	res := b.drive(ctx, "b", round, m, func(ctx context.Context, i int) (string, error) {
 		return b.postWebhook(ctx, bodies[i])
 	})
+	stopProfile()
 	phaseStart := time.Now().Add(-res.wall)
 	res.diag = diag
 	for _, t := range b.takeTimings() {
