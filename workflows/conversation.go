@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"fbchannel/activities"
@@ -240,6 +241,17 @@ func (c *conversation) continueAsNew(ctx workflow.Context, next contract.Convers
 }
 
 func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
+	// Each upsert is a history event: none when nothing changed (a new
+	// conversation's run starts with them set by the relay's SignalWithStart).
+	current := workflow.GetTypedSearchAttributes(ctx)
+	unchanged := func(key temporal.SearchAttributeKeyKeyword, v string) bool {
+		got, _ := current.GetKeyword(key)
+		return got == v
+	}
+	if unchanged(contract.ConversationStatusKey, c.Status) && unchanged(contract.FacebookPageIDKey, c.PageID) &&
+		unchanged(contract.CustomerPSIDKey, c.PSID) && unchanged(contract.AgentIDKey, c.AgentID) {
+		return
+	}
 	// Search attributes are for operators; a failure to set them must not stop a conversation.
 	_ = workflow.UpsertTypedSearchAttributes(ctx,
 		contract.ConversationStatusKey.ValueSet(c.Status),

@@ -79,7 +79,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 // is stored (and the agent told, customer.updated), the agent sees the stand-in
 // name. The profile is a nicety: a conversation never fails over it.
 func (c *conversation) fetchProfile(ctx workflow.Context) workflow.Future {
-	return workflow.ExecuteActivity(withProfileActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
+	return workflow.ExecuteLocalActivity(withProfileLocalActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
 		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
 	})
 }

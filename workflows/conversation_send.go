@@ -136,28 +136,26 @@ func (c *conversation) failSend(ctx workflow.Context, messageID, reason, message
 // window allows it (automated messages never use tags); the activity sends nothing
 // when the workstream has the kind switched off. A notice that cannot be sent never
 // holds the conversation up.
-func (c *conversation) notify(ctx workflow.Context, kind string) { c.sendNotice(ctx, kind, true) }
-
-// notifyAsActivity is notify with an ordinary activity, for the close update.
-func (c *conversation) notifyAsActivity(ctx workflow.Context, kind string) {
-	c.sendNotice(ctx, kind, false)
+func (c *conversation) notify(ctx workflow.Context, kind string) {
+	in, ok := c.notice(ctx, kind)
+	if !ok {
+		return
+	}
+	// A local activity: one Postgres read and one send, idempotent on the
+	// notice's id, cost the conversation one marker instead of an activity's
+	// three events and a workflow task.
+	_ = workflow.ExecuteLocalActivity(withSendLocalActivity(ctx), a.SendNotice, in).Get(ctx, nil)
 }
 
-func (c *conversation) sendNotice(ctx workflow.Context, kind string, local bool) {
+// notice is the notice of the given kind to send now, with its id; none (false)
+// when Messenger's standard window does not allow automated messages.
+func (c *conversation) notice(ctx workflow.Context, kind string) (activities.SendNoticeInput, bool) {
 	if how, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false); how != "RESPONSE" {
-		return
+		return activities.SendNoticeInput{}, false
 	}
 	c.NoticeSeq++
 	id := uuid.NewSHA1(noticeNamespace, []byte(c.ConversationID+"/"+strconv.Itoa(c.NoticeSeq))).String()
-	in := activities.SendNoticeInput{ConversationID: c.ConversationID, MessageID: id, Kind: kind}
-	if local {
-		// From the main loop, a local activity: one Postgres read and one send,
-		// idempotent on the notice's id, cost the conversation one marker instead
-		// of an activity's three events and a workflow task.
-		_ = workflow.ExecuteLocalActivity(withSendLocalActivity(ctx), a.SendNotice, in).Get(ctx, nil)
-		return
-	}
-	_ = workflow.ExecuteActivity(withSendActivity(ctx), a.SendNotice, in).Get(ctx, nil)
+	return activities.SendNoticeInput{ConversationID: c.ConversationID, MessageID: id, Kind: kind}, true
 }
 
 // noticeNamespace makes the notices' message ids (UUIDv5) distinct from other ids.
