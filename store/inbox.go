@@ -136,18 +136,24 @@ const inboxGroupRows = inboxInsertRows
 // up, since the others wait for it.
 const inboxGroupTimeout = 5 * time.Second
 
-// inboxGroup commits concurrent deliveries together. A delivery that finds no
-// statement running writes at once (nothing waits for a timer); one that finds
-// a statement running joins the queue, and the queue is written by one
-// statement as soon as the running one ends. Each statement is one multi-row
+// inboxWriters bounds the group statements in flight at once. More than one, so
+// a delivery rarely waits for a whole statement of others before its own starts
+// (on a busy host most of a statement is waiting for a CPU, not work); few, so
+// that concurrent deliveries still share statements.
+const inboxWriters = 4
+
+// inboxGroup commits concurrent deliveries together. A delivery that finds a
+// writer free writes at once (nothing waits for a timer); otherwise it joins the
+// queue, and the next writer to finish writes the whole queue with one
+// statement. Each statement is one multi-row
 // INSERT in autocommit, so a delivery's events commit together (with the
 // others of its group) or not at all. If a group statement fails, each of its
 // deliveries is written alone, so one delivery Postgres refuses does not cost
 // the others their acknowledgement.
 type inboxGroup struct {
-	mu       sync.Mutex
-	queue    []*inboxWrite
-	flushing bool
+	mu      sync.Mutex
+	queue   []*inboxWrite
+	writers int // writers running
 }
 
 type inboxWrite struct {
@@ -161,10 +167,10 @@ func (g *inboxGroup) save(ctx context.Context, db *sql.DB, events []InboundEvent
 	w := &inboxWrite{events: events, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
-	if !g.flushing {
-		// The writer runs apart from every request, so each delivery keeps
-		// its own deadline; it stops when the queue is empty.
-		g.flushing = true
+	if g.writers < inboxWriters {
+		// Writers run apart from every request, so each delivery keeps its
+		// own deadline; a writer stops when the queue is empty.
+		g.writers++
 		go g.flush(db)
 	}
 	g.mu.Unlock()
@@ -178,7 +184,7 @@ func (g *inboxGroup) save(ctx context.Context, db *sql.DB, events []InboundEvent
 }
 
 // flushNext writes the queue's head: as many deliveries as fit in one statement.
-// It reports false when the queue was empty (and so no flush is running any more).
+// It reports false when the queue was empty (and so this writer stops).
 func (g *inboxGroup) flushNext(db *sql.DB) bool {
 	g.mu.Lock()
 	var group []*inboxWrite
@@ -189,7 +195,7 @@ func (g *inboxGroup) flushNext(db *sql.DB) bool {
 		g.queue = g.queue[1:]
 	}
 	if len(group) == 0 {
-		g.flushing = false
+		g.writers--
 		g.mu.Unlock()
 		return false
 	}
