@@ -287,9 +287,35 @@ func (a *Activities) MarkMessageFailed(ctx context.Context, in MarkMessageFailed
 	return a.Store.MarkFailed(ctx, in.MessageID, in.Reason, in.Error)
 }
 
+// closeNoticeAttempts bounds the attempts of CloseConversation that wait for a
+// notice Facebook refuses for the moment; after them the conversation closes
+// without it.
+const closeNoticeAttempts = 3
+
+// CloseConversation is a conversation's whole close in one activity (so in one
+// workflow task of the close): its notices, the close and its agent event in
+// one transaction, and the wake-up of the freed agent's queues. Every step is
+// idempotent, so a retry repeats none: a notice is keyed on its message id, a
+// closed conversation stays closed, and a queue woken twice passes once more.
 func (a *Activities) CloseConversation(ctx context.Context, in CloseConversationInput) (CloseConversationResult, error) {
+	for _, n := range in.Notices {
+		if err := a.SendNotice(ctx, n); err != nil {
+			var appErr *temporal.ApplicationError
+			if !(errors.As(err, &appErr) && appErr.NonRetryable()) && activity.GetInfo(ctx).Attempt < closeNoticeAttempts {
+				return CloseConversationResult{}, err
+			}
+			activity.GetLogger(ctx).Warn("closing without a notice that could not be sent", "kind", n.Kind, "err", err)
+		}
+	}
 	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
-	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, fromStore(err)
+	if err != nil {
+		return CloseConversationResult{}, fromStore(err)
+	}
+	// The agent's capacity is free: its queues hand it the next conversation.
+	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, queues); err != nil {
+		return CloseConversationResult{}, err
+	}
+	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, nil
 }
 
 func (a *Activities) ReopenConversation(ctx context.Context, in contract.ReopenRequest) (contract.ConversationState, error) {

@@ -163,6 +163,10 @@ type CloseConversationInput struct {
 	ConversationID string
 	Reason         string
 	Disposition    string
+	// Notices are sent first, in order (the farewell, the survey), so the
+	// transcript ends with them. One that still cannot be sent after a few
+	// attempts does not keep the conversation open.
+	Notices []SendNoticeInput
 }
 
 type CloseConversationResult struct {

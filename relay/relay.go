@@ -1,7 +1,8 @@
 // Package relay hands the webhook inbox to Temporal: every event a delivery
 // committed in inbound_events is signalled (SignalWithStart) into its
 // conversation workflow, in commit order per customer, and marked relayed once
-// the signal succeeded.
+// the signal succeeded. A conversation's pending events travel together, up to
+// store.RelaySignalEvents in one signal.
 //
 // The webhook handler kicks the relay right after its commit, so in normal
 // operation an event is handed on within about one signal round trip. The relay
@@ -237,10 +238,10 @@ func (r *Relay) pass(ctx context.Context) passResult {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			n, busy, err := r.o.Store.RelayConversation(ctx, c, func(e store.PendingEvent) error {
-				err := r.signal(signalCtx, e)
+			n, busy, err := r.o.Store.RelayConversation(ctx, c, func(events []store.PendingEvent) error {
+				err := r.signal(signalCtx, events)
 				if err != nil && refused(err) {
-					return &refusedSignal{eventKey: e.EventKey, err: err}
+					return &refusedSignal{eventKey: events[0].EventKey, err: err}
 				}
 				return err
 			})
@@ -294,29 +295,36 @@ func refused(err error) bool {
 	return errors.As(err, &invalid) || errors.As(err, &precondition) || errors.As(err, &denied)
 }
 
-// signal is the SignalWithStart the webhook handler used to make: the payload
-// and options the conversation workflow understands.
-func (r *Relay) signal(ctx context.Context, e store.PendingEvent) error {
+// signal hands a conversation's events, in commit order, to its workflow: one
+// SignalWithStart carrying them all (starting the workflow when it is not
+// running), so a burst costs the workflow one signal and one workflow task, not
+// one per event.
+func (r *Relay) signal(ctx context.Context, events []store.PendingEvent) error {
 	ctx, cancel := context.WithTimeout(ctx, r.o.SignalTimeout)
 	defer cancel()
-	if e.TraceParent != "" {
-		// The signal's span joins the trace of the delivery that brought the event.
-		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
+	first := events[0]
+	if first.TraceParent != "" {
+		// The signal's span joins the trace of the delivery that brought its first event.
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": first.TraceParent})
+	}
+	batch := make([]contract.InboundEvent, len(events))
+	for i, e := range events {
+		batch[i] = contract.InboundEvent{
+			PageUUID: e.PageUUID, PageID: e.PageID, PSID: e.PSID, EventKey: e.EventKey, Kind: e.Kind, Timestamp: e.Timestamp,
+		}
 	}
 	start := time.Now()
-	_, err := r.o.Temporal.SignalWithStartWorkflow(ctx, contract.ConversationWorkflowID(e.PageID, e.PSID), contract.SignalInbound,
-		contract.InboundEvent{
-			PageUUID: e.PageUUID, PageID: e.PageID, PSID: e.PSID, EventKey: e.EventKey, Kind: e.Kind, Timestamp: e.Timestamp,
-		},
+	_, err := r.o.Temporal.SignalWithStartWorkflow(ctx, contract.ConversationWorkflowID(first.PageID, first.PSID), contract.SignalInboundBatch,
+		batch,
 		client.StartWorkflowOptions{
 			TaskQueue: r.o.TaskQueue,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				contract.FacebookPageIDKey.ValueSet(e.PageID),
-				contract.CustomerPSIDKey.ValueSet(e.PSID),
+				contract.FacebookPageIDKey.ValueSet(first.PageID),
+				contract.CustomerPSIDKey.ValueSet(first.PSID),
 				contract.ConversationStatusKey.ValueSet(contract.StatusWaiting),
 			),
 		},
-		contract.ConversationWorkflowType, contract.ConversationInput{PageID: e.PageID, PSID: e.PSID})
+		contract.ConversationWorkflowType, contract.ConversationInput{PageID: first.PageID, PSID: first.PSID})
 	r.o.Metrics.ObserveSignal(time.Since(start))
 	r.o.Metrics.RelaySignal(err)
 	return err

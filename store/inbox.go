@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -41,31 +42,29 @@ type UnreadableEvent struct {
 const inboxInsertRows = 1000
 
 // SaveInbox commits a delivery: its events and its unreadable parts, in one
-// transaction of multi-row inserts. A redelivered event or unreadable part
-// inserts nothing. Events are inserted in the order given, which is their
-// commit order (seq). It answers how many events were new.
+// transaction. A redelivered event or unreadable part inserts nothing. Events
+// are inserted in the order given, which is their commit order (seq). It
+// answers how many events were new.
+//
+// Deliveries that arrive while another one is being written share the next
+// statement (group commit, see inboxGroup): one round trip and one WAL flush
+// for all of them instead of a transaction each, which is what bounds the
+// webhook's throughput when Postgres shares its CPUs.
 func (s *Store) SaveInbox(ctx context.Context, events []InboundEvent, unreadable []UnreadableEvent) (inserted int, err error) {
-	if len(events) == 0 && len(unreadable) == 0 {
+	switch {
+	case len(events) == 0 && len(unreadable) == 0:
 		return 0, nil
+	case len(unreadable) == 0 && len(events) <= inboxGroupRows:
+		return s.inbox.save(ctx, s.DB, events)
 	}
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
 		for start := 0; start < len(events); start += inboxInsertRows {
-			ib := pg.NewInsertBuilder()
-			ib.InsertInto("inbound_events").Cols("page_id", "page_uuid", "event_key", "psid", "kind", "payload", "traceparent")
-			for _, e := range events[start:min(start+inboxInsertRows, len(events))] {
-				ib.Values(e.PageID, nullUUID(e.PageUUID), e.EventKey, e.PSID, e.Kind, string(e.Payload), nullText(e.TraceParent))
-			}
-			ib.SQL("ON CONFLICT (page_id, event_key) DO NOTHING")
-			res, err := exec(ctx, tx, ib)
+			n, err := insertInboundEvents(ctx, tx, events[start:min(start+inboxInsertRows, len(events))])
 			if err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			inserted += int(n)
+			inserted += n
 		}
 		for start := 0; start < len(unreadable); start += inboxInsertRows {
 			ib := pg.NewInsertBuilder()
@@ -84,17 +83,190 @@ func (s *Store) SaveInbox(ctx context.Context, events []InboundEvent, unreadable
 	return inserted, err
 }
 
+// insertInboundEvents inserts events in their order with one statement (atomic
+// by itself); a row already there (a redelivery) is skipped. It answers how
+// many were new.
+func insertInboundEvents(ctx context.Context, q querier, events []InboundEvent) (int, error) {
+	res, err := q.ExecContext(ctx, inboundEventsInsert(events, ""))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// inboundEventsInsert is the INSERT of events, in their order, skipping those
+// already stored, then returning. The values are quoted into the text
+// (pq.QuoteLiteral) rather than bound as parameters: a statement without
+// parameters is one round trip to Postgres instead of two (prepare, then
+// execute), and this is the statement every webhook delivery waits for. No
+// value can hold a NUL (the webhook stores such events as unreadable).
+func inboundEventsInsert(events []InboundEvent, returning string) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO inbound_events (page_id, page_uuid, event_key, psid, kind, payload, traceparent) VALUES ")
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + pq.QuoteLiteral(e.PageID) + ", " + literalOrNull(e.PageUUID) + "::uuid, " + pq.QuoteLiteral(e.EventKey) + ", " +
+			pq.QuoteLiteral(e.PSID) + ", " + pq.QuoteLiteral(e.Kind) + ", " + pq.QuoteLiteral(string(e.Payload)) + "::jsonb, " +
+			literalOrNull(e.TraceParent) + ")")
+	}
+	q.WriteString(" ON CONFLICT (page_id, event_key) DO NOTHING")
+	if returning != "" {
+		q.WriteString(" RETURNING " + returning)
+	}
+	return q.String()
+}
+
+// literalOrNull quotes s, or is NULL for "".
+func literalOrNull(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return pq.QuoteLiteral(s)
+}
+
+// inboxGroupRows bounds the events of one group statement; a larger delivery
+// is written alone.
+const inboxGroupRows = inboxInsertRows
+
+// inboxGroupTimeout bounds one group statement. The waiting deliveries keep
+// their own deadlines; the statement is not cancelled when one of them gives
+// up, since the others wait for it.
+const inboxGroupTimeout = 5 * time.Second
+
+// inboxWriters bounds the group statements in flight at once. More than one, so
+// a delivery rarely waits for a whole statement of others before its own starts
+// (on a busy host most of a statement is waiting for a CPU, not work); few, so
+// that concurrent deliveries still share statements.
+const inboxWriters = 4
+
+// inboxGroup commits concurrent deliveries together. A delivery that finds a
+// writer free writes at once (nothing waits for a timer); otherwise it joins the
+// queue, and the next writer to finish writes the whole queue with one
+// statement. Each statement is one multi-row
+// INSERT in autocommit, so a delivery's events commit together (with the
+// others of its group) or not at all. If a group statement fails, each of its
+// deliveries is written alone, so one delivery Postgres refuses does not cost
+// the others their acknowledgement.
+type inboxGroup struct {
+	mu      sync.Mutex
+	queue   []*inboxWrite
+	writers int // writers running
+}
+
+type inboxWrite struct {
+	events   []InboundEvent
+	inserted int
+	err      error
+	done     chan struct{}
+}
+
+func (g *inboxGroup) save(ctx context.Context, db *sql.DB, events []InboundEvent) (int, error) {
+	w := &inboxWrite{events: events, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, w)
+	if g.writers < inboxWriters {
+		// Writers run apart from every request, so each delivery keeps its
+		// own deadline; a writer stops when the queue is empty.
+		g.writers++
+		go g.flush(db)
+	}
+	g.mu.Unlock()
+	select {
+	case <-w.done:
+		return w.inserted, w.err
+	case <-ctx.Done():
+		// The events may still commit; Facebook's redelivery then inserts nothing.
+		return 0, ctx.Err()
+	}
+}
+
+// flushNext writes the queue's head: as many deliveries as fit in one statement.
+// It reports false when the queue was empty (and so this writer stops).
+func (g *inboxGroup) flushNext(db *sql.DB) bool {
+	g.mu.Lock()
+	var group []*inboxWrite
+	rows := 0
+	for len(g.queue) > 0 && (len(group) == 0 || rows+len(g.queue[0].events) <= inboxGroupRows) {
+		rows += len(g.queue[0].events)
+		group = append(group, g.queue[0])
+		g.queue = g.queue[1:]
+	}
+	if len(group) == 0 {
+		g.writers--
+		g.mu.Unlock()
+		return false
+	}
+	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), inboxGroupTimeout)
+	defer cancel()
+	writeGroup(ctx, db, group)
+	return true
+}
+
+func (g *inboxGroup) flush(db *sql.DB) {
+	for g.flushNext(db) {
+	}
+}
+
+// writeGroup inserts the group's events in one statement, in queue order, and
+// tells each delivery how many of its events were new.
+func writeGroup(ctx context.Context, db *sql.DB, group []*inboxWrite) {
+	defer func() {
+		for _, w := range group {
+			close(w.done)
+		}
+	}()
+	if len(group) == 1 {
+		group[0].inserted, group[0].err = insertInboundEvents(ctx, db, group[0].events)
+		return
+	}
+	var events []InboundEvent
+	for _, w := range group {
+		events = append(events, w.events...)
+	}
+	type key struct{ page, event string }
+	var fresh map[key]bool
+	rows, err := db.QueryContext(ctx, inboundEventsInsert(events, "page_id, event_key"))
+	if err == nil {
+		fresh = map[key]bool{}
+		for rows.Next() {
+			var k key
+			if err = rows.Scan(&k.page, &k.event); err != nil {
+				break
+			}
+			fresh[k] = true
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		// Whatever Postgres refused, it refused for the whole group: each
+		// delivery on its own, so only the one at fault fails.
+		for _, w := range group {
+			w.inserted, w.err = insertInboundEvents(ctx, db, w.events)
+		}
+		return
+	}
+	for _, w := range group {
+		for _, e := range w.events {
+			// A key two deliveries of the group carried is new for the first.
+			if k := (key{e.PageID, e.EventKey}); fresh[k] {
+				w.inserted++
+				delete(fresh, k)
+			}
+		}
+	}
+}
+
 // storable makes text Postgres accepts whatever a delivery carried: no NUL,
 // valid UTF-8.
 func storable(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-}
-
-func nullText(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func nullUUID(id string) any {
@@ -143,15 +315,20 @@ const relayLockClass = 7_246_012
 // relayBatch bounds the events one conversation hands on in one transaction.
 const relayBatch = 500
 
+// RelaySignalEvents bounds the events handed to send at once: one signal
+// carries them, far below Temporal's payload limits (about 200 bytes each).
+const RelaySignalEvents = 100
+
 // RelayConversation hands one conversation's pending events, in commit order,
-// to send, and marks those send accepted relayed. It holds the conversation's
-// advisory transaction lock throughout, so two relays never hand on one
-// conversation's events at once (and so never out of order); when another
-// relay holds it, it does nothing and answers busy. The lock dies with its
-// transaction, so a relay that crashes mid-way leaves nothing locked. send
-// stops at its first error: the events after it stay pending, in order, and
-// that error is returned after the accepted ones are marked.
-func (s *Store) RelayConversation(ctx context.Context, c InboxConversation, send func(PendingEvent) error) (relayed int, busy bool, err error) {
+// to send in batches of at most RelaySignalEvents, and marks the batches send
+// accepted relayed. It holds the conversation's advisory transaction lock
+// throughout, so two relays never hand on one conversation's events at once
+// (and so never out of order); when another relay holds it, it does nothing and
+// answers busy. The lock dies with its transaction, so a relay that crashes
+// mid-way leaves nothing locked. send stops at its first error: the events of
+// that batch and after it stay pending, in order, and that error is returned
+// after the accepted ones are marked.
+func (s *Store) RelayConversation(ctx context.Context, c InboxConversation, send func([]PendingEvent) error) (relayed int, busy bool, err error) {
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, false, err
@@ -180,11 +357,14 @@ func (s *Store) RelayConversation(ctx context.Context, c InboxConversation, send
 	}
 	var done []int64
 	var sendErr error
-	for _, e := range pending {
-		if sendErr = send(e); sendErr != nil {
+	for start := 0; start < len(pending); start += RelaySignalEvents {
+		batch := pending[start:min(start+RelaySignalEvents, len(pending))]
+		if sendErr = send(batch); sendErr != nil {
 			break
 		}
-		done = append(done, e.Seq)
+		for _, e := range batch {
+			done = append(done, e.Seq)
+		}
 	}
 	if len(done) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE inbound_events SET relayed_at = now() WHERE relayed_at IS NULL AND seq = ANY($1)`,

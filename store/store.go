@@ -17,6 +17,8 @@ import (
 type Store struct {
 	DB  *sql.DB
 	Box *secrets.Box
+
+	inbox inboxGroup // the webhook's group commit (inbox.go)
 }
 
 // Open connects and checks the connection.
@@ -68,6 +70,11 @@ func queryAll[T any](ctx context.Context, q querier, b sqlbuilder.Builder, scan 
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll reads every row with scan and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	list := []T{}
 	for rows.Next() {

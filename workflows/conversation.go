@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"fbchannel/activities"
@@ -82,7 +83,7 @@ type conversation struct {
 	// Every signal waits in its channel until the main loop takes it (takeSignals):
 	// a goroutine blocked in Receive would be handed a signal that arrives as the
 	// run completes, and it would be lost with the run.
-	inbound, assigned, closeRequested, pageActiveSignal workflow.ReceiveChannel
+	inbound, inboundBatch, assigned, closeRequested, pageActiveSignal workflow.ReceiveChannel
 	// lock keeps recording a message and closing apart, so a message is either in
 	// this conversation or, if it arrived during the close, in the next one.
 	lock workflow.Mutex
@@ -90,6 +91,7 @@ type conversation struct {
 
 func (c *conversation) setup(ctx workflow.Context) error {
 	c.inbound = workflow.GetSignalChannel(ctx, contract.SignalInbound)
+	c.inboundBatch = workflow.GetSignalChannel(ctx, contract.SignalInboundBatch)
 	c.assigned = workflow.GetSignalChannel(ctx, contract.SignalAssigned)
 	c.closeRequested = workflow.GetSignalChannel(ctx, contract.SignalCloseRequested)
 	c.pageActiveSignal = workflow.GetSignalChannel(ctx, contract.SignalPageActive)
@@ -176,7 +178,7 @@ func (c *conversation) hasWork(ctx workflow.Context) bool {
 
 // signalsWaiting says a signal waits in its channel.
 func (c *conversation) signalsWaiting() bool {
-	return c.inbound.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0
+	return c.inbound.Len() > 0 || c.inboundBatch.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0
 }
 
 // takeSignals applies every waiting signal: inbound events join pending, an
@@ -252,6 +254,17 @@ func (c *conversation) continueAsNew(ctx workflow.Context, next contract.Convers
 }
 
 func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
+	// Each upsert is a history event: none when nothing changed (a new
+	// conversation's run starts with them set by the relay's SignalWithStart).
+	current := workflow.GetTypedSearchAttributes(ctx)
+	unchanged := func(key temporal.SearchAttributeKeyKeyword, v string) bool {
+		got, _ := current.GetKeyword(key)
+		return got == v
+	}
+	if unchanged(contract.ConversationStatusKey, c.Status) && unchanged(contract.FacebookPageIDKey, c.PageID) &&
+		unchanged(contract.CustomerPSIDKey, c.PSID) && unchanged(contract.AgentIDKey, c.AgentID) {
+		return
+	}
 	// Search attributes are for operators; a failure to set them must not stop a conversation.
 	_ = workflow.UpsertTypedSearchAttributes(ctx,
 		contract.ConversationStatusKey.ValueSet(c.Status),

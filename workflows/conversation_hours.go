@@ -49,7 +49,7 @@ func (c *conversation) enqueue(ctx workflow.Context, rules store.QueueingRules) 
 	c.watchHold(ctx)
 	switch {
 	case d.Reason == store.ReasonOutOfHours:
-		c.sendNoticeOf(ctx, activities.SendNoticeInput{Kind: activities.NoticeOutOfHours, NextOpening: d.NextOpening, TimeZone: zone}, true)
+		c.notifyWith(ctx, activities.SendNoticeInput{Kind: activities.NoticeOutOfHours, NextOpening: d.NextOpening, TimeZone: zone})
 	case d.Action == store.ActionEnd:
 		c.notify(ctx, activities.NoticeQueueFull)
 	default:

@@ -81,7 +81,7 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 // is stored (and the agent told, customer.updated), the agent sees the stand-in
 // name. The profile is a nicety: a conversation never fails over it.
 func (c *conversation) fetchProfile(ctx workflow.Context) workflow.Future {
-	return workflow.ExecuteActivity(withProfileActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
+	return workflow.ExecuteLocalActivity(withProfileLocalActivity(ctx), a.FetchCustomerProfile, activities.FetchCustomerProfileInput{
 		CustomerID: c.CustomerID, PageUUID: c.PageUUID,
 	})
 }
@@ -216,14 +216,23 @@ func (c *conversation) recorded(batch []contract.InboundEvent, taken int, res ac
 	}
 }
 
-// takeInbound moves the inbound events waiting in their channel to pending.
+// takeInbound moves the inbound events waiting in their channels to pending.
+// The relay sends only batches, in commit order; single events come from other
+// senders (tools, tests), so the order between the two channels does not matter.
 func (c *conversation) takeInbound() {
 	for {
 		var ev contract.InboundEvent
 		if !c.inbound.ReceiveAsync(&ev) {
-			return
+			break
 		}
 		c.pending = append(c.pending, ev)
+	}
+	for {
+		var batch []contract.InboundEvent
+		if !c.inboundBatch.ReceiveAsync(&batch) {
+			return
+		}
+		c.pending = append(c.pending, batch...)
 	}
 }
 

@@ -137,33 +137,32 @@ func (c *conversation) failSend(ctx workflow.Context, messageID, reason, message
 // window allows it (automated messages never use tags); the activity sends nothing
 // when the workstream has the kind switched off. A notice that cannot be sent never
 // holds the conversation up.
-func (c *conversation) notify(ctx workflow.Context, kind string) { c.sendNotice(ctx, kind, true) }
-
-// notifyAsActivity is notify with an ordinary activity, for the close update.
-func (c *conversation) notifyAsActivity(ctx workflow.Context, kind string) {
-	c.sendNotice(ctx, kind, false)
+func (c *conversation) notify(ctx workflow.Context, kind string) {
+	c.notifyWith(ctx, activities.SendNoticeInput{Kind: kind})
 }
 
-func (c *conversation) sendNotice(ctx workflow.Context, kind string, local bool) {
-	c.sendNoticeOf(ctx, activities.SendNoticeInput{Kind: kind}, local)
-}
-
-// sendNoticeOf sends the notice in describes (its kind and what fills it in).
-func (c *conversation) sendNoticeOf(ctx workflow.Context, in activities.SendNoticeInput, local bool) {
-	if how, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false); how != "RESPONSE" {
+// notifyWith is notify for a notice with what fills it in (the next opening).
+func (c *conversation) notifyWith(ctx workflow.Context, in activities.SendNoticeInput) {
+	in, ok := c.notice(ctx, in)
+	if !ok {
 		return
+	}
+	// A local activity: one Postgres read and one send, idempotent on the
+	// notice's id, cost the conversation one marker instead of an activity's
+	// three events and a workflow task.
+	_ = workflow.ExecuteLocalActivity(withSendLocalActivity(ctx), a.SendNotice, in).Get(ctx, nil)
+}
+
+// notice is the notice in describes, to send now, with its id; none (false)
+// when Messenger's standard window does not allow automated messages.
+func (c *conversation) notice(ctx workflow.Context, in activities.SendNoticeInput) (activities.SendNoticeInput, bool) {
+	if how, _, _ := messagingType(workflow.Now(ctx), c.LastCustomerMessageAt, false); how != "RESPONSE" {
+		return activities.SendNoticeInput{}, false
 	}
 	c.NoticeSeq++
 	in.ConversationID = c.ConversationID
 	in.MessageID = uuid.NewSHA1(noticeNamespace, []byte(c.ConversationID+"/"+strconv.Itoa(c.NoticeSeq))).String()
-	if local {
-		// From the main loop, a local activity: one Postgres read and one send,
-		// idempotent on the notice's id, cost the conversation one marker instead
-		// of an activity's three events and a workflow task.
-		_ = workflow.ExecuteLocalActivity(withSendLocalActivity(ctx), a.SendNotice, in).Get(ctx, nil)
-		return
-	}
-	_ = workflow.ExecuteActivity(withSendActivity(ctx), a.SendNotice, in).Get(ctx, nil)
+	return in, true
 }
 
 // noticeNamespace makes the notices' message ids (UUIDv5) distinct from other ids.

@@ -109,7 +109,15 @@ func newConversation(t *testing.T) *conversationFixture {
 	stubErr(f.env, f.log, a.SendNotice, &f.sendNotice)
 	f.sendCall = stub(f.env, f.log, a.SendMessage, &f.sendMessage)
 	stubErr(f.env, f.log, a.MarkMessageFailed, &f.markMessageFailed)
-	f.closeCall = stub(f.env, f.log, a.CloseConversation, &f.closeConversation)
+	// CloseConversation sends the close's notices itself, as the real one does:
+	// through the sendNotice fake, not logged as activities of their own.
+	closeWithNotices := func(in activities.CloseConversationInput) (activities.CloseConversationResult, error) {
+		for _, n := range in.Notices {
+			_ = f.sendNotice(n)
+		}
+		return f.closeConversation(in)
+	}
+	f.closeCall = stub(f.env, f.log, a.CloseConversation, &closeWithNotices)
 	stub(f.env, f.log, a.ReopenConversation, &f.reopenConversation)
 	f.markMessageQueued = func(string) error { return nil }
 	f.markQueuedCall = stubErr(f.env, f.log, a.MarkMessageQueued, &f.markMessageQueued)
@@ -332,6 +340,27 @@ func TestRedeliveredEventIsRecordedOnce(t *testing.T) {
 	}
 }
 
+// The relay hands a conversation's pending events on in one signal: they are
+// recorded together, in their order, once each.
+func TestRelayedBatchIsRecordedTogetherInOrder(t *testing.T) {
+	f := newConversation(t)
+	first := inbound("m_1", testStart)
+	batch := []contract.InboundEvent{
+		inbound("m_2", testStart.Add(time.Minute)), first, inbound("m_3", testStart.Add(2*time.Minute)),
+	}
+	f.at(5*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInboundBatch, batch) })
+	f.cancelAt(time.Hour)
+	f.startNew(first)
+	f.requireCanceled()
+
+	if keys, want := recordedKeys(f.log), []string{"m_1", "m_2", "m_3"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("recorded %v, want %v (each key once, in order)", keys, want)
+	}
+	if n := len(inputsOf[activities.RecordInboundInput](f.log, a.RecordInbound)); n != 1 {
+		t.Errorf("RecordInbound ran %d times for one batch, want 1", n)
+	}
+}
+
 func TestConversationOfUnservedPageEndsQuietly(t *testing.T) {
 	f := newConversation(t)
 	f.openConversation = func(activities.OpenConversationInput) (activities.OpenConversationResult, error) {
@@ -515,14 +544,22 @@ func TestCloseEndsConversationAndWakesAgentQueues(t *testing.T) {
 	}
 	convID := inputsOf[activities.OpenConversationInput](f.log, a.OpenConversation)[0].ConversationID
 	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
-	if want := []activities.CloseConversationInput{{ConversationID: convID, Reason: "agent_closed"}}; !reflect.DeepEqual(closes, want) {
-		t.Errorf("CloseConversation inputs %+v, want %+v", closes, want)
+	if len(closes) != 1 || closes[0].ConversationID != convID || closes[0].Reason != "agent_closed" {
+		t.Fatalf("CloseConversation inputs %+v, want one agent_closed close of %s", closes, convID)
 	}
-	wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues)
-	// The new conversation's queue was woken inside OpenConversation; the close's
-	// wake hands the freed agent's capacity on.
-	if len(wakes) != 1 || !reflect.DeepEqual(wakes[0].QueueIDs, []string{testQueueID, "queue-2"}) {
-		t.Errorf("WakeQueues inputs %+v, want the queues CloseConversation returned last", wakes)
+	var kinds []string
+	for _, n := range closes[0].Notices {
+		kinds = append(kinds, n.Kind)
+	}
+	// The farewell and the survey go with the close, in one activity.
+	if want := []string{activities.NoticeAgentEnded, activities.NoticeSurvey}; !reflect.DeepEqual(kinds, want) {
+		t.Errorf("the close's notices %v, want %v", kinds, want)
+	}
+	// The new conversation's queue was woken inside OpenConversation, and the
+	// freed agent's queues are woken inside CloseConversation: no activity of
+	// their own.
+	if wakes := inputsOf[activities.WakeQueuesInput](f.log, a.WakeQueues); len(wakes) != 0 {
+		t.Errorf("WakeQueues inputs %+v, want none", wakes)
 	}
 }
 

@@ -40,6 +40,16 @@ func withDatabaseLocalActivity(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// The close (its notices, the close, the queues' wake-up: see
+// activities.CloseConversation) is retried as a database call, until it is
+// done: a conversation must not stay open because Facebook or the database
+// failed for a while. Its notices give up after a few attempts by themselves.
+func withCloseActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, RetryPolicy: backoff(500*time.Millisecond, 30*time.Second, 0),
+	})
+}
+
 // A send is retried a few times for Facebook's transient errors, then reported to
 // the agent: an agent waits on the answer, so retrying for ever is worse than a
 // clear failure they can act on.
@@ -82,8 +92,12 @@ func failureOf(err error) (reason, message string) {
 
 // The profile gets two quick tries: a customer without a profile is better than a
 // customer kept waiting (when routing looks at the locale, routing waits for it).
-func withProfileActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// A local activity, beside the greeting in the opening's workflow task: one Graph
+// call and one idempotent write, which cost the conversation one marker instead
+// of an activity's three events and the workflow task its completion needs. It
+// holds that task no longer than the greeting's send already does.
+func withProfileLocalActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second, RetryPolicy: backoff(time.Second, time.Second, 2),
 	})
 }

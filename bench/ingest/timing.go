@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"fbchannel/bench/measure"
 )
 
 // reqTiming is the server side of one webhook request.
@@ -69,4 +74,24 @@ func (b *bench) takeTimings() []reqTiming {
 	t := b.timings
 	b.timings = nil
 	return t
+}
+
+// profile starts the CPU profile of a timed (b) phase when -cpuprofile asks;
+// the phases' profiles go to one file each (name.b1, name.b2, …).
+func (b *bench) profile(round int) (stop func()) {
+	if b.cfg.cpuProfile == "" || round < 0 {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s", b.cfg.cpuProfile, phaseLabel("b", round)))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		measure.Progress("cpu profile: %v", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

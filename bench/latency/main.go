@@ -73,6 +73,7 @@ type results struct {
 	received            []time.Duration // next message sent → message.received
 	history             int64           // one in, one reply, close
 	historyByType       map[string]int
+	historySequence     []string // event types in order, with activity, marker and signal names
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -386,7 +387,17 @@ func (b *bench) oneConversation(ctx context.Context, res *results) error {
 		if err != nil {
 			return err
 		}
-		res.historyByType[strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_")]++
+		name := strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_")
+		res.historyByType[name]++
+		switch {
+		case e.GetActivityTaskScheduledEventAttributes() != nil:
+			name += " " + e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+		case e.GetMarkerRecordedEventAttributes() != nil:
+			name += " " + e.GetMarkerRecordedEventAttributes().GetMarkerName()
+		case e.GetWorkflowExecutionSignaledEventAttributes() != nil:
+			name += " " + e.GetWorkflowExecutionSignaledEventAttributes().GetSignalName()
+		}
+		res.historySequence = append(res.historySequence, name)
 	}
 	measure.Progress("one in, one reply, close: %d history events", res.history)
 	return nil
@@ -434,6 +445,7 @@ func report(out io.Writer, cfg config, res results, total time.Duration, sdkLog 
 	for _, k := range sortedKeys(res.historyByType) {
 		fmt.Fprintf(out, "| %s | %d |\n", k, res.historyByType[k])
 	}
+	fmt.Fprintf(out, "\nIn order: %s.\n", strings.Join(res.historySequence, ", "))
 	fmt.Fprintf(out, "\nSDK log: %d warnings, %d errors.\n", sdkLog.Warnings.Load(), sdkLog.Errors.Load())
 }
 

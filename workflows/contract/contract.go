@@ -43,7 +43,10 @@ func QueueWorkflowID(queueID string) string { return "queue:" + queueID }
 
 // Signal, update and query names.
 const (
-	SignalInbound      = "inbound"       // InboundEvent, from the webhook
+	SignalInbound = "inbound" // InboundEvent: one customer event
+	// SignalInboundBatch carries []InboundEvent: the relay hands a
+	// conversation's pending inbox events on in one signal, in commit order.
+	SignalInboundBatch = "inbound-batch"
 	SignalAssigned     = "assigned"      // Assignment, from the queue workflow
 	SignalQueueWake    = "wake"          // struct{}: capacity or work may have appeared
 	SignalReprovision  = "reprovision"   // struct{}: the page's token was replaced
