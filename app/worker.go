@@ -30,6 +30,7 @@ type WorkerConfig struct {
 	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
+	VersioningConfig
 }
 
 // Worker is what the channel's Temporal worker runs on.
@@ -90,6 +91,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 	defer db.Close()
+	deployment, err := cfg.DeploymentOptions(cfg.TaskQueue)
+	if err != nil {
+		return err
+	}
 	metrics := WorkerMetrics(db, log)
 	opts, err := ClientOptions(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(log),
@@ -128,7 +133,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		GraphAPIURL: cfg.GraphAPIURL, GraphAPIVersion: cfg.GraphAPIVersion, GraphTracer: p.Tracing.TracerProvider(),
 		Metrics: metrics,
 		// Running activities get this long to finish when the worker is stopped.
-		Options: worker.Options{WorkerStopTimeout: 20 * time.Second},
+		Options: worker.Options{WorkerStopTimeout: 20 * time.Second, DeploymentOptions: deployment},
 	}.New()
 	// Fails replies the desk lost before handing them over (RELIABILITY.md, problem 4).
 	if err := workflows.StartReplySweeper(setupCtx, c, cfg.TaskQueue, workflows.ReplySweeperInput{}); err != nil {
@@ -137,8 +142,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err := workflows.StartRetentionSchedule(setupCtx, c, cfg.TaskQueue); err != nil {
 		return fmt.Errorf("start the retention schedule: %w", err)
 	}
+	if deployment.UseVersioning {
+		go becomeCurrentIfNone(ctx, c, deployment.Version, log)
+	}
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
-		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
+		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil,
+		"versioning", deployment.UseVersioning, "deployment", deployment.Version.DeploymentName, "build_id", deployment.Version.BuildID)
 	return w.Run(interruptOn(ctx))
 }
 

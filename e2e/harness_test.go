@@ -149,6 +149,21 @@ type stack struct {
 // and the simulator are up, before the worker and the starter start.
 func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	t.Helper()
+	return buildStack(t, apptest.Processes{Workers: processWorkers, Starters: processStarters}, wire...)
+}
+
+// newProgramsStack builds an isolated stack whose worker and starter run as the
+// programs p describes (process mode only: it skips otherwise).
+func newProgramsStack(t *testing.T, p apptest.Processes) *stack {
+	t.Helper()
+	if !processMode {
+		t.Skip("runs the worker and the starter as programs: E2E_PROCESSES=1 (make test-cluster)")
+	}
+	return buildStack(t, p)
+}
+
+func buildStack(t *testing.T, programs apptest.Processes, wire ...func(*stack)) *stack {
+	t.Helper()
 	a, err := apptest.New(context.Background(), apptest.Options{
 		Database: "fbchannel_test_" + randomHex(6), TaskQueue: "fbchannel-test-" + randomHex(6),
 		AdminToken: "admin-" + randomHex(8), Starter: temporalClient,
@@ -171,7 +186,7 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 		a.Close()
 	})
 	if processMode {
-		st.startProcesses()
+		st.startProcesses(programs)
 		return st
 	}
 	for _, w := range wire {
@@ -189,11 +204,10 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 
 // startProcesses runs the stack's worker and starter as programs (process
 // mode); a failing test's report ends with their logs.
-func (st *stack) startProcesses() {
+func (st *stack) startProcesses(p apptest.Processes) {
 	st.t.Helper()
-	err := st.app.StartProcesses(context.Background(), apptest.Processes{
-		Workers: processWorkers, Starters: processStarters, TemporalAddress: temporalAddress, LogDir: st.t.TempDir(),
-	})
+	p.TemporalAddress, p.LogDir = temporalAddress, st.t.TempDir()
+	err := st.app.StartProcesses(context.Background(), p)
 	st.t.Cleanup(func() {
 		if st.t.Failed() {
 			st.t.Logf("programs' logs:\n%s", st.app.ProcessLogs(30))

@@ -443,8 +443,9 @@ cmd_test_long() {
 # (E2E_TEMPORAL_ADDRESS, E2E_PROCESSES in e2e/harness_test.go). The server stops at the
 # end; its databases stay for a look until the next run.
 TEST_CLUSTER_PORT=${TEST_CLUSTER_PORT:-7633}
-# webhook -> conversation -> assignment -> reply -> close, the page lifecycle, the inbox.
-SPINE_TESTS='^(TestCustomerMessageReachesAgentAndReplyReachesCustomer|TestRedeliveredBatchIsRecordedOnce|TestWaitingConversationIsAssignedWhenAgentBecomesAvailable|TestPermanentSendFailureIsReportedNotRetried|TestRateLimitedSendIsRetriedThenSent|TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter|TestWindowRefusalAndHumanAgentSetting|TestProvisioningFailuresNameTheProblem|TestWebhookRefusesBadDeliveriesAndChangesNothing|TestEveryInboundKind|TestInboundUnreadableEventIsKeptAndCostsNothing)$'
+# webhook -> conversation -> assignment -> reply -> close, the page lifecycle, the inbox;
+# and a rollout of a new build on Worker Deployment Versioning (e2e/rollout_test.go).
+SPINE_TESTS='^(TestRolloutMovesConversationsToTheNewBuild|TestCustomerMessageReachesAgentAndReplyReachesCustomer|TestRedeliveredBatchIsRecordedOnce|TestWaitingConversationIsAssignedWhenAgentBecomesAvailable|TestPermanentSendFailureIsReportedNotRetried|TestRateLimitedSendIsRetriedThenSent|TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter|TestWindowRefusalAndHumanAgentSetting|TestProvisioningFailuresNameTheProblem|TestWebhookRefusesBadDeliveriesAndChangesNothing|TestEveryInboundKind|TestInboundUnreadableEventIsKeptAndCostsNothing)$'
 # Each test runs four programs: two tests at a time keep 2 cores busy.
 TEST_CLUSTER_PARALLEL=${TEST_CLUSTER_PARALLEL:-2}
 

@@ -3,25 +3,37 @@ package workflows_test
 import (
 	"testing"
 
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
 	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
 
-// Register names each workflow by its contract type name, while a process that
-// passes the function itself (ExecuteWorkflow, continue-as-new) names it by the
-// function's name: the two must stay the same.
-func TestWorkflowTypeNamesAreTheFunctionNames(t *testing.T) {
-	for typ, fn := range map[string]any{
-		contract.ConversationWorkflowType:    workflows.ConversationWorkflow,
-		contract.QueueWorkflowType:           workflows.QueueWorkflow,
-		contract.PageWorkflowType:            workflows.PageWorkflow,
-		contract.AccountDeletionWorkflowType: workflows.AccountDeletionWorkflow,
-		contract.ReplySweeperWorkflowType:    workflows.ReplySweeperWorkflow,
-		contract.RetentionWorkflowType:       workflows.RetentionWorkflow,
-		contract.HistoryImportWorkflowType:   workflows.HistoryImportWorkflow,
-	} {
-		if got := activityName(fn); got != typ {
-			t.Errorf("workflow function %s is registered as %s", got, typ)
+// recordingRegistry keeps what Register declares.
+type recordingRegistry struct {
+	worker.WorkflowRegistry
+	got map[string]workflow.VersioningBehavior
+}
+
+func (r *recordingRegistry) RegisterWorkflowWithOptions(_ interface{}, o workflow.RegisterOptions) {
+	r.got[o.Name] = o.VersioningBehavior
+}
+
+// Every workflow declares how it moves between builds (a versioned worker with
+// no default refuses to start otherwise), and the long-lived ones auto-upgrade:
+// pinned, they would keep the old build running for ever.
+func TestEveryWorkflowDeclaresItsVersioningBehavior(t *testing.T) {
+	r := &recordingRegistry{got: map[string]workflow.VersioningBehavior{}}
+	workflows.Register(r)
+	for name, b := range r.got {
+		if b == workflow.VersioningBehaviorUnspecified {
+			t.Errorf("%s has no versioning behavior", name)
+		}
+	}
+	for _, name := range []string{contract.ConversationWorkflowType, contract.QueueWorkflowType, contract.PageWorkflowType, contract.ReplySweeperWorkflowType} {
+		if r.got[name] != workflow.VersioningBehaviorAutoUpgrade {
+			t.Errorf("%s is %v, want auto-upgrade", name, r.got[name])
 		}
 	}
 }

@@ -86,28 +86,21 @@ func (s *Stack) StartProcesses(ctx context.Context, p Processes) error {
 		"PUBLIC_BASE_URL="+s.APIURL,
 		fmt.Sprintf("WEBHOOK_MAX_BYTES=%d", s.Starter.WebhookMaxBytes),
 	)
-	env = append(env, p.Env...)
-	program := func(name, bin string, i int, extra string, ready string) *supervise.Process {
-		n := fmt.Sprintf("%s%d", name, i+1)
-		return &supervise.Process{
-			Name: n, Path: filepath.Join(p.Bin, bin), Env: append(append([]string(nil), env...), extra),
-			LogPath: filepath.Join(p.LogDir, n+".log"), Ready: supervise.HTTPReady(ready),
-		}
-	}
+	s.processes = processes{bin: p.Bin, logDir: p.LogDir, env: append(env, p.Env...)}
+	s.stops = append(s.stops, func() { stopParallel(s.programs()) })
+	var starts []*supervise.Process
 	for i := range p.Workers {
-		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])
-		s.Workers = append(s.Workers, program("worker", "worker", i, "OPS_ADDR="+addr, "http://"+addr+"/readyz"))
+		starts = append(starts, s.workerProcess(ports[i]))
 	}
 	for i, addr := range backends {
 		s.StarterURLs = append(s.StarterURLs, "http://"+addr)
-		s.Starters = append(s.Starters, program("starter", "starter", i, "HTTP_ADDR="+addr, "http://"+addr+"/readyz"))
+		s.Starters = append(s.Starters, s.processes.program(fmt.Sprintf("starter%d", i+1), "starter", "HTTP_ADDR="+addr, "http://"+addr+"/readyz"))
+		starts = append(starts, s.Starters[i])
 	}
-	all := append(append([]*supervise.Process(nil), s.Workers...), s.Starters...)
-	s.stops = append(s.stops, func() { stopParallel(all) })
 	// The programs start together: each waits only for Postgres and Temporal.
-	errs := make([]error, len(all))
+	errs := make([]error, len(starts))
 	var wg sync.WaitGroup
-	for i, proc := range all {
+	for i, proc := range starts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -118,10 +111,50 @@ func (s *Stack) StartProcesses(ctx context.Context, p Processes) error {
 	return errors.Join(errs...)
 }
 
+// processes is how StartProcesses runs the programs, kept for StartWorkerProcess.
+type processes struct {
+	bin, logDir string
+	env         []string
+}
+
+func (ps processes) program(name, bin, addr, ready string, env ...string) *supervise.Process {
+	return &supervise.Process{
+		Name: name, Path: filepath.Join(ps.bin, bin), Env: append(append(append([]string(nil), ps.env...), addr), env...),
+		LogPath: filepath.Join(ps.logDir, name+".log"), Ready: supervise.HTTPReady(ready),
+	}
+}
+
+// workerProcess adds a worker program (not started) serving ops at port.
+func (s *Stack) workerProcess(port int, env ...string) *supervise.Process {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	w := s.processes.program(fmt.Sprintf("worker%d", len(s.Workers)+1), "worker", "OPS_ADDR="+addr, "http://"+addr+"/readyz", env...)
+	s.Workers = append(s.Workers, w)
+	return w
+}
+
+// StartWorkerProcess runs one more worker program next to StartProcesses's, with
+// env added to theirs (another WORKER_BUILD_ID: a new build deployed).
+func (s *Stack) StartWorkerProcess(ctx context.Context, env ...string) (*supervise.Process, error) {
+	if s.processes.bin == "" {
+		return nil, errors.New("apptest: StartWorkerProcess before StartProcesses")
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	w := s.workerProcess(ports[0], env...)
+	return w, w.Restart(ctx, "apptest", processReady)
+}
+
+// programs are the worker and starter programs, workers first.
+func (s *Stack) programs() []*supervise.Process {
+	return append(append([]*supervise.Process(nil), s.Workers...), s.Starters...)
+}
+
 // ProcessLogs is the end of each program's log, for a failed test's report.
 func (s *Stack) ProcessLogs(lines int) string {
 	var b strings.Builder
-	for _, p := range append(append([]*supervise.Process(nil), s.Workers...), s.Starters...) {
+	for _, p := range s.programs() {
 		fmt.Fprintf(&b, "--- %s (%s):\n%s\n", p.Name, p.LogPath, supervise.TailFile(p.LogPath, lines))
 	}
 	return b.String()

@@ -96,6 +96,7 @@ type Stack struct {
 	Workers, Starters []*supervise.Process
 	LogDir            string
 	StarterURLs       []string
+	processes         processes
 
 	stops []func()
 }
