@@ -30,6 +30,9 @@ type WorkerConfig struct {
 	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
+	// StickyCacheSize bounds the workflows the worker keeps in memory between
+	// their tasks (README "Configuration" justifies the default).
+	StickyCacheSize int `env:"WORKER_STICKY_CACHE_SIZE" envDefault:"2000"`
 	VersioningConfig
 }
 
@@ -95,6 +98,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.StickyCacheSize < 1 {
+		return fmt.Errorf("configuration: WORKER_STICKY_CACHE_SIZE must be at least 1 (got %d)", cfg.StickyCacheSize)
+	}
+	// Process-wide in the SDK, and only before the first worker is made.
+	worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	metrics := WorkerMetrics(db, log)
 	opts, err := ClientOptions(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(log),
@@ -147,7 +155,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
 		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil,
-		"versioning", deployment.UseVersioning, "deployment", deployment.Version.DeploymentName, "build_id", deployment.Version.BuildID)
+		"sticky_cache_size", cfg.StickyCacheSize, "versioning", deployment.UseVersioning, "deployment", deployment.Version.DeploymentName, "build_id", deployment.Version.BuildID)
 	return w.Run(interruptOn(ctx))
 }
 

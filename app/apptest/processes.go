@@ -129,6 +129,7 @@ func (s *Stack) workerProcess(port int, env ...string) *supervise.Process {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	w := s.processes.program(fmt.Sprintf("worker%d", len(s.Workers)+1), "worker", "OPS_ADDR="+addr, "http://"+addr+"/readyz", env...)
 	s.Workers = append(s.Workers, w)
+	s.WorkerOpsURLs = append(s.WorkerOpsURLs, "http://"+addr)
 	return w
 }
 

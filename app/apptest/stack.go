@@ -92,10 +92,12 @@ type Stack struct {
 	HTTP *http.Client
 
 	// Workers and Starters are the programs StartProcesses runs (none after
-	// Start), logging into LogDir; StarterURLs reach each starter, not the proxy.
+	// Start), logging into LogDir; StarterURLs reach each starter, not the
+	// proxy, and WorkerOpsURLs each worker's /healthz, /readyz and /metrics.
 	Workers, Starters []*supervise.Process
 	LogDir            string
 	StarterURLs       []string
+	WorkerOpsURLs     []string
 	processes         processes
 
 	stops []func()
