@@ -153,12 +153,14 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 }
 
 // newProgramsStack builds an isolated stack whose worker and starter run as the
-// programs p describes (process mode only: it skips otherwise).
+// programs p describes (process mode only: it skips otherwise), and marks its
+// test parallel.
 func newProgramsStack(t *testing.T, p apptest.Processes) *stack {
 	t.Helper()
 	if !processMode {
 		t.Skip("runs the worker and the starter as programs: E2E_PROCESSES=1 (make test-cluster)")
 	}
+	t.Parallel()
 	return buildStack(t, p)
 }
 

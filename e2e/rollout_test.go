@@ -22,7 +22,6 @@ import (
 // at once; at the cut-over the new build becomes current and the old one stops,
 // and the conversation started on the old build finishes on the new one.
 func TestRolloutMovesConversationsToTheNewBuild(t *testing.T) {
-	t.Parallel()
 	oldBuild, newBuild := "old-"+randomHex(3), "new-"+randomHex(3)
 	st := newProgramsStack(t, apptest.Processes{Workers: 1, Starters: 2,
 		Env: []string{"WORKER_VERSIONING=true", "WORKER_BUILD_ID=" + oldBuild}})
