@@ -409,6 +409,35 @@ func (b *bench) queueEvents(ctx context.Context) int64 {
 	return total
 }
 
+// queueSignals reads the queue workflow's current run and answers its signals
+// (wakes), the busiest second's count and the seconds between the first and
+// the last: where its signal rate tops out.
+func (b *bench) queueSignals(ctx context.Context) (total, peak int, span time.Duration) {
+	it := b.temporal.GetWorkflowHistory(ctx, contract.QueueWorkflowID(b.page.QueueID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	perSecond := map[int64]int{}
+	var first, last time.Time
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			break
+		}
+		if e.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+			continue
+		}
+		at := e.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = at
+		}
+		last = at
+		total++
+		perSecond[at.Unix()]++
+	}
+	for _, n := range perSecond {
+		peak = max(peak, n)
+	}
+	return total, peak, last.Sub(first)
+}
+
 // queueRuns counts the queue workflow's runs (1 + its continue-as-news).
 func (b *bench) queueRuns(ctx context.Context) int {
 	resp, err := b.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{

@@ -32,6 +32,9 @@ func (b *bench) report(ctx context.Context, openTook time.Duration, queueEvents 
 	p("| measure | value |\n|---|---|\n")
 	p("| time to open all %d (webhook → conversation row) | %.1f s (%.1f conversations/s) |\n", cfg.conversations, openTook.Seconds(), float64(cfg.conversations)/openTook.Seconds())
 	p("| queue workflow: history events while opening | %d (%.1f/s over the phase), %d run(s) so far |\n", queueEvents, float64(queueEvents)/openTook.Seconds(), b.queueRuns(ctx))
+	if total, peak, span := b.queueSignals(ctx); total > 0 {
+		p("| queue workflow: wake signals in its current run | %d over %.1f s: %.1f/s mean, %d in the busiest second |\n", total, span.Seconds(), float64(total)/max(span.Seconds(), 1), peak)
+	}
 	p("| active phase | %d conversations, %d messages in %s |\n", int(float64(cfg.conversations)*cfg.active), activeSent, cfg.activeFor)
 
 	first, openEnd, last := samples[0], samples[0], samples[len(samples)-1]
