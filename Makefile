@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test test-long fuzz build lint bench tools cluster cluster-stop cluster-check
+.PHONY: help run stop test test-long test-cluster fuzz build lint bench tools cluster cluster-stop cluster-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-13s %s\n", $$1, $$2 }'
@@ -28,6 +28,9 @@ test: ## vet, workflowcheck, the whole test suite (-tags integration, in paralle
 
 test-long: ## make test with the load tests at the issue's full sizes (TEST_LONG=1)
 	@$(DEV) test-long
+
+test-cluster: ## the e2e spine on a fresh real Temporal server (make cluster's, port TEST_CLUSTER_PORT=7633), 2 worker + 2 starter programs per test
+	@$(DEV) test-cluster
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@FUZZTIME=$(FUZZTIME) $(DEV) fuzz

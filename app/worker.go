@@ -30,6 +30,10 @@ type WorkerConfig struct {
 	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
+	// StickyCacheSize bounds the workflows the worker keeps in memory between
+	// their tasks (README "Configuration" justifies the default).
+	StickyCacheSize int `env:"WORKER_STICKY_CACHE_SIZE" envDefault:"2000"`
+	VersioningConfig
 }
 
 // Worker is what the channel's Temporal worker runs on.
@@ -90,6 +94,15 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 	defer db.Close()
+	deployment, err := cfg.DeploymentOptions(cfg.TaskQueue)
+	if err != nil {
+		return err
+	}
+	if cfg.StickyCacheSize < 1 {
+		return fmt.Errorf("configuration: WORKER_STICKY_CACHE_SIZE must be at least 1 (got %d)", cfg.StickyCacheSize)
+	}
+	// Process-wide in the SDK, and only before the first worker is made.
+	worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	metrics := WorkerMetrics(db, log)
 	opts, err := ClientOptions(client.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(log),
@@ -128,7 +141,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		GraphAPIURL: cfg.GraphAPIURL, GraphAPIVersion: cfg.GraphAPIVersion, GraphTracer: p.Tracing.TracerProvider(),
 		Metrics: metrics,
 		// Running activities get this long to finish when the worker is stopped.
-		Options: worker.Options{WorkerStopTimeout: 20 * time.Second},
+		Options: worker.Options{WorkerStopTimeout: 20 * time.Second, DeploymentOptions: deployment},
 	}.New()
 	// Fails replies the desk lost before handing them over (RELIABILITY.md, problem 4).
 	if err := workflows.StartReplySweeper(setupCtx, c, cfg.TaskQueue, workflows.ReplySweeperInput{}); err != nil {
@@ -137,8 +150,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err := workflows.StartRetentionSchedule(setupCtx, c, cfg.TaskQueue); err != nil {
 		return fmt.Errorf("start the retention schedule: %w", err)
 	}
+	if deployment.UseVersioning {
+		go becomeCurrentIfNone(ctx, c, deployment.Version, log)
+	}
 	log.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress, "ops", opsSrv.Addr(),
-		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil)
+		"tracing", p.Tracing.Enabled(), "payload_encryption", p.Codec != nil,
+		"sticky_cache_size", cfg.StickyCacheSize, "versioning", deployment.UseVersioning, "deployment", deployment.Version.DeploymentName, "build_id", deployment.Version.BuildID)
 	return w.Run(interruptOn(ctx))
 }
 

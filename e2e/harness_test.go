@@ -3,6 +3,12 @@
 // Package e2e drives the whole channel the way its users do: over HTTP, against
 // real Postgres, a real Temporal dev server (./bin/temporal) and the Graph API
 // simulator. Each test gets its own database, task queue and worker.
+//
+// Two variables run the tests elsewhere (make test-cluster sets both):
+// E2E_TEMPORAL_ADDRESS (host:port) uses that Temporal server instead of
+// starting a dev server, and E2E_PROCESSES=1 runs each stack's worker and
+// starter as the built programs (./bin), two of each, the starters behind one
+// round-robin proxy; tests that need the in-process stack's hooks skip then.
 package e2e
 
 import (
@@ -28,6 +34,7 @@ import (
 
 	"fbchannel/activities"
 	"fbchannel/api"
+	"fbchannel/app"
 	"fbchannel/app/apptest"
 	"fbchannel/ops"
 	"fbchannel/relay"
@@ -36,6 +43,13 @@ import (
 )
 
 var temporalClient client.Client
+
+// processMode is E2E_PROCESSES=1: stacks run ./bin/worker and ./bin/starter.
+var processMode = os.Getenv("E2E_PROCESSES") == "1"
+
+// processWorkers and processStarters are how many programs of each a stack
+// runs in process mode: two, so every test also crosses processes.
+const processWorkers, processStarters = 2, 2
 
 // temporalAddress is the dev server's frontend host:port, for tests that put a
 // proxy between a starter and Temporal.
@@ -48,6 +62,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if addr := os.Getenv("E2E_TEMPORAL_ADDRESS"); addr != "" {
+		return runOn(m, addr)
+	}
 	cli := apptest.TemporalCLI()
 	if _, err := os.Stat(cli); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the Temporal CLI is missing at %s: run `make test` (it builds it)\n", cli)
@@ -61,6 +78,25 @@ func runMain(m *testing.M) int {
 	defer server.Stop()
 	temporalClient = server.Client()
 	temporalAddress = server.FrontendHostPort()
+	return m.Run()
+}
+
+// runOn runs the tests on an existing Temporal server (a cluster) at addr.
+func runOn(m *testing.M, addr string) int {
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace, Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: E2E_TEMPORAL_ADDRESS=%s: %v\n", addr, err)
+		return 1
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = app.EnsureSearchAttributes(ctx, c, namespace)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	temporalClient, temporalAddress = c, addr
 	return m.Run()
 }
 
@@ -127,12 +163,33 @@ func parallel(t *testing.T) {
 func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	t.Helper()
 	parallel(t)
+	return buildStack(t, apptest.Processes{Workers: processWorkers, Starters: processStarters}, wire...)
+}
+
+// newProgramsStack builds an isolated stack whose worker and starter run as the
+// programs p describes (process mode only: it skips otherwise), and marks its
+// test parallel.
+func newProgramsStack(t *testing.T, p apptest.Processes) *stack {
+	t.Helper()
+	if !processMode {
+		t.Skip("runs the worker and the starter as programs: E2E_PROCESSES=1 (make test-cluster)")
+	}
+	parallel(t)
+	return buildStack(t, p)
+}
+
+func buildStack(t *testing.T, programs apptest.Processes, wire ...func(*stack)) *stack {
+	t.Helper()
 	a, err := apptest.New(context.Background(), apptest.Options{
 		Database: "fbchannel_test_" + randomHex(6), TaskQueue: "fbchannel-test-" + randomHex(6),
 		AdminToken: "admin-" + randomHex(8), Starter: temporalClient,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if processMode && len(wire) > 0 {
+		a.Close()
+		t.Skip("E2E_PROCESSES=1: this test rewires the in-process worker or starter (clients, tracing, activity hooks)")
 	}
 	st := &stack{
 		t: t, app: a, db: a.DB, store: a.Store, sim: a.Sim, simURL: a.SimURL,
@@ -144,6 +201,10 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 		a.KeepDB = t.Failed()
 		a.Close()
 	})
+	if processMode {
+		st.startProcesses(programs)
+		return st
+	}
 	for _, w := range wire {
 		w(st)
 	}
@@ -157,6 +218,41 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	return st
 }
 
+// startProcesses runs the stack's worker and starter as programs (process
+// mode); a failing test's report ends with their logs.
+func (st *stack) startProcesses(p apptest.Processes) {
+	st.t.Helper()
+	p.TemporalAddress, p.LogDir = temporalAddress, st.t.TempDir()
+	err := st.app.StartProcesses(context.Background(), p)
+	st.t.Cleanup(func() {
+		if st.t.Failed() {
+			st.t.Logf("programs' logs:\n%s", st.app.ProcessLogs(30))
+		}
+	})
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	st.api = st.app.API
+}
+
+// starterURLs reach each starter of the stack (behind the proxy in process
+// mode), for what each counts on its own (/metrics).
+func (st *stack) starterURLs() []string {
+	if processMode {
+		return st.app.StarterURLs
+	}
+	return []string{st.api.URL}
+}
+
+// inProcessOnly skips a test in process mode at the step that needs the
+// in-process stack (stopping its worker, a starter of its own).
+func (st *stack) inProcessOnly(step string) {
+	st.t.Helper()
+	if processMode {
+		st.t.Skipf("E2E_PROCESSES=1: this test %s, which needs the in-process stack", step)
+	}
+}
+
 // configureWorker hands the wiring fields to the worker apptest builds.
 func (st *stack) configureWorker() {
 	st.app.Worker.Temporal = st.workerClient
@@ -167,6 +263,7 @@ func (st *stack) configureWorker() {
 // startWorker runs this stack's worker (as the worker process does).
 func (st *stack) startWorker() {
 	st.t.Helper()
+	st.inProcessOnly("restarts the worker")
 	st.configureWorker()
 	if err := st.app.StartWorker(); err != nil {
 		st.t.Fatal(err)
@@ -177,6 +274,7 @@ func (st *stack) startWorker() {
 // stopWorker stops the worker, as a crash or a deploy would (running activities
 // are abandoned and retried by the next worker).
 func (st *stack) stopWorker() {
+	st.inProcessOnly("stops the worker")
 	st.app.StopWorker()
 	st.worker = nil
 }
@@ -195,6 +293,7 @@ func (st *stack) server(c client.Client) *api.Server {
 // startRelay runs an inbox relay over this stack's database with client c until
 // stop (which is what killing its starter does to it) or the test's end.
 func (st *stack) startRelay(c client.Client, m *ops.Metrics) (r *relay.Relay, stop func()) {
+	st.inProcessOnly("runs a starter or a relay of its own")
 	r, stop = st.app.StartRelay(c, m)
 	st.t.Cleanup(stop) // before the database closes: cleanups run last first
 	return r, stop

@@ -6,6 +6,8 @@
 #                          Ctrl-C stops it all
 #   scripts/dev.sh stop    stop what a `run` started (also leftovers of a killed run)
 #   scripts/dev.sh test    vet, workflowcheck, every test, bounded fuzzing (test-long: full-size loads)
+#   scripts/dev.sh test-cluster  the e2e spine on a real Temporal server (scripts/cluster.sh),
+#                          two worker and two starter programs per test behind one proxy
 #   scripts/dev.sh lint    gofmt, vet, workflowcheck
 #   scripts/dev.sh fuzz    the fuzz targets (FUZZTIME, default 20s each)
 #   scripts/dev.sh build   go build the programs (and cmd/devstack) into ./bin
@@ -435,6 +437,48 @@ cmd_test_long() {
 	cmd_test
 }
 
+# test-cluster: the spine's e2e tests (SPINE_TESTS) on a fresh real Temporal server
+# (scripts/cluster.sh, 16 shards on Postgres) on its own port, each test's stack run as
+# two ./bin/worker and two ./bin/starter programs behind one round-robin proxy
+# (E2E_TEMPORAL_ADDRESS, E2E_PROCESSES in e2e/harness_test.go). The server stops at the
+# end; its databases stay for a look until the next run.
+TEST_CLUSTER_PORT=${TEST_CLUSTER_PORT:-7633}
+# webhook -> conversation -> assignment -> reply -> close, the page lifecycle, the inbox;
+# and a rollout of a new build on Worker Deployment Versioning (e2e/rollout_test.go).
+SPINE_TESTS='^(TestRolloutMovesConversationsToTheNewBuild|TestCustomerMessageReachesAgentAndReplyReachesCustomer|TestRedeliveredBatchIsRecordedOnce|TestWaitingConversationIsAssignedWhenAgentBecomesAvailable|TestPermanentSendFailureIsReportedNotRetried|TestRateLimitedSendIsRetriedThenSent|TestRepliesParkWhileThePageNeedsReauthorisationAndGoOutAfter|TestWindowRefusalAndHumanAgentSetting|TestProvisioningFailuresNameTheProblem|TestWebhookRefusesBadDeliveriesAndChangesNothing|TestEveryInboundKind|TestInboundUnreadableEventIsKeptAndCostsNothing)$'
+# Each test runs four programs: two tests at a time keep 2 cores busy.
+TEST_CLUSTER_PARALLEL=${TEST_CLUSTER_PARALLEL:-2}
+
+cmd_test_cluster() {
+	local started=$SECONDS
+	mkdir -p "$DATA" "$LOGS" "$PIDS"
+	trap test_cluster_cleanup EXIT
+	ensure_temporal_cli
+	ensure_temporal_server
+	ensure_postgres
+	# The server's databases live in the same Postgres as the tests' (a private one
+	# when the machine's does not answer).
+	[[ $DATABASE_URL != *":$PRIVATE_PG_PORT/"* ]] || export CLUSTER_PG_PORT=$PRIVATE_PG_PORT
+	say "Building worker and starter into ./bin"
+	go build -o "$BIN/" ./worker ./starter || die "go build failed (above)"
+	CLUSTER_PORT=$TEST_CLUSTER_PORT scripts/cluster.sh reset || die "could not reset the test's Temporal server"
+	TEST_CLUSTER_STARTED=1
+	CLUSTER_PORT=$TEST_CLUSTER_PORT scripts/cluster.sh start || die "could not start the test's Temporal server"
+	say "go test -tags $INTEGRATION_TAGS -run <the spine> -parallel $TEST_CLUSTER_PARALLEL ./e2e/  (E2E_TEMPORAL_ADDRESS=127.0.0.1:$TEST_CLUSTER_PORT E2E_PROCESSES=1)"
+	E2E_TEMPORAL_ADDRESS=127.0.0.1:$TEST_CLUSTER_PORT E2E_PROCESSES=1 \
+		go test -count=1 -timeout "${TEST_TIMEOUT:-15m}" -tags "$INTEGRATION_TAGS" -run "$SPINE_TESTS" \
+		-parallel "$TEST_CLUSTER_PARALLEL" -v ./e2e/
+	say "make test-cluster: the spine passed on the real Temporal server in $((SECONDS - started))s"
+}
+
+test_cluster_cleanup() {
+	local rc=$?
+	set +e
+	[[ -z ${TEST_CLUSTER_STARTED:-} ]] || CLUSTER_PORT=$TEST_CLUSTER_PORT scripts/cluster.sh stop
+	if ((PG_STARTED)); then stop_private_postgres; fi
+	return "$rc"
+}
+
 cmd_lint() {
 	run_gofmt
 	run_vet
@@ -508,7 +552,7 @@ soak_cleanup() {
 	return "$rc"
 }
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 main() {
 	local cmd=${1:-help}
@@ -518,6 +562,7 @@ main() {
 	stop) cmd_stop ;;
 	test) cmd_test ;;
 	test-long) cmd_test_long ;;
+	test-cluster) cmd_test_cluster ;;
 	lint) cmd_lint ;;
 	fuzz) run_fuzz "${FUZZTIME:-20s}" ;;
 	build) build_programs ;;

@@ -21,18 +21,38 @@ import (
 var a *activities.Activities
 
 // Register adds every workflow of the channel to a worker, under the type names
-// package contract gives the other processes.
+// package contract gives the other processes, each with its versioning behavior
+// (used when the worker runs with Worker Deployment
+// Versioning, ignored otherwise).
 func Register(w worker.WorkflowRegistry) {
-	register := func(fn any, name string) {
-		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	for _, wf := range registered {
+		w.RegisterWorkflowWithOptions(wf.fn, workflow.RegisterOptions{Name: wf.name, VersioningBehavior: wf.versioning})
 	}
-	register(ConversationWorkflow, contract.ConversationWorkflowType)
-	register(PageWorkflow, contract.PageWorkflowType)
-	register(QueueWorkflow, contract.QueueWorkflowType)
-	register(AccountDeletionWorkflow, contract.AccountDeletionWorkflowType)
-	register(ReplySweeperWorkflow, contract.ReplySweeperWorkflowType)
-	register(RetentionWorkflow, contract.RetentionWorkflowType)
-	register(HistoryImportWorkflow, contract.HistoryImportWorkflowType)
+}
+
+// registered lists the workflows with their versioning behavior. Auto-upgrade
+// moves a running workflow to the deployment's current build at its next task:
+// the long-lived ones need it, a conversation lives for days and the queue, page
+// and sweeper workflows never end (they continue-as-new, and a pinned run's
+// continuation stays pinned on server 1.29.1, which cannot upgrade at
+// continue-as-new), so pinning them would keep the old build alive for ever.
+// Their code changes must therefore replay old histories (the replay tests over
+// testdata/*-v1.json). Pinned keeps a bounded job on the build that started it,
+// to finish there while the old build drains: no replay risk for them.
+var registered = []struct {
+	fn         any
+	name       string
+	versioning workflow.VersioningBehavior
+}{
+	{ConversationWorkflow, contract.ConversationWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
+	{PageWorkflow, contract.PageWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
+	{QueueWorkflow, contract.QueueWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
+	{ReplySweeperWorkflow, contract.ReplySweeperWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
+	// Minutes of deletes, a retention pass, an import of a page's history: each
+	// ends, and the next starts on the current build.
+	{AccountDeletionWorkflow, contract.AccountDeletionWorkflowType, workflow.VersioningBehaviorPinned},
+	{RetentionWorkflow, contract.RetentionWorkflowType, workflow.VersioningBehaviorPinned},
+	{HistoryImportWorkflow, contract.HistoryImportWorkflowType, workflow.VersioningBehaviorPinned},
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

@@ -28,6 +28,7 @@ import (
 	"fbchannel/secrets"
 	"fbchannel/simulator"
 	"fbchannel/store"
+	"fbchannel/supervise"
 )
 
 // Options wire a stack; every field has a default but the Temporal clients.
@@ -72,6 +73,8 @@ type Stack struct {
 
 	TaskQueue  string
 	AdminToken string
+	// SecretsKey is the key of Store's box (base64), for processes that share it.
+	SecretsKey string
 
 	// Worker and Starter are how the worker and the starter are built, as package
 	// app builds them for the processes. New fills them in; a caller may change
@@ -89,6 +92,15 @@ type Stack struct {
 	APIURL string
 	// HTTP is a client for the API, sized by Options.Connections.
 	HTTP *http.Client
+
+	// Workers and Starters are the programs StartProcesses runs (none after
+	// Start), logging into LogDir; StarterURLs reach each starter, not the
+	// proxy, and WorkerOpsURLs each worker's /healthz, /readyz and /metrics.
+	Workers, Starters []*supervise.Process
+	LogDir            string
+	StarterURLs       []string
+	WorkerOpsURLs     []string
+	processes         processes
 
 	stops []func()
 }
@@ -140,7 +152,8 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.stops = append(s.stops, func() { db.Close() })
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	box, err := secrets.NewBox(base64.StdEncoding.EncodeToString(key))
+	s.SecretsKey = base64.StdEncoding.EncodeToString(key)
+	box, err := secrets.NewBox(s.SecretsKey)
 	if err != nil {
 		return s, err
 	}

@@ -24,23 +24,28 @@ import (
 const Namespace = "default"
 
 // TemporalCLI is the Temporal CLI a dev server is started from: env
-// TEMPORAL_CLI, else bin/temporal of the module (make tools builds it), found
-// from the working directory upwards.
+// TEMPORAL_CLI, else bin/temporal of the module (make tools builds it).
 func TemporalCLI() string {
 	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
 		return p
 	}
+	return filepath.Join(ModuleBin(), "temporal")
+}
+
+// ModuleBin is the module's ./bin, found from the working directory upwards
+// (relative "bin" when there is no go.mod above it).
+func ModuleBin() string {
 	dir, err := os.Getwd()
 	if err != nil {
-		return filepath.Join("bin", "temporal")
+		return "bin"
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "bin", "temporal")
+			return filepath.Join(dir, "bin")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return filepath.Join("bin", "temporal")
+			return "bin"
 		}
 		dir = parent
 	}

@@ -195,7 +195,7 @@ type soak struct {
 	graphsim *supervise.Process
 	workers  []*supervise.Process
 	starters []*supervise.Process
-	proxy    *starterProxy // with more than one starter
+	proxy    *supervise.Proxy // with more than one starter
 
 	adminToken, secretsKey string
 	starterURL, simURL     string
@@ -418,7 +418,7 @@ func (s *soak) startStack(ctx context.Context) error {
 			Ready: supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))})
 	}
 	if cfg.starters > 1 {
-		proxy, err := startProxy(fmt.Sprintf("127.0.0.1:%d", cfg.starterPort), backends)
+		proxy, err := supervise.StartProxy(fmt.Sprintf("127.0.0.1:%d", cfg.starterPort), backends)
 		if err != nil {
 			return err
 		}
@@ -485,6 +485,6 @@ const restartBound = 90 * time.Second
 func (s *soak) stopAll() {
 	supervise.StopAll(30*time.Second, s.processes()...)
 	if s.proxy != nil {
-		s.proxy.close()
+		s.proxy.Close()
 	}
 }

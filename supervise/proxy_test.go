@@ -1,4 +1,4 @@
-package main
+package supervise
 
 import (
 	"fmt"
@@ -20,11 +20,11 @@ func TestProxyFailsOverWhenAStarterIsDown(t *testing.T) {
 	defer up.Close()
 	down := freeAddr(t) // nothing listens there
 	front := freeAddr(t)
-	p, err := startProxy(front, []string{down, strings.TrimPrefix(up.URL, "http://")})
+	p, err := StartProxy(front, []string{down, strings.TrimPrefix(up.URL, "http://")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.close()
+	defer p.Close()
 	for i := range 4 { // round robin: half of them try the dead one first
 		resp, err := http.Post("http://"+front+"/webhooks/x", "text/plain", strings.NewReader(fmt.Sprint("body", i)))
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package supervise
 
 import (
 	"bytes"
@@ -13,23 +13,32 @@ import (
 	"time"
 )
 
-// starterProxy is the one address customers and agents use when the soak runs
-// several starters, as a load balancer would be in production: requests go round
-// robin, and a request whose connection is refused (that starter is down) goes to
-// the next one. A request a starter accepted and then died on is not replayed: the
-// customer or agent sees the failure and retries, as it would behind a real
-// balancer.
-type starterProxy struct {
+// Proxy is the one address customers and agents use when several starters run
+// (the soak, the e2e tests' process mode), as a load balancer would be in
+// production: requests go round robin, and a request whose connection is refused
+// (that starter is down) goes to the next one. A request a starter accepted and
+// then died on is not replayed: the customer or agent sees the failure and
+// retries, as it would behind a real balancer.
+type Proxy struct {
 	srv *http.Server
 }
 
-func startProxy(addr string, backends []string) (*starterProxy, error) {
+// StartProxy serves ProxyHandler(backends) at addr until Close.
+func StartProxy(addr string, backends []string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	p := &Proxy{srv: &http.Server{Handler: ProxyHandler(backends), ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// ProxyHandler forwards each request to the backends (host:port) round robin,
+// failing over to the next while a connection is refused.
+func ProxyHandler(backends []string) http.Handler {
 	rt := &failoverTransport{backends: backends, next: http.DefaultTransport.(*http.Transport).Clone()}
-	rp := &httputil.ReverseProxy{
+	return &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.URL.Scheme = "http"; r.Out.Host = r.In.Host },
 		Transport:     rt,
 		FlushInterval: -1, // event streams (SSE) pass through at once
@@ -37,12 +46,10 @@ func startProxy(addr string, backends []string) (*starterProxy, error) {
 		// what they see (a 502 or a broken stream).
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	p := &starterProxy{srv: &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}}
-	go func() { _ = p.srv.Serve(ln) }()
-	return p, nil
 }
 
-func (p *starterProxy) close() {
+// Close stops the proxy.
+func (p *Proxy) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = p.srv.Shutdown(ctx)
