@@ -154,6 +154,10 @@ func (a *Activities) recordInbound(ctx context.Context, conversationID string, e
 		if rec.CustomerAt.After(res.CustomerMessageAt) {
 			res.CustomerMessageAt = rec.CustomerAt
 		}
+		res.BackFromHold = res.BackFromHold || rec.BackFromHold
+		if rec.HoldReturnAfter > 0 {
+			res.HoldReturnAfter = rec.HoldReturnAfter
+		}
 	}
 	// An event missing now is one whose delivery failed after it was signalled
 	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a

@@ -142,6 +142,8 @@ type workstreamInput struct {
 	AgentAttachments    optional[bool]     `json:"agent_attachments"`
 	HumanAgentTag       optional[bool]     `json:"human_agent_tag"`
 	BotURL              optional[string]   `json:"bot_url"`
+	// Conversation-state settings (workstream_states.go).
+	stateRulesInput
 }
 
 // apply merges in into w and checks every value that needs no database.
@@ -155,6 +157,9 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 		return err
 	}
 	if err := setName(in.Name, &w.Name); err != nil {
+		return err
+	}
+	if err := in.stateRulesInput.apply(&w.StateRules); err != nil {
 		return err
 	}
 	if in.PageIDs.Set {

@@ -134,7 +134,7 @@ func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, de
 	// the decision counts again under the agent's lock.
 	candidates := sqlbuilder.Buildf("SELECT a.id FROM agents a JOIN queue_members m ON m.agent_id = a.id "+
 		"WHERE m.queue_id = %v AND a.presence = 'available' "+
-		"AND a.capacity - coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0) >= %v "+
+		"AND a.capacity - "+strings.Replace(agentLoad, "%v", "a.id", 1)+" >= %v "+
 		"ORDER BY a.last_assigned_at, a.id", queueID, units)
 	ids, err := queryIDs(ctx, tx, candidates)
 	if err != nil {
@@ -302,8 +302,7 @@ func lockAgentFree(ctx context.Context, tx *sql.Tx, agentID string, availableOnl
 		}
 		return 0, err
 	}
-	load := pg.NewSelectBuilder()
-	load.Select("coalesce(sum(units), 0)").From("conversations").Where(load.Equal("agent_id", agentID), load.Equal("status", "assigned"))
+	load := sqlbuilder.Buildf("SELECT "+agentLoad, agentID)
 	var used int
 	if err := queryRow(ctx, tx, load).Scan(&used); err != nil {
 		return 0, err

@@ -34,6 +34,8 @@ type Workstream struct {
 	AgentAttachments    bool    `json:"agent_attachments"`
 	HumanAgentTag       bool    `json:"human_agent_tag"`
 	BotURL              *string `json:"bot_url"`
+	// StateRules: wrap-up and hold (states.go).
+	StateRules
 }
 
 // Distribution modes.
@@ -76,6 +78,9 @@ func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool)
 	w, err := scanWorkstream(queryRow(ctx, q, sb))
 	if err != nil {
 		return w, notFound(err, "workstream")
+	}
+	if w.StateRules, err = stateRules(ctx, q, id); err != nil {
+		return w, err
 	}
 	w.PageIDs, err = workstreamPages(ctx, q, id)
 	return w, err
@@ -132,7 +137,7 @@ func accountExists(ctx context.Context, q querier, accountID string) error {
 // starts from, for the caller to change before CreateWorkstream.
 func NewWorkstream(accountID string) Workstream {
 	return Workstream{AccountID: accountID, PageIDs: []string{}, DistributionMode: DistributionPush, CapacityUnits: 1,
-		CustomerAttachments: true, AgentAttachments: true}
+		CustomerAttachments: true, AgentAttachments: true, StateRules: StateRules{HoldReturnSeconds: DefaultHoldReturnSeconds}}
 }
 
 // CreateWorkstream stores w, whose values the caller has checked; the store
@@ -172,6 +177,9 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 				w.MaxWaitSeconds, w.OverflowQueueID, w.AutoCloseAfterHours, w.CustomerAttachments, w.AgentAttachments,
 				w.HumanAgentTag, stringOrEmpty(w.BotURL))
 		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		if err := saveStateRules(ctx, tx, w.ID, w.StateRules); err != nil {
 			return err
 		}
 		return movePages(ctx, tx, w)
@@ -215,6 +223,9 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
 		).Where(ub.Equal("id", id))
 		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		if err := saveStateRules(ctx, tx, id, w.StateRules); err != nil {
 			return err
 		}
 		return movePages(ctx, tx, w)

@@ -76,7 +76,7 @@ type conversation struct {
 	// Every signal waits in its channel until the main loop takes it (takeSignals):
 	// a goroutine blocked in Receive would be handed a signal that arrives as the
 	// run completes, and it would be lost with the run.
-	inbound, assigned, closeRequested, pageActiveSignal workflow.ReceiveChannel
+	inbound, assigned, closeRequested, pageActiveSignal, stateChanged workflow.ReceiveChannel
 	// lock keeps recording a message and closing apart, so a message is either in
 	// this conversation or, if it arrived during the close, in the next one.
 	lock workflow.Mutex
@@ -87,6 +87,7 @@ func (c *conversation) setup(ctx workflow.Context) error {
 	c.assigned = workflow.GetSignalChannel(ctx, contract.SignalAssigned)
 	c.closeRequested = workflow.GetSignalChannel(ctx, contract.SignalCloseRequested)
 	c.pageActiveSignal = workflow.GetSignalChannel(ctx, contract.SignalPageActive)
+	c.stateChanged = workflow.GetSignalChannel(ctx, contract.SignalStateChanged)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.ConversationState, error) {
 		return c.ConversationState, nil
 	}); err != nil {
@@ -119,6 +120,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 	c.phase = phaseOpen
 	c.upsertSearchAttributes(ctx)
 	c.watchDeadline(ctx)
+	c.watchHoldReturn(ctx)
 
 	for c.phase != phaseClosed {
 		if err := workflow.Await(ctx, func() bool { return c.hasWork(ctx) }); err != nil {
@@ -164,7 +166,8 @@ func (c *conversation) hasWork(ctx workflow.Context) bool {
 
 // signalsWaiting says a signal waits in its channel.
 func (c *conversation) signalsWaiting() bool {
-	return c.inbound.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0
+	return c.inbound.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 ||
+		c.stateChanged.Len() > 0
 }
 
 // takeSignals applies every waiting signal: inbound events join pending, an
@@ -188,6 +191,13 @@ func (c *conversation) takeSignals(ctx workflow.Context) {
 	}
 	for c.pageActiveSignal.ReceiveAsync(nil) {
 		c.pageActive = true
+	}
+	for {
+		var change contract.StateChange
+		if !c.stateChanged.ReceiveAsync(&change) {
+			break
+		}
+		c.onStateChanged(ctx, change)
 	}
 }
 
@@ -213,7 +223,8 @@ func (c *conversation) settleBeforeContinuing(ctx workflow.Context) (settled boo
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return false, err
 	}
-	if c.phase == phaseClosed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 {
+	if c.phase == phaseClosed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 ||
+		c.stateChanged.Len() > 0 {
 		return false, nil
 	}
 	return true, nil

@@ -33,6 +33,7 @@ func Register(w worker.WorkflowRegistry) {
 	register(ReplySweeperWorkflow, contract.ReplySweeperWorkflowType)
 	register(RetentionWorkflow, contract.RetentionWorkflowType)
 	register(HistoryImportWorkflow, contract.HistoryImportWorkflowType)
+	register(WrapUpWorkflow, contract.WrapUpWorkflowType)
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

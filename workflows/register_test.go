@@ -19,6 +19,7 @@ func TestWorkflowTypeNamesAreTheFunctionNames(t *testing.T) {
 		contract.ReplySweeperWorkflowType:    workflows.ReplySweeperWorkflow,
 		contract.RetentionWorkflowType:       workflows.RetentionWorkflow,
 		contract.HistoryImportWorkflowType:   workflows.HistoryImportWorkflow,
+		contract.WrapUpWorkflowType:          workflows.WrapUpWorkflow,
 	} {
 		if got := activityName(fn); got != typ {
 			t.Errorf("workflow function %s is registered as %s", got, typ)

@@ -131,6 +131,9 @@ type ConversationState struct {
 	NoticeSeq int
 	// AnnounceAgent: an agent was assigned and the customer has not been told yet.
 	AnnounceAgent bool
+	// HoldReturnAt: the customer wrote to the conversation on hold while its agent
+	// had no room; at this time it goes back to the agent or is routed again.
+	HoldReturnAt time.Time
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -160,6 +163,9 @@ type CloseRequest struct {
 	// NotifyCustomer sends the customer an automated message first, when
 	// Messenger's standard window allows it (automated messages never use tags).
 	NotifyCustomer string
+	// End: the agent ends the conversation, which goes to wrap-up when its
+	// workstream has one (otherwise it closes).
+	End bool
 }
 
 type AccountInput struct {
