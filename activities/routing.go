@@ -19,6 +19,7 @@ func (a *Activities) AssignQueue(ctx context.Context, in AssignQueueInput) (Assi
 	for _, d := range pass.Assigned {
 		out.Assignments = append(out.Assignments, contract.Assignment{
 			ConversationID: d.ConversationID, PageID: d.PageID, PSID: d.PSID, AgentID: d.AgentID, QueueID: d.QueueID, AssignedAt: d.AssignedAt,
+			Offered: d.Offered, OfferExpiresAt: d.OfferExpiresAt,
 		})
 	}
 	if pass.NextOverflowAt != nil {

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -82,4 +83,22 @@ func (a *Activities) FinishWrapUp(ctx context.Context, in FinishWrapUpInput) err
 		return fromStore(err)
 	}
 	return contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, queues)
+}
+
+type ExpireOfferInput struct {
+	ConversationID string
+	AgentID        string
+	OfferedAt      time.Time
+}
+
+type ExpireOfferResult = store.OfferExpiry
+
+// ExpireOffer ends an offer whose countdown ran out (store.ExpireOffer) and
+// wakes the conversation's queue to offer it to the next agent.
+func (a *Activities) ExpireOffer(ctx context.Context, in ExpireOfferInput) (ExpireOfferResult, error) {
+	out, err := a.Store.ExpireOffer(ctx, in.ConversationID, in.AgentID, in.OfferedAt)
+	if err != nil || !out.Expired {
+		return out, fromStore(err)
+	}
+	return out, contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, []string{out.QueueID})
 }

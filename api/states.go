@@ -74,3 +74,35 @@ func (s *Server) finishWrapUpOf(w http.ResponseWriter, r *http.Request, me store
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
 }
+
+// acceptOffer makes the conversation offered to the agent active with it; 409
+// offer_gone when it was declined, ran out or went elsewhere.
+func (s *Server) acceptOffer(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	a, err := s.Store.AcceptOffer(r.Context(), r.PathValue("id"), me.ID)
+	if s.answerStoreError(w, r, err, "No conversation was offered to you with this id.") {
+		return
+	}
+	s.tellConversation(r, a)
+	s.writeConversation(w, r, a.ConversationID)
+}
+
+// declineOffer gives the offered conversation back to its queue, which offers it
+// to the next agent; 409 offer_gone as for accept.
+func (s *Server) declineOffer(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	id := r.PathValue("id")
+	queueID, err := s.Store.DeclineOffer(r.Context(), id, me.ID)
+	if s.answerStoreError(w, r, err, "No conversation was offered to you with this id.") {
+		return
+	}
+	// The workflow hears of the decline before the queue's next offer can reach it.
+	if c, err := s.Store.GetConversation(r.Context(), id); err == nil {
+		if err := s.Temporal.SignalWorkflow(r.Context(), contract.ConversationWorkflowID(c.PageID, c.Customer.PSID), "",
+			contract.SignalStateChanged, contract.StateChange{ConversationID: id, Status: contract.StatusWaiting}); err != nil {
+			s.Log.WarnContext(r.Context(), "offer declined but its workflow was not told", "conversation_id", id, "err", err)
+		}
+	}
+	if err := s.wakeQueues(r.Context(), []string{queueID}); err != nil {
+		s.Log.WarnContext(r.Context(), "offer declined but its queue was not woken", "conversation_id", id, "err", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": contract.StatusWaiting})
+}

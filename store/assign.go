@@ -41,6 +41,9 @@ type Assigned struct {
 	// AssignedAt orders decisions about one conversation: its workflow ignores a
 	// signal about an older one that arrives late.
 	AssignedAt time.Time
+	// Offered: an offer to the agent, running out at OfferExpiresAt (offers.go).
+	Offered        bool
+	OfferExpiresAt time.Time
 }
 
 // QueuePass is the outcome of one assignment pass over a queue.
@@ -118,11 +121,12 @@ const waitingPushFrom = "FROM conversations c LEFT JOIN workstreams w ON w.id = 
 func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, deferred map[string]bool) (*Assigned, error) {
 	var a Assigned
 	var units int
-	head := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, coalesce(w.capacity_units, 1) "+
+	var offer offerSetting
+	head := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, coalesce(w.capacity_units, 1), "+offerSettingColumns+" "+
 		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id LEFT JOIN workstreams w ON w.id = c.workstream_id "+
 		"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' "+
 		"ORDER BY c.enqueued_at, c.id LIMIT 1 FOR UPDATE OF c", queueID)
-	if err := queryRow(ctx, tx, head).Scan(&a.ConversationID, &a.PageID, &a.PSID, &units); err != nil {
+	if err := queryRow(ctx, tx, head).Scan(&a.ConversationID, &a.PageID, &a.PSID, &units, &offer.autoAccept, &offer.countdownSeconds); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -130,12 +134,13 @@ func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, de
 	}
 	a.QueueID = queueID
 
-	// Longest-idle first; the free capacity read here is only a first filter,
+	// Longest-idle first (after those offered this conversation fewest times);
+	// the free capacity read here is only a first filter,
 	// the decision counts again under the agent's lock.
 	candidates := sqlbuilder.Buildf("SELECT a.id FROM agents a JOIN queue_members m ON m.agent_id = a.id "+
 		"WHERE m.queue_id = %v AND a.presence = 'available' "+
 		"AND a.capacity - "+strings.Replace(agentLoad, "%v", "a.id", 1)+" >= %v "+
-		"ORDER BY a.last_assigned_at, a.id", queueID, units)
+		"ORDER BY "+fewestOffersFirst+", a.last_assigned_at, a.id", queueID, units, a.ConversationID)
 	ids, err := queryIDs(ctx, tx, candidates)
 	if err != nil {
 		return nil, err
@@ -160,6 +165,9 @@ func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, de
 			continue
 		}
 		a.AgentID = id
+		if !offer.autoAccept {
+			return &a, offerTo(ctx, tx, &a, units, offer.countdownSeconds)
+		}
 		return &a, assignTo(ctx, tx, &a, units, "")
 	}
 	return nil, nil

@@ -42,6 +42,8 @@ type StateRules struct {
 	WrapUp *WrapUpRule `json:"wrap_up"`
 	// HoldReturnSeconds: see DefaultHoldReturnSeconds.
 	HoldReturnSeconds int `json:"hold_return_s"`
+	// Offer: auto-accept, or offer with a countdown (offers.go).
+	Offer OfferRule `json:"offer"`
 }
 
 // holdsCapacity is the condition (on conversations aliased x) of a conversation
@@ -53,13 +55,16 @@ const agentLoad = "coalesce((SELECT sum(x.units) FROM conversations x WHERE x.ag
 
 func stateRules(ctx context.Context, q querier, workstreamID string) (StateRules, error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("wrap_up_block", "wrap_up_seconds", "hold_return_seconds").From("workstreams").Where(sb.Equal("id", workstreamID))
+	sb.Select("wrap_up_block", "wrap_up_seconds", "hold_return_seconds", "offer_auto_accept", "offer_countdown_seconds", "offer_missed_to_away").
+		From("workstreams").Where(sb.Equal("id", workstreamID))
 	var r StateRules
 	var block sql.NullString
-	var seconds sql.NullInt64
-	if err := queryRow(ctx, q, sb).Scan(&block, &seconds, &r.HoldReturnSeconds); err != nil {
+	var seconds, countdown, missed sql.NullInt64
+	var autoAccept sql.NullBool
+	if err := queryRow(ctx, q, sb).Scan(&block, &seconds, &r.HoldReturnSeconds, &autoAccept, &countdown, &missed); err != nil {
 		return r, notFound(err, "workstream")
 	}
+	r.Offer = offerRule(autoAccept, countdown, missed)
 	if block.Valid {
 		r.WrapUp = &WrapUpRule{Block: block.String}
 		if seconds.Valid {
@@ -81,9 +86,14 @@ func saveStateRules(ctx context.Context, tx *sql.Tx, workstreamID string, r Stat
 	if r.HoldReturnSeconds == 0 {
 		r.HoldReturnSeconds = DefaultHoldReturnSeconds
 	}
+	if r.Offer == (OfferRule{}) {
+		r.Offer = offerRule(sql.NullBool{}, sql.NullInt64{}, sql.NullInt64{})
+	}
 	ub := pg.NewUpdateBuilder()
 	ub.Update("workstreams").Set(ub.Assign("wrap_up_block", block), ub.Assign("wrap_up_seconds", seconds),
-		ub.Assign("hold_return_seconds", r.HoldReturnSeconds)).Where(ub.Equal("id", workstreamID))
+		ub.Assign("hold_return_seconds", r.HoldReturnSeconds), ub.Assign("offer_auto_accept", r.Offer.AutoAccept),
+		ub.Assign("offer_countdown_seconds", r.Offer.CountdownSeconds), ub.Assign("offer_missed_to_away", r.Offer.MissedToAway)).
+		Where(ub.Equal("id", workstreamID))
 	_, err := exec(ctx, tx, ub)
 	return err
 }

@@ -137,7 +137,8 @@ func accountExists(ctx context.Context, q querier, accountID string) error {
 // starts from, for the caller to change before CreateWorkstream.
 func NewWorkstream(accountID string) Workstream {
 	return Workstream{AccountID: accountID, PageIDs: []string{}, DistributionMode: DistributionPush, CapacityUnits: 1,
-		CustomerAttachments: true, AgentAttachments: true, StateRules: StateRules{HoldReturnSeconds: DefaultHoldReturnSeconds}}
+		CustomerAttachments: true, AgentAttachments: true, StateRules: StateRules{HoldReturnSeconds: DefaultHoldReturnSeconds,
+			Offer: OfferRule{AutoAccept: true, CountdownSeconds: DefaultOfferCountdownSeconds, MissedToAway: DefaultOfferMissedToAway}}}
 }
 
 // CreateWorkstream stores w, whose values the caller has checked; the store

@@ -121,6 +121,7 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 	c.upsertSearchAttributes(ctx)
 	c.watchDeadline(ctx)
 	c.watchHoldReturn(ctx)
+	c.watchOffer(ctx)
 
 	for c.phase != phaseClosed {
 		if err := workflow.Await(ctx, func() bool { return c.hasWork(ctx) }); err != nil {
@@ -210,7 +211,14 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 		return // overtaken by a later decision (e.g. a transfer) that arrived first
 	}
 	c.AgentID, c.QueueID, c.Status, c.AssignedAt = as.AgentID, as.QueueID, contract.StatusAssigned, as.AssignedAt
-	c.AnnounceAgent = true
+	c.Offer = nil
+	if as.Offered {
+		// The agent has not taken it yet: the customer hears of the agent on accept.
+		c.Status = contract.StatusOffered
+		c.Offer = &contract.Offer{AgentID: as.AgentID, OfferedAt: as.AssignedAt, ExpiresAt: as.OfferExpiresAt}
+	} else {
+		c.AnnounceAgent = true
+	}
 	c.upsertSearchAttributes(ctx)
 }
 

@@ -21,7 +21,48 @@ func (c *conversation) onStateChanged(ctx workflow.Context, change contract.Stat
 		return
 	}
 	c.Status = change.Status
+	if change.Status == contract.StatusWaiting {
+		// Declined: back in its queue, whose next decision comes as an assignment.
+		c.Offer, c.AgentID = nil, ""
+	}
 	c.upsertSearchAttributes(ctx)
+}
+
+// watchOffer runs each offer's countdown as a durable timer. An offer accepted,
+// declined or replaced in time cancels it; one that runs out is ended in the
+// database (ExpireOffer: back in the queue, which is woken to offer it to the
+// next agent, and the agent's missed offers counted).
+func (c *conversation) watchOffer(ctx workflow.Context) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for c.phase != phaseClosed {
+			if err := workflow.Await(ctx, func() bool { return c.phase == phaseClosed || c.Offer != nil }); err != nil || c.phase == phaseClosed {
+				return
+			}
+			offer := c.Offer
+			changed, err := workflow.AwaitWithTimeout(ctx, max(offer.ExpiresAt.Sub(workflow.Now(ctx)), time.Millisecond), func() bool {
+				return c.phase == phaseClosed || c.Offer != offer
+			})
+			if err != nil {
+				return
+			}
+			if changed {
+				continue
+			}
+			var res activities.ExpireOfferResult
+			if err := workflow.ExecuteActivity(withDatabaseActivity(ctx), a.ExpireOffer, activities.ExpireOfferInput{
+				ConversationID: c.ConversationID, AgentID: offer.AgentID, OfferedAt: offer.OfferedAt,
+			}).Get(ctx, &res); err != nil {
+				return
+			}
+			if c.Offer == offer {
+				c.Offer = nil
+				if res.Expired {
+					c.Status, c.AgentID = contract.StatusWaiting, ""
+					c.upsertSearchAttributes(ctx)
+				}
+			}
+		}
+	})
 }
 
 // afterRecorded follows what recording customer messages did to a held

@@ -134,6 +134,9 @@ type ConversationState struct {
 	// HoldReturnAt: the customer wrote to the conversation on hold while its agent
 	// had no room; at this time it goes back to the agent or is routed again.
 	HoldReturnAt time.Time
+	// Offer is the conversation's offer to an agent, until accepted, declined or
+	// run out.
+	Offer *Offer
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -190,6 +193,10 @@ type Assignment struct {
 	// AssignedAt is the database's time of the decision: a signal about an older
 	// decision that arrives after a newer one (a transfer) is ignored.
 	AssignedAt time.Time
+	// Offered: the decision is an offer to the agent (the workstream does not
+	// auto-accept), which runs out at OfferExpiresAt; AssignedAt is its time.
+	Offered        bool
+	OfferExpiresAt time.Time
 }
 
 type QueueInput struct {

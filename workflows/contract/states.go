@@ -55,3 +55,11 @@ type WrapUpInput struct {
 	// "block for N seconds"); 0: it lasts until the agent finishes it.
 	Limit time.Duration
 }
+
+// Offer is a conversation offered to an agent (AssignedAt of its Assignment is
+// OfferedAt): its countdown is a durable timer of the conversation's workflow.
+type Offer struct {
+	AgentID   string
+	OfferedAt time.Time
+	ExpiresAt time.Time
+}
