@@ -155,3 +155,100 @@ func TestWrapUpBlocksCapacityUntilFinishedOrNever(t *testing.T) {
 		t.Fatalf("wrap_up seconds without seconds: %d %v", code, bad)
 	}
 }
+
+// stOffered waits for the conversation.offered event of convID ("" any) on one
+// of the streams and answers whose it was.
+func stOffered(t *testing.T, streams map[string]*sse, convID string) (agentID, gotConv string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for id, s := range streams {
+			select {
+			case ev := <-s.events:
+				if ev.Name == "conversation.offered" && (convID == "" || ev.Data["conversation_id"] == convID) {
+					if ev.Data["expires_at"] == nil || ev.Data["first_message"] == "" {
+						t.Fatalf("offer without expires_at or first message: %v", ev.Data)
+					}
+					return id, ev.Data["conversation_id"].(string)
+				}
+			default:
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no conversation.offered for %q", convID)
+	return "", ""
+}
+
+// Offer mode: the first agent offered declines, the next lets the countdown run
+// out, the third accepts; the conversation is assigned exactly once (agent event
+// log), and each offer's end is logged with its outcome.
+func TestOfferDeclineExpireAccept(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch := st.connectPage()
+	ws := st.rtWorkstreamID(ch)
+	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 2}})
+	agents := map[string]agent{}
+	streams := map[string]*sse{}
+	for _, name := range []string{"ann", "bob", "cyd"} {
+		a, events := st.availableAgent(name, 1)
+		agents[a.ID], streams[a.ID] = a, events
+	}
+	st.customerSays(ch, "3500000000000021", "where is my parcel?", "")
+	first, conv := stOffered(t, streams, "")
+	if c, _ := st.rtConversation("3500000000000021"); c.Status != "offered" || c.AgentID != first {
+		t.Fatalf("offered conversation: %+v", c)
+	}
+	st.stPost(agents[first], conv, "decline", "waiting", nil)
+	var gone map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/accept", agents[first].Token, nil, &gone); code != 409 || errorCode(gone) != "offer_gone" {
+		t.Fatalf("accepting a declined offer: %d %v", code, gone)
+	}
+	second, _ := stOffered(t, streams, conv)
+	if second == first {
+		t.Fatalf("the decliner was offered the conversation again before the others")
+	}
+	// The second agent lets the countdown (2 s) run out: the third is offered it.
+	third, _ := stOffered(t, streams, conv)
+	if third == first || third == second {
+		t.Fatalf("after the countdown ran out the offer went to %s (first %s, second %s)", third, first, second)
+	}
+	var accepted map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/accept", agents[third].Token, nil, &accepted); code != 200 || accepted["status"] != "assigned" {
+		t.Fatalf("accept: %d %v", code, accepted)
+	}
+	st.rtWait("3500000000000021", "active with the third agent", assignedTo(agents[third]))
+
+	if n := st.count("agent_events", "name = 'conversation.assigned' AND conversation_id = $1", conv); n != 1 {
+		t.Fatalf("conversation.assigned %d times in the agent event log, want exactly once", n)
+	}
+	for who, outcome := range map[string]string{first: "declined", second: "expired", third: "accepted"} {
+		if n := st.count("agent_events", "name = 'conversation.offer_ended' AND conversation_id = $1 AND agent_id = $2 AND data->>'outcome' = $3",
+			conv, who, outcome); n != 1 {
+			t.Fatalf("offer_ended %s for %s: %d events, want 1", outcome, who, n)
+		}
+	}
+}
+
+// Three offers missed in a row set the agent away, and the agent is told why.
+func TestThreeMissedOffersSetTheAgentAway(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	ch := st.connectPage()
+	ws := st.rtWorkstreamID(ch)
+	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 1, "missed_to_away": 3}})
+	a, events := st.availableAgent("ann", 1)
+	st.customerSays(ch, "3500000000000031", "hello?", "")
+	ev := events.next(t, "presence.changed", 60*time.Second)
+	if ev.Data["status"] != "away" || ev.Data["reason"] != "missed_offers" || ev.Data["message"] == "" {
+		t.Fatalf("presence.changed: %v", ev.Data)
+	}
+	if n := st.count("agents", "id = $1 AND presence = 'away'", a.ID); n != 1 {
+		t.Fatalf("agent not away after three missed offers")
+	}
+	if n := st.count("agent_events", "name = 'conversation.offer_ended' AND agent_id = $1 AND data->>'outcome' = 'expired'", a.ID); n != 3 {
+		t.Fatalf("%d expired offers before away, want 3", n)
+	}
+	st.rtWait("3500000000000031", "waiting in its queue", func(c rtConv) bool { return c.Status == "waiting" && c.AgentID == "" })
+}
