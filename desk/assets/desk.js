@@ -12,6 +12,7 @@
 //   composer.js    the reply box: text and files by URL
 //   transfer.js    the transfer dialog and transfers away
 //   alerts.js      toasts, notifications, sound
+//   states.js      hold, end and wrap-up, the offer to accept or decline
 // The modules import each other's functions in a cycle (an event redraws the
 // list, the list opens a transcript, ...). That is safe because no module runs
 // code at load time that uses another: everything below runs once all are loaded.
@@ -22,6 +23,7 @@ import { bindTranscript } from "./transcript.js";
 import { bindComposer } from "./composer.js";
 import { bindTransfer } from "./transfer.js";
 import { bindAlerts } from "./alerts.js";
+import { bindStates } from "./states.js";
 
 // A module script runs once the document is parsed.
 bindSession();
@@ -30,4 +32,5 @@ bindList();
 bindComposer();
 bindTranscript();
 bindTransfer();
+bindStates();
 resume();

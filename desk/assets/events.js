@@ -9,6 +9,7 @@ import { loadList, renderList } from "./list.js";
 import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded } from "./transcript.js";
 import { markTransferred } from "./transfer.js";
 import { alertAssigned } from "./alerts.js";
+import { onState, onOffered, onOfferEnded, onPresenceChanged } from "./states.js";
 
 let es = null; // the open EventSource
 let retry = 0; // reconnects refused in a row, for the back-off
@@ -53,6 +54,10 @@ export function startEvents() {
   stream.addEventListener("message.status", (e) => onStatus(parse(e)));
   stream.addEventListener("note.added", (e) => noteAdded(parse(e)));
   stream.addEventListener("customer.updated", (e) => onCustomerUpdated(parse(e)));
+  stream.addEventListener("conversation.state", (e) => onState(parse(e)));
+  stream.addEventListener("conversation.offered", (e) => onOffered(parse(e)));
+  stream.addEventListener("conversation.offer_ended", (e) => onOfferEnded(parse(e)));
+  stream.addEventListener("presence.changed", (e) => onPresenceChanged(parse(e)));
 }
 
 export function stopEvents() {

@@ -3,6 +3,7 @@
 // bot messages, refused files, replies of unknown outcome), the 24-hour
 // window, the customer panel, and close and reopen.
 
+import { showStateActions } from "./states.js";
 import { h, clear, $, APIError, fmtTime, fmtDateTime, fmtDay, fmtDuration, avatar, statusPill, safeURL } from "./common.js";
 import { OPEN, state, countedSet, applyStatus, agentName } from "./state.js";
 import { api } from "./session.js";
@@ -84,6 +85,7 @@ export function renderConversation() {
   $("#close-conv").hidden = conv.status === "closed" || !!away;
   $("#reopen-conv").hidden = conv.status !== "closed" || !!away;
   $("#transfer-conv").hidden = !isOpen;
+  showStateActions(conv, away);
   $("#action-error").hidden = true;
   const notice = $("#transferred-away");
   notice.hidden = !away;
