@@ -19,7 +19,10 @@ export function showStateActions(conv, away) {
   if (mine && conv.status === "wrap_up") $("#close-conv").hidden = true;
 }
 
-async function act(action, btn, done) {
+// conversationAction posts an action on the open conversation (close, reopen,
+// hold, end, finish), toasts what done says of the answer, shows a refusal in
+// the header, and redraws.
+export async function conversationAction(action, btn, done) {
   const conv = state.current;
   if (!conv) return;
   btn.disabled = true;
@@ -109,11 +112,11 @@ async function answerOffer(action) {
 }
 
 export function bindStates() {
-  $("#hold-conv").addEventListener("click", (e) => act("hold", e.currentTarget, () => "Conversation on hold."));
+  $("#hold-conv").addEventListener("click", (e) => conversationAction("hold", e.currentTarget, () => "Conversation on hold."));
   $("#end-conv").addEventListener("click", (e) =>
-    act("end", e.currentTarget, (out) => (out.status === "wrap_up" ? "Conversation ended: wrap up, then finish." : "Conversation closed.")),
+    conversationAction("end", e.currentTarget, (out) => (out.status === "wrap_up" ? "Conversation ended: wrap up, then finish." : "Conversation closed.")),
   );
-  $("#finish-wrapup").addEventListener("click", (e) => act("wrap-up/finish", e.currentTarget, () => "Wrap-up finished."));
+  $("#finish-wrapup").addEventListener("click", (e) => conversationAction("wrap-up/finish", e.currentTarget, () => "Wrap-up finished."));
   $("#offer-accept").addEventListener("click", () => answerOffer("accept"));
   $("#offer-decline").addEventListener("click", () => answerOffer("decline"));
 }
