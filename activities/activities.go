@@ -157,6 +157,10 @@ func (a *Activities) recordInbound(ctx context.Context, conversationID string, e
 		if rec.CustomerAt.After(res.CustomerMessageAt) {
 			res.CustomerMessageAt = rec.CustomerAt
 		}
+		res.BackFromHold = res.BackFromHold || rec.BackFromHold
+		if rec.HoldReturnAfter > 0 {
+			res.HoldReturnAfter = rec.HoldReturnAfter
+		}
 	}
 	// An event missing now is one whose delivery failed after it was signalled
 	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a
@@ -298,14 +302,8 @@ const closeNoticeAttempts = 3
 // idempotent, so a retry repeats none: a notice is keyed on its message id, a
 // closed conversation stays closed, and a queue woken twice passes once more.
 func (a *Activities) CloseConversation(ctx context.Context, in CloseConversationInput) (CloseConversationResult, error) {
-	for _, n := range in.Notices {
-		if err := a.SendNotice(ctx, n); err != nil {
-			var appErr *temporal.ApplicationError
-			if !(errors.As(err, &appErr) && appErr.NonRetryable()) && activity.GetInfo(ctx).Attempt < closeNoticeAttempts {
-				return CloseConversationResult{}, err
-			}
-			activity.GetLogger(ctx).Warn("closing without a notice that could not be sent", "kind", n.Kind, "err", err)
-		}
+	if err := a.sendClosingNotices(ctx, in.Notices); err != nil {
+		return CloseConversationResult{}, err
 	}
 	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
 	if err != nil {
@@ -316,6 +314,22 @@ func (a *Activities) CloseConversation(ctx context.Context, in CloseConversation
 		return CloseConversationResult{}, err
 	}
 	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, nil
+}
+
+// sendClosingNotices sends the farewell and the survey before a close or an end;
+// one that still cannot be sent after a few attempts does not keep the
+// conversation open.
+func (a *Activities) sendClosingNotices(ctx context.Context, notices []SendNoticeInput) error {
+	for _, n := range notices {
+		if err := a.SendNotice(ctx, n); err != nil {
+			var appErr *temporal.ApplicationError
+			if !(errors.As(err, &appErr) && appErr.NonRetryable()) && activity.GetInfo(ctx).Attempt < closeNoticeAttempts {
+				return err
+			}
+			activity.GetLogger(ctx).Warn("closing without a notice that could not be sent", "kind", n.Kind, "err", err)
+		}
+	}
+	return nil
 }
 
 func (a *Activities) ReopenConversation(ctx context.Context, in contract.ReopenRequest) (contract.ConversationState, error) {

@@ -62,6 +62,11 @@ type RecordInboundResult struct {
 	Missing []string
 	// AttachmentsRefused counts customer messages whose files the workstream refused.
 	AttachmentsRefused int
+	// BackFromHold: the conversation on hold is active with its agent again.
+	// HoldReturnAfter > 0: it stays on hold (its agent has no room); the
+	// workflow calls ReturnHeld after this long.
+	BackFromHold    bool
+	HoldReturnAfter time.Duration
 }
 
 // RecordStrayEventsInput is what a run started by echoes or receipts alone holds.

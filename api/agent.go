@@ -215,31 +215,26 @@ func (s *Server) workflowError(w http.ResponseWriter, r *http.Request, err error
 }
 
 func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
+	s.endOrClose(w, r, me, false)
+}
+
+// endOrClose is the agent's close (end false: closed at once) and end (end true:
+// to wrap-up when the workstream has one, see states.go), both through the
+// conversation workflow's close update. A conversation in wrap-up is finished.
+func (s *Server) endOrClose(w http.ResponseWriter, r *http.Request, me store.Agent, end bool) {
 	c, ok := s.ownConversation(w, r, me)
 	if !ok {
 		return
 	}
-	// The body is optional: {"disposition": "resolved"}.
-	var in struct {
-		Disposition string `json:"disposition"`
-		// Note, optional, is the disposition note: stored as an internal note.
-		Note string `json:"note"`
-	}
-	if r.ContentLength != 0 && !decode(w, r, &in) {
+	in, note, ok := s.dispositionInput(w, r)
+	if !ok {
 		return
 	}
-	if utf8.RuneCountInString(in.Disposition) > 200 {
-		writeError(w, http.StatusBadRequest, "invalid_request", "disposition must be at most 200 characters.")
+	switch {
+	case c.Status == contract.StatusWrapUp && !end:
+		s.finishWrapUpOf(w, r, me, c, in.Disposition, note)
 		return
-	}
-	var note string
-	if strings.TrimSpace(in.Note) != "" {
-		var err error
-		if note, err = noteText(in.Note); s.answerStoreError(w, r, err, "") {
-			return
-		}
-	}
-	if c.Status == contract.StatusClosed {
+	case c.Status == contract.StatusClosed || c.Status == contract.StatusWrapUp:
 		if note != "" {
 			if _, err := s.Store.AddNote(r.Context(), c.ID, me.ID, note); s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 				return
@@ -249,7 +244,7 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 		return
 	}
 	if err := s.closeInWorkflow(r.Context(), c, contract.CloseRequest{
-		ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: strings.TrimSpace(in.Disposition),
+		ConversationID: c.ID, AgentID: me.ID, Reason: contract.CloseReasonAgent, Disposition: in.Disposition, End: end,
 	}); err != nil {
 		s.workflowError(w, r, err)
 		return
@@ -261,7 +256,42 @@ func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, me st
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": contract.StatusClosed})
+	status := contract.StatusClosed
+	if end {
+		got, err := s.Store.GetConversation(r.Context(), c.ID)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		status = got.Status
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "status": status})
+}
+
+// dispositionInput reads the optional body of close, end and finish:
+// {"disposition","note"}; the note is the disposition note, stored as an
+// internal note.
+func (s *Server) dispositionInput(w http.ResponseWriter, r *http.Request) (in dispositionBody, note string, ok bool) {
+	if r.ContentLength != 0 && !decode(w, r, &in) {
+		return in, "", false
+	}
+	in.Disposition = strings.TrimSpace(in.Disposition)
+	if utf8.RuneCountInString(in.Disposition) > 200 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "disposition must be at most 200 characters.")
+		return in, "", false
+	}
+	if strings.TrimSpace(in.Note) != "" {
+		var err error
+		if note, err = noteText(in.Note); s.answerStoreError(w, r, err, "") {
+			return in, "", false
+		}
+	}
+	return in, note, true
+}
+
+type dispositionBody struct {
+	Disposition string `json:"disposition"`
+	Note        string `json:"note"`
 }
 
 // closeInWorkflow asks the conversation's workflow, which owns its lifecycle,

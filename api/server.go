@@ -96,6 +96,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages", s.agent(s.sendMessage))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/close", s.agent(s.closeConversation))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/reopen", s.agent(s.reopenConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/hold", s.agent(s.holdConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/end", s.agent(s.endConversation))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/wrap-up/finish", s.agent(s.finishWrapUp))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/accept", s.agent(s.acceptOffer))
+	mux.HandleFunc("POST /api/v1/conversations/{id}/decline", s.agent(s.declineOffer))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/contact", s.agent(s.linkContact))
 	mux.HandleFunc("DELETE /api/v1/conversations/{id}/contact", s.agent(s.unlinkContact))
 

@@ -144,6 +144,8 @@ type workstreamInput struct {
 	BotURL              optional[string]   `json:"bot_url"`
 	workstreamRulesInput
 	workstreamHoursInput
+	// Conversation-state settings (workstream_states.go).
+	stateRulesInput
 }
 
 // apply merges in into w and checks every value that needs no database.
@@ -157,6 +159,9 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 		return err
 	}
 	if err := setName(in.Name, &w.Name); err != nil {
+		return err
+	}
+	if err := in.stateRulesInput.apply(&w.StateRules); err != nil {
 		return err
 	}
 	if in.PageIDs.Set {

@@ -166,6 +166,15 @@ type waitingHead struct {
 	preferred  []string
 	holding    bool   // it waits for its preferred agents (affinity_until not passed)
 	passedOver string // the agent who left it unanswered ("" if none)
+	offer      offerSetting
+}
+
+// give assigns the head to a.AgentID, or offers it when its workstream offers.
+func (h *waitingHead) give(ctx context.Context, tx *sql.Tx, a *Assigned) error {
+	if !h.offer.autoAccept {
+		return offerTo(ctx, tx, a, h.units, h.offer.countdownSeconds)
+	}
+	return assignTo(ctx, tx, a, h.units, "")
 }
 
 // lockWaitingHead locks the queue's oldest waiting push conversation that this
@@ -174,12 +183,12 @@ func lockWaitingHead(ctx context.Context, tx *sql.Tx, queueID string, held []str
 	h := waitingHead{}
 	var preferred pq.StringArray
 	head := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, coalesce(w.capacity_units, 1), c.preferred_agents::text[], "+
-		"coalesce(c.affinity_until > now(), false), coalesce(c.passed_over_agent_id::text, '') "+
+		"coalesce(c.affinity_until > now(), false), coalesce(c.passed_over_agent_id::text, ''), "+offerSettingColumns+" "+
 		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id LEFT JOIN workstreams w ON w.id = c.workstream_id "+
 		"WHERE c.queue_id = %v AND c.status = 'waiting' AND coalesce(w.distribution_mode, 'push') = 'push' "+
 		"AND NOT (c.id = ANY(%v::uuid[])) "+
 		"ORDER BY c.enqueued_at, c.id LIMIT 1 FOR UPDATE OF c", queueID, pq.StringArray(append([]string{}, held...))) // nil would be NULL
-	if err := queryRow(ctx, tx, head).Scan(&h.ConversationID, &h.PageID, &h.PSID, &h.units, &preferred, &h.holding, &h.passedOver); err != nil {
+	if err := queryRow(ctx, tx, head).Scan(&h.ConversationID, &h.PageID, &h.PSID, &h.units, &preferred, &h.holding, &h.passedOver, &h.offer.autoAccept, &h.offer.countdownSeconds); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -220,7 +229,7 @@ func assignPreferred(ctx context.Context, tx *sql.Tx, h *waitingHead) (*Assigned
 		}
 		a := h.Assigned
 		a.AgentID = id
-		return &a, assignTo(ctx, tx, &a, h.units, "")
+		return &a, h.give(ctx, tx, &a)
 	}
 	return nil, nil
 }

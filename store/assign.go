@@ -148,15 +148,16 @@ func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, de
 
 // assignLongestIdle gives the head to the longest-idle available member with room
 // that no higher-priority queue claims; the agent who left the customer unanswered
-// (passedOver) comes last, so it gets the conversation back only when nobody else can.
+// (passedOver) comes last, so it gets the conversation back only when nobody else
+// can, and so do those offered it more often (a decline or a missed offer).
 func assignLongestIdle(ctx context.Context, tx *sql.Tx, h *waitingHead, priority int, deferred map[string]bool) (*Assigned, error) {
 	a, units, queueID := h.Assigned, h.units, h.QueueID
-	// Longest-idle first; the free capacity read here is only a first filter,
-	// the decision counts again under the agent's lock.
+	// The free capacity read here is only a first filter, the decision counts
+	// again under the agent's lock.
 	candidates := sqlbuilder.Buildf("SELECT a.id FROM agents a JOIN queue_members m ON m.agent_id = a.id "+
 		"WHERE m.queue_id = %v AND a.presence = 'available' "+
-		"AND a.capacity - coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0) >= %v "+
-		"ORDER BY a.id::text = %v, a.last_assigned_at, a.id", queueID, units, h.passedOver)
+		"AND a.capacity - "+strings.Replace(agentLoad, "%v", "a.id", 1)+" >= %v "+
+		"ORDER BY a.id::text = %v, "+fewestOffersFirst+", a.last_assigned_at, a.id", queueID, units, h.passedOver, a.ConversationID)
 	ids, err := queryIDs(ctx, tx, candidates)
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func assignLongestIdle(ctx context.Context, tx *sql.Tx, h *waitingHead, priority
 			continue
 		}
 		a.AgentID = id
-		return &a, assignTo(ctx, tx, &a, units, "")
+		return &a, h.give(ctx, tx, &a)
 	}
 	return nil, nil
 }
@@ -323,8 +324,7 @@ func lockAgentFree(ctx context.Context, tx *sql.Tx, agentID string, availableOnl
 		}
 		return 0, err
 	}
-	load := pg.NewSelectBuilder()
-	load.Select("coalesce(sum(units), 0)").From("conversations").Where(load.Equal("agent_id", agentID), load.Equal("status", "assigned"))
+	load := sqlbuilder.Buildf("SELECT "+agentLoad, agentID)
 	var used int
 	if err := queryRow(ctx, tx, load).Scan(&used); err != nil {
 		return 0, err

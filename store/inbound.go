@@ -22,6 +22,12 @@ type InboundRecord struct {
 	CustomerAt time.Time
 	// AttachmentRefused: the customer sent a file the workstream does not take.
 	AttachmentRefused bool
+	// BackFromHold: the customer wrote to the conversation on hold and it is
+	// active with its agent again. HoldReturnAfter > 0: it stays on hold because
+	// its agent has no room (or is not available); after that long it goes back to
+	// the agent or is routed again (ReturnHeld).
+	BackFromHold    bool
+	HoldReturnAfter time.Duration
 }
 
 // RecordInbound turns one stored webhook event into the transcript.
@@ -38,7 +44,7 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return err
 		}
-		_, agentID, err := lockConversation(ctx, tx, conversationID)
+		status, agentID, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
 			return err
 		}
@@ -78,6 +84,16 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 				if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
 					map[string]any{"message": m}); err != nil {
 					return err
+				}
+			}
+			if recorded && agentID != nil && status == "on_hold" {
+				if out.BackFromHold, err = returnFromHold(ctx, tx, conversationID, *agentID); err != nil {
+					return err
+				}
+				if !out.BackFromHold {
+					if out.HoldReturnAfter, err = holdReturnAfter(ctx, tx, conversationID); err != nil {
+						return err
+					}
 				}
 			}
 		case "message_edit":

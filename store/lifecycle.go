@@ -117,32 +117,42 @@ func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, d
 		if err != nil {
 			return err
 		}
-		if agentID != nil {
-			agent = *agentID
-			if queues, err = s.AgentQueues(ctx, tx, *agentID); err != nil {
-				return err
-			}
-		}
-		if status == "closed" {
-			return nil
-		}
-		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set(ub.Assign("status", "closed"), ub.Assign("close_reason", reason),
-			ub.Assign("disposition", disposition), "closed_at = now()").
-			Where(ub.Equal("id", conversationID))
-		if _, err := exec(ctx, tx, ub); err != nil {
-			return err
-		}
-		if agentID == nil {
-			return nil
-		}
-		if err := insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
-			map[string]any{"reason": reason, "disposition": disposition}); err != nil {
-			return err
-		}
-		return endConsultsAtClose(ctx, tx, conversationID, *agentID)
+		queues, agent, err = s.closeLocked(ctx, tx, conversationID, status, agentID, reason, disposition)
+		return err
 	})
 	return queues, agent, err
+}
+
+// closeLocked closes the conversation whose row lock the caller holds (status and
+// agentID as the lock read them). A conversation in wrap-up closes too: its
+// wrap-up ends with it.
+func (s *Store) closeLocked(ctx context.Context, tx *sql.Tx, conversationID, status string, agentID *string, reason, disposition string) (queues []string, agent string, err error) {
+	if agentID != nil {
+		agent = *agentID
+		if queues, err = s.AgentQueues(ctx, tx, *agentID); err != nil {
+			return nil, "", err
+		}
+	}
+	if status == "closed" {
+		return queues, agent, nil
+	}
+	ub := pg.NewUpdateBuilder()
+	set := []string{ub.Assign("status", "closed"), ub.Assign("close_reason", reason), ub.Assign("disposition", disposition), "closed_at = now()", "held_at = NULL"}
+	if status == "wrap_up" {
+		set = append(set, "wrap_up_ended_at = now()")
+	}
+	ub.Update("conversations").Set(set...).Where(ub.Equal("id", conversationID))
+	if _, err := exec(ctx, tx, ub); err != nil {
+		return nil, "", err
+	}
+	if agentID == nil {
+		return queues, agent, nil
+	}
+	if err := insertEvent(ctx, tx, *agentID, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(), // one per close; the status check makes a retry add none
+		map[string]any{"reason": reason, "disposition": disposition}); err != nil {
+		return nil, "", err
+	}
+	return queues, agent, endConsultsAtClose(ctx, tx, conversationID, *agentID)
 }
 
 // SaveProfile stores what Facebook told us about a customer, and tells each agent

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -200,8 +201,8 @@ type QueueView struct {
 }
 
 // agentLoadSelect reads agents with their load; the caller adds the FROM's joins.
-const agentLoadColumns = "a.id, a.name, a.presence, a.capacity, " +
-	"coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0), " +
+var agentLoadColumns = "a.id, a.name, a.presence, a.capacity, " +
+	strings.Replace(agentLoad, "%v", "a.id", 1) + ", " +
 	"(SELECT count(*) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned')"
 
 func scanAgentLoad(row rowScanner) (AgentLoad, error) {

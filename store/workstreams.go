@@ -39,6 +39,8 @@ type Workstream struct {
 	Timeouts Timeouts `json:"timeouts"`
 	// Operating hours, out of hours and overflow before queueing (store/hours.go).
 	WorkstreamHours
+	// StateRules: wrap-up and hold (states.go).
+	StateRules
 }
 
 // Distribution modes.
@@ -81,6 +83,9 @@ func (s *Store) workstream(ctx context.Context, q querier, id string, lock bool)
 	w, err := scanWorkstream(queryRow(ctx, q, sb))
 	if err != nil {
 		return w, notFound(err, "workstream")
+	}
+	if w.StateRules, err = stateRules(ctx, q, id); err != nil {
+		return w, err
 	}
 	if w.WorkstreamHours, err = workstreamHours(ctx, q, id); err != nil {
 		return w, err
@@ -142,7 +147,9 @@ func accountExists(ctx context.Context, q querier, accountID string) error {
 // starts from, for the caller to change before CreateWorkstream.
 func NewWorkstream(accountID string) Workstream {
 	return Workstream{AccountID: accountID, PageIDs: []string{}, DistributionMode: DistributionPush, CapacityUnits: 1,
-		CustomerAttachments: true, AgentAttachments: true, Affinity: Affinity{Fallback: AffinityRoute}}
+		CustomerAttachments: true, AgentAttachments: true, Affinity: Affinity{Fallback: AffinityRoute},
+		StateRules: StateRules{HoldReturnSeconds: DefaultHoldReturnSeconds,
+			Offer: OfferRule{AutoAccept: true, CountdownSeconds: DefaultOfferCountdownSeconds, MissedToAway: DefaultOfferMissedToAway}}}
 }
 
 // CreateWorkstream stores w, whose values the caller has checked; the store
@@ -182,6 +189,9 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 				w.MaxWaitSeconds, w.OverflowQueueID, w.AutoCloseAfterHours, w.CustomerAttachments, w.AgentAttachments,
 				w.HumanAgentTag, stringOrEmpty(w.BotURL))
 		if _, err := exec(ctx, tx, ib); err != nil {
+			return err
+		}
+		if err := saveStateRules(ctx, tx, w.ID, w.StateRules); err != nil {
 			return err
 		}
 		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
@@ -228,6 +238,9 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
 		).Where(ub.Equal("id", id))
 		if _, err := exec(ctx, tx, ub); err != nil {
+			return err
+		}
+		if err := saveStateRules(ctx, tx, id, w.StateRules); err != nil {
 			return err
 		}
 		if err := saveWorkstreamHours(ctx, tx, w); err != nil {

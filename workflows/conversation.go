@@ -83,7 +83,7 @@ type conversation struct {
 	// Every signal waits in its channel until the main loop takes it (takeSignals):
 	// a goroutine blocked in Receive would be handed a signal that arrives as the
 	// run completes, and it would be lost with the run.
-	inbound, inboundBatch, assigned, closeRequested, pageActiveSignal workflow.ReceiveChannel
+	inbound, inboundBatch, assigned, closeRequested, pageActiveSignal, stateChanged workflow.ReceiveChannel
 	// lock keeps recording a message and closing apart, so a message is either in
 	// this conversation or, if it arrived during the close, in the next one.
 	lock workflow.Mutex
@@ -95,6 +95,7 @@ func (c *conversation) setup(ctx workflow.Context) error {
 	c.assigned = workflow.GetSignalChannel(ctx, contract.SignalAssigned)
 	c.closeRequested = workflow.GetSignalChannel(ctx, contract.SignalCloseRequested)
 	c.pageActiveSignal = workflow.GetSignalChannel(ctx, contract.SignalPageActive)
+	c.stateChanged = workflow.GetSignalChannel(ctx, contract.SignalStateChanged)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.ConversationState, error) {
 		return c.ConversationState, nil
 	}); err != nil {
@@ -129,6 +130,8 @@ func (c *conversation) run(ctx workflow.Context, in contract.ConversationInput) 
 	c.upsertSearchAttributes(ctx)
 	c.watchDeadline(ctx)
 	c.watchTimeouts(ctx)
+	c.watchHoldReturn(ctx)
+	c.watchOffer(ctx)
 
 	for c.phase != phaseClosed {
 		if err := workflow.Await(ctx, func() bool { return c.hasWork(ctx) }); err != nil {
@@ -178,7 +181,8 @@ func (c *conversation) hasWork(ctx workflow.Context) bool {
 
 // signalsWaiting says a signal waits in its channel.
 func (c *conversation) signalsWaiting() bool {
-	return c.inbound.Len() > 0 || c.inboundBatch.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0
+	return c.inbound.Len() > 0 || c.inboundBatch.Len() > 0 || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 ||
+		c.pageActiveSignal.Len() > 0 || c.stateChanged.Len() > 0
 }
 
 // takeSignals applies every waiting signal: inbound events join pending, an
@@ -203,6 +207,13 @@ func (c *conversation) takeSignals(ctx workflow.Context) {
 	for c.pageActiveSignal.ReceiveAsync(nil) {
 		c.pageActive = true
 	}
+	for {
+		var change contract.StateChange
+		if !c.stateChanged.ReceiveAsync(&change) {
+			break
+		}
+		c.onStateChanged(ctx, change)
+	}
 }
 
 // onAssigned takes the queue's (or a pick's, or a transfer's) decision.
@@ -214,8 +225,15 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 		return // overtaken by a later decision (e.g. a transfer) that arrived first
 	}
 	c.AgentID, c.QueueID, c.Status, c.AssignedAt = as.AgentID, as.QueueID, contract.StatusAssigned, as.AssignedAt
-	c.agentAssigned(ctx)
-	c.AnnounceAgent = true
+	c.Offer = nil
+	if as.Offered {
+		// The agent has not taken it yet: the customer hears of the agent on accept.
+		c.Status = contract.StatusOffered
+		c.Offer = &contract.Offer{AgentID: as.AgentID, OfferedAt: as.AssignedAt, ExpiresAt: as.OfferExpiresAt}
+	} else {
+		c.agentAssigned(ctx)
+		c.AnnounceAgent = true
+	}
 	c.upsertSearchAttributes(ctx)
 }
 
@@ -228,7 +246,8 @@ func (c *conversation) settleBeforeContinuing(ctx workflow.Context) (settled boo
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return false, err
 	}
-	if c.phase == phaseClosed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 {
+	if c.phase == phaseClosed || c.closeDue != nil || c.assigned.Len() > 0 || c.closeRequested.Len() > 0 || c.pageActiveSignal.Len() > 0 ||
+		c.stateChanged.Len() > 0 {
 		return false, nil
 	}
 	return true, nil

@@ -59,10 +59,21 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 		}
 	}
 	var res activities.CloseConversationResult
-	if err := workflow.ExecuteActivity(withCloseActivity(ctx), a.CloseConversation, in).Get(ctx, &res); err != nil {
+	status := contract.StatusClosed
+	if req.End {
+		// The agent's end: to wrap-up when the workstream has one (this run is
+		// over either way; the wrap-up has a workflow of its own).
+		var ended activities.EndConversationResult
+		if err := workflow.ExecuteActivity(withCloseActivity(ctx), a.EndConversation, activities.EndConversationInput{
+			ConversationID: c.ConversationID, PageID: c.PageID, PSID: c.PSID, Reason: reason, Disposition: req.Disposition, Notices: in.Notices,
+		}).Get(ctx, &ended); err != nil {
+			return err
+		}
+		res, status = ended.CloseConversationResult, ended.Status
+	} else if err := workflow.ExecuteActivity(withCloseActivity(ctx), a.CloseConversation, in).Get(ctx, &res); err != nil {
 		return err
 	}
-	c.phase, c.Status = phaseClosed, contract.StatusClosed
+	c.phase, c.Status = phaseClosed, status
 	if res.AgentID != "" {
 		// The closed run's AgentID names who had the conversation, even when the
 		// close overtook the assigned signal.

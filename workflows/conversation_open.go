@@ -174,6 +174,7 @@ func (c *conversation) record(ctx workflow.Context) error {
 			}
 		}
 		c.recorded(batch, taken, res)
+		c.afterRecorded(ctx, res)
 	}
 	return nil
 }

@@ -48,11 +48,13 @@ var registered = []struct {
 	{PageWorkflow, contract.PageWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
 	{QueueWorkflow, contract.QueueWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
 	{ReplySweeperWorkflow, contract.ReplySweeperWorkflowType, workflow.VersioningBehaviorAutoUpgrade},
-	// Minutes of deletes, a retention pass, an import of a page's history: each
-	// ends, and the next starts on the current build.
+	// Minutes of deletes, a retention pass, an import of a page's history, a
+	// wrap-up: each ends, and the next starts on the current build.
 	{AccountDeletionWorkflow, contract.AccountDeletionWorkflowType, workflow.VersioningBehaviorPinned},
 	{RetentionWorkflow, contract.RetentionWorkflowType, workflow.VersioningBehaviorPinned},
 	{HistoryImportWorkflow, contract.HistoryImportWorkflowType, workflow.VersioningBehaviorPinned},
+	// A wrap-up lasts until the agent finishes it or its time runs out.
+	{WrapUpWorkflow, contract.WrapUpWorkflowType, workflow.VersioningBehaviorPinned},
 }
 
 // EnsureSearchAttributes registers the custom search attributes the workflows set,

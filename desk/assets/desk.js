@@ -14,6 +14,7 @@
 //   alerts.js      toasts, notifications, sound
 //   reactions.js   reactions on messages and the agent's picker
 //   consult.js     consults: invite, the consults bar, consultant's view
+//   states.js      hold, end and wrap-up, the offer to accept or decline
 // The modules import each other's functions in a cycle (an event redraws the
 // list, the list opens a transcript, ...). That is safe because no module runs
 // code at load time that uses another: everything below runs once all are loaded.
@@ -25,6 +26,7 @@ import { bindComposer } from "./composer.js";
 import { bindTransfer } from "./transfer.js";
 import { bindAlerts } from "./alerts.js";
 import { bindConsult } from "./consult.js";
+import { bindStates } from "./states.js";
 
 // A module script runs once the document is parsed.
 bindSession();
@@ -34,4 +36,5 @@ bindComposer();
 bindTranscript();
 bindTransfer();
 bindConsult();
+bindStates();
 resume();

@@ -11,6 +11,7 @@ import { markTransferred } from "./transfer.js";
 import { alertAssigned, alertReminder, toast } from "./alerts.js";
 import { reactionChanged } from "./reactions.js";
 import { consultChanged } from "./consult.js";
+import { onState, onOffered, onOfferEnded, onPresenceChanged } from "./states.js";
 
 let es = null; // the open EventSource
 let retry = 0; // reconnects refused in a row, for the back-off
@@ -63,6 +64,10 @@ export function startEvents() {
   stream.addEventListener("consult.started", (e) => consultChanged(parse(e), true));
   stream.addEventListener("consult.ended", (e) => consultChanged(parse(e), false));
   stream.addEventListener("conversation.monitored", (e) => onMonitored(parse(e)));
+  stream.addEventListener("conversation.state", (e) => onState(parse(e)));
+  stream.addEventListener("conversation.offered", (e) => onOffered(parse(e)));
+  stream.addEventListener("conversation.offer_ended", (e) => onOfferEnded(parse(e)));
+  stream.addEventListener("presence.changed", (e) => onPresenceChanged(parse(e)));
 }
 
 // onMonitored: a supervisor opened the conversation read-only (issue 14).

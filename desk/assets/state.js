@@ -7,7 +7,7 @@
 export const STATUS_RANK = { sending: 0, queued: 1, sent: 2, delivered: 3, read: 4 };
 
 // OPEN are the statuses of a conversation that is not closed.
-export const OPEN = new Set(["assigned", "waiting", "bot"]);
+export const OPEN = new Set(["assigned", "waiting", "bot", "offered", "on_hold", "wrap_up"]);
 
 export const state = {
   me: null,

@@ -3,6 +3,7 @@
 // bot messages, refused files, replies of unknown outcome), the 24-hour
 // window, the customer panel, and close and reopen.
 
+import { showStateActions, conversationAction } from "./states.js";
 import { h, clear, $, APIError, fmtTime, fmtDateTime, fmtDay, fmtDuration, avatar, statusPill, safeURL } from "./common.js";
 import { OPEN, state, countedSet, applyStatus, agentName } from "./state.js";
 import { api } from "./session.js";
@@ -90,6 +91,7 @@ export function renderConversation() {
   $("#close-conv").hidden = conv.status === "closed" || !!away || guest;
   $("#reopen-conv").hidden = conv.status !== "closed" || !!away || guest;
   $("#transfer-conv").hidden = !isOpen;
+  showStateActions(conv, away);
   $("#action-error").hidden = true;
   const notice = $("#transferred-away");
   notice.hidden = !away;
@@ -378,25 +380,11 @@ export function renderCustomer() {
 
 // Close and reopen.
 
-async function closeOrReopen(action) {
-  const conv = state.current;
-  if (!conv) return;
+function closeOrReopen(action) {
   const btn = action === "close" ? $("#close-conv") : $("#reopen-conv");
-  btn.disabled = true;
-  const err = $("#action-error");
-  err.hidden = true;
-  try {
-    const out = await api("POST", "/api/v1/conversations/" + encodeURIComponent(conv.id) + "/" + action);
-    toast(action === "close" ? "Conversation closed." : out.status === "reopening" ? "Reopening…" : "Conversation reopened.", "info");
-  } catch (e) {
-    err.hidden = false;
-    err.textContent = e.message;
-  } finally {
-    btn.disabled = false;
-  }
-  await loadConversation(conv.id);
-  if (state.current) state.filter = OPEN.has(state.current.status) ? "open" : "closed";
-  renderList();
+  return conversationAction(action, btn, (out) =>
+    action === "close" ? "Conversation closed." : out.status === "reopening" ? "Reopening…" : "Conversation reopened.",
+  );
 }
 
 export function bindTranscript() {

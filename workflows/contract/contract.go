@@ -139,6 +139,12 @@ type ConversationState struct {
 	// HoldUntil: out of hours, the conversation enters its queue at this time (a
 	// durable timer of the run; zero when not held).
 	HoldUntil time.Time
+	// HoldReturnAt: the customer wrote to the conversation on hold while its agent
+	// had no room; at this time it goes back to the agent or is routed again.
+	HoldReturnAt time.Time
+	// Offer is the conversation's offer to an agent, until accepted, declined or
+	// run out.
+	Offer *Offer
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -168,6 +174,9 @@ type CloseRequest struct {
 	// NotifyCustomer sends the customer an automated message first, when
 	// Messenger's standard window allows it (automated messages never use tags).
 	NotifyCustomer string
+	// End: the agent ends the conversation, which goes to wrap-up when its
+	// workstream has one (otherwise it closes).
+	End bool
 }
 
 type AccountInput struct {
@@ -192,6 +201,10 @@ type Assignment struct {
 	// AssignedAt is the database's time of the decision: a signal about an older
 	// decision that arrives after a newer one (a transfer) is ignored.
 	AssignedAt time.Time
+	// Offered: the decision is an offer to the agent (the workstream does not
+	// auto-accept), which runs out at OfferExpiresAt; AssignedAt is its time.
+	Offered        bool
+	OfferExpiresAt time.Time
 }
 
 type QueueInput struct {
