@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/huandu/go-sqlbuilder"
@@ -153,7 +154,7 @@ func floorQueues(ctx context.Context, tx *sql.Tx, scope any) ([]FloorQueue, erro
 		"(SELECT count(*) FROM conversations c WHERE c.queue_id = q.id AND c.status = 'waiting')",
 		"coalesce((SELECT extract(epoch FROM now() - min(c.enqueued_at))::int FROM conversations c WHERE c.queue_id = q.id AND c.status = 'waiting'), 0)",
 		"(SELECT count(*) FROM queue_members m JOIN agents a ON a.id = m.agent_id WHERE m.queue_id = q.id AND a.presence = 'available')",
-		"coalesce((SELECT sum(x.units) FROM queue_members m JOIN agents a ON a.id = m.agent_id JOIN conversations x ON x.agent_id = a.id AND x.status = 'assigned' "+
+		"coalesce((SELECT sum(x.units) FROM queue_members m JOIN agents a ON a.id = m.agent_id JOIN conversations x ON x.agent_id = a.id AND "+holdsCapacity+" "+
 			"WHERE m.queue_id = q.id AND a.presence <> 'offline'), 0)",
 		"coalesce((SELECT sum(a.capacity) FROM queue_members m JOIN agents a ON a.id = m.agent_id WHERE m.queue_id = q.id AND a.presence <> 'offline'), 0)",
 		// Service level: of the conversations accepted in the last hour and
@@ -178,9 +179,7 @@ func floorQueues(ctx context.Context, tx *sql.Tx, scope any) ([]FloorQueue, erro
 func floorAgents(ctx context.Context, tx *sql.Tx, scope any, now time.Time) ([]FloorAgent, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select("a.id", "a.name", "a.presence", "a.presence_changed_at", "a.capacity",
-		"coalesce((SELECT sum(x.units) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned'), 0)",
-		// conversation.offer_ended events come with offers (issue 12); none yet
-		// is zero, not an error.
+		strings.Replace(agentLoad, "%v", "a.id", 1),
 		"(SELECT count(*) FROM agent_events e WHERE e.agent_id = a.id AND e.name = 'conversation.offer_ended' "+
 			"AND e.data->>'outcome' = 'declined' AND e.created_at >= date_trunc('day', now()))",
 		"array(SELECT m2.queue_id::text FROM queue_members m2 WHERE m2.agent_id = a.id AND "+inScope(sb, "m2.queue_id", scope)+" ORDER BY m2.queue_id)").
