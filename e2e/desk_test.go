@@ -349,7 +349,7 @@ func TestDeskInBrowser(t *testing.T) {
 	reply := "Sorry about that, Jane! I've asked the warehouse — you'll get an update today."
 	tb.typeInto("#reply", reply)
 	tb.click("#send")
-	tb.waitFor("the reply marked sent", fmt.Sprintf(`[...document.querySelectorAll("#messages .msg.out")].some(m => m.querySelector(".text").textContent === %q && ["sent","delivered","read"].includes(m.querySelector(".msg-status").dataset.status))`, reply), 20*time.Second)
+	tb.waitFor("the reply marked sent", fmt.Sprintf(`[...document.querySelectorAll("#messages .msg.out")].some(m => m.querySelector(".text").textContent === %q && ["sent","delivered","read"].includes(m.querySelector(".msg-status").dataset.status))`, reply), 45*time.Second)
 	sends := st.sim.Requests("/messages")
 	if len(sends) != 1 {
 		t.Fatalf("Send API calls: %d, want 1", len(sends))

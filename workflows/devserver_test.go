@@ -66,21 +66,17 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	workflowID := contract.ConversationWorkflowID("1001", psid)
 
 	// Activities run on a worker of their own, which stays up throughout.
-	var closing atomic.Bool
-	wakeStarted, wakeRelease := make(chan struct{}, 1), make(chan struct{})
+	// The close's one activity (notices, close, wake-up) is its last step: it
+	// is held until the late message has arrived with no workflow worker up.
+	closeStarted, closeRelease := make(chan struct{}, 1), make(chan struct{})
 	acts := worker.New(c, taskQueue, worker.Options{DisableWorkflowWorker: true})
 	register := func(name string, fn any) { acts.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	register(activityName(a.CloseConversation), func(context.Context, activities.CloseConversationInput) (activities.CloseConversationResult, error) {
-		closing.Store(true)
+		closeStarted <- struct{}{}
+		<-closeRelease
 		return activities.CloseConversationResult{QueueIDs: []string{testQueueID}}, nil
 	})
-	register(activityName(a.WakeQueues), func(context.Context, activities.WakeQueuesInput) error {
-		if closing.Load() {
-			wakeStarted <- struct{}{}
-			<-wakeRelease
-		}
-		return nil
-	})
+	register(activityName(a.WakeQueues), func(context.Context, activities.WakeQueuesInput) error { return nil })
 	register(activityName(a.RecordInbound), func(_ context.Context, in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
 		return activities.RecordInboundResult{Recorded: len(in.Events)}, nil
 	})
@@ -125,9 +121,9 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 		}
 	}
 	select {
-	case <-wakeStarted:
+	case <-closeStarted:
 	case <-ctx.Done():
-		t.Fatal("the close never reached WakeQueues")
+		t.Fatal("the close never reached CloseConversation")
 	}
 
 	// No workflow worker while the message arrives and the close's last activity ends.
@@ -136,7 +132,7 @@ func closeRaceStory(t *testing.T, c client.Client, id string, sinceLastCustomerM
 	if err := c.SignalWorkflow(ctx, workflowID, run.GetRunID(), contract.SignalInbound, late); err != nil {
 		t.Fatal(err)
 	}
-	close(wakeRelease)
+	close(closeRelease)
 	waitForHistory(ctx, t, c, workflowID, run.GetRunID(), func(events []*historypb.HistoryEvent) bool {
 		return countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) == 1 &&
 			countEvents(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) == countEvents(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
