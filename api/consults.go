@@ -91,5 +91,5 @@ func (s *Server) transferToConsultant(w http.ResponseWriter, r *http.Request, me
 		writeError(w, http.StatusNotFound, "not_found", "No active consult on this conversation has this id.")
 		return
 	}
-	s.transfer(w, r, req)
+	s.transfer(w, r, req, "No conversation of yours has this id.")
 }

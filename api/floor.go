@@ -251,19 +251,8 @@ func (s *Server) reassignConversation(w http.ResponseWriter, r *http.Request, me
 	if !ok {
 		return
 	}
-	id := r.PathValue("id")
-	req := store.TransferRequest{ConversationID: id, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: strings.TrimSpace(in.Note),
-		Supervisor: &sup, Force: in.Force}
-	var out store.Transferred
-	err := transferProblem(req)
-	if err == nil {
-		out, err = s.Store.Transfer(r.Context(), req)
-	}
-	if s.answerStoreError(w, r, err, "No conversation in your queues has this id.") {
-		return
-	}
-	s.afterTransfer(r, id, out)
-	s.writeConversation(w, r, id)
+	s.transfer(w, r, store.TransferRequest{ConversationID: r.PathValue("id"), ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note,
+		Supervisor: &sup, Force: in.Force}, "No conversation in your queues has this id.")
 }
 
 // forceCloseConversation answers POST .../close {"reason"}: the conversation

@@ -45,7 +45,13 @@ func (s *Server) putRoutingRules(w http.ResponseWriter, r *http.Request) {
 // the agent. Of two agents picking at once exactly one gets 200; the other 409.
 func (s *Server) pickConversation(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	a, err := s.Store.Pick(r.Context(), r.PathValue("id"), me.ID)
-	if s.answerStoreError(w, r, err, "No conversation waiting in your queues has this id.") {
+	s.answerAssigned(w, r, a, err, "No conversation waiting in your queues has this id.")
+}
+
+// answerAssigned answers an assignment the agent made itself (a pick, an
+// accepted offer): the workflow is told its agent, the answer is the conversation.
+func (s *Server) answerAssigned(w http.ResponseWriter, r *http.Request, a store.Assigned, err error, notFound string) {
+	if s.answerStoreError(w, r, err, notFound) {
 		return
 	}
 	s.tellConversation(r, a)
@@ -86,35 +92,32 @@ func (s *Server) transferConversation(w http.ResponseWriter, r *http.Request, me
 	if !decode(w, r, &in) {
 		return
 	}
-	s.transfer(w, r, store.TransferRequest{ConversationID: r.PathValue("id"), FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note})
+	s.transfer(w, r, store.TransferRequest{ConversationID: r.PathValue("id"), FromAgentID: me.ID, ToAgentID: in.AgentID, ToQueueID: in.QueueID, Note: in.Note},
+		"No conversation of yours has this id.")
 }
 
-// transfer checks and makes a transfer, tells the workflow and the queues, and
-// answers with the conversation (also the consult's way to a transfer).
-func (s *Server) transfer(w http.ResponseWriter, r *http.Request, req store.TransferRequest) {
+// transfer checks and makes a transfer, tells the conversation's workflow its new
+// agent and wakes the queues, and answers with the conversation (the agent's
+// transfer, the consult's way to a transfer and a supervisor's reassignment;
+// notFound is what a missing conversation is to the caller).
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request, req store.TransferRequest, notFound string) {
 	req.Note = strings.TrimSpace(req.Note)
 	var out store.Transferred
 	err := transferProblem(req)
 	if err == nil {
 		out, err = s.Store.Transfer(r.Context(), req)
 	}
-	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
+	if s.answerStoreError(w, r, err, notFound) {
 		return
 	}
-	s.afterTransfer(r, req.ConversationID, out)
-	s.writeConversation(w, r, req.ConversationID)
-}
-
-// afterTransfer tells Temporal about a committed transfer: the conversation's
-// workflow its new agent, and the queues to wake.
-func (s *Server) afterTransfer(r *http.Request, id string, out store.Transferred) {
 	if out.Assignment != nil {
 		s.tellConversation(r, *out.Assignment)
 	}
 	if err := s.wakeQueues(r.Context(), out.WakeQueues); err != nil {
 		// The transfer is saved; the queues are woken by the next event anyway.
-		s.Log.Warn("could not wake queues after a transfer", "conversation_id", id, "err", err)
+		s.Log.Warn("could not wake queues after a transfer", "conversation_id", req.ConversationID, "err", err)
 	}
+	s.writeConversation(w, r, req.ConversationID)
 }
 
 // transferTarget is an agent the conversation can be transferred to, as the desk

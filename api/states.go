@@ -79,11 +79,7 @@ func (s *Server) finishWrapUpOf(w http.ResponseWriter, r *http.Request, me store
 // offer_gone when it was declined, ran out or went elsewhere.
 func (s *Server) acceptOffer(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	a, err := s.Store.AcceptOffer(r.Context(), r.PathValue("id"), me.ID)
-	if s.answerStoreError(w, r, err, "No conversation was offered to you with this id.") {
-		return
-	}
-	s.tellConversation(r, a)
-	s.writeConversation(w, r, a.ConversationID)
+	s.answerAssigned(w, r, a, err, "No conversation was offered to you with this id.")
 }
 
 // declineOffer gives the offered conversation back to its queue, which offers it
