@@ -39,12 +39,7 @@ func (s *Server) transcript(w http.ResponseWriter, r *http.Request, me *store.Ag
 		return
 	}
 	may, aerr := s.mayReadConversation(r, me, c.AgentID, c.QueueID)
-	if aerr != nil {
-		s.internalError(w, r, aerr)
-		return
-	}
-	if !may {
-		writeError(w, http.StatusNotFound, "not_found", "No conversation you may read has this id.")
+	if s.answerHidden(w, r, may, aerr, "No conversation you may read has this id.") {
 		return
 	}
 	if err != nil { // ErrGone, told only to those who may read it
@@ -244,12 +239,7 @@ func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exists, err := s.Store.AccountExists(r.Context(), accountID)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	if !exists {
-		writeError(w, http.StatusNotFound, "not_found", "No account has this id.")
+	if s.answerHidden(w, r, exists, err, "No account has this id.") {
 		return
 	}
 	h := w.Header()

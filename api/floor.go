@@ -24,16 +24,6 @@ const floorSettle = 150 * time.Millisecond
 // maxCloseReasonRunes bounds a force close's reason.
 const maxCloseReasonRunes = 500
 
-func (s *Server) registerFloor(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/supervisor/floor", s.adminOrAgent(s.floor))
-	mux.HandleFunc("GET /api/v1/supervisor/events", s.adminOrAgent(s.floorEvents))
-	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/monitor", s.adminOrAgent(s.monitorConversation))
-	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/join", s.adminOrAgent(s.joinConversation))
-	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/reassign", s.adminOrAgent(s.reassignConversation))
-	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/close", s.adminOrAgent(s.forceCloseConversation))
-	mux.HandleFunc("GET /api/v1/supervisor/conversations/{id}/actions", s.adminOrAgent(s.supervisorActions))
-}
-
 // supervisor is who acts: the admin (every queue) or a supervising agent.
 func (s *Server) supervisor(w http.ResponseWriter, r *http.Request, me *store.Agent) (store.Supervisor, bool) {
 	queues, ok := s.supervisedQueues(w, r, me)

@@ -20,17 +20,9 @@ func (s *Server) adminOrAgent(next func(http.ResponseWriter, *http.Request, *sto
 	}
 }
 
-func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
-	var in queueInput
-	if !decode(w, r, &in) {
-		return
-	}
-	q := store.Queue{AccountID: in.AccountID.Value, ServiceLevelSeconds: store.DefaultServiceLevelSeconds}
-	err := firstError(requiredField("account_id", in.AccountID.Set && validID(in.AccountID.Value)), requiredField("name", in.Name.Set), in.apply(&q))
-	if err == nil {
-		q, err = s.Store.CreateQueue(r.Context(), q)
-	}
-	s.answer(w, r, http.StatusCreated, q, err, "No account has this id.")
+// newQueue is a new queue's defaults.
+func newQueue(accountID string) store.Queue {
+	return store.Queue{AccountID: accountID, ServiceLevelSeconds: store.DefaultServiceLevelSeconds}
 }
 
 // listQueues is the supervisor view: every queue (or ?account_id=) with its length,
@@ -38,16 +30,6 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 	views, err := s.Store.QueueViews(r.Context(), r.URL.Query().Get("account_id"))
 	s.answer(w, r, http.StatusOK, views, err, "No account has this id.")
-}
-
-func (s *Server) listAccountQueues(w http.ResponseWriter, r *http.Request) {
-	views, err := s.Store.QueueViews(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, views, err, "No account has this id.")
-}
-
-func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
-	v, err := s.Store.QueueView(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, v, err, "No queue has this id.")
 }
 
 // patchQueue renames a queue or changes its priority; the queue is woken, since a
@@ -109,12 +91,7 @@ func (s *Server) queueConversations(w http.ResponseWriter, r *http.Request, me *
 	queueID := r.PathValue("id")
 	if me != nil {
 		member, err := s.Store.IsQueueMember(r.Context(), queueID, me.ID)
-		if err != nil {
-			s.internalError(w, r, err)
-			return
-		}
-		if !member {
-			writeError(w, http.StatusNotFound, "not_found", "You are not a member of a queue with this id.")
+		if s.answerHidden(w, r, member, err, "You are not a member of a queue with this id.") {
 			return
 		}
 	}
@@ -171,9 +148,8 @@ const maxServiceLevelSeconds = 86400
 
 // queueInput is the body of POST /queues and PATCH /queues/{id}.
 type queueInput struct {
-	AccountID optional[string] `json:"account_id"`
-	Name      optional[string] `json:"name"`
-	Priority  optional[int]    `json:"priority"`
+	accountName
+	Priority optional[int] `json:"priority"`
 	// OperatingHours overrides the workstream's calendar (api/workstream_hours.go).
 	OperatingHours optional[calendar.Hours] `json:"operating_hours"`
 	// The queue's service level target in seconds (README "Service KPIs").

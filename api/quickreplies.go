@@ -138,13 +138,20 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *Server) createQuickReply(w http.ResponseWriter, r *http.Request, accountID, agentID *string) {
+// quickReplyChange reads the body of a create (title and text required) or an
+// update; false when it has answered a bad body.
+func (s *Server) quickReplyChange(w http.ResponseWriter, r *http.Request, create bool) (store.QuickReplyChange, bool) {
 	var in quickReplyBody
 	if !decode(w, r, &in) {
-		return
+		return store.QuickReplyChange{}, false
 	}
-	ch, err := in.change(true)
-	if s.answerStoreError(w, r, err, "") {
+	ch, err := in.change(create)
+	return ch, !s.answerStoreError(w, r, err, "")
+}
+
+func (s *Server) createQuickReply(w http.ResponseWriter, r *http.Request, accountID, agentID *string) {
+	ch, ok := s.quickReplyChange(w, r, true)
+	if !ok {
 		return
 	}
 	tags := []string{}
@@ -159,12 +166,8 @@ func (s *Server) createQuickReply(w http.ResponseWriter, r *http.Request, accoun
 }
 
 func (s *Server) updateQuickReply(w http.ResponseWriter, r *http.Request, accountID, agentID *string) {
-	var in quickReplyBody
-	if !decode(w, r, &in) {
-		return
-	}
-	ch, err := in.change(false)
-	if s.answerStoreError(w, r, err, "") {
+	ch, ok := s.quickReplyChange(w, r, false)
+	if !ok {
 		return
 	}
 	qr, err := s.Store.UpdateQuickReply(r.Context(), accountID, agentID, r.PathValue("qr"), ch)
@@ -183,14 +186,6 @@ func (s *Server) deleteQuickReply(w http.ResponseWriter, r *http.Request, accoun
 }
 
 // Admin: the account's library.
-
-func (s *Server) listAccountQuickReplies(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Store.AccountQuickReplies(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No account has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
-}
 
 func (s *Server) createAccountQuickReply(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")

@@ -6,8 +6,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -89,4 +91,41 @@ func setName(in optional[string], name *string) error {
 	}
 	*name = v
 	return nil
+}
+
+// accountName is the account and the name of a queue's or a workstream's body:
+// both required on create; the account never changes.
+type accountName struct {
+	AccountID optional[string] `json:"account_id"`
+	Name      optional[string] `json:"name"`
+}
+
+// creating is the account of a create, and what its body lacks.
+func (n accountName) creating() (string, error) {
+	return n.AccountID.Value, firstError(requiredField("account_id", n.AccountID.Set && validID(n.AccountID.Value)), requiredField("name", n.Name.Set))
+}
+
+// accountThingInput is the body of a create of an account's queue or workstream.
+type accountThingInput[T any] interface {
+	creating() (accountID string, err error)
+	// apply checks the body's values onto the new thing.
+	apply(*T) error
+}
+
+// createForAccount is the handler of a POST that creates an account's queue or
+// workstream: newThing has its defaults, create stores it (201 with what was
+// stored); an account that does not exist is a 404.
+func createForAccount[T any, In accountThingInput[T]](s *Server, newThing func(accountID string) T, create func(context.Context, T) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in In
+		if !decode(w, r, &in) {
+			return
+		}
+		accountID, err := in.creating()
+		thing := newThing(accountID)
+		if err = firstError(err, in.apply(&thing)); err == nil {
+			thing, err = create(r.Context(), thing)
+		}
+		s.answer(w, r, http.StatusCreated, thing, err, "No account has this id.")
+	}
 }

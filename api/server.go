@@ -55,6 +55,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /webhooks/facebook/{page}", s.verifyWebhook)
 	mux.HandleFunc("POST /webhooks/facebook/{page}", s.receiveWebhook)
 
+	// The admin's reads of one thing by the path's {id} (readByID). A workstream's
+	// automated messages are every kind: on or off, its text in the workstream's
+	// language, and whether the text is its own.
+	mux.HandleFunc("GET /api/v1/workstreams/{id}", s.admin(readByID(s, s.Store.GetWorkstream, "No workstream has this id.")))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/workstreams", s.admin(readByID(s, s.Store.ListWorkstreams, "No account has this id.")))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/automated-messages", s.admin(readByID(s, s.Store.AutomatedMessages, "No workstream has this id.")))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/queues", s.admin(readByID(s, s.Store.QueueViews, "No account has this id.")))
+	mux.HandleFunc("GET /api/v1/queues/{id}", s.admin(readByID(s, s.Store.QueueView, "No queue has this id.")))
+	mux.HandleFunc("GET /api/v1/accounts/{id}/quick-replies", s.admin(readByID(s, s.Store.AccountQuickReplies, "No account has this id.")))
+	mux.HandleFunc("GET /api/v1/workstreams/{id}/wait-colours", s.admin(readByID(s, s.Store.GetWaitColours, "No workstream has this id.")))
+	mux.HandleFunc("GET /api/v1/agents/{id}/supervision", s.admin(readByID(s, s.Store.GetSupervision, "No agent has this id.")))
+
 	mux.HandleFunc("POST /api/v1/accounts", s.admin(s.createAccount))
 	mux.HandleFunc("GET /api/v1/accounts/{id}", s.admin(s.getAccount))
 	mux.HandleFunc("PATCH /api/v1/accounts/{id}", s.admin(s.patchAccount))
@@ -66,19 +78,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PATCH /api/v1/pages/{id}", s.admin(s.patchPage))
 	mux.HandleFunc("PUT /api/v1/pages/{id}/token", s.admin(s.replacePageToken))
 	mux.HandleFunc("POST /api/v1/agents", s.admin(s.createAgent))
-	mux.HandleFunc("GET /api/v1/workstreams/{id}", s.admin(s.getWorkstream))
 	mux.HandleFunc("PATCH /api/v1/workstreams/{id}", s.admin(s.patchWorkstream))
 	// Workstreams, routing rules, queues, membership and the supervisor view (issue 4).
-	mux.HandleFunc("POST /api/v1/workstreams", s.admin(s.createWorkstream))
-	mux.HandleFunc("GET /api/v1/accounts/{id}/workstreams", s.admin(s.listWorkstreams))
+	mux.HandleFunc("POST /api/v1/workstreams", s.admin(createForAccount[store.Workstream, workstreamInput](s, store.NewWorkstream, s.Store.CreateWorkstream)))
 	mux.HandleFunc("GET /api/v1/workstreams/{id}/routing-rules", s.admin(s.getRoutingRules))
 	mux.HandleFunc("PUT /api/v1/workstreams/{id}/routing-rules", s.admin(s.putRoutingRules))
-	mux.HandleFunc("GET /api/v1/workstreams/{id}/automated-messages", s.admin(s.listAutomatedMessages))
 	mux.HandleFunc("PUT /api/v1/workstreams/{id}/automated-messages/{kind}", s.admin(s.putAutomatedMessage))
-	mux.HandleFunc("POST /api/v1/queues", s.admin(s.createQueue))
+	mux.HandleFunc("POST /api/v1/queues", s.admin(createForAccount[store.Queue, queueInput](s, newQueue, s.Store.CreateQueue)))
 	mux.HandleFunc("GET /api/v1/queues", s.admin(s.listQueues))
-	mux.HandleFunc("GET /api/v1/accounts/{id}/queues", s.admin(s.listAccountQueues))
-	mux.HandleFunc("GET /api/v1/queues/{id}", s.admin(s.getQueue))
 	mux.HandleFunc("PATCH /api/v1/queues/{id}", s.admin(s.patchQueue))
 	mux.HandleFunc("PUT /api/v1/queues/{id}/members/{agent_id}", s.admin(s.putQueueMember))
 	mux.HandleFunc("DELETE /api/v1/queues/{id}/members/{agent_id}", s.admin(s.deleteQueueMember))
@@ -109,7 +116,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/quick-replies", s.agent(s.createMyQuickReply))
 	mux.HandleFunc("PATCH /api/v1/quick-replies/{qr}", s.agent(s.updateMyQuickReply))
 	mux.HandleFunc("DELETE /api/v1/quick-replies/{qr}", s.agent(s.deleteMyQuickReply))
-	mux.HandleFunc("GET /api/v1/accounts/{id}/quick-replies", s.admin(s.listAccountQuickReplies))
 	mux.HandleFunc("POST /api/v1/accounts/{id}/quick-replies", s.admin(s.createAccountQuickReply))
 	mux.HandleFunc("PATCH /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.updateAccountQuickReply))
 	mux.HandleFunc("DELETE /api/v1/accounts/{id}/quick-replies/{qr}", s.admin(s.deleteAccountQuickReply))
@@ -122,7 +128,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/conversations/{id}/typing", s.agent(s.typing))
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
 	mux.HandleFunc("DELETE /api/v1/conversations/{id}/messages/{message_id}/reaction", s.agent(s.setReaction))
-	mux.HandleFunc("GET /api/v1/workstreams/{id}/wait-colours", s.admin(s.getWaitColours))
 	mux.HandleFunc("PUT /api/v1/workstreams/{id}/wait-colours", s.admin(s.putWaitColours))
 
 	// Contacts: admins and agents alike (contacts.go); linking is the agent's, above.
@@ -131,7 +136,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/contacts/{id}", s.adminOrAgent(s.getContact))
 	mux.HandleFunc("PATCH /api/v1/contacts/{id}", s.adminOrAgent(s.patchContact))
 
-	// Supervisors and transcript export (supervisor.go, export.go).
+	// Supervisors, their live floor and transcript export (supervisor.go,
+	// floor.go, export.go).
 	s.registerSupervisor(mux)
 	// Service KPIs (reports.go).
 	s.registerReports(mux)
@@ -227,17 +233,25 @@ func (s *Server) agent(next func(http.ResponseWriter, *http.Request, store.Agent
 			}
 			return
 		}
-		a, err := s.Store.AgentByToken(r.Context(), token)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "A valid agent bearer token is required.")
-			return
+		if a, ok := s.agentByToken(w, r, token, "A valid agent bearer token is required."); ok {
+			next(w, r, a)
 		}
-		if err != nil {
-			s.internalError(w, r, err)
-			return
-		}
-		next(w, r, a)
 	}
+}
+
+// agentByToken is the agent whose token this is; false when it has answered:
+// 401 unknownMessage for a token no agent has, 503 when the lookup failed.
+func (s *Server) agentByToken(w http.ResponseWriter, r *http.Request, token, unknownMessage string) (store.Agent, bool) {
+	a, err := s.Store.AgentByToken(r.Context(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, "unauthorized", unknownMessage)
+		return a, false
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return a, false
+	}
+	return a, true
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -147,13 +147,8 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Enter your agent token.")
 		return
 	}
-	a, err := s.Store.AgentByToken(r.Context(), token)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "This agent token is not valid. Ask your administrator for a new one.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	a, ok := s.agentByToken(w, r, token, "This agent token is not valid. Ask your administrator for a new one.")
+	if !ok {
 		return
 	}
 	maxAge := int(sessionMaxAge / time.Second)

@@ -12,27 +12,26 @@ import (
 // it; the admin token can do everything a supervisor can, on every queue. A
 // queue outside a supervisor's list is answered as if it did not exist (404).
 
-// registerSupervisor adds the supervisor routes and the admin's supervision API.
+// registerSupervisor adds the supervisor routes and the admin's supervision API
+// (its GET is among the admin's reads in Handler).
 func (s *Server) registerSupervisor(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/agents/{id}/supervision", s.admin(s.getSupervision))
 	mux.HandleFunc("PUT /api/v1/agents/{id}/supervision", s.admin(s.putSupervision))
 	mux.HandleFunc("GET /api/v1/supervisor/conversations", s.adminOrAgent(s.supervisorConversations))
 	mux.HandleFunc("GET /api/v1/supervisor/queues/{id}/conversations", s.adminOrAgent(s.supervisorQueueConversations))
 	mux.HandleFunc("GET /api/v1/conversations/{id}/transcript", s.adminOrAgent(s.transcript))
 	mux.HandleFunc("GET /api/v1/accounts/{id}/export", s.admin(s.exportAccount))
-	s.registerFloor(mux)
+	// The live floor and the supervisors' actions (floor.go).
+	mux.HandleFunc("GET /api/v1/supervisor/floor", s.adminOrAgent(s.floor))
+	mux.HandleFunc("GET /api/v1/supervisor/events", s.adminOrAgent(s.floorEvents))
+	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/monitor", s.adminOrAgent(s.monitorConversation))
+	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/join", s.adminOrAgent(s.joinConversation))
+	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/reassign", s.adminOrAgent(s.reassignConversation))
+	mux.HandleFunc("POST /api/v1/supervisor/conversations/{id}/close", s.adminOrAgent(s.forceCloseConversation))
+	mux.HandleFunc("GET /api/v1/supervisor/conversations/{id}/actions", s.adminOrAgent(s.supervisorActions))
 }
 
 // supervisorListLimit bounds the minimal supervisor page's list.
 const supervisorListLimit = 500
-
-func (s *Server) getSupervision(w http.ResponseWriter, r *http.Request) {
-	sup, err := s.Store.GetSupervision(r.Context(), r.PathValue("id"))
-	if s.answerStoreError(w, r, err, "No agent has this id.") {
-		return
-	}
-	writeJSON(w, http.StatusOK, sup)
-}
 
 type supervisionInput struct {
 	Role     string   `json:"role"`

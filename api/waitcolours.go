@@ -10,11 +10,6 @@ import (
 	"fbchannel/store"
 )
 
-func (s *Server) getWaitColours(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Store.GetWaitColours(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, c, err, "No workstream has this id.")
-}
-
 func (s *Server) putWaitColours(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		AmberSeconds *int `json:"amber_s"`

@@ -28,29 +28,6 @@ func (s *Server) wakeAgentQueues(ctx context.Context, agentID string) error {
 	return s.wakeQueues(ctx, queues)
 }
 
-func (s *Server) createWorkstream(w http.ResponseWriter, r *http.Request) {
-	var in workstreamInput
-	if !decode(w, r, &in) {
-		return
-	}
-	ws := store.NewWorkstream(in.AccountID.Value)
-	err := firstError(requiredField("account_id", in.AccountID.Set && validID(in.AccountID.Value)), requiredField("name", in.Name.Set), in.apply(&ws))
-	if err == nil {
-		ws, err = s.Store.CreateWorkstream(r.Context(), ws)
-	}
-	s.answer(w, r, http.StatusCreated, ws, err, "No account has this id.")
-}
-
-func (s *Server) listWorkstreams(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Store.ListWorkstreams(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, list, err, "No account has this id.")
-}
-
-func (s *Server) getWorkstream(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.Store.GetWorkstream(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, ws, err, "No workstream has this id.")
-}
-
 // patchWorkstream changes a workstream's settings; absent fields stay as they are,
 // and a request with any invalid value changes nothing (400). The queues holding
 // the workstream's waiting conversations are woken: a change of distribution
@@ -87,13 +64,6 @@ func (s *Server) patchWorkstream(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ws)
 }
 
-// listAutomatedMessages shows every kind of automated message of a workstream: on
-// or off, its text in the workstream's language, and whether the text is its own.
-func (s *Server) listAutomatedMessages(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Store.AutomatedMessages(r.Context(), r.PathValue("id"))
-	s.answer(w, r, http.StatusOK, list, err, "No workstream has this id.")
-}
-
 // putAutomatedMessage switches one kind on or off and sets (or, with null, resets)
 // its text; it applies to open conversations from their next notice on.
 func (s *Server) putAutomatedMessage(w http.ResponseWriter, r *http.Request) {
@@ -128,8 +98,7 @@ const (
 // workstreamInput is the body of POST (every field may be given) and PATCH (absent
 // fields stay as they are; null clears the fields that may be empty).
 type workstreamInput struct {
-	AccountID           optional[string]   `json:"account_id"`
-	Name                optional[string]   `json:"name"`
+	accountName
 	PageIDs             optional[[]string] `json:"page_ids"`
 	DefaultQueueID      optional[string]   `json:"default_queue_id"`
 	Language            optional[string]   `json:"language"`
@@ -146,6 +115,24 @@ type workstreamInput struct {
 	workstreamHoursInput
 	// Conversation-state settings (workstream_states.go).
 	stateRulesInput
+}
+
+// setNullableLimit applies a field that null turns off (nil) and that is
+// otherwise between 1 and limit; outOfRange (formatted with limit) says so.
+func setNullableLimit(in optional[int], limit int, dst **int, outOfRange string) error {
+	if !in.Set {
+		return nil
+	}
+	*dst = nil
+	if in.Null {
+		return nil
+	}
+	if v := in.Value; v < 1 || v > limit {
+		return invalidf(outOfRange, limit)
+	}
+	v := in.Value
+	*dst = &v
+	return nil
 }
 
 // apply merges in into w and checks every value that needs no database.
@@ -205,15 +192,9 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 		}
 		w.CapacityUnits = in.CapacityUnits.Value
 	}
-	if in.MaxWaitSeconds.Set {
-		w.MaxWaitSeconds = nil
-		if !in.MaxWaitSeconds.Null {
-			if v := in.MaxWaitSeconds.Value; v < 1 || v > maxWaitLimit {
-				return invalidf("max_wait_seconds must be between 1 and %d (a week), or null for no overflow.", maxWaitLimit)
-			}
-			v := in.MaxWaitSeconds.Value
-			w.MaxWaitSeconds = &v
-		}
+	if err := setNullableLimit(in.MaxWaitSeconds, maxWaitLimit, &w.MaxWaitSeconds,
+		"max_wait_seconds must be between 1 and %d (a week), or null for no overflow."); err != nil {
+		return err
 	}
 	if in.OverflowQueueID.Set {
 		w.OverflowQueueID = nil
@@ -228,15 +209,9 @@ func (in workstreamInput) apply(w *store.Workstream) error {
 	if (w.MaxWaitSeconds == nil) != (w.OverflowQueueID == nil) {
 		return invalidf("max_wait_seconds and overflow_queue_id go together: set both to overflow, or neither.")
 	}
-	if in.AutoCloseAfterHours.Set {
-		w.AutoCloseAfterHours = nil
-		if !in.AutoCloseAfterHours.Null {
-			if v := in.AutoCloseAfterHours.Value; v < 1 || v > maxAutoCloseLimit {
-				return invalidf("auto_close_after_hours must be between 1 and %d, or null to never close automatically.", maxAutoCloseLimit)
-			}
-			v := in.AutoCloseAfterHours.Value
-			w.AutoCloseAfterHours = &v
-		}
+	if err := setNullableLimit(in.AutoCloseAfterHours, maxAutoCloseLimit, &w.AutoCloseAfterHours,
+		"auto_close_after_hours must be between 1 and %d, or null to never close automatically."); err != nil {
+		return err
 	}
 	if in.CustomerAttachments.Set {
 		w.CustomerAttachments = in.CustomerAttachments.Value
