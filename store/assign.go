@@ -71,10 +71,8 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 	if !validUUID(queueID) {
 		return pass, nil
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("priority").From("queues").Where(sb.Equal("id", queueID))
 	var priority int
-	if err := queryRow(ctx, s.DB, sb).Scan(&priority); err != nil {
+	if err := columnByID(ctx, s.DB, "queues", "priority", queueID, false, &priority); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return pass, nil
 		}
@@ -564,10 +562,8 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 			if lockErr != nil && !errors.Is(lockErr, errAgentUnavailable) {
 				return lockErr
 			}
-			units := pg.NewSelectBuilder()
-			units.Select("units").From("conversations").Where(units.Equal("id", conversationID))
 			var need int
-			if err := queryRow(ctx, tx, units).Scan(&need); err != nil {
+			if err := columnByID(ctx, tx, "conversations", "units", conversationID, false, &need); err != nil {
 				return err
 			}
 			takeBack := lockErr == nil && free >= need
@@ -591,9 +587,7 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 		if conv, err = s.conversation(ctx, tx, conversationID); err != nil {
 			return err
 		}
-		sb := pg.NewSelectBuilder()
-		sb.Select("last_customer_message_at").From("conversations").Where(sb.Equal("id", conversationID))
-		return queryRow(ctx, tx, sb).Scan(&lastCustomer)
+		return columnByID(ctx, tx, "conversations", "last_customer_message_at", conversationID, false, &lastCustomer)
 	})
 	return conv, lastCustomer.Time, err
 }

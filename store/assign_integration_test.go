@@ -107,22 +107,40 @@ func (f *fixture) pickMode(p Page) {
 	f.exec("UPDATE workstreams SET distribution_mode = 'pick' WHERE id = $1", p.WorkstreamID)
 }
 
+// pickPage is a new page whose workstream is in pick mode.
+func (f *fixture) pickPage() Page {
+	p := f.page()
+	f.pickMode(p)
+	return p
+}
+
+// agents are n new agents of this capacity.
+func (f *fixture) agents(n, capacity int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.agent(capacity)
+	}
+	return ids
+}
+
+// number is what a query of one number answers.
+func (f *fixture) number(query string, args ...any) int {
+	f.t.Helper()
+	var n int
+	f.must(f.s.DB.QueryRowContext(f.ctx, query, args...).Scan(&n))
+	return n
+}
+
 // load is the capacity units of the agent's assigned conversations.
 func (f *fixture) load(agentID string) int {
 	f.t.Helper()
-	var n int
-	f.must(f.s.DB.QueryRowContext(f.ctx,
-		"SELECT coalesce(sum(units), 0) FROM conversations WHERE agent_id = $1 AND status = 'assigned'", agentID).Scan(&n))
-	return n
+	return f.number("SELECT coalesce(sum(units), 0) FROM conversations WHERE agent_id = $1 AND status = 'assigned'", agentID)
 }
 
 // assignedEvents counts the conversation.assigned events written for a conversation.
 func (f *fixture) assignedEvents(conversationID string) int {
 	f.t.Helper()
-	var n int
-	f.must(f.s.DB.QueryRowContext(f.ctx,
-		"SELECT count(*) FROM agent_events WHERE conversation_id = $1 AND name = 'conversation.assigned'", conversationID).Scan(&n))
-	return n
+	return f.number("SELECT count(*) FROM agent_events WHERE conversation_id = $1 AND name = 'conversation.assigned'", conversationID)
 }
 
 func (f *fixture) conversationAgent(id string) (status, agentID string) {
@@ -157,44 +175,51 @@ func refusedWith(err error, code string) bool {
 
 func TestRacingPicksOfOneConversationHaveOneWinner(t *testing.T) {
 	f := newFixture(t)
-	p := f.page()
-	f.pickMode(p)
+	p := f.pickPage()
 	const agents = 8
-	ids := make([]string, agents)
-	for i := range ids {
-		ids[i] = f.agent(5)
-	}
+	ids := f.agents(agents, 5)
 	conv := f.waiting(p)
 
 	_, errs := race(agents, func(i int) (Picked, error) { return f.s.Pick(f.ctx, conv, ids[i]) })
-	winner := ""
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if winner != "" {
-				t.Fatalf("two agents picked %s: %s and %s", conv, winner, ids[i])
-			}
-			winner = ids[i]
-		case errors.Is(err, ErrNotWaiting) && refusedWith(err, "already_assigned"):
-		default:
-			t.Fatalf("pick by agent %d: %v, want success or already_assigned", i, err)
-		}
-	}
-	if winner == "" {
-		t.Fatal("no agent picked the conversation")
-	}
-	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != winner {
-		t.Fatalf("conversation is %s with %q, want assigned to the winner %s", status, agent, winner)
-	}
+	f.requireOneWinner("pick", conv, ids, errs, "already_assigned", func(err error) bool {
+		return errors.Is(err, ErrNotWaiting) && refusedWith(err, "already_assigned")
+	})
 	if n := f.assignedEvents(conv); n != 1 {
 		t.Fatalf("%d conversation.assigned events, want 1", n)
 	}
 }
 
+// requireOneWinner checks a race of calls that each try to give conv to
+// agents[i]: one succeeded, every other lost (lostAs says how), and conv is
+// the winner's. It answers the winner.
+func (f *fixture) requireOneWinner(call, conv string, agents []string, errs []error, lostAs string, lost func(error) bool) string {
+	t := f.t
+	t.Helper()
+	winner := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner != "" {
+				t.Fatalf("two %ss of %s won: to %s and %s", call, conv, winner, agents[i])
+			}
+			winner = agents[i]
+		case lost(err):
+		default:
+			t.Fatalf("%s %d: %v, want success or %s", call, i, err, lostAs)
+		}
+	}
+	if winner == "" {
+		t.Fatalf("no %s succeeded", call)
+	}
+	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != winner {
+		t.Fatalf("conversation is %s with %q, want assigned to the winner %s", status, agent, winner)
+	}
+	return winner
+}
+
 func TestRacingPicksByOneAgentStayWithinItsCapacity(t *testing.T) {
 	f := newFixture(t)
-	p := f.page()
-	f.pickMode(p)
+	p := f.pickPage()
 	agent := f.agent(2)
 	const conversations = 8
 	convs := make([]string, conversations)
@@ -203,18 +228,29 @@ func TestRacingPicksByOneAgentStayWithinItsCapacity(t *testing.T) {
 	}
 
 	_, errs := race(conversations, func(i int) (Picked, error) { return f.s.Pick(f.ctx, convs[i], agent) })
+	f.requireTwoWon("pick", "capacity_exceeded", agent, errs, func(int, bool) {})
+}
+
+// requireTwoWon checks a race of calls that each give agent (capacity 2) one
+// more conversation: each call succeeded or was refused with refusal, two
+// succeeded, and the agent's load is 2. check looks at call i's outcome.
+func (f *fixture) requireTwoWon(call, refusal, agent string, errs []error, check func(i int, won bool)) {
+	t := f.t
+	t.Helper()
 	won := 0
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			won++
-		case refusedWith(err, "capacity_exceeded"):
+			check(i, true)
+		case refusedWith(err, refusal):
+			check(i, false)
 		default:
-			t.Fatalf("pick %d: %v, want success or capacity_exceeded", i, err)
+			t.Fatalf("%s %d: %v, want success or %s", call, i, err, refusal)
 		}
 	}
 	if won != 2 || f.load(agent) != 2 {
-		t.Fatalf("%d picks won and the agent's load is %d, want 2 and 2 (its capacity)", won, f.load(agent))
+		t.Fatalf("%d of the %ss won and the agent's load is %d, want 2 and 2 (its capacity)", won, call, f.load(agent))
 	}
 }
 
@@ -330,8 +366,7 @@ func TestPicksRacingQueuePassesAssignEachConversationOnce(t *testing.T) {
 
 func TestRacingTransfersToOneAgentStayWithinItsCapacity(t *testing.T) {
 	f := newFixture(t)
-	p := f.page()
-	f.pickMode(p)
+	p := f.pickPage()
 	const senders = 6
 	from := make([]string, senders)
 	convs := make([]string, senders)
@@ -346,66 +381,34 @@ func TestRacingTransfersToOneAgentStayWithinItsCapacity(t *testing.T) {
 	_, errs := race(senders, func(i int) (Transferred, error) {
 		return f.s.Transfer(f.ctx, TransferRequest{ConversationID: convs[i], FromAgentID: from[i], ToAgentID: target})
 	})
-	won := 0
-	for i, err := range errs {
+	f.requireTwoWon("transfer", "agent_at_capacity", target, errs, func(i int, won bool) {
+		status, agent := f.conversationAgent(convs[i])
 		switch {
-		case err == nil:
-			won++
-			if status, agent := f.conversationAgent(convs[i]); status != "assigned" || agent != target {
-				t.Fatalf("transferred conversation is %s with %q, want assigned to the target", status, agent)
-			}
-			if f.load(from[i]) != 0 {
-				t.Fatalf("sender %d still holds %d units after its transfer", i, f.load(from[i]))
-			}
-		case refusedWith(err, "agent_at_capacity"):
-			if status, agent := f.conversationAgent(convs[i]); status != "assigned" || agent != from[i] {
-				t.Fatalf("refused transfer left the conversation %s with %q, want it still the sender's", status, agent)
-			}
-		default:
-			t.Fatalf("transfer %d: %v, want success or agent_at_capacity", i, err)
+		case won && (status != "assigned" || agent != target):
+			t.Fatalf("transferred conversation is %s with %q, want assigned to the target", status, agent)
+		case won && f.load(from[i]) != 0:
+			t.Fatalf("sender %d still holds %d units after its transfer", i, f.load(from[i]))
+		case !won && (status != "assigned" || agent != from[i]):
+			t.Fatalf("refused transfer left the conversation %s with %q, want it still the sender's", status, agent)
 		}
-	}
-	if won != 2 || f.load(target) != 2 {
-		t.Fatalf("%d transfers won and the target's load is %d, want 2 and 2 (its capacity)", won, f.load(target))
-	}
+	})
 }
 
 func TestRacingTransfersOfOneConversationHaveOneWinner(t *testing.T) {
 	f := newFixture(t)
-	p := f.page()
-	f.pickMode(p)
+	p := f.pickPage()
 	owner := f.agent(1)
 	conv := f.waiting(p)
 	_, err := f.s.Pick(f.ctx, conv, owner)
 	f.must(err)
 	const targets = 6
-	to := make([]string, targets)
-	for i := range to {
-		to[i] = f.agent(1)
-	}
+	to := f.agents(targets, 1)
 
 	_, errs := race(targets, func(i int) (Transferred, error) {
 		return f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: owner, ToAgentID: to[i]})
 	})
-	winner := ""
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if winner != "" {
-				t.Fatalf("the conversation was transferred twice: to %s and %s", winner, to[i])
-			}
-			winner = to[i]
-		case errors.Is(err, ErrNotFound): // no longer the owner's conversation
-		default:
-			t.Fatalf("transfer %d: %v, want success or not found", i, err)
-		}
-	}
-	if winner == "" {
-		t.Fatal("no transfer succeeded")
-	}
-	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != winner {
-		t.Fatalf("conversation is %s with %q, want assigned to %s", status, agent, winner)
-	}
+	// A transfer that lost finds the conversation no longer the owner's.
+	winner := f.requireOneWinner("transfer", conv, to, errs, "not found", func(err error) bool { return errors.Is(err, ErrNotFound) })
 	for _, id := range append(to, owner) {
 		want := 0
 		if id == winner {

@@ -67,10 +67,8 @@ func (s *Store) AutomatedMessages(ctx context.Context, workstreamID string) ([]A
 	if !validUUID(workstreamID) {
 		return nil, ErrNotFound
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID))
 	var tag string
-	if err := queryRow(ctx, s.DB, sb).Scan(&tag); err != nil {
+	if err := columnByID(ctx, s.DB, "workstreams", "language", workstreamID, false, &tag); err != nil {
 		return nil, notFound(err, "workstream")
 	}
 	out := make([]AutomatedMessage, 0, len(AutomatedKinds))
@@ -121,10 +119,8 @@ func (s *Store) SetAutomatedMessage(ctx context.Context, workstreamID, kind stri
 	var out AutomatedMessage
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		// Lock the workstream: two admins saving the same kind apply one after the other.
-		sb := pg.NewSelectBuilder()
-		sb.Select("language").From("workstreams").Where(sb.Equal("id", workstreamID)).ForUpdate()
 		var tag string
-		if err := queryRow(ctx, tx, sb).Scan(&tag); err != nil {
+		if err := columnByID(ctx, tx, "workstreams", "language", workstreamID, true, &tag); err != nil {
 			return notFound(err, "workstream")
 		}
 		m, err := s.automatedMessage(ctx, tx, workstreamID, tag, kind)

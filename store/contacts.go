@@ -364,10 +364,8 @@ func lockCustomerContact(ctx context.Context, tx *sql.Tx, customerID string) (*s
 	if !validUUID(customerID) {
 		return nil, fmt.Errorf("customer: %w", ErrNotFound)
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("contact_id").From("customers").Where(sb.Equal("id", customerID)).ForUpdate()
 	var contactID *string
-	err := queryRow(ctx, tx, sb).Scan(&contactID)
+	err := columnByID(ctx, tx, "customers", "contact_id", customerID, true, &contactID)
 	return contactID, notFound(err, "customer")
 }
 

@@ -307,22 +307,12 @@ func (s *Store) EventsSince(ctx context.Context, agentID string, afterID int64, 
 	if len(except) > 0 {
 		sb.Where("NOT (id = ANY(" + sb.Var(pq.Array(except)) + "))")
 	}
-	rows, err := query(ctx, s.DB, sb)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var events []Event
-	for rows.Next() {
-		var e Event
+	return queryAll(ctx, s.DB, sb, func(row rowScanner) (e Event, err error) {
 		var data []byte
-		if err := rows.Scan(&e.ID, &e.Name, &data); err != nil {
-			return nil, err
-		}
+		err = row.Scan(&e.ID, &e.Name, &data)
 		e.Data = data
-		events = append(events, e)
-	}
-	return events, rows.Err()
+		return e, err
+	})
 }
 
 // LatestEventID is where a fresh SSE stream (no Last-Event-ID) starts.

@@ -31,10 +31,8 @@ func (s *Store) MarkAccountDeleting(ctx context.Context, accountID string) (stri
 	if _, err := exec(ctx, s.DB, ub); err != nil {
 		return "", err
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("status").From("accounts").Where(sb.Equal("id", accountID))
 	var status string
-	err := queryRow(ctx, s.DB, sb).Scan(&status)
+	err := columnByID(ctx, s.DB, "accounts", "status", accountID, false, &status)
 	return status, notFound(err, "account")
 }
 

@@ -181,10 +181,8 @@ func (s *Store) AccountExists(ctx context.Context, accountID string) (bool, erro
 	if !validUUID(accountID) {
 		return false, nil
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("count(*)").From("accounts").Where(sb.Equal("id", accountID))
 	var n int
-	err := queryRow(ctx, s.DB, sb).Scan(&n)
+	err := columnByID(ctx, s.DB, "accounts", "count(*)", accountID, false, &n)
 	return n > 0, err
 }
 

@@ -52,10 +52,8 @@ func (s *Store) ImportHistoryDays(ctx context.Context, pageUUID string) (int, er
 	if !validUUID(pageUUID) {
 		return 0, fmt.Errorf("page: %w", ErrNotFound)
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("import_history_days").From("pages").Where(sb.Equal("id", pageUUID))
 	var days int
-	err := queryRow(ctx, s.DB, sb).Scan(&days)
+	err := columnByID(ctx, s.DB, "pages", "import_history_days", pageUUID, false, &days)
 	return days, notFound(err, "page")
 }
 
@@ -151,8 +149,10 @@ func (s *Store) ImportPastMessages(ctx context.Context, t PastThread) (added int
 		for i, m := range t.Messages {
 			mids[i] = m.MID
 		}
-		known, err := queryAllStrings(ctx, tx, `SELECT facebook_message_id FROM messages WHERE page_id = $1 AND facebook_message_id = ANY($2)`,
-			t.PageID, pq.Array(mids))
+		sb := pg.NewSelectBuilder()
+		sb.Select("facebook_message_id").From("messages").
+			Where(sb.Equal("page_id", t.PageID), "facebook_message_id = ANY("+sb.Var(pq.Array(mids))+")")
+		known, err := queryIDs(ctx, tx, sb)
 		if err != nil {
 			return err
 		}
@@ -221,22 +221,4 @@ func (s *Store) ImportPastMessages(ctx context.Context, t PastThread) (added int
 		return 0, err
 	}
 	return added, nil
-}
-
-// queryAllStrings runs a query of one text column.
-func queryAllStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

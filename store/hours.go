@@ -205,10 +205,8 @@ func saveWorkstreamHours(ctx context.Context, tx *sql.Tx, w Workstream) error {
 
 // queueHours reads a queue's own calendar (nil: it keeps its workstream's).
 func queueHours(ctx context.Context, q querier, queueID string) (*calendar.Hours, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("operating_hours").From("queues").Where(sb.Equal("id", queueID))
 	var raw []byte
-	if err := queryRow(ctx, q, sb).Scan(&raw); err != nil {
+	if err := columnByID(ctx, q, "queues", "operating_hours", queueID, false, &raw); err != nil {
 		return nil, notFound(err, "queue")
 	}
 	return jsonColumn[calendar.Hours](raw)
@@ -323,9 +321,7 @@ func (s *Store) EnqueueConversation(ctx context.Context, req QueueingRequest) (Q
 			}
 			return err
 		}
-		sb := pg.NewSelectBuilder()
-		sb.Select("coalesce(queue_id::text, '')").From("conversations").Where(sb.Equal("id", req.ConversationID))
-		if err := queryRow(ctx, tx, sb).Scan(&d.QueueID); err != nil || d.QueueID != "" || status != "waiting" {
+		if err := columnByID(ctx, tx, "conversations", "coalesce(queue_id::text, '')", req.ConversationID, false, &d.QueueID); err != nil || d.QueueID != "" || status != "waiting" {
 			return err // already queued, or no longer waiting: nothing to decide
 		}
 		rules := req.Rules
@@ -368,13 +364,11 @@ func (s *Store) EnqueueConversation(ctx context.Context, req QueueingRequest) (Q
 // queueFull says whether the queue holds maxWaiting waiting conversations or more,
 // counted under its row lock.
 func queueFull(ctx context.Context, tx *sql.Tx, queueID string, maxWaiting int) (bool, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("id").From("queues").Where(sb.Equal("id", queueID)).ForUpdate()
 	var id string
-	if err := queryRow(ctx, tx, sb).Scan(&id); err != nil {
+	if err := columnByID(ctx, tx, "queues", "id", queueID, true, &id); err != nil {
 		return false, notFound(err, "queue")
 	}
-	sb = pg.NewSelectBuilder()
+	sb := pg.NewSelectBuilder()
 	sb.Select("count(*)").From("conversations").Where(sb.Equal("queue_id", queueID), sb.Equal("status", "waiting"))
 	var n int
 	err := queryRow(ctx, tx, sb).Scan(&n)

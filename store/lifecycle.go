@@ -49,10 +49,8 @@ func (s *Store) notifyMessage(ctx context.Context, tx *sql.Tx, messageID string)
 	}
 	if m.Sender == SenderSupervisor {
 		// A supervisor's message: the conversation's agent follows it as well.
-		sb := pg.NewSelectBuilder()
-		sb.Select("coalesce(agent_id::text, '')").From("conversations").Where(sb.Equal("id", m.ConversationID))
 		var agent string
-		if err := queryRow(ctx, tx, sb).Scan(&agent); err != nil {
+		if err := columnByID(ctx, tx, "conversations", "coalesce(agent_id::text, '')", m.ConversationID, false, &agent); err != nil {
 			return err
 		}
 		if agent != "" && (m.AgentID == nil || *m.AgentID != agent) {
@@ -283,10 +281,8 @@ func (s *Store) ConversationsWithParkedReplies(ctx context.Context, pageUUID str
 
 // PageStatus reads a page's provisioning status.
 func (s *Store) PageStatus(ctx context.Context, pageUUID string) (string, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("provisioning_status").From("pages").Where(sb.Equal("id", pageUUID))
 	var status string
-	err := queryRow(ctx, s.DB, sb).Scan(&status)
+	err := columnByID(ctx, s.DB, "pages", "provisioning_status", pageUUID, false, &status)
 	return status, notFound(err, "page")
 }
 

@@ -57,10 +57,8 @@ func (s *Store) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
 // to (so that it cannot be deleted meanwhile); one that is missing or not
 // active is an *InvalidInput.
 func lockActiveAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
-	sb := pg.NewSelectBuilder()
-	sb.Select("status").From("accounts").Where(sb.Equal("id", accountID)).ForUpdate()
 	var status string
-	if err := queryRow(ctx, tx, sb).Scan(&status); err != nil || status != "active" {
+	if err := columnByID(ctx, tx, "accounts", "status", accountID, true, &status); err != nil || status != "active" {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -142,10 +140,8 @@ func (s *Store) agentExists(ctx context.Context, agentID string) error {
 	if !validUUID(agentID) {
 		return fmt.Errorf("agent: %w", ErrNotFound)
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("id").From("agents").Where(sb.Equal("id", agentID))
 	var id string
-	return notFound(queryRow(ctx, s.DB, sb).Scan(&id), "agent")
+	return notFound(columnByID(ctx, s.DB, "agents", "id", agentID, false, &id), "agent")
 }
 
 // IsQueueMember says whether the agent is in the queue.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/huandu/go-sqlbuilder"
 )
 
 // MaxRetentionDays bounds an account's retention_days (about ten years).
@@ -53,6 +55,14 @@ type RetentionBatch struct {
 	Unreadable    int64 `json:"unreadable"`
 }
 
+// accountPages selects column (id, the page's uuid, or page_id, Facebook's) of
+// every page of the account, for an IN.
+func accountPages(accountID, column string) *sqlbuilder.SelectBuilder {
+	sb := pg.NewSelectBuilder()
+	sb.Select(column).From("pages").Where(sb.Equal("account_id", accountID))
+	return sb
+}
+
 // EraseExpiredTranscripts erases the transcripts of at most limit of the
 // account's conversations closed before cutoff and not erased yet, in one
 // transaction: message texts and attachments, the agents' event copies of
@@ -61,11 +71,9 @@ type RetentionBatch struct {
 func (s *Store) EraseExpiredTranscripts(ctx context.Context, accountID string, cutoff time.Time, limit int) (RetentionBatch, error) {
 	var b RetentionBatch
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		pages := pg.NewSelectBuilder()
-		pages.Select("id").From("pages").Where(pages.Equal("account_id", accountID))
 		sb := pg.NewSelectBuilder()
 		sb.Select("id").From("conversations").
-			Where(sb.In("page_uuid", pages), "status = 'closed'", sb.LessThan("closed_at", cutoff), "retention_erased_at IS NULL").
+			Where(sb.In("page_uuid", accountPages(accountID, "id")), "status = 'closed'", sb.LessThan("closed_at", cutoff), "retention_erased_at IS NULL").
 			OrderBy("closed_at").Limit(limit).SQL("FOR UPDATE SKIP LOCKED")
 		ids, err := queryIDs(ctx, tx, sb)
 		if err != nil || len(ids) == 0 {
@@ -105,11 +113,9 @@ func (s *Store) EraseExpiredTranscripts(ctx context.Context, accountID string, c
 func (s *Store) DeleteExpiredInbox(ctx context.Context, accountID string, cutoff time.Time, limit int) (RetentionBatch, error) {
 	var b RetentionBatch
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		pageIDs := pg.NewSelectBuilder()
-		pageIDs.Select("page_id").From("pages").Where(pageIDs.Equal("account_id", accountID))
 		due := pg.NewSelectBuilder()
 		due.Select("e.page_id", "e.event_key").From("inbound_events e").
-			Where(due.In("e.page_id", pageIDs), due.LessThan("e.received_at", cutoff), "e.relayed_at IS NOT NULL",
+			Where(due.In("e.page_id", accountPages(accountID, "page_id")), due.LessThan("e.received_at", cutoff), "e.relayed_at IS NOT NULL",
 				`NOT EXISTS (SELECT 1 FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 				  WHERE cu.page_id = e.page_id AND cu.psid = e.psid AND c.status <> 'closed')`).
 			Limit(limit).SQL("FOR UPDATE SKIP LOCKED")
@@ -119,11 +125,9 @@ func (s *Store) DeleteExpiredInbox(ctx context.Context, accountID string, cutoff
 		if b.InboundEvents, err = rowsChanged(exec(ctx, tx, db)); err != nil {
 			return err
 		}
-		pageUUIDs := pg.NewSelectBuilder()
-		pageUUIDs.Select("id").From("pages").Where(pageUUIDs.Equal("account_id", accountID))
 		dueRaw := pg.NewSelectBuilder()
 		dueRaw.Select("page_id", "raw_sha256").From("inbound_unreadable").
-			Where(dueRaw.In("page_uuid", pageUUIDs), dueRaw.LessThan("received_at", cutoff)).
+			Where(dueRaw.In("page_uuid", accountPages(accountID, "id")), dueRaw.LessThan("received_at", cutoff)).
 			Limit(limit).SQL("FOR UPDATE SKIP LOCKED")
 		db = pg.NewDeleteBuilder()
 		db.DeleteFrom("inbound_unreadable").Where("(page_id, raw_sha256) IN (" + db.Var(dueRaw) + ")")

@@ -152,10 +152,8 @@ func returnFromHold(ctx context.Context, tx *sql.Tx, conversationID, agentID str
 	if err != nil {
 		return false, err
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("units").From("conversations").Where(sb.Equal("id", conversationID))
 	var units int
-	if err := queryRow(ctx, tx, sb).Scan(&units); err != nil {
+	if err := columnByID(ctx, tx, "conversations", "units", conversationID, false, &units); err != nil {
 		return false, err
 	}
 	if free < units {

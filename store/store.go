@@ -121,3 +121,15 @@ func (s *Store) readSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) err
 	}
 	return tx.Commit()
 }
+
+// columnByID scans one column (or expression) of the row of table with this id
+// into dest, locking the row FOR UPDATE when forUpdate; no such row is
+// sql.ErrNoRows.
+func columnByID(ctx context.Context, q querier, table, column, id string, forUpdate bool, dest any) error {
+	sb := pg.NewSelectBuilder()
+	sb.Select(column).From(table).Where(sb.Equal("id", id))
+	if forUpdate {
+		sb.ForUpdate()
+	}
+	return queryRow(ctx, q, sb).Scan(dest)
+}

@@ -197,10 +197,8 @@ func (s *Store) SupervisorClosed(ctx context.Context, sup Supervisor, conversati
 		if err != nil {
 			return err
 		}
-		sb := pg.NewSelectBuilder()
-		sb.Select("close_reason").From("conversations").Where(sb.Equal("id", conversationID))
 		var closeReason string
-		if err := queryRow(ctx, tx, sb).Scan(&closeReason); err != nil {
+		if err := columnByID(ctx, tx, "conversations", "close_reason", conversationID, false, &closeReason); err != nil {
 			return err
 		}
 		if c.status != "closed" || closeReason != CloseReasonSupervisor {

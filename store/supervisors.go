@@ -34,12 +34,10 @@ func getSupervision(ctx context.Context, q querier, agentID string) (Supervision
 	if !validUUID(agentID) {
 		return sup, fmt.Errorf("agent: %w", ErrNotFound)
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("role").From("agents").Where(sb.Equal("id", agentID))
-	if err := queryRow(ctx, q, sb).Scan(&sup.Role); err != nil {
+	if err := columnByID(ctx, q, "agents", "role", agentID, false, &sup.Role); err != nil {
 		return sup, notFound(err, "agent")
 	}
-	sb = pg.NewSelectBuilder()
+	sb := pg.NewSelectBuilder()
 	sb.Select("queue_id::text").From("supervisor_queues").Where(sb.Equal("agent_id", agentID)).OrderBy("queue_id")
 	ids, err := queryIDs(ctx, q, sb)
 	if err != nil {
@@ -72,14 +70,12 @@ func (s *Store) SetSupervision(ctx context.Context, agentID, role string, queueI
 	}
 	var sup Supervision
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("id").From("agents").Where(sb.Equal("id", agentID)).ForUpdate()
 		var id string
-		if err := queryRow(ctx, tx, sb).Scan(&id); err != nil {
+		if err := columnByID(ctx, tx, "agents", "id", agentID, true, &id); err != nil {
 			return notFound(err, "agent")
 		}
 		if len(queueIDs) > 0 {
-			sb = pg.NewSelectBuilder()
+			sb := pg.NewSelectBuilder()
 			sb.Select("id::text").From("queues").Where("id = ANY(" + sb.Var(pq.Array(queueIDs)) + "::uuid[])")
 			found, err := queryIDs(ctx, tx, sb)
 			if err != nil {

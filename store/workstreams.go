@@ -137,10 +137,8 @@ func (s *Store) ListWorkstreams(ctx context.Context, accountID string) ([]Workst
 }
 
 func accountExists(ctx context.Context, q querier, accountID string) error {
-	sb := pg.NewSelectBuilder()
-	sb.Select("status").From("accounts").Where(sb.Equal("id", accountID))
 	var status string
-	return notFound(queryRow(ctx, q, sb).Scan(&status), "account")
+	return notFound(columnByID(ctx, q, "accounts", "status", accountID, false, &status), "account")
 }
 
 // NewWorkstream is a workstream of the account with the settings a new one
@@ -162,24 +160,24 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 	if w.PageIDs == nil {
 		w.PageIDs = []string{}
 	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+	return s.writeWorkstream(ctx, w.ID, func(tx *sql.Tx) (Workstream, sqlbuilder.Builder, error) {
 		if err := lockActiveAccount(ctx, tx, w.AccountID); err != nil {
-			return err
+			return w, nil, err
 		}
 		if w.DefaultQueueID == "" {
 			w.DefaultQueueID = uuid.NewString()
 			ib := pg.NewInsertBuilder()
 			ib.InsertInto("queues").Cols("id", "account_id", "name", "is_default").Values(w.DefaultQueueID, w.AccountID, w.Name+" queue", true)
 			if _, err := exec(ctx, tx, ib); err != nil {
-				return err
+				return w, nil, err
 			}
 			if _, err := exec(ctx, tx, sqlbuilder.Buildf(
 				"INSERT INTO queue_members (queue_id, agent_id) SELECT %v::uuid, id FROM agents ON CONFLICT DO NOTHING", w.DefaultQueueID)); err != nil {
-				return err
+				return w, nil, err
 			}
 		}
 		if err := checkWorkstreamRefs(ctx, tx, w, nil); err != nil {
-			return err
+			return w, nil, err
 		}
 		ib := pg.NewInsertBuilder()
 		ib.InsertInto("workstreams").Cols("id", "account_id", "name", "default_queue_id", "language", "distribution_mode",
@@ -188,21 +186,8 @@ func (s *Store) CreateWorkstream(ctx context.Context, w Workstream) (Workstream,
 			Values(w.ID, w.AccountID, w.Name, w.DefaultQueueID, w.Language, w.DistributionMode, w.CapacityUnits,
 				w.MaxWaitSeconds, w.OverflowQueueID, w.AutoCloseAfterHours, w.CustomerAttachments, w.AgentAttachments,
 				w.HumanAgentTag, stringOrEmpty(w.BotURL))
-		if _, err := exec(ctx, tx, ib); err != nil {
-			return err
-		}
-		if err := saveStateRules(ctx, tx, w.ID, w.StateRules); err != nil {
-			return err
-		}
-		if err := saveWorkstreamHours(ctx, tx, w); err != nil {
-			return err
-		}
-		return saveRulesAndPages(ctx, tx, w)
+		return w, ib, nil
 	})
-	if err != nil {
-		return Workstream{}, err
-	}
-	return s.GetWorkstream(ctx, w.ID)
 }
 
 // UpdateWorkstream changes a workstream: change gets the current settings under
@@ -216,17 +201,17 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 	if !validUUID(id) {
 		return Workstream{}, ErrNotFound
 	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+	return s.writeWorkstream(ctx, id, func(tx *sql.Tx) (Workstream, sqlbuilder.Builder, error) {
 		w, err := s.workstream(ctx, tx, id, true)
 		if err != nil {
-			return err
+			return w, nil, err
 		}
 		before := w.PageIDs
 		if err := change(&w); err != nil {
-			return err
+			return w, nil, err
 		}
 		if err := checkWorkstreamRefs(ctx, tx, w, before); err != nil {
-			return err
+			return w, nil, err
 		}
 		ub := pg.NewUpdateBuilder()
 		ub.Update("workstreams").Set(
@@ -237,7 +222,21 @@ func (s *Store) UpdateWorkstream(ctx context.Context, id string, change func(*Wo
 			ub.Assign("agent_attachments", w.AgentAttachments), ub.Assign("human_agent_tag", w.HumanAgentTag),
 			ub.Assign("bot_url", stringOrEmpty(w.BotURL)), "updated_at = now()",
 		).Where(ub.Equal("id", id))
-		if _, err := exec(ctx, tx, ub); err != nil {
+		return w, ub, nil
+	})
+}
+
+// writeWorkstream saves a workstream in one transaction: prepare checks it and
+// builds its row's insert or update, then the row is written with what the
+// workstream keeps in other tables (state rules, hours, routing rules, pages).
+// The answer is the workstream read back as saved.
+func (s *Store) writeWorkstream(ctx context.Context, id string, prepare func(*sql.Tx) (Workstream, sqlbuilder.Builder, error)) (Workstream, error) {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		w, row, err := prepare(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := exec(ctx, tx, row); err != nil {
 			return err
 		}
 		if err := saveStateRules(ctx, tx, id, w.StateRules); err != nil {
