@@ -1,7 +1,8 @@
 // Package desk serves the browser front ends of the starter: the agent desk
 // (/desk) and the admin console (/admin). They are plain HTML, CSS and JavaScript
 // (native ES modules, one file each, loaded as they are) embedded in the binary:
-// no build step, no framework, no third-party requests.
+// no build step, no framework, no third-party requests. The pages share their
+// head (assets/head.tmpl), filled in once when the binary starts.
 // They talk only to the JSON API of CONTRACT.md (and /desk/session, in package api).
 package desk
 
@@ -10,6 +11,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -37,10 +39,15 @@ type asset struct {
 var assets = func() map[string]asset {
 	m := map[string]asset{}
 	err := fs.WalkDir(files, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || path.Ext(p) == ".tmpl" {
 			return err
 		}
-		b, err := files.ReadFile(p)
+		var b []byte
+		if path.Ext(p) == ".html" {
+			b, err = renderPage(p)
+		} else {
+			b, err = files.ReadFile(p)
+		}
 		if err != nil {
 			return err
 		}
@@ -57,6 +64,19 @@ var assets = func() map[string]asset {
 	}
 	return m
 }()
+
+// renderPage is a page as served: its template executed once, at start, with
+// the head every page shares (assets/head.tmpl), so the page is still a
+// static file with one ETag.
+func renderPage(name string) ([]byte, error) {
+	t, err := template.ParseFS(files, "assets/head.tmpl", name)
+	if err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	err = t.ExecuteTemplate(&page, path.Base(name), nil)
+	return page.Bytes(), err
+}
 
 // Register adds the desk's routes: GET /desk, GET /admin, GET /supervisor,
 // GET /supervisor/reports, GET /desk/assets/{file} and GET /desk/assets/vendor/{file}.

@@ -210,24 +210,34 @@ function renderAccount() {
   loadQuickReplies(a.id);
 }
 
+// loadSection reads an account's list (GET /accounts/{id}/<resource>) into the
+// section of the page with the same id, titled: { box, list, path }, or null when
+// another account is shown by then or the read failed (the box says so, and why).
+async function loadSection(accountID, resource, title) {
+  const box = $("#" + resource);
+  const path = "/api/v1/accounts/" + encodeURIComponent(accountID) + "/" + resource;
+  let list;
+  try {
+    list = await api("GET", path);
+  } catch (e) {
+    if (!current || current.id !== accountID) return null;
+    clear(box).append(h("h3", { class: "section-title" }, title), h("p", { class: "form-error", role: "alert" }, "Could not load the " + title.toLowerCase() + ": " + e.message));
+    return null;
+  }
+  if (!current || current.id !== accountID) return null;
+  clear(box).appendChild(h("h3", { class: "section-title" }, title));
+  return { box, list, path };
+}
+
 // ---------- quick replies (the account's library) ----------
 
 // loadQuickReplies shows the account's quick replies with a form to add one or
 // change one (Edit fills the form). The API refuses an unknown slug (400) and
 // the form shows its message.
 async function loadQuickReplies(accountID) {
-  const box = $("#quick-replies");
-  const path = "/api/v1/accounts/" + encodeURIComponent(accountID) + "/quick-replies";
-  let list;
-  try {
-    list = await api("GET", path);
-  } catch (e) {
-    if (!current || current.id !== accountID) return;
-    clear(box).append(h("h3", { class: "section-title" }, "Quick replies"), h("p", { class: "form-error", role: "alert" }, "Could not load the quick replies: " + e.message));
-    return;
-  }
-  if (!current || current.id !== accountID) return;
-  clear(box).appendChild(h("h3", { class: "section-title" }, "Quick replies"));
+  const read = await loadSection(accountID, "quick-replies", "Quick replies");
+  if (!read) return;
+  const { box, list, path } = read;
   box.appendChild(
     h(
       "p",
@@ -461,17 +471,9 @@ async function createPage(ev) {
 // ---------- workstreams ----------
 
 async function loadWorkstreams(accountID) {
-  const box = $("#workstreams");
-  let list;
-  try {
-    list = await api("GET", "/api/v1/accounts/" + encodeURIComponent(accountID) + "/workstreams");
-  } catch (e) {
-    if (!current || current.id !== accountID) return;
-    clear(box).append(h("h3", { class: "section-title" }, "Workstreams"), h("p", { class: "form-error", role: "alert" }, "Could not load the workstreams: " + e.message));
-    return;
-  }
-  if (!current || current.id !== accountID) return;
-  clear(box).appendChild(h("h3", { class: "section-title" }, "Workstreams"));
+  const read = await loadSection(accountID, "workstreams", "Workstreams");
+  if (!read) return;
+  const { box, list } = read;
   if (!list || list.length === 0) {
     box.appendChild(h("p", { class: "empty-note" }, "No workstream yet: adding a page creates one."));
     box.appendChild(newWorkstreamForm(list || []));
