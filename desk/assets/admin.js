@@ -10,7 +10,7 @@
 // closes, and the page runs only its own scripts (CSP script-src 'self') and
 // never renders data as HTML.
 
-import { h, append, clear, $, request, APIError, fmtDateTime, copyField, statusPill, avatar } from "./common.js";
+import { h, append, clear, $, request, APIError, fmtDateTime, copyField, statusPill, avatar, signinToken } from "./common.js";
 import { renderHours } from "./hours.js";
 
 const TOKEN_KEY = "fbc.admin.token";
@@ -65,14 +65,10 @@ async function api(method, path, body) {
 
 async function signIn(ev) {
   ev.preventDefault();
-  const value = $("#token").value.trim();
   const err = $("#signin-error");
   err.hidden = true;
-  if (!value) {
-    err.hidden = false;
-    err.textContent = "Enter the admin token.";
-    return;
-  }
+  const value = signinToken("Enter the admin token.");
+  if (!value) return;
   const btn = $("#signin-button");
   btn.disabled = true;
   try {

@@ -50,6 +50,18 @@ export function $(sel, root) {
   return (root || document).querySelector(sel);
 }
 
+// signinToken is the token typed in a page's sign-in form (#token), trimmed;
+// when there is none, "" and #signin-error says emptyMessage.
+export function signinToken(emptyMessage) {
+  const token = $("#token").value.trim();
+  if (!token) {
+    const err = $("#signin-error");
+    err.hidden = false;
+    err.textContent = emptyMessage;
+  }
+  return token;
+}
+
 export function cookie(name) {
   for (const part of document.cookie.split(";")) {
     const [k, ...rest] = part.trim().split("=");

@@ -2,7 +2,7 @@
 // by /desk/session), sign-out, presence, and api(), through which every module
 // calls the JSON API so that any 401 ends the session on screen.
 
-import { clear, $, request, APIError, avatar } from "./common.js";
+import { clear, $, request, APIError, avatar, signinToken } from "./common.js";
 import { state, forget, loadUnread } from "./state.js";
 import { startEvents, stopEvents } from "./events.js";
 import { loadList, renderList } from "./list.js";
@@ -34,13 +34,9 @@ async function signIn(ev) {
   ev.preventDefault();
   unlockAudio(); // a user gesture: the only moment browsers let us prepare sound
   askNotificationPermission();
-  const token = $("#token").value.trim();
+  const token = signinToken("Enter your agent token.");
+  if (!token) return;
   const err = $("#signin-error");
-  if (!token) {
-    err.hidden = false;
-    err.textContent = "Enter your agent token.";
-    return;
-  }
   const btn = $("#signin-button");
   btn.disabled = true;
   btn.textContent = "Signing in…";
