@@ -92,8 +92,7 @@ func (tb *tab) choose(selector, value string) {
 // created with the page moved into it.
 func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	var overflow map[string]any
 	if code := st.call("POST", "/api/v1/queues", st.adminToken, map[string]any{"account_id": ch.AccountID, "name": "Overflow", "priority": 5}, &overflow); code != 201 {
@@ -236,8 +235,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 // conversation, why (the bot's reason) and the bot's summary.
 func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	if code := st.call("PATCH", "/api/v1/workstreams/"+st.workstreamOf(ch), st.adminToken, map[string]any{"bot_url": st.simURL + "/_sim/bot"}, nil); code != 200 {
 		t.Fatalf("set bot: %d", code)
 	}

@@ -20,8 +20,7 @@ import (
 // longer; when that agent has no room, the conversation waits wait_s for it and
 // then goes to someone else.
 func TestAffinityReturningCustomerGoesToPreviousAgentThenAnotherAfterTheWait(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"affinity": map[string]any{"days": 7, "wait_s": 3, "fallback": "wait"}})
 	amy, amyEvents := st.availableAgent("amy", 1)
@@ -61,8 +60,7 @@ func TestAffinityReturningCustomerGoesToPreviousAgentThenAnotherAfterTheWait(t *
 // The rules are validated: unknown agents, more than three, repeats and negative
 // numbers answer 400 and change nothing; valid ones are shown as saved.
 func TestAffinityAndTimeoutSettingsAreValidated(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	a, b := st.createAgent("amy", 1), st.createAgent("ben", 1)
 	c, d := st.createAgent("cem", 1), st.createAgent("dia", 1)
@@ -124,8 +122,7 @@ func TestAffinityAndTimeoutSettingsAreValidated(t *testing.T) {
 // Customer non-response: the agent answered and the customer stays silent for
 // customer_s: the conversation closes with the customer_timeout message.
 func TestCustomerNonResponseClosesTheConversationWithTheMessage(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"timeouts": map[string]any{"customer_s": 2}})
 	amy, events := st.availableAgent("amy", 2)
 	conv := st.customerAssigned(events, ch, "3500000000000011", "my order is late")
@@ -153,8 +150,7 @@ func TestCustomerNonResponseClosesTheConversationWithTheMessage(t *testing.T) {
 // agent_remind_s, and after agent_reoffer_s the conversation goes back to the
 // queue and to the other agent.
 func TestAgentNonResponseRemindsThenRequeuesToAnotherAgent(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"timeouts": map[string]any{"agent_remind_s": 1, "agent_reoffer_s": 3}})
 	_, slowEvents := st.availableAgent("slow", 1)
 	conv := st.customerAssigned(slowEvents, ch, "3500000000000021", "hello?")
@@ -211,8 +207,7 @@ func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
 // workstream's agent_remind_s.
 func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.workstreamOf(ch), map[string]any{"timeouts": map[string]any{"agent_remind_s": 2}})
 	a := st.createAgent("Ada Lovelace", 2)
 
@@ -229,8 +224,7 @@ func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
 // A contact's preferred agents, ranked: the customer linked to the contact goes to
 // the first who is available with room, though another agent has been idle longer.
 func TestAffinityPreferredAgentsOfTheContactAreRanked(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	amy, amyEvents := st.availableAgent("amy", 2)
 	ben := st.createAgent("ben", 2)
 	cem := st.createAgent("cem", 2)

@@ -56,8 +56,7 @@ func (st *stack) conversationOf(a agent, psid string) string {
 // conversation's messages, on SSE as note.added, never sent to Facebook; a
 // note at close is stored as a note.
 func TestQuickRepliesAndNotesAPI(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Grace Hopper", 2)
 	st.setPresence(a, "available")
 	jane := "2900000000001301"
@@ -184,8 +183,7 @@ func TestQuickRepliesAndNotesAPI(t *testing.T) {
 // the transcript, which Facebook never sees.
 func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Ada Lovelace", 3)
 	jane := "2900000000001302"
 	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", Locale: "en_US"})

@@ -184,8 +184,7 @@ func TestContactsSearchCreateReadUpdate(t *testing.T) {
 // with the summary of the earlier one; unlinking is audited; another agent
 // cannot link or unlink; bad input changes nothing.
 func TestContactLinkFollowsTheCustomer(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("lena", 2)
 	b := st.createAgent("omar", 2)
 
@@ -359,8 +358,7 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 // "Facebook user ·<last 4 of the PSID>", never a made-up name; a profile Facebook
 // gives is shown with its name, picture and locale.
 func TestProfileFallbackAndRealProfile(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("pia", 2)
 
 	refused, known := "2900000000007319", "2900000000000072"
@@ -399,8 +397,7 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 // erases the customer the transcript shows the "deleted" marker.
 func TestContactDeskInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Dora", 3)
 	psid := "2900000000000291"
 	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Nora", LastName: "Quist", Locale: "nb_NO"})

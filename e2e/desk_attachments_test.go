@@ -42,8 +42,7 @@ window.__holdReads = null;
 // inline and then says attachments are off.
 func TestDeskAttachmentsInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	if code, out := st.setAutomated(ws, "greeting", map[string]any{"enabled": true}); code != 200 {
 		t.Fatalf("enable the greeting: %d %v", code, out)

@@ -77,8 +77,7 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // readable anti-CSRF cookie; cookie-authenticated reads work, writes need the
 // X-CSRF-Token header; bearer tokens work exactly as before.
 func TestDeskSessionCookieAuth(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("ada", 2)
 
 	// The pages are served with a strict CSP.
@@ -274,8 +273,7 @@ if (window.AudioContext) {
 // replies, and the reply reaches the Send API.
 func TestDeskInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Ada Lovelace", 3)
 	pics := avatarServer(t)
 	jane, marcus := "2900000000000201", "2900000000000202"

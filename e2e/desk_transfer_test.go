@@ -21,8 +21,7 @@ import (
 // way.
 func TestDeskTransferInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	var billing struct{ ID string }
 	if code := st.call("POST", "/api/v1/queues", st.adminToken, map[string]any{"account_id": ch.AccountID, "name": "Billing", "priority": 0}, &billing); code != 201 {
 		t.Fatalf("create queue: %d", code)

@@ -371,8 +371,7 @@ func rowStateJS(conv string) string {
 // as react with the customer message's id; both are still there after a reload.
 func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Ada Lovelace", 3)
 	st.setPresence(a, "available")
 	jane, joe := "3100000000000031", "3100000000000032"
@@ -465,8 +464,7 @@ func (st *stack) messageID(mid string) string {
 // assigned to him); Alice turns the consult into a transfer, and Bart can reply.
 func TestDeskConsultInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	alice := st.createAgent("Alice Moreau", 1)
 	bart := st.createAgent("Bart Simpson", 2)
 	jane, marcus := "3100000000000041", "3100000000000042"

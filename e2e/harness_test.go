@@ -166,6 +166,14 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	return buildStack(t, apptest.Processes{Workers: processWorkers, Starters: processStarters}, wire...)
 }
 
+// newPageStack is newStack with one page connected (an account, its page, the
+// page's default queue and workstream): the start of most tests.
+func newPageStack(t *testing.T, wire ...func(*stack)) (*stack, channel) {
+	t.Helper()
+	st := newStack(t, wire...)
+	return st, st.connectPage()
+}
+
 // newProgramsStack builds an isolated stack whose worker and starter run as the
 // programs p describes (process mode only: it skips otherwise), and marks its
 // test parallel.

@@ -359,8 +359,7 @@ func TestInboundTwoRelaysShareTheInboxThroughAnOutage(t *testing.T) {
 // another readable event: 200, both readable ones recorded, the unreadable one
 // stored with its reason and counted. A redelivery adds nothing.
 func TestInboundUnreadableEventIsKeptAndCostsNothing(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	psid := "2900000000000501"
 	at := time.Now().UnixMilli()
 	body := []byte(fmt.Sprintf(`{"object":"page","entry":[{"id":"%s","time":%d,"messaging":[
@@ -411,8 +410,7 @@ func TestInboundUnreadableEventIsKeptAndCostsNothing(t *testing.T) {
 // A delivery of 1000 message events from 100 customers is answered 200 within
 // Facebook's timeout and every message reaches its transcript, in order.
 func TestInboundLargeBatchReachesEveryTranscript(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	starter := st.startStarter(temporalClient, 1<<20)
 
 	var texts []simulator.CustomerText

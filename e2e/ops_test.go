@@ -167,8 +167,7 @@ func TestOpsStarterProbes(t *testing.T) {
 }
 
 func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	accepted := map[string]string{"outcome": "accepted"}
 
 	before := opsScrape(t, st.api.URL)
@@ -211,8 +210,7 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 }
 
 func TestOpsWorkerEndpoints(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	// No agent: the conversation waits in the page's default queue.
 	st.customerSays(ch, "2900000000000301", "anyone?", "m_ops_w1")
 	st.eventually("conversation waiting", 30*time.Second, func() bool {

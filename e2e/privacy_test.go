@@ -16,8 +16,7 @@ import (
 // Postgres or in any workflow history. Repeating it is harmless; the customer's
 // next conversation does not bring the profile back.
 func TestPrivacyEraseCustomer(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("pam", 2)
 
 	const (

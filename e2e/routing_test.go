@@ -189,8 +189,7 @@ func conversationState(ctx context.Context, pageID, psid string) (contract.Conve
 // Workstream settings: created with the page, changed field by field, and an
 // invalid request (any bad field) is a 400 that changes nothing.
 func TestWorkstreamSettings(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	wsID := st.rtWorkstreamID(ch)
 	path := "/api/v1/workstreams/" + wsID
 
@@ -302,8 +301,7 @@ func TestWorkstreamSettings(t *testing.T) {
 // to a contact in the contacts queue, anything else in the fallback (default) queue.
 // Invalid rule sets are refused at save time with 400 and nothing saved.
 func TestRoutingRulesChooseTheQueue(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	dutch := st.rtQueue(ch.AccountID, "Dutch", 0)
 	billing := st.rtQueue(ch.AccountID, "Billing", 0)
@@ -399,8 +397,7 @@ func TestRoutingRulesChooseTheQueue(t *testing.T) {
 // queue first, then the rest in FIFO order, each the moment it closes the previous
 // one (no new customer message).
 func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	urgent := st.rtQueue(ch.AccountID, "Urgent", 10)
 	later := st.rtQueue(ch.AccountID, "Later", 0)
@@ -438,8 +435,7 @@ func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
 // lower queue's conversation then goes to the agent it had left, with no further
 // event to wake it.
 func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	high := st.rtQueue(ch.AccountID, "High", 10)
 	low := st.rtQueue(ch.AccountID, "Low", 0)
@@ -469,8 +465,7 @@ func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
 
 // Two agents in the same queue: the longest-idle available agent gets the next one.
 func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("amy", 5)
 	b := st.createAgent("ben", 5)
 	st.setPresence(a, "available")
@@ -493,8 +488,7 @@ func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
 // assigns the other at once with no new message; a larger capacity (PATCH) takes
 // the next; a workstream's capacity units are honoured.
 func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	one := st.rtQueue(ch.AccountID, "One", 0)
 	two := st.rtQueue(ch.AccountID, "Two", 0)
@@ -571,8 +565,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 // Two agents picking the same conversation at once: exactly one wins, every time.
 func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	heavy(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"distribution_mode": "pick"})
 	a := st.createAgent("pia", 100)
@@ -694,8 +687,7 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 // room is refused with 409; transfer to a queue releases the first agent's capacity
 // and puts the conversation behind those already waiting there.
 func TestTransferMovesCapacity(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	billing := st.rtQueue(ch.AccountID, "Billing", 0)
 	st.rtRules(ws, rtRule("Billing", billing, rtCond("message.text", "contains", "invoice")))
@@ -808,8 +800,7 @@ func TestTransferMovesCapacity(t *testing.T) {
 // After the workstream's maximum wait, a conversation nobody took moves to the
 // overflow queue (durable timer in the queue workflow) and is assigned there.
 func TestConversationOverflowsAfterMaxWait(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	overflow := st.rtQueue(ch.AccountID, "Overflow", 0)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"max_wait_seconds": 2, "overflow_queue_id": overflow})
@@ -840,8 +831,7 @@ func TestConversationOverflowsAfterMaxWait(t *testing.T) {
 // agent's load; an agent's own view with its open conversations and remaining
 // capacity.
 func TestSupervisorView(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("ava", 2)
 	b := st.createAgent("bea", 3)
 	st.setPresence(a, "available")

@@ -13,8 +13,7 @@ import (
 // the list shows the state.
 func TestDeskOfferAcceptAndHoldInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 120}})
 	a := st.createAgent("Ada Lovelace", 2)
 

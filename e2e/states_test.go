@@ -182,8 +182,7 @@ func stOffered(t *testing.T, streams map[string]*sse, convID string) (agentID, g
 // out, the third accepts; the conversation is assigned exactly once (agent event
 // log), and each offer's end is logged with its outcome.
 func TestOfferDeclineExpireAccept(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 2}})
 	agents := map[string]agent{}
@@ -230,8 +229,7 @@ func TestOfferDeclineExpireAccept(t *testing.T) {
 
 // Three offers missed in a row set the agent away, and the agent is told why.
 func TestThreeMissedOffersSetTheAgentAway(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 1, "missed_to_away": 3}})
 	a, events := st.availableAgent("ann", 1)

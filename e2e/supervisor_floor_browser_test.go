@@ -17,8 +17,7 @@ import (
 // the agents' desks show each live.
 func TestSupervisorFloorInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	// Created after the page, both agents are members of its default queue.
 	amy := st.createAgent("Amy Pond", 2)
 	bob := st.createAgent("Bob Ross", 2)

@@ -53,8 +53,7 @@ func (st *stack) rowCounts() string {
 }
 
 func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	before := st.rowCounts()
 	good := customerBatch(ch.PageID, "2900000000000010", "m_bad_1", "hello")
 
@@ -109,8 +108,7 @@ func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
 // inbox and answered 200 at once; another starter's relay (here the stack's own,
 // whose Temporal is up) hands it on, and the message is recorded once.
 func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 
 	// A port nobody listens on stands for a stopped Temporal server.
 	down := opsDeadTemporal(t)
@@ -144,8 +142,7 @@ func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
 
 // 503 means only that Postgres could not take the delivery; it changes nothing.
 func TestWebhookAnswers503WhenPostgresIsDown(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	before := st.rowCounts()
 
 	h := st.starterWithDatabaseDown()
