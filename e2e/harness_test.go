@@ -414,6 +414,21 @@ func (st *stack) createAgent(name string, capacity int) agent {
 	return a
 }
 
+// unknownIDs name no row: one a well-formed UUID, one not a UUID at all.
+var unknownIDs = []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"}
+
+// requireUnknownNotFound requires that method path+id, with token, answers 404
+// with an error for each of unknownIDs.
+func (st *stack) requireUnknownNotFound(method, path, token string) {
+	st.t.Helper()
+	for _, id := range unknownIDs {
+		var out map[string]any
+		if code := st.call(method, path+id, token, nil, &out); code != 404 || out["error"] == nil {
+			st.t.Fatalf("%s %s%s: %d %v, want 404 with an error", method, path, id, code, out)
+		}
+	}
+}
+
 func (st *stack) setPresence(a agent, status string) {
 	st.t.Helper()
 	if code := st.call("PUT", "/api/v1/me/presence", a.Token, map[string]string{"status": status}, nil); code != 200 {
