@@ -391,20 +391,15 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 // conversation in the summary and the account's privacy notice; after the admin
 // erases the customer the transcript shows the "deleted" marker.
 func TestContactDeskInBrowser(t *testing.T) {
-	requireChromium(t)
-	st, ch := newPageStack(t)
-	a := st.createAgent("Dora", 3)
-	psid := "2900000000000291"
-	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Nora", LastName: "Quist", Locale: "nb_NO"})
+	st, ch, a := newDeskStack(t, "Dora", 3)
 	if code := st.call("PATCH", "/api/v1/accounts/"+ch.AccountID, st.adminToken, map[string]any{"privacy_notice_url": "https://acme.example/privacy"}, nil); code != 200 {
 		t.Fatalf("privacy notice: %d", code)
 	}
+	psid := st.customerProfile("2900000000000291", "Nora", "Quist", "nb_NO")
 	st.setPresence(a, "available")
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 
 	st.customerSays(ch, psid, "Can I return the blue kettle?", "")
 	tb.waitFor("the conversation", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)

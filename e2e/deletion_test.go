@@ -16,8 +16,8 @@ import (
 // DELETE twice is harmless; the same page added again keeps its callback URL and
 // verify token, and cannot be connected twice.
 func TestDeletePageAndReuseIt(t *testing.T) {
+	const psid = "2900000000000040"
 	st := newStack(t)
-	psid := "2900000000000040"
 	ch, _, events, convID := st.conversationOnNewPage("hal", 2, psid, "hello")
 
 	var raw map[string]any

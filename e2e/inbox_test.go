@@ -230,7 +230,7 @@ func TestInboundSurvivesTemporalDownAndAKilledStarter(t *testing.T) {
 	if v := opsValue(mfs, "fbchannel_inbox_oldest_pending_seconds", nil); v <= 0 {
 		t.Errorf("fbchannel_inbox_oldest_pending_seconds = %v, want > 0", v)
 	}
-	if code, body := opsGet(t, first.url+"/readyz"); code != 200 || !strings.Contains(body, "temporal") {
+	if code, body := httpGet(t, first.url+"/readyz"); code != 200 || !strings.Contains(body, "temporal") {
 		t.Errorf("/readyz with Temporal unreachable: %d %s, want 200 naming temporal", code, body)
 	}
 

@@ -26,18 +26,6 @@ import (
 	"fbchannel/workflows"
 )
 
-// opsGet answers a GET with its status and body.
-func opsGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
-}
-
 // opsError decodes the contract's error shape.
 func opsError(t *testing.T, body string) (code, message string) {
 	t.Helper()
@@ -137,10 +125,10 @@ func opsDeadTemporal(t *testing.T) client.Client {
 func TestOpsStarterProbes(t *testing.T) {
 	st := newStack(t)
 
-	if code, body := opsGet(t, st.api.URL+"/healthz"); code != 200 {
+	if code, body := httpGet(t, st.api.URL+"/healthz"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
-	if code, body := opsGet(t, st.api.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+	if code, body := httpGet(t, st.api.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Fatalf("/readyz with Postgres and Temporal up: %d %s", code, body)
 	}
 
@@ -148,11 +136,11 @@ func TestOpsStarterProbes(t *testing.T) {
 	// go into the inbox), naming Temporal as unavailable.
 	srv := httptest.NewServer(st.server(opsDeadTemporal(t)).Handler())
 	defer srv.Close()
-	if code, body := opsGet(t, srv.URL+"/healthz"); code != 200 {
+	if code, body := httpGet(t, srv.URL+"/healthz"); code != 200 {
 		t.Fatalf("/healthz with Temporal down: %d %s", code, body)
 	}
 	start := time.Now()
-	code, body := opsGet(t, srv.URL+"/readyz")
+	code, body := httpGet(t, srv.URL+"/readyz")
 	if took := time.Since(start); took > ops.CheckTimeout+2*time.Second {
 		t.Fatalf("/readyz took %s with Temporal down", took)
 	}
@@ -244,10 +232,10 @@ func TestOpsWorkerEndpoints(t *testing.T) {
 	go func() { served <- srv.Serve() }()
 	base := "http://" + srv.Addr()
 
-	if code, body := opsGet(t, base+"/healthz"); code != 200 {
+	if code, body := httpGet(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
-	if code, body := opsGet(t, base+"/readyz"); code != 200 {
+	if code, body := httpGet(t, base+"/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
 	var mfs map[string]*dto.MetricFamily
