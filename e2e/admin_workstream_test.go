@@ -47,6 +47,50 @@ func (tb *tab) setField(selector, value string) {
 	}
 }
 
+// fill sets form fields in order, given as selector, value, selector,
+// value...: a select chooses its option (choose), any other field is
+// emptied and typed into (setField).
+func (tb *tab) fill(fields ...string) {
+	tb.b.t.Helper()
+	for i := 0; i+1 < len(fields); i += 2 {
+		var isSelect bool
+		tb.mustEval(fmt.Sprintf(`(document.querySelector(%q) || {}).tagName === "SELECT"`, fields[i]), &isSelect)
+		if isSelect {
+			tb.choose(fields[i], fields[i+1])
+		} else {
+			tb.setField(fields[i], fields[i+1])
+		}
+	}
+}
+
+// saveWorkstreamRefused presses the workstream settings' Save and waits for
+// the refusal inline: the form's error says msg, each of the invalid fields is
+// marked so, and Save can be pressed again.
+func (tb *tab) saveWorkstreamRefused(msg string, invalid ...string) {
+	tb.b.t.Helper()
+	cond := fmt.Sprintf(`!document.querySelector("#ws-settings-error").hidden && document.querySelector("#ws-settings-error").textContent.includes(%q) &&
+		!document.querySelector("#ws-save").disabled`, msg)
+	for _, f := range invalid {
+		cond += fmt.Sprintf(` && document.querySelector(%q).getAttribute("aria-invalid") === "true"`, f)
+	}
+	tb.click("#ws-save")
+	tb.waitFor("the refusal inline: "+msg, cond, 10*time.Second)
+}
+
+// saveWorkstream presses the workstream settings' Save and waits until they
+// are saved: no error, a new toast that says so, and also (a condition of the
+// page's, if not empty).
+func (tb *tab) saveWorkstream(what, also string) {
+	tb.b.t.Helper()
+	cond := `document.querySelector("#ws-settings-error").hidden && [...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.")`
+	if also != "" {
+		cond += " && " + also
+	}
+	tb.clearToasts()
+	tb.click("#ws-save")
+	tb.waitFor(what, cond, 10*time.Second)
+}
+
 // clearToasts removes the toasts shown so far, so that a wait sees only new ones.
 func (tb *tab) clearToasts() {
 	tb.b.t.Helper()
@@ -92,8 +136,7 @@ func (tb *tab) choose(selector, value string) {
 // created with the page moved into it.
 func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	var overflow map[string]any
 	if code := st.call("POST", "/api/v1/queues", st.adminToken, map[string]any{"account_id": ch.AccountID, "name": "Overflow", "priority": 5}, &overflow); code != 201 {
@@ -130,13 +173,8 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	// overflow queue: refused inline, and nothing is saved.
 	tb.setField("#ws-language", "nl-NL")
 	tb.click("#ws-human-agent")
-	tb.setField("#ws-auto-close", "12")
-	tb.setField("#ws-max-wait", "600")
-	tb.click("#ws-save")
-	tb.waitFor("the refusal inline", `!document.querySelector("#ws-settings-error").hidden &&
-		document.querySelector("#ws-settings-error").textContent.includes("max_wait_seconds and overflow_queue_id go together") &&
-		document.querySelector("#ws-max-wait").getAttribute("aria-invalid") === "true" && document.querySelector("#ws-overflow").getAttribute("aria-invalid") === "true" &&
-		!document.querySelector("#ws-save").disabled`, 10*time.Second)
+	tb.fill("#ws-auto-close", "12", "#ws-max-wait", "600")
+	tb.saveWorkstreamRefused("max_wait_seconds and overflow_queue_id go together", "#ws-max-wait", "#ws-overflow")
 	if w := st.getWorkstream(ws); w["language"] != "" || w["human_agent_tag"] != false || w["auto_close_after_hours"] != nil || w["max_wait_seconds"] != nil || w["overflow_queue_id"] != nil {
 		t.Fatalf("a refused change was saved: %v", w)
 	}
@@ -153,10 +191,7 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 
 	// With the overflow queue chosen, the same change is saved.
 	tb.choose("#ws-overflow", overflowID)
-	tb.clearToasts()
-	tb.click("#ws-save")
-	tb.waitFor("the settings saved", `document.querySelector("#ws-settings-error").hidden && [...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.") &&
-		!document.querySelector("#ws-settings [aria-invalid=true]") && document.querySelector("#automated-intro").textContent.includes("language (nl)")`, 10*time.Second)
+	tb.saveWorkstream("the settings saved", `!document.querySelector("#ws-settings [aria-invalid=true]") && document.querySelector("#automated-intro").textContent.includes("language (nl)")`)
 	w := st.getWorkstream(ws)
 	if w["language"] != "nl-NL" || w["human_agent_tag"] != true || w["auto_close_after_hours"] != float64(12) || w["max_wait_seconds"] != float64(600) || w["overflow_queue_id"] != overflowID ||
 		w["name"] != name || w["distribution_mode"] != "push" || w["bot_url"] != nil {
@@ -165,25 +200,15 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 
 	// Name, pick mode, capacity units, auto-close off and a bot URL that is not
 	// one: refused, naming bot_url, nothing changed; then a real bot URL.
-	tb.setField("#ws-name", "Sales NL")
-	tb.choose("#ws-distribution", "pick")
-	tb.setField("#ws-capacity", "2")
-	tb.setField("#ws-auto-close", "")
-	tb.setField("#ws-bot-url", "our bot")
-	tb.click("#ws-save")
-	tb.waitFor("the bot URL refused inline", `!document.querySelector("#ws-settings-error").hidden &&
-		document.querySelector("#ws-settings-error").textContent.includes("bot_url must be an absolute http(s) URL") &&
-		document.querySelector("#ws-bot-url").getAttribute("aria-invalid") === "true" && !document.querySelector("#ws-save").disabled`, 10*time.Second)
+	tb.fill("#ws-name", "Sales NL", "#ws-distribution", "pick", "#ws-capacity", "2", "#ws-auto-close", "", "#ws-bot-url", "our bot")
+	tb.saveWorkstreamRefused("bot_url must be an absolute http(s) URL", "#ws-bot-url")
 	if w := st.getWorkstream(ws); w["name"] != name || w["distribution_mode"] != "push" || w["capacity_units"] != float64(1) || w["auto_close_after_hours"] != float64(12) || w["bot_url"] != nil {
 		t.Fatalf("a refused change was saved: %v", w)
 	}
 	bot := st.simURL + "/_sim/bot"
 	tb.setField("#ws-bot-url", bot)
-	tb.clearToasts()
-	tb.click("#ws-save")
-	tb.waitFor("the second change saved", `document.querySelector("#ws-settings-error").hidden && document.querySelector("#workstream-name").textContent === "Workstream · Sales NL" &&
-		[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.") &&
-		[...document.querySelectorAll("#workstreams li[data-workstream] .title")].some(e => e.textContent === "Sales NL")`, 10*time.Second)
+	tb.saveWorkstream("the second change saved", `document.querySelector("#workstream-name").textContent === "Workstream · Sales NL" &&
+		[...document.querySelectorAll("#workstreams li[data-workstream] .title")].some(e => e.textContent === "Sales NL")`)
 	w = st.getWorkstream(ws)
 	if w["name"] != "Sales NL" || w["distribution_mode"] != "pick" || w["capacity_units"] != float64(2) || w["auto_close_after_hours"] != nil || w["bot_url"] != bot ||
 		w["language"] != "nl-NL" || w["human_agent_tag"] != true || w["max_wait_seconds"] != float64(600) {
@@ -195,13 +220,11 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 	tb.click("#ws-human-agent")
 	tb.setField("#ws-max-wait", "")
 	tb.choose("#ws-overflow", "")
-	tb.clearToasts()
 	// A save reads the workstream list again, which draws the new-workstream
 	// form afresh: mark the form now, to know when that has happened (a name
 	// typed into the old form would be lost).
 	tb.mustEval(`document.querySelector("#new-ws-name").dataset.drawn = "before the save"`, nil)
-	tb.click("#ws-save")
-	tb.waitFor("the third change saved", `document.querySelector("#ws-settings-error").hidden && [...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.")`, 10*time.Second)
+	tb.saveWorkstream("the third change saved", "")
 	tb.waitFor("the workstream list read again", `document.querySelector("#new-ws-name") && !document.querySelector("#new-ws-name").dataset.drawn`, 10*time.Second)
 	if w := st.getWorkstream(ws); w["human_agent_tag"] != false || w["max_wait_seconds"] != nil || w["overflow_queue_id"] != nil || w["name"] != "Sales NL" || w["bot_url"] != bot {
 		t.Fatalf("after the third save: %v", w)
@@ -235,13 +258,10 @@ func TestDeskAdminWorkstreamSettingsInBrowser(t *testing.T) {
 // A conversation the demo bot handed over shows, at the top of the desk's
 // conversation, why (the bot's reason) and the bot's summary.
 func TestDeskShowsBotHandoffInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 2)
 	if code := st.call("PATCH", "/api/v1/workstreams/"+st.workstreamOf(ch), st.adminToken, map[string]any{"bot_url": st.simURL + "/_sim/bot"}, nil); code != 200 {
 		t.Fatalf("set bot: %d", code)
 	}
-	a := st.createAgent("Ada Lovelace", 2)
 	st.setPresence(a, "available")
 	psid := "2900000000000501"
 	st.customerSays(ch, psid, "What are your opening hours?", "")

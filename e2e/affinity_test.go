@@ -20,8 +20,7 @@ import (
 // longer; when that agent has no room, the conversation waits wait_s for it and
 // then goes to someone else.
 func TestAffinityReturningCustomerGoesToPreviousAgentThenAnotherAfterTheWait(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"affinity": map[string]any{"days": 7, "wait_s": 3, "fallback": "wait"}})
 	amy, amyEvents := st.availableAgent("amy", 1)
@@ -61,8 +60,7 @@ func TestAffinityReturningCustomerGoesToPreviousAgentThenAnotherAfterTheWait(t *
 // The rules are validated: unknown agents, more than three, repeats and negative
 // numbers answer 400 and change nothing; valid ones are shown as saved.
 func TestAffinityAndTimeoutSettingsAreValidated(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	a, b := st.createAgent("amy", 1), st.createAgent("ben", 1)
 	c, d := st.createAgent("cem", 1), st.createAgent("dia", 1)
@@ -124,8 +122,7 @@ func TestAffinityAndTimeoutSettingsAreValidated(t *testing.T) {
 // Customer non-response: the agent answered and the customer stays silent for
 // customer_s: the conversation closes with the customer_timeout message.
 func TestCustomerNonResponseClosesTheConversationWithTheMessage(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"timeouts": map[string]any{"customer_s": 2}})
 	amy, events := st.availableAgent("amy", 2)
 	conv := st.customerAssigned(events, ch, "3500000000000011", "my order is late")
@@ -153,8 +150,7 @@ func TestCustomerNonResponseClosesTheConversationWithTheMessage(t *testing.T) {
 // agent_remind_s, and after agent_reoffer_s the conversation goes back to the
 // queue and to the other agent.
 func TestAgentNonResponseRemindsThenRequeuesToAnotherAgent(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"timeouts": map[string]any{"agent_remind_s": 1, "agent_reoffer_s": 3}})
 	_, slowEvents := st.availableAgent("slow", 1)
 	conv := st.customerAssigned(slowEvents, ch, "3500000000000021", "hello?")
@@ -183,25 +179,15 @@ func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
 	tb.waitFor("the rules as stored", `!document.querySelector("#workstream-view").hidden && document.querySelector("#ws-affinity-days").value === "0" &&
 		document.querySelector("#ws-affinity-fallback").value === "route" && document.querySelector("#ws-timeout-reoffer").value === "0"`, 10*time.Second)
 
-	tb.setField("#ws-affinity-days", "7")
-	tb.choose("#ws-affinity-fallback", "wait")
-	tb.setField("#ws-affinity-wait", "30")
-	tb.setField("#ws-timeout-customer", "600")
-	tb.setField("#ws-timeout-remind", "120")
-	tb.setField("#ws-timeout-reoffer", "60")
-	tb.click("#ws-save")
-	tb.waitFor("the refusal inline", `!document.querySelector("#ws-settings-error").hidden &&
-		document.querySelector("#ws-settings-error").textContent.includes("agent_reoffer_s must be longer") &&
-		document.querySelector("#ws-timeout-reoffer").getAttribute("aria-invalid") === "true"`, 10*time.Second)
+	tb.fill("#ws-affinity-days", "7", "#ws-affinity-fallback", "wait", "#ws-affinity-wait", "30",
+		"#ws-timeout-customer", "600", "#ws-timeout-remind", "120", "#ws-timeout-reoffer", "60")
+	tb.saveWorkstreamRefused("agent_reoffer_s must be longer", "#ws-timeout-reoffer")
 	if w := st.getWorkstream(ws); fmt.Sprint(w["affinity"], w["timeouts"]) != "map[days:0 fallback:route wait_s:0] map[agent_remind_s:0 agent_reoffer_s:0 customer_s:0]" {
 		t.Fatalf("a refused change was saved: %v %v", w["affinity"], w["timeouts"])
 	}
 
 	tb.setField("#ws-timeout-reoffer", "300")
-	tb.clearToasts()
-	tb.click("#ws-save")
-	tb.waitFor("the rules saved", `document.querySelector("#ws-settings-error").hidden &&
-		[...document.querySelectorAll("#toasts .toast")].some(e => e.textContent === "Workstream settings saved.")`, 10*time.Second)
+	tb.saveWorkstream("the rules saved", "")
 	if w := st.getWorkstream(ws); fmt.Sprint(w["affinity"], w["timeouts"]) != "map[days:7 fallback:wait wait_s:30] map[agent_remind_s:120 agent_reoffer_s:300 customer_s:600]" {
 		t.Fatalf("after saving: %v %v", w["affinity"], w["timeouts"])
 	}
@@ -210,16 +196,11 @@ func TestDeskAdminAffinityAndTimeoutsInBrowser(t *testing.T) {
 // The desk shows the reminder: a customer has waited unanswered for the
 // workstream's agent_remind_s.
 func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 2)
 	st.rtPatch("/api/v1/workstreams/"+st.workstreamOf(ch), map[string]any{"timeouts": map[string]any{"agent_remind_s": 2}})
-	a := st.createAgent("Ada Lovelace", 2)
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === "Ada Lovelace"`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 	st.setPresence(a, "available")
 	st.customerSays(ch, "3500000000000031", "hello? anyone?", "")
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)
@@ -229,8 +210,7 @@ func TestDeskRemindsTheAgentOfAWaitingCustomerInBrowser(t *testing.T) {
 // A contact's preferred agents, ranked: the customer linked to the contact goes to
 // the first who is available with room, though another agent has been idle longer.
 func TestAffinityPreferredAgentsOfTheContactAreRanked(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	amy, amyEvents := st.availableAgent("amy", 2)
 	ben := st.createAgent("ben", 2)
 	cem := st.createAgent("cem", 2)

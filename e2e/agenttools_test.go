@@ -56,8 +56,7 @@ func (st *stack) conversationOf(a agent, psid string) string {
 // conversation's messages, on SSE as note.added, never sent to Facebook; a
 // note at close is stored as a note.
 func TestQuickRepliesAndNotesAPI(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("Grace Hopper", 2)
 	st.setPresence(a, "available")
 	jane := "2900000000001301"
@@ -183,12 +182,8 @@ func TestQuickRepliesAndNotesAPI(t *testing.T) {
 // Send API receives the filled text. "Add as note" adds an internal note to
 // the transcript, which Facebook never sees.
 func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("Ada Lovelace", 3)
-	jane := "2900000000001302"
-	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", Locale: "en_US"})
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 3)
+	jane := st.customerProfile("2900000000001302", "Jane", "Cooper", "en_US")
 	var raw map[string]any
 	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/quick-replies", st.adminToken, map[string]any{
 		"title": "Order status", "text": "Hi {customer.first_name}, this is {agent.name}: your order ships today.", "tags": []string{"order"}, "locale": "en",
@@ -204,9 +199,7 @@ func TestDeskQuickRepliesAndNotesInBrowser(t *testing.T) {
 	st.profileSaved(jane, "Jane Cooper")
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)
 	tb.click("#conv-list .conv-item")
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent.includes("Where is my order?"))`, 15*time.Second)

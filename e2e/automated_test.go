@@ -52,8 +52,7 @@ func (st *stack) automatedMessages(workstreamID string) map[string]map[string]an
 }
 
 func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	if code := st.call("PATCH", "/api/v1/workstreams/"+ws, st.adminToken, map[string]any{"language": "nl-NL"}, nil); code != 200 {
 		t.Fatalf("set language: %d", code)
@@ -134,8 +133,7 @@ func TestDutchWorkstreamSendsDutchNoticesAndSurveyAtClose(t *testing.T) {
 }
 
 func TestAttachmentPolicies(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	if code := st.call("PATCH", "/api/v1/workstreams/"+ws, st.adminToken, map[string]any{"customer_attachments": false, "agent_attachments": false}, nil); code != 200 {
 		t.Fatalf("set attachment policy: %d", code)
@@ -225,8 +223,7 @@ func TestAttachmentPolicies(t *testing.T) {
 // limit) ends `failed` after its last attempt, never left `sending` in the
 // transcript, and the conversation goes on.
 func TestAutomatedMessageThatCannotBeSentEndsFailed(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.workstreamOf(ch)
 	if code, out := st.setAutomated(ws, "greeting", map[string]any{"enabled": true}); code != 200 {
 		t.Fatalf("enable greeting: %d %v", code, out)

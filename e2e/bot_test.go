@@ -19,8 +19,7 @@ func (st *stack) workstreamOf(ch channel) string {
 // tagged), hands over on "agent", and the agent then sees the bot's transcript and
 // summary. A bot that does not answer hands over too.
 func TestBotAnswersThenHandsOver(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	var ws map[string]any
 	if code := st.call("PATCH", "/api/v1/workstreams/"+st.workstreamOf(ch), st.adminToken, map[string]any{"bot_url": st.simURL + "/_sim/bot"}, &ws); code != 200 {
 		t.Fatalf("set bot: %d %v", code, ws)

@@ -269,6 +269,42 @@ func (tb *tab) signIn(url, token string) {
 	tb.click("#signin-button")
 }
 
+// newDeskStack starts a desk test: it skips where there is no Chromium (before
+// building anything), then builds a stack with a connected page and an agent
+// of the page's default queue, with the name (which the desk shows) and the
+// capacity given.
+func newDeskStack(t *testing.T, name string, capacity int) (*stack, channel, agent) {
+	t.Helper()
+	requireChromium(t)
+	st, ch := newPageStack(t)
+	return st, ch, st.createAgent(name, capacity)
+}
+
+// signInDesk signs a in to the desk of the starter at base and waits until
+// the desk shows a's name.
+func (tb *tab) signInDesk(base string, a agent) {
+	tb.b.t.Helper()
+	tb.signIn(base+"/desk", a.Token)
+	tb.waitFor(a.Name+"'s desk", fmt.Sprintf(`!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === %q`, a.Name), 10*time.Second)
+}
+
+// openDesk opens a tab in a browser context of its own (its own cookies, as
+// on a machine of its own, so that agents can sit side by side), with
+// initScript run in every document, and signs a in to the stack's desk.
+func (st *stack) openDesk(b *browser, a agent, initScript string) *tab {
+	st.t.Helper()
+	tb := b.newIsolatedTab(initScript)
+	tb.signInDesk(st.api.URL, a)
+	return tb
+}
+
+// markDocument sets window.__sameDocument in the page: a reload would wipe
+// it, so a wait that requires it proves that what it saw arrived live.
+func (tb *tab) markDocument() {
+	tb.b.t.Helper()
+	tb.mustEval(`window.__sameDocument = true`, nil)
+}
+
 // click presses and releases the left mouse button on the middle of an element,
 // as a person would (a trusted event, so it counts as a user gesture). Like a
 // person it waits, up to actionTimeout, until the element is there, visible,

@@ -127,12 +127,7 @@ func TestContactsSearchCreateReadUpdate(t *testing.T) {
 	if detail["name"] != "Ada Lovelace" || len(detail["customers"].([]any)) != 0 || len(detail["link_history"].([]any)) != 0 {
 		t.Fatalf("contact detail: %v", detail)
 	}
-	for _, id := range []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"} {
-		var out map[string]any
-		if code := st.call("GET", "/api/v1/contacts/"+id, a.Token, nil, &out); code != 404 || out["error"] == nil {
-			t.Fatalf("get unknown %s: %d %v", id, code, out)
-		}
-	}
+	st.requireUnknownNotFound("GET", "/api/v1/contacts/", a.Token)
 
 	// Update: absent fields stay, null clears, name cannot be cleared.
 	var updated map[string]any
@@ -184,8 +179,7 @@ func TestContactsSearchCreateReadUpdate(t *testing.T) {
 // with the summary of the earlier one; unlinking is audited; another agent
 // cannot link or unlink; bad input changes nothing.
 func TestContactLinkFollowsTheCustomer(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("lena", 2)
 	b := st.createAgent("omar", 2)
 
@@ -359,8 +353,7 @@ func TestContactLinkFollowsTheCustomer(t *testing.T) {
 // "Facebook user ·<last 4 of the PSID>", never a made-up name; a profile Facebook
 // gives is shown with its name, picture and locale.
 func TestProfileFallbackAndRealProfile(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("pia", 2)
 
 	refused, known := "2900000000007319", "2900000000000072"
@@ -398,21 +391,15 @@ func TestProfileFallbackAndRealProfile(t *testing.T) {
 // conversation in the summary and the account's privacy notice; after the admin
 // erases the customer the transcript shows the "deleted" marker.
 func TestContactDeskInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("Dora", 3)
-	psid := "2900000000000291"
-	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: "Nora", LastName: "Quist", Locale: "nb_NO"})
+	st, ch, a := newDeskStack(t, "Dora", 3)
 	if code := st.call("PATCH", "/api/v1/accounts/"+ch.AccountID, st.adminToken, map[string]any{"privacy_notice_url": "https://acme.example/privacy"}, nil); code != 200 {
 		t.Fatalf("privacy notice: %d", code)
 	}
+	psid := st.customerProfile("2900000000000291", "Nora", "Quist", "nb_NO")
 	st.setPresence(a, "available")
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 
 	st.customerSays(ch, psid, "Can I return the blue kettle?", "")
 	tb.waitFor("the conversation", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 30*time.Second)

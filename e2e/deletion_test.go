@@ -16,8 +16,8 @@ import (
 // DELETE twice is harmless; the same page added again keeps its callback URL and
 // verify token, and cannot be connected twice.
 func TestDeletePageAndReuseIt(t *testing.T) {
+	const psid = "2900000000000040"
 	st := newStack(t)
-	psid := "2900000000000040"
 	ch, _, events, convID := st.conversationOnNewPage("hal", 2, psid, "hello")
 
 	var raw map[string]any
@@ -91,8 +91,7 @@ func TestDeletePageAndReuseIt(t *testing.T) {
 
 // Deleting an account deletes each page and erases the app secret.
 func TestDeleteAccount(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	for i := 0; i < 2; i++ {
 		if code := st.call("DELETE", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, nil); code != 202 {
 			t.Fatalf("delete account #%d: %d", i+1, code)
@@ -118,8 +117,7 @@ func TestDeleteAccount(t *testing.T) {
 // is deleted and started again, it completes; every page is unsubscribed once and
 // no token or secret is left.
 func TestAccountDeletionResumesAfterTheWorkerDies(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	second := "EAAB" + randomHex(20)
 	secondID := fmt.Sprint(200000000000000 + time.Now().UnixNano()%99999999999)
 	st.sim.RegisterPage(simulator.Page{PageID: secondID, Name: "Second", AccessToken: second, AppID: ch.AppID})

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"fbchannel/simulator"
 )
 
 // deskFetchControl lets a test hold the desk's reads of a conversation and turn
@@ -41,18 +39,14 @@ window.__holdReads = null;
 // (then its real status). With agent attachments turned off the desk refuses
 // inline and then says attachments are off.
 func TestDeskAttachmentsInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 3)
 	ws := st.workstreamOf(ch)
 	if code, out := st.setAutomated(ws, "greeting", map[string]any{"enabled": true}); code != 200 {
 		t.Fatalf("enable the greeting: %d %v", code, out)
 	}
-	a := st.createAgent("Ada Lovelace", 3)
 	st.setPresence(a, "available")
 	pics := avatarServer(t)
-	jane := "2900000000000401"
-	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", Locale: "en_US"})
+	jane := st.customerProfile("2900000000000401", "Jane", "Cooper", "en_US")
 
 	// The customer sends a photo, then text.
 	st.postEvents(ch, fromCustomer(ch, jane, time.Now().UnixMilli(), "message", map[string]any{"mid": "m_photo_1", "attachments": []any{
@@ -67,8 +61,7 @@ func TestDeskAttachmentsInBrowser(t *testing.T) {
 	})
 
 	b := startBrowser(t)
-	tb := b.newTab(deskFetchControl)
-	tb.signIn(st.api.URL+"/desk", a.Token)
+	tb := st.openDesk(b, a, deskFetchControl)
 	tb.waitFor("the conversation in the list", `document.querySelectorAll("#conv-list .conv-item").length === 1`, 15*time.Second)
 	tb.click("#conv-list .conv-item")
 	tb.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent.includes("broken lamp"))`, 10*time.Second)

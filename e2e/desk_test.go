@@ -77,8 +77,7 @@ func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
 // readable anti-CSRF cookie; cookie-authenticated reads work, writes need the
 // X-CSRF-Token header; bearer tokens work exactly as before.
 func TestDeskSessionCookieAuth(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("ada", 2)
 
 	// The pages are served with a strict CSP.
@@ -273,14 +272,11 @@ if (window.AudioContext) {
 // goes available, is alerted to a new customer, reads the transcript live,
 // replies, and the reply reaches the Send API.
 func TestDeskInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("Ada Lovelace", 3)
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 3)
 	pics := avatarServer(t)
-	jane, marcus := "2900000000000201", "2900000000000202"
+	jane := "2900000000000201"
 	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", ProfilePic: pics.URL + "/jane.png", Locale: "en_US"})
-	st.sim.RegisterProfile(marcus, simulator.ProfileData{FirstName: "Marcus", LastName: "Lee", Locale: "en_GB"})
+	marcus := st.customerProfile("2900000000000202", "Marcus", "Lee", "en_GB")
 
 	b := startBrowser(t)
 	tb := b.newTab(deskObservers)

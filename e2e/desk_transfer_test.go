@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"fbchannel/simulator"
 )
 
 // Two agents, each signed in to the desk in its own browser context (own
@@ -21,8 +19,7 @@ import (
 // way.
 func TestDeskTransferInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	var billing struct{ ID string }
 	if code := st.call("POST", "/api/v1/queues", st.adminToken, map[string]any{"account_id": ch.AccountID, "name": "Billing", "priority": 0}, &billing); code != 201 {
 		t.Fatalf("create queue: %d", code)
@@ -30,9 +27,8 @@ func TestDeskTransferInBrowser(t *testing.T) {
 	// Created after the page, both agents are members of its default queue.
 	alice := st.createAgent("Alice Moreau", 3)
 	bart := st.createAgent("Bart Simpson", 3)
-	jane, marcus := "2900000000000301", "2900000000000302"
-	st.sim.RegisterProfile(jane, simulator.ProfileData{FirstName: "Jane", LastName: "Cooper", Locale: "en_US"})
-	st.sim.RegisterProfile(marcus, simulator.ProfileData{FirstName: "Marcus", LastName: "Lee", Locale: "en_GB"})
+	jane := st.customerProfile("2900000000000301", "Jane", "Cooper", "en_US")
+	marcus := st.customerProfile("2900000000000302", "Marcus", "Lee", "en_GB")
 
 	// Both customers go to Alice, the only available agent. Bart is busy: he gets
 	// no new customers but can take a transfer (only offline agents cannot).
@@ -53,17 +49,15 @@ func TestDeskTransferInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	shots := screenshotDir(t)
-	signIn := func(a agent, name string) *tab {
+	signIn := func(a agent) *tab {
 		tb := b.newIsolatedTab(deskObservers)
 		tb.grantNotifications(st.api.URL)
-		tb.signIn(st.api.URL+"/desk", a.Token)
-		tb.waitFor(name+"'s desk", fmt.Sprintf(`!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === %q`, name), 10*time.Second)
-		// A reload would wipe this mark: what follows must arrive live.
-		tb.mustEval(`window.__sameDocument = true`, nil)
+		tb.signInDesk(st.api.URL, a)
+		tb.markDocument() // what follows must arrive live
 		return tb
 	}
-	ta := signIn(alice, "Alice Moreau")
-	tbart := signIn(bart, "Bart Simpson")
+	ta := signIn(alice)
+	tbart := signIn(bart)
 	item := func(id string) string {
 		return fmt.Sprintf(`document.querySelector('#conv-list .conv-item[data-id=%q]')`, id)
 	}

@@ -370,10 +370,7 @@ func rowStateJS(conv string) string {
 // agent's reply live, and the agent's ❤️ from the picker reaches the simulator
 // as react with the customer message's id; both are still there after a reload.
 func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("Ada Lovelace", 3)
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 3)
 	st.setPresence(a, "available")
 	jane, joe := "3100000000000031", "3100000000000032"
 	janeMID := "m_jane_" + randomHex(6)
@@ -392,9 +389,7 @@ func TestDeskListTypingAndReactionsInBrowser(t *testing.T) {
 	}
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 	want := fmt.Sprintf(`%s === "2|Hello??|red" && %s === "1|Hi there|amber" && document.querySelector("#conv-list .conv-item").dataset.id === %q`,
 		rowStateJS(convJane), rowStateJS(convJoe), convJane)
 	tb.waitFor("the rows: unread, preview, wait colour, longest wait first", want, 30*time.Second)
@@ -465,8 +460,7 @@ func (st *stack) messageID(mid string) string {
 // assigned to him); Alice turns the consult into a transfer, and Bart can reply.
 func TestDeskConsultInBrowser(t *testing.T) {
 	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	alice := st.createAgent("Alice Moreau", 1)
 	bart := st.createAgent("Bart Simpson", 2)
 	jane, marcus := "3100000000000041", "3100000000000042"
@@ -476,15 +470,9 @@ func TestDeskConsultInBrowser(t *testing.T) {
 	st.setPresence(bart, "available")
 
 	b := startBrowser(t)
-	signIn := func(a agent, name string) *tab {
-		tb := b.newIsolatedTab(deskObservers)
-		tb.signIn(st.api.URL+"/desk", a.Token)
-		tb.waitFor(name+"'s desk", fmt.Sprintf(`!document.querySelector("#app").hidden && document.querySelector("#me-name").textContent === %q`, name), 10*time.Second)
-		tb.mustEval(`window.__sameDocument = true`, nil) // a reload would wipe it: what follows is live
-		return tb
-	}
-	ta := signIn(alice, "Alice Moreau")
-	tbart := signIn(bart, "Bart Simpson")
+	ta, tbart := st.openDesk(b, alice, deskObservers), st.openDesk(b, bart, deskObservers)
+	ta.markDocument() // what follows is live
+	tbart.markDocument()
 	row := fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, conv)
 
 	ta.waitFor("Alice's conversation", fmt.Sprintf(`!!document.querySelector(%q)`, row), 15*time.Second)

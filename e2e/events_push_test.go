@@ -104,8 +104,7 @@ func wantPing(t *testing.T, s *sse, id string, seq int) {
 // A stream learns of a new event from Postgres' notification, not by polling:
 // the starter's safety poll is an hour, far longer than the test waits.
 func TestAgentEventsArriveByNotify(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	p := st.startPushStarter(time.Hour)
 	a := st.createAgent("nia", 2)
 	st.setPresence(a, "available")

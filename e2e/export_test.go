@@ -71,8 +71,7 @@ func exportedIDs(lines []map[string]any) []string {
 // admin's bulk export streams every conversation of the account opened in the
 // range, and nothing outside it.
 func TestSupervisorsAndTranscriptExport(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	amy, events := st.availableAgent("amy", 5)
 
 	const (

@@ -166,6 +166,14 @@ func newStack(t *testing.T, wire ...func(*stack)) *stack {
 	return buildStack(t, apptest.Processes{Workers: processWorkers, Starters: processStarters}, wire...)
 }
 
+// newPageStack is newStack with one page connected (an account, its page, the
+// page's default queue and workstream): the start of most tests.
+func newPageStack(t *testing.T, wire ...func(*stack)) (*stack, channel) {
+	t.Helper()
+	st := newStack(t, wire...)
+	return st, st.connectPage()
+}
+
 // newProgramsStack builds an isolated stack whose worker and starter run as the
 // programs p describes (process mode only: it skips otherwise), and marks its
 // test parallel.
@@ -319,18 +327,36 @@ func (st *stack) callServer(base, method, path, token string, body any, out any)
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	code, raw := send(st.t, req)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal([]byte(raw), out); err != nil {
+			st.t.Fatalf("%s %s: answer %d is not JSON: %s", method, path, code, raw)
+		}
+	}
+	return code
+}
+
+// send sends req and returns the answer's status and body; a request that
+// gets no answer fails the test.
+func send(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		st.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			st.t.Fatalf("%s %s: answer %d is not JSON: %s", method, path, resp.StatusCode, raw)
-		}
+	return resp.StatusCode, string(raw)
+}
+
+// httpGet answers a GET of url with its status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp.StatusCode
+	return send(t, req)
 }
 
 // channel is one account with one active page, registered in the simulator.
@@ -392,6 +418,7 @@ func (st *stack) connectPage() channel {
 type agent struct {
 	ID    string
 	Token string
+	Name  string // as created: the desk shows it once the agent is signed in
 }
 
 func (st *stack) createAgent(name string, capacity int) agent {
@@ -403,7 +430,30 @@ func (st *stack) createAgent(name string, capacity int) agent {
 	}
 	a.ID, _ = raw["id"].(string)
 	a.Token, _ = raw["token"].(string)
+	a.Name = name
 	return a
+}
+
+// unknownIDs name no row: one a well-formed UUID, one not a UUID at all.
+var unknownIDs = []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"}
+
+// requireUnknownNotFound requires that method path+id, with token, answers 404
+// with an error for each of unknownIDs.
+func (st *stack) requireUnknownNotFound(method, path, token string) {
+	st.t.Helper()
+	for _, id := range unknownIDs {
+		var out map[string]any
+		if code := st.call(method, path+id, token, nil, &out); code != 404 || out["error"] == nil {
+			st.t.Fatalf("%s %s%s: %d %v, want 404 with an error", method, path, id, code, out)
+		}
+	}
+}
+
+// customerProfile registers the Facebook profile of the customer psid (the
+// name and locale the channel reads) in the simulator, and returns psid.
+func (st *stack) customerProfile(psid, firstName, lastName, locale string) string {
+	st.sim.RegisterProfile(psid, simulator.ProfileData{FirstName: firstName, LastName: lastName, Locale: locale})
+	return psid
 }
 
 func (st *stack) setPresence(a agent, status string) {

@@ -18,8 +18,7 @@ import (
 // workflow tests) re-subscribes an app Facebook unsubscribed, refreshes a
 // user-derived token before it expires, and warns about one it cannot refresh.
 func TestPageHealthCheckResubscribesAndRefreshesTokens(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	gc := graph.New(st.simURL, "v23.0", nil)
 	acts := &activities.Activities{Store: st.store, Graph: gc, Temporal: temporalClient, TaskQueue: st.taskQueue}
 	ctx := context.Background()

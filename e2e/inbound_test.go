@@ -28,8 +28,7 @@ func fromCustomer(ch channel, psid string, ms int64, kind string, body map[strin
 // reacts to); edits and unsends change it; our own echoes are not recorded
 // twice, the Page Inbox's are; receipts move statuses.
 func TestEveryInboundKind(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events := st.availableAgent("ivy", 1)
 	psid := "2900000000000050"
 	ms := time.Now().UnixMilli()

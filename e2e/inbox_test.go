@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,98 +18,8 @@ import (
 	"fbchannel/api"
 	"fbchannel/messenger"
 	"fbchannel/ops"
-	"fbchannel/relay"
 	"fbchannel/simulator"
 )
-
-// tcpProxy stands between starters and the Temporal dev server, which all tests
-// share and none may stop: down() is Temporal unreachable for whoever dials
-// through the proxy (connections refused, open ones cut), up() is it back.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	go p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	for {
-		in, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.ln != ln { // went down meanwhile
-			p.mu.Unlock()
-			in.Close()
-			out.Close()
-			return
-		}
-		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(out, in); out.Close() }()
-		go func() { _, _ = io.Copy(in, out); in.Close() }()
-	}
-}
-
-func (p *tcpProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) up() {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		return
-	}
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy up again on %s: %v", p.addr, err)
-	}
-	p.ln = ln
-	go p.serve(ln)
-}
-
-// client is a starter's Temporal client through the proxy, configured as the
-// starter process configures its own.
-func (p *tcpProxy) client() client.Client {
-	p.t.Helper()
-	c, err := client.NewLazyClient(relay.ClientOptions(client.Options{HostPort: p.addr, Namespace: namespace, Logger: quietLogger()}))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.t.Cleanup(c.Close)
-	return c
-}
 
 // starterProcess is one more starter replica over the stack's database: its
 // HTTP server and its relay, with its own Temporal client.
@@ -230,7 +138,7 @@ func TestInboundSurvivesTemporalDownAndAKilledStarter(t *testing.T) {
 	if v := opsValue(mfs, "fbchannel_inbox_oldest_pending_seconds", nil); v <= 0 {
 		t.Errorf("fbchannel_inbox_oldest_pending_seconds = %v, want > 0", v)
 	}
-	if code, body := opsGet(t, first.url+"/readyz"); code != 200 || !strings.Contains(body, "temporal") {
+	if code, body := httpGet(t, first.url+"/readyz"); code != 200 || !strings.Contains(body, "temporal") {
 		t.Errorf("/readyz with Temporal unreachable: %d %s, want 200 naming temporal", code, body)
 	}
 
@@ -359,8 +267,7 @@ func TestInboundTwoRelaysShareTheInboxThroughAnOutage(t *testing.T) {
 // another readable event: 200, both readable ones recorded, the unreadable one
 // stored with its reason and counted. A redelivery adds nothing.
 func TestInboundUnreadableEventIsKeptAndCostsNothing(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	psid := "2900000000000501"
 	at := time.Now().UnixMilli()
 	body := []byte(fmt.Sprintf(`{"object":"page","entry":[{"id":"%s","time":%d,"messaging":[
@@ -411,8 +318,7 @@ func TestInboundUnreadableEventIsKeptAndCostsNothing(t *testing.T) {
 // A delivery of 1000 message events from 100 customers is answered 200 within
 // Facebook's timeout and every message reaches its transcript, in order.
 func TestInboundLargeBatchReachesEveryTranscript(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	starter := st.startStarter(temporalClient, 1<<20)
 
 	var texts []simulator.CustomerText

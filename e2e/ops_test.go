@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -25,18 +21,6 @@ import (
 	"fbchannel/store"
 	"fbchannel/workflows"
 )
-
-// opsGet answers a GET with its status and body.
-func opsGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
-}
 
 // opsError decodes the contract's error shape.
 func opsError(t *testing.T, body string) (code, message string) {
@@ -48,73 +32,6 @@ func opsError(t *testing.T, body string) (code, message string) {
 		t.Fatalf("not the error shape: %s", body)
 	}
 	return e.Error.Code, e.Error.Message
-}
-
-// opsParse parses a /metrics answer with the Prometheus text parser.
-func opsParse(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		t.Fatalf("/metrics is not Prometheus text format: %v", err)
-	}
-	return mfs
-}
-
-// opsScrape fetches and parses base+"/metrics".
-func opsScrape(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/metrics", nil)
-	req.Header.Set("Accept", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	return opsParse(t, resp.Body)
-}
-
-// opsSample finds the series of a family whose labels include want; ok is false when absent.
-func opsSample(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (*dto.Metric, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return nil, false
-	}
-	for _, m := range mf.Metric {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for k, v := range want {
-			if labels[k] != v {
-				match = false
-			}
-		}
-		if match {
-			return m, true
-		}
-	}
-	return nil, false
-}
-
-// opsValue is a counter's or gauge's value (0 when absent).
-func opsValue(mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	m, ok := opsSample(mfs, name, want)
-	switch {
-	case !ok:
-		return 0
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Untyped != nil:
-		return m.Untyped.GetValue()
-	}
-	return 0
 }
 
 // opsDeadTemporal is a lazy client pointed at a port nobody listens on.
@@ -137,10 +54,10 @@ func opsDeadTemporal(t *testing.T) client.Client {
 func TestOpsStarterProbes(t *testing.T) {
 	st := newStack(t)
 
-	if code, body := opsGet(t, st.api.URL+"/healthz"); code != 200 {
+	if code, body := httpGet(t, st.api.URL+"/healthz"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
-	if code, body := opsGet(t, st.api.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
+	if code, body := httpGet(t, st.api.URL+"/readyz"); code != 200 || !strings.Contains(body, `"ready"`) {
 		t.Fatalf("/readyz with Postgres and Temporal up: %d %s", code, body)
 	}
 
@@ -148,11 +65,11 @@ func TestOpsStarterProbes(t *testing.T) {
 	// go into the inbox), naming Temporal as unavailable.
 	srv := httptest.NewServer(st.server(opsDeadTemporal(t)).Handler())
 	defer srv.Close()
-	if code, body := opsGet(t, srv.URL+"/healthz"); code != 200 {
+	if code, body := httpGet(t, srv.URL+"/healthz"); code != 200 {
 		t.Fatalf("/healthz with Temporal down: %d %s", code, body)
 	}
 	start := time.Now()
-	code, body := opsGet(t, srv.URL+"/readyz")
+	code, body := httpGet(t, srv.URL+"/readyz")
 	if took := time.Since(start); took > ops.CheckTimeout+2*time.Second {
 		t.Fatalf("/readyz took %s with Temporal down", took)
 	}
@@ -167,8 +84,7 @@ func TestOpsStarterProbes(t *testing.T) {
 }
 
 func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	accepted := map[string]string{"outcome": "accepted"}
 
 	before := opsScrape(t, st.api.URL)
@@ -181,7 +97,7 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 		t.Fatalf("forged delivery: %d", code)
 	}
 	// The relay signals after the answer: its latency shows once it has.
-	var after map[string]*dto.MetricFamily
+	var after metricFamilies
 	st.eventually("the relay's signal observed", 30*time.Second, func() bool {
 		after = opsScrape(t, st.api.URL)
 		sig, ok := opsSample(after, "fbchannel_signal_duration_seconds", nil)
@@ -211,8 +127,7 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 }
 
 func TestOpsWorkerEndpoints(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	// No agent: the conversation waits in the page's default queue.
 	st.customerSays(ch, "2900000000000301", "anyone?", "m_ops_w1")
 	st.eventually("conversation waiting", 30*time.Second, func() bool {
@@ -246,13 +161,13 @@ func TestOpsWorkerEndpoints(t *testing.T) {
 	go func() { served <- srv.Serve() }()
 	base := "http://" + srv.Addr()
 
-	if code, body := opsGet(t, base+"/healthz"); code != 200 {
+	if code, body := httpGet(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
-	if code, body := opsGet(t, base+"/readyz"); code != 200 {
+	if code, body := httpGet(t, base+"/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
-	var mfs map[string]*dto.MetricFamily
+	var mfs metricFamilies
 	st.eventually("SDK metrics", 10*time.Second, func() bool {
 		mfs = opsScrape(t, base)
 		return mfs["temporal_worker_start_total"] != nil && mfs["temporal_num_pollers"] != nil

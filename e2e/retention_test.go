@@ -17,8 +17,7 @@ import (
 // page's import_history_days are read and changed in CONTRACT style; bad values
 // answer 400 and change nothing.
 func TestRetentionAndImportSettings(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	var acct map[string]any
 	if code := st.call("GET", "/api/v1/accounts/"+ch.AccountID, st.adminToken, nil, &acct); code != 200 || acct["retention_days"] != float64(0) {
 		t.Fatalf("new account: %d %v; want retention_days 0", code, acct["retention_days"])

@@ -50,6 +50,35 @@ func (st *stack) rtQueue(accountID, name string, priority int) string {
 	return q["id"].(string)
 }
 
+// rtKeywordQueues makes two queues on ch's account, the first of priority
+// firstPriority and the second of priority 0, and routes a message containing
+// a queue's name in lower case to that queue.
+func (st *stack) rtKeywordQueues(ch channel, first string, firstPriority int, second string) (string, string) {
+	st.t.Helper()
+	q1, q2 := st.rtQueue(ch.AccountID, first, firstPriority), st.rtQueue(ch.AccountID, second, 0)
+	st.rtRules(st.rtWorkstreamID(ch), rtRule(first, q1, rtCond("message.text", "contains", strings.ToLower(first))),
+		rtRule(second, q2, rtCond("message.text", "contains", strings.ToLower(second))))
+	return q1, q2
+}
+
+// rtMember creates an agent who is a member of the given queues.
+func (st *stack) rtMember(name string, capacity int, queueIDs ...string) agent {
+	st.t.Helper()
+	a := st.createAgent(name, capacity)
+	for _, q := range queueIDs {
+		st.rtJoin(q, a)
+	}
+	return a
+}
+
+// rtWaits has the customer psid say text and waits for the conversation to
+// wait in queueID.
+func (st *stack) rtWaits(ch channel, psid, text, queueID string) {
+	st.t.Helper()
+	st.customerSays(ch, psid, text, "")
+	st.rtWait(psid, "waiting", waitingIn(queueID))
+}
+
 func (st *stack) rtJoin(queueID string, a agent) {
 	st.t.Helper()
 	if code := st.call("PUT", "/api/v1/queues/"+queueID+"/members/"+a.ID, st.adminToken, nil, nil); code != 200 {
@@ -189,8 +218,7 @@ func conversationState(ctx context.Context, pageID, psid string) (contract.Conve
 // Workstream settings: created with the page, changed field by field, and an
 // invalid request (any bad field) is a 400 that changes nothing.
 func TestWorkstreamSettings(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	wsID := st.rtWorkstreamID(ch)
 	path := "/api/v1/workstreams/" + wsID
 
@@ -302,8 +330,7 @@ func TestWorkstreamSettings(t *testing.T) {
 // to a contact in the contacts queue, anything else in the fallback (default) queue.
 // Invalid rule sets are refused at save time with 400 and nothing saved.
 func TestRoutingRulesChooseTheQueue(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	dutch := st.rtQueue(ch.AccountID, "Dutch", 0)
 	billing := st.rtQueue(ch.AccountID, "Billing", 0)
@@ -399,23 +426,13 @@ func TestRoutingRulesChooseTheQueue(t *testing.T) {
 // queue first, then the rest in FIFO order, each the moment it closes the previous
 // one (no new customer message).
 func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.rtWorkstreamID(ch)
-	urgent := st.rtQueue(ch.AccountID, "Urgent", 10)
-	later := st.rtQueue(ch.AccountID, "Later", 0)
-	st.rtRules(ws, rtRule("Urgent", urgent, rtCond("message.text", "contains", "urgent")),
-		rtRule("Later", later, rtCond("message.text", "contains", "later")))
-	x := st.createAgent("xavier", 1)
-	st.rtJoin(urgent, x)
-	st.rtJoin(later, x)
+	st, ch := newPageStack(t)
+	urgent, later := st.rtKeywordQueues(ch, "Urgent", 10, "Later")
+	x := st.rtMember("xavier", 1, urgent, later)
 
-	st.customerSays(ch, "3200000000000001", "later: first", "")
-	st.rtWait("3200000000000001", "waiting", waitingIn(later))
-	st.customerSays(ch, "3200000000000002", "later: second", "")
-	st.rtWait("3200000000000002", "waiting", waitingIn(later))
-	st.customerSays(ch, "3200000000000003", "urgent: third", "")
-	st.rtWait("3200000000000003", "waiting", waitingIn(urgent))
+	st.rtWaits(ch, "3200000000000001", "later: first", later)
+	st.rtWaits(ch, "3200000000000002", "later: second", later)
+	st.rtWaits(ch, "3200000000000003", "urgent: third", urgent)
 
 	events := st.openEvents(x, "")
 	st.setPresence(x, "available")
@@ -438,22 +455,12 @@ func TestAgentTakesHigherPriorityQueueFirstThenFIFO(t *testing.T) {
 // lower queue's conversation then goes to the agent it had left, with no further
 // event to wake it.
 func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
-	ws := st.rtWorkstreamID(ch)
-	high := st.rtQueue(ch.AccountID, "High", 10)
-	low := st.rtQueue(ch.AccountID, "Low", 0)
-	st.rtRules(ws, rtRule("High", high, rtCond("message.text", "contains", "high")),
-		rtRule("Low", low, rtCond("message.text", "contains", "low")))
-	x := st.createAgent("xena", 1)
-	y := st.createAgent("yves", 1)
-	st.rtJoin(high, x)
-	st.rtJoin(low, x)
-	st.rtJoin(high, y)
-	st.customerSays(ch, "3250000000000001", "high priority", "")
-	st.rtWait("3250000000000001", "waiting", waitingIn(high))
-	st.customerSays(ch, "3250000000000002", "low priority", "")
-	st.rtWait("3250000000000002", "waiting", waitingIn(low))
+	st, ch := newPageStack(t)
+	high, low := st.rtKeywordQueues(ch, "High", 10, "Low")
+	x := st.rtMember("xena", 1, high, low)
+	y := st.rtMember("yves", 1, high)
+	st.rtWaits(ch, "3250000000000001", "high priority", high)
+	st.rtWaits(ch, "3250000000000002", "low priority", low)
 
 	// Set the scene without waking anything: both available, yves idle longer.
 	if _, err := st.db.Exec(`UPDATE agents SET presence = 'available',
@@ -469,10 +476,8 @@ func TestDeferredAgentIsUsedWhenTheHigherQueueServesElsewhere(t *testing.T) {
 
 // Two agents in the same queue: the longest-idle available agent gets the next one.
 func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
-	a := st.createAgent("amy", 5)
-	b := st.createAgent("ben", 5)
+	st, ch := newPageStack(t)
+	a, b := st.createAgent("amy", 5), st.createAgent("ben", 5)
 	st.setPresence(a, "available")
 	st.setPresence(b, "available")
 	st.customerSays(ch, "3300000000000001", "one", "")
@@ -493,15 +498,10 @@ func TestLongestIdleAgentGetsTheNextConversation(t *testing.T) {
 // assigns the other at once with no new message; a larger capacity (PATCH) takes
 // the next; a workstream's capacity units are honoured.
 func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
-	one := st.rtQueue(ch.AccountID, "One", 0)
-	two := st.rtQueue(ch.AccountID, "Two", 0)
-	st.rtRules(ws, rtRule("One", one, rtCond("message.text", "contains", "one")), rtRule("Two", two, rtCond("message.text", "contains", "two")))
-	a := st.createAgent("ann", 1)
-	st.rtJoin(one, a)
-	st.rtJoin(two, a)
+	one, two := st.rtKeywordQueues(ch, "One", 0, "Two")
+	a := st.rtMember("ann", 1, one, two)
 	st.customerSays(ch, "3400000000000001", "queue one please", "")
 	st.customerSays(ch, "3400000000000002", "queue two please", "")
 	st.rtWait("3400000000000001", "waiting", waitingIn(one))
@@ -534,8 +534,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 
 	// Units: each conversation of the workstream now takes 2 units.
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"capacity_units": 2})
-	st.customerSays(ch, "3400000000000003", "one more for queue one", "")
-	st.rtWait("3400000000000003", "waiting", waitingIn(one))
+	st.rtWaits(ch, "3400000000000003", "one more for queue one", one)
 	st.conversationsIdle(ch, "3400000000000003")
 	st.queueSettled(one)
 	if c, _ := st.rtConversation("3400000000000003"); c.Status != "waiting" {
@@ -546,8 +545,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 	if c3.Units != 2 {
 		t.Fatalf("conversation takes %d units, want 2", c3.Units)
 	}
-	st.customerSays(ch, "3400000000000004", "and this is for queue two", "")
-	st.rtWait("3400000000000004", "waiting", waitingIn(two))
+	st.rtWaits(ch, "3400000000000004", "and this is for queue two", two)
 	st.conversationsIdle(ch, "3400000000000004")
 	st.queueSettled(two)
 	var view map[string]any
@@ -571,8 +569,7 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 // Two agents picking the same conversation at once: exactly one wins, every time.
 func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	heavy(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"distribution_mode": "pick"})
 	a := st.createAgent("pia", 100)
@@ -694,8 +691,7 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 // room is refused with 409; transfer to a queue releases the first agent's capacity
 // and puts the conversation behind those already waiting there.
 func TestTransferMovesCapacity(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	billing := st.rtQueue(ch.AccountID, "Billing", 0)
 	st.rtRules(ws, rtRule("Billing", billing, rtCond("message.text", "contains", "invoice")))
@@ -808,8 +804,7 @@ func TestTransferMovesCapacity(t *testing.T) {
 // After the workstream's maximum wait, a conversation nobody took moves to the
 // overflow queue (durable timer in the queue workflow) and is assigned there.
 func TestConversationOverflowsAfterMaxWait(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	overflow := st.rtQueue(ch.AccountID, "Overflow", 0)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"max_wait_seconds": 2, "overflow_queue_id": overflow})
@@ -840,8 +835,7 @@ func TestConversationOverflowsAfterMaxWait(t *testing.T) {
 // agent's load; an agent's own view with its open conversations and remaining
 // capacity.
 func TestSupervisorView(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("ava", 2)
 	b := st.createAgent("bea", 3)
 	st.setPresence(a, "available")

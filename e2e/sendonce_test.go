@@ -53,8 +53,7 @@ func (st *stack) messageRow(id string) (status, reason, mid string) {
 // the attempt marker the retry called the Send API again and the customer got the
 // reply twice; now the retry waits for the echo and records the reply as sent.
 func TestReplyWhoseAnswerIsLostIsSentOnce(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, _, convID := st.assignedConversation(ch, "2900000000007001")
 
 	st.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 502, Times: 1, AfterServe: true})
@@ -183,8 +182,7 @@ func TestReplyWithoutAnswerOrEchoIsReportedOutcomeUnknown(t *testing.T) {
 // sweeper fails it as not_sent and tells the agent; an update that turns up after
 // that does not send it. A reply handed over in time is not touched.
 func TestReplyNeverHandedOverIsFailedAsNotSent(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a, events, convID := st.assignedConversation(ch, "2900000000007004")
 
 	// As the starter does before it calls UpdateWorkflow, and then nothing.

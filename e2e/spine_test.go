@@ -14,8 +14,7 @@ import (
 // customer through the Send API, the agent closes, and the customer's next message
 // opens a new conversation.
 func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 
 	subs := st.sim.Requests("/subscribed_apps")
 	if len(subs) == 0 || subs[0].Method != "POST" || !strings.Contains(subs[0].Query["subscribed_fields"], "messages") {
@@ -95,8 +94,7 @@ func TestCustomerMessageReachesAgentAndReplyReachesCustomer(t *testing.T) {
 
 // Facebook redelivers: the same batch three times is one message.
 func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	psid := "2900000000000002"
 	for i := 0; i < 3; i++ {
 		st.customerSays(ch, psid, "Is anyone there?", "m_dup_1")
@@ -117,8 +115,7 @@ func TestRedeliveredBatchIsRecordedOnce(t *testing.T) {
 // A conversation waits durably and is assigned when an agent becomes available,
 // without any further customer message.
 func TestWaitingConversationIsAssignedWhenAgentBecomesAvailable(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	a := st.createAgent("carol", 1)
 	st.customerSays(ch, "2900000000000003", "Anyone?", "")
 	st.eventually("conversation waiting", 30*time.Second, func() bool {

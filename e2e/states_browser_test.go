@@ -12,16 +12,11 @@ import (
 // message; Accept makes the conversation the agent's; Hold puts it on hold, and
 // the list shows the state.
 func TestDeskOfferAcceptAndHoldInBrowser(t *testing.T) {
-	requireChromium(t)
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch, a := newDeskStack(t, "Ada Lovelace", 2)
 	st.rtPatch("/api/v1/workstreams/"+st.rtWorkstreamID(ch), map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 120}})
-	a := st.createAgent("Ada Lovelace", 2)
 
 	b := startBrowser(t)
-	tb := b.newTab(deskObservers)
-	tb.signIn(st.api.URL+"/desk", a.Token)
-	tb.waitFor("the desk", `!document.querySelector("#app").hidden`, 10*time.Second)
+	tb := st.openDesk(b, a, deskObservers)
 	tb.mustEval(`(() => { const s = document.querySelector("#presence"); s.value = "available"; s.dispatchEvent(new Event("change")); })()`, nil)
 	st.eventually("agent available", 10*time.Second, func() bool {
 		return st.count("agents", "id = $1 AND presence = 'available'", a.ID) == 1

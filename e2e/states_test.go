@@ -13,8 +13,9 @@ import (
 	"fbchannel/workflows/contract"
 )
 
-// Issue 13, part 1: conversation states (on hold, wrap-up) through the HTTP API
-// against Postgres, a Temporal dev server and the simulator.
+// Issue 13, part 1: conversation states (on hold, wrap-up, offers; closing and
+// reopening) through the HTTP API against Postgres, a Temporal dev server and
+// the simulator.
 
 // stPost posts to a conversation's state endpoint and requires 200 with status want.
 func (st *stack) stPost(a agent, convID, action, want string, body any) {
@@ -182,8 +183,7 @@ func stOffered(t *testing.T, streams map[string]*sse, convID string) (agentID, g
 // out, the third accepts; the conversation is assigned exactly once (agent event
 // log), and each offer's end is logged with its outcome.
 func TestOfferDeclineExpireAccept(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 2}})
 	agents := map[string]agent{}
@@ -230,8 +230,7 @@ func TestOfferDeclineExpireAccept(t *testing.T) {
 
 // Three offers missed in a row set the agent away, and the agent is told why.
 func TestThreeMissedOffersSetTheAgentAway(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"offer": map[string]any{"auto_accept": false, "countdown_s": 1, "missed_to_away": 3}})
 	a, events := st.availableAgent("ann", 1)
@@ -247,4 +246,61 @@ func TestThreeMissedOffersSetTheAgentAway(t *testing.T) {
 		t.Fatalf("%d expired offers before away, want 3", n)
 	}
 	st.rtWait("3500000000000031", "waiting in its queue", func(c rtConv) bool { return c.Status == "waiting" && c.AgentID == "" })
+}
+
+// Close with a disposition, reopen by the same (available) agent, reply again;
+// reopened while the agent is away, it waits for the next available agent; the
+// customer's next conversation shows the earlier one, which can no longer be reopened.
+func TestCloseReopenAndPreviousConversations(t *testing.T) {
+	st := newStack(t)
+	psid := "2900000000000060"
+	ch, a, events, convID := st.conversationOnNewPage("jo", 2, psid, "my order")
+
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", a.Token, map[string]string{"disposition": "resolved"}, nil); code != 200 {
+		t.Fatalf("close: %d", code)
+	}
+	if ev := events.next(t, "conversation.closed", 10*time.Second); ev.Data["disposition"] != "resolved" {
+		t.Fatalf("closed event: %v", ev.Data)
+	}
+	var out map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/reopen", a.Token, nil, &out); code != 200 || out["status"] != "assigned" {
+		t.Fatalf("reopen: %d %v", code, out)
+	}
+	if ev := events.next(t, "conversation.assigned", 10*time.Second); ev.Data["conversation_id"] != convID {
+		t.Fatalf("reopen announced another conversation: %v", ev.Data)
+	}
+	out = st.agentSends(a, convID, "reopened to add one thing")
+
+	// Closed again; the agent goes away; reopening hands it to the next agent.
+	st.agentCloses(a, convID)
+	events.next(t, "conversation.closed", 10*time.Second)
+	st.setPresence(a, "away")
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/reopen", a.Token, nil, &out); code != 200 || out["status"] != "waiting" {
+		t.Fatalf("reopen while away: %d %v", code, out)
+	}
+	b := st.createAgent("kim", 1)
+	bEvents := st.openEvents(b, "")
+	st.setPresence(b, "available")
+	if ev := bEvents.next(t, "conversation.assigned", 30*time.Second); ev.Data["conversation_id"] != convID {
+		t.Fatalf("next agent got: %v", ev.Data)
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/close", b.Token, nil, nil); code != 200 {
+		t.Fatalf("close by the next agent: %d", code)
+	}
+	bEvents.next(t, "conversation.closed", 10*time.Second)
+
+	// The customer writes again: a new conversation, showing the earlier one.
+	next := st.customerAssigned(bEvents, ch, psid, "me again")
+	if next == convID {
+		t.Fatalf("the customer's new message reopened the old conversation")
+	}
+	var conv map[string]any
+	st.call("GET", "/api/v1/conversations/"+next, b.Token, nil, &conv)
+	prev, _ := conv["previous_conversations"].([]any)
+	if len(prev) != 1 || prev[0].(map[string]any)["id"] != convID || prev[0].(map[string]any)["last_message"] == "" {
+		t.Fatalf("previous conversations: %v", conv["previous_conversations"])
+	}
+	if code := st.call("POST", "/api/v1/conversations/"+convID+"/reopen", b.Token, nil, &out); code != 409 {
+		t.Fatalf("reopen with a newer conversation open: %d %v, want 409", code, out)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"fbchannel/store"
 )
 
 // makeSupervisor creates an agent and makes it the supervisor of queueIDs.
@@ -29,16 +31,10 @@ func (st *stack) supervise(token, convID, action string, body any, out any) int 
 	return st.call("POST", "/api/v1/supervisor/conversations/"+convID+"/"+action, token, body, out)
 }
 
+// floorView is GET /api/v1/supervisor/floor's answer; a queue's figures are
+// as the store reads them.
 type floorView struct {
-	Queues []struct {
-		ID              string         `json:"id"`
-		Waiting         int            `json:"waiting"`
-		AgentsAvailable int            `json:"agents_available"`
-		CapacityUsed    int            `json:"capacity_used"`
-		CapacityTotal   int            `json:"capacity_total"`
-		ServiceLevel1h  *float64       `json:"service_level_1h"`
-		States          map[string]int `json:"states"`
-	} `json:"queues"`
+	Queues []store.FloorQueue `json:"queues"`
 	Agents []struct {
 		ID            string `json:"id"`
 		Presence      string `json:"presence"`

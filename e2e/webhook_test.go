@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,13 +33,7 @@ func post(t *testing.T, url string, body []byte, signature string) (int, string)
 	if signature != "" {
 		req.Header.Set("X-Hub-Signature-256", signature)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
+	return send(t, req)
 }
 
 // rowCounts is what a refused delivery must leave untouched.
@@ -53,25 +46,16 @@ func (st *stack) rowCounts() string {
 }
 
 func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	before := st.rowCounts()
 	good := customerBatch(ch.PageID, "2900000000000010", "m_bad_1", "hello")
 
 	// Handshake: the right verify token echoes the challenge; a wrong one is 403.
-	resp, err := http.Get(ch.CallbackURL + "?hub.mode=subscribe&hub.verify_token=" + ch.VerifyToken + "&hub.challenge=1158201444")
-	if err != nil {
-		t.Fatal(err)
+	if code, body := httpGet(t, ch.CallbackURL+"?hub.mode=subscribe&hub.verify_token="+ch.VerifyToken+"&hub.challenge=1158201444"); code != 200 || body != "1158201444" {
+		t.Fatalf("handshake: %d %q", code, body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "1158201444" {
-		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
-	}
-	resp, _ = http.Get(ch.CallbackURL + "?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Fatalf("wrong verify token: %d, want 403", resp.StatusCode)
+	if code, _ := httpGet(t, ch.CallbackURL+"?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1"); code != 403 {
+		t.Fatalf("wrong verify token: %d, want 403", code)
 	}
 
 	cases := []struct {
@@ -109,8 +93,7 @@ func TestWebhookRefusesBadDeliveriesAndChangesNothing(t *testing.T) {
 // inbox and answered 200 at once; another starter's relay (here the stack's own,
 // whose Temporal is up) hands it on, and the message is recorded once.
 func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 
 	// A port nobody listens on stands for a stopped Temporal server.
 	down := opsDeadTemporal(t)
@@ -144,8 +127,7 @@ func TestWebhookAcceptsWhileTemporalIsDown(t *testing.T) {
 
 // 503 means only that Postgres could not take the delivery; it changes nothing.
 func TestWebhookAnswers503WhenPostgresIsDown(t *testing.T) {
-	st := newStack(t)
-	ch := st.connectPage()
+	st, ch := newPageStack(t)
 	before := st.rowCounts()
 
 	h := st.starterWithDatabaseDown()
