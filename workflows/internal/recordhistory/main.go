@@ -45,15 +45,29 @@
 //     message; on hold again while the agent takes another conversation, the
 //     customer's message waits for the hold-return timeout and the conversation is
 //     routed again, assigned when the agent has room, transferred to another agent;
+//   - conversation-parked-TAG.json, page-reauthorised-TAG.json: the page's token is
+//     revoked, the agent's replies are parked (the page workflow hears of the
+//     invalid token) and go out once a new token is provisioned;
+//     conversation-stray-events-TAG.json: then a delivery receipt for the closed
+//     conversation starts a run that only records it;
 //   - conversation-offer-TAG.json: offered to an agent who declines, to one who
 //     lets the countdown run out, to one who accepts;
 //   - conversation-queue-full-TAG.json, conversation-out-of-hours-TAG.json: the
 //     rules before queueing end the conversation with their notices;
+//     conversation-held-until-opening-TAG.json: out of hours with assign_anyway,
+//     held out of the queue until the opening (the next whole minute), then
+//     assigned;
 //   - conversation-customer-timeout-TAG.json: the customer does not answer the
 //     agent in time; conversation-agent-timeout-TAG.json: the agent does not answer,
 //     is reminded, and the conversation goes to another agent;
-//   - queue-affinity-TAG.json: a queue whose returning customer waits for the
+//   - queue-overflow-TAG.json: a queue whose conversation nobody takes within the
+//     maximum wait moves it to the overflow queue (its timer);
+//     queue-affinity-TAG.json: a queue whose returning customer waits for the
 //     previous agent (its timer), then goes to another.
+//
+// Paths that take hours or days of real time are not recorded (the inactivity
+// and HUMAN_AGENT-window closes, the page's daily health check); the
+// time-skipping tests in package workflows take them.
 //
 // Record after changing a workflow, from the repository root:
 //
@@ -147,8 +161,13 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 	if err := r.story(ctx); err != nil {
 		return err
 	}
+	// It waits for the next whole minute: the other scenarios run meanwhile.
+	held, err := r.heldUntilOpening(ctx)
+	if err != nil {
+		return err
+	}
 	for _, scenario := range []func(context.Context) error{
-		r.wrapUp, r.hold, r.offers, r.queueFull, r.outOfHours, r.customerTimeout, r.agentTimeout, r.affinity,
+		r.wrapUp, r.hold, r.parkedReplies, r.offers, r.queueFull, r.outOfHours, r.customerTimeout, r.agentTimeout, r.overflowAfterMaxWait, r.affinity, held,
 	} {
 		if err := scenario(ctx); err != nil {
 			return err
@@ -233,13 +252,24 @@ func (r *recorder) customerSays(ctx context.Context, p apptest.Page, psid, text,
 // agent is an agent of the API, with its bearer token.
 type agent struct{ ID, Token string }
 
-// newAgent creates an available agent.
+// newAgent creates an agent (offline) and makes it available.
 func (r *recorder) newAgent(ctx context.Context, name string, capacity int) (agent, error) {
-	var a agent
-	if err := r.admin(ctx, "POST", "/api/v1/agents", 201, map[string]any{"name": name, "email": name + "-" + apptest.RandomHex(3) + "@example.com", "capacity": capacity}, &a); err != nil {
+	a, err := r.createAgent(ctx, name, capacity)
+	if err != nil {
 		return a, err
 	}
-	return a, r.call(ctx, "PUT", "/api/v1/me/presence", a.Token, 200, map[string]string{"status": "available"}, nil)
+	return a, r.setPresence(ctx, a, "available")
+}
+
+// createAgent creates an agent; it is offline.
+func (r *recorder) createAgent(ctx context.Context, name string, capacity int) (agent, error) {
+	var a agent
+	err := r.admin(ctx, "POST", "/api/v1/agents", 201, map[string]any{"name": name, "email": name + "-" + apptest.RandomHex(3) + "@example.com", "capacity": capacity}, &a)
+	return a, err
+}
+
+func (r *recorder) setPresence(ctx context.Context, a agent, presence string) error {
+	return r.call(ctx, "PUT", "/api/v1/me/presence", a.Token, 200, map[string]string{"status": presence}, nil)
 }
 
 // reply has the agent reply in the conversation and checks the outcome's status.
@@ -273,6 +303,21 @@ func (r *recorder) completed(ctx context.Context, run recordedRun) error {
 		return fmt.Errorf("%s (run %s) did not complete: %w", run.workflowID, run.runID, err)
 	}
 	return nil
+}
+
+// nextRun waits for a run of the workflow after the given one (continued as new,
+// or started again) and answers it.
+func (r *recorder) nextRun(ctx context.Context, after recordedRun) (recordedRun, error) {
+	next := recordedRun{workflowID: after.workflowID}
+	err := eventually(ctx, "a run of "+after.workflowID+" after "+after.runID, func() (bool, error) {
+		desc, err := r.tc.DescribeWorkflowExecution(ctx, after.workflowID, "")
+		if err != nil {
+			return false, err
+		}
+		next.runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		return next.runID != after.runID, nil
+	})
+	return next, err
 }
 
 // conversationRun waits until the customer's latest conversation on the page

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"fbchannel/app/apptest"
 	"fbchannel/calendar"
+	"fbchannel/simulator"
 	"fbchannel/workflows/contract"
 )
 
@@ -52,12 +54,24 @@ func (r *recorder) setRules(ctx context.Context, s scene, rules map[string]any) 
 
 // sceneAgent is an available agent of the scene's queue only.
 func (r *recorder) sceneAgent(ctx context.Context, s scene, name string, capacity int) (agent, error) {
-	a, err := r.newAgent(ctx, name, capacity)
+	return r.queueAgent(ctx, s.QueueID, name, capacity)
+}
+
+// queueAgent is an available agent of the queue only. It becomes available once
+// it has left the other scenes' queues (a new agent joins every default queue),
+// so it never takes another scene's conversation.
+func (r *recorder) queueAgent(ctx context.Context, queueID, name string, capacity int) (agent, error) {
+	a, err := r.createAgent(ctx, name, capacity)
 	if err != nil {
 		return a, err
 	}
-	_, err = r.db.ExecContext(ctx, `DELETE FROM queue_members WHERE agent_id = $1 AND queue_id <> $2`, a.ID, s.QueueID)
-	return a, err
+	if _, err := r.db.ExecContext(ctx, `DELETE FROM queue_members WHERE agent_id = $1 AND queue_id <> $2`, a.ID, queueID); err != nil {
+		return a, err
+	}
+	if _, err := r.db.ExecContext(ctx, `INSERT INTO queue_members (queue_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, queueID, a.ID); err != nil {
+		return a, err
+	}
+	return a, r.setPresence(ctx, a, "available")
 }
 
 // customerConversation has the customer write and waits for the conversation to
@@ -186,6 +200,84 @@ func (r *recorder) holdRun(ctx context.Context, a agent, run recordedRun) error 
 	return r.runKnows(ctx, run, "on_hold", "")
 }
 
+// parkedReplies: the page's token is revoked; the agent's replies are parked
+// (the page workflow hears the token is invalid), and go out in order once the
+// admin gives the page a new token and the page workflow provisions it again.
+// Then a delivery receipt for the closed conversation starts a run that has only
+// it to record (strayEvents).
+func (r *recorder) parkedReplies(ctx context.Context) error {
+	s, err := r.newScene(ctx, "Parked", nil)
+	if err != nil {
+		return err
+	}
+	r.keepEndless("page-reauthorised", recordedRun{workflowID: contract.PageWorkflowID(s.PageUUID)})
+	hal, err := r.sceneAgent(ctx, s, "hal", 1)
+	if err != nil {
+		return err
+	}
+	const psid = "3700000000000081"
+	run, err := r.customerConversation(ctx, s, psid, "where is my parcel?", "assigned")
+	if err != nil {
+		return err
+	}
+	r.keep("conversation-parked", run)
+	r.stack.Sim.RevokeToken(s.PageToken, 460)
+	for _, text := range []string{"Checking now.", "It ships today."} {
+		var out map[string]any
+		if err := r.call(ctx, "POST", "/api/v1/conversations/"+run.runID+"/messages", hal.Token, 202, map[string]string{"text": text}, &out); err != nil {
+			return err
+		}
+		if out["status"] != "queued" {
+			return fmt.Errorf("reply %q while the token is revoked: %v, want queued", text, out)
+		}
+	}
+	newToken := "EAAB" + apptest.RandomHex(20)
+	r.stack.Sim.RegisterPage(simulator.Page{PageID: s.PageID, Name: "Parked Page", AccessToken: newToken, AppID: s.AppID})
+	if err := r.admin(ctx, "PUT", "/api/v1/pages/"+s.PageUUID+"/token", 200, map[string]string{"access_token": newToken}, nil); err != nil {
+		return err
+	}
+	if err := eventually(ctx, "the parked replies are sent", func() (bool, error) {
+		var n int
+		err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND sender = 'agent' AND status = 'sent'`, run.runID).Scan(&n)
+		return n == 2, err
+	}); err != nil {
+		return err
+	}
+	if err := r.closeRun(ctx, hal, run); err != nil {
+		return err
+	}
+	return r.strayEvents(ctx, s, psid, run)
+}
+
+// strayEvents: Facebook's receipt for a message of a closed conversation starts
+// the customer's workflow again; the run records it with that conversation and
+// ends, opening nothing.
+func (r *recorder) strayEvents(ctx context.Context, s scene, psid string, closed recordedRun) error {
+	var mid string
+	if err := r.db.QueryRowContext(ctx, `SELECT facebook_message_id FROM messages WHERE conversation_id = $1 AND sender = 'agent' AND facebook_message_id IS NOT NULL
+		ORDER BY created_at DESC LIMIT 1`, closed.runID).Scan(&mid); err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"object": "page", "entry": []any{map[string]any{"id": s.PageID, "time": time.Now().UnixMilli(),
+		"messaging": []any{map[string]any{"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": s.PageID},
+			"delivery": map[string]any{"mids": []string{mid}, "watermark": time.Now().UnixMilli()}}}}}})
+	if err != nil {
+		return err
+	}
+	if status, resp, err := r.stack.Sim.PostWebhook(ctx, s.CallbackURL, s.AppSecret, body); err != nil || status != 200 {
+		return fmt.Errorf("delivery receipt: %d %s %v", status, resp, err)
+	}
+	stray, err := r.nextRun(ctx, closed)
+	if err != nil {
+		return err
+	}
+	if err := r.completed(ctx, stray); err != nil {
+		return err
+	}
+	r.keep("conversation-stray-events", stray)
+	return nil
+}
+
 // offers: the conversation is offered to an agent who declines, to one who lets
 // the countdown run out, and to one who accepts.
 func (r *recorder) offers(ctx context.Context) error {
@@ -289,6 +381,53 @@ func (r *recorder) endedBeforeQueueing(ctx context.Context, s scene, file, psid,
 	return r.completed(ctx, run)
 }
 
+// heldUntilOpening: the team opens at the next whole minute and its workstream
+// assigns anyway out of hours: the customer who writes before is told when it
+// opens, and the conversation is held out of its queue (the run's durable timer)
+// until the opening, then released to the queue and assigned. The scenario sets
+// this up and answers the rest: waiting for the opening, which the caller runs
+// after the other scenarios.
+func (r *recorder) heldUntilOpening(ctx context.Context) (func(context.Context) error, error) {
+	now := time.Now().UTC()
+	opening := now.Truncate(time.Minute).Add(time.Minute)
+	if opening.Sub(now) < 15*time.Second {
+		opening = opening.Add(time.Minute)
+	}
+	if opening.Day() != now.Day() {
+		return nil, fmt.Errorf("too close to midnight UTC for an opening today: record again after 00:02")
+	}
+	s, err := r.newScene(ctx, "Early", map[string]any{
+		"operating_hours": calendar.Weekly("UTC", calendar.Days, calendar.Range{opening.Format("15:04"), "24:00"}),
+		"out_of_hours":    map[string]any{"action": "assign_anyway"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ivy, err := r.sceneAgent(ctx, s, "ivy", 1)
+	if err != nil {
+		return nil, err
+	}
+	run, err := r.customerConversation(ctx, s, "3700000000000091", "are you open yet?", "waiting")
+	if err != nil {
+		return nil, err
+	}
+	if time.Now().After(opening) {
+		return nil, fmt.Errorf("the conversation was opened after the opening %v: record again", opening)
+	}
+	r.keep("conversation-held-until-opening", run)
+	return func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(opening)):
+		}
+		if err := r.assignedTo(ctx, run, ivy); err != nil {
+			return err
+		}
+		return r.closeRun(ctx, ivy, run)
+	}, nil
+}
+
 // customerTimeout: the agent answers and the customer stays silent: the
 // conversation closes with the customer_timeout message.
 func (r *recorder) customerTimeout(ctx context.Context) error {
@@ -341,6 +480,36 @@ func (r *recorder) agentTimeout(ctx context.Context) error {
 		return err
 	}
 	return r.closeRun(ctx, other, run)
+}
+
+// overflowAfterMaxWait: nobody takes the conversation in its queue within the
+// workstream's maximum wait; the queue workflow's timer moves it to the overflow
+// queue, whose agent gets it.
+func (r *recorder) overflowAfterMaxWait(ctx context.Context) error {
+	s, err := r.newScene(ctx, "Max wait", nil)
+	if err != nil {
+		return err
+	}
+	var spill struct{ ID string }
+	if err := r.admin(ctx, "POST", "/api/v1/queues", 201, map[string]any{"account_id": s.AccountID, "name": "Overflow", "priority": 0}, &spill); err != nil {
+		return err
+	}
+	if err := r.setRules(ctx, s, map[string]any{"max_wait_seconds": 1, "overflow_queue_id": spill.ID}); err != nil {
+		return err
+	}
+	r.keepEndless("queue-overflow", recordedRun{workflowID: contract.QueueWorkflowID(s.QueueID)})
+	jo, err := r.queueAgent(ctx, spill.ID, "jo", 1)
+	if err != nil {
+		return err
+	}
+	run, err := r.customerConversation(ctx, s, "3700000000000101", "is anybody there?", "waiting")
+	if err != nil {
+		return err
+	}
+	if err := r.assignedTo(ctx, run, jo); err != nil {
+		return err
+	}
+	return r.closeRun(ctx, jo, run)
 }
 
 // affinity: a returning customer waits for the agent of their last conversation,

@@ -136,11 +136,10 @@ func (r *recorder) reopenedConversation(ctx context.Context, p *mainPage, first 
 	if reopened["status"] != "assigned" {
 		return fmt.Errorf("reopened: %v, want assigned", reopened)
 	}
-	desc, err := r.tc.DescribeWorkflowExecution(ctx, first.workflowID, "")
+	run, err := r.nextRun(ctx, first)
 	if err != nil {
 		return err
 	}
-	run := recordedRun{workflowID: first.workflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
 	r.keep("conversation-reopened", run)
 	if err := r.reply(ctx, p.agent, convID, "Reopened to add one thing: it ships today.", "sent"); err != nil {
 		return err
@@ -175,15 +174,8 @@ func (r *recorder) longConversation(ctx context.Context, p *mainPage) (recordedR
 		return long, err
 	}
 	r.keep("conversation-long", long)
-	var continued recordedRun
-	if err := eventually(ctx, "the long conversation continues as new", func() (bool, error) {
-		desc, err := r.tc.DescribeWorkflowExecution(ctx, long.workflowID, "")
-		if err != nil {
-			return false, err
-		}
-		continued = recordedRun{workflowID: long.workflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
-		return continued.runID != long.runID, nil
-	}); err != nil {
+	continued, err := r.nextRun(ctx, long) // it continues as new
+	if err != nil {
 		return continued, err
 	}
 	r.keep("conversation-continued", continued)
@@ -274,7 +266,7 @@ func (r *recorder) deleteAccount(ctx context.Context, p *mainPage, open ...recor
 		}
 	}
 	// The agent is no one's from here on: the scenarios bring their own.
-	return r.call(ctx, "PUT", "/api/v1/me/presence", p.agent.Token, 200, map[string]string{"status": "offline"}, nil)
+	return r.setPresence(ctx, p.agent, "offline")
 }
 
 func (r *recorder) pageActive(ctx context.Context, pageUUID string) error {
