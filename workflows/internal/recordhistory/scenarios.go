@@ -27,7 +27,8 @@ type scene struct {
 
 // newScene connects a page whose workstream has the rules, with no agent in its
 // default queue yet: every agent joins a new default queue, so the earlier
-// scenarios' agents leave it, and newAgent's agents join only this one.
+// scenarios' agents leave it, and sceneAgent's agents join only this one. Rules
+// nil: the workstream's defaults.
 func (r *recorder) newScene(ctx context.Context, name string, rules map[string]any) (scene, error) {
 	p, err := r.stack.ConnectPage(ctx, name)
 	s := scene{Page: p}
@@ -43,6 +44,9 @@ func (r *recorder) newScene(ctx context.Context, name string, rules map[string]a
 	s.workstreamID = page.WorkstreamID
 	if _, err := r.db.ExecContext(ctx, `DELETE FROM queue_members WHERE queue_id = $1`, p.QueueID); err != nil {
 		return s, err
+	}
+	if rules == nil {
+		return s, nil
 	}
 	return s, r.setRules(ctx, s, rules)
 }
