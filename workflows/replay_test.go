@@ -1,10 +1,13 @@
 package workflows_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"fbchannel/workflows"
 )
@@ -29,7 +32,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata: run go run ./workflows/internal/recordhistory")
 	}
+	registered := &recordingRegistry{got: map[string]workflow.VersioningBehavior{}}
+	workflows.Register(registered)
+	recorded := map[string]bool{}
 	for _, file := range files {
+		recorded[workflowTypeOf(t, file)] = true
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
 			workflows.Register(replayer)
@@ -38,4 +45,28 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 		})
 	}
+	// A workflow type without a recorded run is a workflow the test cannot guard.
+	for name := range registered.got {
+		if !recorded[name] {
+			t.Errorf("no recorded history of %s in testdata: add a scenario to workflows/internal/recordhistory", name)
+		}
+	}
+}
+
+// workflowTypeOf is the workflow type of a recorded history (its first event's).
+func workflowTypeOf(t *testing.T, file string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	events := hist.GetEvents()
+	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
+		t.Fatalf("%s does not start with the run's start", file)
+	}
+	return events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
 }

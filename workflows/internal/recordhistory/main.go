@@ -1,9 +1,13 @@
 // Command recordhistory records the workflow histories that workflows/replay_test.go
-// replays. It runs the real channel (app/apptest) — a Temporal dev server from ./bin/temporal, a
-// fresh Postgres database, the Graph API simulator, a worker and the starter's HTTP
-// API — through one story that takes every workflow type along its main paths, and
-// writes each run's history as JSON (the format of `temporal workflow show -o json`)
-// into workflows/testdata/, named after the workflow and -tag:
+// replays: at least one per workflow type the worker registers, from scenarios that
+// take it along its paths. It runs the real channel (app/apptest) — a Temporal dev
+// server from ./bin/temporal, a fresh Postgres database, the Graph API simulator, a
+// worker and the starter's HTTP API — and drives it over the HTTP API and the
+// webhook, as the e2e tests do. Each run's history is written as JSON (the format
+// of `temporal workflow show -o json`) into workflows/testdata/, named after the
+// scenario and -tag.
+//
+// The main story (story.go), on one page:
 //
 //   - conversation-TAG.json: a customer writes (and Facebook redelivers the
 //     message), the queue assigns an agent (greeting, agent joined), the agent's reply
@@ -31,6 +35,40 @@
 //   - retention-TAG.json: a retention run erasing the first conversation, made
 //     40 days old, of an account with retention_days 30.
 //
+// The scenarios (scenarios.go), each on a page of its own whose workstream has the
+// rules it needs:
+//
+//   - conversation-ended-TAG.json, wrap-up-TAG.json: the agent ends a conversation
+//     into a wrap-up that blocks its capacity, and finishes the wrap-up;
+//     wrap-up-timed-TAG.json: a wrap-up that ends by itself after its seconds;
+//   - conversation-hold-TAG.json: put on hold, brought back by the customer's
+//     message; on hold again while the agent takes another conversation, the
+//     customer's message waits for the hold-return timeout and the conversation is
+//     routed again, assigned when the agent has room, transferred to another agent;
+//   - conversation-parked-TAG.json, page-reauthorised-TAG.json: the page's token is
+//     revoked, the agent's replies are parked (the page workflow hears of the
+//     invalid token) and go out once a new token is provisioned;
+//     conversation-stray-events-TAG.json: then a delivery receipt for the closed
+//     conversation starts a run that only records it;
+//   - conversation-offer-TAG.json: offered to an agent who declines, to one who
+//     lets the countdown run out, to one who accepts;
+//   - conversation-queue-full-TAG.json, conversation-out-of-hours-TAG.json: the
+//     rules before queueing end the conversation with their notices;
+//     conversation-held-until-opening-TAG.json: out of hours with assign_anyway,
+//     held out of the queue until the opening (the next whole minute), then
+//     assigned;
+//   - conversation-customer-timeout-TAG.json: the customer does not answer the
+//     agent in time; conversation-agent-timeout-TAG.json: the agent does not answer,
+//     is reminded, and the conversation goes to another agent;
+//   - queue-overflow-TAG.json: a queue whose conversation nobody takes within the
+//     maximum wait moves it to the overflow queue (its timer);
+//     queue-affinity-TAG.json: a queue whose returning customer waits for the
+//     previous agent (its timer), then goes to another.
+//
+// Paths that take hours or days of real time are not recorded (the inactivity
+// and HUMAN_AGENT-window closes, the page's daily health check); the
+// time-skipping tests in package workflows take them.
+//
 // Record after changing a workflow, from the repository root:
 //
 //	make tools                             # builds ./bin/temporal once
@@ -45,18 +83,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,12 +99,9 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"fbchannel/app/apptest"
-	"fbchannel/simulator"
 	"fbchannel/workflows"
 	"fbchannel/workflows/contract"
 )
-
-const namespace = "default"
 
 // suggestContinueAsNewAt is above every other run's history in the story, and below
 // the long conversation's (longConversationDeliveries of about five events each:
@@ -87,10 +116,9 @@ func main() {
 	tag := flag.String("tag", time.Now().UTC().Format("20060102"), "suffix of the file names")
 	cli := flag.String("temporal", apptest.TemporalCLI(), "the Temporal CLI that runs the dev server (env TEMPORAL_CLI)")
 	flag.Parse()
-	dsn := apptest.DefaultDatabaseURL()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	if err := run(ctx, *out, *tag, *cli, dsn); err != nil {
+	if err := run(ctx, *out, *tag, *cli, apptest.DefaultDatabaseURL()); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistory:", err)
 		os.Exit(1)
 	}
@@ -116,50 +144,45 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 
 	// The channel as package app builds it, on a database of its own.
 	stack, err := apptest.Start(ctx, apptest.Options{
-		DatabaseURL: baseDSN, Database: "fbchannel_record_" + randomHex(6), TaskQueue: "fbchannel-record-" + randomHex(4),
+		DatabaseURL: baseDSN, Database: "fbchannel_record_" + apptest.RandomHex(6), TaskQueue: "fbchannel-record-" + apptest.RandomHex(4),
 		Starter: tc,
 	})
 	if err != nil {
 		return err
 	}
 	defer stack.Close()
-	taskQueue := stack.TaskQueue
-	h := &harness{sim: stack.Sim, simURL: stack.SimURL, db: stack.DB, api: stack.APIURL, adminToken: stack.AdminToken, taskQueue: taskQueue}
+	r := &recorder{stack: stack, db: stack.DB, tc: tc}
 
 	// The worker starts the reply sweeper; here it sweeps every second, so its
 	// history has a few sweeps by the end of the story.
-	if err := workflows.StartReplySweeper(ctx, tc, taskQueue, workflows.ReplySweeperInput{Every: time.Second}); err != nil {
+	if err := workflows.StartReplySweeper(ctx, tc, stack.TaskQueue, workflows.ReplySweeperInput{Every: time.Second}); err != nil {
 		return err
 	}
-	runs, err := h.story(ctx, tc)
+	if err := r.story(ctx); err != nil {
+		return err
+	}
+	// It waits for the next whole minute: the other scenarios run meanwhile.
+	held, err := r.heldUntilOpening(ctx)
 	if err != nil {
 		return err
 	}
+	for _, scenario := range []func(context.Context) error{
+		r.wrapUp, r.hold, r.parkedReplies, r.offers, r.queueFull, r.outOfHours, r.customerTimeout, r.agentTimeout, r.overflowAfterMaxWait, r.affinity, held,
+	} {
+		if err := scenario(ctx); err != nil {
+			return err
+		}
+	}
+	r.keepEndless("reply-sweeper", recordedRun{workflowID: workflows.ReplySweeperWorkflowID(stack.TaskQueue)})
 
 	// The queue and sweeper workflows run for ever: end them so their recorded
 	// histories are complete and the same on every read.
-	for _, id := range []string{runs.queue.workflowID, runs.sweeper.workflowID} {
-		if err := tc.TerminateWorkflow(ctx, id, "", "history recorded"); err != nil {
-			return fmt.Errorf("terminate %s: %w", id, err)
+	for _, run := range r.endless {
+		if err := tc.TerminateWorkflow(ctx, run.workflowID, "", "history recorded"); err != nil {
+			return fmt.Errorf("terminate %s: %w", run.workflowID, err)
 		}
 	}
-	files := []struct {
-		name string
-		run  recordedRun
-	}{
-		{"conversation", runs.conversation},
-		{"conversation-reopened", runs.reopened},
-		{"conversation-bot", runs.bot},
-		{"conversation-long", runs.long},
-		{"conversation-continued", runs.continued},
-		{"queue", runs.queue},
-		{"page", runs.page},
-		{"account-deletion", runs.accountDeletion},
-		{"reply-sweeper", runs.sweeper},
-		{"history-import", runs.historyImport},
-		{"retention", runs.retention},
-	}
-	for _, f := range files {
+	for _, f := range r.files {
 		path := filepath.Join(outDir, f.name+"-"+tag+".json")
 		n, err := writeHistory(ctx, tc, f.run.workflowID, f.run.runID, path)
 		if err != nil {
@@ -173,323 +196,187 @@ func run(ctx context.Context, outDir, tag, cli, baseDSN string) error {
 // recordedRun names one workflow run (the latest of its workflow id when runID is empty).
 type recordedRun struct{ workflowID, runID string }
 
-type storyRuns struct {
-	conversation, reopened, bot recordedRun
-	long, continued             recordedRun
-	queue, page                 recordedRun
-	accountDeletion, sweeper    recordedRun
-	historyImport, retention    recordedRun
+// recorder drives the stack and collects the runs whose histories it writes.
+type recorder struct {
+	stack *apptest.Stack
+	db    *sql.DB
+	tc    client.Client
+	files []recordedFile
+	// endless are runs that never end by themselves (terminated before writing).
+	endless []recordedRun
 }
 
-// story drives the channel over its HTTP API, as the e2e tests do.
-func (h *harness) story(ctx context.Context, tc client.Client) (storyRuns, error) {
-	var runs storyRuns
-	appID, appSecret := "app-"+randomHex(4), "secret-"+randomHex(16)
-	pageID, pageToken := "100000000000042", "EAAB"+randomHex(20)
-	h.sim.RegisterApp(appID, appSecret)
-	h.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Recorded Page", AccessToken: pageToken, AppID: appID})
-	// The page's past threads, imported when it is connected.
-	past := []simulator.HistoryThread{{ID: "t_recorded_1", PSID: "2900000000000051", CustomerName: "Past Customer"},
-		{ID: "t_recorded_2", PSID: "2900000000000052", CustomerName: "Other Past Customer"}}
-	for i := range 130 {
-		past[i%2].Messages = append(past[i%2].Messages, simulator.HistoryMessage{MID: fmt.Sprintf("m_recorded_past_%03d", i),
-			At: time.Now().Add(-48*time.Hour + time.Duration(i)*time.Minute), FromPage: i%3 == 0, Text: fmt.Sprintf("earlier %d", i)})
-	}
-	h.sim.SetHistory(pageID, past)
-
-	var acct struct{ ID string }
-	if err := h.call("POST", "/api/v1/accounts", h.adminToken, 201, map[string]string{"name": "Acme", "app_id": appID, "app_secret": appSecret}, &acct); err != nil {
-		return runs, err
-	}
-	var page struct {
-		ID             string `json:"id"`
-		CallbackURL    string `json:"callback_url"`
-		DefaultQueueID string `json:"default_queue_id"`
-		WorkstreamID   string `json:"workstream_id"`
-	}
-	if err := h.call("POST", "/api/v1/accounts/"+acct.ID+"/pages", h.adminToken, 201, map[string]string{"name": "Acme Support", "page_id": pageID, "access_token": pageToken}, &page); err != nil {
-		return runs, err
-	}
-	if err := h.pageActive(ctx, page.ID); err != nil {
-		return runs, err
-	}
-	runs.page = recordedRun{workflowID: contract.PageWorkflowID(page.ID)}
-	runs.historyImport = recordedRun{workflowID: contract.HistoryImportWorkflowID(page.ID)}
-	if err := tc.GetWorkflow(ctx, runs.historyImport.workflowID, "").Get(ctx, nil); err != nil {
-		return runs, fmt.Errorf("the history import did not complete: %w", err)
-	}
-	runs.queue = recordedRun{workflowID: contract.QueueWorkflowID(page.DefaultQueueID)}
-	runs.accountDeletion = recordedRun{workflowID: contract.AccountDeletionWorkflowID(acct.ID)}
-
-	var agent struct{ ID, Token string }
-	if err := h.call("POST", "/api/v1/agents", h.adminToken, 201, map[string]any{"name": "ada", "email": "ada-" + randomHex(3) + "@example.com", "capacity": 2}, &agent); err != nil {
-		return runs, err
-	}
-	if err := h.call("PUT", "/api/v1/me/presence", agent.Token, 200, map[string]string{"status": "available"}, nil); err != nil {
-		return runs, err
-	}
-	customerSays := func(psid, text, mid string) error {
-		status, body, err := h.sim.PostCustomerMessage(ctx, page.CallbackURL, appSecret, pageID, psid, text, mid)
-		if err != nil || status != 200 {
-			return fmt.Errorf("customer message: %d %s %v", status, body, err)
-		}
-		return nil
-	}
-	reply := func(convID, text, wantStatus string) error {
-		var out map[string]any
-		if err := h.call("POST", "/api/v1/conversations/"+convID+"/messages", agent.Token, 201, map[string]string{"text": text}, &out); err != nil {
-			return err
-		}
-		if out["status"] != wantStatus {
-			return fmt.Errorf("reply %q: %v, want %s", text, out, wantStatus)
-		}
-		return nil
-	}
-
-	// The first conversation: opened, assigned, replied to, closed.
-	psid := "2900000000000042"
-	for range 2 { // Facebook redelivers: the second copy must add nothing
-		if err := customerSays(psid, "Hello, my order is late", "m_recorded_1"); err != nil {
-			return runs, err
-		}
-	}
-	convID, err := h.conversationOf(ctx, psid, "assigned")
-	if err != nil {
-		return runs, err
-	}
-	conversationWorkflowID := contract.ConversationWorkflowID(pageID, psid)
-	// The conversation id is the run id of the workflow run that opened it.
-	runs.conversation = recordedRun{workflowID: conversationWorkflowID, runID: convID}
-	if err := reply(convID, "Sorry! Checking now.", "sent"); err != nil {
-		return runs, err
-	}
-	h.sim.AddFault(simulator.Fault{Method: "POST", PathSuffix: "/messages", HTTPStatus: 400, Code: 551, Subcode: 1545041,
-		Message: "This person isn't available right now.", Times: 1})
-	var failed map[string]any
-	if err := h.call("POST", "/api/v1/conversations/"+convID+"/messages", agent.Token, 201, map[string]string{"text": "Are you there?"}, &failed); err != nil {
-		return runs, err
-	}
-	if failed["status"] != "failed" || failed["reason"] != "user_unavailable" {
-		return runs, fmt.Errorf("the refused reply did not fail as user_unavailable: %v", failed)
-	}
-	if err := h.call("POST", "/api/v1/conversations/"+convID+"/close", agent.Token, 200, nil, nil); err != nil {
-		return runs, err
-	}
-	if err := tc.GetWorkflow(ctx, conversationWorkflowID, convID).Get(ctx, nil); err != nil {
-		return runs, fmt.Errorf("the closed conversation's run did not complete: %w", err)
-	}
-
-	// Reopened: a new run of the same workflow, back to the same agent.
-	var reopened map[string]any
-	if err := h.call("POST", "/api/v1/conversations/"+convID+"/reopen", agent.Token, 200, nil, &reopened); err != nil {
-		return runs, err
-	}
-	if reopened["status"] != "assigned" {
-		return runs, fmt.Errorf("reopened: %v, want assigned", reopened)
-	}
-	desc, err := tc.DescribeWorkflowExecution(ctx, conversationWorkflowID, "")
-	if err != nil {
-		return runs, err
-	}
-	runs.reopened = recordedRun{workflowID: conversationWorkflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
-	if err := reply(convID, "Reopened to add one thing: it ships today.", "sent"); err != nil {
-		return runs, err
-	}
-	if err := h.call("POST", "/api/v1/conversations/"+convID+"/close", agent.Token, 200, nil, nil); err != nil {
-		return runs, err
-	}
-	if err := tc.GetWorkflow(ctx, conversationWorkflowID, runs.reopened.runID).Get(ctx, nil); err != nil {
-		return runs, fmt.Errorf("the reopened conversation's run did not complete: %w", err)
-	}
-
-	// A long conversation outgrows its run and continues as new with its state; the
-	// agent replies in the continued run.
-	longPSID := "2900000000000044"
-	for i := range longConversationDeliveries {
-		if err := customerSays(longPSID, fmt.Sprintf("One more detail (%d)", i+1), fmt.Sprintf("m_recorded_long_%02d", i)); err != nil {
-			return runs, err
-		}
-		// One delivery at a time, each recorded before the next, as a customer
-		// typing: every one costs the run its own workflow tasks and activity.
-		if err := eventually(ctx, "the long conversation's message is recorded", func() (bool, error) {
-			var n int
-			err := h.db.QueryRowContext(ctx, `SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
-				JOIN customers cu ON cu.id = c.customer_id WHERE cu.psid = $1 AND m.sender = 'customer'`, longPSID).Scan(&n)
-			return n > i, err
-		}); err != nil {
-			return runs, err
-		}
-	}
-	longConvID, err := h.conversationOf(ctx, longPSID, "assigned")
-	if err != nil {
-		return runs, err
-	}
-	longWorkflowID := contract.ConversationWorkflowID(pageID, longPSID)
-	runs.long = recordedRun{workflowID: longWorkflowID, runID: longConvID}
-	if err := eventually(ctx, "the long conversation continues as new", func() (bool, error) {
-		desc, err := tc.DescribeWorkflowExecution(ctx, longWorkflowID, "")
-		if err != nil {
-			return false, err
-		}
-		runs.continued = recordedRun{workflowID: longWorkflowID, runID: desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()}
-		return runs.continued.runID != longConvID, nil
-	}); err != nil {
-		return runs, err
-	}
-	if err := reply(longConvID, "Thanks, all noted.", "sent"); err != nil {
-		return runs, err
-	}
-
-	// A bot first: it answers a question, then hands over when asked for an agent.
-	if err := h.call("PATCH", "/api/v1/workstreams/"+page.WorkstreamID, h.adminToken, 200, map[string]any{"bot_url": h.simURL + "/_sim/bot"}, nil); err != nil {
-		return runs, err
-	}
-	botPSID := "2900000000000043"
-	if err := customerSays(botPSID, "What are your opening hours?", "m_recorded_bot_1"); err != nil {
-		return runs, err
-	}
-	botConvID, err := h.conversationOf(ctx, botPSID, "bot")
-	if err != nil {
-		return runs, err
-	}
-	runs.bot = recordedRun{workflowID: contract.ConversationWorkflowID(pageID, botPSID), runID: botConvID}
-	if err := eventually(ctx, "the bot answers", func() (bool, error) {
-		var n int
-		err := h.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE conversation_id = $1 AND sender = 'bot'`, botConvID).Scan(&n)
-		return n > 0, err
-	}); err != nil {
-		return runs, err
-	}
-	if err := customerSays(botPSID, "I want to talk to an agent please", "m_recorded_bot_2"); err != nil {
-		return runs, err
-	}
-	if _, err := h.conversationOf(ctx, botPSID, "assigned"); err != nil {
-		return runs, err
-	}
-
-	// A replaced token makes the page workflow provision again.
-	newToken := "EAAB" + randomHex(20)
-	h.sim.RegisterPage(simulator.Page{PageID: pageID, Name: "Recorded Page", AccessToken: newToken, AppID: appID})
-	if err := h.call("PUT", "/api/v1/pages/"+page.ID+"/token", h.adminToken, 200, map[string]string{"access_token": newToken}, nil); err != nil {
-		return runs, err
-	}
-	if err := h.pageActive(ctx, page.ID); err != nil {
-		return runs, err
-	}
-	if err := eventually(ctx, "the page workflow provisions again", func() (bool, error) {
-		return len(h.sim.Requests("/subscribed_apps")) >= 2, nil
-	}); err != nil {
-		return runs, err
-	}
-
-	// Retention: the account keeps 30 days; the first conversation, closed, is
-	// made 40 days old and a retention run (as the daily schedule starts) erases it.
-	if err := h.call("PATCH", "/api/v1/accounts/"+acct.ID, h.adminToken, 200, map[string]any{"retention_days": 30}, nil); err != nil {
-		return runs, err
-	}
-	if _, err := h.db.ExecContext(ctx, `UPDATE conversations SET closed_at = now() - interval '40 days' WHERE id = $1`, convID); err != nil {
-		return runs, err
-	}
-	runs.retention = recordedRun{workflowID: "retention-recorded"}
-	retention, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: runs.retention.workflowID, TaskQueue: h.taskQueue},
-		contract.RetentionWorkflowType, workflows.RetentionInput{})
-	if err != nil {
-		return runs, err
-	}
-	var erased workflows.RetentionResult
-	if err := retention.Get(ctx, &erased); err != nil {
-		return runs, fmt.Errorf("the retention run: %w", err)
-	}
-	if erased.Total.Conversations < 1 {
-		return runs, fmt.Errorf("the retention run erased %+v; want the old conversation", erased.Total)
-	}
-
-	// Deleting the account deletes its page, which closes the open conversation.
-	if err := h.call("DELETE", "/api/v1/accounts/"+acct.ID, h.adminToken, 202, nil, nil); err != nil {
-		return runs, err
-	}
-	for _, run := range []recordedRun{runs.accountDeletion, runs.page, runs.bot, runs.continued} {
-		if err := tc.GetWorkflow(ctx, run.workflowID, run.runID).Get(ctx, nil); err != nil {
-			return runs, fmt.Errorf("%s did not complete: %w", run.workflowID, err)
-		}
-	}
-	runs.sweeper = recordedRun{workflowID: workflows.ReplySweeperWorkflowID(h.taskQueue)}
-	return runs, nil
+type recordedFile struct {
+	name string
+	run  recordedRun
 }
 
-// conversationOf waits until the customer's latest conversation has the status,
-// and answers its id.
-func (h *harness) conversationOf(ctx context.Context, psid, status string) (string, error) {
-	var id string
-	err := eventually(ctx, "the conversation of "+psid+" is "+status, func() (bool, error) {
-		err := h.db.QueryRowContext(ctx, `SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
-			WHERE cu.psid = $1 AND c.status = $2 ORDER BY c.opened_at DESC LIMIT 1`, psid, status).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	})
-	return id, err
+// keep records the run's history as name-TAG.json.
+func (r *recorder) keep(name string, run recordedRun) {
+	r.files = append(r.files, recordedFile{name, run})
 }
 
-type harness struct {
-	sim        *simulator.Simulator
-	simURL     string
-	db         *sql.DB
-	api        string
-	adminToken string
-	taskQueue  string
+// keepEndless is keep for a workflow that runs for ever (a queue, the sweeper).
+func (r *recorder) keepEndless(name string, run recordedRun) {
+	r.keep(name, run)
+	r.endless = append(r.endless, run)
 }
 
-// call sends a JSON request, checks the status and decodes the answer into out.
-func (h *harness) call(method, path, token string, wantStatus int, body, out any) error {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, h.api+path, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+// call sends a JSON request with the token, checks the status and decodes the
+// answer into out.
+func (r *recorder) call(ctx context.Context, method, path, token string, wantStatus int, body, out any) error {
+	code, raw, err := r.stack.Call(ctx, token, method, path, body, out)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != wantStatus {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
+	if code != wantStatus {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, code, wantStatus, raw)
 	}
 	return nil
 }
 
-func (h *harness) pageActive(ctx context.Context, pageUUID string) error {
-	return eventually(ctx, "page "+pageUUID+" becomes active", func() (bool, error) {
-		var p struct {
-			ProvisioningStatus string `json:"provisioning_status"`
-			LastError          string `json:"last_error"`
-		}
-		if err := h.call("GET", "/api/v1/pages/"+pageUUID, h.adminToken, 200, nil, &p); err != nil {
+// admin is call with the admin's token.
+func (r *recorder) admin(ctx context.Context, method, path string, wantStatus int, body, out any) error {
+	return r.call(ctx, method, path, r.stack.AdminToken, wantStatus, body, out)
+}
+
+// customerSays posts the customer's message to the page's webhook (mid "": a new one).
+func (r *recorder) customerSays(ctx context.Context, p apptest.Page, psid, text, mid string) error {
+	status, body, err := r.stack.Sim.PostCustomerMessage(ctx, p.CallbackURL, p.AppSecret, p.PageID, psid, text, mid)
+	if err != nil || status != 200 {
+		return fmt.Errorf("customer message: %d %s %v", status, body, err)
+	}
+	return nil
+}
+
+// agent is an agent of the API, with its bearer token.
+type agent struct{ ID, Token string }
+
+// newAgent creates an agent (offline) and makes it available.
+func (r *recorder) newAgent(ctx context.Context, name string, capacity int) (agent, error) {
+	a, err := r.createAgent(ctx, name, capacity)
+	if err != nil {
+		return a, err
+	}
+	return a, r.setPresence(ctx, a, "available")
+}
+
+// createAgent creates an agent; it is offline.
+func (r *recorder) createAgent(ctx context.Context, name string, capacity int) (agent, error) {
+	var a agent
+	err := r.admin(ctx, "POST", "/api/v1/agents", 201, map[string]any{"name": name, "email": name + "-" + apptest.RandomHex(3) + "@example.com", "capacity": capacity}, &a)
+	return a, err
+}
+
+func (r *recorder) setPresence(ctx context.Context, a agent, presence string) error {
+	return r.call(ctx, "PUT", "/api/v1/me/presence", a.Token, 200, map[string]string{"status": presence}, nil)
+}
+
+// reply has the agent reply in the conversation and checks the outcome's status.
+func (r *recorder) reply(ctx context.Context, a agent, convID, text, wantStatus string) error {
+	var out map[string]any
+	if err := r.call(ctx, "POST", "/api/v1/conversations/"+convID+"/messages", a.Token, 201, map[string]string{"text": text}, &out); err != nil {
+		return err
+	}
+	if out["status"] != wantStatus {
+		return fmt.Errorf("reply %q: %v, want %s", text, out, wantStatus)
+	}
+	return nil
+}
+
+// act posts one of the agent's actions on the conversation (close, hold, end...).
+func (r *recorder) act(ctx context.Context, a agent, convID, action string, body any) error {
+	return r.call(ctx, "POST", "/api/v1/conversations/"+convID+"/"+action, a.Token, 200, body, nil)
+}
+
+// closeRun has the agent close the conversation and waits for its run to complete.
+func (r *recorder) closeRun(ctx context.Context, a agent, run recordedRun) error {
+	if err := r.act(ctx, a, run.runID, "close", nil); err != nil {
+		return err
+	}
+	return r.completed(ctx, run)
+}
+
+// completed waits for the run to complete.
+func (r *recorder) completed(ctx context.Context, run recordedRun) error {
+	if err := r.tc.GetWorkflow(ctx, run.workflowID, run.runID).Get(ctx, nil); err != nil {
+		return fmt.Errorf("%s (run %s) did not complete: %w", run.workflowID, run.runID, err)
+	}
+	return nil
+}
+
+// nextRun waits for a run of the workflow after the given one (continued as new,
+// or started again) and answers it.
+func (r *recorder) nextRun(ctx context.Context, after recordedRun) (recordedRun, error) {
+	next := recordedRun{workflowID: after.workflowID}
+	err := eventually(ctx, "a run of "+after.workflowID+" after "+after.runID, func() (bool, error) {
+		desc, err := r.tc.DescribeWorkflowExecution(ctx, after.workflowID, "")
+		if err != nil {
 			return false, err
 		}
-		if p.ProvisioningStatus == "failed" {
-			return false, fmt.Errorf("provisioning failed: %s", p.LastError)
+		next.runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		return next.runID != after.runID, nil
+	})
+	return next, err
+}
+
+// conversationRun waits until the customer's latest conversation on the page
+// has the status, in the database and in its run, and answers the run: the
+// conversation id is the run id of the workflow run that opened it.
+func (r *recorder) conversationRun(ctx context.Context, pageID, psid, status string) (recordedRun, error) {
+	id, err := r.conversationOf(ctx, psid, status)
+	run := recordedRun{workflowID: contract.ConversationWorkflowID(pageID, psid), runID: id}
+	if err != nil {
+		return run, err
+	}
+	return run, r.runKnows(ctx, run, status, "")
+}
+
+// conversationOf waits until the customer's latest conversation has the status
+// in the database, and answers its id.
+func (r *recorder) conversationOf(ctx context.Context, psid, status string) (string, error) {
+	var id string
+	err := eventually(ctx, "the conversation of "+psid+" is "+status, func() (bool, error) {
+		var got string
+		err := r.db.QueryRowContext(ctx, `SELECT c.id, c.status FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+			WHERE cu.psid = $1 ORDER BY c.opened_at DESC LIMIT 1`, psid).Scan(&id, &got)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
 		}
-		return p.ProvisioningStatus == "active", nil
+		return got == status, err
+	})
+	return id, err
+}
+
+// assignedTo waits until the conversation is assigned to the agent, in the
+// database and in its run.
+func (r *recorder) assignedTo(ctx context.Context, run recordedRun, a agent) error {
+	if err := eventually(ctx, "conversation "+run.runID+" is assigned to "+a.ID, func() (bool, error) {
+		var n int
+		err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM conversations WHERE id = $1 AND status = 'assigned' AND agent_id = $2`, run.runID, a.ID).Scan(&n)
+		return n == 1, err
+	}); err != nil {
+		return err
+	}
+	return r.runKnows(ctx, run, "assigned", a.ID)
+}
+
+// runKnows waits until the conversation's run has the status (and the agent,
+// unless ""), as its state query answers. The service commits first and tells the
+// run after (a signal), so a scenario's next step waits for this: it then takes
+// the path the scenario means, the same on every recording, rather than racing
+// the run's signals.
+func (r *recorder) runKnows(ctx context.Context, run recordedRun, status, agentID string) error {
+	return eventually(ctx, "the run of conversation "+run.runID+" knows it is "+status+" "+agentID, func() (bool, error) {
+		v, err := r.tc.QueryWorkflow(ctx, run.workflowID, run.runID, contract.QueryState)
+		if err != nil {
+			return false, nil // e.g. no worker has the run's task yet: ask again
+		}
+		var st contract.ConversationState
+		if err := v.Get(&st); err != nil {
+			return false, err
+		}
+		return st.Status == status && (agentID == "" || st.AgentID == agentID), nil
 	})
 }
 
@@ -529,11 +416,3 @@ func writeHistory(ctx context.Context, tc client.Client, workflowID, runID, path
 	}
 	return len(hist.Events), os.WriteFile(path, append(b, '\n'), 0o644)
 }
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
-func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
