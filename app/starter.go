@@ -33,10 +33,6 @@ type StarterConfig struct {
 	// CodecCORSOrigin, for the codec endpoint of payload encryption, extends
 	// CONTRACT.md; see README "Operations".
 	CodecCORSOrigin string `env:"CODEC_CORS_ORIGIN"`
-	// The Graph API, as for the worker: the starter sends the best-effort
-	// sender actions (typing, seen, reactions) itself (api/senderactions.go).
-	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
-	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 }
 
 // Starter is what the starter's HTTP handler is built from: the API server's

@@ -26,8 +26,6 @@ import (
 // plus OPS_ADDR.
 type WorkerConfig struct {
 	config.Shared
-	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
-	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// OpsAddr extends CONTRACT.md: /healthz, /readyz and /metrics of the worker.
 	OpsAddr string `env:"OPS_ADDR" envDefault:":9090"`
 	// StickyCacheSize bounds the workflows the worker keeps in memory between

@@ -14,7 +14,6 @@
 package codec
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
@@ -28,6 +27,8 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
+
+	"fbchannel/secrets"
 )
 
 // Metadata of an encrypted payload.
@@ -59,11 +60,7 @@ func New(current []byte, previous ...[]byte) (*Codec, error) {
 		if len(key) != KeySize {
 			return nil, fmt.Errorf("codec: key %d is %d bytes, want %d", i, len(key), KeySize)
 		}
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			return nil, err
-		}
-		aead, err := cipher.NewGCM(block)
+		aead, err := secrets.NewAEAD(key)
 		if err != nil {
 			return nil, err
 		}

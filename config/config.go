@@ -24,6 +24,10 @@ type Shared struct {
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"facebook-channel"`
 	SecretsKey        string `env:"SECRETS_KEY,required,notEmpty"`
+	// The Graph API (or the simulator): the worker sends messages, the starter
+	// the best-effort sender actions (typing, seen, reactions; api/senderactions.go).
+	GraphAPIURL     string `env:"GRAPH_API_URL" envDefault:"https://graph.facebook.com"`
+	GraphAPIVersion string `env:"GRAPH_API_VERSION" envDefault:"v23.0"`
 	// Tracing (off unless an endpoint is set) and payload encryption (off unless
 	// a key is set) extend CONTRACT.md; see README "Operations".
 	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`

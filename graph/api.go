@@ -50,18 +50,14 @@ func (c *Client) DebugToken(ctx context.Context, appID, appSecret, inputToken st
 	q := authQuery(url.Values{"input_token": {inputToken}}, appToken, appSecret)
 	var resp struct {
 		Data struct {
-			AppID               flexString      `json:"app_id"`
-			Type                string          `json:"type"`
-			Application         string          `json:"application"`
-			IsValid             bool            `json:"is_valid"`
-			IssuedAt            int64           `json:"issued_at"`
-			ExpiresAt           int64           `json:"expires_at"`
-			DataAccessExpiresAt int64           `json:"data_access_expires_at"`
-			Scopes              []string        `json:"scopes"`
-			GranularScopes      []GranularScope `json:"granular_scopes"`
-			ProfileID           flexString      `json:"profile_id"`
-			UserID              flexString      `json:"user_id"`
-			Error               *struct {
+			TokenInfo
+			// Shallower than TokenInfo's fields of the same names, so they win:
+			// Facebook sends these ids as numbers at times, and the error is
+			// made below from the three fields its object carries.
+			AppID     flexString `json:"app_id"`
+			ProfileID flexString `json:"profile_id"`
+			UserID    flexString `json:"user_id"`
+			Error     *struct {
 				Code    int    `json:"code"`
 				Subcode int    `json:"subcode"`
 				Message string `json:"message"`
@@ -74,19 +70,8 @@ func (c *Client) DebugToken(ctx context.Context, appID, appSecret, inputToken st
 		return TokenInfo{}, err
 	}
 	d := resp.Data
-	info := TokenInfo{
-		AppID:               string(d.AppID),
-		Type:                d.Type,
-		Application:         d.Application,
-		IsValid:             d.IsValid,
-		IssuedAt:            d.IssuedAt,
-		ExpiresAt:           d.ExpiresAt,
-		DataAccessExpiresAt: d.DataAccessExpiresAt,
-		Scopes:              d.Scopes,
-		GranularScopes:      d.GranularScopes,
-		ProfileID:           string(d.ProfileID),
-		UserID:              string(d.UserID),
-	}
+	info := d.TokenInfo
+	info.AppID, info.ProfileID, info.UserID = string(d.AppID), string(d.ProfileID), string(d.UserID)
 	if d.Error != nil {
 		msg := d.Error.Message
 		if inputToken != "" {

@@ -67,41 +67,33 @@ func ParseTime(s string) (time.Time, error) {
 // after is the cursor of the previous page ("" for the first). It answers the
 // next cursor, "" when there are no more.
 func (c *Client) Conversations(ctx context.Context, pageID, after string, limit int, cred Credentials) ([]Thread, string, error) {
-	p, err := segment("page id", pageID)
-	if err != nil {
-		return nil, "", err
-	}
-	q := url.Values{"platform": {"messenger"}, "fields": {"id,updated_time,participants"}, "limit": {strconv.Itoa(limit)}}
-	if after != "" {
-		q.Set("after", after)
-	}
-	var resp struct {
-		Data   []Thread `json:"data"`
-		Paging paging   `json:"paging"`
-	}
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/conversations", secrets: cred.secrets(),
-		query: authQuery(q, cred.AccessToken, cred.AppSecret)}, &resp)
-	if err != nil {
-		return nil, "", err
-	}
-	return resp.Data, nextCursor(resp.Paging), nil
+	q := url.Values{"platform": {"messenger"}, "fields": {"id,updated_time,participants"}}
+	return listPage[Thread](ctx, c, "page id", pageID, "/conversations", q, after, limit, cred)
 }
 
 // ConversationMessages lists one page of a thread's messages, newest first.
 func (c *Client) ConversationMessages(ctx context.Context, threadID, after string, limit int, cred Credentials) ([]ThreadMessage, string, error) {
-	p, err := segment("conversation id", threadID)
+	q := url.Values{"fields": {"id,created_time,from,to,message,attachments"}}
+	return listPage[ThreadMessage](ctx, c, "conversation id", threadID, "/messages", q, after, limit, cred)
+}
+
+// listPage reads one page of limit items of an edge of the object id (what
+// names the id, for the error on an empty one) with the query q, after the
+// cursor after; it answers the items and the next cursor.
+func listPage[T any](ctx context.Context, c *Client, what, id, edge string, q url.Values, after string, limit int, cred Credentials) ([]T, string, error) {
+	p, err := segment(what, id)
 	if err != nil {
 		return nil, "", err
 	}
-	q := url.Values{"fields": {"id,created_time,from,to,message,attachments"}, "limit": {strconv.Itoa(limit)}}
+	q.Set("limit", strconv.Itoa(limit))
 	if after != "" {
 		q.Set("after", after)
 	}
 	var resp struct {
-		Data   []ThreadMessage `json:"data"`
-		Paging paging          `json:"paging"`
+		Data   []T    `json:"data"`
+		Paging paging `json:"paging"`
 	}
-	err = c.do(ctx, call{method: http.MethodGet, path: p + "/messages", secrets: cred.secrets(),
+	err = c.do(ctx, call{method: http.MethodGet, path: p + edge, secrets: cred.secrets(),
 		query: authQuery(q, cred.AccessToken, cred.AppSecret)}, &resp)
 	if err != nil {
 		return nil, "", err

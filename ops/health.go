@@ -92,13 +92,11 @@ func Readyz(checks ...Check) http.HandlerFunc {
 		errs := make([]error, len(checks))
 		var wg sync.WaitGroup
 		for i, c := range checks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(r.Context(), CheckTimeout)
 				defer cancel()
 				errs[i] = run(ctx, c)
-			}()
+			})
 		}
 		wg.Wait()
 		status := map[string]string{}

@@ -24,36 +24,42 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		defer func() {
 			route := r.Pattern // set by the ServeMux on this same request
 			if route == "" {
 				route = "unmatched"
 			}
-			code := sw.status
-			if code == 0 {
-				code = http.StatusOK
-			}
-			m.HTTPRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			m.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.Status())).Inc()
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
-// statusWriter remembers the status code and keeps streaming (SSE) working.
-type statusWriter struct {
+// StatusWriter remembers the status code a handler answered and keeps streaming
+// (SSE) working: wrap the handler's writer in it, then read Status.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+// Status is the code the handler answered: the first one written, 200 when it
+// wrote none (net/http sends 200 then).
+func (w *StatusWriter) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -61,7 +67,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // Flush keeps w an http.Flusher, as the agent event stream requires.
-func (w *statusWriter) Flush() {
+func (w *StatusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		if w.status == 0 {
 			w.status = http.StatusOK
@@ -71,7 +77,7 @@ func (w *statusWriter) Flush() {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Server is the worker's ops HTTP server: /healthz, /readyz and /metrics.
 type Server struct {

@@ -26,15 +26,21 @@ func NewBox(base64Key string) (*Box, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("SECRETS_KEY must decode to 32 bytes, got %d", len(key))
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := NewAEAD(key)
 	if err != nil {
 		return nil, err
 	}
 	return &Box{aead: aead}, nil
+}
+
+// NewAEAD is AES-GCM under key (32 bytes: AES-256), the cipher of sealed secrets
+// and of encrypted Temporal payloads (package codec).
+func NewAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // Seal encrypts plaintext. The associated data binds a sealed value to its row

@@ -122,15 +122,9 @@ func pageOf[T any](g *graphRequest, items []T) (map[string]any, *apiError) {
 
 // conversations serves GET /{page-id}/conversations?platform=messenger.
 func (s *Simulator) conversations(g *graphRequest, pageID string) (any, *apiError) {
-	if g.method != http.MethodGet {
-		return nil, unsupported(g.method, pageID)
-	}
-	t, err := s.authenticate(g)
+	t, pageID, err := s.authenticateAs(g, http.MethodGet, pageID)
 	if err != nil {
 		return nil, err
-	}
-	if pageID == "me" {
-		pageID = t.pageID
 	}
 	if t.pageID != pageID {
 		return nil, &apiError{http.StatusBadRequest, 190, 0, "OAuthException", "The access token does not belong to this page."}

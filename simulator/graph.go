@@ -232,6 +232,24 @@ func (s *Simulator) route(g *graphRequest, path string) (int, any) {
 	return http.StatusOK, out
 }
 
+// authenticateAs answers a request to the object id that only method serves:
+// a request of another method is unsupported, as Graph says before it looks
+// at the token; then authenticate. It answers the token and id with "me" made
+// the token's page. Called with s.mu held.
+func (s *Simulator) authenticateAs(g *graphRequest, method, id string) (*tokenState, string, *apiError) {
+	if g.method != method {
+		return nil, id, unsupported(g.method, id)
+	}
+	t, err := s.authenticate(g)
+	if err != nil {
+		return nil, id, err
+	}
+	if id == "me" {
+		id = t.pageID
+	}
+	return t, id, nil
+}
+
 // authenticate checks the page token the way Graph does. Called with s.mu held.
 func (s *Simulator) authenticate(g *graphRequest) (*tokenState, *apiError) {
 	token := g.param("access_token")
@@ -396,15 +414,9 @@ func (s *Simulator) exchangeToken(g *graphRequest) (any, *apiError) {
 
 // object answers GET /{id} for a page or a customer's profile.
 func (s *Simulator) object(g *graphRequest, id string) (any, *apiError) {
-	if g.method != http.MethodGet {
-		return nil, unsupported(g.method, id)
-	}
-	t, err := s.authenticate(g)
+	_, id, err := s.authenticateAs(g, http.MethodGet, id)
 	if err != nil {
 		return nil, err
-	}
-	if id == "me" {
-		id = t.pageID
 	}
 	fields := strings.Split(g.param("fields"), ",")
 	if page, ok := s.pages[id]; ok {
@@ -454,10 +466,7 @@ func pageFor(g *graphRequest, t *tokenState, id string) *apiError {
 }
 
 func (s *Simulator) sendMessage(g *graphRequest, id string) (any, *apiError) {
-	if g.method != http.MethodPost {
-		return nil, unsupported(g.method, id)
-	}
-	t, err := s.authenticate(g)
+	t, id, err := s.authenticateAs(g, http.MethodPost, id)
 	if err != nil {
 		return nil, err
 	}

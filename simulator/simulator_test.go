@@ -191,12 +191,17 @@ func TestFaults(t *testing.T) {
 	if err := send(); err != nil {
 		t.Fatalf("after ClearFaults: %v", err)
 	}
-	if n := len(sim.Requests("/messages")); n != 5 {
-		t.Errorf("recorded %d /messages calls, want 5 (faulted calls are recorded too)", n)
-	}
+	wantRequests(t, sim, "/messages", 5, "faulted calls are recorded too")
 	sim.ClearRequests()
-	if n := len(sim.Requests("")); n != 0 {
-		t.Errorf("%d requests after ClearRequests", n)
+	wantRequests(t, sim, "", 0, "after ClearRequests")
+}
+
+// wantRequests checks how many Graph calls the simulator recorded whose path
+// ends in pathSuffix ("" for all); why says what the count shows.
+func wantRequests(t *testing.T, sim *Simulator, pathSuffix string, want int, why string) {
+	t.Helper()
+	if n := len(sim.Requests(pathSuffix)); n != want {
+		t.Errorf("recorded %d calls ending in %q, want %d (%s)", n, pathSuffix, want, why)
 	}
 }
 
@@ -456,9 +461,7 @@ func TestControlAPI(t *testing.T) {
 		t.Errorf("requests = %+v", reqs)
 	}
 	call("DELETE", "/_sim/requests", ``, 200)
-	if n := len(sim.Requests("")); n != 0 {
-		t.Errorf("%d requests after DELETE", n)
-	}
+	wantRequests(t, sim, "", 0, "after DELETE")
 
 	out := call("POST", "/_sim/customer/messages", `{"callback_url":"`+hook.URL+`","app_secret":"app-secret","page_id":"2002","psid":"PSID","text":"hi","mid":"m_fixed"}`, 200)
 	if out["status"] != float64(200) || out["body"] != "EVENT_RECEIVED" || out["mid"] != "m_fixed" {
@@ -515,9 +518,7 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(sim.Requests("/messages")); n != 20 {
-		t.Errorf("recorded %d calls, want 20", n)
-	}
+	wantRequests(t, sim, "/messages", 20, "every concurrent call")
 }
 
 // Like Facebook, a message the Send API accepts is echoed, signed with the app
@@ -548,14 +549,19 @@ func TestSendIsEchoedToTheAppsCallback(t *testing.T) {
 	send := func() (graph.SendResult, error) {
 		return c.SendMessage(ctx, pageID, graph.SendRequest{PSID: "PSID", MessagingType: "RESPONSE", Text: "Hallo/ü", Metadata: "out:1"}, cred)
 	}
-	if _, err := send(); err != nil {
-		t.Fatal(err)
+	// noEcho sends and fails when an echo comes within 200 ms.
+	noEcho := func(why string) {
+		t.Helper()
+		if _, err := send(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-echoes:
+			t.Fatalf("echo %s: %+v", why, ev)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	select {
-	case ev := <-echoes:
-		t.Fatalf("echo without a message_echoes subscription: %+v", ev)
-	case <-time.After(200 * time.Millisecond):
-	}
+	noEcho("without a message_echoes subscription")
 
 	if err := c.SubscribeApp(ctx, pageID, graph.SubscribedFields, cred); err != nil {
 		t.Fatal(err)
@@ -589,12 +595,5 @@ func TestSendIsEchoedToTheAppsCallback(t *testing.T) {
 	}
 
 	sim.SetEchoes(false)
-	if _, err := send(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case ev := <-echoes:
-		t.Fatalf("echo while echoes are off: %+v", ev)
-	case <-time.After(200 * time.Millisecond):
-	}
+	noEcho("while echoes are off")
 }

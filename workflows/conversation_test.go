@@ -956,15 +956,23 @@ func TestFailingBotHandsOverToPeople(t *testing.T) {
 	}
 }
 
-// The workstream's inactivity limit closes a quiet conversation before the
-// HUMAN_AGENT window would.
-func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
+// startInactiveConversation runs a conversation whose workstream closes it after
+// limit of quiet: the customer writes once at testStart, an agent is assigned a
+// minute later, and nobody writes again.
+func startInactiveConversation(t *testing.T, limit time.Duration) *conversationFixture {
 	f := newConversation(t)
 	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 48 * time.Hour})
+		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: limit})
 	}
 	f.at(time.Minute, f.assign)
 	f.startNew(inbound("m_1", testStart))
+	return f
+}
+
+// The workstream's inactivity limit closes a quiet conversation before the
+// HUMAN_AGENT window would.
+func TestInactiveConversationClosesAtWorkstreamLimit(t *testing.T) {
+	f := startInactiveConversation(t, 48*time.Hour)
 
 	if !f.env.IsWorkflowCompleted() || f.env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v with %v, want the run to end after closing itself", f.env.IsWorkflowCompleted(), f.env.GetWorkflowError())
@@ -1015,12 +1023,7 @@ func TestAutomatedNoticesFollowTheConversation(t *testing.T) {
 // Inactivity closes with its own notice, when Messenger's 24-hour window still
 // allows an automated message.
 func TestInactiveCloseTellsTheCustomer(t *testing.T) {
-	f := newConversation(t)
-	f.openConversation = func(in activities.OpenConversationInput) (activities.OpenConversationResult, error) {
-		return f.opened(in, activities.OpenConversationResult{Served: true, CustomerID: "customer-1", AutoCloseAfter: 2 * time.Hour})
-	}
-	f.at(time.Minute, f.assign)
-	f.startNew(inbound("m_1", testStart))
+	f := startInactiveConversation(t, 2*time.Hour)
 
 	want := []string{activities.NoticeGreeting, activities.NoticeAgentJoined, activities.NoticeInactiveClosed, activities.NoticeSurvey}
 	if !reflect.DeepEqual(f.notices, want) {

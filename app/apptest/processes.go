@@ -101,11 +101,7 @@ func (s *Stack) StartProcesses(ctx context.Context, p Processes) error {
 	errs := make([]error, len(starts))
 	var wg sync.WaitGroup
 	for i, proc := range starts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = proc.Restart(ctx, "apptest", processReady)
-		}()
+		wg.Go(func() { errs[i] = proc.Restart(ctx, "apptest", processReady) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

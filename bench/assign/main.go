@@ -84,39 +84,15 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config) error {
-	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
-	}
-	start := time.Now()
-	tag := apptest.RandomHex(3)
-	tc, err := measure.StartTemporal(ctx, cfg.TemporalCLI)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	caller, workerClient, sdkLog := tc.Caller, tc.Worker, tc.Log
-
-	raw := &rawProbe{WakeProbe: measure.NewWakeProbe(caller), caller: caller, queue: "bench-raw-" + tag}
-	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
-	rawWorker.RegisterWorkflowWithOptions(echoWorkflow, workflow.RegisterOptions{Name: echoWorkflowName})
-	raw.Register(rawWorker)
-	if err := rawWorker.Start(); err != nil {
-		return err
-	}
-	defer rawWorker.Stop()
-
-	s, err := apptest.Start(ctx, apptest.Options{
-		DatabaseURL: cfg.DatabaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.KeepDB, SeparatePools: true,
-		TaskQueue: "fbchannel-bench-" + tag, Starter: caller, Worker: workerClient, Connections: 16 + cfg.agents,
+	ch, err := cfg.StartChannel(ctx, 16+cfg.agents, func(w worker.Registry) {
+		w.RegisterWorkflowWithOptions(echoWorkflow, workflow.RegisterOptions{Name: echoWorkflowName})
 	})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	page, err := s.ConnectPage(ctx, "Bench")
-	if err != nil {
-		return err
-	}
+	defer ch.Close()
+	start, s, page := ch.Started, ch.Stack, ch.Page
+	raw := &rawProbe{WakeProbe: ch.Probe, caller: ch.Caller, queue: ch.RawQueue}
 	measure.Progress("setup done in %s (page %s active)", time.Since(start).Round(time.Millisecond), page.PageID)
 
 	before, err := raw.measure(ctx, "before", cfg.probes)
@@ -136,7 +112,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	measure.Progress("done in %s", time.Since(start).Round(time.Second))
-	report(os.Stdout, cfg, b, work, []rawResult{before, after}, time.Since(start), sdkLog)
+	report(os.Stdout, cfg, b, work, []rawResult{before, after}, time.Since(start), ch.Log)
 	return nil
 }
 

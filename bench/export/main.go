@@ -40,38 +40,31 @@ import (
 	"github.com/google/uuid"
 
 	"fbchannel/api"
-	"fbchannel/app/apptest"
+	"fbchannel/bench/measure"
 	"fbchannel/store"
 )
 
 func main() {
-	dbURL := flag.String("database-url", apptest.DefaultDatabaseURL(), "Postgres server (a fresh database is created on it)")
+	var scratch measure.Scratch
+	scratch.Register()
 	messages := flag.Int("messages", 100_000, "messages in all")
 	conversations := flag.Int("conversations", 200, "conversations they are spread over")
-	keep := flag.Bool("keep-db", false, "keep the database")
 	flag.Parse()
-	if err := run(*dbURL, *messages, *conversations, *keep); err != nil {
-		fmt.Fprintln(os.Stderr, "export bench:", err)
-		os.Exit(1)
-	}
+	measure.Run("export bench", func(ctx context.Context) error { return run(ctx, scratch, *messages, *conversations) })
 }
 
 var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func run(dbURL string, messages, conversations int, keep bool) error {
-	ctx := context.Background()
-	db, name, done, err := apptest.ScratchDatabase(ctx, dbURL, keep)
+func run(ctx context.Context, scratch measure.Scratch, messages, conversations int) error {
+	var accountID string
+	db, seedTook, done, err := scratch.Seed(ctx, fmt.Sprintf("%d messages in %d conversations", messages, conversations), func(db *sql.DB) (err error) {
+		accountID, err = seed(ctx, db, messages, conversations)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer done()
-	fmt.Fprintf(os.Stderr, "seeding %d messages in %d conversations into %s\n", messages, conversations, name)
-	seedStart := time.Now()
-	accountID, err := seed(ctx, db, messages, conversations)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	seedTook := time.Since(seedStart)
 
 	const adminToken = "bench-admin-token"
 	srv := &api.Server{Store: &store.Store{DB: db}, AdminToken: adminToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -175,8 +175,8 @@ type phaseResult struct {
 func (p phaseResult) throughput() float64 { return float64(p.ok) / p.wall.Seconds() }
 
 func run(ctx context.Context, cfg config) (err error) {
-	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
+	if err := cfg.CheckTemporalCLI(); err != nil {
+		return err
 	}
 	b := &bench{cfg: cfg, tag: apptest.RandomHex(3), sdkLog: newCountingLogger(), serviceLog: newCountingHandler(), serverLog: &lineCounter{}}
 	defer func() {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"fbchannel/bench/measure"
+	"fbchannel/ops"
 )
 
 // reqTiming is the server side of one webhook request.
@@ -40,16 +41,6 @@ func (c timedClient) SignalWithStartWorkflow(ctx context.Context, workflowID, si
 	return run, err
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
 // timeWebhooks records the server side of every webhook POST.
 func (b *bench) timeWebhooks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,10 +49,10 @@ func (b *bench) timeWebhooks(next http.Handler) http.Handler {
 			return
 		}
 		slot := &timingSlot{}
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &ops.StatusWriter{ResponseWriter: w}
 		t0 := time.Now()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), timingKey{}, slot)))
-		t := reqTiming{total: time.Since(t0), sws: time.Duration(slot.sws.Load()), ok: rec.status == http.StatusOK}
+		t := reqTiming{total: time.Since(t0), sws: time.Duration(slot.sws.Load()), ok: rec.Status() == http.StatusOK}
 		b.timingMu.Lock()
 		b.timings = append(b.timings, t)
 		b.timingMu.Unlock()

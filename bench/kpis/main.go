@@ -24,43 +24,34 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
 
-	"fbchannel/app/apptest"
+	"fbchannel/bench/measure"
 	"fbchannel/ops"
 	"fbchannel/store"
 )
 
 func main() {
-	dbURL := flag.String("database-url", apptest.DefaultDatabaseURL(), "Postgres server (a fresh database is created on it)")
+	var scratch measure.Scratch
+	scratch.Register()
 	conversations := flag.Int("conversations", 100_000, "conversations in all")
 	days := flag.Int("days", 30, "days they are spread over")
-	keep := flag.Bool("keep-db", false, "keep the database")
 	flag.Parse()
-	if err := run(*dbURL, *conversations, *days, *keep); err != nil {
-		fmt.Fprintln(os.Stderr, "kpis bench:", err)
-		os.Exit(1)
-	}
+	measure.Run("kpis bench", func(ctx context.Context) error { return run(ctx, scratch, *conversations, *days) })
 }
 
 var base = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-func run(dbURL string, conversations, days int, keep bool) error {
-	ctx := context.Background()
-	db, name, done, err := apptest.ScratchDatabase(ctx, dbURL, keep)
+func run(ctx context.Context, scratch measure.Scratch, conversations, days int) error {
+	db, seedTook, done, err := scratch.Seed(ctx, fmt.Sprintf("%d conversations over %d days", conversations, days), func(db *sql.DB) error {
+		return seed(ctx, db, conversations, days)
+	})
 	if err != nil {
 		return err
 	}
 	defer done()
-	fmt.Fprintf(os.Stderr, "seeding %d conversations over %d days into %s\n", conversations, days, name)
-	seedStart := time.Now()
-	if err := seed(ctx, db, conversations, days); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	seedTook := time.Since(seedStart)
 	st := &store.Store{DB: db}
 
 	fmt.Printf("# Service KPI benchmark\n\n")

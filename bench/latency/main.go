@@ -41,7 +41,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"fbchannel/app/apptest"
 	"fbchannel/bench/measure"
@@ -77,38 +76,13 @@ type results struct {
 }
 
 func run(ctx context.Context, cfg config) error {
-	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
-		return fmt.Errorf("the Temporal CLI is missing at %s (make tools builds it): %w", cfg.TemporalCLI, err)
-	}
-	start := time.Now()
-	tag := apptest.RandomHex(3)
-	tc, err := measure.StartTemporal(ctx, cfg.TemporalCLI)
+	ch, err := cfg.StartChannel(ctx, 16, nil)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	caller, workerClient, sdkLog := tc.Caller, tc.Worker, tc.Log
-
-	raw := &rawProbe{WakeProbe: measure.NewWakeProbe(caller), caller: caller, queue: "bench-raw-" + tag}
-	rawWorker := worker.New(workerClient, raw.queue, worker.Options{})
-	raw.Register(rawWorker)
-	if err := rawWorker.Start(); err != nil {
-		return err
-	}
-	defer rawWorker.Stop()
-
-	s, err := apptest.Start(ctx, apptest.Options{
-		DatabaseURL: cfg.DatabaseURL, Database: "fbchannel_bench_" + tag, KeepDB: cfg.KeepDB, SeparatePools: true,
-		TaskQueue: "fbchannel-bench-" + tag, Starter: caller, Worker: workerClient, Connections: 16,
-	})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	page, err := s.ConnectPage(ctx, "Bench")
-	if err != nil {
-		return err
-	}
+	defer ch.Close()
+	start, s, page := ch.Started, ch.Stack, ch.Page
+	raw := &rawProbe{WakeProbe: ch.Probe, caller: ch.Caller, queue: ch.RawQueue}
 	var agent struct{ ID, Token string }
 	if code, body, err := s.Call(ctx, s.AdminToken, "POST", "/api/v1/agents",
 		map[string]any{"name": "bench-agent", "email": "bench-agent@example.com", "capacity": cfg.probes + 10}, &agent); err != nil || code != 201 {
@@ -131,7 +105,7 @@ func run(ctx context.Context, cfg config) error {
 	if res.rawBefore, err = raw.measure(ctx, "before", cfg.probes); err != nil {
 		return err
 	}
-	b := &bench{cfg: cfg, s: s, page: page, agentToken: agent.Token, stream: stream, tc: caller}
+	b := &bench{cfg: cfg, s: s, page: page, agentToken: agent.Token, stream: stream, tc: ch.Caller}
 	convs, err := b.firstMessages(ctx, &res)
 	if err != nil {
 		return err
@@ -145,7 +119,7 @@ func run(ctx context.Context, cfg config) error {
 	if res.rawAfter, err = raw.measure(ctx, "after", cfg.probes); err != nil {
 		return err
 	}
-	report(os.Stdout, cfg, res, time.Since(start), sdkLog)
+	report(os.Stdout, cfg, res, time.Since(start), ch.Log)
 	return nil
 }
 

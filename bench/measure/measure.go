@@ -1,7 +1,8 @@
-// Package measure is what the benchmarks share to measure and report: nearest-rank
-// percentiles, millisecond formatting, a cancellable sleep and progress lines, and
-// the flags, main and SDK log counter of a bench. The channel they measure is
-// app/apptest's Stack.
+// Package measure is what the benchmarks (and the soak) share to measure and
+// report: nearest-rank percentiles, millisecond formatting, a cancellable sleep
+// and progress lines, and the flags, main and SDK log counter of a bench. The
+// channel they measure is app/apptest's Stack, started by StartChannel; a bench
+// of queries alone seeds a Scratch database.
 package measure
 
 import (

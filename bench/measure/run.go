@@ -2,15 +2,18 @@ package measure
 
 import (
 	"context"
-	"fbchannel/app/apptest"
+	"database/sql"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/log"
+
+	"fbchannel/app/apptest"
 )
 
 // Run is the end of a benchmark's main, after its flags: it runs run until SIGINT
@@ -48,4 +51,34 @@ func (s *Stack) Register() {
 	flag.StringVar(&s.TemporalCLI, "temporal-cli", apptest.TemporalCLI(), "path of the Temporal CLI (env TEMPORAL_CLI)")
 	flag.StringVar(&s.DatabaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres URL (env DATABASE_URL); the bench creates its own database next to it")
 	flag.BoolVar(&s.KeepDB, "keep-db", false, "keep the bench database instead of dropping it at the end")
+}
+
+// Scratch is the flags of a bench of queries on a database of its own, seeded
+// by SQL (no Temporal, no channel).
+type Scratch struct {
+	DatabaseURL string
+	KeepDB      bool
+}
+
+// Register defines the scratch database's flags on the command line.
+func (s *Scratch) Register() {
+	flag.StringVar(&s.DatabaseURL, "database-url", apptest.DefaultDatabaseURL(), "Postgres server (a fresh database is created on it)")
+	flag.BoolVar(&s.KeepDB, "keep-db", false, "keep the database")
+}
+
+// Seed creates and migrates the scratch database and seeds it with seed; what
+// names what is seeded, for the progress line. done closes the database and
+// drops it, unless -keep-db.
+func (s *Scratch) Seed(ctx context.Context, what string, seed func(*sql.DB) error) (db *sql.DB, took time.Duration, done func(), err error) {
+	db, name, done, err := apptest.ScratchDatabase(ctx, s.DatabaseURL, s.KeepDB)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	Progress("seeding %s into %s", what, name)
+	start := time.Now()
+	if err := seed(db); err != nil {
+		done()
+		return nil, 0, nil, fmt.Errorf("seed: %w", err)
+	}
+	return db, time.Since(start), done, nil
 }

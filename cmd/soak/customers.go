@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"fbchannel/bench/measure"
 	"fbchannel/messenger"
 	"fbchannel/simulator"
 )
@@ -162,14 +163,14 @@ func (d *driver) drive(ctx context.Context) {
 				return
 			}
 			// Every customer with messages left is waiting for an acknowledgement.
-			if !sleepCtx(ctx, 50*time.Millisecond) {
+			if measure.Sleep(ctx, 50*time.Millisecond) != nil {
 				return
 			}
 			continue
 		}
 		// Pace by messages; a stalled system slows the load (no burst afterwards).
 		if wait := time.Until(next); wait > 0 {
-			if !sleepCtx(ctx, wait) {
+			if measure.Sleep(ctx, wait) != nil {
 				d.untake(batch)
 				return
 			}

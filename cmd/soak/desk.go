@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"fbchannel/bench/measure"
 )
 
 // desk is the agents' side: each agent follows its SSE stream (reconnecting with
@@ -101,12 +103,12 @@ func (a *agent) work(ctx context.Context) {
 		if err == nil && status == http.StatusOK {
 			break
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if measure.Sleep(ctx, time.Second) != nil {
 			return
 		}
 	}
 	lastReconcile := time.Now()
-	for sleepCtx(ctx, a.d.rng.between(300*time.Millisecond, 800*time.Millisecond)) {
+	for measure.Sleep(ctx, a.d.rng.between(300*time.Millisecond, 800*time.Millisecond)) == nil {
 		if time.Since(lastReconcile) > 10*time.Second {
 			a.reconcile(ctx)
 			lastReconcile = time.Now()
@@ -255,7 +257,7 @@ func (a *agent) close(ctx context.Context, c *aconv) {
 		return
 	}
 	if d.s.cfg.reopenProb > 0 && d.rng.Float64() < d.s.cfg.reopenProb {
-		sleepCtx(ctx, d.rng.between(500*time.Millisecond, 3*time.Second))
+		_ = measure.Sleep(ctx, d.rng.between(500*time.Millisecond, 3*time.Second))
 		status, body, err := call(ctx, http.MethodPost, a.url("/api/v1/conversations/"+c.id+"/reopen"), a.token, nil)
 		if ctx.Err() != nil {
 			return // the soak is over
@@ -328,7 +330,7 @@ func (a *agent) stream(ctx context.Context) {
 			a.d.mu.Lock()
 			a.d.stats.reconnects++
 			a.d.mu.Unlock()
-			if !sleepCtx(ctx, 500*time.Millisecond) {
+			if measure.Sleep(ctx, 500*time.Millisecond) != nil {
 				return
 			}
 		}

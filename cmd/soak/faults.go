@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fbchannel/bench/measure"
 	"fbchannel/supervise"
 	"fmt"
 	"strings"
@@ -64,7 +65,7 @@ func (in *injector) run(ctx context.Context, loadStart time.Time) {
 	if len(in.kinds) == 0 {
 		return
 	}
-	if !sleepCtx(ctx, in.s.cfg.warmup) {
+	if measure.Sleep(ctx, in.s.cfg.warmup) != nil {
 		return
 	}
 	var deck []string
@@ -92,7 +93,7 @@ func (in *injector) run(ctx context.Context, loadStart time.Time) {
 		in.records = append(in.records, rec)
 		in.mu.Unlock()
 		every := in.s.cfg.faultEvery
-		if !sleepCtx(ctx, in.rng.between(every/2, every+every/2)) {
+		if measure.Sleep(ctx, in.rng.between(every/2, every+every/2)) != nil {
 			return
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fbchannel/bench/measure"
 	"fbchannel/supervise"
 	"fmt"
 	"net/http"
@@ -207,7 +208,7 @@ func (m *monitor) waitQuiet(ctx context.Context) bool {
 			logf("settled: %d/%d messages recorded, no reply sending, no conversation waiting", recorded, want)
 			return true
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if measure.Sleep(ctx, time.Second) != nil {
 			logf("not settled within the bound: %d/%d acknowledged messages recorded, %d replies sending, %d conversations waiting",
 				recorded, want, sending, waiting)
 			return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fbchannel/apiclient"
+	"fbchannel/bench/measure"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -48,22 +49,11 @@ func mustCall(ctx context.Context, method, url, auth string, body, out any) erro
 		default:
 			return fmt.Errorf("%s %s: %d %s", method, url, status, strings.TrimSpace(string(b)))
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if measure.Sleep(ctx, time.Second) != nil {
 			return ctx.Err()
 		}
 	}
 	return last
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 func execOutput(ctx context.Context, name string, args ...string) (string, error) {
@@ -133,7 +123,7 @@ func (s *soak) seed(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("page %s is %q after 60s (last_error %v); see the worker's log", s.pageUUID, page.ProvisioningStatus, page.LastError)
 		}
-		sleepCtx(ctx, 500*time.Millisecond)
+		_ = measure.Sleep(ctx, 500*time.Millisecond)
 		if err := mustCall(ctx, http.MethodGet, s.starterURL+"/api/v1/pages/"+page.ID, admin, nil, &page); err != nil {
 			return err
 		}
