@@ -221,6 +221,7 @@ func (s *Stack) Start() error {
 		// The starter's inbox relay, as the starter process runs it.
 		if s.Starter.Metrics == nil {
 			s.Starter.Metrics = ops.NewStarter()
+			s.Starter.Metrics.WatchWebhookCache(s.Store.Webhooks)
 		}
 		s.Starter.Relay = s.RunRelay(s.Starter.Temporal, s.Starter.Metrics)
 	}
