@@ -7,6 +7,10 @@
 // stream reads them after its last id whenever it is woken. Notifications sent while
 // the connection is down are lost, so when it comes back every stream is woken for a
 // catch-up read, and streams also read on a slow safety poll of their own.
+//
+// The same connection carries other channels for Watchers (Options.Watchers),
+// such as the webhook's account cache (store.WebhookCache): one connection per
+// process, told of each notification and of every loss and return.
 package agentevents
 
 import (
