@@ -7,6 +7,10 @@
 // stream reads them after its last id whenever it is woken. Notifications sent while
 // the connection is down are lost, so when it comes back every stream is woken for a
 // catch-up read, and streams also read on a slow safety poll of their own.
+//
+// The same connection carries other channels for Watchers (Options.Watchers),
+// such as the webhook's account cache (store.WebhookCache): one connection per
+// process, told of each notification and of every loss and return.
 package agentevents
 
 import (
@@ -43,6 +47,22 @@ type Options struct {
 	SafetyPoll time.Duration
 	// Log receives the connection's losses and recoveries (slog.Default when nil).
 	Log *slog.Logger
+	// Watchers follow other channels on the same connection (one connection per
+	// process, whatever listens).
+	Watchers []Watcher
+}
+
+// Watcher follows one more NOTIFY channel on the hub's connection.
+type Watcher interface {
+	// Channel is the channel to LISTEN on.
+	Channel() string
+	// Notified receives each notification's payload. It must not block.
+	Notified(payload string)
+	// Listening tells whether notifications on the channel reach Notified: true
+	// once the channel is listened on (first, and after every reconnection),
+	// false as soon as the connection is lost. Either way, notifications may have
+	// been missed since the last call. It must not block.
+	Listening(up bool)
 }
 
 // Hub is a process's one LISTEN connection and the streams it wakes.
@@ -50,6 +70,7 @@ type Hub struct {
 	listener   *pq.Listener
 	safetyPoll time.Duration
 	log        *slog.Logger
+	watchers   map[string]Watcher // by channel
 	done       chan struct{}
 	listening  chan struct{}
 	stopped    sync.WaitGroup
@@ -67,6 +88,10 @@ func Listen(dsn string, opts Options) *Hub {
 		done:       make(chan struct{}),
 		listening:  make(chan struct{}),
 		streams:    map[string]map[*Subscription]struct{}{},
+		watchers:   map[string]Watcher{},
+	}
+	for _, w := range opts.Watchers {
+		h.watchers[w.Channel()] = w
 	}
 	if h.safetyPoll <= 0 {
 		h.safetyPoll = DefaultSafetyPoll
@@ -89,6 +114,13 @@ func Listen(dsn string, opts Options) *Hub {
 				h.log.Error("agent events: LISTEN failed; streams poll", "err", err)
 			}
 			return
+		}
+		for channel, w := range h.watchers {
+			if err := h.listener.Listen(channel); err != nil {
+				h.log.Error("LISTEN failed", "channel", channel, "err", err)
+				continue
+			}
+			w.Listening(true)
 		}
 		h.wakeAll()
 		close(h.listening)
@@ -168,6 +200,13 @@ func (h *Hub) dispatch() {
 	for n := range h.listener.Notify { // closed by listener.Close
 		if n == nil { // reconnected: what was sent meanwhile is lost
 			h.wakeAll()
+			for _, w := range h.watchers {
+				w.Listening(true)
+			}
+			continue
+		}
+		if w, ok := h.watchers[n.Channel]; ok {
+			w.Notified(n.Extra)
 			continue
 		}
 		h.mu.Lock()
@@ -204,10 +243,14 @@ func (h *Hub) keepAlive() {
 	}
 }
 
-// connectionChanged runs on pq's dispatching goroutine, so it only logs.
+// connectionChanged runs on pq's dispatching goroutine, so it only logs and
+// tells the watchers (which do not block).
 func (h *Hub) connectionChanged(ev pq.ListenerEventType, err error) {
 	switch ev {
 	case pq.ListenerEventDisconnected:
+		for _, w := range h.watchers {
+			w.Listening(false)
+		}
 		h.log.Warn("agent events: LISTEN connection lost; streams poll until it is back", "err", err)
 	case pq.ListenerEventConnectionAttemptFailed:
 		h.log.Warn("agent events: cannot reconnect the LISTEN connection", "err", err)

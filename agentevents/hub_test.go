@@ -172,3 +172,67 @@ func TestHubRingsEveryStreamWhenItsConnectionComesBack(t *testing.T) {
 		t.Fatal("no ring for a notification after the reconnection")
 	}
 }
+
+// watcher records what the hub tells a Watcher, in order.
+type watcher struct{ calls chan string }
+
+func (w *watcher) Channel() string         { return "hub_test_watch" }
+func (w *watcher) Notified(payload string) { w.calls <- "notified " + payload }
+func (w *watcher) Listening(up bool)       { w.calls <- map[bool]string{true: "up", false: "down"}[up] }
+
+// next waits for the next call; the wait bounds a failing test.
+func (w *watcher) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case c := <-w.calls:
+		return c
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hub told the watcher nothing")
+		return ""
+	}
+}
+
+// A watcher of another channel on the hub's connection hears its notifications
+// (not the agents'), and is told when the connection goes and comes back (what
+// was sent meanwhile is lost), before it hears anything after that.
+func TestHubTellsItsWatchersOfNotificationsAndOfTheConnection(t *testing.T) {
+	w := &watcher{calls: make(chan string, 16)}
+	appName := "hub-watch-" + time.Now().Format("150405.000000")
+	dsn := testDSN(t, appName)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	hub := agentevents.Listen(dsn, agentevents.Options{SafetyPoll: time.Hour, Watchers: []agentevents.Watcher{w}})
+	t.Cleanup(hub.Close)
+	listening(t, hub)
+	if got := w.next(t); got != "up" {
+		t.Fatalf("first call %q, want up", got)
+	}
+	notify(t, db, "not-for-the-watcher")
+	if _, err := db.Exec(`SELECT pg_notify($1, 'v42')`, w.Channel()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.next(t); got != "notified v42" {
+		t.Fatalf("got %q, want the watcher's notification only", got)
+	}
+
+	pid := listenerPID(t, db, appName)
+	var terminated bool
+	if err := db.QueryRow(`SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&terminated); err != nil || !terminated {
+		t.Fatalf("terminate the listener: %v %v", terminated, err)
+	}
+	if got := w.next(t); got != "down" {
+		t.Fatalf("after the connection was lost: %q, want down", got)
+	}
+	if got := w.next(t); got != "up" {
+		t.Fatalf("after the connection came back: %q, want up", got)
+	}
+	if _, err := db.Exec(`SELECT pg_notify($1, 'v43')`, w.Channel()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.next(t); got != "notified v43" {
+		t.Fatalf("after the reconnection: %q", got)
+	}
+}

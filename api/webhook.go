@@ -20,10 +20,16 @@ import (
 // webhookDeadline keeps the answer inside Facebook's 5-second delivery timeout.
 const webhookDeadline = 4 * time.Second
 
+// webhookLookups bounds a delivery's account lookups: a cached one, then fresh
+// ones while pages or accounts keep changing under it (each change makes the
+// inbox refuse events routed before it). After the last, 503: Facebook retries.
+const webhookLookups = 3
+
 // verifyWebhook answers Facebook's subscription handshake.
 func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
+	// Fresh: the handshake is rare, and a changed verify token must count at once.
+	lookup, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"), true)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
 		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
 		return
@@ -33,7 +39,7 @@ func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.Get("hub.mode") != "subscribe" ||
-		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(accts[0].VerifyToken)) != 1 {
+		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(lookup.Accounts[0].VerifyToken)) != 1 {
 		writeError(w, http.StatusForbidden, "forbidden", "The verify token does not match this page's.")
 		return
 	}
@@ -59,54 +65,83 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "The delivery could not be read.")
 		return
 	}
-	accts, err := s.Store.WebhookAccounts(r.Context(), r.PathValue("page"))
-	if errors.Is(err, store.ErrGone) {
-		// A deleted channel: Facebook may deliver for a while (or retry old
-		// deliveries); acknowledge and ignore, so it neither retries nor alerts.
-		s.Metrics.WebhookRequest(ops.WebhookIgnored)
-		writeJSON(w, http.StatusOK, map[string]any{"accepted": 0})
-		return
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		s.Metrics.WebhookRequest(ops.WebhookNotFound)
-		writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
-		return
-	}
-	if err != nil {
-		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
-		s.internalError(w, r, err)
-		return
-	}
-	acct, signed := signedBy(accts, body, r.Header.Get("X-Hub-Signature-256"))
-	if !signed {
-		// Persistent 403s make Facebook disable the page: say so where admins look.
-		s.Log.Warn("webhook signature mismatch", "webhook_id", r.PathValue("page"), "account_id", accts[0].AccountID)
-		s.Metrics.WebhookRequest(ops.WebhookBadSignature)
-		writeError(w, http.StatusForbidden, "bad_signature", "X-Hub-Signature-256 does not match the app secret.")
-		return
-	}
-	batch, err := messenger.ParseBatch(body)
-	if err != nil {
-		s.Metrics.WebhookRequest(ops.WebhookMalformed)
-		writeError(w, http.StatusBadRequest, "malformed", "The delivery is not a Messenger webhook batch: "+err.Error())
-		return
-	}
-	events, unreadable := route(acct, r.PathValue("page"), batch)
-	// The relay's signals continue this request's trace.
-	trace := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(r.Context(), trace)
-	for i := range events {
-		events[i].TraceParent = trace.Get("traceparent")
-	}
-
 	ctx, cancel := context.WithTimeout(r.Context(), webhookDeadline)
 	defer cancel()
-	inserted, err := s.Store.SaveInbox(ctx, events, unreadable)
-	if err != nil {
-		s.Log.Error("webhook not accepted: the inbox could not store it", "page_uuid", r.PathValue("page"), "events", len(events), "err", err)
-		s.Metrics.WebhookRequest(ops.WebhookUnavailable)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The delivery could not be stored; Facebook will retry it.")
-		return
+	var (
+		batch              messenger.Batch
+		parsed             bool
+		events             []store.InboundEvent
+		unreadable         []store.UnreadableEvent
+		inserted           int
+		fresh, lastAttempt bool
+	)
+	// The accounts usually come from the cache (store.WebhookCache). Whatever
+	// the cache might have got wrong is judged again on a fresh read: a
+	// signature it does not match, an entry for a page it does not list, and
+	// events the inbox refused because pages or accounts changed since the
+	// answer was read (the version fence).
+	for attempt := 0; ; attempt++ {
+		lastAttempt = attempt == webhookLookups-1
+		lookup, err := s.Store.WebhookAccounts(ctx, r.PathValue("page"), fresh)
+		if errors.Is(err, store.ErrGone) {
+			// A deleted channel: Facebook may deliver for a while (or retry old
+			// deliveries); acknowledge and ignore, so it neither retries nor alerts.
+			s.Metrics.WebhookRequest(ops.WebhookIgnored)
+			writeJSON(w, http.StatusOK, map[string]any{"accepted": 0})
+			return
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			s.Metrics.WebhookRequest(ops.WebhookNotFound)
+			writeError(w, http.StatusNotFound, "not_found", "No page has this callback URL.")
+			return
+		}
+		if err != nil {
+			s.Metrics.WebhookRequest(ops.WebhookUnavailable)
+			s.internalError(w, r, err)
+			return
+		}
+		fresh = true // from here on, any doubt reads Postgres
+		acct, signed := signedBy(lookup.Accounts, body, r.Header.Get("X-Hub-Signature-256"))
+		if !signed && lookup.Cached && !lastAttempt {
+			continue
+		}
+		if !signed {
+			// Persistent 403s make Facebook disable the page: say so where admins look.
+			s.Log.Warn("webhook signature mismatch", "webhook_id", r.PathValue("page"), "account_id", lookup.Accounts[0].AccountID)
+			s.Metrics.WebhookRequest(ops.WebhookBadSignature)
+			writeError(w, http.StatusForbidden, "bad_signature", "X-Hub-Signature-256 does not match the app secret.")
+			return
+		}
+		if !parsed {
+			if batch, err = messenger.ParseBatch(body); err != nil {
+				s.Metrics.WebhookRequest(ops.WebhookMalformed)
+				writeError(w, http.StatusBadRequest, "malformed", "The delivery is not a Messenger webhook batch: "+err.Error())
+				return
+			}
+			parsed = true
+		}
+		var unknownPages bool
+		events, unreadable, unknownPages = route(acct, r.PathValue("page"), batch)
+		if unknownPages && lookup.Cached && !lastAttempt {
+			continue // a page added since the answer was cached?
+		}
+		// The relay's signals continue this request's trace.
+		trace := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(r.Context(), trace)
+		for i := range events {
+			events[i].TraceParent = trace.Get("traceparent")
+		}
+		inserted, err = s.Store.SaveInbox(ctx, lookup.Version, events, unreadable)
+		if errors.Is(err, store.ErrAccountsChanged) && !lastAttempt {
+			continue
+		}
+		if err != nil {
+			s.Log.Error("webhook not accepted: the inbox could not store it", "page_uuid", r.PathValue("page"), "events", len(events), "err", err)
+			s.Metrics.WebhookRequest(ops.WebhookUnavailable)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "The delivery could not be stored; Facebook will retry it.")
+			return
+		}
+		break
 	}
 	if inserted > 0 {
 		s.Relay.Kick()
@@ -153,13 +188,13 @@ func containsNUL(payload []byte) bool {
 // route picks what we keep: the events of the account's live pages that have a
 // customer, and the unreadable parts of those pages' entries (or of entries
 // whose page could not be read, kept under the callback's page). Facebook sends
-// all of an app's pages to one callback URL.
-func route(acct store.WebhookAccount, callbackPage string, batch messenger.Batch) ([]store.InboundEvent, []store.UnreadableEvent) {
-	var events []store.InboundEvent
-	var unreadable []store.UnreadableEvent
+// all of an app's pages to one callback URL. unknownPages tells that entries
+// of pages the account does not list were dropped.
+func route(acct store.WebhookAccount, callbackPage string, batch messenger.Batch) (events []store.InboundEvent, unreadable []store.UnreadableEvent, unknownPages bool) {
 	for _, entry := range batch.Entry {
 		pageUUID, ok := acct.Pages[entry.ID]
 		if !ok {
+			unknownPages = true
 			continue
 		}
 		for _, ev := range entry.Messaging {
@@ -184,6 +219,7 @@ func route(acct store.WebhookAccount, callbackPage string, batch messenger.Batch
 	for _, u := range batch.Unreadable {
 		pageUUID, ok := acct.Pages[u.PageID]
 		if u.PageID != "" && !ok {
+			unknownPages = true
 			continue // another account's page, or none we serve
 		}
 		if !ok {
@@ -191,5 +227,5 @@ func route(acct store.WebhookAccount, callbackPage string, batch messenger.Batch
 		}
 		unreadable = append(unreadable, store.UnreadableEvent{PageID: u.PageID, PageUUID: pageUUID, PSID: u.PSID, Reason: u.Reason, Raw: u.Raw})
 	}
-	return events, unreadable
+	return events, unreadable, unknownPages
 }

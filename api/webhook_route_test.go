@@ -39,7 +39,10 @@ func TestRouteSplitsReadableAndUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct := store.WebhookAccount{Pages: map[string]string{"P": "page-uuid"}}
-	events, unreadable := route(acct, "callback-uuid", batch)
+	events, unreadable, unknownPages := route(acct, "callback-uuid", batch)
+	if !unknownPages {
+		t.Error("the entry of page OTHER was dropped without saying so")
+	}
 	if len(events) != 1 || events[0].EventKey != "m1" || events[0].PageUUID != "page-uuid" || events[0].PSID != "A" {
 		t.Fatalf("events = %+v", events)
 	}

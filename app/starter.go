@@ -106,9 +106,12 @@ func RunStarter(ctx context.Context, cfg StarterConfig) error {
 		return fmt.Errorf("temporal: %w", err)
 	}
 	defer c.Close()
-	st := &store.Store{DB: db, Box: p.Box}
-	// One LISTEN connection for every agent's event stream.
-	events := agentevents.Listen(cfg.DatabaseURL, agentevents.Options{Log: p.Log})
+	// The webhook's account lookup is served from memory; the LISTEN connection
+	// below drops it whenever pages or accounts change (store.WebhookCache).
+	st := &store.Store{DB: db, Box: p.Box, Webhooks: store.NewWebhookCache(0)}
+	metrics.WatchWebhookCache(st.Webhooks)
+	// One LISTEN connection for every agent's event stream and the webhook cache.
+	events := agentevents.Listen(cfg.DatabaseURL, agentevents.Options{Log: p.Log, Watchers: []agentevents.Watcher{st.Webhooks}})
 	defer events.Close()
 	// The inbox relay: hands committed webhook events to their conversation
 	// workflows, now and after any outage; it stops before the database closes.

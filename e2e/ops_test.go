@@ -121,6 +121,16 @@ func TestOpsStarterMetricsCountWebhooks(t *testing.T) {
 	if v := opsValue(after, "fbchannel_http_requests_total", map[string]string{"route": "POST /webhooks/facebook/{page}", "code": "200"}); v < 1 {
 		t.Errorf("fbchannel_http_requests_total for the webhook route: %v", v)
 	}
+	// The first delivery read its accounts from Postgres (the forged one, doubted,
+	// read them again); the cache's counters are exported.
+	if d := opsValue(after, "fbchannel_webhook_account_cache_misses_total", nil) - opsValue(before, "fbchannel_webhook_account_cache_misses_total", nil); d < 1 {
+		t.Errorf("fbchannel_webhook_account_cache_misses_total rose by %v, want at least 1", d)
+	}
+	for _, name := range []string{"fbchannel_webhook_account_cache_hits_total", "fbchannel_webhook_account_cache_invalidations_total"} {
+		if _, ok := opsSample(after, name, nil); !ok {
+			t.Errorf("%s is not exported", name)
+		}
+	}
 	if _, ok := after["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
 	}

@@ -140,3 +140,65 @@ func TestWebhookAnswers503WhenPostgresIsDown(t *testing.T) {
 		t.Fatalf("a refused delivery changed the database: %s -> %s", before, after)
 	}
 }
+
+// The webhook's account lookup is cached (store.WebhookCache), and a cached
+// answer never outlives a change: with the cache warm, the delivery right after
+// the page's deletion is ignored (nothing stored), and the delivery right after
+// the page is added again is accepted for the new page row.
+func TestWebhookCacheJudgesTheNextDeliveryOnTheChangedPage(t *testing.T) {
+	st := newStack(t)
+	ch := st.connectPage()
+	psid := "2900000000000090"
+	deliver := func(text string) (status int, accepted float64, mid string) {
+		t.Helper()
+		mid = "m_" + randomHex(8)
+		status, body, err := st.sim.PostCustomerMessage(t.Context(), ch.CallbackURL, ch.AppSecret, ch.PageID, psid, text, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var answer struct{ Accepted float64 }
+		_ = json.Unmarshal([]byte(body), &answer)
+		return status, answer.Accepted, mid
+	}
+	var hits int64
+	if !processMode {
+		hits = st.store.Webhooks.Hits()
+	}
+	for _, text := range []string{"one", "two"} {
+		if status, accepted, _ := deliver(text); status != 200 || accepted != 1 {
+			t.Fatalf("delivery %q before the deletion: %d, %v accepted", text, status, accepted)
+		}
+	}
+	if !processMode && st.store.Webhooks.Hits() == hits {
+		t.Fatal("the second delivery was not answered from the cache")
+	}
+
+	if code := st.call("DELETE", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, nil); code != 202 {
+		t.Fatalf("delete: %d", code)
+	}
+	status, accepted, mid := deliver("after the deletion")
+	if status != 200 || accepted != 0 {
+		t.Fatalf("the delivery right after the deletion: %d, %v accepted; want 200, 0", status, accepted)
+	}
+	if n := st.count("inbound_events", "event_key = $1", mid); n != 0 {
+		t.Fatalf("the delivery right after the deletion stored %d events", n)
+	}
+
+	st.eventually("page deleted", 60*time.Second, func() bool {
+		var p map[string]any
+		st.call("GET", "/api/v1/pages/"+ch.PageUUID, st.adminToken, nil, &p)
+		return p["provisioning_status"] == "deleted"
+	})
+	var raw map[string]any
+	if code := st.call("POST", "/api/v1/accounts/"+ch.AccountID+"/pages", st.adminToken,
+		map[string]string{"name": "Again", "page_id": ch.PageID, "access_token": ch.PageToken}, &raw); code != 201 || raw["callback_url"] != ch.CallbackURL {
+		t.Fatalf("re-add: %d %v", code, raw)
+	}
+	status, accepted, mid = deliver("after re-adding")
+	if status != 200 || accepted != 1 {
+		t.Fatalf("the delivery right after re-adding: %d, %v accepted; want 200, 1", status, accepted)
+	}
+	if n := st.count("inbound_events", "event_key = $1 AND page_uuid = $2", mid, raw["id"]); n != 1 {
+		t.Fatalf("the delivery right after re-adding stored %d events for the new page row", n)
+	}
+}

@@ -116,6 +116,30 @@ func NewStarter() *Metrics {
 	return m
 }
 
+// WebhookCache is what the metrics read of the webhook's account cache
+// (store.WebhookCache).
+type WebhookCache interface {
+	Hits() int64
+	Misses() int64
+	Invalidations() int64
+}
+
+// WatchWebhookCache exports the webhook account cache's counters.
+func (m *Metrics) WatchWebhookCache(c WebhookCache) {
+	if m == nil || c == nil {
+		return
+	}
+	counter := func(name, help string, read func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(read()) })
+	}
+	m.Registry.MustRegister(
+		counter("fbchannel_webhook_account_cache_hits_total", "Webhook deliveries whose account lookup was answered from memory.", c.Hits),
+		counter("fbchannel_webhook_account_cache_misses_total", "Webhook account lookups read from Postgres (not cached, expired, or doubted).", c.Misses),
+		counter("fbchannel_webhook_account_cache_invalidations_total",
+			"Times the webhook account cache was dropped whole: a change to pages or accounts (NOTIFY webhook_accounts), or the LISTEN connection lost or back.", c.Invalidations),
+	)
+}
+
 // NewWorker makes the worker's metrics: sends by outcome, the Go runtime, the
 // process and the Temporal worker's SDK metrics. Pass the result of
 // NewPostgresCollector to Registry.MustRegister for the gauges read from Postgres.

@@ -113,7 +113,7 @@ func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 	const customers, perCustomer = 20, 30
 	pageUUID := "00000000-0000-0000-0000-000000000001"
 	// The refused conversation's events are the oldest in the inbox.
-	if _, err := st.SaveInbox(ctx, []store.InboundEvent{{PageID: "page", PageUUID: pageUUID, EventKey: "m_poison", PSID: "psid-poisoned",
+	if _, err := st.SaveInbox(ctx, store.Unfenced, []store.InboundEvent{{PageID: "page", PageUUID: pageUUID, EventKey: "m_poison", PSID: "psid-poisoned",
 		Kind: "message", Payload: []byte(`{}`)}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRelaysHandOnEveryEventOnceInOrder(t *testing.T) {
 			id := contract.ConversationWorkflowID("page", psid)
 			want[id] = append(want[id], key)
 		}
-		if _, err := st.SaveInbox(ctx, batch, nil); err != nil {
+		if _, err := st.SaveInbox(ctx, store.Unfenced, batch, nil); err != nil {
 			t.Fatal(err)
 		}
 		relays[i%3].Kick()

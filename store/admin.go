@@ -277,31 +277,64 @@ type WebhookAccount struct {
 	Pages       map[string]string // Facebook page id -> our page id, for the account's live pages
 }
 
+// WebhookLookup is what WebhookAccounts answers.
+type WebhookLookup struct {
+	Accounts []WebhookAccount
+	// Version is the version of pages and accounts the answer was read at
+	// (schema 0032): SaveInbox refuses events routed with an older one.
+	Version int64
+	// Cached tells the answer came from memory (Store.Webhooks): a delivery it
+	// would refuse or drop (a signature that does not match, a page it does not
+	// list) is judged again on a fresh read before that.
+	Cached bool
+}
+
 // WebhookAccounts loads the accounts behind a callback URL: every live page row of
 // the Facebook page it names, one per account. Usually one; the signature tells
-// which app (and so which account) a delivery is from.
-func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]WebhookAccount, error) {
+// which app (and so which account) a delivery is from. With a cache
+// (s.Webhooks) the answer may come from memory unless fresh is set; a fresh read
+// replaces the cached answer. "Not found" and "gone" are never cached.
+func (s *Store) WebhookAccounts(ctx context.Context, webhookID string, fresh bool) (WebhookLookup, error) {
 	if !validUUID(webhookID) {
-		return nil, ErrNotFound
+		return WebhookLookup{}, ErrNotFound
 	}
-	// Every webhook delivery asks, so this is one round trip: the account's live
-	// pages come in the same query, and the id (checked above to be a UUID, and
-	// written in its canonical form) is part of the text, so the driver sends a
-	// simple query instead of preparing a statement first.
-	rows, err := s.DB.QueryContext(ctx, `SELECT a.id, a.app_secret_enc, p.verify_token,
+	webhookID = uuid.MustParse(webhookID).String()
+	var generation uint64
+	if s.Webhooks != nil {
+		var e webhookCacheEntry
+		var ok bool
+		if e, generation, ok = s.Webhooks.get(webhookID, fresh); ok {
+			return WebhookLookup{Accounts: e.accounts, Version: e.version, Cached: true}, nil
+		}
+	}
+	l, err := s.readWebhookAccounts(ctx, webhookID)
+	if err == nil && s.Webhooks != nil {
+		s.Webhooks.put(webhookID, generation, l.Accounts, l.Version)
+	}
+	return l, err
+}
+
+func (s *Store) readWebhookAccounts(ctx context.Context, webhookID string) (WebhookLookup, error) {
+	// Every webhook delivery the cache cannot answer asks, so this is one round
+	// trip: the account's live pages and the version come in the same query
+	// (one snapshot, so the version is the data's), and the id (checked to be a
+	// UUID, and written in its canonical form) is part of the text, so the
+	// driver sends a simple query instead of preparing a statement first.
+	rows, err := s.DB.QueryContext(ctx, `SELECT (SELECT version FROM webhook_accounts_version), a.id, a.app_secret_enc, p.verify_token,
 			(SELECT coalesce(json_object_agg(lp.page_id, lp.id), '{}') FROM pages lp
 			 WHERE lp.account_id = a.id AND lp.provisioning_status NOT IN ('deleting', 'deleted'))
 		FROM pages p JOIN accounts a ON a.id = p.account_id
-		WHERE p.webhook_id = '`+uuid.MustParse(webhookID).String()+`'
+		WHERE p.webhook_id = '`+webhookID+`'
 		  AND p.provisioning_status NOT IN ('deleting', 'deleted') AND a.app_secret_enc IS NOT NULL
 		ORDER BY p.created_at`)
 	if err != nil {
-		return nil, err
+		return WebhookLookup{}, err
 	}
+	var version int64
 	accts, err := scanAll(rows, func(row rowScanner) (WebhookAccount, error) {
 		var w WebhookAccount
 		var secretEnc, pages []byte
-		if err := row.Scan(&w.AccountID, &secretEnc, &w.VerifyToken, &pages); err != nil {
+		if err := row.Scan(&version, &w.AccountID, &secretEnc, &w.VerifyToken, &pages); err != nil {
 			return w, err
 		}
 		if err := json.Unmarshal(pages, &w.Pages); err != nil {
@@ -312,21 +345,21 @@ func (s *Store) WebhookAccounts(ctx context.Context, webhookID string) ([]Webhoo
 		return w, err
 	})
 	if err != nil {
-		return nil, err
+		return WebhookLookup{}, err
 	}
 	if len(accts) == 0 {
 		any := pg.NewSelectBuilder()
 		any.Select("count(*)").From("pages").Where(any.Equal("webhook_id", webhookID))
 		var n int
 		if err := queryRow(ctx, s.DB, any).Scan(&n); err != nil {
-			return nil, err
+			return WebhookLookup{}, err
 		}
 		if n > 0 {
-			return nil, ErrGone
+			return WebhookLookup{}, ErrGone
 		}
-		return nil, ErrNotFound
+		return WebhookLookup{}, ErrNotFound
 	}
-	return accts, nil
+	return WebhookLookup{Accounts: accts, Version: version}, nil
 }
 
 // CreateAgent stores an agent with a hashed token and puts it in every default

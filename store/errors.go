@@ -17,6 +17,11 @@ var ErrNotFound = errors.New("not found")
 // ErrGone is returned for something that existed and was deleted.
 var ErrGone = errors.New("deleted")
 
+// ErrAccountsChanged: SaveInbox stored nothing because pages or accounts changed
+// after the delivery was routed (its version is older than the database's);
+// the caller looks the accounts up again and routes it again.
+var ErrAccountsChanged = errors.New("pages or accounts changed since the delivery was routed")
+
 // ErrConflict is returned when a write would break a uniqueness rule users can
 // see. It comes wrapped in a *Refused that says which rule.
 var ErrConflict = errors.New("conflict")

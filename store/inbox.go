@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,26 +42,49 @@ type UnreadableEvent struct {
 // parameters, for the largest delivery WEBHOOK_MAX_BYTES lets in.
 const inboxInsertRows = 1000
 
+// Unfenced is the version SaveInbox does not check: for writers whose events
+// were not routed with WebhookAccounts (tools, tests).
+const Unfenced int64 = 0
+
 // SaveInbox commits a delivery: its events and its unreadable parts, in one
 // transaction. A redelivered event or unreadable part inserts nothing. Events
 // are inserted in the order given, which is their commit order (seq). It
 // answers how many events were new.
 //
+// version is the WebhookLookup.Version the delivery was routed with: when pages
+// or accounts changed since (the database's version is newer), nothing is
+// stored and it answers ErrAccountsChanged. The check is part of the insert
+// (same statement, or a shared lock on the version row in the transaction), so
+// a delivery whose insert starts after a change commits is never stored on the
+// old routing, however stale the caller's cache.
+//
 // Deliveries that arrive while another one is being written share the next
 // statement (group commit, see inboxGroup): one round trip and one WAL flush
 // for all of them instead of a transaction each, which is what bounds the
 // webhook's throughput when Postgres shares its CPUs.
-func (s *Store) SaveInbox(ctx context.Context, events []InboundEvent, unreadable []UnreadableEvent) (inserted int, err error) {
+func (s *Store) SaveInbox(ctx context.Context, version int64, events []InboundEvent, unreadable []UnreadableEvent) (inserted int, err error) {
 	switch {
 	case len(events) == 0 && len(unreadable) == 0:
 		return 0, nil
 	case len(unreadable) == 0 && len(events) <= inboxGroupRows:
-		return s.inbox.save(ctx, s.DB, events)
+		return s.inbox.save(ctx, s.DB, version, events)
 	}
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
+		if version != Unfenced {
+			// FOR SHARE: a change committing meanwhile bumps the version at its
+			// commit, so it waits for this transaction (or this one reads its
+			// new version).
+			var current int64
+			if err := tx.QueryRowContext(ctx, `SELECT version FROM webhook_accounts_version FOR SHARE`).Scan(&current); err != nil {
+				return err
+			}
+			if current != version {
+				return ErrAccountsChanged
+			}
+		}
 		for start := 0; start < len(events); start += inboxInsertRows {
-			n, err := insertInboundEvents(ctx, tx, events[start:min(start+inboxInsertRows, len(events))])
+			n, err := insertInboundEvents(ctx, tx, Unfenced, events[start:min(start+inboxInsertRows, len(events))])
 			if err != nil {
 				return err
 			}
@@ -80,42 +104,91 @@ func (s *Store) SaveInbox(ctx context.Context, events []InboundEvent, unreadable
 		}
 		return nil
 	})
+	if err != nil {
+		inserted = 0
+	}
 	return inserted, err
 }
 
-// insertInboundEvents inserts events in their order with one statement (atomic
-// by itself); a row already there (a redelivery) is skipped. It answers how
-// many were new.
-func insertInboundEvents(ctx context.Context, q querier, events []InboundEvent) (int, error) {
-	res, err := q.ExecContext(ctx, inboundEventsInsert(events, ""))
+// fencedEvents are one delivery's events and the version they were routed with.
+type fencedEvents struct {
+	version int64
+	events  []InboundEvent
+}
+
+// insertInboundEvents inserts one delivery's events in their order with one
+// statement (atomic by itself); a row already there (a redelivery) is
+// skipped. It answers how many were new, or ErrAccountsChanged.
+func insertInboundEvents(ctx context.Context, q querier, version int64, events []InboundEvent) (int, error) {
+	fresh, current, err := insertFenced(ctx, q, []fencedEvents{{version, events}})
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	if version != Unfenced && version != current {
+		return 0, ErrAccountsChanged
+	}
+	return len(fresh), nil
 }
 
-// inboundEventsInsert is the INSERT of events, in their order, skipping those
-// already stored, then returning. The values are quoted into the text
-// (pq.QuoteLiteral) rather than bound as parameters: a statement without
-// parameters is one round trip to Postgres instead of two (prepare, then
-// execute), and this is the statement every webhook delivery waits for. No
-// value can hold a NUL (the webhook stores such events as unreadable).
-func inboundEventsInsert(events []InboundEvent, returning string) string {
-	var q strings.Builder
-	q.WriteString("INSERT INTO inbound_events (page_id, page_uuid, event_key, psid, kind, payload, traceparent) VALUES ")
-	for i, e := range events {
-		if i > 0 {
-			q.WriteString(", ")
+// eventKey names an inbound event: its page and Facebook's key.
+type eventKey struct{ page, event string }
+
+// insertFenced inserts the deliveries' events in their order with one
+// statement, each delivery's only if its version is the database's (or it is
+// Unfenced), and skipping those already stored. It answers the keys inserted
+// and the database's version, read in the same snapshot as the check.
+func insertFenced(ctx context.Context, q querier, deliveries []fencedEvents) (map[eventKey]bool, int64, error) {
+	rows, err := q.QueryContext(ctx, inboundEventsInsert(deliveries))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	fresh := map[eventKey]bool{}
+	var current int64
+	for rows.Next() {
+		var page, event sql.NullString
+		if err := rows.Scan(&current, &page, &event); err != nil {
+			return nil, 0, err
 		}
-		q.WriteString("(" + pq.QuoteLiteral(e.PageID) + ", " + literalOrNull(e.PageUUID) + "::uuid, " + pq.QuoteLiteral(e.EventKey) + ", " +
-			pq.QuoteLiteral(e.PSID) + ", " + pq.QuoteLiteral(e.Kind) + ", " + pq.QuoteLiteral(string(e.Payload)) + "::jsonb, " +
-			literalOrNull(e.TraceParent) + ")")
+		if page.Valid {
+			fresh[eventKey{page.String, event.String}] = true
+		}
 	}
-	q.WriteString(" ON CONFLICT (page_id, event_key) DO NOTHING")
-	if returning != "" {
-		q.WriteString(" RETURNING " + returning)
+	return fresh, current, rows.Err()
+}
+
+// inboundEventsInsert is the INSERT of the deliveries' events, in their order,
+// skipping those already stored and those of a delivery routed with another
+// version than webhook_accounts_version's. It returns the keys inserted, each
+// with the version, and one more row (NULL keys) with the version. The values
+// are quoted into the text (pq.QuoteLiteral) rather than bound as parameters:
+// a statement without parameters is one round trip to Postgres instead of two
+// (prepare, then execute), and this is the statement every webhook delivery
+// waits for. No value can hold a NUL (the webhook stores such events as
+// unreadable).
+func inboundEventsInsert(deliveries []fencedEvents) string {
+	var q strings.Builder
+	q.WriteString(`WITH fence AS (SELECT version FROM webhook_accounts_version),
+	ins AS (INSERT INTO inbound_events (page_id, page_uuid, event_key, psid, kind, payload, traceparent)
+	SELECT page_id, page_uuid, event_key, psid, kind, payload, traceparent FROM (VALUES `)
+	first := true
+	for _, d := range deliveries {
+		for _, e := range d.events {
+			if !first {
+				q.WriteString(", ")
+			}
+			first = false
+			q.WriteString("(" + pq.QuoteLiteral(e.PageID) + ", " + literalOrNull(e.PageUUID) + "::uuid, " + pq.QuoteLiteral(e.EventKey) + ", " +
+				pq.QuoteLiteral(e.PSID) + ", " + pq.QuoteLiteral(e.Kind) + ", " + pq.QuoteLiteral(string(e.Payload)) + "::jsonb, " +
+				literalOrNull(e.TraceParent) + "::text, " + strconv.FormatInt(d.version, 10) + "::bigint)")
+		}
 	}
+	q.WriteString(`) AS d (page_id, page_uuid, event_key, psid, kind, payload, traceparent, routed_at)
+	WHERE d.routed_at = 0 OR d.routed_at = (SELECT version FROM fence)
+	ON CONFLICT (page_id, event_key) DO NOTHING
+	RETURNING page_id, event_key)
+SELECT (SELECT version FROM fence), page_id, event_key FROM ins
+UNION ALL SELECT version, NULL, NULL FROM fence`)
 	return q.String()
 }
 
@@ -157,14 +230,15 @@ type inboxGroup struct {
 }
 
 type inboxWrite struct {
+	version  int64
 	events   []InboundEvent
 	inserted int
 	err      error
 	done     chan struct{}
 }
 
-func (g *inboxGroup) save(ctx context.Context, db *sql.DB, events []InboundEvent) (int, error) {
-	w := &inboxWrite{events: events, done: make(chan struct{})}
+func (g *inboxGroup) save(ctx context.Context, db *sql.DB, version int64, events []InboundEvent) (int, error) {
+	w := &inboxWrite{version: version, events: events, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	if g.writers < inboxWriters {
@@ -212,7 +286,8 @@ func (g *inboxGroup) flush(db *sql.DB) {
 }
 
 // writeGroup inserts the group's events in one statement, in queue order, and
-// tells each delivery how many of its events were new.
+// tells each delivery how many of its events were new (or that it was routed
+// with an old version, ErrAccountsChanged).
 func writeGroup(ctx context.Context, db *sql.DB, group []*inboxWrite) {
 	defer func() {
 		for _, w := range group {
@@ -220,42 +295,30 @@ func writeGroup(ctx context.Context, db *sql.DB, group []*inboxWrite) {
 		}
 	}()
 	if len(group) == 1 {
-		group[0].inserted, group[0].err = insertInboundEvents(ctx, db, group[0].events)
+		group[0].inserted, group[0].err = insertInboundEvents(ctx, db, group[0].version, group[0].events)
 		return
 	}
-	var events []InboundEvent
-	for _, w := range group {
-		events = append(events, w.events...)
+	deliveries := make([]fencedEvents, len(group))
+	for i, w := range group {
+		deliveries[i] = fencedEvents{w.version, w.events}
 	}
-	type key struct{ page, event string }
-	var fresh map[key]bool
-	rows, err := db.QueryContext(ctx, inboundEventsInsert(events, "page_id, event_key"))
-	if err == nil {
-		fresh = map[key]bool{}
-		for rows.Next() {
-			var k key
-			if err = rows.Scan(&k.page, &k.event); err != nil {
-				break
-			}
-			fresh[k] = true
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-	}
+	fresh, current, err := insertFenced(ctx, db, deliveries)
 	if err != nil {
 		// Whatever Postgres refused, it refused for the whole group: each
 		// delivery on its own, so only the one at fault fails.
 		for _, w := range group {
-			w.inserted, w.err = insertInboundEvents(ctx, db, w.events)
+			w.inserted, w.err = insertInboundEvents(ctx, db, w.version, w.events)
 		}
 		return
 	}
 	for _, w := range group {
+		if w.version != Unfenced && w.version != current {
+			w.err = ErrAccountsChanged
+			continue
+		}
 		for _, e := range w.events {
 			// A key two deliveries of the group carried is new for the first.
-			if k := (key{e.PageID, e.EventKey}); fresh[k] {
+			if k := (eventKey{e.PageID, e.EventKey}); fresh[k] {
 				w.inserted++
 				delete(fresh, k)
 			}

@@ -42,7 +42,7 @@ func TestConcurrentDeliveriesCommitOnceInOrder(t *testing.T) {
 			case i < deliveries+redeliveries:
 				events = delivery(i - deliveries) // Facebook redelivers while the first is being written
 			}
-			inserted[i], errs[i] = f.s.SaveInbox(f.ctx, events, nil)
+			inserted[i], errs[i] = f.s.SaveInbox(f.ctx, Unfenced, events, nil)
 		}()
 	}
 	close(start)
@@ -96,7 +96,7 @@ func TestInboxKeepsQuotesAndBackslashes(t *testing.T) {
 	f := newFixture(t)
 	e := InboundEvent{PageID: `pa'ge`, EventKey: `m_'); DROP TABLE inbound_events; --\`, PSID: `ps\'id`, Kind: "message",
 		Payload: []byte(`{"text":"it's a \\ and a \" and \\u0041"}`), TraceParent: `00-'x'-01`}
-	if n, err := f.s.SaveInbox(f.ctx, []InboundEvent{e, e}, nil); err != nil || n != 1 {
+	if n, err := f.s.SaveInbox(f.ctx, Unfenced, []InboundEvent{e, e}, nil); err != nil || n != 1 {
 		t.Fatalf("SaveInbox: %d new, %v", n, err)
 	}
 	var got InboundEvent

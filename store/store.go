@@ -17,6 +17,9 @@ import (
 type Store struct {
 	DB  *sql.DB
 	Box *secrets.Box
+	// Webhooks caches WebhookAccounts for the webhook's acknowledgement (the
+	// starter's; nil reads Postgres every time).
+	Webhooks *WebhookCache
 
 	inbox inboxGroup // the webhook's group commit (inbox.go)
 }

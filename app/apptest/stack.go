@@ -185,8 +185,10 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 		Temporal: opts.Worker, TaskQueue: s.TaskQueue, Store: workerStore,
 		GraphAPIURL: s.SimURL, GraphAPIVersion: "v23.0", Options: opts.WorkerOptions,
 	}
-	// The stack's starter listens for agent events as the starter process does.
-	events := agentevents.Listen(s.DatabaseURL, agentevents.Options{Log: log})
+	// The stack's starter listens for agent events and caches the webhook's
+	// account lookup as the starter process does.
+	s.Store.Webhooks = store.NewWebhookCache(0)
+	events := agentevents.Listen(s.DatabaseURL, agentevents.Options{Log: log, Watchers: []agentevents.Watcher{s.Store.Webhooks}})
 	s.stops = append(s.stops, events.Close)
 	s.Starter = app.Starter{Server: api.Server{
 		Store: s.Store, Temporal: opts.Starter, TaskQueue: s.TaskQueue, AdminToken: s.AdminToken,
@@ -219,6 +221,7 @@ func (s *Stack) Start() error {
 		// The starter's inbox relay, as the starter process runs it.
 		if s.Starter.Metrics == nil {
 			s.Starter.Metrics = ops.NewStarter()
+			s.Starter.Metrics.WatchWebhookCache(s.Store.Webhooks)
 		}
 		s.Starter.Relay = s.RunRelay(s.Starter.Temporal, s.Starter.Metrics)
 	}

@@ -893,6 +893,9 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		}
 		fmt.Fprintf(out, "Recorded throughput, (b) all: %.0f msgs/s (message rows ÷ time from phase start until the last row).\n\n", float64(pb.ok)/recAll.Seconds())
 	}
+	if c := b.stack.Store.Webhooks; c != nil {
+		fmt.Fprintf(out, "Webhook account lookups, whole run: %d from the cache, %d from Postgres, %d cache invalidations.\n\n", c.Hits(), c.Misses(), c.Invalidations())
+	}
 
 	// What the logs said.
 	fmt.Fprintf(out, "Logs: SDK warnings/errors %d, service (starter) warnings/errors %d, dev server lines %d.\n",
