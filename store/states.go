@@ -109,8 +109,9 @@ func stateEvent(ctx context.Context, tx *sql.Tx, agentID, conversationID, status
 
 // Hold puts the agent's active conversation on hold: it stays the agent's and
 // takes none of its capacity. It answers the agent's queues (to use the capacity)
-// and whether anything changed (holding a held conversation changes nothing).
-func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queues []string, changed bool, err error) {
+// and the conversation's state_seq after the hold, for the workflow's signal; 0
+// when nothing changed (holding a held conversation changes nothing).
+func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queues []string, seq int64, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		status, owner, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
@@ -127,17 +128,17 @@ func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queue
 			return &Refused{Code: "conversation_not_active", Message: "This conversation is " + status + "; only an active conversation can be put on hold."}
 		}
 		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set(ub.Assign("status", "on_hold"), "held_at = now()").Where(ub.Equal("id", conversationID))
-		if _, err := exec(ctx, tx, ub); err != nil {
+		ub.Update("conversations").Set(ub.Assign("status", "on_hold"), "held_at = now()").Where(ub.Equal("id", conversationID)).
+			Returning("state_seq")
+		if err := queryRow(ctx, tx, ub).Scan(&seq); err != nil {
 			return err
 		}
-		changed = true
 		if queues, err = s.AgentQueues(ctx, tx, agentID); err != nil {
 			return err
 		}
 		return stateEvent(ctx, tx, agentID, conversationID, "on_hold", nil)
 	})
-	return queues, changed, err
+	return queues, seq, err
 }
 
 // returnFromHold gives the held conversation the customer wrote to back to its

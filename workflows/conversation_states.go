@@ -17,7 +17,7 @@ import (
 
 // onStateChanged takes a state the service committed for this conversation.
 func (c *conversation) onStateChanged(ctx workflow.Context, change contract.StateChange) {
-	if c.phase == phaseClosed || change.ConversationID != c.ConversationID {
+	if c.phase == phaseClosed || change.ConversationID != c.ConversationID || c.stale(ctx, contract.SignalStateChanged, change.Seq) {
 		return
 	}
 	c.Status = change.Status

@@ -113,3 +113,54 @@ func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
 		t.Fatalf("ReturnHeld at %v, want once at 15m", returned)
 	}
 }
+
+// stateChanged tells the conversation a state the service committed, numbered seq.
+func (f *conversationFixture) stateChanged(status string, seq int64) {
+	f.env.SignalWorkflow(contract.SignalStateChanged, contract.StateChange{ConversationID: f.state().ConversationID, Status: status, Seq: seq})
+}
+
+// An "assigned" delivered late (a retried activity), after the hold that followed
+// it in Postgres, is ignored: the run stays on hold.
+func TestLateAssignedAfterHoldIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	assignedAt := testStart.Add(time.Minute)
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusOnHold, 2) })
+	f.at(3*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: testAgentID, QueueID: testQueueID,
+			AssignedAt: assignedAt, Seq: 1,
+		})
+	})
+	f.at(10*time.Minute, func() {
+		if st := f.state(); st.Status != contract.StatusOnHold || st.StateSeq != 2 || st.AnnounceAgent {
+			t.Errorf("after a late assigned: %s seq %d announce %v", st.Status, st.StateSeq, st.AnnounceAgent)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
+}
+
+// An offer's "assigned" delivered after its decline is ignored: the conversation
+// stays waiting, with no countdown that would expire an offer long gone.
+func TestLateOfferAfterDeclineIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	expired := f.expiries()
+	offeredAt := testStart.Add(time.Minute)
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusWaiting, 2) })
+	f.at(3*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: "agent-a", QueueID: testQueueID,
+			AssignedAt: offeredAt, Offered: true, OfferExpiresAt: offeredAt.Add(time.Hour), Seq: 1,
+		})
+	})
+	f.at(10*time.Minute, func() {
+		if st := f.state(); st.Status != contract.StatusWaiting || st.Offer != nil || st.AgentID != "" || st.StateSeq != 2 {
+			t.Errorf("after a late offer: %s %+v agent %q seq %d", st.Status, st.Offer, st.AgentID, st.StateSeq)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
+	if len(*expired) != 0 {
+		t.Fatalf("the declined offer ran out at %v", *expired)
+	}
+}
