@@ -421,8 +421,8 @@ func TestRacingTransfersOfOneConversationHaveOneWinner(t *testing.T) {
 }
 
 // Every change of a conversation's agent or state raises its state_seq, which the
-// workflow's signals carry: a pick, a transfer and a hold number in order, and a
-// hold that changes nothing numbers nothing.
+// workflow's signals carry: a pick, a transfer, a hold and the return from it
+// number in order, and a hold that changes nothing numbers nothing.
 func TestStateSeqRisesWithEachChange(t *testing.T) {
 	f := newFixture(t)
 	p := f.pickPage()
@@ -438,5 +438,10 @@ func TestStateSeqRisesWithEachChange(t *testing.T) {
 	f.must(err)
 	if picked.Seq < 1 || moved.Assignment.Seq <= picked.Seq || held <= moved.Assignment.Seq || again != 0 {
 		t.Fatalf("state_seq: pick %d, transfer %d, hold %d, hold again %d; want rising, then 0", picked.Seq, moved.Assignment.Seq, held, again)
+	}
+	back, err := f.s.ReturnHeld(f.ctx, conv)
+	f.must(err)
+	if back.Status != "assigned" || back.Seq <= held {
+		t.Fatalf("hold return: %s with state_seq %d, want assigned above %d", back.Status, back.Seq, held)
 	}
 }

@@ -144,28 +144,29 @@ func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queue
 // returnFromHold gives the held conversation the customer wrote to back to its
 // agent, when the agent is available with room for it (counted under the agent's
 // row lock, as for every assignment); otherwise back is false and it stays on hold.
-// The caller holds the conversation's row lock.
-func returnFromHold(ctx context.Context, tx *sql.Tx, conversationID, agentID string) (back bool, err error) {
+// seq is its state_seq once back. The caller holds the conversation's row lock.
+func returnFromHold(ctx context.Context, tx *sql.Tx, conversationID, agentID string) (back bool, seq int64, err error) {
 	free, err := lockAgentFree(ctx, tx, agentID, true)
 	if errors.Is(err, errAgentUnavailable) {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	var units int
 	if err := columnByID(ctx, tx, "conversations", "units", conversationID, false, &units); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if free < units {
-		return false, nil
+		return false, 0, nil
 	}
 	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("status", "assigned"), "held_at = NULL").Where(ub.Equal("id", conversationID))
-	if _, err := exec(ctx, tx, ub); err != nil {
-		return false, err
+	ub.Update("conversations").Set(ub.Assign("status", "assigned"), "held_at = NULL").Where(ub.Equal("id", conversationID)).
+		Returning("state_seq")
+	if err := queryRow(ctx, tx, ub).Scan(&seq); err != nil {
+		return false, 0, err
 	}
-	return true, stateEvent(ctx, tx, agentID, conversationID, "assigned", map[string]any{"reason": "customer_wrote"})
+	return true, seq, stateEvent(ctx, tx, agentID, conversationID, "assigned", map[string]any{"reason": "customer_wrote"})
 }
 
 // holdReturnAfter is the workstream's hold-return timeout of the conversation.
@@ -183,6 +184,9 @@ type HoldReturn struct {
 	// or whatever the conversation had become meanwhile (nothing was done).
 	Status  string
 	QueueID string
+	// Seq is the conversation's state_seq after the change (0: nothing was
+	// done): the workflow ignores a result older than a signal it applied.
+	Seq int64
 }
 
 // ReturnHeld runs when the hold-return timeout of a held conversation the
@@ -200,15 +204,16 @@ func (s *Store) ReturnHeld(ctx context.Context, conversationID string) (HoldRetu
 		if status != "on_hold" || agentID == nil {
 			return nil
 		}
-		back, err := returnFromHold(ctx, tx, conversationID, *agentID)
+		back, seq, err := returnFromHold(ctx, tx, conversationID, *agentID)
+		out.Seq = seq
 		if err != nil || back {
 			out.Status = "assigned"
 			return err
 		}
 		ub := pg.NewUpdateBuilder()
 		ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", "held_at = NULL", "assigned_at = NULL",
-			"enqueued_at = now()").Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')")
-		if err := queryRow(ctx, tx, ub).Scan(&out.QueueID); err != nil {
+			"enqueued_at = now()").Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')", "state_seq")
+		if err := queryRow(ctx, tx, ub).Scan(&out.QueueID, &out.Seq); err != nil {
 			return err
 		}
 		out.Status = "waiting"

@@ -237,17 +237,17 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 	c.upsertSearchAttributes(ctx)
 }
 
-// stale tells whether a signal about the conversation's assignment or state
-// (numbered seq by Postgres, state_seq) is older than one already applied: a
-// retried "assigned" delivered after a hold's "state-changed" must not make the
-// run believe the conversation is active. Otherwise seq becomes the last applied
-// one. Seq 0 (a sender that gives none) is applied as it comes.
-func (c *conversation) stale(ctx workflow.Context, signal string, seq int64) bool {
+// stale tells whether news of the conversation's assignment or state (a signal or
+// an activity's result, numbered seq by Postgres: state_seq) is older than news
+// already applied: a retried "assigned" delivered after a hold's "state-changed"
+// must not make the run believe the conversation is active. Otherwise seq becomes
+// the last applied one. Seq 0 (a sender that gives none) is applied as it comes.
+func (c *conversation) stale(ctx workflow.Context, from string, seq int64) bool {
 	if seq == 0 {
 		return false
 	}
 	if seq <= c.StateSeq {
-		workflow.GetLogger(ctx).Info("late signal ignored", "signal", signal, "conversation_id", c.ConversationID,
+		workflow.GetLogger(ctx).Info("late state change ignored", "from", from, "conversation_id", c.ConversationID,
 			"seq", seq, "applied_seq", c.StateSeq)
 		return true
 	}

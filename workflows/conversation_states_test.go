@@ -74,6 +74,19 @@ func TestAcceptedOfferDoesNotRunOut(t *testing.T) {
 	}
 }
 
+// holdReturnAfterM2 answers recording the customer's m_2 as the database does for a
+// held conversation whose agent has no room: the hold-return timeout is 5 minutes.
+func (f *conversationFixture) holdReturnAfterM2() {
+	record := f.recordInbound
+	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
+		res, err := record(in)
+		if in.Events[0].EventKey == "m_2" {
+			res.HoldReturnAfter = 5 * time.Minute
+		}
+		return res, err
+	}
+}
+
 // A customer message to a held conversation whose agent has no room starts the
 // hold-return timeout, a durable timer: ReturnHeld runs once, when it has passed.
 func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
@@ -84,14 +97,7 @@ func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
 		return activities.ReturnHeldResult{Status: contract.StatusWaiting, QueueID: testQueueID}, nil
 	}
 	stub(f.env, f.log, a.ReturnHeld, &returnHeld)
-	record := f.recordInbound
-	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
-		res, err := record(in)
-		if in.Events[0].EventKey == "m_2" {
-			res.HoldReturnAfter = 5 * time.Minute
-		}
-		return res, err
-	}
+	f.holdReturnAfterM2()
 	f.at(time.Minute, f.assign)
 	f.at(2*time.Minute, func() {
 		f.env.SignalWorkflow(contract.SignalStateChanged, contract.StateChange{ConversationID: f.state().ConversationID, Status: contract.StatusOnHold})
@@ -163,4 +169,30 @@ func TestLateOfferAfterDeclineIsIgnored(t *testing.T) {
 	if len(*expired) != 0 {
 		t.Fatalf("the declined offer ran out at %v", *expired)
 	}
+}
+
+// ReturnHeld wakes the queue before its result is in: the queue's assignment
+// (a higher Seq) may reach the run first, and the older result does not undo it.
+func TestReturnHeldResultOlderThanAnAssignmentIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	returnHeld := func(activities.ReturnHeldInput) (activities.ReturnHeldResult, error) {
+		return activities.ReturnHeldResult{Status: contract.StatusWaiting, QueueID: testQueueID, Seq: 3}, nil
+	}
+	stub(f.env, f.log, a.ReturnHeld, &returnHeld)
+	f.holdReturnAfterM2()
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusOnHold, 2) })
+	f.at(10*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(10*time.Minute))) })
+	f.at(12*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: testAgentID, QueueID: testQueueID,
+			AssignedAt: f.env.Now(), Seq: 4,
+		})
+	})
+	f.at(time.Hour, func() {
+		if st := f.state(); st.Status != contract.StatusAssigned || st.AgentID != testAgentID || st.StateSeq != 4 {
+			t.Errorf("after an older ReturnHeld result: %s agent %q seq %d", st.Status, st.AgentID, st.StateSeq)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
 }
