@@ -158,6 +158,7 @@ func (a *Activities) recordInbound(ctx context.Context, conversationID string, e
 			res.CustomerMessageAt = rec.CustomerAt
 		}
 		res.BackFromHold = res.BackFromHold || rec.BackFromHold
+		res.Seq = max(res.Seq, rec.Seq)
 		if rec.HoldReturnAfter > 0 {
 			res.HoldReturnAfter = rec.HoldReturnAfter
 		}

@@ -67,6 +67,9 @@ type RecordInboundResult struct {
 	// workflow calls ReturnHeld after this long.
 	BackFromHold    bool
 	HoldReturnAfter time.Duration
+	// Seq is the conversation's state_seq once back from hold (0: none), as
+	// for the assigned and state-changed signals.
+	Seq int64
 }
 
 // RecordStrayEventsInput is what a run started by echoes or receipts alone holds.

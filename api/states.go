@@ -18,11 +18,11 @@ func (s *Server) holdConversation(w http.ResponseWriter, r *http.Request, me sto
 	if !ok {
 		return
 	}
-	queues, changed, err := s.Store.Hold(r.Context(), c.ID, me.ID)
+	queues, seq, err := s.Store.Hold(r.Context(), c.ID, me.ID)
 	if s.answerStoreError(w, r, err, "No conversation of yours has this id.") {
 		return
 	}
-	if changed {
+	if seq > 0 {
 		// Committed: the answer says so even if Temporal is slow. A queue not
 		// woken now is woken by its next event; the search attribute is for
 		// operators only.
@@ -30,7 +30,7 @@ func (s *Server) holdConversation(w http.ResponseWriter, r *http.Request, me sto
 			s.Log.WarnContext(r.Context(), "conversation held but the agent's queues were not woken", "conversation_id", c.ID, "err", err)
 		}
 		if err := s.Temporal.SignalWorkflow(r.Context(), contract.ConversationWorkflowID(c.PageID, c.Customer.PSID), "",
-			contract.SignalStateChanged, contract.StateChange{ConversationID: c.ID, Status: contract.StatusOnHold}); err != nil {
+			contract.SignalStateChanged, contract.StateChange{ConversationID: c.ID, Status: contract.StatusOnHold, Seq: seq}); err != nil {
 			s.Log.WarnContext(r.Context(), "conversation held but its workflow was not told", "conversation_id", c.ID, "err", err)
 		}
 	}
@@ -86,14 +86,14 @@ func (s *Server) acceptOffer(w http.ResponseWriter, r *http.Request, me store.Ag
 // to the next agent; 409 offer_gone as for accept.
 func (s *Server) declineOffer(w http.ResponseWriter, r *http.Request, me store.Agent) {
 	id := r.PathValue("id")
-	queueID, err := s.Store.DeclineOffer(r.Context(), id, me.ID)
+	queueID, seq, err := s.Store.DeclineOffer(r.Context(), id, me.ID)
 	if s.answerStoreError(w, r, err, "No conversation was offered to you with this id.") {
 		return
 	}
 	// The workflow hears of the decline before the queue's next offer can reach it.
 	if c, err := s.Store.GetConversation(r.Context(), id); err == nil {
 		if err := s.Temporal.SignalWorkflow(r.Context(), contract.ConversationWorkflowID(c.PageID, c.Customer.PSID), "",
-			contract.SignalStateChanged, contract.StateChange{ConversationID: id, Status: contract.StatusWaiting}); err != nil {
+			contract.SignalStateChanged, contract.StateChange{ConversationID: id, Status: contract.StatusWaiting, Seq: seq}); err != nil {
 			s.Log.WarnContext(r.Context(), "offer declined but its workflow was not told", "conversation_id", id, "err", err)
 		}
 	}

@@ -248,8 +248,8 @@ func assignTo(ctx context.Context, tx *sql.Tx, a *Assigned, units int, transferr
 	if a.QueueID != "" {
 		set = append(set, ub.Assign("queue_id", a.QueueID))
 	}
-	ub.Update("conversations").Set(set...).Where(ub.Equal("id", a.ConversationID)).Returning("assigned_at")
-	if err := queryRow(ctx, tx, ub).Scan(&a.AssignedAt); err != nil {
+	ub.Update("conversations").Set(set...).Where(ub.Equal("id", a.ConversationID)).Returning("assigned_at", "state_seq")
+	if err := queryRow(ctx, tx, ub).Scan(&a.AssignedAt, &a.Seq); err != nil {
 		return err
 	}
 	ub = pg.NewUpdateBuilder()

@@ -419,3 +419,29 @@ func TestRacingTransfersOfOneConversationHaveOneWinner(t *testing.T) {
 		}
 	}
 }
+
+// Every change of a conversation's agent or state raises its state_seq, which the
+// workflow's signals carry: a pick, a transfer, a hold and the return from it
+// number in order, and a hold that changes nothing numbers nothing.
+func TestStateSeqRisesWithEachChange(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	owner, next := f.agent(1), f.agent(1)
+	conv := f.waiting(p)
+	picked, err := f.s.Pick(f.ctx, conv, owner)
+	f.must(err)
+	moved, err := f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: owner, ToAgentID: next})
+	f.must(err)
+	_, held, err := f.s.Hold(f.ctx, conv, next)
+	f.must(err)
+	_, again, err := f.s.Hold(f.ctx, conv, next)
+	f.must(err)
+	if picked.Seq < 1 || moved.Assignment.Seq <= picked.Seq || held <= moved.Assignment.Seq || again != 0 {
+		t.Fatalf("state_seq: pick %d, transfer %d, hold %d, hold again %d; want rising, then 0", picked.Seq, moved.Assignment.Seq, held, again)
+	}
+	back, err := f.s.ReturnHeld(f.ctx, conv)
+	f.must(err)
+	if back.Status != "assigned" || back.Seq <= held {
+		t.Fatalf("hold return: %s with state_seq %d, want assigned above %d", back.Status, back.Seq, held)
+	}
+}

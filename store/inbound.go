@@ -28,6 +28,8 @@ type InboundRecord struct {
 	// the agent or is routed again (ReturnHeld).
 	BackFromHold    bool
 	HoldReturnAfter time.Duration
+	// Seq is the conversation's state_seq once back from hold (0 otherwise).
+	Seq int64
 }
 
 // RecordInbound turns one stored webhook event into the transcript.
@@ -87,7 +89,7 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, event
 				}
 			}
 			if recorded && agentID != nil && status == "on_hold" {
-				if out.BackFromHold, err = returnFromHold(ctx, tx, conversationID, *agentID); err != nil {
+				if out.BackFromHold, out.Seq, err = returnFromHold(ctx, tx, conversationID, *agentID); err != nil {
 					return err
 				}
 				if !out.BackFromHold {

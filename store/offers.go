@@ -63,8 +63,8 @@ func offerTo(ctx context.Context, tx *sql.Tx, a *Assigned, units, countdownSecon
 	ub.Update("conversations").Set(ub.Assign("status", "offered"), ub.Assign("agent_id", a.AgentID), ub.Assign("units", units),
 		ub.Assign("queue_id", a.QueueID), "offered_at = clock_timestamp()",
 		"offer_expires_at = clock_timestamp() + make_interval(secs => "+ub.Var(countdownSeconds)+")").
-		Where(ub.Equal("id", a.ConversationID)).Returning("offered_at", "offer_expires_at")
-	if err := queryRow(ctx, tx, ub).Scan(&a.AssignedAt, &a.OfferExpiresAt); err != nil {
+		Where(ub.Equal("id", a.ConversationID)).Returning("offered_at", "offer_expires_at", "state_seq")
+	if err := queryRow(ctx, tx, ub).Scan(&a.AssignedAt, &a.OfferExpiresAt, &a.Seq); err != nil {
 		return err
 	}
 	a.Offered = true
@@ -141,13 +141,14 @@ func endOffer(ctx context.Context, tx *sql.Tx, conversationID, agentID string, o
 		"offer_ended:"+conversationID+":"+offeredAt.UTC().Format(time.RFC3339Nano), map[string]any{"outcome": outcome})
 }
 
-// requeueOffered puts an offered conversation back in its place in its queue.
-func requeueOffered(ctx context.Context, tx *sql.Tx, conversationID string) (queueID string, err error) {
+// requeueOffered puts an offered conversation back in its place in its queue; seq
+// is its state_seq after that.
+func requeueOffered(ctx context.Context, tx *sql.Tx, conversationID string) (queueID string, seq int64, err error) {
 	ub := pg.NewUpdateBuilder()
 	ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", "offered_at = NULL", "offer_expires_at = NULL").
-		Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')")
-	err = queryRow(ctx, tx, ub).Scan(&queueID)
-	return queueID, err
+		Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')", "state_seq")
+	err = queryRow(ctx, tx, ub).Scan(&queueID, &seq)
+	return queueID, seq, err
 }
 
 // AcceptOffer makes the conversation offered to the agent active with it: the
@@ -187,9 +188,9 @@ func (s *Store) AcceptOffer(ctx context.Context, conversationID, agentID string)
 // currentAssignment reads the conversation's assignment to the agent into a, or
 // answers refused when it is not the agent's.
 func (s *Store) currentAssignment(ctx context.Context, tx *sql.Tx, conversationID, agentID string, a *Assigned, refused error) error {
-	b := sqlbuilder.Buildf("SELECT c.page_id, cu.psid, coalesce(c.queue_id::text, ''), c.assigned_at FROM conversations c "+
+	b := sqlbuilder.Buildf("SELECT c.page_id, cu.psid, coalesce(c.queue_id::text, ''), c.assigned_at, c.state_seq FROM conversations c "+
 		"JOIN customers cu ON cu.id = c.customer_id WHERE c.id = %v AND c.agent_id = %v AND c.status = 'assigned'", conversationID, agentID)
-	err := queryRow(ctx, tx, b).Scan(&a.PageID, &a.PSID, &a.QueueID, &a.AssignedAt)
+	err := queryRow(ctx, tx, b).Scan(&a.PageID, &a.PSID, &a.QueueID, &a.AssignedAt, &a.Seq)
 	if err == sql.ErrNoRows && refused != nil {
 		return refused
 	}
@@ -199,22 +200,23 @@ func (s *Store) currentAssignment(ctx context.Context, tx *sql.Tx, conversationI
 
 // DeclineOffer puts the conversation offered to the agent back in its queue (the
 // caller wakes QueueID); the agent is offered it again only after every other
-// eligible agent has had it.
-func (s *Store) DeclineOffer(ctx context.Context, conversationID, agentID string) (queueID string, err error) {
+// eligible agent has had it. seq is the conversation's state_seq after the
+// decline, for the workflow's signal.
+func (s *Store) DeclineOffer(ctx context.Context, conversationID, agentID string) (queueID string, seq int64, err error) {
 	if !validUUID(conversationID) {
-		return "", fmt.Errorf("conversation: %w", ErrNotFound)
+		return "", 0, fmt.Errorf("conversation: %w", ErrNotFound)
 	}
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		offeredAt, _, err := lockOffer(ctx, tx, conversationID, agentID)
 		if err != nil {
 			return err
 		}
-		if queueID, err = requeueOffered(ctx, tx, conversationID); err != nil {
+		if queueID, seq, err = requeueOffered(ctx, tx, conversationID); err != nil {
 			return err
 		}
 		return endOffer(ctx, tx, conversationID, agentID, offeredAt, OfferDeclined)
 	})
-	return queueID, err
+	return queueID, seq, err
 }
 
 // OfferExpiry is what the end of an offer's countdown did.
@@ -241,7 +243,7 @@ func (s *Store) ExpireOffer(ctx context.Context, conversationID, agentID string,
 		if err != nil {
 			return err
 		}
-		if out.QueueID, err = requeueOffered(ctx, tx, conversationID); err != nil {
+		if out.QueueID, _, err = requeueOffered(ctx, tx, conversationID); err != nil {
 			return err
 		}
 		out.Expired = true

@@ -109,8 +109,9 @@ func stateEvent(ctx context.Context, tx *sql.Tx, agentID, conversationID, status
 
 // Hold puts the agent's active conversation on hold: it stays the agent's and
 // takes none of its capacity. It answers the agent's queues (to use the capacity)
-// and whether anything changed (holding a held conversation changes nothing).
-func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queues []string, changed bool, err error) {
+// and the conversation's state_seq after the hold, for the workflow's signal; 0
+// when nothing changed (holding a held conversation changes nothing).
+func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queues []string, seq int64, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		status, owner, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
@@ -127,44 +128,45 @@ func (s *Store) Hold(ctx context.Context, conversationID, agentID string) (queue
 			return &Refused{Code: "conversation_not_active", Message: "This conversation is " + status + "; only an active conversation can be put on hold."}
 		}
 		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set(ub.Assign("status", "on_hold"), "held_at = now()").Where(ub.Equal("id", conversationID))
-		if _, err := exec(ctx, tx, ub); err != nil {
+		ub.Update("conversations").Set(ub.Assign("status", "on_hold"), "held_at = now()").Where(ub.Equal("id", conversationID)).
+			Returning("state_seq")
+		if err := queryRow(ctx, tx, ub).Scan(&seq); err != nil {
 			return err
 		}
-		changed = true
 		if queues, err = s.AgentQueues(ctx, tx, agentID); err != nil {
 			return err
 		}
 		return stateEvent(ctx, tx, agentID, conversationID, "on_hold", nil)
 	})
-	return queues, changed, err
+	return queues, seq, err
 }
 
 // returnFromHold gives the held conversation the customer wrote to back to its
 // agent, when the agent is available with room for it (counted under the agent's
 // row lock, as for every assignment); otherwise back is false and it stays on hold.
-// The caller holds the conversation's row lock.
-func returnFromHold(ctx context.Context, tx *sql.Tx, conversationID, agentID string) (back bool, err error) {
+// seq is its state_seq once back. The caller holds the conversation's row lock.
+func returnFromHold(ctx context.Context, tx *sql.Tx, conversationID, agentID string) (back bool, seq int64, err error) {
 	free, err := lockAgentFree(ctx, tx, agentID, true)
 	if errors.Is(err, errAgentUnavailable) {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	var units int
 	if err := columnByID(ctx, tx, "conversations", "units", conversationID, false, &units); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if free < units {
-		return false, nil
+		return false, 0, nil
 	}
 	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("status", "assigned"), "held_at = NULL").Where(ub.Equal("id", conversationID))
-	if _, err := exec(ctx, tx, ub); err != nil {
-		return false, err
+	ub.Update("conversations").Set(ub.Assign("status", "assigned"), "held_at = NULL").Where(ub.Equal("id", conversationID)).
+		Returning("state_seq")
+	if err := queryRow(ctx, tx, ub).Scan(&seq); err != nil {
+		return false, 0, err
 	}
-	return true, stateEvent(ctx, tx, agentID, conversationID, "assigned", map[string]any{"reason": "customer_wrote"})
+	return true, seq, stateEvent(ctx, tx, agentID, conversationID, "assigned", map[string]any{"reason": "customer_wrote"})
 }
 
 // holdReturnAfter is the workstream's hold-return timeout of the conversation.
@@ -182,6 +184,9 @@ type HoldReturn struct {
 	// or whatever the conversation had become meanwhile (nothing was done).
 	Status  string
 	QueueID string
+	// Seq is the conversation's state_seq after the change (0: nothing was
+	// done): the workflow ignores a result older than a signal it applied.
+	Seq int64
 }
 
 // ReturnHeld runs when the hold-return timeout of a held conversation the
@@ -199,15 +204,16 @@ func (s *Store) ReturnHeld(ctx context.Context, conversationID string) (HoldRetu
 		if status != "on_hold" || agentID == nil {
 			return nil
 		}
-		back, err := returnFromHold(ctx, tx, conversationID, *agentID)
+		back, seq, err := returnFromHold(ctx, tx, conversationID, *agentID)
+		out.Seq = seq
 		if err != nil || back {
 			out.Status = "assigned"
 			return err
 		}
 		ub := pg.NewUpdateBuilder()
 		ub.Update("conversations").Set(ub.Assign("status", "waiting"), "agent_id = NULL", "held_at = NULL", "assigned_at = NULL",
-			"enqueued_at = now()").Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')")
-		if err := queryRow(ctx, tx, ub).Scan(&out.QueueID); err != nil {
+			"enqueued_at = now()").Where(ub.Equal("id", conversationID)).Returning("coalesce(queue_id::text, '')", "state_seq")
+		if err := queryRow(ctx, tx, ub).Scan(&out.QueueID, &out.Seq); err != nil {
 			return err
 		}
 		out.Status = "waiting"

@@ -221,7 +221,7 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 	if c.phase == phaseClosed || as.ConversationID != c.ConversationID {
 		return // a decision about an earlier conversation of this customer
 	}
-	if as.AssignedAt.Before(c.AssignedAt) {
+	if c.stale(ctx, contract.SignalAssigned, as.Seq) || as.AssignedAt.Before(c.AssignedAt) {
 		return // overtaken by a later decision (e.g. a transfer) that arrived first
 	}
 	c.AgentID, c.QueueID, c.Status, c.AssignedAt = as.AgentID, as.QueueID, contract.StatusAssigned, as.AssignedAt
@@ -235,6 +235,24 @@ func (c *conversation) onAssigned(ctx workflow.Context, as contract.Assignment) 
 		c.AnnounceAgent = true
 	}
 	c.upsertSearchAttributes(ctx)
+}
+
+// stale tells whether news of the conversation's assignment or state (a signal or
+// an activity's result, numbered seq by Postgres: state_seq) is older than news
+// already applied: a retried "assigned" delivered after a hold's "state-changed"
+// must not make the run believe the conversation is active. Otherwise seq becomes
+// the last applied one. Seq 0 (a sender that gives none) is applied as it comes.
+func (c *conversation) stale(ctx workflow.Context, from string, seq int64) bool {
+	if seq == 0 {
+		return false
+	}
+	if seq <= c.StateSeq {
+		workflow.GetLogger(ctx).Info("late state change ignored", "from", from, "conversation_id", c.ConversationID,
+			"seq", seq, "applied_seq", c.StateSeq)
+		return true
+	}
+	c.StateSeq = seq
+	return false
 }
 
 // settleBeforeContinuing lets running handlers (a reply being sent) finish before

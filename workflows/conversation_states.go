@@ -17,7 +17,7 @@ import (
 
 // onStateChanged takes a state the service committed for this conversation.
 func (c *conversation) onStateChanged(ctx workflow.Context, change contract.StateChange) {
-	if c.phase == phaseClosed || change.ConversationID != c.ConversationID {
+	if c.phase == phaseClosed || change.ConversationID != c.ConversationID || c.stale(ctx, contract.SignalStateChanged, change.Seq) {
 		return
 	}
 	c.Status = change.Status
@@ -68,7 +68,7 @@ func (c *conversation) watchOffer(ctx workflow.Context) {
 // afterRecorded follows what recording customer messages did to a held
 // conversation: back with its agent, or waiting for the hold-return timeout.
 func (c *conversation) afterRecorded(ctx workflow.Context, res activities.RecordInboundResult) {
-	if res.BackFromHold {
+	if res.BackFromHold && !c.stale(ctx, "record-inbound", res.Seq) {
 		c.Status, c.HoldReturnAt = contract.StatusAssigned, time.Time{}
 		c.upsertSearchAttributes(ctx)
 	}
@@ -101,7 +101,10 @@ func (c *conversation) watchHoldReturn(ctx workflow.Context) {
 				return
 			}
 			c.HoldReturnAt = time.Time{}
-			if c.phase != phaseClosed && (res.Status == contract.StatusAssigned || res.Status == contract.StatusWaiting) {
+			// Its queue is woken before the result is in: the next assignment's
+			// signal may come first (a higher Seq), and stays.
+			if c.phase != phaseClosed && (res.Status == contract.StatusAssigned || res.Status == contract.StatusWaiting) &&
+				!c.stale(ctx, "return-held", res.Seq) {
 				c.Status = res.Status
 				if res.Status == contract.StatusWaiting {
 					c.AgentID = ""

@@ -74,6 +74,19 @@ func TestAcceptedOfferDoesNotRunOut(t *testing.T) {
 	}
 }
 
+// holdReturnAfterM2 answers recording the customer's m_2 as the database does for a
+// held conversation whose agent has no room: the hold-return timeout is 5 minutes.
+func (f *conversationFixture) holdReturnAfterM2() {
+	record := f.recordInbound
+	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
+		res, err := record(in)
+		if in.Events[0].EventKey == "m_2" {
+			res.HoldReturnAfter = 5 * time.Minute
+		}
+		return res, err
+	}
+}
+
 // A customer message to a held conversation whose agent has no room starts the
 // hold-return timeout, a durable timer: ReturnHeld runs once, when it has passed.
 func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
@@ -84,14 +97,7 @@ func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
 		return activities.ReturnHeldResult{Status: contract.StatusWaiting, QueueID: testQueueID}, nil
 	}
 	stub(f.env, f.log, a.ReturnHeld, &returnHeld)
-	record := f.recordInbound
-	f.recordInbound = func(in activities.RecordInboundInput) (activities.RecordInboundResult, error) {
-		res, err := record(in)
-		if in.Events[0].EventKey == "m_2" {
-			res.HoldReturnAfter = 5 * time.Minute
-		}
-		return res, err
-	}
+	f.holdReturnAfterM2()
 	f.at(time.Minute, f.assign)
 	f.at(2*time.Minute, func() {
 		f.env.SignalWorkflow(contract.SignalStateChanged, contract.StateChange{ConversationID: f.state().ConversationID, Status: contract.StatusOnHold})
@@ -112,4 +118,81 @@ func TestHoldReturnTimeoutRunsOnATimer(t *testing.T) {
 	if len(returned) != 1 || returned[0] != 15*time.Minute {
 		t.Fatalf("ReturnHeld at %v, want once at 15m", returned)
 	}
+}
+
+// stateChanged tells the conversation a state the service committed, numbered seq.
+func (f *conversationFixture) stateChanged(status string, seq int64) {
+	f.env.SignalWorkflow(contract.SignalStateChanged, contract.StateChange{ConversationID: f.state().ConversationID, Status: status, Seq: seq})
+}
+
+// An "assigned" delivered late (a retried activity), after the hold that followed
+// it in Postgres, is ignored: the run stays on hold.
+func TestLateAssignedAfterHoldIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	assignedAt := testStart.Add(time.Minute)
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusOnHold, 2) })
+	f.at(3*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: testAgentID, QueueID: testQueueID,
+			AssignedAt: assignedAt, Seq: 1,
+		})
+	})
+	f.at(10*time.Minute, func() {
+		if st := f.state(); st.Status != contract.StatusOnHold || st.StateSeq != 2 || st.AnnounceAgent {
+			t.Errorf("after a late assigned: %s seq %d announce %v", st.Status, st.StateSeq, st.AnnounceAgent)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
+}
+
+// An offer's "assigned" delivered after its decline is ignored: the conversation
+// stays waiting, with no countdown that would expire an offer long gone.
+func TestLateOfferAfterDeclineIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	expired := f.expiries()
+	offeredAt := testStart.Add(time.Minute)
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusWaiting, 2) })
+	f.at(3*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: "agent-a", QueueID: testQueueID,
+			AssignedAt: offeredAt, Offered: true, OfferExpiresAt: offeredAt.Add(time.Hour), Seq: 1,
+		})
+	})
+	f.at(10*time.Minute, func() {
+		if st := f.state(); st.Status != contract.StatusWaiting || st.Offer != nil || st.AgentID != "" || st.StateSeq != 2 {
+			t.Errorf("after a late offer: %s %+v agent %q seq %d", st.Status, st.Offer, st.AgentID, st.StateSeq)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
+	if len(*expired) != 0 {
+		t.Fatalf("the declined offer ran out at %v", *expired)
+	}
+}
+
+// ReturnHeld wakes the queue before its result is in: the queue's assignment
+// (a higher Seq) may reach the run first, and the older result does not undo it.
+func TestReturnHeldResultOlderThanAnAssignmentIsIgnored(t *testing.T) {
+	f := newConversation(t)
+	returnHeld := func(activities.ReturnHeldInput) (activities.ReturnHeldResult, error) {
+		return activities.ReturnHeldResult{Status: contract.StatusWaiting, QueueID: testQueueID, Seq: 3}, nil
+	}
+	stub(f.env, f.log, a.ReturnHeld, &returnHeld)
+	f.holdReturnAfterM2()
+	f.at(2*time.Minute, func() { f.stateChanged(contract.StatusOnHold, 2) })
+	f.at(10*time.Minute, func() { f.env.SignalWorkflow(contract.SignalInbound, inbound("m_2", testStart.Add(10*time.Minute))) })
+	f.at(12*time.Minute, func() {
+		f.env.SignalWorkflow(contract.SignalAssigned, contract.Assignment{
+			ConversationID: f.state().ConversationID, PageID: testPageID, PSID: testPSID, AgentID: testAgentID, QueueID: testQueueID,
+			AssignedAt: f.env.Now(), Seq: 4,
+		})
+	})
+	f.at(time.Hour, func() {
+		if st := f.state(); st.Status != contract.StatusAssigned || st.AgentID != testAgentID || st.StateSeq != 4 {
+			t.Errorf("after an older ReturnHeld result: %s agent %q seq %d", st.Status, st.AgentID, st.StateSeq)
+		}
+		f.closeNow()
+	})
+	f.startNew(inbound("m_1", testStart))
 }

@@ -145,6 +145,9 @@ type ConversationState struct {
 	// Offer is the conversation's offer to an agent, until accepted, declined or
 	// run out.
 	Offer *Offer
+	// StateSeq is the highest Seq of the assignments and state changes applied:
+	// a signal that arrives late, after a newer change's, is ignored.
+	StateSeq int64
 }
 
 // SendMessageRequest asks the workflow to send a reply the starter stored as "sending".
@@ -205,6 +208,10 @@ type Assignment struct {
 	// auto-accept), which runs out at OfferExpiresAt; AssignedAt is its time.
 	Offered        bool
 	OfferExpiresAt time.Time
+	// Seq is the conversation's state_seq after the decision (Postgres raises it
+	// with every change of its status or agent): the workflow ignores a signal
+	// whose Seq is not above the last one it applied. 0: none (applied as is).
+	Seq int64
 }
 
 type QueueInput struct {

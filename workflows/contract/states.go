@@ -30,6 +30,8 @@ const SignalStateChanged = "state-changed"
 type StateChange struct {
 	ConversationID string
 	Status         string
+	// Seq is the conversation's state_seq after the change, as for Assignment.
+	Seq int64
 }
 
 // WrapUpWorkflowType keeps a conversation's wrap-up: the Temporal UI shows it, and
