@@ -896,6 +896,11 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 	if c := b.stack.Store.Webhooks; c != nil {
 		fmt.Fprintf(out, "Webhook account lookups, whole run: %d from the cache, %d from Postgres, %d cache invalidations.\n\n", c.Hits(), c.Misses(), c.Invalidations())
 	}
+	// Connections the pool opened and closed: a pool that closes idle connections
+	// in a burst and opens them again makes acks wait for a new backend.
+	ps := b.stack.DB.Stats()
+	fmt.Fprintf(out, "Postgres pool of the starter and worker, whole run: %d open at the end (max %d), %d waits for a free connection (%s in all), %d closed as surplus idle, %d closed at their lifetime or idle time.\n\n",
+		ps.OpenConnections, ps.MaxOpenConnections, ps.WaitCount, ps.WaitDuration.Round(time.Millisecond), ps.MaxIdleClosed, ps.MaxLifetimeClosed+ps.MaxIdleTimeClosed)
 
 	// What the logs said.
 	fmt.Fprintf(out, "Logs: SDK warnings/errors %d, service (starter) warnings/errors %d, dev server lines %d.\n",
