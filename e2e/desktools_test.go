@@ -181,13 +181,105 @@ func TestConsultAPI(t *testing.T) {
 	if code := st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, &raw); code != 404 {
 		t.Fatalf("A reads after the transfer: %d", code)
 	}
-	// Closing the conversation ends the consults still running.
-	if st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv) == 0 {
-		t.Fatal("no consult left running to end")
+	// The transfer ended the other consults too (they were A's invitations).
+	if n := st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv); n != 0 {
+		t.Fatalf("%d consults still active after the transfer", n)
+	}
+	// Closing the conversation ends the consults still running: B invites one.
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", b.Token, map[string]string{"agent_id": extra[0].ID}, &raw); code != 201 {
+		t.Fatalf("B's consult: %d %v", code, raw)
 	}
 	st.agentCloses(b, conv)
 	if n := st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv); n != 0 {
 		t.Fatalf("%d consults still active after the close", n)
+	}
+}
+
+// consultantAccess is what the agent gets reading the conversation and writing
+// a note on it.
+func (st *stack) consultantAccess(a agent, conv string) (read, note int) {
+	st.t.Helper()
+	read = st.call("GET", "/api/v1/conversations/"+conv, a.Token, nil, nil)
+	note = st.call("POST", "/api/v1/conversations/"+conv+"/notes", a.Token, map[string]string{"text": "still here?"}, nil)
+	return read, note
+}
+
+// consultEndedFor waits for the consultant's consult.ended on the conversation
+// and requires the consult it carries ended with status.
+func consultEndedFor(t *testing.T, events *sse, conv, status string) {
+	t.Helper()
+	ev := events.next(t, "consult.ended", 30*time.Second)
+	k, _ := ev.Data["consult"].(map[string]any)
+	if ev.Data["conversation_id"] != conv || k["status"] != status {
+		t.Fatalf("consult.ended: %v, want status %s", ev.Data, status)
+	}
+}
+
+// An ordinary transfer ends the conversation's consults: A invites B (and D,
+// who ends its consult by hand: what an ended consult may do is the measure),
+// then transfers to C; B gets consult.ended and may neither read nor write
+// notes, as D. C invites B in turn and transfers to a queue: the same.
+func TestTransferEndsConsults(t *testing.T) {
+	st := newStack(t)
+	ch, a, _, conv := st.conversationOnNewPage("Ann", 1, "3100000000000021", "Where is my refund?")
+	b, eventsB := st.availableAgent("Ben", 1)
+	c, eventsC := st.availableAgent("Cat", 2)
+	d, _ := st.availableAgent("Dan", 1)
+
+	invite := func(by, who agent) string {
+		t.Helper()
+		var k map[string]any
+		if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", by.Token, map[string]string{"agent_id": who.ID}, &k); code != 201 {
+			t.Fatalf("%s invites %s: %d %v", by.Name, who.Name, code, k)
+		}
+		return k["id"].(string)
+	}
+	invite(a, b)
+	dk := invite(a, d)
+	if read, note := st.consultantAccess(b, conv); read != 200 || note != 201 {
+		t.Fatalf("consultant B: read %d, note %d", read, note)
+	}
+	if code := st.call("DELETE", "/api/v1/conversations/"+conv+"/consults/"+dk, d.Token, nil, nil); code != 200 {
+		t.Fatalf("D ends its consult: %d", code)
+	}
+	endedRead, endedNote := st.consultantAccess(d, conv)
+	if endedRead == 200 || endedNote == 201 {
+		t.Fatalf("an ended consult still reads (%d) or writes notes (%d)", endedRead, endedNote)
+	}
+
+	// To an agent.
+	var moved conversationView
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/transfer", a.Token, map[string]string{"agent_id": c.ID}, &moved); code != 200 || moved.AgentID != c.ID {
+		t.Fatalf("transfer to C: %d %+v", code, moved)
+	}
+	eventsC.next(t, "conversation.assigned", 30*time.Second)
+	consultEndedFor(t, eventsB, conv, "ended")
+	if read, note := st.consultantAccess(b, conv); read != endedRead || note != endedNote {
+		t.Fatalf("B after the transfer: read %d, note %d; an ended consult gets %d, %d", read, note, endedRead, endedNote)
+	}
+	if n := st.count("conversation_consults", "conversation_id = $1 AND agent_id = $2 AND status = 'ended'", conv, b.ID); n != 1 {
+		t.Fatalf("B's consult is not ended (%d)", n)
+	}
+	var seen struct {
+		Consults []any `json:"consults"`
+	}
+	if code := st.call("GET", "/api/v1/conversations/"+conv, c.Token, nil, &seen); code != 200 || len(seen.Consults) != 0 {
+		t.Fatalf("C's conversation: %d, consults %v", code, seen.Consults)
+	}
+
+	// To a queue. B goes away once invited, so the queue cannot give it to B.
+	invite(c, b)
+	eventsB.next(t, "consult.started", 10*time.Second)
+	st.setPresence(b, "away")
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/transfer", c.Token, map[string]string{"queue_id": ch.QueueID}, nil); code != 200 {
+		t.Fatalf("transfer to the queue: %d", code)
+	}
+	consultEndedFor(t, eventsB, conv, "ended")
+	if read, note := st.consultantAccess(b, conv); read != endedRead || note != endedNote {
+		t.Fatalf("B after the transfer to a queue: read %d, note %d; an ended consult gets %d, %d", read, note, endedRead, endedNote)
+	}
+	if n := st.count("conversation_consults", "conversation_id = $1 AND status = 'active'", conv); n != 0 {
+		t.Fatalf("%d consults active after the transfer to a queue", n)
 	}
 }
 

@@ -514,6 +514,11 @@ func (s *Store) Transfer(ctx context.Context, req TransferRequest) (Transferred,
 			event["to_queue_id"] = req.ToQueueID
 			freed = append(freed, req.ToQueueID)
 		}
+		// The consults were the first agent's invitations: they end with its
+		// hold on the conversation (the consult's own, above, as transferred).
+		if err := endActiveConsults(ctx, tx, req.ConversationID, agentID, by, req.ToAgentID); err != nil {
+			return err
+		}
 		out.WakeQueues = uniqueIDs(freed)
 		if sup := req.Supervisor; sup != nil {
 			event["force"] = req.Force

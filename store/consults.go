@@ -230,10 +230,15 @@ func (s *Store) EndConsult(ctx context.Context, conversationID, consultID, agent
 	return k, err
 }
 
-// endConsult closes the consult's row with the given status.
+// endConsult closes the consult's row with the given status; by is the agent
+// who ended it, or "" when no agent did (the admin's reassignment).
 func endConsult(ctx context.Context, tx *sql.Tx, k Consult, by, status string) (Consult, error) {
 	ub := pg.NewUpdateBuilder()
-	ub.Update("conversation_consults").Set(ub.Assign("status", status), "ended_at = now()", ub.Assign("ended_by", by)).
+	endedBy := "ended_by = NULL"
+	if by != "" {
+		endedBy = ub.Assign("ended_by", by)
+	}
+	ub.Update("conversation_consults").Set(ub.Assign("status", status), "ended_at = now()", endedBy).
 		Where(ub.Equal("id", k.ID))
 	if _, err := exec(ctx, tx, ub); err != nil {
 		return k, err
@@ -261,6 +266,19 @@ func endConsultForTransfer(ctx context.Context, tx *sql.Tx, req TransferRequest)
 // consultants got conversation.closed, then consult.ended takes the
 // conversation off their lists.
 func endConsultsAtClose(ctx context.Context, tx *sql.Tx, conversationID, primaryID string) error {
+	return endActiveConsults(ctx, tx, conversationID, primaryID, primaryID, "")
+}
+
+// endActiveConsults ends every active consult of the conversation, each with
+// the consult.ended a consult ended by hand gets, when the conversation leaves
+// its primary agent (closed, transferred, reassigned): a consult is an
+// invitation from that agent, so it must not outlive the agent's hold on the
+// conversation. primaryID is the agent who had the conversation ("" for a
+// waiting one: then each consult's inviter is told); by ended them ("" for
+// the admin). A consultant who is the transfer's target (toAgentID) ends as
+// transferred, as by the consult's own transfer, so its desk keeps the
+// conversation that conversation.assigned just gave it.
+func endActiveConsults(ctx context.Context, tx *sql.Tx, conversationID, primaryID, by, toAgentID string) error {
 	sb := consultSelect()
 	sb.Where(sb.Equal("k.conversation_id", conversationID), sb.Equal("k.status", ConsultActive))
 	active, err := queryAll(ctx, tx, sb, scanConsult)
@@ -268,10 +286,18 @@ func endConsultsAtClose(ctx context.Context, tx *sql.Tx, conversationID, primary
 		return err
 	}
 	for _, k := range active {
-		if k, err = endConsult(ctx, tx, k, primaryID, ConsultEnded); err != nil {
+		status := ConsultEnded
+		if toAgentID != "" && k.AgentID == toAgentID {
+			status = ConsultTransferred
+		}
+		if k, err = endConsult(ctx, tx, k, by, status); err != nil {
 			return err
 		}
-		if err := tellConsultSides(ctx, tx, "consult.ended", k, primaryID); err != nil {
+		tell := primaryID
+		if tell == "" {
+			tell = k.InvitedBy
+		}
+		if err := tellConsultSides(ctx, tx, "consult.ended", k, tell); err != nil {
 			return err
 		}
 	}

@@ -196,10 +196,18 @@ type QueueView struct {
 	Agents             []AgentLoad `json:"agents"`
 }
 
-// agentLoadSelect reads agents with their load; the caller adds the FROM's joins.
+// agentLoadColumns reads agents with their load; the caller adds the FROM's
+// joins. open_conversations counts every conversation the agent holds that is
+// not closed — active (assigned), offered, on hold or in wrap-up —, as the
+// supervisor floor lists an agent's conversations; load counts only those that
+// take capacity. A waiting conversation has no agent, so it is in no agent's count.
 var agentLoadColumns = "a.id, a.name, a.presence, a.capacity, " +
 	strings.Replace(agentLoad, "%v", "a.id", 1) + ", " +
-	"(SELECT count(*) FROM conversations x WHERE x.agent_id = a.id AND x.status = 'assigned')"
+	"(SELECT count(*) FROM conversations x WHERE x.agent_id = a.id AND " + agentHolds + ")"
+
+// agentHolds is the condition (on conversations aliased x) of a conversation
+// that is still its agent's: every status but closed (the floor's rule).
+const agentHolds = "x.status <> 'closed'"
 
 func scanAgentLoad(row rowScanner) (AgentLoad, error) {
 	var a AgentLoad
@@ -308,7 +316,8 @@ func (s *Store) AgentView(ctx context.Context, agentID string) (AgentView, error
 			v.Queues = append(v.Queues, q)
 		}
 		cs := conversationSelect()
-		cs.Where(cs.Equal("c.agent_id", agentID), cs.Equal("c.status", "assigned")).OrderBy("c.opened_at")
+		// The conversations open_conversations counts (agentHolds, on c).
+		cs.Where(cs.Equal("c.agent_id", agentID), strings.ReplaceAll(agentHolds, "x.", "c.")).OrderBy("c.opened_at")
 		v.Conversations, err = queryAll(ctx, tx, cs, scanConversation)
 		return err
 	})

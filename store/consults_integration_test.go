@@ -1,0 +1,115 @@
+//go:build integration
+
+package store
+
+import "testing"
+
+// consultStatuses maps each consultant of the conversation to its consult's status.
+func (f *fixture) consultStatuses(conversationID string) map[string]string {
+	f.t.Helper()
+	rows, err := f.s.DB.QueryContext(f.ctx, "SELECT agent_id, status FROM conversation_consults WHERE conversation_id = $1", conversationID)
+	f.must(err)
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var agent, status string
+		f.must(rows.Scan(&agent, &status))
+		out[agent] = status
+	}
+	f.must(rows.Err())
+	return out
+}
+
+// consultEnded counts the consult.ended events the agent got for the conversation.
+func (f *fixture) consultEnded(agentID, conversationID string) int {
+	f.t.Helper()
+	return f.number("SELECT count(*) FROM agent_events WHERE agent_id = $1 AND conversation_id = $2 AND name = 'consult.ended'", agentID, conversationID)
+}
+
+// A consult is the primary agent's invitation: an ordinary transfer (to an
+// agent, or to a queue) and a supervisor's reassignment end every consult of
+// the conversation in their transaction, with consult.ended to both sides; a
+// consultant who receives the conversation ends as transferred.
+func TestTransferAndReassignEndTheConsults(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	owner, c1, c2 := f.agent(2), f.agent(2), f.agent(2)
+	conv := f.waiting(p)
+	_, err := f.s.Pick(f.ctx, conv, owner)
+	f.must(err)
+	for _, c := range []string{c1, c2} {
+		_, err := f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: c})
+		f.must(err)
+	}
+
+	// To an agent, the consultant c1: its consult is the transfer, c2's ends.
+	_, err = f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: owner, ToAgentID: c1})
+	f.must(err)
+	if got := f.consultStatuses(conv); got[c1] != ConsultTransferred || got[c2] != ConsultEnded {
+		t.Fatalf("consults after a transfer to the consultant: %v", got)
+	}
+	if f.consultEnded(owner, conv) != 2 || f.consultEnded(c1, conv) != 1 || f.consultEnded(c2, conv) != 1 {
+		t.Fatal("consult.ended not sent to both sides of each consult")
+	}
+	if ok, err := f.s.IsConsultant(f.ctx, conv, c2); err != nil || ok {
+		t.Fatalf("c2 still consults after the transfer: %v %v", ok, err)
+	}
+
+	// To a queue: c2, invited again by the new owner, is no consultant after it.
+	_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: c1, AgentID: c2})
+	f.must(err)
+	_, err = f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: c1, ToQueueID: p.DefaultQueueID})
+	f.must(err)
+	if n := f.number("SELECT count(*) FROM conversation_consults WHERE conversation_id = $1 AND status = 'active'", conv); n != 0 {
+		t.Fatalf("%d consults active after a transfer to a queue", n)
+	}
+	if f.consultEnded(c2, conv) != 2 || f.consultEnded(c1, conv) != 2 {
+		t.Fatal("consult.ended not sent after the transfer to a queue")
+	}
+
+	// The admin's reassignment (no agent ends it: ended_by stays empty).
+	_, err = f.s.Pick(f.ctx, conv, owner)
+	f.must(err)
+	_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: c2})
+	f.must(err)
+	_, err = f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, ToAgentID: c1, Supervisor: &Supervisor{Name: "Admin"}})
+	f.must(err)
+	if n := f.number("SELECT count(*) FROM conversation_consults WHERE conversation_id = $1 AND status = 'ended' AND agent_id = $2 AND ended_by IS NULL", conv, c2); n != 1 {
+		t.Fatalf("the admin's reassignment ended %d consults of c2, want 1", n)
+	}
+	if f.consultEnded(c2, conv) != 3 || f.consultEnded(owner, conv) != 3 {
+		t.Fatal("consult.ended not sent after the reassignment")
+	}
+}
+
+// open_conversations of a queue's member counts every conversation the agent
+// holds that is not closed (the floor's rule), not only the active ones.
+func TestQueueViewCountsHeldConversationsAsOpen(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	agent := f.agent(3)
+	active, held, closed := f.waiting(p), f.waiting(p), f.waiting(p)
+	for _, c := range []string{active, held, closed} {
+		_, err := f.s.Pick(f.ctx, c, agent)
+		f.must(err)
+	}
+	_, _, err := f.s.Hold(f.ctx, held, agent)
+	f.must(err)
+	_, _, err = f.s.CloseConversation(f.ctx, closed, "agent", "")
+	f.must(err)
+	f.waiting(p) // waiting in the queue: no agent's
+
+	v, err := f.s.QueueView(f.ctx, p.DefaultQueueID)
+	f.must(err)
+	if len(v.Agents) != 1 || v.Agents[0].ID != agent {
+		t.Fatalf("queue members: %+v", v.Agents)
+	}
+	if a := v.Agents[0]; a.OpenConversations != 2 || a.Load != 1 {
+		t.Fatalf("open_conversations %d, load %d; want 2 (active and on hold), 1 (the hold frees capacity)", a.OpenConversations, a.Load)
+	}
+	av, err := f.s.AgentView(f.ctx, agent)
+	f.must(err)
+	if av.OpenConversations != 2 || len(av.Conversations) != 2 {
+		t.Fatalf("agent view: open_conversations %d, %d conversations; want 2", av.OpenConversations, len(av.Conversations))
+	}
+}
