@@ -297,6 +297,10 @@ func (s *Store) ReofferUnanswered(ctx context.Context, conversationID, agentID s
 		}
 		out.Done = true
 		out.WakeQueues = uniqueIDs(append([]string{out.QueueID}, freed...))
+		// The agent's consults end with the conversation's leaving it, as at a transfer.
+		if err := endActiveConsults(ctx, tx, conversationID, agentID, "", ""); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, agentID, "conversation.transferred", conversationID,
 			fmt.Sprintf("reoffered:%s:%s:%d", conversationID, agentID, waitingSince.UnixMilli()),
 			map[string]any{"to_queue_id": out.QueueID, "reason": "agent_no_response"})

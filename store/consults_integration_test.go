@@ -2,7 +2,10 @@
 
 package store
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // consultStatuses maps each consultant of the conversation to its consult's status.
 func (f *fixture) consultStatuses(conversationID string) map[string]string {
@@ -111,5 +114,49 @@ func TestQueueViewCountsHeldConversationsAsOpen(t *testing.T) {
 	f.must(err)
 	if av.OpenConversations != 2 || len(av.Conversations) != 2 {
 		t.Fatalf("agent view: open_conversations %d, %d conversations; want 2", av.OpenConversations, len(av.Conversations))
+	}
+}
+
+// A conversation that leaves its agent other than by a transfer ends the agent's
+// consults too: back to the queue at the hold-return timeout when the agent has
+// no room, and re-offered when the agent did not answer the customer.
+func TestLeavingTheAgentEndsTheConsults(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	owner, c := f.agent(1), f.agent(2)
+	consulted := func(conv string) {
+		t.Helper()
+		_, err := f.s.Pick(f.ctx, conv, owner)
+		f.must(err)
+		_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: c})
+		f.must(err)
+	}
+
+	held, other := f.waiting(p), f.waiting(p)
+	consulted(held)
+	_, _, err := f.s.Hold(f.ctx, held, owner)
+	f.must(err)
+	_, err = f.s.Pick(f.ctx, other, owner) // the hold freed the owner's one place
+	f.must(err)
+	back, err := f.s.ReturnHeld(f.ctx, held)
+	f.must(err)
+	if back.Status != "waiting" {
+		t.Fatalf("hold return with no room: %s, want waiting", back.Status)
+	}
+	if got := f.consultStatuses(held); got[c] != ConsultEnded || f.consultEnded(c, held) != 1 || f.consultEnded(owner, held) != 1 {
+		t.Fatalf("consults after the hold return to the queue: %v", got)
+	}
+
+	_, _, err = f.s.CloseConversation(f.ctx, other, "agent", "")
+	f.must(err)
+	unanswered := f.waiting(p)
+	consulted(unanswered)
+	out, err := f.s.ReofferUnanswered(f.ctx, unanswered, owner, time.Now())
+	f.must(err)
+	if !out.Done {
+		t.Fatal("the unanswered conversation was not re-offered")
+	}
+	if got := f.consultStatuses(unanswered); got[c] != ConsultEnded || f.consultEnded(c, unanswered) != 1 {
+		t.Fatalf("consults after the re-offer: %v", got)
 	}
 }

@@ -217,6 +217,10 @@ func (s *Store) ReturnHeld(ctx context.Context, conversationID string) (HoldRetu
 			return err
 		}
 		out.Status = "waiting"
+		// The agent's consults end with the conversation's leaving it, as at a transfer.
+		if err := endActiveConsults(ctx, tx, conversationID, *agentID, "", ""); err != nil {
+			return err
+		}
 		return stateEvent(ctx, tx, *agentID, conversationID, "waiting", map[string]any{"reason": "hold_return_timeout"})
 	})
 	return out, err
