@@ -464,7 +464,10 @@ cmd_test_cluster() {
 	CLUSTER_PORT=$TEST_CLUSTER_PORT scripts/cluster.sh reset || die "could not reset the test's Temporal server"
 	TEST_CLUSTER_STARTED=1
 	CLUSTER_PORT=$TEST_CLUSTER_PORT scripts/cluster.sh start || die "could not start the test's Temporal server"
-	say "go test -tags $INTEGRATION_TAGS -run <the spine> -parallel $TEST_CLUSTER_PARALLEL ./e2e/  (E2E_TEMPORAL_ADDRESS=127.0.0.1:$TEST_CLUSTER_PORT E2E_PROCESSES=1)"
+	# The workers are versions of a Worker Deployment, as on any cluster (README
+	# "Rolling out a new build"): each test's task queue is a deployment of its own.
+	export WORKER_VERSIONING=${WORKER_VERSIONING:-true}
+	say "go test -tags $INTEGRATION_TAGS -run <the spine> -parallel $TEST_CLUSTER_PARALLEL ./e2e/  (E2E_TEMPORAL_ADDRESS=127.0.0.1:$TEST_CLUSTER_PORT E2E_PROCESSES=1 WORKER_VERSIONING=$WORKER_VERSIONING)"
 	E2E_TEMPORAL_ADDRESS=127.0.0.1:$TEST_CLUSTER_PORT E2E_PROCESSES=1 \
 		go test -count=1 -timeout "${TEST_TIMEOUT:-15m}" -tags "$INTEGRATION_TAGS" -run "$SPINE_TESTS" \
 		-parallel "$TEST_CLUSTER_PARALLEL" -v ./e2e/
@@ -536,6 +539,8 @@ cmd_soak() {
 		SOAK_CLUSTER_STARTED=1
 		CLUSTER_PORT=$SOAK_CLUSTER_PORT scripts/cluster.sh start || die "could not start the soak's Temporal server"
 		cluster=(-temporal-address "127.0.0.1:$SOAK_CLUSTER_PORT" -workers 2 -starters 2 -faults worker,starter,postgres)
+		# Versioned workers, as on any cluster; a killed worker comes back as the same build.
+		export WORKER_VERSIONING=${WORKER_VERSIONING:-true}
 	fi
 	"$BIN/soak" -bin "$BIN" -data "$DATA" -database-url "$(private_pg_url fbchannel_soak)" \
 		-pg-bindir "$(pg_bindir)" -pg-data "$PG_DATA" -pg-run-as "$PG_RUN_AS" -pg-log "$PG_LOG" "${cluster[@]}" "$@"
