@@ -197,6 +197,20 @@ func TestOfferDeclineExpireAccept(t *testing.T) {
 	if c, _ := st.rtConversation("3500000000000021"); c.Status != "offered" || c.AgentID != first {
 		t.Fatalf("offered conversation: %+v", c)
 	}
+	// Not the agent's until accepted: no consultant can be invited into it.
+	other := agents[first]
+	for id, a := range agents {
+		if id != first {
+			other = a
+		}
+	}
+	var refused map[string]any
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", agents[first].Token, map[string]string{"agent_id": other.ID}, &refused); code != 409 || errorCode(refused) != "offer_not_accepted" {
+		t.Fatalf("consult on an offered conversation: %d %v", code, refused)
+	}
+	if n := st.count("conversation_consults", "conversation_id = $1", conv); n != 0 {
+		t.Fatalf("%d consults on an offered conversation", n)
+	}
 	st.stPost(agents[first], conv, "decline", "waiting", nil)
 	var gone map[string]any
 	if code := st.call("POST", "/api/v1/conversations/"+conv+"/accept", agents[first].Token, nil, &gone); code != 409 || errorCode(gone) != "offer_gone" {

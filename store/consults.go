@@ -111,6 +111,11 @@ func (s *Store) StartConsult(ctx context.Context, req ConsultRequest) (Consult, 
 		if status == "closed" || status == "waiting" {
 			return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can have consultants."}
 		}
+		if status == "offered" {
+			// Not the agent's until accepted: a declined or expired offer would
+			// leave the consultant in a conversation nobody has.
+			return &Refused{Code: "offer_not_accepted", Message: "This conversation is offered to you; accept it before inviting a consultant."}
+		}
 		var accountID string
 		as := pg.NewSelectBuilder()
 		as.Select("p.account_id").From("conversations c").Join("pages p", "p.id = c.page_uuid").Where(as.Equal("c.id", req.ConversationID))
