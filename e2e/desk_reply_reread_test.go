@@ -15,8 +15,57 @@ import (
 	"fbchannel/activities"
 )
 
-// conversationPath is GET /api/v1/conversations/{id}: the desk's read of one conversation.
-var conversationPath = regexp.MustCompile(`^/api/v1/conversations/[^/]+$`)
+// conversationPath is GET /api/v1/conversations/{id}: the desk's read of one
+// conversation; messagesPath is POST .../messages, a reply.
+var (
+	conversationPath = regexp.MustCompile(`^/api/v1/conversations/[^/]+$`)
+	messagesPath     = regexp.MustCompile(`^/api/v1/conversations/[^/]+/messages$`)
+)
+
+// statusObserver records the message.status events the page receives.
+const statusObserver = `
+window.__statuses = [];
+window.EventSource = class extends window.EventSource {
+  constructor(url, opts) {
+    super(url, opts);
+    this.addEventListener("message.status", (e) => window.__statuses.push(JSON.parse(e.data)));
+  }
+};`
+
+// holdOnce answers the first request that matches, once armed, only when
+// released: it is served at once (what it reads or does happens now), and its
+// answer is kept back.
+type holdOnce struct {
+	armed   atomic.Bool
+	match   func(*http.Request) bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newHoldOnce(match func(*http.Request) bool) *holdOnce {
+	return &holdOnce{match: match, held: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (o *holdOnce) wrap(h http.Handler, stop <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !o.match(r) || !o.armed.CompareAndSwap(true, false) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		o.held <- struct{}{}
+		select {
+		case <-o.release:
+		case <-stop:
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
 
 // A reply whose send is answered after the desk read its conversation again
 // (the customer wrote while it was being sent) is marked sent, and shown once.
@@ -24,24 +73,26 @@ var conversationPath = regexp.MustCompile(`^/api/v1/conversations/[^/]+$`)
 // must land on the bubble shown, whether the read was made before the reply
 // was stored (it lacks the reply) or after (it holds the reply's row, not
 // yet sent). Under load the first left the reply "Sending…" for good
-// (TestDeskInBrowser's "the reply marked sent"); here the send and the read
-// are held so that each order always happens.
+// (TestDeskInBrowser's "the reply marked sent": its status event came first,
+// the answer found a replaced conversation and redrew nothing); here the
+// read, the send and its answer are held so that each order always happens.
 func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 	requireChromium(t)
-	replies := map[string]bool{"Let me check that order for you.": true, "It left the warehouse on Tuesday.": true}
-	sendHeld := make(chan struct{}, 2)
+	const first, second = "Let me check that order for you.", "It left the warehouse on Tuesday."
+	sendHeld := make(chan struct{}, 1)
 	sendRelease := make(chan struct{})
-	readHeld := make(chan struct{}, 1)
-	readRelease := make(chan struct{})
-	var holdRead atomic.Bool
 	stop := make(chan struct{})
+	read := newHoldOnce(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && conversationPath.MatchString(r.URL.Path)
+	})
+	answer := newHoldOnce(func(r *http.Request) bool { return r.Method == http.MethodPost && messagesPath.MatchString(r.URL.Path) })
 	st, ch := newPageStack(t, func(st *stack) {
 		st.activityHooks = func(a *activities.Activities) {
 			// Facebook has the reply; the answer to the desk waits for the test.
 			a.AfterSendHook = func(ctx context.Context, messageID, _ string) error {
 				var text string
 				_ = st.db.QueryRowContext(ctx, `SELECT text FROM messages WHERE id = $1`, messageID).Scan(&text)
-				if !replies[text] {
+				if text != second {
 					return nil
 				}
 				sendHeld <- struct{}{}
@@ -54,28 +105,7 @@ func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 				return nil
 			}
 		}
-		// A read of the conversation, once asked for: made at once, answered
-		// when the test says.
-		st.wrapHandler = func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodGet || !conversationPath.MatchString(r.URL.Path) || !holdRead.CompareAndSwap(true, false) {
-					h.ServeHTTP(w, r)
-					return
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, r)
-				readHeld <- struct{}{}
-				select {
-				case <-readRelease:
-				case <-stop:
-				}
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				_, _ = w.Write(rec.Body.Bytes())
-			})
-		}
+		st.wrapHandler = func(h http.Handler) http.Handler { return read.wrap(answer.wrap(h, stop), stop) }
 	})
 	t.Cleanup(func() { close(stop) })
 	waitHeld := func(what string, c chan struct{}) {
@@ -90,7 +120,7 @@ func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 	jane := st.customerProfile("2900000000000301", "Jane", "Cooper", "en_US")
 
 	b := startBrowser(t)
-	tb := st.openDesk(b, a, "")
+	tb := st.openDesk(b, a, statusObserver)
 	tb.mustEval(`(() => { const s = document.querySelector("#presence"); s.value = "available"; s.dispatchEvent(new Event("change")); })()`, nil)
 	st.eventually("agent available", 10*time.Second, func() bool {
 		return st.count("agents", "id = $1 AND presence = 'available'", a.ID) == 1
@@ -125,27 +155,29 @@ func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 		}
 	}
 
-	// 1. The read is made before the reply is stored, and answered while it is
-	// being sent: the read lacks it.
-	holdRead.Store(true)
+	// 1. The read is made before the reply is stored and answered while the
+	// send is not; the reply's status event comes before the send's answer.
+	read.armed.Store(true)
 	customerWrites("It was due on Monday.")
-	waitHeld("the desk's read", readHeld)
-	tb.typeInto("#reply", "Let me check that order for you.")
+	waitHeld("the desk's read", read.held)
+	answer.armed.Store(true)
+	tb.typeInto("#reply", first)
 	tb.click("#send")
-	waitHeld("the first reply's send", sendHeld)
-	close(readRelease)
+	waitHeld("the first reply's send", answer.held)
+	close(read.release)
 	waitReread()
-	sendRelease <- struct{}{}
-	shownOnceAndSent("Let me check that order for you.")
+	tb.waitFor("the reply's status event", `window.__statuses.some(s => s.status === "sent")`, 15*time.Second)
+	close(answer.release)
+	shownOnceAndSent(first)
 
 	// 2. The read is made once the reply is stored, and answered before the
 	// send is: the read holds the reply's row, still sending.
-	tb.typeInto("#reply", "It left the warehouse on Tuesday.")
+	tb.typeInto("#reply", second)
 	tb.click("#send")
 	waitHeld("the second reply's send", sendHeld)
 	customerWrites("Thanks, I'll wait.")
 	waitReread()
 	sendRelease <- struct{}{}
-	shownOnceAndSent("It left the warehouse on Tuesday.")
+	shownOnceAndSent(second)
 	b.requireNoProblems()
 }
