@@ -3,7 +3,7 @@
 // that the answer settles (sent, failed, or outcome not known yet).
 
 import { $, APIError } from "./common.js";
-import { state, countedSet, applyStatus } from "./state.js";
+import { state, countedSet, applyStatus, noteStatus } from "./state.js";
 import { api } from "./session.js";
 import { renderList } from "./list.js";
 import { loadConversation, renderMessages, scrollToEnd, windowState, renderWindow } from "./transcript.js";
@@ -57,7 +57,14 @@ async function send(ev) {
   await deliver(conv, { text }, { kind: "text", text, attachments: [] }, "You: " + text, () => {
     if (!reply.value) reply.value = text;
   });
-  if (state.current === conv) $("#reply").focus();
+  if (shown(conv.id)) $("#reply").focus();
+}
+
+// shown is the conversation on screen if it is convID. Not the object a send
+// started from: a read of the conversation meanwhile (the customer wrote, say)
+// replaces it, carrying the reply's bubble over (loadConversation).
+function shown(convID) {
+  return state.current && state.current.id === convID ? state.current : null;
 }
 
 // sendAttachment sends one file by URL, as its own message (a Messenger
@@ -129,6 +136,9 @@ async function deliver(conv, body, fields, preview, restore) {
       reason: out.reason || "",
       facebook_message_id: out.facebook_message_id || null,
     });
+    // Remembered by id, so that a read made before the send (its row still
+    // "sending") does not take the reply back to "Sending…".
+    noteStatus(temp.id, temp);
     applyStatus(temp);
     countedSet(convID).add(temp.id);
     if (temp.status === "failed") showSendError("Not delivered: " + (temp.error || "Facebook refused the message."));
@@ -140,9 +150,12 @@ async function deliver(conv, body, fields, preview, restore) {
       temp.unknown = true;
       followUnknown(convID, temp, 0);
     } else {
-      // Nothing was stored: take the bubble back and give the input back.
-      const i = conv.messages.indexOf(temp);
-      if (i >= 0) conv.messages.splice(i, 1);
+      // Nothing was stored: take the bubble back (from the conversation shown
+      // too, if it was read again meanwhile) and give the input back.
+      for (const c of [conv, shown(convID)]) {
+        const i = c ? c.messages.indexOf(temp) : -1;
+        if (i >= 0) c.messages.splice(i, 1);
+      }
       restore();
       showSendError(e.message);
       // A stale view (closed meanwhile, attachments turned off): read it again.
@@ -157,7 +170,7 @@ async function deliver(conv, body, fields, preview, restore) {
       row.unread_count = 0;
       row.last_message = { text: temp.text || preview, kind: temp.kind, sender: "agent", agent_id: state.me.id, created_at: temp.created_at };
     }
-    if (state.current === conv) {
+    if (shown(convID)) {
       state.activity[convID] = { at: temp.created_at, text: preview };
       renderMessages();
       renderWindow();

@@ -3,7 +3,7 @@
 // the state and onto the screen.
 
 import { $, request, APIError } from "./common.js";
-import { STATUS_RANK, OPEN, state, saveUnread, countedSet, applyStatus } from "./state.js";
+import { OPEN, state, saveUnread, countedSet, applyStatus, noteStatus } from "./state.js";
 import { sessionEnded } from "./session.js";
 import { loadList, renderList } from "./list.js";
 import { loadConversation, renderMessages, senderLabel, scrollToEnd, renderWindow, renderCustomer, noteAdded, renderMonitored } from "./transcript.js";
@@ -215,10 +215,7 @@ function rereadSoon(id) {
 function onStatus(d) {
   const id = d.message_id;
   if (!id) return;
-  const prev = state.statuses.get(id);
-  if (!prev || d.status === "failed" || (STATUS_RANK[d.status] ?? -1) > (STATUS_RANK[prev.status] ?? -1)) {
-    state.statuses.set(id, { status: d.status, error: d.error || "", reason: d.reason || "" });
-  }
+  noteStatus(id, d);
   if (state.current && state.current.id === d.conversation_id) {
     const m = state.current.messages.find((x) => x.id === id);
     if (m) {

@@ -87,6 +87,17 @@ export function countedSet(id) {
   return state.counted.get(id);
 }
 
+// noteStatus records the latest status known of message id (from an event, the
+// send's answer or a read), so that an older one never moves it back: a read
+// of the conversation made before the reply was sent still says "sending".
+export function noteStatus(id, s) {
+  if (!id || !s || !s.status) return;
+  const prev = state.statuses.get(id);
+  if (!prev || s.status === "failed" || (STATUS_RANK[s.status] ?? -1) > (STATUS_RANK[prev.status] ?? -1)) {
+    state.statuses.set(id, { status: s.status, error: s.error || "", reason: s.reason || "" });
+  }
+}
+
 // applyStatus folds in a status that arrived by event before the message was known.
 export function applyStatus(m) {
   const s = state.statuses.get(m.id);

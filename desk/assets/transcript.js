@@ -5,7 +5,7 @@
 
 import { showStateActions, conversationAction } from "./states.js";
 import { h, clear, $, APIError, fmtTime, fmtDateTime, fmtDay, fmtDuration, avatar, statusPill, safeURL } from "./common.js";
-import { OPEN, state, countedSet, applyStatus, agentName } from "./state.js";
+import { OPEN, state, countedSet, applyStatus, noteStatus, agentName } from "./state.js";
 import { api } from "./session.js";
 import { renderList } from "./list.js";
 import { renderAttach, updateCharCount, matchUnknown, showSendError } from "./composer.js";
@@ -45,14 +45,24 @@ export async function loadConversation(id) {
   if (seq !== loadSeq || state.selected !== id) return;
   conv.messages = conv.messages || [];
   if (!state.current || state.current.id !== id || state.current.status !== conv.status) showSendError("");
-  // Keep optimistic replies that the answer does not hold yet. A reply whose
-  // outcome was unknown is the row the answer now holds: that row replaces it.
+  // Keep this desk's replies (m.before: see deliver) that the answer does not
+  // hold yet: a read made before the reply was stored lacks it, even when it
+  // is answered after the send. A reply whose outcome was unknown is the row
+  // the answer now holds: that row replaces it. A reply still on its way whose
+  // row the answer holds already stays instead of that row (one bubble, not
+  // two): the send's answer settles it, with the row's id.
   if (state.current && state.current.id === id) {
     for (const m of state.current.messages) {
-      if (!m.pending || conv.messages.some((x) => x.id === m.id)) continue;
-      const row = m.unknown ? matchUnknown(conv.messages, m) : null;
-      if (row) state.unknownIDs.add(row.id);
-      else conv.messages.push(m);
+      if (!(m.pending || m.before) || conv.messages.some((x) => x.id === m.id)) continue;
+      const row = m.pending ? matchUnknown(conv.messages, m) : null;
+      if (row && m.unknown) {
+        state.unknownIDs.add(row.id);
+        continue;
+      }
+      if (row) {
+        noteStatus(row.id, row);
+        conv.messages[conv.messages.indexOf(row)] = m;
+      } else conv.messages.push(m);
     }
   }
   for (const m of conv.messages) {
