@@ -268,7 +268,16 @@ func TestRetentionScheduleIsCreatedOnce(t *testing.T) {
 	}
 	h := c.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID(taskQueue))
 	t.Cleanup(func() { _ = h.Delete(context.Background()) })
-	d, err := h.Describe(ctx)
+	// Describing a schedule queries its scheduler workflow, whose first task can
+	// take longer than one call's deadline on a loaded dev server: ask again.
+	var d *client.ScheduleDescription
+	var err error
+	for deadline := time.Now().Add(time.Minute); ; {
+		if d, err = h.Describe(ctx); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // between polls, not a wait for the result
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
