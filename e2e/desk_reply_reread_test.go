@@ -108,14 +108,7 @@ func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 		st.wrapHandler = func(h http.Handler) http.Handler { return read.wrap(answer.wrap(h, stop), stop) }
 	})
 	t.Cleanup(func() { close(stop) })
-	waitHeld := func(what string, c chan struct{}) {
-		t.Helper()
-		select {
-		case <-c:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s never happened", what)
-		}
-	}
+	waitHeld := func(what string, c chan struct{}) { t.Helper(); waitSignal(t, what, c) }
 	a := st.createAgent("Ada Lovelace", 2)
 	jane := st.customerProfile("2900000000000301", "Jane", "Cooper", "en_US")
 
@@ -179,5 +172,121 @@ func TestDeskReplyAnsweredAfterARereadInBrowser(t *testing.T) {
 	waitReread()
 	sendRelease <- struct{}{}
 	shownOnceAndSent(second)
+	b.requireNoProblems()
+}
+
+// waitSignal waits for what c says happened, failing the test after 30 s.
+func waitSignal(t *testing.T, what string, c chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s never happened", what)
+	}
+}
+
+// startLate starts serving the first request that matches, once armed, only
+// when released (an event stream: what it reads first is read then).
+type startLate struct {
+	armed   atomic.Bool
+	match   func(*http.Request) bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (o *startLate) wrap(h http.Handler, stop <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.match(r) && o.armed.CompareAndSwap(true, false) {
+			o.held <- struct{}{}
+			select {
+			case <-o.release:
+			case <-stop:
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// A conversation given to an agent while the desk is loading shows on it. The
+// desk reads its list and opens its event stream side by side, and a fresh
+// stream starts at the newest event. Given after the list's read started, it
+// came only as conversation.assigned, which the older answer then wiped out
+// (under load: TestSupervisorFloorInBrowser's "the conversation on Bob's
+// desk"); given after the read but before the stream started, it came in
+// neither. Here the first read is held until the event has been drawn, then
+// the stream's start is held until any read of the list made before it is
+// done and the reassignment made.
+func TestDeskListAnsweredAfterAnAssignmentInBrowser(t *testing.T) {
+	requireChromium(t)
+	stop := make(chan struct{})
+	list := newHoldOnce(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/api/v1/me/conversations"
+	})
+	stream := &startLate{match: func(r *http.Request) bool { return r.URL.Path == "/api/v1/me/events" },
+		held: make(chan struct{}, 1), release: make(chan struct{})}
+	st, ch := newPageStack(t, func(st *stack) {
+		st.wrapHandler = func(h http.Handler) http.Handler { return stream.wrap(list.wrap(h, stop), stop) }
+	})
+	t.Cleanup(func() { close(stop) })
+	waitHeld := func(what string, c chan struct{}) { t.Helper(); waitSignal(t, what, c) }
+	amy := st.createAgent("Amy Pond", 2)
+	bob := st.createAgent("Bob Ross", 2)
+	st.setPresence(bob, "busy")
+	sue := st.makeSupervisor("Sue Storm", ch.QueueID)
+	st.setPresence(amy, "available")
+	st.customerSays(ch, "2900000000000421", "Is anyone there?", "")
+	var conv string
+	st.eventually("the conversation assigned to Amy", 20*time.Second, func() bool {
+		return st.db.QueryRow(`SELECT id FROM conversations WHERE agent_id = $1 AND status = 'assigned'`, amy.ID).Scan(&conv) == nil
+	})
+
+	b := startBrowser(t)
+	list.armed.Store(true)
+	tb := st.openDesk(b, bob, `
+window.__assigned = [];
+window.EventSource = class extends window.EventSource {
+  constructor(url, opts) {
+    super(url, opts);
+    this.addEventListener("open", () => (window.__streamOpen = true));
+    this.addEventListener("conversation.assigned", (e) => window.__assigned.push(JSON.parse(e.data).conversation_id));
+  }
+};
+window.__listReads = 0;
+const fetch0 = window.fetch;
+window.fetch = (url, opts) => {
+  if (String(url) !== "/api/v1/me/conversations") return fetch0(url, opts);
+  window.__listReads++;
+  return fetch0(url, opts).finally(() => window.__listReads--);
+};`)
+	waitHeld("the desk's read of its list", list.held)
+	tb.waitFor("the desk's event stream", `window.__streamOpen === true`, 15*time.Second)
+	reassign := func(to agent) {
+		t.Helper()
+		if code := st.call("POST", "/api/v1/supervisor/conversations/"+conv+"/reassign", sue.Token, map[string]any{"agent_id": to.ID}, nil); code != 200 {
+			t.Fatalf("reassign: %d", code)
+		}
+	}
+	reassign(bob)
+	item := fmt.Sprintf(`document.querySelector('#conv-list .conv-item[data-id=%q]') !== null`, conv)
+	tb.waitFor("the assignment drawn", fmt.Sprintf(`window.__assigned.includes(%q) && `, conv)+item, 15*time.Second)
+	close(list.release)
+	tb.waitFor("the list's answer", `performance.getEntriesByType("resource").some(e => new URL(e.name).pathname === "/api/v1/me/conversations")`, 15*time.Second)
+	var shown bool
+	tb.mustEval(`new Promise((done) => setTimeout(() => done(`+item+`), 500))`, &shown)
+	if !shown {
+		t.Fatal("the list read before the assignment took the conversation off Bob's desk")
+	}
+
+	// Back to Amy; Bob's desk loads again and reads its list, and the stream
+	// starts only after the conversation is his again.
+	reassign(amy)
+	stream.armed.Store(true)
+	tb.navigate(st.api.URL + "/desk")
+	waitHeld("the desk's event stream", stream.held)
+	// No read of the list on its way: one made before the stream started is done.
+	tb.waitFor("the desk loaded, no read of its list on its way", fmt.Sprintf(`document.querySelector("#me-name").textContent === %q && window.__listReads === 0`, bob.Name), 15*time.Second)
+	reassign(bob)
+	close(stream.release)
+	tb.waitFor("the conversation on Bob's desk", `window.__streamOpen === true && `+item, 15*time.Second)
 	b.requireNoProblems()
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The supervisor's pages in Chromium: the conversations of its queues, the
@@ -126,6 +128,43 @@ func TestSupervisorFloorInBrowser(t *testing.T) {
 	if n := st.count("supervisor_actions", "conversation_id = $1 AND supervisor_id = $2", conv, sue.ID); n != 5 {
 		t.Fatalf("%d audited actions, want 5 (monitor, 2 joins, reassign, close)", n)
 	}
+	b.requireNoProblems()
+}
+
+// A floor event that lands while the supervisor is clicking Monitor (between
+// the press and the release of the button) must not lose the click. The floor
+// page redraws on every floor event (each change, and the stream's safety poll
+// every few seconds); when the redraw replaced the row's button, the browser
+// fired no click at all and Monitor did nothing: under load this is what
+// failed TestSupervisorFloorInBrowser waiting for "the monitored transcript".
+// The test holds the mouse button down until the page has drawn a floor event
+// (Bob's presence changing), then releases it.
+func TestSupervisorMonitorClickDuringFloorEventInBrowser(t *testing.T) {
+	requireChromium(t)
+	st, ch := newPageStack(t)
+	bob := st.createAgent("Bob Ross", 2)
+	st.setPresence(bob, "busy")
+	sue := st.makeSupervisor("Sue Storm", ch.QueueID)
+	st.customerSays(ch, "2900000000000411", "Is anyone there?", "")
+
+	b := startBrowser(t)
+	ts := st.openDesk(b, sue, "")
+	ts.navigate(st.api.URL + "/supervisor")
+	monitor := `#sup-rows tr .monitor`
+	presence := func(status string) string {
+		return fmt.Sprintf(`document.querySelector('#floor-agents tr[data-id=%q] .pill-%s') !== null`, bob.ID, status)
+	}
+	ts.waitFor("the waiting conversation and busy Bob", `document.querySelector("#live").textContent === "Live" && document.querySelector('`+monitor+`') !== null && `+presence("busy"), 15*time.Second)
+
+	x, y := ts.actionPoint(monitor)
+	ts.do("press on Monitor", chromedp.MouseEvent(chromedp.MouseMoved, x, y),
+		chromedp.MouseEvent(chromedp.MousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	st.setPresence(bob, "away")
+	ts.waitFor("the floor event drawn while the button is held", presence("away"), 20*time.Second)
+	ts.do("release Monitor", chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+
+	ts.waitFor("the monitored transcript", `!document.querySelector("#monitor").hidden &&
+		document.querySelector("#monitor-messages").textContent.includes("Is anyone there?")`, 10*time.Second)
 	b.requireNoProblems()
 }
 

@@ -25,9 +25,12 @@ export function startEvents() {
   stream.addEventListener("open", () => {
     const wasDown = !$("#conn").hidden;
     $("#conn").hidden = true;
+    // The list is read once the stream is open, at the desk's start and after a
+    // reconnect: a fresh stream starts at the newest event, and what changed
+    // before it came would be in neither a list read earlier nor the stream.
+    loadList();
     if (retry > 0 || wasDown) {
       retry = 0;
-      loadList();
       if (state.selected) loadConversation(state.selected);
     }
   });
@@ -107,6 +110,7 @@ function onAssigned(d) {
   const conv = Object.assign({}, d.conversation || before || { id, status: "assigned", customer: { name: "New customer" } });
   if (d.note !== undefined && !conv.transfer_note) conv.transfer_note = d.note;
   state.convs.set(id, Object.assign({}, before || {}, conv, { messages: undefined }));
+  state.arrivedAt.set(id, state.listReads);
   if (!before || !OPEN.has(before.status)) {
     state.activity[id] = { at: new Date().toISOString(), text: d.transferred_by ? "Transferred to you" : "New conversation" };
     alertAssigned(state.convs.get(id), d);

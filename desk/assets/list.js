@@ -13,6 +13,7 @@ import { toggleAttach, stopTyping } from "./composer.js";
 import { toast } from "./alerts.js";
 
 export async function loadList() {
+  const read = ++state.listReads;
   let list;
   try {
     list = await api("GET", "/api/v1/me/conversations");
@@ -20,10 +21,18 @@ export async function loadList() {
     if (!(e instanceof APIError && e.status === 401)) toast("Could not load conversations: " + e.message, "error");
     return;
   }
+  // Answers can come back out of order: an older read never replaces a newer one.
+  if (read < state.listApplied) return;
+  state.listApplied = read;
+  // A conversation assigned live after this read started may be missing from
+  // it (the desk's first read races the stream it opens): keep it, or the
+  // agent would never see it (its event is not sent again).
+  const arrived = [...state.convs.values()].filter((c) => (state.arrivedAt.get(c.id) || 0) >= read);
   state.convs.clear();
   // A list read before a transfer may still hold the conversation: the
   // transfer wins (if it comes back, conversation.assigned clears the mark).
   for (const c of list) if (!state.transferred[c.id]) state.convs.set(c.id, c);
+  for (const c of arrived) if (!state.convs.has(c.id) && !state.transferred[c.id]) state.convs.set(c.id, c);
   // The server's unread counts are the truth (they survive a reload and
   // other tabs); the one on screen is read by being open.
   state.unread = {};

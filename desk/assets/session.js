@@ -5,7 +5,7 @@
 import { clear, $, request, APIError, avatar, signinToken } from "./common.js";
 import { state, forget, loadUnread } from "./state.js";
 import { startEvents, stopEvents } from "./events.js";
-import { loadList, renderList } from "./list.js";
+import { renderList } from "./list.js";
 import { renderConversation } from "./transcript.js";
 import { closeTransferDialog } from "./transfer.js";
 import { unlockAudio, askNotificationPermission, updateAlertsButton, toast } from "./alerts.js";
@@ -89,8 +89,10 @@ async function startDesk(agent) {
   clear($("#me-avatar")).appendChild(avatar(agent.name, "", "small"));
   setPresenceUI(agent.presence || "offline");
   updateAlertsButton();
+  // The list is read once the event stream is open (events.js): a fresh stream
+  // starts at the newest event, so a list read before it could miss what
+  // happened in between.
   startEvents();
-  await loadList();
 }
 
 // api calls the JSON API with the session cookie; a 401 ends the session.

@@ -38,6 +38,13 @@ export const state = {
   unknownIDs: new Set(),
   // Supervisors watching a conversation (conversation.monitored): id -> name.
   monitoredBy: {},
+  // Reads of the list (loadList), numbered as they start; listApplied is the
+  // newest one shown. arrivedAt: id -> the number of the newest read started
+  // when conversation.assigned brought that conversation: a read started no
+  // later than it may not hold it yet.
+  listReads: 0,
+  listApplied: 0,
+  arrivedAt: new Map(),
 };
 
 // forget empties the state when the agent signs out or the session ends.
@@ -56,6 +63,7 @@ export function forget() {
   state.queueNames.clear();
   state.targetsFetched.clear();
   state.unknownIDs.clear();
+  state.arrivedAt.clear();
 }
 
 // Unread counts persist per agent in this browser.

@@ -88,27 +88,49 @@ function render(floor) {
   }
   fillFilters(floor);
 
-  const rows = clear($("#sup-rows"));
-  for (const c of floor.conversations) {
-    const link = (format, label) =>
-      h("a", { href: "/api/v1/conversations/" + encodeURIComponent(c.id) + "/transcript?format=" + format, target: "_blank", rel: "noopener" }, label);
-    const monitor = h("button", { type: "button", class: "btn small monitor" }, "Monitor");
-    monitor.addEventListener("click", () => startMonitor(c.id));
-    rows.append(
-      h("tr", { dataset: { id: c.id }, class: c.id === ui.monitored ? "selected" : "" },
-        h("td", {}, c.customer.name || c.customer.psid),
-        h("td", {}, statusPill(c.status), " " + fmtSecs(c.state_s)),
-        h("td", {}, c.queue_name || "—"),
-        h("td", { class: "agent" }, c.agent_name || "—"),
-        h("td", {}, c.page_name),
-        h("td", { class: "num wait" }, fmtSecs(c.wait_s)),
-        h("td", {}, link("html", "Print"), " · ", link("text", "Text"), " · ", link("json", "JSON")),
-        h("td", {}, monitor),
-      ),
-    );
-  }
+  renderConversations(floor.conversations);
   $("#sup-empty").hidden = floor.conversations.length > 0;
   fillReassign();
+}
+
+// renderConversations updates the conversations' rows in place, keyed by id:
+// a row and its Monitor button stay the same elements from one floor event to
+// the next. A floor event comes every few seconds; had it replaced the button
+// between the press and the release of a click, the click would be lost (the
+// browser fires none when the pressed element has left the page), and
+// Monitor would do nothing.
+function renderConversations(conversations) {
+  const tbody = $("#sup-rows");
+  const old = new Map([...tbody.children].map((tr) => [tr.dataset.id, tr]));
+  let next = tbody.firstElementChild;
+  for (const c of conversations) {
+    const link = (format, label) =>
+      h("a", { href: "/api/v1/conversations/" + encodeURIComponent(c.id) + "/transcript?format=" + format, target: "_blank", rel: "noopener" }, label);
+    const cells = [
+      h("td", {}, c.customer.name || c.customer.psid),
+      h("td", {}, statusPill(c.status), " " + fmtSecs(c.state_s)),
+      h("td", {}, c.queue_name || "—"),
+      h("td", { class: "agent" }, c.agent_name || "—"),
+      h("td", {}, c.page_name),
+      h("td", { class: "num wait" }, fmtSecs(c.wait_s)),
+      h("td", {}, link("html", "Print"), " · ", link("text", "Text"), " · ", link("json", "JSON")),
+    ];
+    let tr = old.get(c.id);
+    old.delete(c.id);
+    if (tr) {
+      // Every cell but the last, which holds the Monitor button.
+      cells.forEach((td, i) => tr.children[i].replaceWith(td));
+    } else {
+      const monitor = h("button", { type: "button", class: "btn small monitor" }, "Monitor");
+      monitor.addEventListener("click", () => startMonitor(c.id));
+      tr = h("tr", { dataset: { id: c.id } }, ...cells, h("td", {}, monitor));
+    }
+    tr.className = c.id === ui.monitored ? "selected" : "";
+    // Move a row only when the order changed: a moved row leaves the page for a moment too.
+    if (tr !== next) tbody.insertBefore(tr, next);
+    else next = next.nextElementSibling;
+  }
+  for (const tr of old.values()) tr.remove();
 }
 
 // fillFilters offers the queues, agents and states the floor shows, keeping the choice.
