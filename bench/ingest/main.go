@@ -22,6 +22,12 @@
 // cost and latency of unhurried messages), and (b) with the channel's worker
 // stopped (the ack path alone). It prints one markdown report on stdout; measure.Progress
 // goes to stderr. docs/PERFORMANCE.md has the results and their reading.
+//
+// By default (b)'s starter and worker run in this process, beside the HTTP client
+// and (a)'s caller. With -processes they are the built programs instead (one
+// ./bin/worker, one ./bin/starter, as deployed; app/apptest.StartProcesses), the
+// POSTs go to the starter program, and what only an in-process handler shows (its
+// server-side timing, the pool's counters) is left out of the report.
 package main
 
 import (
@@ -71,6 +77,7 @@ type config struct {
 	diagnose      bool
 	workerPollers int
 	cpuProfile    string
+	processes     bool
 }
 
 func main() {
@@ -85,7 +92,13 @@ func main() {
 	flag.BoolVar(&cfg.diagnose, "diagnose", true, "after the schedule: (a) with the webhook's search attributes, a paced single conversation, and (b) with the channel's worker stopped (shown apart)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (starter, relay, worker, simulator, HTTP client) during the POSTs of the (b) phases to this file")
 	flag.IntVar(&cfg.workerPollers, "worker-pollers", 0, "workflow and activity task pollers of the channel's worker (0: the SDK's defaults, as app.RunWorker)")
+	flag.BoolVar(&cfg.processes, "processes", false, "run the channel's worker and starter as the built programs (go build -o bin/ ./worker ./starter; one of each) instead of in this process; "+
+		"the starter's handler timing and the pool's counters are then not measured")
 	flag.Parse()
+	if cfg.processes && cfg.workerPollers > 0 {
+		fmt.Fprintln(os.Stderr, "ingest: -worker-pollers applies to the in-process worker only (the worker program has no such setting)")
+		os.Exit(2)
+	}
 	if cfg.conversations < 1 || cfg.messages < cfg.conversations || cfg.concurrency < 1 || cfg.rounds < 1 {
 		fmt.Fprintln(os.Stderr, "ingest: need conversations ≥ 1, messages ≥ conversations, concurrency ≥ 1, rounds ≥ 1")
 		os.Exit(2)
@@ -217,7 +230,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	defer sinkWorker.Stop()
 
 	// (b)'s stack.
-	stopStack, err := b.startStack(ctx)
+	stopStack, err := b.startStack(ctx, server.FrontendHostPort())
 	if stopStack != nil {
 		defer stopStack()
 	}
@@ -278,10 +291,11 @@ func run(ctx context.Context, cfg config) (err error) {
 }
 
 // startStack runs the channel in this process (app/apptest, as the e2e tests do),
-// the starter and the worker with their own connection pools. The starter's
-// client and handler are wrapped only to time SignalWithStart inside each webhook
-// request; the handler itself is the real one.
-func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
+// the starter and the worker with their own connection pools, or with
+// -processes as the built programs (startPrograms). In this process the
+// starter's client and handler are wrapped only to time SignalWithStart inside
+// each webhook request; the handler itself is the real one.
+func (b *bench) startStack(ctx context.Context, temporalAddress string) (stop func(), err error) {
 	opts := worker.Options{}
 	if n := b.cfg.workerPollers; n > 0 {
 		opts.MaxConcurrentWorkflowTaskPollers, opts.MaxConcurrentActivityTaskPollers = n, n
@@ -296,14 +310,24 @@ func (b *bench) startStack(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	measure.Progress("database %s", s.Database)
-	s.WrapStarter = b.timeWebhooks
-	if err := s.Start(); err != nil {
+	if b.cfg.processes {
+		err = b.startPrograms(ctx, s, temporalAddress)
+	} else {
+		s.WrapStarter = b.timeWebhooks
+		err = s.Start()
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	page, err := s.ConnectPage(ctx, "Bench")
 	if err != nil {
 		return s.Close, err
+	}
+	if b.cfg.processes {
+		if page.CallbackURL, err = atStarter(page.CallbackURL, s.StarterURLs[0]); err != nil {
+			return s.Close, err
+		}
 	}
 	b.stack = s
 	b.db, b.sim, b.apiURL, b.adminToken, b.httpClient = s.DB, s.Sim, s.APIURL, s.AdminToken, s.HTTP
@@ -407,7 +431,7 @@ func (b *bench) runIngest(ctx context.Context, round, n, m int, diag string) (ph
 	if diag != "" {
 		// Only the ack path runs: the workers poll nothing of the channel's queue
 		// while the POSTs are timed; a new worker drains afterwards.
-		b.stack.StopWorker()
+		b.stopChannelWorker()
 	}
 	measure.Progress("(b) %s: %d signed webhook POSTs over %d conversations at concurrency %d", label, m, n, b.cfg.concurrency)
 	b.takeTimings()
@@ -737,9 +761,10 @@ func (b *bench) count(ctx context.Context, query string, args ...any) int {
 func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration) {
 	cfg := b.cfg
 	fmt.Fprintf(out, "## Ingest benchmark\n\n")
-	fmt.Fprintf(out, "`go run ./bench/ingest -conversations %d -messages %d -concurrency %d -rounds %d` — %s, %s/%s, GOMAXPROCS %d, %d CPUs; total %s\n\n",
-		cfg.conversations, cfg.messages, cfg.concurrency, cfg.rounds, runtime.Version(), runtime.GOOS, runtime.GOARCH,
+	fmt.Fprintf(out, "`go run ./bench/ingest -conversations %d -messages %d -concurrency %d -rounds %d%s` — %s, %s/%s, GOMAXPROCS %d, %d CPUs; total %s\n\n",
+		cfg.conversations, cfg.messages, cfg.concurrency, cfg.rounds, map[bool]string{true: " -processes"}[cfg.processes], runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), total.Round(time.Second))
+	fmt.Fprintf(out, "%s\n\n", b.modeLine())
 	fmt.Fprintf(out, "(a) = SignalWithStart of a trivial signal-loop workflow; (b) = signed one-event webhook batch POSTed to the starter "+
 		"(committed in the Postgres inbox; the starter's relay hands the events to the conversation workflows meanwhile, on the same CPUs and the same server). "+
 		"Latency: (a) the SignalWithStart call, (b) request start to HTTP 200. "+
@@ -833,6 +858,9 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 	fmt.Fprintf(out, "Inside each (b) (ms, p50 / p99): client = request start to 200; handler = the starter's handler (server side); "+
 		"SWS = SignalWithStart calls inside it (none since the inbox: the relay signals); rest = handler − SWS (account lookup, signature, parse, the inbox insert); "+
 		"lag = webhook transaction start to the message row's transaction start (seconds).\n\n")
+	if cfg.processes {
+		fmt.Fprintf(out, "Handler, SWS and rest are not measured with -processes: the starter program exports no request duration histogram (only counts by route and code).\n\n")
+	}
 	fmt.Fprintf(out, "| phase | client | handler | SWS | rest | lag s p50 / p99 / max | activity retries |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range append(append([]phaseResult{}, bs...), diags...) {
 		if r.name != "b" {
@@ -848,6 +876,9 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		slices.Sort(sws)
 		slices.Sort(rest)
 		pp := func(d []time.Duration) string {
+			if len(d) == 0 {
+				return "—"
+			}
 			return measure.Millis(measure.Percentile(d, 0.5)) + " / " + measure.Millis(measure.Percentile(d, 0.99))
 		}
 		name := phaseLabel("b", r.round)
@@ -893,16 +924,23 @@ func (b *bench) report(out io.Writer, results []phaseResult, total time.Duration
 		}
 		fmt.Fprintf(out, "Recorded throughput, (b) all: %.0f msgs/s (message rows ÷ time from phase start until the last row).\n\n", float64(pb.ok)/recAll.Seconds())
 	}
-	if c := b.stack.Store.Webhooks; c != nil {
-		fmt.Fprintf(out, "Webhook account lookups, whole run: %d from the cache, %d from Postgres, %d cache invalidations.\n\n", c.Hits(), c.Misses(), c.Invalidations())
+	if hits, misses, invalidations, err := b.cacheCounters(); err != nil {
+		fmt.Fprintf(out, "Webhook account lookups: not read (%v).\n\n", err)
+	} else {
+		fmt.Fprintf(out, "Webhook account lookups, whole run: %.0f from the cache, %.0f from Postgres, %.0f cache invalidations.\n\n", hits, misses, invalidations)
 	}
 	// Connections the pool opened and closed: a pool that closes idle connections
 	// in a burst and opens them again makes acks wait for a new backend.
-	ps := b.stack.DB.Stats()
-	fmt.Fprintf(out, "Postgres pool of the starter and worker, whole run: %d open at the end (max %d), %d waits for a free connection (%s in all), %d closed as surplus idle, %d closed at their lifetime or idle time.\n\n",
-		ps.OpenConnections, ps.MaxOpenConnections, ps.WaitCount, ps.WaitDuration.Round(time.Millisecond), ps.MaxIdleClosed, ps.MaxLifetimeClosed+ps.MaxIdleTimeClosed)
+	if cfg.processes {
+		fmt.Fprintf(out, "Postgres pool of the starter and worker: not measured with -processes (the programs export no pool metrics).\n\n")
+	} else {
+		b.poolLine(out)
+	}
 
 	// What the logs said.
+	if cfg.processes {
+		fmt.Fprintf(out, "The starter's and the worker's own logs are in %s (not counted below).\n\n", b.stack.LogDir)
+	}
 	fmt.Fprintf(out, "Logs: SDK warnings/errors %d, service (starter) warnings/errors %d, dev server lines %d.\n",
 		b.sdkLog.total(), b.serviceLog.total(), b.serverLog.count())
 	b.sdkLog.summary(out, "SDK")
@@ -979,3 +1017,10 @@ func randomMID() string {
 }
 
 func newMID(tag string) string { return "m_" + tag + randomMID() }
+
+// poolLine is the in-process stack's Postgres pool counters of the whole run.
+func (b *bench) poolLine(out io.Writer) {
+	ps := b.stack.DB.Stats()
+	fmt.Fprintf(out, "Postgres pool of the starter and worker, whole run: %d open at the end (max %d), %d waits for a free connection (%s in all), %d closed as surplus idle, %d closed at their lifetime or idle time.\n\n",
+		ps.OpenConnections, ps.MaxOpenConnections, ps.WaitCount, ps.WaitDuration.Round(time.Millisecond), ps.MaxIdleClosed, ps.MaxLifetimeClosed+ps.MaxIdleTimeClosed)
+}

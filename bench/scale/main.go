@@ -27,7 +27,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -308,7 +307,7 @@ func (b *bench) sampleEvery(ctx context.Context) {
 func (b *bench) takeSample(ctx context.Context) {
 	w := b.st.Workers[0]
 	s := sample{at: time.Since(b.start), rssMB: float64(rssKB(w.PID())) / 1024, sticky: -1}
-	if m, err := scrape(ctx, b.st.WorkerOpsURLs[0]); err == nil {
+	if m, err := measure.Scrape(ctx, b.st.WorkerOpsURLs[0]); err == nil {
 		s.goroutines = m["go_goroutines"]
 		if v, ok := m["temporal_sticky_cache_size"]; ok {
 			s.sticky = v
@@ -338,46 +337,6 @@ func rssKB(pid int) int {
 		}
 	}
 	return 0
-}
-
-// scrape reads a program's /metrics (text format) into name → value, for the
-// unlabelled series (the Go and process collectors') and the first series of a
-// labelled one.
-func scrape(ctx context.Context, base string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, " ")
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			name = line[:i]
-			_, rest, ok = strings.Cut(line[strings.IndexByte(line, '}')+1:], " ")
-		}
-		if !ok {
-			continue
-		}
-		if _, seen := m[name]; seen {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64); err == nil {
-			m[name] = v
-		}
-	}
-	return m, sc.Err()
 }
 
 // queueEvents is the page queue workflow's history events so far, over all its
