@@ -5,7 +5,7 @@
 // (last_message, unread_count, waiting_since), so a reload shows what the live
 // events built.
 
-import { h, clear, $, APIError, fmtWhen, avatar, statusPill } from "./common.js";
+import { h, $, APIError, fmtWhen, avatar, statusPill } from "./common.js";
 import { OPEN, state, saveUnread } from "./state.js";
 import { api } from "./session.js";
 import { loadConversation } from "./transcript.js";
@@ -104,7 +104,7 @@ function sortedConvs() {
 }
 
 export function renderList() {
-  const ul = clear($("#conv-list"));
+  const ul = $("#conv-list");
   let open = 0;
   let closed = 0;
   for (const c of state.convs.values()) OPEN.has(c.status) ? open++ : closed++;
@@ -112,52 +112,25 @@ export function renderList() {
   $("#count-closed").textContent = closed;
   for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t.dataset.filter === state.filter);
 
+  // The rows are updated in place, keyed by conversation id: a row and what
+  // is inside it stay the same elements from one redraw to the next. The list
+  // redraws on every event and every 10 s; had it replaced the row between the
+  // press and the release of a click, the click would be lost (the browser
+  // fires none when the pressed element has left the page) and the
+  // conversation would not open.
   const items = sortedConvs();
+  const old = new Map([...ul.children].map((li) => [li.dataset.id, li]));
+  let next = ul.firstElementChild;
   for (const c of items) {
-    const unread = state.unread[c.id] || 0;
-    const preview = previewOf(c);
-    const wait = waitOf(c);
-    const consulting = state.me && c.agent_id && c.agent_id !== state.me.id;
-    const li = h(
-      "li",
-      {
-        class: "conv-item" + (c.id === state.selected ? " selected" : "") + (unread ? " unread" : ""),
-        dataset: { id: c.id },
-        tabindex: "0",
-        role: "button",
-        "aria-label": c.customer.name + (unread ? ", " + unread + " unread" : ""),
-      },
-      avatar(c.customer.name, c.customer.profile_pic, "medium"),
-      h(
-        "div",
-        { class: "conv-main" },
-        h("div", { class: "conv-line" }, h("span", { class: "conv-name" }, c.customer.name), h("span", { class: "conv-time" }, fmtWhen(lastActivity(c)))),
-        h("div", { class: "conv-line" }, h("span", { class: "conv-preview" }, preview), unread ? h("span", { class: "badge", title: unread + " unread" }, String(unread)) : null),
-        h(
-          "div",
-          { class: "conv-line" },
-          statusPill(c.status),
-          consulting ? h("span", { class: "pill pill-consult" }, "consulting") : null,
-          h("span", { class: "spacer" }),
-          wait
-            ? h("span", { class: "wait wait-" + wait.level, dataset: { wait: wait.level }, title: "Waiting for an answer since " + fmtWhen(c.waiting_since) }, clockIcon(), fmtWait(wait.seconds))
-            : null
-        ),
-        // The note of a transfer is what the next agent reads first.
-        c.transfer_note && OPEN.has(c.status)
-          ? h("div", { class: "conv-line" }, h("span", { class: "conv-note", title: "Transfer note: " + c.transfer_note }, "↪ " + c.transfer_note))
-          : null
-      )
-    );
-    li.addEventListener("click", () => select(c.id));
-    li.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") {
-        e.preventDefault();
-        select(c.id);
-      }
-    });
-    ul.appendChild(li);
+    let li = old.get(c.id);
+    old.delete(c.id);
+    if (!li) li = newItem(c.id);
+    updateItem(li, c);
+    // Move a row only when the order changed: a moved row leaves the page for a moment too.
+    if (li !== next) ul.insertBefore(li, next);
+    else next = next.nextElementSibling;
   }
+  for (const li of old.values()) li.remove();
   const empty = $("#list-empty");
   empty.hidden = items.length > 0;
   empty.textContent =
@@ -171,6 +144,79 @@ export function renderList() {
   badge.hidden = total === 0;
   badge.textContent = total;
   document.title = (total ? "(" + total + ") " : "") + "Agent desk · fbchannel";
+}
+
+// newItem is a conversation's empty row, listening for its choice: its
+// avatar and the rest come from updateItem.
+function newItem(id) {
+  const li = h("li", { dataset: { id }, tabindex: "0", role: "button" }, h("span"), h("div", { class: "conv-main" }));
+  li.addEventListener("click", () => select(id));
+  li.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      select(id);
+    }
+  });
+  return li;
+}
+
+// updateItem brings a row up to date with its conversation: the row's text,
+// classes and badge change in place (morph), so the element under the
+// pointer stays on the page.
+function updateItem(li, c) {
+  const unread = state.unread[c.id] || 0;
+  const wait = waitOf(c);
+  const consulting = state.me && c.agent_id && c.agent_id !== state.me.id;
+  li.className = "conv-item" + (c.id === state.selected ? " selected" : "") + (unread ? " unread" : "");
+  li.setAttribute("aria-label", c.customer.name + (unread ? ", " + unread + " unread" : ""));
+  // The avatar swaps its initials for the picture once that loads: it is
+  // rebuilt only when the name or picture changed, never morphed back.
+  const face = JSON.stringify([c.customer.name, c.customer.profile_pic || ""]);
+  if (li.dataset.face !== face) {
+    li.firstElementChild.replaceWith(avatar(c.customer.name, c.customer.profile_pic, "medium"));
+    li.dataset.face = face;
+  }
+  morph(
+    li.lastElementChild,
+    h(
+      "div",
+      { class: "conv-main" },
+      h("div", { class: "conv-line" }, h("span", { class: "conv-name" }, c.customer.name), h("span", { class: "conv-time" }, fmtWhen(lastActivity(c)))),
+      h("div", { class: "conv-line" }, h("span", { class: "conv-preview" }, previewOf(c)), unread ? h("span", { class: "badge", title: unread + " unread" }, String(unread)) : null),
+      h(
+        "div",
+        { class: "conv-line" },
+        statusPill(c.status),
+        consulting ? h("span", { class: "pill pill-consult" }, "consulting") : null,
+        h("span", { class: "spacer" }),
+        wait
+          ? h("span", { class: "wait wait-" + wait.level, dataset: { wait: wait.level }, title: "Waiting for an answer since " + fmtWhen(c.waiting_since) }, clockIcon(), fmtWait(wait.seconds))
+          : null
+      ),
+      // The note of a transfer is what the next agent reads first.
+      c.transfer_note && OPEN.has(c.status)
+        ? h("div", { class: "conv-line" }, h("span", { class: "conv-note", title: "Transfer note: " + c.transfer_note }, "↪ " + c.transfer_note))
+        : null
+    )
+  );
+}
+
+// morph makes el look like want (a detached element of the same tag): its
+// attributes and text change in place, and a child is replaced only when its
+// tag differs; what want has more is moved over, what el has more is removed.
+// Only for plain markup: listeners on want's elements are not carried over.
+function morph(el, want) {
+  for (const a of [...el.attributes]) if (!want.hasAttribute(a.name)) el.removeAttribute(a.name);
+  for (const a of want.attributes) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
+  const wanted = [...want.childNodes];
+  wanted.forEach((w, i) => {
+    const o = el.childNodes[i];
+    if (!o) el.appendChild(w);
+    else if (o.nodeType !== w.nodeType || o.nodeName !== w.nodeName || o.namespaceURI !== w.namespaceURI) o.replaceWith(w);
+    else if (o.nodeType === Node.ELEMENT_NODE) morph(o, w);
+    else if (o.nodeValue !== w.nodeValue) o.nodeValue = w.nodeValue;
+  });
+  while (el.childNodes.length > wanted.length) el.lastChild.remove();
 }
 
 function setFilter(f) {
