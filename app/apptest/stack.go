@@ -327,23 +327,34 @@ func (s *Stack) Call(ctx context.Context, token, method, path string, body, out 
 
 // Page is one account with one active page, registered in the simulator.
 type Page struct {
-	AccountID   string
-	AppID       string
-	AppSecret   string
-	PageID      string // Facebook's
-	PageToken   string
-	PageUUID    string
-	CallbackURL string
-	QueueID     string // the page's default queue
+	AccountID    string
+	AppID        string
+	AppSecret    string
+	PageID       string // Facebook's
+	PageToken    string
+	PageUUID     string
+	CallbackURL  string
+	QueueID      string // the page's default queue
+	WorkstreamID string // the page's workstream
 }
 
-// ConnectPage registers an app and a page in the simulator, creates the account
-// and the page through the admin API, and waits until the page is active.
-func (s *Stack) ConnectPage(ctx context.Context, name string) (Page, error) {
-	p := Page{
+// NewPage is an app and a page with fresh ids and credentials, for Connect.
+func NewPage() Page {
+	return Page{
 		AppID: "app-" + RandomHex(4), AppSecret: "secret-" + RandomHex(16),
 		PageID: fmt.Sprint(100000000000000 + time.Now().UnixNano()%899999999999), PageToken: "EAAB" + RandomHex(20),
 	}
+}
+
+// ConnectPage connects a NewPage (see Connect).
+func (s *Stack) ConnectPage(ctx context.Context, name string) (Page, error) {
+	return s.Connect(ctx, name, NewPage())
+}
+
+// Connect registers p's app and page in the simulator, creates the account and
+// the page through the admin API, and waits until the page is active; it
+// answers p with the ids the service gave.
+func (s *Stack) Connect(ctx context.Context, name string, p Page) (Page, error) {
 	s.Sim.RegisterApp(p.AppID, p.AppSecret)
 	s.Sim.RegisterPage(simulator.Page{PageID: p.PageID, Name: name + " Page", AccessToken: p.PageToken, AppID: p.AppID})
 
@@ -358,31 +369,38 @@ func (s *Stack) ConnectPage(ctx context.Context, name string) (Page, error) {
 		ID             string `json:"id"`
 		CallbackURL    string `json:"callback_url"`
 		DefaultQueueID string `json:"default_queue_id"`
+		WorkstreamID   string `json:"workstream_id"`
 	}
 	if code, raw, err := s.Call(ctx, s.AdminToken, "POST", "/api/v1/accounts/"+acct.ID+"/pages", map[string]string{"name": name + " Support", "page_id": p.PageID, "access_token": p.PageToken}, &page); err != nil || code != 201 {
 		return p, fmt.Errorf("create page: %d %s %v", code, raw, err)
 	}
-	p.PageUUID, p.CallbackURL, p.QueueID = page.ID, page.CallbackURL, page.DefaultQueueID
+	p.PageUUID, p.CallbackURL, p.QueueID, p.WorkstreamID = page.ID, page.CallbackURL, page.DefaultQueueID, page.WorkstreamID
+	return p, s.WaitPageActive(ctx, p.PageUUID)
+}
+
+// WaitPageActive waits until the page's provisioning is active (at most 60 s),
+// and fails at once if it failed.
+func (s *Stack) WaitPageActive(ctx context.Context, pageUUID string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var got struct {
 			ProvisioningStatus string `json:"provisioning_status"`
 			LastError          string `json:"last_error"`
 		}
-		if _, _, err := s.Call(ctx, s.AdminToken, "GET", "/api/v1/pages/"+p.PageUUID, nil, &got); err != nil {
-			return p, err
+		if _, _, err := s.Call(ctx, s.AdminToken, "GET", "/api/v1/pages/"+pageUUID, nil, &got); err != nil {
+			return err
 		}
 		switch {
 		case got.ProvisioningStatus == "active":
-			return p, nil
+			return nil
 		case got.ProvisioningStatus == "failed":
-			return p, fmt.Errorf("page provisioning failed: %s", got.LastError)
+			return fmt.Errorf("page provisioning failed: %s", got.LastError)
 		case time.Now().After(deadline):
-			return p, fmt.Errorf("page not active after 60s (status %q, last error %q)", got.ProvisioningStatus, got.LastError)
+			return fmt.Errorf("page not active after 60s (status %q, last error %q)", got.ProvisioningStatus, got.LastError)
 		}
 		select {
 		case <-ctx.Done():
-			return p, ctx.Err()
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

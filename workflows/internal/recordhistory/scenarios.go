@@ -22,7 +22,6 @@ import (
 // scene is one scenario's account and page.
 type scene struct {
 	apptest.Page
-	workstreamID string
 }
 
 // newScene connects a page whose workstream has the rules, with no agent in its
@@ -35,13 +34,6 @@ func (r *recorder) newScene(ctx context.Context, name string, rules map[string]a
 	if err != nil {
 		return s, err
 	}
-	var page struct {
-		WorkstreamID string `json:"workstream_id"`
-	}
-	if err := r.admin(ctx, "GET", "/api/v1/pages/"+p.PageUUID, 200, nil, &page); err != nil {
-		return s, err
-	}
-	s.workstreamID = page.WorkstreamID
 	if _, err := r.db.ExecContext(ctx, `DELETE FROM queue_members WHERE queue_id = $1`, p.QueueID); err != nil {
 		return s, err
 	}
@@ -53,7 +45,7 @@ func (r *recorder) newScene(ctx context.Context, name string, rules map[string]a
 
 // setRules changes the scene's workstream.
 func (r *recorder) setRules(ctx context.Context, s scene, rules map[string]any) error {
-	return r.admin(ctx, "PATCH", "/api/v1/workstreams/"+s.workstreamID, 200, rules, nil)
+	return r.admin(ctx, "PATCH", "/api/v1/workstreams/"+s.WorkstreamID, 200, rules, nil)
 }
 
 // sceneAgent is an available agent of the scene's queue only.

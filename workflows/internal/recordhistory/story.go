@@ -16,8 +16,7 @@ import (
 // mainPage is the main story's account and page, with the agent who answers there.
 type mainPage struct {
 	apptest.Page
-	workstreamID string
-	agent        agent
+	agent agent
 }
 
 // story takes one page through the main paths of every long-lived workflow, and
@@ -54,37 +53,21 @@ func (r *recorder) story(ctx context.Context) error {
 // connectMainPage connects the page (its past threads are imported) and makes
 // its agent available.
 func (r *recorder) connectMainPage(ctx context.Context) (*mainPage, error) {
-	p := &mainPage{Page: apptest.Page{AppID: "app-" + apptest.RandomHex(4), AppSecret: "secret-" + apptest.RandomHex(16),
-		PageID: "100000000000042", PageToken: "EAAB" + apptest.RandomHex(20)}}
-	r.stack.Sim.RegisterApp(p.AppID, p.AppSecret)
-	r.stack.Sim.RegisterPage(simulator.Page{PageID: p.PageID, Name: "Recorded Page", AccessToken: p.PageToken, AppID: p.AppID})
 	// The page's past threads, imported when it is connected.
+	fb := apptest.Page{AppID: "app-" + apptest.RandomHex(4), AppSecret: "secret-" + apptest.RandomHex(16),
+		PageID: "100000000000042", PageToken: "EAAB" + apptest.RandomHex(20)}
 	past := []simulator.HistoryThread{{ID: "t_recorded_1", PSID: "2900000000000051", CustomerName: "Past Customer"},
 		{ID: "t_recorded_2", PSID: "2900000000000052", CustomerName: "Other Past Customer"}}
 	for i := range 130 {
 		past[i%2].Messages = append(past[i%2].Messages, simulator.HistoryMessage{MID: fmt.Sprintf("m_recorded_past_%03d", i),
 			At: time.Now().Add(-48*time.Hour + time.Duration(i)*time.Minute), FromPage: i%3 == 0, Text: fmt.Sprintf("earlier %d", i)})
 	}
-	r.stack.Sim.SetHistory(p.PageID, past)
-
-	var acct struct{ ID string }
-	if err := r.admin(ctx, "POST", "/api/v1/accounts", 201, map[string]string{"name": "Acme", "app_id": p.AppID, "app_secret": p.AppSecret}, &acct); err != nil {
+	r.stack.Sim.SetHistory(fb.PageID, past)
+	connected, err := r.stack.Connect(ctx, "Acme", fb)
+	if err != nil {
 		return nil, err
 	}
-	p.AccountID = acct.ID
-	var page struct {
-		ID             string `json:"id"`
-		CallbackURL    string `json:"callback_url"`
-		DefaultQueueID string `json:"default_queue_id"`
-		WorkstreamID   string `json:"workstream_id"`
-	}
-	if err := r.admin(ctx, "POST", "/api/v1/accounts/"+acct.ID+"/pages", 201, map[string]string{"name": "Acme Support", "page_id": p.PageID, "access_token": p.PageToken}, &page); err != nil {
-		return nil, err
-	}
-	p.PageUUID, p.CallbackURL, p.QueueID, p.workstreamID = page.ID, page.CallbackURL, page.DefaultQueueID, page.WorkstreamID
-	if err := r.pageActive(ctx, p.PageUUID); err != nil {
-		return nil, err
-	}
+	p := &mainPage{Page: connected}
 	r.keep("page", recordedRun{workflowID: contract.PageWorkflowID(p.PageUUID)})
 	historyImport := recordedRun{workflowID: contract.HistoryImportWorkflowID(p.PageUUID)}
 	if err := r.completed(ctx, historyImport); err != nil {
@@ -93,7 +76,6 @@ func (r *recorder) connectMainPage(ctx context.Context) (*mainPage, error) {
 	r.keep("history-import", historyImport)
 	r.keepEndless("queue", recordedRun{workflowID: contract.QueueWorkflowID(p.QueueID)})
 
-	var err error
 	p.agent, err = r.newAgent(ctx, "ada", 2)
 	return p, err
 }
@@ -185,7 +167,7 @@ func (r *recorder) longConversation(ctx context.Context, p *mainPage) (recordedR
 // botConversation: the workstream gets a bot, which answers a question, then
 // hands over when asked for an agent.
 func (r *recorder) botConversation(ctx context.Context, p *mainPage) (recordedRun, error) {
-	if err := r.admin(ctx, "PATCH", "/api/v1/workstreams/"+p.workstreamID, 200, map[string]any{"bot_url": r.stack.SimURL + "/_sim/bot"}, nil); err != nil {
+	if err := r.admin(ctx, "PATCH", "/api/v1/workstreams/"+p.WorkstreamID, 200, map[string]any{"bot_url": r.stack.SimURL + "/_sim/bot"}, nil); err != nil {
 		return recordedRun{}, err
 	}
 	psid := "2900000000000043"
@@ -218,7 +200,7 @@ func (r *recorder) replacedToken(ctx context.Context, p *mainPage) error {
 	if err := r.admin(ctx, "PUT", "/api/v1/pages/"+p.PageUUID+"/token", 200, map[string]string{"access_token": newToken}, nil); err != nil {
 		return err
 	}
-	if err := r.pageActive(ctx, p.PageUUID); err != nil {
+	if err := r.stack.WaitPageActive(ctx, p.PageUUID); err != nil {
 		return err
 	}
 	return eventually(ctx, "the page workflow provisions again", func() (bool, error) {
@@ -267,20 +249,4 @@ func (r *recorder) deleteAccount(ctx context.Context, p *mainPage, open ...recor
 	}
 	// The agent is no one's from here on: the scenarios bring their own.
 	return r.setPresence(ctx, p.agent, "offline")
-}
-
-func (r *recorder) pageActive(ctx context.Context, pageUUID string) error {
-	return eventually(ctx, "page "+pageUUID+" becomes active", func() (bool, error) {
-		var p struct {
-			ProvisioningStatus string `json:"provisioning_status"`
-			LastError          string `json:"last_error"`
-		}
-		if err := r.admin(ctx, "GET", "/api/v1/pages/"+pageUUID, 200, nil, &p); err != nil {
-			return false, err
-		}
-		if p.ProvisioningStatus == "failed" {
-			return false, fmt.Errorf("provisioning failed: %s", p.LastError)
-		}
-		return p.ProvisioningStatus == "active", nil
-	})
 }
