@@ -46,6 +46,26 @@ export function clear(el) {
   return el;
 }
 
+// renderKeyed brings parent's children up to one per item, in the items'
+// order, keyed by their data-id: an item's element is made once (make) and
+// updated in place from then on (update), and moved only when the order
+// changed. An element the pointer is pressing on must stay on the page: had a
+// redraw replaced it between the press and the release, the browser would fire
+// no click at all.
+export function renderKeyed(parent, items, make, update) {
+  const old = new Map([...parent.children].map((el) => [el.dataset.id, el]));
+  let next = parent.firstElementChild;
+  for (const item of items) {
+    let el = old.get(item.id);
+    old.delete(item.id);
+    if (!el) el = make(item);
+    update(el, item);
+    if (el !== next) parent.insertBefore(el, next);
+    else next = next.nextElementSibling;
+  }
+  for (const el of old.values()) el.remove();
+}
+
 export function $(sel, root) {
   return (root || document).querySelector(sel);
 }

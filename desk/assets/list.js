@@ -5,7 +5,7 @@
 // (last_message, unread_count, waiting_since), so a reload shows what the live
 // events built.
 
-import { h, $, APIError, fmtWhen, avatar, statusPill } from "./common.js";
+import { h, $, APIError, fmtWhen, avatar, statusPill, renderKeyed } from "./common.js";
 import { OPEN, state, saveUnread } from "./state.js";
 import { api } from "./session.js";
 import { loadConversation } from "./transcript.js";
@@ -112,25 +112,10 @@ export function renderList() {
   $("#count-closed").textContent = closed;
   for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t.dataset.filter === state.filter);
 
-  // The rows are updated in place, keyed by conversation id: a row and what
-  // is inside it stay the same elements from one redraw to the next. The list
-  // redraws on every event and every 10 s; had it replaced the row between the
-  // press and the release of a click, the click would be lost (the browser
-  // fires none when the pressed element has left the page) and the
-  // conversation would not open.
+  // The rows are updated in place (renderKeyed): the list redraws on every
+  // event and every 10 s, and a row replaced mid-click loses the click.
   const items = sortedConvs();
-  const old = new Map([...ul.children].map((li) => [li.dataset.id, li]));
-  let next = ul.firstElementChild;
-  for (const c of items) {
-    let li = old.get(c.id);
-    old.delete(c.id);
-    if (!li) li = newItem(c.id);
-    updateItem(li, c);
-    // Move a row only when the order changed: a moved row leaves the page for a moment too.
-    if (li !== next) ul.insertBefore(li, next);
-    else next = next.nextElementSibling;
-  }
-  for (const li of old.values()) li.remove();
+  renderKeyed(ul, items, (c) => newItem(c.id), updateItem);
   const empty = $("#list-empty");
   empty.hidden = items.length > 0;
   empty.textContent =

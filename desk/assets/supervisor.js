@@ -4,7 +4,7 @@
 // floor, so a reconnect needs nothing replayed), and the actions on one
 // conversation: monitor (a live read-only transcript), join (a note, or a
 // message as the page), reassign and force close. It uses the desk's session.
-import { h, $, clear, request, fmtTime, statusPill } from "/desk/assets/common.js";
+import { h, $, clear, request, fmtTime, statusPill, renderKeyed } from "/desk/assets/common.js";
 
 const ui = {
   floor: null,
@@ -93,17 +93,12 @@ function render(floor) {
   fillReassign();
 }
 
-// renderConversations updates the conversations' rows in place, keyed by id:
+// renderConversations updates the conversations' rows in place (renderKeyed):
 // a row and its Monitor button stay the same elements from one floor event to
 // the next. A floor event comes every few seconds; had it replaced the button
-// between the press and the release of a click, the click would be lost (the
-// browser fires none when the pressed element has left the page), and
-// Monitor would do nothing.
+// mid-click, the click would be lost and Monitor would do nothing.
 function renderConversations(conversations) {
-  const tbody = $("#sup-rows");
-  const old = new Map([...tbody.children].map((tr) => [tr.dataset.id, tr]));
-  let next = tbody.firstElementChild;
-  for (const c of conversations) {
+  renderKeyed($("#sup-rows"), conversations, conversationRow, (tr, c) => {
     const link = (format, label) =>
       h("a", { href: "/api/v1/conversations/" + encodeURIComponent(c.id) + "/transcript?format=" + format, target: "_blank", rel: "noopener" }, label);
     const cells = [
@@ -115,22 +110,18 @@ function renderConversations(conversations) {
       h("td", { class: "num wait" }, fmtSecs(c.wait_s)),
       h("td", {}, link("html", "Print"), " · ", link("text", "Text"), " · ", link("json", "JSON")),
     ];
-    let tr = old.get(c.id);
-    old.delete(c.id);
-    if (tr) {
-      // Every cell but the last, which holds the Monitor button.
-      cells.forEach((td, i) => tr.children[i].replaceWith(td));
-    } else {
-      const monitor = h("button", { type: "button", class: "btn small monitor" }, "Monitor");
-      monitor.addEventListener("click", () => startMonitor(c.id));
-      tr = h("tr", { dataset: { id: c.id } }, ...cells, h("td", {}, monitor));
-    }
+    // Every cell but the last, which holds the Monitor button.
+    cells.forEach((td, i) => tr.children[i].replaceWith(td));
     tr.className = c.id === ui.monitored ? "selected" : "";
-    // Move a row only when the order changed: a moved row leaves the page for a moment too.
-    if (tr !== next) tbody.insertBefore(tr, next);
-    else next = next.nextElementSibling;
-  }
-  for (const tr of old.values()) tr.remove();
+  });
+}
+
+// conversationRow is a conversation's row: its cells come from the update, its
+// Monitor button stays.
+function conversationRow(c) {
+  const monitor = h("button", { type: "button", class: "btn small monitor" }, "Monitor");
+  monitor.addEventListener("click", () => startMonitor(c.id));
+  return h("tr", { dataset: { id: c.id } }, ...Array.from({ length: 7 }, () => h("td")), h("td", {}, monitor));
 }
 
 // fillFilters offers the queues, agents and states the floor shows, keeping the choice.
