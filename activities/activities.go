@@ -131,22 +131,22 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 	return res, nil
 }
 
-// RecordInbound records a batch of one conversation's webhook events, in order.
-// Each event is its own idempotent transaction, so a retry redoes nothing twice.
+// RecordInbound records a batch of one conversation's webhook events, in order,
+// in one idempotent transaction, so a retry redoes nothing twice.
 func (a *Activities) RecordInbound(ctx context.Context, in RecordInboundInput) (RecordInboundResult, error) {
 	return a.recordInbound(ctx, in.ConversationID, in.Events)
 }
 
 func (a *Activities) recordInbound(ctx context.Context, conversationID string, events []contract.InboundEvent) (RecordInboundResult, error) {
 	var res RecordInboundResult
-	for _, ev := range events {
-		rec, err := a.Store.RecordInbound(ctx, conversationID, ev.PageID, ev.EventKey)
-		if errors.Is(err, store.ErrNotFound) {
-			res.Missing = append(res.Missing, ev.EventKey)
+	recs, err := a.Store.RecordInbound(ctx, conversationID, inboundKeys(events))
+	if err != nil {
+		return res, err
+	}
+	for i, rec := range recs {
+		if rec.Missing {
+			res.Missing = append(res.Missing, events[i].EventKey)
 			continue
-		}
-		if err != nil {
-			return res, err
 		}
 		if rec.Recorded {
 			res.Recorded++
@@ -396,4 +396,13 @@ func joinName(first, last string) string {
 		return first
 	}
 	return first + " " + last
+}
+
+// inboundKeys names the events in inbound_events.
+func inboundKeys(events []contract.InboundEvent) []store.InboundKey {
+	keys := make([]store.InboundKey, len(events))
+	for i, ev := range events {
+		keys[i] = store.InboundKey{PageID: ev.PageID, EventKey: ev.EventKey}
+	}
+	return keys
 }

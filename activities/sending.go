@@ -216,10 +216,6 @@ func (a *Activities) RecordStrayEvents(ctx context.Context, in RecordStrayEvents
 	if err != nil {
 		return err
 	}
-	for _, ev := range in.Events {
-		if _, err := a.Store.RecordInbound(ctx, conversationID, ev.PageID, ev.EventKey); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
+	_, err = a.Store.RecordInbound(ctx, conversationID, inboundKeys(in.Events))
+	return err
 }

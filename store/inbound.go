@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/huandu/go-sqlbuilder"
+	"github.com/lib/pq"
 
 	"fbchannel/messenger"
 )
@@ -30,101 +32,172 @@ type InboundRecord struct {
 	HoldReturnAfter time.Duration
 	// Seq is the conversation's state_seq once back from hold (0 otherwise).
 	Seq int64
+	// Missing: the event is not in inbound_events (nothing was recorded).
+	Missing bool
 }
 
-// RecordInbound turns one stored webhook event into the transcript.
-func (s *Store) RecordInbound(ctx context.Context, conversationID, pageID, eventKey string) (InboundRecord, error) {
-	var out InboundRecord
+// InboundKey names one stored webhook event: its page and Facebook's key.
+type InboundKey struct {
+	PageID   string
+	EventKey string
+}
+
+// RecordInbound turns stored webhook events of one conversation into its
+// transcript, in the order given, in one transaction: one commit (one WAL
+// flush) for a batch rather than one per event, which is what a burst costs
+// Postgres and the webhooks' inserts that share its log. Each event's writes are
+// idempotent (the transcript's unique keys), so a retry of the whole batch
+// redoes nothing twice. An event not in inbound_events is reported Missing and
+// skipped; the others are recorded.
+func (s *Store) RecordInbound(ctx context.Context, conversationID string, keys []InboundKey) ([]InboundRecord, error) {
+	var out []InboundRecord
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("payload").From("inbound_events").Where(sb.Equal("page_id", pageID), sb.Equal("event_key", eventKey))
-		var payload []byte
-		if err := queryRow(ctx, tx, sb).Scan(&payload); err != nil {
-			return notFound(err, "inbound event")
-		}
-		var ev messenger.Event
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return err
-		}
-		status, agentID, err := lockConversation(ctx, tx, conversationID)
+		out = make([]InboundRecord, len(keys))
+		payloads, err := inboundPayloads(ctx, tx, keys)
 		if err != nil {
 			return err
 		}
-		at := time.UnixMilli(ev.Timestamp).UTC()
-		if ev.Timestamp == 0 {
-			at = time.Now().UTC()
+		status, agentID, err := lockConversation(ctx, tx, conversationID)
+		if errors.Is(err, ErrNotFound) {
+			// Gone (the customer's data erased): nothing to record them into.
+			for i := range out {
+				out[i].Missing = true
+			}
+			return nil
 		}
-		switch ev.Kind() {
-		case "reaction":
-			// A reaction shows on the message it reacts to (store/reactions.go),
-			// not as a message of its own; it still restarts the window.
-			if _, err := recordCustomerReaction(ctx, tx, pageID, conversationID, agentID, ev.Reaction); err != nil {
+		if err != nil {
+			return err
+		}
+		var customerAt time.Time
+		for i, k := range keys {
+			payload, ok := payloads[eventKey{k.PageID, k.EventKey}]
+			if !ok {
+				out[i].Missing = true
+				continue
+			}
+			if out[i], err = s.recordEvent(ctx, tx, conversationID, k, payload, status, agentID); err != nil {
 				return err
 			}
-			out.CustomerAt = at
-		case "message", "postback", "referral":
-			if ev.Message != nil && ev.Message.IsDeleted {
-				return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.Message.MID, "", "deleted")
+			if out[i].BackFromHold {
+				status = "assigned" // as returnFromHold left it
 			}
-			m := inboundMessage(ev)
-			m.ConversationID, m.CreatedAt = conversationID, at
-			if m.Kind == "attachment" {
-				refused, err := refuseCustomerAttachments(ctx, tx, conversationID, &m)
-				if err != nil {
-					return err
-				}
-				out.AttachmentRefused = refused
-			}
-			recorded, err := insertMessage(ctx, tx, pageID, eventKey, m, at)
-			if err != nil {
-				return err
-			}
-			out.Recorded = recorded
-			out.AttachmentRefused = out.AttachmentRefused && recorded
-			out.CustomerAt = at // each of these opens or restarts Messenger's window
-			if recorded && agentID != nil {
-				if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
-					map[string]any{"message": m}); err != nil {
-					return err
-				}
-			}
-			if recorded && agentID != nil && status == "on_hold" {
-				if out.BackFromHold, out.Seq, err = returnFromHold(ctx, tx, conversationID, *agentID); err != nil {
-					return err
-				}
-				if !out.BackFromHold {
-					if out.HoldReturnAfter, err = holdReturnAfter(ctx, tx, conversationID); err != nil {
-						return err
-					}
-				}
-			}
-		case "message_edit":
-			return updateMessage(ctx, tx, pageID, agentID, conversationID, ev.MessageEdit.MID, ev.MessageEdit.Text, "")
-		case "echo":
-			recorded, err := s.recordEcho(ctx, tx, conversationID, pageID, eventKey, ev, at)
-			if err != nil {
-				return err
-			}
-			out.Recorded = recorded
-		case "delivery":
-			if err := markDelivered(ctx, tx, conversationID, agentID, ev.Delivery); err != nil {
-				return err
-			}
-		case "read":
-			if err := markRead(ctx, tx, conversationID, agentID, ev.Read.Watermark); err != nil {
-				return err
+			if out[i].CustomerAt.After(customerAt) {
+				customerAt = out[i].CustomerAt
 			}
 		}
-		if !out.CustomerAt.IsZero() {
-			ub := pg.NewUpdateBuilder()
-			ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(out.CustomerAt) + ")").
-				Where(ub.Equal("id", conversationID))
-			if _, err := exec(ctx, tx, ub); err != nil {
-				return err
-			}
+		if customerAt.IsZero() {
+			return nil
 		}
-		return nil
+		ub := pg.NewUpdateBuilder()
+		ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
+			Where(ub.Equal("id", conversationID))
+		_, err = exec(ctx, tx, ub)
+		return err
 	})
+	return out, err
+}
+
+// inboundPayloads reads the stored events' payloads: one index scan per page
+// (a conversation's events are all of its page).
+func inboundPayloads(ctx context.Context, tx *sql.Tx, keys []InboundKey) (map[eventKey][]byte, error) {
+	byPage := map[string][]string{}
+	var pages []string
+	for _, k := range keys {
+		if _, ok := byPage[k.PageID]; !ok {
+			pages = append(pages, k.PageID)
+		}
+		byPage[k.PageID] = append(byPage[k.PageID], k.EventKey)
+	}
+	payloads := make(map[eventKey][]byte, len(keys))
+	for _, page := range pages {
+		sb := pg.NewSelectBuilder()
+		sb.Select("event_key", "payload").From("inbound_events").
+			Where(sb.Equal("page_id", page), "event_key = ANY("+sb.Var(pq.Array(byPage[page]))+")")
+		type stored struct {
+			key     string
+			payload []byte
+		}
+		found, err := queryAll(ctx, tx, sb, func(row rowScanner) (e stored, err error) {
+			err = row.Scan(&e.key, &e.payload)
+			return e, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range found {
+			payloads[eventKey{page, e.key}] = e.payload
+		}
+	}
+	return payloads, nil
+}
+
+// recordEvent records one stored event, in the conversation's transaction
+// (its row locked; status and agentID as they are now).
+func (s *Store) recordEvent(ctx context.Context, tx *sql.Tx, conversationID string, k InboundKey, payload []byte, status string, agentID *string) (InboundRecord, error) {
+	var out InboundRecord
+	pageID, eventKey := k.PageID, k.EventKey
+	var ev messenger.Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return out, err
+	}
+	at := time.UnixMilli(ev.Timestamp).UTC()
+	if ev.Timestamp == 0 {
+		at = time.Now().UTC()
+	}
+	var err error
+	switch ev.Kind() {
+	case "reaction":
+		// A reaction shows on the message it reacts to (store/reactions.go),
+		// not as a message of its own; it still restarts the window.
+		if _, err := recordCustomerReaction(ctx, tx, pageID, conversationID, agentID, ev.Reaction); err != nil {
+			return out, err
+		}
+		out.CustomerAt = at
+	case "message", "postback", "referral":
+		if ev.Message != nil && ev.Message.IsDeleted {
+			return out, updateMessage(ctx, tx, pageID, agentID, conversationID, ev.Message.MID, "", "deleted")
+		}
+		m := inboundMessage(ev)
+		m.ConversationID, m.CreatedAt = conversationID, at
+		if m.Kind == "attachment" {
+			refused, err := refuseCustomerAttachments(ctx, tx, conversationID, &m)
+			if err != nil {
+				return out, err
+			}
+			out.AttachmentRefused = refused
+		}
+		recorded, err := insertMessage(ctx, tx, pageID, eventKey, m, at)
+		if err != nil {
+			return out, err
+		}
+		out.Recorded = recorded
+		out.AttachmentRefused = out.AttachmentRefused && recorded
+		out.CustomerAt = at // each of these opens or restarts Messenger's window
+		if recorded && agentID != nil {
+			if err := insertEvent(ctx, tx, *agentID, "message.received", conversationID, "received:"+m.ID,
+				map[string]any{"message": m}); err != nil {
+				return out, err
+			}
+		}
+		if recorded && agentID != nil && status == "on_hold" {
+			if out.BackFromHold, out.Seq, err = returnFromHold(ctx, tx, conversationID, *agentID); err != nil {
+				return out, err
+			}
+			if !out.BackFromHold {
+				if out.HoldReturnAfter, err = holdReturnAfter(ctx, tx, conversationID); err != nil {
+					return out, err
+				}
+			}
+		}
+	case "message_edit":
+		return out, updateMessage(ctx, tx, pageID, agentID, conversationID, ev.MessageEdit.MID, ev.MessageEdit.Text, "")
+	case "echo":
+		out.Recorded, err = s.recordEcho(ctx, tx, conversationID, pageID, eventKey, ev, at)
+	case "delivery":
+		err = markDelivered(ctx, tx, conversationID, agentID, ev.Delivery)
+	case "read":
+		err = markRead(ctx, tx, conversationID, agentID, ev.Read.Watermark)
+	}
 	return out, err
 }
 
@@ -241,10 +314,12 @@ func insertMessage(ctx context.Context, tx *sql.Tx, pageID, eventKey string, m M
 		return false, err
 	}
 	ib := pg.NewInsertBuilder()
+	// created_at orders the transcript: the clock of this statement, not the
+	// transaction's start (now()), since one transaction records a batch.
 	ib.InsertInto("messages").Cols("id", "conversation_id", "page_id", "direction", "sender", "kind", "text", "attachments",
-		"status", "error", "reason", "facebook_message_id", "sent_at", "event_key").
+		"status", "error", "reason", "facebook_message_id", "sent_at", "event_key", "created_at").
 		Values(m.ID, m.ConversationID, pageID, m.Direction, m.Sender, m.Kind, m.Text, string(attachments), m.Status,
-			m.Error, m.Reason, m.FacebookMessageID, at, eventKey)
+			m.Error, m.Reason, m.FacebookMessageID, at, eventKey, sqlbuilder.Raw("clock_timestamp()"))
 	// Either unique index (Facebook message id, or webhook event key) makes a
 	// redelivered event a no-op.
 	ib.SQL("ON CONFLICT DO NOTHING")
