@@ -108,8 +108,11 @@ func (s *Store) StartConsult(ctx context.Context, req ConsultRequest) (Consult, 
 		if agentID == nil || *agentID != req.PrimaryID {
 			return fmt.Errorf("conversation: %w", ErrNotFound)
 		}
-		if status == "closed" || status == "waiting" {
+		switch status {
+		case "closed", "waiting":
 			return &Refused{Code: "conversation_not_open", Message: "This conversation is " + status + "; only an open conversation can have consultants."}
+		case "wrap_up":
+			return &Refused{Code: "conversation_not_open", Message: "This conversation has ended (you are wrapping it up); only an open conversation can have consultants."}
 		}
 		if status == "offered" {
 			// Not the agent's until accepted: a declined or expired offer would

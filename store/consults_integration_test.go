@@ -160,3 +160,46 @@ func TestLeavingTheAgentEndsTheConsults(t *testing.T) {
 		t.Fatalf("consults after the re-offer: %v", got)
 	}
 }
+
+// Ending a conversation into wrap-up ends the customer's side: its consultants
+// leave then (consult.ended to both sides), as at a close, and no new consult
+// can start while the agent wraps it up.
+func TestWrapUpEndsTheConsults(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	f.exec("UPDATE workstreams SET wrap_up_block = $1 WHERE id = $2", WrapUpBlockNever, p.WorkstreamID)
+	owner, c, later := f.agent(2), f.agent(2), f.agent(2)
+	conv := f.waiting(p)
+	_, err := f.s.Pick(f.ctx, conv, owner)
+	f.must(err)
+	_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: c})
+	f.must(err)
+
+	ended, err := f.s.EndConversation(f.ctx, conv, "agent", "")
+	f.must(err)
+	if ended.Status != "wrap_up" {
+		t.Fatalf("ended into %s, want wrap_up", ended.Status)
+	}
+	if got := f.consultStatuses(conv); got[c] != ConsultEnded || f.consultEnded(c, conv) != 1 || f.consultEnded(owner, conv) != 1 {
+		t.Fatalf("consults after the end into wrap-up: %v", got)
+	}
+	if ok, err := f.s.IsConsultant(f.ctx, conv, c); err != nil || ok {
+		t.Fatalf("the consultant still consults in wrap-up: %v %v", ok, err)
+	}
+	_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: later})
+	if !refusedWith(err, "conversation_not_open") {
+		t.Fatalf("a consult started in wrap-up: %v", err)
+	}
+	if got := f.consultStatuses(conv); len(got) != 1 {
+		t.Fatalf("the refused consult changed the consults: %v", got)
+	}
+
+	// A consult left from before this rule ends with the wrap-up's finish.
+	f.exec(`INSERT INTO conversation_consults (id, conversation_id, agent_id, invited_by, status)
+		SELECT gen_random_uuid(), conversation_id, $2, invited_by, $3 FROM conversation_consults WHERE conversation_id = $1`, conv, later, ConsultActive)
+	_, err = f.s.FinishWrapUp(f.ctx, conv, owner, "", "")
+	f.must(err)
+	if got := f.consultStatuses(conv); got[later] != ConsultEnded || f.consultEnded(later, conv) != 1 {
+		t.Fatalf("consults after the wrap-up's finish: %v", got)
+	}
+}

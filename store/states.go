@@ -282,8 +282,13 @@ func (s *Store) EndConversation(ctx context.Context, conversationID, reason, dis
 		if out.QueueIDs, err = s.AgentQueues(ctx, tx, *agentID); err != nil {
 			return err
 		}
-		return stateEvent(ctx, tx, *agentID, conversationID, "wrap_up", map[string]any{"wrap_up": map[string]any{
-			"block": block.String, "seconds": seconds.Int64}})
+		if err := stateEvent(ctx, tx, *agentID, conversationID, "wrap_up", map[string]any{"wrap_up": map[string]any{
+			"block": block.String, "seconds": seconds.Int64}}); err != nil {
+			return err
+		}
+		// The customer's side has ended: the wrap-up is the agent's own, so the
+		// consultants leave now (consult.ended), as at a close.
+		return endConsultsAtClose(ctx, tx, conversationID, *agentID)
 	})
 	return out, err
 }
@@ -332,8 +337,13 @@ func (s *Store) FinishWrapUp(ctx context.Context, conversationID, agentID, reaso
 		if err := stateEvent(ctx, tx, *owner, conversationID, "closed", nil); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, *owner, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(),
-			map[string]any{"reason": closeReason, "disposition": finalDisposition})
+		if err := insertEvent(ctx, tx, *owner, "conversation.closed", conversationID, "closed:"+conversationID+":"+uuid.NewString(),
+			map[string]any{"reason": closeReason, "disposition": finalDisposition}); err != nil {
+			return err
+		}
+		// None are left since the wrap-up began; this ends any a conversation
+		// that went into wrap-up before that rule still has.
+		return endConsultsAtClose(ctx, tx, conversationID, *owner)
 	})
 	return queues, err
 }
