@@ -67,6 +67,9 @@ func fromStore(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return permanent(ReasonNotFound, err.Error())
 	}
+	if errors.Is(err, store.ErrNotAssigned) {
+		return permanent(ReasonNotAssigned, store.ErrNotAssigned.Message)
+	}
 	return err
 }
 
@@ -303,10 +306,13 @@ const closeNoticeAttempts = 3
 // idempotent, so a retry repeats none: a notice is keyed on its message id, a
 // closed conversation stays closed, and a queue woken twice passes once more.
 func (a *Activities) CloseConversation(ctx context.Context, in CloseConversationInput) (CloseConversationResult, error) {
+	if err := a.closingAgentCheck(ctx, in.ConversationID, in.AgentID); err != nil {
+		return CloseConversationResult{}, err
+	}
 	if err := a.sendClosingNotices(ctx, in.Notices); err != nil {
 		return CloseConversationResult{}, err
 	}
-	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
+	queues, agentID, err := a.Store.CloseConversation(ctx, in.ConversationID, in.AgentID, in.Reason, in.Disposition)
 	if err != nil {
 		return CloseConversationResult{}, fromStore(err)
 	}
@@ -315,6 +321,17 @@ func (a *Activities) CloseConversation(ctx context.Context, in CloseConversation
 		return CloseConversationResult{}, err
 	}
 	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, nil
+}
+
+// closingAgentCheck refuses, before the farewell goes out, an agent's close of
+// a conversation that is no longer the agent's (reassigned or transferred since
+// the request); the close's transaction checks again under the row lock.
+func (a *Activities) closingAgentCheck(ctx context.Context, conversationID, agentID string) error {
+	err := a.Store.StillAssignedTo(ctx, conversationID, agentID)
+	if errors.Is(err, store.ErrNotAssigned) {
+		return permanent(ReasonNotAssigned, store.ErrNotAssigned.Message)
+	}
+	return fromStore(err)
 }
 
 // sendClosingNotices sends the farewell and the survey before a close or an end;

@@ -171,6 +171,9 @@ type CloseConversationInput struct {
 	ConversationID string
 	Reason         string
 	Disposition    string
+	// AgentID is the agent who closes ("" for the service's own closes): a
+	// conversation no longer theirs is not closed (not_assigned).
+	AgentID string
 	// Notices are sent first, in order (the farewell, the survey), so the
 	// transcript ends with them. One that still cannot be sent after a few
 	// attempts does not keep the conversation open.

@@ -19,6 +19,8 @@ type EndConversationInput struct {
 	PSID           string
 	Reason         string
 	Disposition    string
+	// AgentID is the agent who ends it (as CloseConversationInput's).
+	AgentID string
 	// Notices go first, as for a close (CloseConversationInput).
 	Notices []SendNoticeInput
 }
@@ -35,10 +37,13 @@ type EndConversationResult struct {
 // run; the agent's queues are woken for the capacity the end frees. Every step is
 // idempotent: a retry finds the end, the wrap-up and its workflow.
 func (a *Activities) EndConversation(ctx context.Context, in EndConversationInput) (EndConversationResult, error) {
+	if err := a.closingAgentCheck(ctx, in.ConversationID, in.AgentID); err != nil {
+		return EndConversationResult{}, err
+	}
 	if err := a.sendClosingNotices(ctx, in.Notices); err != nil {
 		return EndConversationResult{}, err
 	}
-	ended, err := a.Store.EndConversation(ctx, in.ConversationID, in.Reason, in.Disposition)
+	ended, err := a.Store.EndConversation(ctx, in.ConversationID, in.AgentID, in.Reason, in.Disposition)
 	res := EndConversationResult{CloseConversationResult{QueueIDs: ended.QueueIDs, AgentID: ended.AgentID}, ended.Status}
 	if err != nil {
 		return res, fromStore(err)

@@ -207,6 +207,12 @@ func workflowRefused(err error) bool {
 // workflowError maps Temporal's answers: a workflow that is gone or refused the
 // request is a conflict the agent can understand; anything else is retryable.
 func (s *Server) workflowError(w http.ResponseWriter, r *http.Request, err error) {
+	var applicationErr *temporal.ApplicationError
+	if errors.As(err, &applicationErr) && applicationErr.Type() == store.ErrNotAssigned.Code {
+		// Reassigned or transferred between the request and the close.
+		writeError(w, http.StatusConflict, store.ErrNotAssigned.Code, store.ErrNotAssigned.Message)
+		return
+	}
 	if workflowRefused(err) {
 		writeError(w, http.StatusConflict, "conversation_not_open", "This conversation is no longer open.")
 		return

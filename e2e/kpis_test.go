@@ -140,7 +140,7 @@ func (st *stack) kpiSeededDay() kpiSeed {
 			queue = s.billing
 		}
 		s.conv[i] = st.rtWait(p, "waits", waitingIn(queue)).ID
-		if _, _, err := st.store.CloseConversation(ctx, s.conv[i], "inactive", ""); err != nil {
+		if _, _, err := st.store.CloseConversation(ctx, s.conv[i], "", "inactive", ""); err != nil {
 			st.t.Fatal(err)
 		}
 	}

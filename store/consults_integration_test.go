@@ -3,6 +3,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -98,7 +99,7 @@ func TestQueueViewCountsHeldConversationsAsOpen(t *testing.T) {
 	}
 	_, _, err := f.s.Hold(f.ctx, held, agent)
 	f.must(err)
-	_, _, err = f.s.CloseConversation(f.ctx, closed, "agent", "")
+	_, _, err = f.s.CloseConversation(f.ctx, closed, "", "agent", "")
 	f.must(err)
 	f.waiting(p) // waiting in the queue: no agent's
 
@@ -147,7 +148,7 @@ func TestLeavingTheAgentEndsTheConsults(t *testing.T) {
 		t.Fatalf("consults after the hold return to the queue: %v", got)
 	}
 
-	_, _, err = f.s.CloseConversation(f.ctx, other, "agent", "")
+	_, _, err = f.s.CloseConversation(f.ctx, other, "", "agent", "")
 	f.must(err)
 	unanswered := f.waiting(p)
 	consulted(unanswered)
@@ -175,7 +176,7 @@ func TestWrapUpEndsTheConsults(t *testing.T) {
 	_, err = f.s.StartConsult(f.ctx, ConsultRequest{ConversationID: conv, PrimaryID: owner, AgentID: c})
 	f.must(err)
 
-	ended, err := f.s.EndConversation(f.ctx, conv, "agent", "")
+	ended, err := f.s.EndConversation(f.ctx, conv, owner, "agent", "")
 	f.must(err)
 	if ended.Status != "wrap_up" {
 		t.Fatalf("ended into %s, want wrap_up", ended.Status)
@@ -201,5 +202,54 @@ func TestWrapUpEndsTheConsults(t *testing.T) {
 	f.must(err)
 	if got := f.consultStatuses(conv); got[later] != ConsultEnded || f.consultEnded(later, conv) != 1 {
 		t.Fatalf("consults after the wrap-up's finish: %v", got)
+	}
+}
+
+// An agent's close or end closes only that agent's conversation: once it was
+// transferred (or reassigned) to another agent, the first agent's close is
+// refused under the row lock and changes nothing, while the new agent's close
+// and the service's own (no agent) go through, and closing twice stays harmless.
+func TestAnAgentClosesOnlyItsOwnConversation(t *testing.T) {
+	f := newFixture(t)
+	p := f.pickPage()
+	first, second := f.agent(2), f.agent(2)
+	conv := f.waiting(p)
+	_, err := f.s.Pick(f.ctx, conv, first)
+	f.must(err)
+	_, err = f.s.Transfer(f.ctx, TransferRequest{ConversationID: conv, FromAgentID: first, ToAgentID: second})
+	f.must(err)
+
+	if _, _, err := f.s.CloseConversation(f.ctx, conv, first, "agent", ""); !errors.Is(err, ErrNotAssigned) {
+		t.Fatalf("the first agent's close after the transfer: %v, want not_assigned", err)
+	}
+	if _, err := f.s.EndConversation(f.ctx, conv, first, "agent", ""); !errors.Is(err, ErrNotAssigned) {
+		t.Fatalf("the first agent's end after the transfer: %v, want not_assigned", err)
+	}
+	if err := f.s.StillAssignedTo(f.ctx, conv, first); !errors.Is(err, ErrNotAssigned) {
+		t.Fatalf("StillAssignedTo the first agent: %v, want not_assigned", err)
+	}
+	if status, agent := f.conversationAgent(conv); status != "assigned" || agent != second {
+		t.Fatalf("after the refused closes: %s with %s, want assigned to the second agent", status, agent)
+	}
+	if f.number("SELECT count(*) FROM agent_events WHERE conversation_id = $1 AND name = 'conversation.closed'", conv) != 0 {
+		t.Fatal("a refused close told an agent the conversation closed")
+	}
+
+	_, agent, err := f.s.CloseConversation(f.ctx, conv, second, "agent", "")
+	f.must(err)
+	if status, _ := f.conversationAgent(conv); status != "closed" || agent != second {
+		t.Fatalf("the second agent's close: %s (agent %s)", status, agent)
+	}
+	if _, _, err := f.s.CloseConversation(f.ctx, conv, first, "agent", ""); err != nil {
+		t.Fatalf("closing a closed conversation again: %v", err)
+	}
+
+	other := f.waiting(p)
+	_, err = f.s.Pick(f.ctx, other, first)
+	f.must(err)
+	_, _, err = f.s.CloseConversation(f.ctx, other, "", "inactive", "")
+	f.must(err)
+	if status, _ := f.conversationAgent(other); status != "closed" {
+		t.Fatalf("the service's close: %s, want closed", status)
 	}
 }

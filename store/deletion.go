@@ -63,7 +63,7 @@ func (s *Store) ErasePage(ctx context.Context, pageUUID, closeReason string) err
 		return err
 	}
 	for _, c := range open {
-		if _, _, err := s.CloseConversation(ctx, c.ID, closeReason, ""); err != nil {
+		if _, _, err := s.CloseConversation(ctx, c.ID, "", closeReason, ""); err != nil {
 			return err
 		}
 	}

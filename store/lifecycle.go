@@ -109,10 +109,15 @@ func (s *Store) OutboundToSend(ctx context.Context, messageID string) (OutboundT
 // CloseConversation closes and tells the agent; it returns the agent's queues so
 // their workflows can use the freed capacity, and the agent ("" if none), which the
 // conversation's workflow may not have heard of yet. Closing twice is harmless.
-func (s *Store) CloseConversation(ctx context.Context, conversationID, reason, disposition string) (queues []string, agent string, err error) {
+// byAgent is the agent who closes ("" for the service's own closes): a
+// conversation that is no longer that agent's is not closed (StillAssignedTo).
+func (s *Store) CloseConversation(ctx context.Context, conversationID, byAgent, reason, disposition string) (queues []string, agent string, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
 		status, agentID, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
+			return err
+		}
+		if err := stillAssignedTo(status, agentID, byAgent); err != nil {
 			return err
 		}
 		queues, agent, err = s.closeLocked(ctx, tx, conversationID, status, agentID, reason, disposition)
@@ -351,4 +356,36 @@ func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, 
 		return nil
 	})
 	return served, customerID, queueID, err
+}
+
+// ErrNotAssigned refuses an agent's close or end of a conversation that is no
+// longer the agent's: a supervisor reassigned it, or it was transferred, between
+// the agent's request and the close.
+var ErrNotAssigned = &Refused{Code: "not_assigned", Message: "This conversation is no longer assigned to you."}
+
+// stillAssignedTo checks, under the conversation's row lock, that a close on
+// byAgent's behalf ("" for the service's own) closes that agent's conversation.
+// A closed one passes: closing twice is harmless.
+func stillAssignedTo(status string, agentID *string, byAgent string) error {
+	if byAgent == "" || status == "closed" || (agentID != nil && *agentID == byAgent) {
+		return nil
+	}
+	return ErrNotAssigned
+}
+
+// StillAssignedTo is stillAssignedTo without the lock: the close activity asks
+// it before it sends the customer the farewell, so a close that will be refused
+// says goodbye to nobody. The close's own check, under the lock, decides.
+func (s *Store) StillAssignedTo(ctx context.Context, conversationID, byAgent string) error {
+	if byAgent == "" {
+		return nil
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("status", "agent_id").From("conversations").Where(sb.Equal("id", conversationID))
+	var status string
+	var agentID *string
+	if err := queryRow(ctx, s.DB, sb).Scan(&status, &agentID); err != nil {
+		return notFound(err, "conversation")
+	}
+	return stillAssignedTo(status, agentID, byAgent)
 }

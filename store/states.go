@@ -241,12 +241,15 @@ type Ended struct {
 
 // EndConversation is the agent's end: the conversation goes to wrap-up when its
 // workstream has one, otherwise it closes (as CloseConversation). Ending twice
-// answers the same.
-func (s *Store) EndConversation(ctx context.Context, conversationID, reason, disposition string) (Ended, error) {
+// answers the same. byAgent is the agent who ends it, as for CloseConversation.
+func (s *Store) EndConversation(ctx context.Context, conversationID, byAgent, reason, disposition string) (Ended, error) {
 	var out Ended
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		status, agentID, err := lockConversation(ctx, tx, conversationID)
 		if err != nil {
+			return err
+		}
+		if err := stillAssignedTo(status, agentID, byAgent); err != nil {
 			return err
 		}
 		b := sqlbuilder.Buildf("SELECT w.wrap_up_block, w.wrap_up_seconds FROM conversations c JOIN workstreams w ON w.id = c.workstream_id "+

@@ -43,7 +43,14 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 	// workflow task. An ordinary activity, not a local one: the close is an
 	// update, and under load local activities in an update's workflow task made
 	// closes fail (seen in the load e2e tests).
-	in := activities.CloseConversationInput{ConversationID: c.ConversationID, Reason: reason, Disposition: req.Disposition}
+	// The agent's own close or end closes only that agent's conversation: one a
+	// supervisor reassigned meanwhile stays open (not_assigned). Other closes
+	// (a supervisor's, the service's) close whoever has it.
+	closer := ""
+	if reason == contract.CloseReasonAgent {
+		closer = req.AgentID
+	}
+	in := activities.CloseConversationInput{ConversationID: c.ConversationID, Reason: reason, Disposition: req.Disposition, AgentID: closer}
 	var kinds []string
 	switch reason {
 	case contract.CloseReasonAgent:
@@ -65,7 +72,8 @@ func (c *conversation) close(ctx workflow.Context, req contract.CloseRequest) er
 		// over either way; the wrap-up has a workflow of its own).
 		var ended activities.EndConversationResult
 		if err := workflow.ExecuteActivity(withCloseActivity(ctx), a.EndConversation, activities.EndConversationInput{
-			ConversationID: c.ConversationID, PageID: c.PageID, PSID: c.PSID, Reason: reason, Disposition: req.Disposition, Notices: in.Notices,
+			ConversationID: c.ConversationID, PageID: c.PageID, PSID: c.PSID, Reason: reason, Disposition: req.Disposition, AgentID: closer,
+			Notices: in.Notices,
 		}).Get(ctx, &ended); err != nil {
 			return err
 		}

@@ -591,6 +591,39 @@ func TestCloseBeforeTheAssignedSignalStillKnowsTheAgent(t *testing.T) {
 	}
 }
 
+// An agent's close names the agent, and a close Postgres refuses because the
+// conversation is no longer that agent's (a supervisor reassigned it meanwhile)
+// fails the update with not_assigned and leaves the run open; the service's own
+// close (the inactivity deadline) names no agent and closes it later.
+func TestAgentCloseOfAConversationNoLongerTheirsIsRefused(t *testing.T) {
+	f := newConversation(t)
+	f.closeConversation = func(in activities.CloseConversationInput) (activities.CloseConversationResult, error) {
+		if in.AgentID != "" {
+			return activities.CloseConversationResult{}, temporal.NewNonRetryableApplicationError(
+				"This conversation is no longer assigned to you.", activities.ReasonNotAssigned, nil)
+		}
+		return activities.CloseConversationResult{}, nil
+	}
+	var closed *updateOutcome
+	var openAfter bool
+	f.at(time.Minute, f.assign)
+	f.at(time.Hour, func() { closed = f.closeNow() })
+	f.at(time.Hour+time.Minute, func() { openAfter = f.state().Status != contract.StatusClosed })
+	f.startNew(inbound("m_1", testStart))
+
+	var appErr *temporal.ApplicationError
+	if closed == nil || !closed.done || !errors.As(closed.err, &appErr) || appErr.Type() != activities.ReasonNotAssigned {
+		t.Fatalf("the refused close update: %+v, want it failed with %s", closed, activities.ReasonNotAssigned)
+	}
+	if !openAfter {
+		t.Error("the conversation closed although its close was refused")
+	}
+	closes := inputsOf[activities.CloseConversationInput](f.log, a.CloseConversation)
+	if len(closes) != 2 || closes[0].AgentID != testAgentID || closes[1].AgentID != "" || closes[1].Reason == contract.CloseReasonAgent {
+		t.Fatalf("CloseConversation inputs %+v, want the agent's (refused), then the service's own", closes)
+	}
+}
+
 // A message that arrives while the conversation closes is not lost: the run
 // continues as new, a fresh conversation opened by that message.
 func TestMessageDuringCloseOpensNextConversation(t *testing.T) {

@@ -171,9 +171,11 @@ type SendOutcome struct {
 
 type CloseRequest struct {
 	ConversationID string
-	AgentID        string
-	Reason         string
-	Disposition    string
+	// AgentID is who asks. With Reason CloseReasonAgent the close is refused
+	// (not_assigned) when the conversation is no longer that agent's.
+	AgentID     string
+	Reason      string
+	Disposition string
 	// NotifyCustomer sends the customer an automated message first, when
 	// Messenger's standard window allows it (automated messages never use tags).
 	NotifyCustomer string
