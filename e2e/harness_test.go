@@ -30,6 +30,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"fbchannel/activities"
@@ -78,7 +79,47 @@ func runMain(m *testing.M) int {
 	defer server.Stop()
 	temporalClient = server.Client()
 	temporalAddress = server.FrontendHostPort()
+	defer stopOutageTemporal()
 	return m.Run()
+}
+
+// outage is a dev server of its own for the tests that cut connections to
+// Temporal mid-call (tcpProxy.down): a call cancelled that way can leave the dev
+// server's in-memory SQLite answering "interrupted (9)" to everything after it,
+// which must not take every other test's server down with it (seen once in CI:
+// 25 tests timed out waiting for their pages). Started on first use.
+var outage struct {
+	once    sync.Once
+	server  *testsuite.DevServer
+	client  client.Client
+	address string
+	err     error
+}
+
+// outageTemporal is the outage server's client and address (on a cluster,
+// E2E_TEMPORAL_ADDRESS, the cluster's: it has no such SQLite).
+func outageTemporal(t *testing.T) (client.Client, string) {
+	t.Helper()
+	outage.once.Do(func() {
+		if os.Getenv("E2E_TEMPORAL_ADDRESS") != "" {
+			outage.client, outage.address = temporalClient, temporalAddress
+			return
+		}
+		outage.server, outage.err = apptest.StartTemporal(context.Background(), apptest.Temporal{CLI: apptest.TemporalCLI(), Logger: quietLogger()})
+		if outage.err == nil {
+			outage.client, outage.address = outage.server.Client(), outage.server.FrontendHostPort()
+		}
+	})
+	if outage.err != nil {
+		t.Fatal(outage.err)
+	}
+	return outage.client, outage.address
+}
+
+func stopOutageTemporal() {
+	if outage.server != nil {
+		_ = outage.server.Stop()
+	}
 }
 
 // runOn runs the tests on an existing Temporal server (a cluster) at addr.

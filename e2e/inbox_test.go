@@ -106,14 +106,15 @@ func (st *stack) pending() int { return st.count("inbound_events", "relayed_at I
 func TestInboundSurvivesTemporalDownAndAKilledStarter(t *testing.T) {
 	// The stack's own starter is cut off from Temporal for good after set-up, so
 	// only the starters of this test can hand anything on.
-	cutOff := newTCPProxy(t, temporalAddress)
-	st := newStack(t, func(st *stack) { st.starterClient = cutOff.client() })
+	workerClient, address := outageTemporal(t)
+	cutOff := newTCPProxy(t, address)
+	st := newStack(t, func(st *stack) { st.starterClient, st.workerClient = cutOff.client(), workerClient })
 	ch := st.connectPage()
 	a := st.createAgent("ada", 10)
 	st.setPresence(a, "available")
 	cutOff.down()
 
-	temporal := newTCPProxy(t, temporalAddress)
+	temporal := newTCPProxy(t, address)
 	first := st.startStarter(temporal.client(), 64<<10)
 	temporal.down()
 
@@ -203,12 +204,13 @@ func TestInboundSurvivesTemporalDownAndAKilledStarter(t *testing.T) {
 // Temporal goes away and comes back: every message is recorded once, in each
 // customer's order, and none waits more than a few seconds once Temporal is back.
 func TestInboundTwoRelaysShareTheInboxThroughAnOutage(t *testing.T) {
-	cutOff := newTCPProxy(t, temporalAddress)
-	st := newStack(t, func(st *stack) { st.starterClient = cutOff.client() })
+	workerClient, address := outageTemporal(t)
+	cutOff := newTCPProxy(t, address)
+	st := newStack(t, func(st *stack) { st.starterClient, st.workerClient = cutOff.client(), workerClient })
 	ch := st.connectPage()
 	cutOff.down()
 
-	temporal := newTCPProxy(t, temporalAddress)
+	temporal := newTCPProxy(t, address)
 	replicas := []*starterProcess{st.startStarter(temporal.client(), 64<<10), st.startStarter(temporal.client(), 64<<10)}
 
 	customers := []string{"2900000000000401", "2900000000000402", "2900000000000403", "2900000000000404"}
