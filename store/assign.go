@@ -26,9 +26,18 @@ import (
 // lockConversation takes the conversation's row lock: recording, assigning and
 // closing one conversation happen one after another.
 func lockConversation(ctx context.Context, tx *sql.Tx, id string) (status string, agentID *string, err error) {
+	return conversationHolder(ctx, tx, id, true)
+}
+
+// conversationHolder reads the conversation's status and agent, taking its row
+// lock FOR UPDATE when forUpdate.
+func conversationHolder(ctx context.Context, q querier, id string, forUpdate bool) (status string, agentID *string, err error) {
 	sb := pg.NewSelectBuilder()
-	sb.Select("status", "agent_id").From("conversations").Where(sb.Equal("id", id)).ForUpdate()
-	err = queryRow(ctx, tx, sb).Scan(&status, &agentID)
+	sb.Select("status", "agent_id").From("conversations").Where(sb.Equal("id", id))
+	if forUpdate {
+		sb.ForUpdate()
+	}
+	err = queryRow(ctx, q, sb).Scan(&status, &agentID)
 	return status, agentID, notFound(err, "conversation")
 }
 

@@ -380,12 +380,9 @@ func (s *Store) StillAssignedTo(ctx context.Context, conversationID, byAgent str
 	if byAgent == "" {
 		return nil
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("status", "agent_id").From("conversations").Where(sb.Equal("id", conversationID))
-	var status string
-	var agentID *string
-	if err := queryRow(ctx, s.DB, sb).Scan(&status, &agentID); err != nil {
-		return notFound(err, "conversation")
+	status, agentID, err := conversationHolder(ctx, s.DB, conversationID, false)
+	if err != nil {
+		return err
 	}
 	return stillAssignedTo(status, agentID, byAgent)
 }
