@@ -306,7 +306,9 @@ const closeNoticeAttempts = 3
 // idempotent, so a retry repeats none: a notice is keyed on its message id, a
 // closed conversation stays closed, and a queue woken twice passes once more.
 func (a *Activities) CloseConversation(ctx context.Context, in CloseConversationInput) (CloseConversationResult, error) {
-	if err := a.closingAgentCheck(ctx, in.ConversationID, in.AgentID); err != nil {
+	// Before the farewell: a close that will be refused (the conversation is
+	// no longer this agent's) says goodbye to nobody.
+	if err := fromStore(a.Store.StillAssignedTo(ctx, in.ConversationID, in.AgentID)); err != nil {
 		return CloseConversationResult{}, err
 	}
 	if err := a.sendClosingNotices(ctx, in.Notices); err != nil {
@@ -321,17 +323,6 @@ func (a *Activities) CloseConversation(ctx context.Context, in CloseConversation
 		return CloseConversationResult{}, err
 	}
 	return CloseConversationResult{QueueIDs: queues, AgentID: agentID}, nil
-}
-
-// closingAgentCheck refuses, before the farewell goes out, an agent's close of
-// a conversation that is no longer the agent's (reassigned or transferred since
-// the request); the close's transaction checks again under the row lock.
-func (a *Activities) closingAgentCheck(ctx context.Context, conversationID, agentID string) error {
-	err := a.Store.StillAssignedTo(ctx, conversationID, agentID)
-	if errors.Is(err, store.ErrNotAssigned) {
-		return permanent(ReasonNotAssigned, store.ErrNotAssigned.Message)
-	}
-	return fromStore(err)
 }
 
 // sendClosingNotices sends the farewell and the survey before a close or an end;

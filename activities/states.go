@@ -37,7 +37,7 @@ type EndConversationResult struct {
 // run; the agent's queues are woken for the capacity the end frees. Every step is
 // idempotent: a retry finds the end, the wrap-up and its workflow.
 func (a *Activities) EndConversation(ctx context.Context, in EndConversationInput) (EndConversationResult, error) {
-	if err := a.closingAgentCheck(ctx, in.ConversationID, in.AgentID); err != nil {
+	if err := fromStore(a.Store.StillAssignedTo(ctx, in.ConversationID, in.AgentID)); err != nil {
 		return EndConversationResult{}, err
 	}
 	if err := a.sendClosingNotices(ctx, in.Notices); err != nil {
