@@ -8,9 +8,10 @@ import (
 	"database/sql"
 
 	"github.com/huandu/go-sqlbuilder"
-	_ "github.com/lib/pq" // registers the "postgres" driver
+	"github.com/lib/pq"
 
 	"fbchannel/secrets"
+	"fbchannel/stmtcache"
 )
 
 // Store wraps the database and the box that seals secrets at rest.
@@ -26,10 +27,11 @@ type Store struct {
 
 // Open connects and checks the connection.
 func Open(ctx context.Context, dsn string) (*sql.DB, error) {
-	db, err := sql.Open("postgres", dsn)
+	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
+	db := sql.OpenDB(stmtcache.New(connector, preparedPerConnection))
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
 	if err := db.PingContext(ctx); err != nil {
@@ -38,6 +40,11 @@ func Open(ctx context.Context, dsn string) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// preparedPerConnection bounds the statements each connection keeps
+// prepared (stmtcache): the store has a few hundred distinct statements, and
+// a connection serves a handful of paths.
+const preparedPerConnection = 256
 
 var pg = sqlbuilder.PostgreSQL
 
