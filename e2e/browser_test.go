@@ -2,11 +2,9 @@
 
 package e2e
 
-// The browser tests drive headless Chromium with chromedp. They share one
-// browser; each test works in a browser context of its own (so tests run in
-// parallel and never see each other's cookies) and opens tabs in it; a tab
-// reports what its pages say is broken (exceptions, console errors, CSP
-// violations).
+// The browser tests drive headless Chromium with chromedp. Each test starts its
+// own browser (so tests run in parallel), and opens tabs in it; a tab reports
+// what its pages say is broken (exceptions, console errors, CSP violations).
 
 import (
 	"context"
@@ -21,7 +19,6 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
@@ -39,8 +36,8 @@ const commandTimeout = 30 * time.Second
 
 type browser struct {
 	t *testing.T
-	// ctx is the first tab of the test's browser context; it lives as long as
-	// the test, and the context with it.
+	// ctx is the browser's first tab; it lives as long as the test, and the
+	// browser with it.
 	ctx context.Context
 
 	mu       sync.Mutex
@@ -61,19 +58,11 @@ func requireChromium(t *testing.T) {
 	}
 }
 
-// chromium is the one headless Chromium the browser tests share, launched by
-// the first of them. A browser costs about 2 s of CPU to start, and two dozen
-// tests share two cores; each test works in a browser context of its own
-// (its own cookies and storage), which is what a browser of its own gave it.
-// The kernel kills the browser when the test binary ends (chromedp's
-// Pdeathsig).
-var chromium struct {
-	once sync.Once
-	ctx  context.Context // the browser's first tab
-	err  error
-}
-
-func launchChromium() {
+// startBrowser launches headless Chromium. Start it after the servers it talks
+// to, so that it is stopped (closing its connections) before they are.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	requireChromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
@@ -84,27 +73,14 @@ func launchChromium() {
 		chromedp.Flag("autoplay-policy", "user-gesture-required"),
 		chromedp.Flag("hide-scrollbars", true),
 	)
-	allocCtx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
-	chromium.ctx, _ = chromedp.NewContext(allocCtx)
-	if err := chromedp.Do(chromium.ctx); err != nil {
-		chromium.err = fmt.Errorf("start Chromium: %w", err)
-	}
-}
-
-// startBrowser gives the test a browser context of its own in the shared
-// headless Chromium. Start it after the servers it talks to, so that it is
-// disposed of (closing its tabs and their connections) before they stop.
-func startBrowser(t *testing.T) *browser {
-	t.Helper()
-	requireChromium(t)
-	chromium.once.Do(launchChromium)
-	if chromium.err != nil {
-		t.Fatal(chromium.err)
-	}
-	ctx, cancel := chromedp.NewContext(chromium.ctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel) // closes the context's tabs
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel() // closes the browser
+		cancelAlloc()
+	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a browser context: %v", err)
+		t.Fatalf("start Chromium: %v", err)
 	}
 	return &browser{t: t, ctx: ctx}
 }
@@ -188,16 +164,7 @@ func (b *browser) openTab(initScript string, opts ...chromedp.ContextOption) *ta
 		b.t.Fatalf("open a tab: %v", err)
 	}
 	tb := &tab{b: b, ctx: ctx}
-	steps := []chromedp.Action[chromedp.Void]{
-		chromedp.EmulateViewport(viewportWidth, viewportHeight),
-		// Tests in parallel share one browser, whose tabs live in windows of
-		// their own: only one window has the focus at a time, and typed text
-		// goes nowhere in the others. Every tab behaves as the focused one.
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
-			return err
-		}),
-	}
+	steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(viewportWidth, viewportHeight)}
 	if initScript != "" {
 		steps = append(steps, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: initScript})
@@ -390,38 +357,16 @@ func (tb *tab) actionPoint(selector string) (x, y float64) {
 // form that is still being laid out can move another field there.
 func (tb *tab) typeInto(selector, text string) {
 	tb.b.t.Helper()
-	value := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? String(el.value ?? el.textContent) : ""; })()`, selector)
-	var before string
-	tb.mustEval(value, &before)
-	// The browser is shared by tests in parallel: when another test's window
-	// has the focus, text inserted here can go nowhere. Then this tab is
-	// brought to the front and the text typed again (nothing was typed, so
-	// nothing is typed twice).
-	for attempt := 1; ; attempt++ {
-		var focused bool
-		tb.mustEval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false;
-			el.scrollIntoView({block: "center"}); el.focus(); return document.activeElement === el; })()`, selector), &focused)
-		if !focused {
-			tb.b.t.Fatalf("type into %s: no such field, or it cannot take the focus\nproblems: %v", selector, tb.b.Problems())
-		}
-		tb.do("type into "+selector, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
-			return err
-		}))
-		var after string
-		tb.mustEval(value, &after)
-		if after != before || text == "" {
-			return
-		}
-		if attempt == 3 {
-			tb.b.t.Fatalf("type into %s: the text never arrived", selector)
-		}
-		tb.b.t.Logf("type into %s: the text did not arrive (attempt %d); bringing the tab to the front", selector, attempt)
-		tb.do("bring the tab to the front", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, page.BringToFront, cdp.Empty{})
-			return err
-		}))
+	var focused bool
+	tb.mustEval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false;
+		el.scrollIntoView({block: "center"}); el.focus(); return document.activeElement === el; })()`, selector), &focused)
+	if !focused {
+		tb.b.t.Fatalf("type into %s: no such field, or it cannot take the focus\nproblems: %v", selector, tb.b.Problems())
 	}
+	tb.do("type into "+selector, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
 }
 
 // screenshot saves a PNG of the viewport, or of the whole page when full.
