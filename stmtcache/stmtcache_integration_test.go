@@ -16,7 +16,8 @@ import (
 )
 
 // open is a pool of one connection (so every statement below meets the same
-// cache) that keeps size statements prepared, on a database of its own.
+// cache) that keeps size statements prepared, on a database of its own with
+// an empty table notes (id int PRIMARY KEY, body text NOT NULL).
 func open(t *testing.T, size int) *sql.DB {
 	t.Helper()
 	dsn := schematest.NewURL(t, "fbchannel_stmtcache_test_")
@@ -30,6 +31,9 @@ func open(t *testing.T, size int) *sql.DB {
 	db := sql.OpenDB(stmtcache.New(connector, size))
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
 	return db
 }
 
@@ -61,9 +65,6 @@ func prepared(t *testing.T, db *sql.DB) map[string]bool {
 func TestStatementsArePreparedOnceAndBounded(t *testing.T) {
 	db := open(t, 2)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
 	insert := `INSERT INTO notes (id, body) VALUES ($1, $2)`
 	byID := `SELECT body FROM notes WHERE id = $1`
 	count := `SELECT count(*) FROM notes WHERE id > $1`
@@ -105,9 +106,6 @@ func TestStatementsArePreparedOnceAndBounded(t *testing.T) {
 func TestCachedStatementsWorkInTransactions(t *testing.T) {
 	db := open(t, 8)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
 	insert := `INSERT INTO notes (id, body) VALUES ($1, $2)`
 	byID := `SELECT body FROM notes WHERE id = $1`
 	tx, err := db.BeginTx(ctx, nil)
@@ -141,9 +139,6 @@ func TestCachedStatementsWorkInTransactions(t *testing.T) {
 func TestAStatementMadeStaleByAMigrationIsPreparedAgain(t *testing.T) {
 	db := open(t, 8)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO notes (id, body) VALUES ($1, $2)`, 1, "42"); err != nil {
 		t.Fatal(err)
 	}
