@@ -7,7 +7,7 @@ DEV := scripts/dev.sh
 # The benchmark `make bench` runs: ingest or assign (bench/<name>).
 BENCH ?= ingest
 
-# How long each fuzz target runs under `make fuzz` (make test runs each for 600000 inputs, FUZZTIME=600000x).
+# How long each fuzz target runs under `make fuzz` (make test runs each for 400000 inputs, FUZZTIME=400000x).
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
