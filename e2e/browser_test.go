@@ -2,9 +2,10 @@
 
 package e2e
 
-// The browser tests drive headless Chromium with chromedp. Each test starts its
-// own browser (so tests run in parallel), and opens tabs in it; a tab reports
-// what its pages say is broken (exceptions, console errors, CSP violations).
+// The browser tests drive headless Chromium with chromedp. Each test has a
+// browser to itself while it runs (so tests run in parallel; browsers are
+// reused between tests), and opens tabs in it; a tab reports what its pages
+// say is broken (exceptions, console errors, CSP violations).
 
 import (
 	"context"
@@ -36,8 +37,8 @@ const commandTimeout = 30 * time.Second
 
 type browser struct {
 	t *testing.T
-	// ctx is the browser's first tab; it lives as long as the test, and the
-	// browser with it.
+	// ctx is the first tab of the test's browser context; it lives as long
+	// as the test, and the context with it.
 	ctx context.Context
 
 	mu       sync.Mutex
@@ -58,11 +59,65 @@ func requireChromium(t *testing.T) {
 	}
 }
 
-// startBrowser launches headless Chromium. Start it after the servers it talks
-// to, so that it is stopped (closing its connections) before they are.
+// startBrowser gives the test a headless Chromium of its own for as long as it
+// runs, in a browser context of its own (fresh cookies, storage and
+// permissions, as a new profile would have). Start it after the servers it
+// talks to, so that its tabs are closed (closing their connections) before
+// they are.
+//
+// Browsers are kept between tests (browserPool): starting Chromium costs 2-3 s
+// of CPU, 23 times per run. A browser runs one test at a time, so each test's
+// tabs have the browser to themselves, as with a browser per test; sharing one
+// browser between concurrent tests was tried and its runs were flaky.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
 	requireChromium(t)
+	pb, err := browsers.take()
+	if err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancel := chromedp.NewContext(pb.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(func() {
+		cancel() // closes the test's tabs and disposes of its browser context
+		// A failed test may have left the browser in a state no other test
+		// should inherit; it costs one browser start to be sure.
+		browsers.give(pb, !t.Failed())
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open the test's browser context: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+// pooledBrowser is one running Chromium; ctx is its first tab.
+type pooledBrowser struct {
+	ctx   context.Context
+	close func()
+}
+
+// browserPool holds the browsers not running a test. It grows to the number of
+// browser tests that run at once (go test's -parallel) and is closed by
+// TestMain.
+type browserPool struct {
+	mu   sync.Mutex
+	idle []*pooledBrowser
+}
+
+var browsers browserPool
+
+// take returns an idle browser that is still running, or starts one.
+func (p *browserPool) take() (*pooledBrowser, error) {
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		pb := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if pb.ctx.Err() == nil {
+			p.mu.Unlock()
+			return pb, nil
+		}
+		pb.close() // it exited
+	}
+	p.mu.Unlock()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
@@ -75,14 +130,38 @@ func startBrowser(t *testing.T) *browser {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	pb := &pooledBrowser{ctx: ctx, close: func() {
 		cancel() // closes the browser
 		cancelAlloc()
-	})
+	}}
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
+		pb.close()
+		return nil, err
 	}
-	return &browser{t: t, ctx: ctx}
+	return pb, nil
+}
+
+// give returns a browser after a test: to the pool when reuse is true, else
+// it is closed.
+func (p *browserPool) give(pb *pooledBrowser, reuse bool) {
+	if !reuse || pb.ctx.Err() != nil {
+		pb.close()
+		return
+	}
+	p.mu.Lock()
+	p.idle = append(p.idle, pb)
+	p.mu.Unlock()
+}
+
+// closeAll closes the idle browsers: at the end of the run, when no test holds one.
+func (p *browserPool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, pb := range idle {
+		pb.close()
+	}
 }
 
 // Problems returns what the pages reported as broken so far.
