@@ -604,9 +604,18 @@ func loadPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	if list[0]["distribution_mode"] != "pick" || list[0]["preview"] == "" || list[0]["enqueued_at"] == nil {
 		t.Fatalf("waiting conversation: %v", list[0])
 	}
+	// Compared as times: RFC 3339 drops a fraction's trailing zeros, so as
+	// strings "…01.12Z" sorts after "…01.123Z".
+	enqueuedAt := func(i int) time.Time {
+		at, err := time.Parse(time.RFC3339Nano, list[i]["enqueued_at"].(string))
+		if err != nil {
+			t.Fatalf("queue conversation %d: enqueued_at: %v", i, err)
+		}
+		return at
+	}
 	for i := 1; i < len(list); i++ {
-		if list[i]["enqueued_at"].(string) < list[i-1]["enqueued_at"].(string) {
-			t.Fatalf("queue conversations not oldest first at %d", i)
+		if enqueuedAt(i).Before(enqueuedAt(i - 1)) {
+			t.Fatalf("queue conversations not oldest first at %d: %v after %v", i, list[i]["enqueued_at"], list[i-1]["enqueued_at"])
 		}
 	}
 	if code := st.call("GET", "/api/v1/queues/"+ch.QueueID+"/conversations", outsider.Token, nil, nil); code != 404 {
