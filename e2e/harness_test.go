@@ -187,20 +187,16 @@ type stack struct {
 	activityHooks func(*activities.Activities)
 }
 
-// scheduledTests holds the tests whose scheduling is settled: marked parallel
-// (t.Parallel panics when called twice, and both TestLoad and newStack mark
-// their test), or run in TestLoad's chain.
-var scheduledTests sync.Map
+// parallelTests holds the tests already marked parallel: t.Parallel panics when
+// called twice, and both heavy and newStack mark their test.
+var parallelTests sync.Map
 
-// parallel marks t parallel, once, unless it runs in TestLoad's chain.
+// parallel marks t parallel, once.
 func parallel(t *testing.T) {
-	if _, done := scheduledTests.LoadOrStore(t, true); !done {
+	if _, done := parallelTests.LoadOrStore(t, true); !done {
 		t.Parallel()
 	}
 }
-
-// inChain keeps t (a step of TestLoad) sequential: parallel does nothing to it.
-func inChain(t *testing.T) { scheduledTests.Store(t, true) }
 
 // newStack builds an isolated stack and marks its test parallel: every stack has
 // its own database and task queue, so every test that has one runs beside the

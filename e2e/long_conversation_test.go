@@ -43,7 +43,8 @@ const (
 // exactly once and in order, the window measured from the last message — and the
 // agent can still reply to it. Every run's real history replays against today's code.
 // (make test: 750 messages, with continue-as-new suggested at 150 events.)
-func loadLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.T) {
+func TestLongConversationContinuesAsNewAndKeepsItsStateAndTranscript(t *testing.T) {
+	heavy(t)
 	started := time.Now()
 	messages, suggestAt := longConversationMessages, longConversationSuggestAfter
 	if !fullSize() {

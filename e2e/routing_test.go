@@ -567,7 +567,8 @@ func TestCapacityIsSharedAcrossQueuesAndFreedCapacityIsUsed(t *testing.T) {
 
 // In a pick-mode workstream nothing is pushed; members list the queue and pick.
 // Two agents picking the same conversation at once: exactly one wins, every time.
-func loadPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
+func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
+	heavy(t)
 	st, ch := newPageStack(t)
 	ws := st.rtWorkstreamID(ch)
 	st.rtPatch("/api/v1/workstreams/"+ws, map[string]any{"distribution_mode": "pick"})
@@ -1165,7 +1166,8 @@ func (st *stack) rtReplayAssignments(l assignmentLoad) {
 // conversation is assigned exactly once, in FIFO order, no agent is ever over
 // capacity, and the queue drains. ROUTING_LOAD_CONVERSATIONS changes the number of
 // customers (make test: 100; make test-long: the 300).
-func loadManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
+func TestManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
+	heavy(t)
 	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 100, 300), agents: 10, capacity: 3}
 	newStack(t).runAssignmentLoad(l)
 }
@@ -1177,7 +1179,8 @@ func loadManyConversationsAreEachAssignedOnceWithinCapacity(t *testing.T) {
 // cancels it) and the rest of its work falls to the next worker. Still every
 // conversation is assigned exactly once, in FIFO order, no agent is ever over
 // capacity, the queue drains, and each conversation's workflow knows its agent.
-func loadWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
+func TestWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
+	heavy(t)
 	// Enough conversations that some still wait at the second stop (make test: 150).
 	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 150, 300), agents: 10, capacity: 3}
 	interrupted := 0
@@ -1197,7 +1200,8 @@ func loadWorkerRestartDuringLoadStillAssignsEachConversationOnce(t *testing.T) {
 // previous agent, waiting 2 s for one who is full (then anyone). Still every
 // conversation is assigned exactly once, no agent is ever over capacity, and the
 // queue drains.
-func loadReturningCustomersWithAffinityAreEachAssignedOnceWithinCapacity(t *testing.T) {
+func TestReturningCustomersWithAffinityAreEachAssignedOnceWithinCapacity(t *testing.T) {
+	heavy(t)
 	l := assignmentLoad{conversations: loadSize(t, "ROUTING_LOAD_CONVERSATIONS", 100, 300), agents: 10, capacity: 3,
 		returning: map[string]any{"days": 7, "wait_s": 2, "fallback": "wait"}}
 	newStack(t).runAssignmentLoad(l)
