@@ -142,9 +142,9 @@ func (p *browserPool) take() (*pooledBrowser, error) {
 }
 
 // give returns a browser after a test: to the pool when reuse is true, else
-// it is closed.
+// it is closed. (take skips one that has exited since.)
 func (p *browserPool) give(pb *pooledBrowser, reuse bool) {
-	if !reuse || pb.ctx.Err() != nil {
+	if !reuse {
 		pb.close()
 		return
 	}

@@ -607,17 +607,16 @@ func TestPickModeExactlyOneOfTwoAgentsWins(t *testing.T) {
 	}
 	// Compared as times: RFC 3339 drops a fraction's trailing zeros, so as
 	// strings "…01.12Z" sorts after "…01.123Z".
-	enqueuedAt := func(i int) time.Time {
-		at, err := time.Parse(time.RFC3339Nano, list[i]["enqueued_at"].(string))
+	var previous time.Time
+	for i, c := range list {
+		at, err := time.Parse(time.RFC3339Nano, c["enqueued_at"].(string))
 		if err != nil {
 			t.Fatalf("queue conversation %d: enqueued_at: %v", i, err)
 		}
-		return at
-	}
-	for i := 1; i < len(list); i++ {
-		if enqueuedAt(i).Before(enqueuedAt(i - 1)) {
-			t.Fatalf("queue conversations not oldest first at %d: %v after %v", i, list[i]["enqueued_at"], list[i-1]["enqueued_at"])
+		if at.Before(previous) {
+			t.Fatalf("queue conversations not oldest first at %d: %v after %v", i, at, previous)
 		}
+		previous = at
 	}
 	if code := st.call("GET", "/api/v1/queues/"+ch.QueueID+"/conversations", outsider.Token, nil, nil); code != 404 {
 		t.Fatalf("queue conversations for a non-member: %d, want 404", code)
