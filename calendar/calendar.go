@@ -76,7 +76,7 @@ func Parse(h Hours) (*Calendar, error) {
 	if strings.TrimSpace(h.TimeZone) == "" {
 		return nil, fmt.Errorf("time_zone is required (an IANA zone such as Europe/Amsterdam)")
 	}
-	loc, err := time.LoadLocation(h.TimeZone)
+	loc, err := Location(h.TimeZone)
 	if err != nil || h.TimeZone == "Local" {
 		return nil, fmt.Errorf("time_zone %q is not an IANA time zone (for example Europe/Amsterdam)", h.TimeZone)
 	}

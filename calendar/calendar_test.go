@@ -170,3 +170,25 @@ func TestParseRefusesBadCalendars(t *testing.T) {
 		t.Fatalf("a whole day open: %v", err)
 	}
 }
+
+// A zone is loaded once per process (Parse runs in workflow code, which must not
+// read the zone's file on every evaluation), and an unknown zone is not cached as
+// anything.
+func TestLocationLoadsAZoneOnce(t *testing.T) {
+	first, err := Location("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Location("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != again {
+		t.Fatalf("Asia/Kolkata loaded twice: %p then %p", first, again)
+	}
+	for range 2 {
+		if loc, err := Location("Mars/Olympus_Mons"); err == nil {
+			t.Fatalf("unknown zone answered %v", loc)
+		}
+	}
+}

@@ -488,7 +488,7 @@ func (s *Store) OpeningNotice(ctx context.Context, conversationID, kind string, 
 	if err := queryRow(ctx, s.DB, sb).Scan(&tag); err != nil {
 		return notice, err
 	}
-	loc, err := time.LoadLocation(zone)
+	loc, err := calendar.Location(zone)
 	if err != nil {
 		loc = time.UTC // the zone was checked when saved; a zone database without it still names a time
 	}

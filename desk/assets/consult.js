@@ -10,7 +10,7 @@ import { state } from "./state.js";
 import { api } from "./session.js";
 import { loadList, renderList } from "./list.js";
 import { loadConversation, renderConversation } from "./transcript.js";
-import { loadTargets } from "./transfer.js";
+import { loadTargets, markTransferred } from "./transfer.js";
 import { toast } from "./alerts.js";
 
 // consulting says whether the signed-in agent only consults on conv.
@@ -103,11 +103,14 @@ async function endConsult(conv, k) {
 async function transferTo(conv, k) {
   try {
     await api("POST", path(conv, "/" + encodeURIComponent(k.id) + "/transfer"));
-    toast("Transferred to " + k.agent_name + ".", "info");
   } catch (e) {
     toast("Could not transfer: " + e.message, "error");
     await loadConversation(conv.id);
+    return;
   }
+  toast("Transferred to " + k.agent_name + ".", "info");
+  // The conversation.transferred event follows; act now rather than wait.
+  markTransferred(conv.id, { agent_id: k.agent_id });
 }
 
 // forget drops a conversation the agent no longer consults on.
@@ -132,6 +135,12 @@ export function consultChanged(d, started) {
     // Ended by a transfer to this agent: conversation.assigned brings it back.
     if (!started && k.status !== "transferred") forget(id);
     else loadList();
+  } else if (!started && k.status === "transferred") {
+    // The consultant took the conversation over: it is theirs now. This event can
+    // come before conversation.transferred, and reading the conversation first
+    // would answer 404 and empty the pane the agent is looking at.
+    markTransferred(id, { agent_id: k.agent_id });
+    return;
   }
   if (state.current && state.current.id === id) loadConversation(id);
 }
