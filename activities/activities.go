@@ -92,37 +92,20 @@ func fromGraph(err error) error {
 // queue. Every step is idempotent, so a retry redoes nothing twice; the profile
 // is fetched beside it (FetchCustomerProfile), off the path to an agent.
 func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationInput) (OpenConversationResult, error) {
-	served, customerID, queueID, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
-	if err != nil || !served {
+	o, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
+	if err != nil || !o.Served {
 		return OpenConversationResult{}, err
 	}
-	res := OpenConversationResult{Served: true, CustomerID: customerID, QueueID: queueID}
-	hours, err := a.Store.ConversationAutoClose(ctx, in.ConversationID)
-	if err != nil {
-		return res, err
-	}
-	res.AutoCloseAfter = time.Duration(hours) * time.Hour
-	if res.Timeouts, err = a.conversationTimeouts(ctx, in.ConversationID); err != nil {
-		return res, err
-	}
-	bot, err := a.Store.ConversationBotURL(ctx, in.ConversationID)
-	if err != nil {
-		return res, err
-	}
-	if bot != "" {
-		res.HasBot = true
-		if err := a.Store.StartBot(ctx, in.ConversationID); err != nil {
-			return res, err
-		}
+	res := OpenConversationResult{
+		Served: true, CustomerID: o.CustomerID, QueueID: o.QueueID, HasBot: o.Bot, ProfileFirst: o.RoutesByLocale,
+		AutoCloseAfter: time.Duration(o.AutoCloseHours) * time.Hour, Timeouts: conversationTimeouts(o.Timeouts),
 	}
 	if res.Recorded, err = a.recordInbound(ctx, in.ConversationID, in.Events); err != nil {
 		return res, err
 	}
-	if res.HasBot {
+	if res.HasBot || res.ProfileFirst {
+		// The bot has it first, or routing waits for the profile (the workflow routes).
 		return res, nil
-	}
-	if res.ProfileFirst, err = a.Store.RoutesByLocale(ctx, in.ConversationID); err != nil || res.ProfileFirst {
-		return res, err
 	}
 	if res.RoutedQueueID, res.Rules, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil || res.Rules != nil {
 		return res, fromStore(err)

@@ -4,20 +4,20 @@ import (
 	"context"
 	"time"
 
+	"fbchannel/store"
 	"fbchannel/workflows/contract"
 )
 
 // Conversation timeouts (issue 15, part 4): the workflow keeps the durable
 // timers; these activities are what it does when one fires.
 
-// conversationTimeouts reads the workstream's timeouts for the conversation's workflow.
-func (a *Activities) conversationTimeouts(ctx context.Context, conversationID string) (contract.ConversationTimeouts, error) {
-	t, err := a.Store.ConversationTimeouts(ctx, conversationID)
+// conversationTimeouts is the workstream's timeouts as the conversation's workflow keeps them.
+func conversationTimeouts(t store.Timeouts) contract.ConversationTimeouts {
 	return contract.ConversationTimeouts{
 		Customer:     time.Duration(t.CustomerSeconds) * time.Second,
 		AgentRemind:  time.Duration(t.AgentRemindSeconds) * time.Second,
 		AgentReoffer: time.Duration(t.AgentReofferSeconds) * time.Second,
-	}, fromStore(err)
+	}
 }
 
 type RemindAgentInput struct {

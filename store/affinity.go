@@ -307,13 +307,3 @@ func (s *Store) ReofferUnanswered(ctx context.Context, conversationID, agentID s
 	})
 	return out, err
 }
-
-// ConversationTimeouts reads the timeouts of the conversation's workstream.
-func (s *Store) ConversationTimeouts(ctx context.Context, conversationID string) (Timeouts, error) {
-	var t Timeouts
-	b := sqlbuilder.Buildf("SELECT w.timeout_customer_s, w.timeout_agent_remind_s, w.timeout_agent_reoffer_s "+
-		"FROM conversations c JOIN pages p ON p.id = c.page_uuid JOIN workstreams w ON w.id = coalesce(c.workstream_id, p.workstream_id) "+
-		"WHERE c.id = %v", conversationID)
-	err := queryRow(ctx, s.DB, b).Scan(&t.CustomerSeconds, &t.AgentRemindSeconds, &t.AgentReofferSeconds)
-	return t, notFound(err, "conversation")
-}

@@ -29,7 +29,7 @@ func (f *fixture) affinity(p Page, a Affinity) {
 func (f *fixture) returning(p Page, psid, agentID string, daysAgo int) string {
 	f.t.Helper()
 	before := uuid.NewString()
-	_, _, _, err := f.s.OpenConversation(f.ctx, before, p.ID, p.PageID, psid)
+	_, err := f.s.OpenConversation(f.ctx, before, p.ID, p.PageID, psid)
 	f.must(err)
 	f.exec("UPDATE conversations SET status = 'closed', agent_id = $2, queue_id = $3, closed_at = now() - make_interval(days => $4) WHERE id = $1",
 		before, agentID, p.DefaultQueueID, daysAgo)
@@ -40,7 +40,7 @@ func (f *fixture) returning(p Page, psid, agentID string, daysAgo int) string {
 func (f *fixture) open(p Page, psid string) string {
 	f.t.Helper()
 	id := uuid.NewString()
-	_, _, _, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, psid)
+	_, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, psid)
 	f.must(err)
 	_, _, err = f.s.RouteConversation(f.ctx, id)
 	f.must(err)

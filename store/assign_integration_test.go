@@ -93,9 +93,9 @@ func (f *fixture) agent(capacity int) string {
 func (f *fixture) waiting(p Page) string {
 	f.t.Helper()
 	id := uuid.NewString()
-	served, _, _, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, "psid-"+randomHex(6))
+	o, err := f.s.OpenConversation(f.ctx, id, p.ID, p.PageID, "psid-"+randomHex(6))
 	f.must(err)
-	if !served {
+	if !o.Served {
 		f.t.Fatalf("page %s does not serve conversations", p.ID)
 	}
 	_, _, err = f.s.RouteConversation(f.ctx, id)

@@ -17,23 +17,14 @@ func (s *Store) ConversationAutoClose(ctx context.Context, conversationID string
 }
 
 // conversationWorkstream reads one setting (column, over the workstream w) of
-// the conversation's workstream.
+// the conversation's workstream: the one it was opened in, or routed to since.
 func conversationWorkstream[T any](ctx context.Context, s *Store, conversationID, column string) (T, error) {
 	sb := pg.NewSelectBuilder()
 	sb.Select(column).From("conversations c").Join("pages p", "p.id = c.page_uuid").
-		Join("workstreams w", "w.id = p.workstream_id").Where(sb.Equal("c.id", conversationID))
+		Join("workstreams w", "w.id = coalesce(c.workstream_id, p.workstream_id)").Where(sb.Equal("c.id", conversationID))
 	var v T
 	err := queryRow(ctx, s.DB, sb).Scan(&v)
 	return v, notFound(err, "conversation")
-}
-
-// StartBot gives a new conversation to its workstream's bot before any queue.
-func (s *Store) StartBot(ctx context.Context, conversationID string) error {
-	ub := pg.NewUpdateBuilder()
-	ub.Update("conversations").Set(ub.Assign("status", "bot")).
-		Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"), ub.IsNull("queue_id"))
-	_, err := exec(ctx, s.DB, ub)
-	return err
 }
 
 // BotTurn is what the bot is told about a conversation: its latest customer

@@ -20,9 +20,9 @@ func TestRecordInboundRecordsABatchOnceInOrder(t *testing.T) {
 	p := f.page()
 	psid := "psid-" + randomHex(6)
 	conv := uuid.NewString()
-	served, _, _, err := f.s.OpenConversation(f.ctx, conv, p.ID, p.PageID, psid)
+	o, err := f.s.OpenConversation(f.ctx, conv, p.ID, p.PageID, psid)
 	f.must(err)
-	if !served {
+	if !o.Served {
 		t.Fatal("the page serves no conversations")
 	}
 	event := func(key, body string, at int64) InboundEvent {

@@ -215,37 +215,6 @@ func FallbackName(psid string) string {
 	return "Facebook user ·" + tail
 }
 
-// RoutesByLocale says whether routing the conversation must wait for the customer's
-// profile: its workstream has a rule on customer.locale and the customer's profile
-// has not been fetched yet. Otherwise the conversation is routed at once and the
-// profile fetched beside it.
-func (s *Store) RoutesByLocale(ctx context.Context, conversationID string) (bool, error) {
-	sb := pg.NewSelectBuilder()
-	sb.Select("coalesce(c.workstream_id, p.workstream_id)", "cu.profile_fetched_at IS NOT NULL").
-		From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
-		Where(sb.Equal("c.id", conversationID))
-	var workstreamID string
-	var fetched bool
-	if err := queryRow(ctx, s.DB, sb).Scan(&workstreamID, &fetched); err != nil {
-		return false, notFound(err, "conversation")
-	}
-	if fetched {
-		return false, nil
-	}
-	rules, err := routingRules(ctx, s.DB, workstreamID)
-	if err != nil {
-		return false, err
-	}
-	for _, r := range rules {
-		for _, c := range r.Conditions {
-			if c.Field == "customer.locale" {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
-}
-
 // CustomerForProfile says whose profile to fetch, and whether it is fresh enough.
 func (s *Store) CustomerForProfile(ctx context.Context, customerID string, freshFor time.Duration) (psid string, fresh bool, err error) {
 	sb := pg.NewSelectBuilder()
@@ -320,18 +289,43 @@ func (s *Store) InsertAutomatedMessage(ctx context.Context, id, conversationID, 
 	})
 }
 
+// Opening is a conversation just opened and what its workflow keeps of its
+// workstream's settings, read in the opening's transaction rather than by a
+// query each.
+type Opening struct {
+	// Served is false when the page is not one we serve (any more).
+	Served     bool
+	CustomerID string
+	// QueueID is the workstream's default queue, for reference.
+	QueueID string
+	// Bot: the workstream has a bot, which has the conversation first (status bot).
+	Bot            bool
+	AutoCloseHours int
+	Timeouts       Timeouts
+	// RoutesByLocale: a routing rule looks at customer.locale and the customer's
+	// profile has not been fetched yet, so routing waits for the profile.
+	RoutesByLocale bool
+}
+
 // OpenConversation creates the customer (once per page and PSID) and the
-// conversation, waiting but not yet in a queue: RouteConversation puts it in one
-// once its first messages are recorded. The conversation
-// belongs to the page's workstream of this moment. Idempotent on conversationID.
-// The returned queue is the page's default, for reference.
-func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (served bool, customerID, queueID string, err error) {
+// conversation, waiting but not yet in a queue (RouteConversation puts it in one
+// once its first messages are recorded), or with the bot when the workstream has
+// one. The conversation belongs to the page's workstream of this moment, whose
+// settings the answer carries. Idempotent on conversationID: a retry creates
+// nothing more and answers the settings of now.
+func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		o = Opening{}
 		sb := pg.NewSelectBuilder()
-		sb.Select("w.default_queue_id", "w.id").From("pages p").Join("workstreams w", "w.id = p.workstream_id").
+		sb.Select("w.default_queue_id", "w.id", "w.bot_url <> ''", "coalesce(w.auto_close_after_hours, 0)",
+			"w.timeout_customer_s", "w.timeout_agent_remind_s", "w.timeout_agent_reoffer_s",
+			`EXISTS (SELECT 1 FROM routing_rules r WHERE r.workstream_id = w.id AND r.conditions @> '[{"field": "customer.locale"}]')`).
+			From("pages p").Join("workstreams w", "w.id = p.workstream_id").
 			Where(sb.Equal("p.id", pageUUID), sb.Equal("p.page_id", pageID), sb.NotIn("p.provisioning_status", "deleting", "deleted"))
 		var workstreamID string
-		if err := queryRow(ctx, tx, sb).Scan(&queueID, &workstreamID); err != nil {
+		var localeRules bool
+		if err := queryRow(ctx, tx, sb).Scan(&o.QueueID, &workstreamID, &o.Bot, &o.AutoCloseHours,
+			&o.Timeouts.CustomerSeconds, &o.Timeouts.AgentRemindSeconds, &o.Timeouts.AgentReofferSeconds, &localeRules); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil // not a page we serve (any more)
 			}
@@ -341,21 +335,27 @@ func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, 
 		// Shown as the stand-in name until the profile (fetched beside routing) arrives.
 		ib.InsertInto("customers").Cols("id", "page_id", "psid", "name").Values(uuid.NewString(), pageID, psid, FallbackName(psid))
 		// DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING gives the existing id.
-		ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id")
-		if err := queryRow(ctx, tx, ib).Scan(&customerID); err != nil {
+		ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id", "profile_fetched_at IS NOT NULL")
+		var fetched bool
+		if err := queryRow(ctx, tx, ib).Scan(&o.CustomerID, &fetched); err != nil {
 			return err
+		}
+		o.RoutesByLocale = localeRules && !fetched && !o.Bot
+		status := "waiting"
+		if o.Bot {
+			status = "bot"
 		}
 		ib = pg.NewInsertBuilder()
 		ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status", "workstream_id").
-			Values(conversationID, pageUUID, pageID, customerID, "waiting", workstreamID)
+			Values(conversationID, pageUUID, pageID, o.CustomerID, status, workstreamID)
 		ib.SQL("ON CONFLICT (id) DO NOTHING")
 		if _, err := exec(ctx, tx, ib); err != nil {
 			return err
 		}
-		served = true
+		o.Served = true
 		return nil
 	})
-	return served, customerID, queueID, err
+	return o, err
 }
 
 // ErrNotAssigned refuses an agent's close or end of a conversation that is no
