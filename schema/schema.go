@@ -42,47 +42,69 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrations, "*.sql")
+	applied := map[string]bool{}
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return err
+		return fmt.Errorf("migrate: read schema_migrations: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(name, ".sql")
-		sb := sqlbuilder.PostgreSQL.NewSelectBuilder()
-		sb.Select("count(*)").From("schema_migrations").Where(sb.Equal("version", version))
-		q, args := sb.Build()
-		var n int
-		if err := conn.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
 			return fmt.Errorf("migrate: read schema_migrations: %w", err)
 		}
-		if n > 0 {
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	for _, m := range Migrations() {
+		version := strings.TrimSuffix(m.Name, ".sql")
+		if applied[version] {
 			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
 		}
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback() //nolint:errcheck
-			return fmt.Errorf("migrate: %s: %w", name, err)
+			return fmt.Errorf("migrate: %s: %w", m.Name, err)
 		}
 		ib := sqlbuilder.PostgreSQL.NewInsertBuilder()
 		ib.InsertInto("schema_migrations").Cols("version").Values(version)
-		q, args = ib.Build()
+		q, args := ib.Build()
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			tx.Rollback() //nolint:errcheck
-			return fmt.Errorf("migrate: record %s: %w", name, err)
+			return fmt.Errorf("migrate: record %s: %w", m.Name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate: commit %s: %w", name, err)
+			return fmt.Errorf("migrate: commit %s: %w", m.Name, err)
 		}
 	}
 	return nil
+}
+
+// Migration is one migration file: its name (NNNN_description.sql) and its SQL.
+type Migration struct{ Name, SQL string }
+
+// Migrations are the migrations in the order they apply.
+func Migrations() []Migration {
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		panic(err) // only for a malformed pattern
+	}
+	sort.Strings(names)
+	out := make([]Migration, len(names))
+	for i, name := range names {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			panic(err) // embedded: cannot fail for a name Glob gave
+		}
+		out[i] = Migration{Name: name, SQL: string(body)}
+	}
+	return out
 }
 
 // EnsureDatabase creates the database named in dsn when it does not exist, by

@@ -3,6 +3,7 @@ package apptest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -50,6 +51,12 @@ func DropDatabase(base, name string) error {
 		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
+}
+
+// isDuplicateDatabase says err is Postgres's "database already exists".
+func isDuplicateDatabase(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "42P04"
 }
 
 // ScratchDatabase creates and migrates a fresh database fbchannel_bench_<random>

@@ -25,6 +25,7 @@ import (
 	"fbchannel/graph"
 	"fbchannel/ops"
 	"fbchannel/relay"
+	"fbchannel/schema/schematest"
 	"fbchannel/secrets"
 	"fbchannel/simulator"
 	"fbchannel/store"
@@ -145,6 +146,11 @@ func New(ctx context.Context, opts Options) (s *Stack, err error) {
 			_ = DropDatabase(base, s.Database)
 		}
 	})
+	// A copy of the migrated template, unless it exists (a kept bench database):
+	// then OpenDatabase migrates what it lacks.
+	if err := schematest.CreateMigrated(ctx, s.DatabaseURL); err != nil && !isDuplicateDatabase(err) {
+		return s, err
+	}
 	db, err := app.OpenDatabase(ctx, s.DatabaseURL)
 	if err != nil {
 		return s, err

@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	_ "github.com/lib/pq" // the postgres driver
-
-	"fbchannel/schema"
 )
 
 // ServerURL is the URL of the database name on the server of DATABASE_URL
@@ -50,21 +48,12 @@ func NewURL(t testing.TB, prefix string) string {
 	return ServerURL(t, name).String()
 }
 
-// Migrated is NewURL's database created and migrated, for tests of what runs
-// on the schema.
+// Migrated is NewURL's database created on the current schema (a copy of the
+// migrated template, CreateMigrated), for tests of what runs on the schema.
 func Migrated(t testing.TB, prefix string) string {
 	t.Helper()
 	dsn := NewURL(t, prefix)
-	ctx := context.Background()
-	if err := schema.EnsureDatabase(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := schema.Migrate(ctx, db); err != nil {
+	if err := CreateMigrated(context.Background(), dsn); err != nil {
 		t.Fatal(err)
 	}
 	return dsn
