@@ -32,9 +32,11 @@ func loadSize(t *testing.T, env string, quick, full int) int {
 }
 
 // heavyGate lets one load test run at a time, beside the light tests. All tests
-// share one dev server on a small machine; two load tests at once (hundreds of
-// webhook deliveries each, within seconds) push its signals past the starter's
-// 4-second webhook deadline, and deliveries fail with 503.
+// share one dev server on a small machine, and one load test (hundreds of
+// conversations opened within seconds) keeps it and Postgres busy on its own.
+// (Before the inbox, two at once pushed signals past the webhook's 4-second
+// deadline and deliveries failed with 503; now the webhook does not wait for
+// Temporal, and the gate only keeps the run's peaks down.)
 var heavyGate = make(chan struct{}, 1)
 
 // heavy marks t a load test: parallel with the light tests, alone among the load
