@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -602,6 +603,66 @@ func TestDeskConsultInBrowser(t *testing.T) {
 	var same bool
 	if tbart.mustEval(`window.__sameDocument === true`, &same); !same {
 		t.Fatal("Bart's desk was reloaded: the consult did not arrive live")
+	}
+	b.requireNoProblems()
+}
+
+// The owner's desk learns of a consult's transfer done elsewhere (the agent's
+// other tab, here the API) from its events alone. consult.ended (status
+// transferred) is committed before conversation.transferred, in the transfer's
+// transaction, and comes first: the desk must not read the conversation then,
+// since it is no longer the agent's (404) and the answer would empty the pane
+// that should say where it went. That read happened under the earlier code
+// (TestDeskConsultInBrowser caught it only under load); here the transfer does
+// not come from the desk, so nothing but the events can tell it.
+func TestDeskConsultTransferredElsewhereKeepsThePaneInBrowser(t *testing.T) {
+	requireChromium(t)
+	st, ch := newPageStack(t)
+	alice := st.createAgent("Alice Moreau", 1)
+	bart := st.createAgent("Bart Simpson", 2)
+	jane, marcus := "3100000000000061", "3100000000000062"
+	st.setPresence(alice, "available")
+	st.customerSays(ch, jane, "Where is my refund?", "")
+	conv := st.conversationOf(alice, jane)
+	st.setPresence(bart, "available")
+	var consult struct{ ID string }
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", alice.Token, map[string]string{"agent_id": bart.ID}, &consult); code != 201 {
+		t.Fatalf("invite Bart: %d", code)
+	}
+
+	b := startBrowser(t)
+	ta := st.openDesk(b, alice, "")
+	row := fmt.Sprintf(`#conv-list .conv-item[data-id=%q]`, conv)
+	ta.waitFor("Alice's conversation", fmt.Sprintf(`!!document.querySelector(%q)`, row), 15*time.Second)
+	ta.click(row)
+	ta.waitFor("the transcript", `[...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "Where is my refund?")`, 15*time.Second)
+	ta.mustEval(`performance.clearResourceTimings()`, nil)
+
+	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults/"+consult.ID+"/transfer", alice.Token, map[string]string{}, nil); code != 200 {
+		t.Fatalf("transfer to Bart: %d", code)
+	}
+	ta.waitFor("the pane says where it went", `!document.querySelector("#transferred-away").hidden && document.querySelector("#transferred-away").textContent.includes("Bart Simpson")`, 15*time.Second)
+	// A later event has reached the desk, so any read the transfer's events
+	// started has long been answered: Alice has room again, and the next
+	// customer is hers.
+	st.customerSays(ch, marcus, "Hello?", "")
+	next := st.conversationOf(alice, marcus)
+	ta.waitFor("the next customer in Alice's list", fmt.Sprintf(`!!document.querySelector('#conv-list .conv-item[data-id=%q]')`, next), 15*time.Second)
+	var state struct {
+		Notice string
+		Shown  bool
+		Reads  []string
+	}
+	ta.mustEval(fmt.Sprintf(`({
+		notice: document.querySelector("#transferred-away").hidden ? "" : document.querySelector("#transferred-away").textContent,
+		shown: [...document.querySelectorAll("#messages .msg.in .text")].some(e => e.textContent === "Where is my refund?"),
+		reads: performance.getEntriesByType("resource").map(e => new URL(e.name).pathname).filter(p => p === "/api/v1/conversations/%s"),
+	})`, conv), &state)
+	if !strings.Contains(state.Notice, "Bart Simpson") || !state.Shown {
+		t.Fatalf("Alice's pane after the transfer: notice %q, transcript shown %v", state.Notice, state.Shown)
+	}
+	if len(state.Reads) != 0 {
+		t.Fatalf("the desk read the transferred conversation: %v", state.Reads)
 	}
 	b.requireNoProblems()
 }
