@@ -107,20 +107,27 @@ func Migrations() []Migration {
 	return out
 }
 
+// OpenServer opens the maintenance database ("postgres") of the server dsn is on,
+// to create or drop the database dsn names (name).
+func OpenServer(dsn string) (admin *sql.DB, u *url.URL, name string, err error) {
+	u, err = url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return nil, nil, "", fmt.Errorf("DATABASE_URL must be a postgres:// URL")
+	}
+	name = strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return nil, nil, "", fmt.Errorf("DATABASE_URL names no database")
+	}
+	maintenance := *u
+	maintenance.Path = "/postgres"
+	admin, err = sql.Open("postgres", maintenance.String())
+	return admin, u, name, err
+}
+
 // EnsureDatabase creates the database named in dsn when it does not exist, by
 // connecting to the server's maintenance database "postgres".
 func EnsureDatabase(ctx context.Context, dsn string) error {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("DATABASE_URL must be a postgres:// URL")
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	if name == "" {
-		return fmt.Errorf("DATABASE_URL names no database")
-	}
-	admin := *u
-	admin.Path = "/postgres"
-	db, err := sql.Open("postgres", admin.String())
+	db, u, name, err := OpenServer(dsn)
 	if err != nil {
 		return err
 	}

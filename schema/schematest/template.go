@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/lib/pq"
@@ -31,14 +30,7 @@ func CreateMigrated(ctx context.Context, dsn string) error {
 const templatePrefix = "fbchannel_template_"
 
 func createMigrated(ctx context.Context, dsn, prefix string) error {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("schematest: %q is not a postgres:// URL", dsn)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin := *u
-	admin.Path = "/postgres"
-	db, err := sql.Open("postgres", admin.String())
+	db, u, name, err := schema.OpenServer(dsn)
 	if err != nil {
 		return err
 	}
