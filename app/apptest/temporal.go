@@ -78,7 +78,7 @@ func StartTemporal(ctx context.Context, t Temporal) (*testsuite.DevServer, error
 		LogLevel:      "error",
 		Stdout:        t.Output,
 		Stderr:        t.Output,
-		ExtraArgs:     t.ExtraArgs,
+		ExtraArgs:     append(append([]string{}, app.DevServerArgs...), t.ExtraArgs...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the Temporal dev server: %w", err)

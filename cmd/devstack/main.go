@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"fbchannel/app"
 	"fbchannel/supervise"
 )
 
@@ -161,13 +162,13 @@ func run(cfg config) int {
 	dbFile, _ := filepath.Abs(cfg.path("temporal.db"))
 	temporal := process("temporal", func(ctx context.Context) error {
 		return exec.CommandContext(ctx, cfg.program("temporal"), "operator", "cluster", "health", "--address", temporalAddr).Run()
-	}, "server", "start-dev",
+	}, append([]string{"server", "start-dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(cfg.temporalPort), "--ui-port", strconv.Itoa(cfg.uiPort),
 		"--db-filename", dbFile, "--log-level", "warn",
 		"--search-attribute", "ConversationStatus=Keyword",
 		"--search-attribute", "FacebookPageID=Keyword",
 		"--search-attribute", "CustomerPSID=Keyword",
-		"--search-attribute", "AgentID=Keyword")
+		"--search-attribute", "AgentID=Keyword"}, app.DevServerArgs...)...)
 	graphsim := process("graphsim", supervise.HTTPReady(simURL+"/_sim/requests?path_suffix=/none"))
 	// Ready once it has migrated the database and reaches Temporal.
 	worker := process("worker", supervise.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.opsPort)))

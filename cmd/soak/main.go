@@ -37,6 +37,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fbchannel/app"
 	"fbchannel/supervise"
 	"flag"
 	"fmt"
@@ -469,6 +470,7 @@ func (s *soak) devServer(env []string, bin, logPath, pidPath func(string) string
 			"--search-attribute", "CustomerPSID=Keyword",
 			"--search-attribute", "AgentID=Keyword"},
 	}
+	p.Args = append(p.Args, app.DevServerArgs...)
 	p.Ready = func(ctx context.Context) error {
 		out, err := execOutput(ctx, bin("temporal"), "operator", "cluster", "health", "--address", temporalAddr)
 		if err != nil {
