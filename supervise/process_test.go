@@ -81,6 +81,14 @@ func TestStopPIDFileStopsOnlyTheProgramItNames(t *testing.T) {
 	if err := p.Start("test"); err != nil {
 		t.Fatal(err)
 	}
+	// As make stop finds them: running their program. Right after Start the
+	// child's /proc entry can still show the test binary (about 1 run in 25
+	// under go test -count=200 failed here before this wait).
+	for deadline := time.Now().Add(5 * time.Second); !Runs(p.PID(), p.Path); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the program never ran")
+		}
+	}
 	other := filepath.Join(t.TempDir(), "other.pid")
 	_ = os.WriteFile(other, []byte(strconv.Itoa(p.PID())), 0o644)
 	if StopPIDFile(other, "/not/the/program", time.Second) || !p.Alive() {
