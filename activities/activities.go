@@ -88,8 +88,8 @@ func fromGraph(err error) error {
 
 // OpenConversation is a customer's first message in one activity: it opens the
 // conversation (customer and conversation rows), records its first events, and
-// — unless a bot takes it or routing needs the profile — routes it and wakes its
-// queue. Every step is idempotent, so a retry redoes nothing twice; the profile
+// — unless a bot takes it or routing needs the profile — routes it and either
+// gives it to an agent (store.AssignOpening) or wakes its queue. Every step is idempotent, so a retry redoes nothing twice; the profile
 // is fetched beside it (FetchCustomerProfile), off the path to an agent.
 func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationInput) (OpenConversationResult, error) {
 	o, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
@@ -110,10 +110,21 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 	if res.RoutedQueueID, res.Rules, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil || res.Rules != nil {
 		return res, fromStore(err)
 	}
-	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, []string{res.RoutedQueueID}); err != nil {
+	// The queue's pass for this conversation, made here: when it heads its queue
+	// and an agent has room, the agent has it without a wake of the queue's
+	// workflow, a workflow task and an activity in between.
+	assigned, deferredTo, err := a.Store.AssignOpening(ctx, in.ConversationID, res.RoutedQueueID)
+	if err != nil {
 		return res, err
 	}
-	res.Routed = true
+	wake := deferredTo
+	if assigned == nil {
+		wake = append(wake, res.RoutedQueueID)
+	}
+	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, wake); err != nil {
+		return res, err
+	}
+	res.Routed, res.Assignment = true, assigned
 	return res, nil
 }
 

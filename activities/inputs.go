@@ -37,7 +37,10 @@ type OpenConversationResult struct {
 	// (ProfileFirst): the workflow fetches it, then routes.
 	Routed        bool
 	RoutedQueueID string
-	ProfileFirst  bool
+	// Assignment: routed, and given to an agent (or offered) at once; the queue's
+	// workflow was not woken for it.
+	Assignment   *contract.Assignment
+	ProfileFirst bool
 	// Rules: the routed queue has operating hours or the workstream an overflow
 	// before queueing; the workflow decides (EnqueueConversation) and Routed is false.
 	Rules *store.QueueingRules

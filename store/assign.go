@@ -605,3 +605,76 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 	})
 	return conv, lastCustomer.Time, err
 }
+
+// AssignOpening is the queue's pass for one conversation that has just entered
+// it, made by the opening itself so a customer's first message reaches an agent
+// without waking the queue's workflow (see docs/PERFORMANCE.md, "A direct
+// assignment at the opening"). It assigns the conversation only when it heads
+// its queue — the oldest waiting push conversation — by the queue pass's own
+// rules (preferred agents, priority, longest idle, offers) in one transaction:
+// nobody who waited longer is overtaken. Otherwise it leaves the decision to the
+// queue's workflow (nil).
+//
+// A conversation already assigned or offered answers that decision, so a retry
+// whose first attempt committed still tells the conversation. DeferredTo names
+// the higher-priority queues an agent was left to, as for AssignQueue.
+func (s *Store) AssignOpening(ctx context.Context, conversationID, queueID string) (a *Assigned, deferredTo []string, err error) {
+	if !validUUID(conversationID) || !validUUID(queueID) {
+		return nil, nil, nil
+	}
+	deferred := map[string]bool{}
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		a = nil
+		clear(deferred)
+		var priority int
+		if err := columnByID(ctx, tx, "queues", "priority", queueID, false, &priority); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		h, err := lockWaitingHead(ctx, tx, queueID, nil)
+		if err != nil {
+			return err
+		}
+		if h == nil || h.ConversationID != conversationID {
+			// Not waiting (assigned already?), or behind others: the queue decides.
+			a, err = currentAssignment(ctx, tx, conversationID)
+			return err
+		}
+		if len(h.preferred) > 0 {
+			if a, err = assignPreferred(ctx, tx, h); err != nil || a != nil || h.holding {
+				return err
+			}
+		}
+		a, err = assignLongestIdle(ctx, tx, h, priority, deferred)
+		return err
+	})
+	for id := range deferred {
+		deferredTo = append(deferredTo, id)
+	}
+	sort.Strings(deferredTo)
+	return a, deferredTo, err
+}
+
+// currentAssignment is the conversation's assignment or offer as it stands (nil
+// when it has none).
+func currentAssignment(ctx context.Context, q querier, conversationID string) (*Assigned, error) {
+	var a Assigned
+	var status string
+	var expires sql.NullTime
+	b := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, c.status, coalesce(c.agent_id::text, ''), coalesce(c.queue_id::text, ''), "+
+		"coalesce(CASE WHEN c.status = 'offered' THEN c.offered_at ELSE c.assigned_at END, now()), c.offer_expires_at, c.state_seq "+
+		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = %v", conversationID)
+	if err := queryRow(ctx, q, b).Scan(&a.ConversationID, &a.PageID, &a.PSID, &status, &a.AgentID, &a.QueueID,
+		&a.AssignedAt, &expires, &a.Seq); err != nil {
+		return nil, notFound(err, "conversation")
+	}
+	if (status != "assigned" && status != "offered") || a.AgentID == "" {
+		return nil, nil
+	}
+	if status == "offered" {
+		a.Offered, a.OfferExpiresAt = true, expires.Time
+	}
+	return &a, nil
+}

@@ -38,8 +38,8 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	c.PageUUID = first.PageUUID
 	c.Status = contract.StatusWaiting
 	// One local activity opens the conversation, records its first events, routes
-	// it and wakes its queue: the customer's first message costs one workflow task
-	// before an agent can be given the conversation.
+	// it and gives it to an agent (or wakes its queue): the customer's first
+	// message costs one workflow task before an agent has the conversation.
 	batch, taken := c.nextBatch()
 	var res activities.OpenConversationResult
 	err = workflow.ExecuteLocalActivity(withDatabaseLocalActivity(ctx), a.OpenConversation, activities.OpenConversationInput{
@@ -52,6 +52,10 @@ func (c *conversation) open(ctx workflow.Context) (served bool, err error) {
 	c.recorded(batch, taken, res.Recorded)
 	if res.Routed {
 		c.QueueID = res.RoutedQueueID // the search attributes follow in run
+	}
+	if res.Assignment != nil {
+		// The opening gave it to an agent itself: no queue workflow will tell.
+		c.onAssigned(ctx, *res.Assignment)
 	}
 	profile := c.fetchProfile(ctx)
 	if err := c.record(ctx); err != nil { // what did not fit in the first batch
