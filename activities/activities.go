@@ -86,60 +86,57 @@ func fromGraph(err error) error {
 	return permanent(string(gerr.Reason()), gerr.Readable())
 }
 
-// OpenConversation is a customer's first message in one activity: it opens the
-// conversation (customer and conversation rows), records its first events, and
-// — unless a bot takes it or routing needs the profile — routes it and either
-// gives it to an agent (store.AssignOpening) or wakes its queue. Every step is idempotent, so a retry redoes nothing twice; the profile
-// is fetched beside it (FetchCustomerProfile), off the path to an agent.
+// OpenConversation is a customer's first message in one activity and one
+// Postgres transaction (store.OpenWithFirstEvents): it opens the conversation
+// (customer and conversation rows), records its first events, and — unless a bot
+// takes it or routing needs the profile — routes it and either gives it to an
+// agent at once or wakes its queue. Every step is idempotent, so a retry redoes
+// nothing twice; the profile is fetched beside it (FetchCustomerProfile), off the
+// path to an agent.
 func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationInput) (OpenConversationResult, error) {
-	o, err := a.Store.OpenConversation(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID)
+	waitForMissing := activity.GetInfo(ctx).Attempt < inboundMissingAttempts
+	o, err := a.Store.OpenWithFirstEvents(ctx, in.ConversationID, in.PageUUID, in.PageID, in.PSID, inboundKeys(in.Events), waitForMissing)
 	if err != nil || !o.Served {
-		return OpenConversationResult{}, err
+		return OpenConversationResult{}, fromStore(err)
 	}
 	res := OpenConversationResult{
 		Served: true, CustomerID: o.CustomerID, QueueID: o.QueueID, HasBot: o.Bot, ProfileFirst: o.RoutesByLocale,
 		AutoCloseAfter: time.Duration(o.AutoCloseHours) * time.Hour, Timeouts: conversationTimeouts(o.Timeouts),
+		Recorded: recordedResult(in.Events, o.Records), RoutedQueueID: o.RoutedQueueID, Rules: o.Held, Assignment: o.Assigned,
 	}
-	if res.Recorded, err = a.recordInbound(ctx, in.ConversationID, in.Events); err != nil {
+	if err := a.awaitMissing(ctx, in.ConversationID, res.Recorded); err != nil {
 		return res, err
 	}
-	if res.HasBot || res.ProfileFirst {
-		// The bot has it first, or routing waits for the profile (the workflow routes).
+	if !o.Routed || o.Held != nil {
+		// The bot has it first, routing waits for the profile (the workflow
+		// routes), or the queue's hours decide (the workflow enqueues).
 		return res, nil
 	}
-	if res.RoutedQueueID, res.Rules, err = a.Store.RouteConversation(ctx, in.ConversationID); err != nil || res.Rules != nil {
-		return res, fromStore(err)
-	}
-	// The queue's pass for this conversation, made here: when it heads its queue
-	// and an agent has room, the agent has it without a wake of the queue's
-	// workflow, a workflow task and an activity in between.
-	assigned, deferredTo, err := a.Store.AssignOpening(ctx, in.ConversationID, res.RoutedQueueID)
-	if err != nil {
-		return res, err
-	}
-	wake := deferredTo
-	if assigned == nil {
-		wake = append(wake, res.RoutedQueueID)
+	wake := o.DeferredTo
+	if o.Assigned == nil {
+		wake = append(wake, o.RoutedQueueID)
 	}
 	if err := contract.WakeQueues(ctx, a.Temporal, a.TaskQueue, wake); err != nil {
 		return res, err
 	}
-	res.Routed, res.Assignment = true, assigned
+	res.Routed = true
 	return res, nil
 }
 
 // RecordInbound records a batch of one conversation's webhook events, in order,
 // in one idempotent transaction, so a retry redoes nothing twice.
 func (a *Activities) RecordInbound(ctx context.Context, in RecordInboundInput) (RecordInboundResult, error) {
-	return a.recordInbound(ctx, in.ConversationID, in.Events)
+	recs, err := a.Store.RecordInbound(ctx, in.ConversationID, inboundKeys(in.Events))
+	if err != nil {
+		return RecordInboundResult{}, err
+	}
+	res := recordedResult(in.Events, recs)
+	return res, a.awaitMissing(ctx, in.ConversationID, res)
 }
 
-func (a *Activities) recordInbound(ctx context.Context, conversationID string, events []contract.InboundEvent) (RecordInboundResult, error) {
+// recordedResult sums up the records of events, in their order.
+func recordedResult(events []contract.InboundEvent, recs []store.InboundRecord) RecordInboundResult {
 	var res RecordInboundResult
-	recs, err := a.Store.RecordInbound(ctx, conversationID, inboundKeys(events))
-	if err != nil {
-		return res, err
-	}
 	for i, rec := range recs {
 		if rec.Missing {
 			res.Missing = append(res.Missing, events[i].EventKey)
@@ -160,17 +157,23 @@ func (a *Activities) recordInbound(ctx context.Context, conversationID string, e
 			res.HoldReturnAfter = rec.HoldReturnAfter
 		}
 	}
-	// An event missing now is one whose delivery failed after it was signalled
-	// (the webhook removes it and answers 503): Facebook redelivers it, so wait a
-	// while for it, then give up on this copy.
-	if len(res.Missing) > 0 && activity.GetInfo(ctx).Attempt < inboundMissingAttempts {
-		// Unless the customer's data was erased meanwhile, which deletes their
-		// stored events for good: e.g. the echo of a reply sent just before.
-		if erased, err := a.Store.ConversationCustomerErased(ctx, conversationID); err != nil || !erased {
-			return res, fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
-		}
+	return res
+}
+
+// awaitMissing fails the attempt while events are missing. An event missing now
+// is one whose delivery failed after it was signalled (the webhook removes it and
+// answers 503): Facebook redelivers it, so wait a while for it, then give up on
+// this copy.
+func (a *Activities) awaitMissing(ctx context.Context, conversationID string, res RecordInboundResult) error {
+	if len(res.Missing) == 0 || activity.GetInfo(ctx).Attempt >= inboundMissingAttempts {
+		return nil
 	}
-	return res, nil
+	// Unless the customer's data was erased meanwhile, which deletes their
+	// stored events for good: e.g. the echo of a reply sent just before.
+	if erased, err := a.Store.ConversationCustomerErased(ctx, conversationID); err != nil || !erased {
+		return fmt.Errorf("%d inbound events not stored yet", len(res.Missing))
+	}
+	return nil
 }
 
 // WakeQueues wakes each queue's workflow (contract.WakeQueues).

@@ -110,10 +110,7 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 		}
 		pass.Assigned = append(pass.Assigned, *a)
 	}
-	for id := range deferred {
-		pass.DeferredTo = append(pass.DeferredTo, id)
-	}
-	sort.Strings(pass.DeferredTo)
+	pass.DeferredTo = sortedKeys(deferred)
 	if err != nil {
 		return pass, err
 	}
@@ -606,55 +603,48 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 	return conv, lastCustomer.Time, err
 }
 
-// AssignOpening is the queue's pass for one conversation that has just entered
-// it, made by the opening itself so a customer's first message reaches an agent
-// without waking the queue's workflow (see docs/PERFORMANCE.md, "A direct
-// assignment at the opening"). It assigns the conversation only when it heads
-// its queue — the oldest waiting push conversation — by the queue pass's own
-// rules (preferred agents, priority, longest idle, offers) in one transaction:
-// nobody who waited longer is overtaken. Otherwise it leaves the decision to the
-// queue's workflow (nil).
+// assignOpening is the queue's pass for one conversation that has just entered
+// it, made by the opening itself (OpenWithFirstEvents) so a customer's first
+// message reaches an agent without waking the queue's workflow. It assigns the
+// conversation only when it heads its queue — the oldest waiting push
+// conversation — by the queue pass's own rules (preferred agents, priority,
+// longest idle, offers): nobody who waited longer is overtaken. Otherwise it
+// leaves the decision to the queue's workflow (nil), noting in deferred the
+// higher-priority queues an agent was left to, as AssignQueue does.
 //
 // A conversation already assigned or offered answers that decision, so a retry
-// whose first attempt committed still tells the conversation. DeferredTo names
-// the higher-priority queues an agent was left to, as for AssignQueue.
-func (s *Store) AssignOpening(ctx context.Context, conversationID, queueID string) (a *Assigned, deferredTo []string, err error) {
-	if !validUUID(conversationID) || !validUUID(queueID) {
-		return nil, nil, nil
+// whose first attempt committed still tells the conversation.
+func assignOpening(ctx context.Context, tx *sql.Tx, conversationID, queueID string, deferred map[string]bool) (*Assigned, error) {
+	var priority int
+	if err := columnByID(ctx, tx, "queues", "priority", queueID, false, &priority); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, err
 	}
-	deferred := map[string]bool{}
-	err = s.InTx(ctx, func(tx *sql.Tx) error {
-		a = nil
-		clear(deferred)
-		var priority int
-		if err := columnByID(ctx, tx, "queues", "priority", queueID, false, &priority); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			return err
-		}
-		h, err := lockWaitingHead(ctx, tx, queueID, nil)
-		if err != nil {
-			return err
-		}
-		if h == nil || h.ConversationID != conversationID {
-			// Not waiting (assigned already?), or behind others: the queue decides.
-			a, err = currentAssignment(ctx, tx, conversationID)
-			return err
-		}
-		if len(h.preferred) > 0 {
-			if a, err = assignPreferred(ctx, tx, h); err != nil || a != nil || h.holding {
-				return err
-			}
-		}
-		a, err = assignLongestIdle(ctx, tx, h, priority, deferred)
-		return err
-	})
-	for id := range deferred {
-		deferredTo = append(deferredTo, id)
+	h, err := lockWaitingHead(ctx, tx, queueID, nil)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(deferredTo)
-	return a, deferredTo, err
+	if h == nil || h.ConversationID != conversationID {
+		// Not waiting (assigned already?), or behind others: the queue decides.
+		return currentAssignment(ctx, tx, conversationID)
+	}
+	if len(h.preferred) > 0 {
+		if a, err := assignPreferred(ctx, tx, h); err != nil || a != nil || h.holding {
+			return a, err
+		}
+	}
+	return assignLongestIdle(ctx, tx, h, priority, deferred)
+}
+
+func sortedKeys(set map[string]bool) []string {
+	var keys []string
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // currentAssignment is the conversation's assignment or offer as it stands (nil

@@ -49,9 +49,17 @@ type InboundKey struct {
 // idempotent (the transcript's unique keys), so a retry of the whole batch
 // redoes nothing twice. An event not in inbound_events is reported Missing and
 // skipped; the others are recorded.
-func (s *Store) RecordInbound(ctx context.Context, conversationID string, keys []InboundKey) ([]InboundRecord, error) {
+func (s *Store) RecordInbound(ctx context.Context, conversationID string, keys []InboundKey) (out []InboundRecord, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		out, err = s.recordInbound(ctx, tx, conversationID, keys)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) recordInbound(ctx context.Context, tx *sql.Tx, conversationID string, keys []InboundKey) ([]InboundRecord, error) {
 	var out []InboundRecord
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+	err := func() error {
 		out = make([]InboundRecord, len(keys))
 		payloads, err := inboundPayloads(ctx, tx, keys)
 		if err != nil {
@@ -93,7 +101,7 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID string, keys [
 			Where(ub.Equal("id", conversationID))
 		_, err = exec(ctx, tx, ub)
 		return err
-	})
+	}()
 	return out, err
 }
 

@@ -315,7 +315,14 @@ type Opening struct {
 // nothing more and answers the settings of now.
 func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
-		o = Opening{}
+		o, err = openConversation(ctx, tx, conversationID, pageUUID, pageID, psid)
+		return err
+	})
+	return o, err
+}
+
+func openConversation(ctx context.Context, tx *sql.Tx, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
+	err = func() error {
 		sb := pg.NewSelectBuilder()
 		sb.Select("w.default_queue_id", "w.id", "w.bot_url <> ''", "coalesce(w.auto_close_after_hours, 0)",
 			"w.timeout_customer_s", "w.timeout_agent_remind_s", "w.timeout_agent_reoffer_s",
@@ -354,7 +361,7 @@ func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, 
 		}
 		o.Served = true
 		return nil
-	})
+	}()
 	return o, err
 }
 

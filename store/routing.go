@@ -294,6 +294,14 @@ func routingRules(ctx context.Context, q querier, workstreamID string) ([]Routin
 // answered for the conversation workflow to decide (EnqueueConversation).
 func (s *Store) RouteConversation(ctx context.Context, conversationID string) (queueID string, held *QueueingRules, err error) {
 	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		queueID, held, err = routeConversation(ctx, tx, conversationID)
+		return err
+	})
+	return queueID, held, err
+}
+
+func routeConversation(ctx context.Context, tx *sql.Tx, conversationID string) (queueID string, held *QueueingRules, err error) {
+	err = func() error {
 		if _, _, err := lockConversation(ctx, tx, conversationID); err != nil {
 			return err
 		}
@@ -334,7 +342,7 @@ func (s *Store) RouteConversation(ctx context.Context, conversationID string) (q
 			return err
 		}
 		return decideAffinity(ctx, tx, conversationID, workstreamID)
-	})
+	}()
 	return queueID, held, err
 }
 
