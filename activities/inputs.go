@@ -100,6 +100,9 @@ type AssignQueueInput struct {
 	QueueID string
 	// Max bounds one activity call; the queue workflow calls again while it is reached.
 	Max int
+	// PassKey names the pass (the queue workflow's run and pass number), the same
+	// for each attempt: a retry answers what an earlier attempt assigned.
+	PassKey string
 }
 
 // AssignQueueResult is one assignment pass of a queue.

@@ -12,7 +12,7 @@ func (a *Activities) RouteConversation(ctx context.Context, in RouteConversation
 
 // AssignQueue is one assignment pass of a queue workflow (store.AssignQueue).
 func (a *Activities) AssignQueue(ctx context.Context, in AssignQueueInput) (AssignQueueResult, error) {
-	pass, err := a.Store.AssignQueue(ctx, in.QueueID, in.Max)
+	pass, err := a.Store.AssignQueue(ctx, in.QueueID, in.Max, in.PassKey)
 	out := AssignQueueResult{DeferredTo: pass.DeferredTo, Assignments: pass.Assigned}
 	if pass.NextOverflowAt != nil {
 		out.NextOverflowAt = pass.NextOverflowAt.UTC()

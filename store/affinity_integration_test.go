@@ -61,7 +61,7 @@ func (f *fixture) presence(agentID, presence string) {
 
 func (f *fixture) pass(p Page) QueuePass {
 	f.t.Helper()
-	pass, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100)
+	pass, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100, "")
 	f.must(err)
 	return pass
 }

@@ -75,7 +75,12 @@ type QueuePass struct {
 // of its highest-priority queue with work it can take. Such agents are reported
 // in DeferredTo, so the queue workflow looks again shortly (the higher queue may
 // give its work to someone else).
-func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (QueuePass, error) {
+//
+// passKey (the queue workflow's run and pass number; "" for none) marks each
+// assignment the pass makes. Called again with the same key — a retry of the
+// pass whose earlier attempt's answer was lost — it first answers those
+// assignments as they stand, so their conversations are told all the same.
+func (s *Store) AssignQueue(ctx context.Context, queueID string, max int, passKey string) (QueuePass, error) {
 	var pass QueuePass
 	if !validUUID(queueID) {
 		return pass, nil
@@ -87,15 +92,23 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int) (Queue
 		}
 		return pass, err
 	}
+	var err error
+	if pass.Assigned, err = assignedByPass(ctx, s.DB, passKey); err != nil {
+		return pass, err
+	}
 	deferred := map[string]bool{}
 	var held []string // waiting for their preferred agents, who had no room
-	var err error
 	for len(pass.Assigned) < max {
 		var a *Assigned
 		var holds string
 		err = s.InTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			a, holds, err = assignOne(ctx, tx, queueID, priority, deferred, held)
+			if a, holds, err = assignOne(ctx, tx, queueID, priority, deferred, held); err != nil || a == nil || passKey == "" {
+				return err
+			}
+			ub := pg.NewUpdateBuilder()
+			ub.Update("conversations").Set(ub.Assign("pass_key", passKey)).Where(ub.Equal("id", a.ConversationID))
+			_, err = exec(ctx, tx, ub)
 			return err
 		})
 		if err != nil {
@@ -645,6 +658,32 @@ func sortedKeys(set map[string]bool) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// assignedByPass is what the queue pass passKey assigned or offered, as it
+// stands now (oldest decision first); none for "".
+func assignedByPass(ctx context.Context, q querier, passKey string) ([]Assigned, error) {
+	if passKey == "" {
+		return nil, nil
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("id::text").From("conversations").Where(sb.Equal("pass_key", passKey), sb.In("status", "assigned", "offered")).
+		OrderBy("coalesce(offered_at, assigned_at)", "id")
+	ids, err := queryIDs(ctx, q, sb)
+	if err != nil {
+		return nil, err
+	}
+	var out []Assigned
+	for _, id := range ids {
+		a, err := currentAssignment(ctx, q, id)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	return out, nil
 }
 
 // currentAssignment is the conversation's assignment or offer as it stands (nil

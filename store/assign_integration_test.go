@@ -295,7 +295,7 @@ func (f *fixture) racePassesFillingAgents(p1, p2 Page, capacity map[string]int) 
 		if i%2 == 1 {
 			q = p2.DefaultQueueID
 		}
-		return f.s.AssignQueue(f.ctx, q, 100)
+		return f.s.AssignQueue(f.ctx, q, 100, "")
 	})
 	seen := map[string]string{}
 	for i, err := range errs {
@@ -341,7 +341,7 @@ func TestPicksRacingQueuePassesAssignEachConversationOnce(t *testing.T) {
 	// Each conversation: the queue pass and a pick race for it.
 	_, errs := race(len(convs)+1, func(i int) (any, error) {
 		if i == len(convs) {
-			return f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100)
+			return f.s.AssignQueue(f.ctx, p.DefaultQueueID, 100, "")
 		}
 		return f.s.Pick(f.ctx, convs[i], picker)
 	})
@@ -443,5 +443,45 @@ func TestStateSeqRisesWithEachChange(t *testing.T) {
 	f.must(err)
 	if back.Status != "assigned" || back.Seq <= held {
 		t.Fatalf("hold return: %s with state_seq %d, want assigned above %d", back.Status, back.Seq, held)
+	}
+}
+
+// A retried pass (the same key) whose earlier attempt assigned but lost its
+// answer answers those assignments again, as they stand, and assigns nothing
+// twice; another pass's key does not.
+func TestARetriedQueuePassAnswersWhatItAssigned(t *testing.T) {
+	f := newFixture(t)
+	p := f.page()
+	f.agents(2, 1)
+	convs := []string{f.waiting(p), f.waiting(p), f.waiting(p)}
+
+	lost, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10, "run-1:1")
+	f.must(err)
+	if len(lost.Assigned) != 2 {
+		t.Fatalf("%d assigned, want 2 (the agents' capacity)", len(lost.Assigned))
+	}
+	retry, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10, "run-1:1")
+	f.must(err)
+	if len(retry.Assigned) != 2 {
+		t.Fatalf("the retry answered %d assignments, want the first attempt's 2", len(retry.Assigned))
+	}
+	for i, a := range retry.Assigned {
+		was := lost.Assigned[i]
+		if a.ConversationID != was.ConversationID || a.AgentID != was.AgentID || a.Seq != was.Seq || a.PSID != was.PSID || !a.AssignedAt.Equal(was.AssignedAt) {
+			t.Fatalf("the retry answered %+v, the first attempt %+v", a, was)
+		}
+	}
+	for _, c := range convs {
+		if n := f.assignedEvents(c); n > 1 {
+			t.Fatalf("conversation %s announced %d times", c, n)
+		}
+	}
+	if status, _ := f.conversationAgent(convs[2]); status != "waiting" {
+		t.Fatalf("third conversation %s, want waiting", status)
+	}
+	next, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10, "run-1:2")
+	f.must(err)
+	if len(next.Assigned) != 0 {
+		t.Fatalf("the next pass answered %+v, want nothing (the agents are full)", next.Assigned)
 	}
 }

@@ -151,7 +151,7 @@ func TestHeldConversationEntersItsQueueOnlyWhenReleased(t *testing.T) {
 	if q := f.queueOf(id); q != "" {
 		t.Fatalf("held conversation is in queue %q before the opening", q)
 	}
-	pass, err := f.s.AssignQueue(f.ctx, w.DefaultQueueID, 10)
+	pass, err := f.s.AssignQueue(f.ctx, w.DefaultQueueID, 10, "")
 	f.must(err)
 	if len(pass.Assigned) != 0 {
 		t.Fatalf("a pass assigned %+v before the opening", pass.Assigned)
@@ -161,7 +161,7 @@ func TestHeldConversationEntersItsQueueOnlyWhenReleased(t *testing.T) {
 	if queueID != w.DefaultQueueID || f.queueOf(id) != w.DefaultQueueID {
 		t.Fatalf("released into %q (now in %q), want the default queue", queueID, f.queueOf(id))
 	}
-	pass, err = f.s.AssignQueue(f.ctx, w.DefaultQueueID, 10)
+	pass, err = f.s.AssignQueue(f.ctx, w.DefaultQueueID, 10, "")
 	f.must(err)
 	if len(pass.Assigned) != 1 || pass.Assigned[0].ConversationID != id || pass.Assigned[0].AgentID != agent {
 		t.Fatalf("after the release the pass assigned %+v, want the held conversation to the agent", pass.Assigned)

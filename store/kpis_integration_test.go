@@ -14,7 +14,7 @@ func TestKPITimesAreKeptWhenAQueuePassAssigns(t *testing.T) {
 	p := f.page()
 	agent := f.agent(1)
 	conv := f.waiting(p)
-	_, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10)
+	_, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10, "")
 	f.must(err)
 	var firstQueue, firstAgent, answerQueue, answerAgent string
 	var ok bool

@@ -106,7 +106,7 @@ func TestOpeningRacingQueuePassesAssignsOnce(t *testing.T) {
 				}
 				return a.Assigned.AgentID, err
 			}
-			pass, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10)
+			pass, err := f.s.AssignQueue(f.ctx, p.DefaultQueueID, 10, "")
 			for _, a := range pass.Assigned {
 				return a.AgentID, err
 			}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -39,10 +40,13 @@ func QueueWorkflow(ctx workflow.Context, in contract.QueueInput) error {
 	wake := workflow.GetSignalChannel(ctx, contract.SignalQueueWake)
 	dbCtx := withDatabaseActivity(ctx)
 	var lastOverflow time.Time
-	for {
+	for pass := 1; ; pass++ {
 		var res activities.AssignQueueResult
+		// The key is the same for every attempt of this pass's activity: one whose
+		// earlier attempt assigned but lost its answer reports those again.
+		key := fmt.Sprintf("%s:%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, pass)
 		if err := workflow.ExecuteActivity(dbCtx, a.AssignQueue, activities.AssignQueueInput{
-			QueueID: in.QueueID, Max: assignBatch,
+			QueueID: in.QueueID, Max: assignBatch, PassKey: key,
 		}).Get(ctx, &res); err != nil {
 			return err
 		}

@@ -32,6 +32,9 @@ type queueFixture struct {
 	answers []activities.AssignQueueResult
 	// after answers every pass once the script is used up.
 	after activities.AssignQueueResult
+	// lostAnswers fails that many AssignQueue attempts first (as an attempt
+	// whose answer never came back).
+	lostAnswers int
 
 	overflowAt []time.Time
 	wakes      [][]string
@@ -64,6 +67,10 @@ func newQueue(t *testing.T, answers ...activities.AssignQueueResult) *queueFixtu
 	f := &queueFixture{t: t, env: newTestEnv(t), log: &activityLog{}, answers: answers}
 	f.signalErr = func(string) error { return nil }
 	assignQueue := func(activities.AssignQueueInput) (activities.AssignQueueResult, error) {
+		if f.lostAnswers > 0 {
+			f.lostAnswers--
+			return activities.AssignQueueResult{}, errors.New("the attempt's answer was lost")
+		}
 		if len(f.answers) == 0 {
 			return f.after, nil
 		}
@@ -131,8 +138,8 @@ func TestQueueSignalsEachAssignedConversation(t *testing.T) {
 	f.run(time.Hour)
 
 	inputs := inputsOf[activities.AssignQueueInput](f.log, a.AssignQueue)
-	if len(inputs) == 0 || inputs[0] != (activities.AssignQueueInput{QueueID: testQueueID, Max: 50}) {
-		t.Fatalf("AssignQueue inputs %+v, want the queue and a batch of 50", inputs)
+	if len(inputs) == 0 || inputs[0].QueueID != testQueueID || inputs[0].Max != 50 || inputs[0].PassKey == "" {
+		t.Fatalf("AssignQueue inputs %+v, want the queue, a batch of 50 and the pass's key", inputs)
 	}
 	want := []externalSignal{
 		{contract.ConversationWorkflowID(testPageID, "psid-1"), "", contract.SignalAssigned, a1},
@@ -140,6 +147,30 @@ func TestQueueSignalsEachAssignedConversation(t *testing.T) {
 	}
 	if got := f.sortedSignals(); !reflect.DeepEqual(got, want) {
 		t.Errorf("signals\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// Every attempt of one pass carries the same key (a retry answers what an earlier
+// attempt assigned: store.AssignQueue), and each pass a key of its own.
+func TestQueuePassKeepsItsKeyAcrossAttempts(t *testing.T) {
+	f := newQueue(t, assigned(), assigned(assignment(1)))
+	f.lostAnswers = 2
+	f.env.RegisterDelayedCallback(func() { f.env.SignalWorkflow(contract.SignalQueueWake, struct{}{}) }, 20*time.Minute)
+	f.run(time.Hour)
+
+	inputs := inputsOf[activities.AssignQueueInput](f.log, a.AssignQueue)
+	if len(inputs) < 4 {
+		t.Fatalf("%d AssignQueue attempts, want 3 of the first pass and one of the second", len(inputs))
+	}
+	first := inputs[0].PassKey
+	if first == "" || inputs[1].PassKey != first || inputs[2].PassKey != first {
+		t.Errorf("the first pass's attempts had keys %q, %q, %q; want one key", first, inputs[1].PassKey, inputs[2].PassKey)
+	}
+	if inputs[3].PassKey == first || inputs[3].PassKey == "" {
+		t.Errorf("the second pass has key %q, the first %q: want another", inputs[3].PassKey, first)
+	}
+	if len(f.signals) != 1 || f.signals[0].arg != assignment(1) {
+		t.Errorf("signals %+v, want the second pass's assignment", f.signals)
 	}
 }
 
