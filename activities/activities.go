@@ -107,7 +107,7 @@ func (a *Activities) OpenConversation(ctx context.Context, in OpenConversationIn
 	if err := a.awaitMissing(ctx, in.ConversationID, res.Recorded); err != nil {
 		return res, err
 	}
-	if !o.Routed || o.Held != nil {
+	if !o.Routed {
 		// The bot has it first, routing waits for the profile (the workflow
 		// routes), or the queue's hours decide (the workflow enqueues).
 		return res, nil

@@ -546,6 +546,21 @@ func (st *stack) messageID(mid string) string {
 	return id
 }
 
+// aliceHasACustomer is where the consult tests start: Alice (capacity 1) has the
+// conversation of the customer psid, who said says; Bart (capacity 2) is
+// available, so the next customer is his.
+func aliceHasACustomer(t *testing.T, psid, says string) (st *stack, ch channel, alice, bart agent, conv string) {
+	t.Helper()
+	st, ch = newPageStack(t)
+	alice = st.createAgent("Alice Moreau", 1)
+	bart = st.createAgent("Bart Simpson", 2)
+	st.setPresence(alice, "available")
+	st.customerSays(ch, psid, says, "")
+	conv = st.conversationOf(alice, psid)
+	st.setPresence(bart, "available")
+	return st, ch, alice, bart, conv
+}
+
 // Consult in Chromium: Alice invites Bart from the desk; Bart's desk lists the
 // conversation as a consult and shows it live (a new customer message arrives
 // without a reload); Bart's note reaches Alice's transcript live; Bart cannot
@@ -553,14 +568,8 @@ func (st *stack) messageID(mid string) string {
 // assigned to him); Alice turns the consult into a transfer, and Bart can reply.
 func TestDeskConsultInBrowser(t *testing.T) {
 	requireChromium(t)
-	st, ch := newPageStack(t)
-	alice := st.createAgent("Alice Moreau", 1)
-	bart := st.createAgent("Bart Simpson", 2)
 	jane, marcus := "3100000000000041", "3100000000000042"
-	st.setPresence(alice, "available")
-	st.customerSays(ch, jane, "My parcel never came", "")
-	conv := st.conversationOf(alice, jane)
-	st.setPresence(bart, "available")
+	st, ch, alice, bart, conv := aliceHasACustomer(t, jane, "My parcel never came")
 
 	b := startBrowser(t)
 	ta, tbart := st.openDesk(b, alice, deskObservers), st.openDesk(b, bart, deskObservers)
@@ -617,14 +626,8 @@ func TestDeskConsultInBrowser(t *testing.T) {
 // not come from the desk, so nothing but the events can tell it.
 func TestDeskConsultTransferredElsewhereKeepsThePaneInBrowser(t *testing.T) {
 	requireChromium(t)
-	st, ch := newPageStack(t)
-	alice := st.createAgent("Alice Moreau", 1)
-	bart := st.createAgent("Bart Simpson", 2)
 	jane, marcus := "3100000000000061", "3100000000000062"
-	st.setPresence(alice, "available")
-	st.customerSays(ch, jane, "Where is my refund?", "")
-	conv := st.conversationOf(alice, jane)
-	st.setPresence(bart, "available")
+	st, ch, alice, bart, conv := aliceHasACustomer(t, jane, "Where is my refund?")
 	var consult struct{ ID string }
 	if code := st.call("POST", "/api/v1/conversations/"+conv+"/consults", alice.Token, map[string]string{"agent_id": bart.ID}, &consult); code != 201 {
 		t.Fatalf("invite Bart: %d", code)

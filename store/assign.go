@@ -15,7 +15,8 @@ import (
 	"errors"
 	"fbchannel/workflows/contract"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,14 +86,10 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int, passKe
 	if !validUUID(queueID) {
 		return pass, nil
 	}
-	var priority int
-	if err := columnByID(ctx, s.DB, "queues", "priority", queueID, false, &priority); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return pass, nil
-		}
+	priority, found, err := queuePriority(ctx, s.DB, queueID)
+	if err != nil || !found {
 		return pass, err
 	}
-	var err error
 	if pass.Assigned, err = assignedByPass(ctx, s.DB, passKey); err != nil {
 		return pass, err
 	}
@@ -123,7 +120,7 @@ func (s *Store) AssignQueue(ctx context.Context, queueID string, max int, passKe
 		}
 		pass.Assigned = append(pass.Assigned, *a)
 	}
-	pass.DeferredTo = sortedKeys(deferred)
+	pass.DeferredTo = slices.Sorted(maps.Keys(deferred))
 	if err != nil {
 		return pass, err
 	}
@@ -142,25 +139,44 @@ const waitingPushFrom = "FROM conversations c LEFT JOIN workstreams w ON w.id = 
 	"AND NOT coalesce(c.affinity_until > now(), false) " +
 	"ORDER BY c.enqueued_at, c.id LIMIT 1"
 
-// assignOne assigns the queue's oldest waiting conversation not held: to its
-// preferred agents first (by rank), else to the longest-idle available member with
-// room. A conversation that waits for its preferred agents, none of whom can take
-// it now, is set aside for the rest of the pass (holds names it).
+// queuePriority is the queue's priority (found false: no such queue).
+func queuePriority(ctx context.Context, q querier, queueID string) (priority int, found bool, err error) {
+	err = columnByID(ctx, q, "queues", "priority", queueID, false, &priority)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return priority, err == nil, err
+}
+
+// assignOne assigns the queue's oldest waiting conversation not held (assignHead).
+// A conversation that waits for its preferred agents, none of whom can take it
+// now, is set aside for the rest of the pass (holds names it).
 func assignOne(ctx context.Context, tx *sql.Tx, queueID string, priority int, deferred map[string]bool, held []string) (a *Assigned, holds string, err error) {
 	h, err := lockWaitingHead(ctx, tx, queueID, held)
 	if err != nil || h == nil {
 		return nil, "", err
 	}
+	a, holding, err := assignHead(ctx, tx, h, priority, deferred)
+	if holding {
+		return nil, h.ConversationID, nil
+	}
+	return a, "", err
+}
+
+// assignHead gives the locked head of a queue to its preferred agents first (by
+// rank), else to the longest-idle available member with room; holding: it waits
+// for its preferred agents, none of whom could take it now.
+func assignHead(ctx context.Context, tx *sql.Tx, h *waitingHead, priority int, deferred map[string]bool) (a *Assigned, holding bool, err error) {
 	if len(h.preferred) > 0 {
 		if a, err := assignPreferred(ctx, tx, h); err != nil || a != nil {
-			return a, "", err
+			return a, false, err
 		}
 		if h.holding {
-			return nil, h.ConversationID, nil
+			return nil, true, nil
 		}
 	}
 	a, err = assignLongestIdle(ctx, tx, h, priority, deferred)
-	return a, "", err
+	return a, false, err
 }
 
 // assignLongestIdle gives the head to the longest-idle available member with room
@@ -628,11 +644,8 @@ func (s *Store) ReopenConversation(ctx context.Context, conversationID, agentID 
 // A conversation already assigned or offered answers that decision, so a retry
 // whose first attempt committed still tells the conversation.
 func assignOpening(ctx context.Context, tx *sql.Tx, conversationID, queueID string, deferred map[string]bool) (*Assigned, error) {
-	var priority int
-	if err := columnByID(ctx, tx, "queues", "priority", queueID, false, &priority); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
+	priority, found, err := queuePriority(ctx, tx, queueID)
+	if err != nil || !found {
 		return nil, err
 	}
 	h, err := lockWaitingHead(ctx, tx, queueID, nil)
@@ -643,21 +656,8 @@ func assignOpening(ctx context.Context, tx *sql.Tx, conversationID, queueID stri
 		// Not waiting (assigned already?), or behind others: the queue decides.
 		return currentAssignment(ctx, tx, conversationID)
 	}
-	if len(h.preferred) > 0 {
-		if a, err := assignPreferred(ctx, tx, h); err != nil || a != nil || h.holding {
-			return a, err
-		}
-	}
-	return assignLongestIdle(ctx, tx, h, priority, deferred)
-}
-
-func sortedKeys(set map[string]bool) []string {
-	var keys []string
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	a, _, err := assignHead(ctx, tx, h, priority, deferred)
+	return a, err
 }
 
 // assignedByPass is what the queue pass passKey assigned or offered, as it
@@ -666,38 +666,38 @@ func assignedByPass(ctx context.Context, q querier, passKey string) ([]Assigned,
 	if passKey == "" {
 		return nil, nil
 	}
-	sb := pg.NewSelectBuilder()
-	sb.Select("id::text").From("conversations").Where(sb.Equal("pass_key", passKey), sb.In("status", "assigned", "offered")).
-		OrderBy("coalesce(offered_at, assigned_at)", "id")
-	ids, err := queryIDs(ctx, q, sb)
-	if err != nil {
-		return nil, err
-	}
+	list, err := queryAll(ctx, q, sqlbuilder.Buildf(assignmentSelect+"c.pass_key = %v AND c.status IN ('assigned', 'offered') "+
+		"ORDER BY coalesce(c.offered_at, c.assigned_at), c.id", passKey), scanAssignment)
 	var out []Assigned
-	for _, id := range ids {
-		a, err := currentAssignment(ctx, q, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, a := range list {
 		if a != nil {
 			out = append(out, *a)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // currentAssignment is the conversation's assignment or offer as it stands (nil
 // when it has none).
 func currentAssignment(ctx context.Context, q querier, conversationID string) (*Assigned, error) {
+	a, err := scanAssignment(queryRow(ctx, q, sqlbuilder.Buildf(assignmentSelect+"c.id = %v", conversationID)))
+	return a, notFound(err, "conversation")
+}
+
+// assignmentSelect reads conversations' assignments (scanAssignment); the
+// caller appends the condition.
+const assignmentSelect = "SELECT c.id, c.page_id, cu.psid, c.status, coalesce(c.agent_id::text, ''), coalesce(c.queue_id::text, ''), " +
+	"coalesce(CASE WHEN c.status = 'offered' THEN c.offered_at ELSE c.assigned_at END, now()), c.offer_expires_at, c.state_seq " +
+	"FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE "
+
+// scanAssignment scans a row of assignmentSelect: nil when the conversation is
+// neither assigned nor offered.
+func scanAssignment(row rowScanner) (*Assigned, error) {
 	var a Assigned
 	var status string
 	var expires sql.NullTime
-	b := sqlbuilder.Buildf("SELECT c.id, c.page_id, cu.psid, c.status, coalesce(c.agent_id::text, ''), coalesce(c.queue_id::text, ''), "+
-		"coalesce(CASE WHEN c.status = 'offered' THEN c.offered_at ELSE c.assigned_at END, now()), c.offer_expires_at, c.state_seq "+
-		"FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE c.id = %v", conversationID)
-	if err := queryRow(ctx, q, b).Scan(&a.ConversationID, &a.PageID, &a.PSID, &status, &a.AgentID, &a.QueueID,
-		&a.AssignedAt, &expires, &a.Seq); err != nil {
-		return nil, notFound(err, "conversation")
+	if err := row.Scan(&a.ConversationID, &a.PageID, &a.PSID, &status, &a.AgentID, &a.QueueID, &a.AssignedAt, &expires, &a.Seq); err != nil {
+		return nil, err
 	}
 	if (status != "assigned" && status != "offered") || a.AgentID == "" {
 		return nil, nil

@@ -58,50 +58,46 @@ func (s *Store) RecordInbound(ctx context.Context, conversationID string, keys [
 }
 
 func (s *Store) recordInbound(ctx context.Context, tx *sql.Tx, conversationID string, keys []InboundKey) ([]InboundRecord, error) {
-	var out []InboundRecord
-	err := func() error {
-		out = make([]InboundRecord, len(keys))
-		payloads, err := inboundPayloads(ctx, tx, keys)
-		if err != nil {
-			return err
+	out := make([]InboundRecord, len(keys))
+	payloads, err := inboundPayloads(ctx, tx, keys)
+	if err != nil {
+		return out, err
+	}
+	status, agentID, err := lockConversation(ctx, tx, conversationID)
+	if errors.Is(err, ErrNotFound) {
+		// Gone (the customer's data erased): nothing to record them into.
+		for i := range out {
+			out[i].Missing = true
 		}
-		status, agentID, err := lockConversation(ctx, tx, conversationID)
-		if errors.Is(err, ErrNotFound) {
-			// Gone (the customer's data erased): nothing to record them into.
-			for i := range out {
-				out[i].Missing = true
-			}
-			return nil
+		return out, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	var customerAt time.Time
+	for i, k := range keys {
+		payload, ok := payloads[eventKey{k.PageID, k.EventKey}]
+		if !ok {
+			out[i].Missing = true
+			continue
 		}
-		if err != nil {
-			return err
+		if out[i], err = s.recordEvent(ctx, tx, conversationID, k, payload, status, agentID); err != nil {
+			return out, err
 		}
-		var customerAt time.Time
-		for i, k := range keys {
-			payload, ok := payloads[eventKey{k.PageID, k.EventKey}]
-			if !ok {
-				out[i].Missing = true
-				continue
-			}
-			if out[i], err = s.recordEvent(ctx, tx, conversationID, k, payload, status, agentID); err != nil {
-				return err
-			}
-			if out[i].BackFromHold {
-				status = "assigned" // as returnFromHold left it
-			}
-			if out[i].CustomerAt.After(customerAt) {
-				customerAt = out[i].CustomerAt
-			}
+		if out[i].BackFromHold {
+			status = "assigned" // as returnFromHold left it
 		}
-		if customerAt.IsZero() {
-			return nil
+		if out[i].CustomerAt.After(customerAt) {
+			customerAt = out[i].CustomerAt
 		}
-		ub := pg.NewUpdateBuilder()
-		ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
-			Where(ub.Equal("id", conversationID))
-		_, err = exec(ctx, tx, ub)
-		return err
-	}()
+	}
+	if customerAt.IsZero() {
+		return out, nil
+	}
+	ub := pg.NewUpdateBuilder()
+	ub.Update("conversations").Set("last_customer_message_at = greatest(last_customer_message_at, " + ub.Var(customerAt) + ")").
+		Where(ub.Equal("id", conversationID))
+	_, err = exec(ctx, tx, ub)
 	return out, err
 }
 

@@ -307,62 +307,51 @@ type Opening struct {
 	RoutesByLocale bool
 }
 
-// OpenConversation creates the customer (once per page and PSID) and the
-// conversation, waiting but not yet in a queue (RouteConversation puts it in one
+// openConversation creates the customer (once per page and PSID) and the
+// conversation, waiting but not yet in a queue (routeConversation puts it in one
 // once its first messages are recorded), or with the bot when the workstream has
 // one. The conversation belongs to the page's workstream of this moment, whose
 // settings the answer carries. Idempotent on conversationID: a retry creates
 // nothing more and answers the settings of now.
-func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
-	err = s.InTx(ctx, func(tx *sql.Tx) error {
-		o, err = openConversation(ctx, tx, conversationID, pageUUID, pageID, psid)
-		return err
-	})
-	return o, err
-}
-
 func openConversation(ctx context.Context, tx *sql.Tx, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
-	err = func() error {
-		sb := pg.NewSelectBuilder()
-		sb.Select("w.default_queue_id", "w.id", "w.bot_url <> ''", "coalesce(w.auto_close_after_hours, 0)",
-			"w.timeout_customer_s", "w.timeout_agent_remind_s", "w.timeout_agent_reoffer_s",
-			`EXISTS (SELECT 1 FROM routing_rules r WHERE r.workstream_id = w.id AND r.conditions @> '[{"field": "customer.locale"}]')`).
-			From("pages p").Join("workstreams w", "w.id = p.workstream_id").
-			Where(sb.Equal("p.id", pageUUID), sb.Equal("p.page_id", pageID), sb.NotIn("p.provisioning_status", "deleting", "deleted"))
-		var workstreamID string
-		var localeRules bool
-		if err := queryRow(ctx, tx, sb).Scan(&o.QueueID, &workstreamID, &o.Bot, &o.AutoCloseHours,
-			&o.Timeouts.CustomerSeconds, &o.Timeouts.AgentRemindSeconds, &o.Timeouts.AgentReofferSeconds, &localeRules); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // not a page we serve (any more)
-			}
-			return err
+	sb := pg.NewSelectBuilder()
+	sb.Select("w.default_queue_id", "w.id", "w.bot_url <> ''", "coalesce(w.auto_close_after_hours, 0)",
+		"w.timeout_customer_s", "w.timeout_agent_remind_s", "w.timeout_agent_reoffer_s",
+		`EXISTS (SELECT 1 FROM routing_rules r WHERE r.workstream_id = w.id AND r.conditions @> '[{"field": "customer.locale"}]')`).
+		From("pages p").Join("workstreams w", "w.id = p.workstream_id").
+		Where(sb.Equal("p.id", pageUUID), sb.Equal("p.page_id", pageID), sb.NotIn("p.provisioning_status", "deleting", "deleted"))
+	var workstreamID string
+	var localeRules bool
+	if err := queryRow(ctx, tx, sb).Scan(&o.QueueID, &workstreamID, &o.Bot, &o.AutoCloseHours,
+		&o.Timeouts.CustomerSeconds, &o.Timeouts.AgentRemindSeconds, &o.Timeouts.AgentReofferSeconds, &localeRules); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return o, nil // not a page we serve (any more)
 		}
-		ib := pg.NewInsertBuilder()
-		// Shown as the stand-in name until the profile (fetched beside routing) arrives.
-		ib.InsertInto("customers").Cols("id", "page_id", "psid", "name").Values(uuid.NewString(), pageID, psid, FallbackName(psid))
-		// DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING gives the existing id.
-		ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id", "profile_fetched_at IS NOT NULL")
-		var fetched bool
-		if err := queryRow(ctx, tx, ib).Scan(&o.CustomerID, &fetched); err != nil {
-			return err
-		}
-		o.RoutesByLocale = localeRules && !fetched && !o.Bot
-		status := "waiting"
-		if o.Bot {
-			status = "bot"
-		}
-		ib = pg.NewInsertBuilder()
-		ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status", "workstream_id").
-			Values(conversationID, pageUUID, pageID, o.CustomerID, status, workstreamID)
-		ib.SQL("ON CONFLICT (id) DO NOTHING")
-		if _, err := exec(ctx, tx, ib); err != nil {
-			return err
-		}
-		o.Served = true
-		return nil
-	}()
-	return o, err
+		return o, err
+	}
+	ib := pg.NewInsertBuilder()
+	// Shown as the stand-in name until the profile (fetched beside routing) arrives.
+	ib.InsertInto("customers").Cols("id", "page_id", "psid", "name").Values(uuid.NewString(), pageID, psid, FallbackName(psid))
+	// DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING gives the existing id.
+	ib.SQL("ON CONFLICT (page_id, psid) DO UPDATE SET psid = EXCLUDED.psid").Returning("id", "profile_fetched_at IS NOT NULL")
+	var fetched bool
+	if err := queryRow(ctx, tx, ib).Scan(&o.CustomerID, &fetched); err != nil {
+		return o, err
+	}
+	o.RoutesByLocale = localeRules && !fetched && !o.Bot
+	status := "waiting"
+	if o.Bot {
+		status = "bot"
+	}
+	ib = pg.NewInsertBuilder()
+	ib.InsertInto("conversations").Cols("id", "page_uuid", "page_id", "customer_id", "status", "workstream_id").
+		Values(conversationID, pageUUID, pageID, o.CustomerID, status, workstreamID)
+	ib.SQL("ON CONFLICT (id) DO NOTHING")
+	if _, err := exec(ctx, tx, ib); err != nil {
+		return o, err
+	}
+	o.Served = true
+	return o, nil
 }
 
 // ErrNotAssigned refuses an agent's close or end of a conversation that is no

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"slices"
 )
 
@@ -40,8 +41,6 @@ func (s *Store) OpenWithFirstEvents(ctx context.Context, conversationID, pageUUI
 	var o Opened
 	deferred := map[string]bool{}
 	err := s.InTx(ctx, func(tx *sql.Tx) (err error) {
-		o = Opened{}
-		clear(deferred)
 		if o.Opening, err = openConversation(ctx, tx, conversationID, pageUUID, pageID, psid); err != nil || !o.Served {
 			return err
 		}
@@ -58,6 +57,6 @@ func (s *Store) OpenWithFirstEvents(ctx context.Context, conversationID, pageUUI
 		o.Assigned, err = assignOpening(ctx, tx, conversationID, o.RoutedQueueID, deferred)
 		return err
 	})
-	o.DeferredTo = sortedKeys(deferred)
+	o.DeferredTo = slices.Sorted(maps.Keys(deferred))
 	return o, err
 }

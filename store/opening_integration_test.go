@@ -3,10 +3,22 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/google/uuid"
 )
+
+// OpenConversation is the opening's first step alone (openConversation, in a
+// transaction of its own), for tests that route and assign by other means.
+func (s *Store) OpenConversation(ctx context.Context, conversationID, pageUUID, pageID, psid string) (o Opening, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		o, err = openConversation(ctx, tx, conversationID, pageUUID, pageID, psid)
+		return err
+	})
+	return o, err
+}
 
 // Opening a conversation answers its workstream's settings from the same
 // transaction: the bot (and the conversation starts with it), the auto-close

@@ -301,49 +301,45 @@ func (s *Store) RouteConversation(ctx context.Context, conversationID string) (q
 }
 
 func routeConversation(ctx context.Context, tx *sql.Tx, conversationID string) (queueID string, held *QueueingRules, err error) {
-	err = func() error {
-		if _, _, err := lockConversation(ctx, tx, conversationID); err != nil {
-			return err
-		}
-		sb := pg.NewSelectBuilder()
-		sb.Select("coalesce(c.queue_id::text, '')", "w.id", "w.default_queue_id", "c.page_uuid", "c.page_id", "cu.locale",
-			"cu.contact_id IS NOT NULL", "coalesce(("+firstTextSQL+"), '')").
-			From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
-			Join("workstreams w", "w.id = coalesce(c.workstream_id, p.workstream_id)").
-			Where(sb.Equal("c.id", conversationID))
-		var current, workstreamID, defaultQueue string
-		var f routingFacts
-		if err := queryRow(ctx, tx, sb).Scan(&current, &workstreamID, &defaultQueue, &f.pageUUID, &f.pageID, &f.locale,
-			&f.linked, &f.firstText); err != nil {
-			return notFound(err, "conversation")
-		}
-		if current != "" {
-			queueID = current
-			return nil
-		}
-		rules, err := routingRules(ctx, tx, workstreamID)
-		if err != nil {
-			return err
-		}
-		queueID = defaultQueue
-		if chosen := firstMatch(rules, f); chosen != "" {
-			queueID = chosen
-		}
-		ub := pg.NewUpdateBuilder()
-		set := []string{ub.Assign("workstream_id", workstreamID)}
-		if held, err = queueingRules(ctx, tx, workstreamID, queueID); err != nil {
-			return err
-		}
-		if held == nil {
-			set = append(set, ub.Assign("queue_id", queueID), "enqueued_at = now()")
-		}
-		ub.Update("conversations").Set(set...).Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"))
-		if _, err = exec(ctx, tx, ub); err != nil {
-			return err
-		}
-		return decideAffinity(ctx, tx, conversationID, workstreamID)
-	}()
-	return queueID, held, err
+	if _, _, err := lockConversation(ctx, tx, conversationID); err != nil {
+		return "", nil, err
+	}
+	sb := pg.NewSelectBuilder()
+	sb.Select("coalesce(c.queue_id::text, '')", "w.id", "w.default_queue_id", "c.page_uuid", "c.page_id", "cu.locale",
+		"cu.contact_id IS NOT NULL", "coalesce(("+firstTextSQL+"), '')").
+		From("conversations c").Join("customers cu", "cu.id = c.customer_id").Join("pages p", "p.id = c.page_uuid").
+		Join("workstreams w", "w.id = coalesce(c.workstream_id, p.workstream_id)").
+		Where(sb.Equal("c.id", conversationID))
+	var current, workstreamID, defaultQueue string
+	var f routingFacts
+	if err := queryRow(ctx, tx, sb).Scan(&current, &workstreamID, &defaultQueue, &f.pageUUID, &f.pageID, &f.locale,
+		&f.linked, &f.firstText); err != nil {
+		return "", nil, notFound(err, "conversation")
+	}
+	if current != "" {
+		return current, nil, nil
+	}
+	rules, err := routingRules(ctx, tx, workstreamID)
+	if err != nil {
+		return "", nil, err
+	}
+	queueID = defaultQueue
+	if chosen := firstMatch(rules, f); chosen != "" {
+		queueID = chosen
+	}
+	ub := pg.NewUpdateBuilder()
+	set := []string{ub.Assign("workstream_id", workstreamID)}
+	if held, err = queueingRules(ctx, tx, workstreamID, queueID); err != nil {
+		return queueID, held, err
+	}
+	if held == nil {
+		set = append(set, ub.Assign("queue_id", queueID), "enqueued_at = now()")
+	}
+	ub.Update("conversations").Set(set...).Where(ub.Equal("id", conversationID), ub.Equal("status", "waiting"))
+	if _, err = exec(ctx, tx, ub); err != nil {
+		return queueID, held, err
+	}
+	return queueID, held, decideAffinity(ctx, tx, conversationID, workstreamID)
 }
 
 // firstMatch evaluates rules in order. Rules were checked when saved; one that
