@@ -110,7 +110,7 @@ async function transferTo(conv, k) {
   }
   toast("Transferred to " + k.agent_name + ".", "info");
   // The conversation.transferred event follows; act now rather than wait.
-  markTransferred(conv.id, { agent_id: k.agent_id });
+  markTransferred(conv.id, { agent_id: k.agent_id, agent_name: k.agent_name });
 }
 
 // forget drops a conversation the agent no longer consults on.
@@ -139,7 +139,7 @@ export function consultChanged(d, started) {
     // The consultant took the conversation over: it is theirs now. This event can
     // come before conversation.transferred, and reading the conversation first
     // would answer 404 and empty the pane the agent is looking at.
-    markTransferred(id, { agent_id: k.agent_id });
+    markTransferred(id, { agent_id: k.agent_id, agent_name: k.agent_name });
     return;
   }
   if (state.current && state.current.id === id) loadConversation(id);

@@ -141,8 +141,12 @@ async function submitTransfer(ev) {
 }
 
 // markTransferred takes the conversation out of the list; the one open in the
-// main pane stays, with a notice and no way to reply.
+// main pane stays, with a notice and no way to reply. A target's agent_name (a
+// consult's event carries it) is remembered: the desk may not have read the
+// names yet (loadTargets) when a transfer made elsewhere comes, and the
+// conversation.transferred event that follows names only the agent's id.
 export function markTransferred(id, target) {
+  if (target.agent_id && target.agent_name) state.agentNames.set(target.agent_id, target.agent_name);
   const to = target.agent_id ? agentName(target.agent_id) : queueLabel(target.queue_id);
   const known = !!state.transferred[id] && !state.convs.has(id);
   state.transferred[id] = { to };
