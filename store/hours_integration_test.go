@@ -40,13 +40,6 @@ func (f *fixture) queueOf(conversationID string) string {
 	return *q
 }
 
-func (f *fixture) count(query string, args ...any) int {
-	f.t.Helper()
-	var n int
-	f.must(f.s.DB.QueryRowContext(f.ctx, query, args...).Scan(&n))
-	return n
-}
-
 func (f *fixture) setRules(p Page, change func(*Workstream)) Workstream {
 	f.t.Helper()
 	w, err := f.s.UpdateWorkstream(f.ctx, p.WorkstreamID, func(w *Workstream) error { change(w); return nil })
@@ -101,10 +94,10 @@ func TestOverflowBeforeQueueingDecidesOnceUnderTheQueueLock(t *testing.T) {
 			t.Fatalf("conversation %d decided %+v, then %+v", i, decisions[i], d)
 		}
 	}
-	if got := f.count("SELECT count(*) FROM queueing_decisions WHERE reason = 'max_waiting' AND queue_id = $1", w.DefaultQueueID); got != n-2 {
+	if got := f.number("SELECT count(*) FROM queueing_decisions WHERE reason = 'max_waiting' AND queue_id = $1", w.DefaultQueueID); got != n-2 {
 		t.Fatalf("%d decisions recorded, want %d (one per overflowed conversation)", got, n-2)
 	}
-	if got := f.count("SELECT count(*) FROM agent_events WHERE agent_id = $1 AND name = 'conversation.queueing_decided'", supervisor); got != n-2 {
+	if got := f.number("SELECT count(*) FROM agent_events WHERE agent_id = $1 AND name = 'conversation.queueing_decided'", supervisor); got != n-2 {
 		t.Fatalf("the supervisor got %d events, want %d", got, n-2)
 	}
 
@@ -127,10 +120,10 @@ func TestOverflowBeforeQueueingDecidesOnceUnderTheQueueLock(t *testing.T) {
 	if q := f.queueOf(mine); q != w.DefaultQueueID {
 		t.Fatalf("transferred into queue %q, want the full queue %s", q, w.DefaultQueueID)
 	}
-	if got := f.count("SELECT count(*) FROM queueing_decisions WHERE conversation_id = $1 AND to_queue_id = $2", mine, spill.ID); got != 1 {
+	if got := f.number("SELECT count(*) FROM queueing_decisions WHERE conversation_id = $1 AND to_queue_id = $2", mine, spill.ID); got != 1 {
 		t.Fatal("the manual transfer was judged by the overflow (its one decision is the routing's, to the spill queue)")
 	}
-	if got := f.count("SELECT count(*) FROM conversations WHERE queue_id = $1 AND status = 'waiting'", w.DefaultQueueID); got != 3 {
+	if got := f.number("SELECT count(*) FROM conversations WHERE queue_id = $1 AND status = 'waiting'", w.DefaultQueueID); got != 3 {
 		t.Fatalf("the full queue holds %d, want 3 (2 and the transferred one)", got)
 	}
 }
@@ -166,7 +159,7 @@ func TestHeldConversationEntersItsQueueOnlyWhenReleased(t *testing.T) {
 	if len(pass.Assigned) != 1 || pass.Assigned[0].ConversationID != id || pass.Assigned[0].AgentID != agent {
 		t.Fatalf("after the release the pass assigned %+v, want the held conversation to the agent", pass.Assigned)
 	}
-	if got := f.count("SELECT count(*) FROM queueing_decisions WHERE conversation_id = $1 AND released_at IS NOT NULL", id); got != 1 {
+	if got := f.number("SELECT count(*) FROM queueing_decisions WHERE conversation_id = $1 AND released_at IS NOT NULL", id); got != 1 {
 		t.Fatal("the release is not recorded")
 	}
 }

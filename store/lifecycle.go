@@ -161,13 +161,29 @@ func (s *Store) closeLocked(ctx context.Context, tx *sql.Tx, conversationID, sta
 // SaveProfile stores what Facebook told us about a customer, and tells each agent
 // who has one of the customer's open conversations (customer.updated): the profile
 // is fetched off the conversation's critical path, so an agent may already show the
-// stand-in name. The conversations are locked first, so an assignment either
-// commits before (and its agent gets the event) or after (and reads the new name).
+// stand-in name. The conversations are locked before their agents are read, so an
+// assignment either commits before (and its agent gets the event) or after (and
+// reads the new name).
+//
+// Lock order: the customer's row first, then its conversations, as linking a
+// contact (customer, then the audit row's key check on the conversation) and
+// erasure do; and FOR NO KEY UPDATE, which does not block rows that only refer
+// to a conversation (messages, events, audits). Conversations first deadlocked
+// with a link made while the profile arrived (TestContactLinkFollowsTheCustomer
+// answered 503 once in CI).
 func (s *Store) SaveProfile(ctx context.Context, customerID, name, pic, locale string) error {
 	return s.InTx(ctx, func(tx *sql.Tx) error {
+		ub := pg.NewUpdateBuilder()
+		ub.Update("customers").Set(ub.Assign("name", name), ub.Assign("profile_pic", pic), ub.Assign("locale", locale),
+			"profile_fetched_at = now()").Where(ub.Equal("id", customerID))
+		ub.SQL("RETURNING profile_fetched_at")
+		var fetchedAt time.Time
+		if err := queryRow(ctx, tx, ub).Scan(&fetchedAt); err != nil {
+			return notFound(err, "customer")
+		}
 		sb := pg.NewSelectBuilder()
 		sb.Select("id", "agent_id").From("conversations").
-			Where(sb.Equal("customer_id", customerID), sb.NotEqual("status", "closed")).OrderBy("id").ForUpdate()
+			Where(sb.Equal("customer_id", customerID), sb.NotEqual("status", "closed")).OrderBy("id").SQL("FOR NO KEY UPDATE")
 		type held struct{ conversationID, agentID string }
 		open, err := queryAll(ctx, tx, sb, func(row rowScanner) (held, error) {
 			var h held
@@ -178,14 +194,6 @@ func (s *Store) SaveProfile(ctx context.Context, customerID, name, pic, locale s
 		})
 		if err != nil {
 			return err
-		}
-		ub := pg.NewUpdateBuilder()
-		ub.Update("customers").Set(ub.Assign("name", name), ub.Assign("profile_pic", pic), ub.Assign("locale", locale),
-			"profile_fetched_at = now()").Where(ub.Equal("id", customerID))
-		ub.SQL("RETURNING profile_fetched_at")
-		var fetchedAt time.Time
-		if err := queryRow(ctx, tx, ub).Scan(&fetchedAt); err != nil {
-			return notFound(err, "customer")
 		}
 		customer := map[string]any{"id": customerID, "name": name, "profile_pic": pic, "locale": locale}
 		for _, h := range open {

@@ -80,7 +80,7 @@ func TestOpeningWaitsForAMissingEventBeforeRouting(t *testing.T) {
 	if !o.Served || o.Routed || len(o.Records) != 1 || !o.Records[0].Missing {
 		t.Fatalf("opening with a missing event: %+v", o)
 	}
-	if n := f.count("SELECT count(*) FROM conversations WHERE id = $1 AND status = 'waiting' AND queue_id IS NULL", id); n != 1 {
+	if n := f.number("SELECT count(*) FROM conversations WHERE id = $1 AND status = 'waiting' AND queue_id IS NULL", id); n != 1 {
 		t.Fatal("the conversation was routed without its first event")
 	}
 	if o, err = f.s.OpenWithFirstEvents(f.ctx, id, p.ID, p.PageID, psid, keys, false); err != nil || !o.Routed || o.Assigned == nil {

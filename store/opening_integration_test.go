@@ -52,7 +52,7 @@ func TestOpenConversationAnswersTheWorkstreamSettings(t *testing.T) {
 	if o.RoutesByLocale {
 		t.Fatal("a conversation the bot has first waits for no profile to be routed")
 	}
-	if n := f.count("SELECT count(*) FROM conversations WHERE id = $1 AND status = 'bot' AND queue_id IS NULL", withBot); n != 1 {
+	if n := f.number("SELECT count(*) FROM conversations WHERE id = $1 AND status = 'bot' AND queue_id IS NULL", withBot); n != 1 {
 		t.Fatal("the conversation does not start with the bot")
 	}
 
@@ -71,7 +71,7 @@ func TestOpenConversationAnswersTheWorkstreamSettings(t *testing.T) {
 	if again != o {
 		t.Fatalf("retry answered %+v, first %+v", again, o)
 	}
-	if n := f.count("SELECT count(*) FROM conversations WHERE customer_id = $1", o.CustomerID); n != 1 {
+	if n := f.number("SELECT count(*) FROM conversations WHERE customer_id = $1", o.CustomerID); n != 1 {
 		t.Fatalf("%d conversations after a retry", n)
 	}
 	f.exec("UPDATE customers SET profile_fetched_at = now() WHERE id = $1", o.CustomerID)

@@ -5,6 +5,7 @@ package store
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // A new customer is shown by the stand-in name until the profile (fetched beside
@@ -65,5 +66,69 @@ func TestSavedProfileTellsTheAgentWhoHasTheConversation(t *testing.T) {
 	f.must(f.s.DB.QueryRowContext(f.ctx, "SELECT count(*) FROM agent_events WHERE name = 'customer.updated' AND conversation_id = $1", other).Scan(&n))
 	if n != 0 {
 		t.Fatalf("%d customer.updated events for a conversation nobody has, want 0", n)
+	}
+}
+
+// A profile that arrives while the agent links the customer to a contact waits
+// for the link and saves; it does not deadlock with it. The link holds the
+// customer's row and then writes an audit row naming the conversation (whose key
+// check locks the conversation's row); the profile used to lock the conversation
+// first and then wait for the customer, and one of the two failed.
+func TestASavedProfileWaitsForALinkWithoutDeadlock(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.page()
+	conversationID := f.waiting(p)
+	agentID := f.agent(1)
+	f.pickMode(p)
+	if _, err := f.s.Pick(f.ctx, conversationID, agentID); err != nil {
+		t.Fatal(err)
+	}
+	var customerID string
+	f.must(f.s.DB.QueryRowContext(f.ctx, "SELECT customer_id FROM conversations WHERE id = $1", conversationID).Scan(&customerID))
+
+	// The link's first half, as LinkContact runs it: a new contact, then the
+	// customer's row lock.
+	link, err := f.s.DB.BeginTx(f.ctx, nil)
+	f.must(err)
+	defer link.Rollback() //nolint:errcheck
+	contact, err := createContact(f.ctx, link, Contact{Name: "Mia Wong"})
+	f.must(err)
+	_, err = lockCustomerContact(f.ctx, link, customerID)
+	f.must(err)
+
+	saved := make(chan error, 1)
+	go func() { saved <- f.s.SaveProfile(f.ctx, customerID, "Mia Wong", "", "en_GB") }()
+	// Until the profile's transaction waits for a lock the link holds.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if f.number("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0 {
+			break
+		}
+		select {
+		case err := <-saved:
+			t.Fatalf("the profile saved while the link held the customer: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the profile never waited for the link")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// The link's second half: the audit row's key check on the conversation and
+	// the customer's new contact. Postgres reports a deadlock within its
+	// deadlock_timeout (1 s) when the profile holds the conversation.
+	who := auditActor{agentID: agentID, conversationID: conversationID}
+	f.must(auditLink(f.ctx, link, "link", customerID, contact.ID, who, "contact created from the conversation"))
+	f.must(setCustomerContact(f.ctx, link, customerID, &contact.ID))
+	f.must(link.Commit())
+	if err := <-saved; err != nil {
+		t.Fatalf("the profile failed behind the link: %v", err)
+	}
+	if n := f.number("SELECT count(*) FROM customers WHERE id = $1 AND contact_id = $2 AND name = 'Mia Wong'", customerID, contact.ID); n != 1 {
+		t.Fatal("the customer lacks the link or the profile")
+	}
+	if n := f.number("SELECT count(*) FROM agent_events WHERE name = 'customer.updated' AND conversation_id = $1", conversationID); n != 1 {
+		t.Fatalf("%d customer.updated events, want 1", n)
 	}
 }
